@@ -1,0 +1,70 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/greentic/gtc/pkg/cli"
+)
+
+// The .txtar scripts under testdata/script run the real command tree in-process as "gtc".
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"gtc": func() { os.Exit(cli.Main()) },
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "../../testdata/script",
+		RequireExplicitExec: true,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exit": cmdExit,
+		},
+		Setup: func(env *testscript.Env) error {
+			// Scripts find shared fixtures (answers, flows, webhook payloads) here.
+			env.Setenv("GTC_TESTDATA", mustAbs("../../testdata"))
+			env.Setenv("GTC_SHARED", mustAbs("../../../shared"))
+			env.Setenv("NO_COLOR", "1")
+			return nil
+		},
+	})
+}
+
+func mustAbs(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	return wd + "/" + p
+}
+
+// cmdExit runs a program and checks its exit code: "exit 2 gtc setup ...". Its stdout and
+// stderr are kept for the stdout/stderr commands that follow.
+func cmdExit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exit CODE program [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exit: bad code %q", args[0])
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("exit: %v", err)
+	}
+	if got != want {
+		ts.Logf("[stdout]\n%s[stderr]\n%s", ts.ReadFile("stdout"), ts.ReadFile("stderr"))
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
