@@ -1,0 +1,530 @@
+package whatsapp
+
+// This file is the inbound side of the Cloud API: Meta's GET handshake, the
+// X-Hub-Signature-256 check over the raw body, and the parser that flattens a webhook POST
+// (entries × changes × messages, statuses, errors, user preferences) into Events.
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// SignatureHeader is the header Meta signs webhook POSTs with.
+const SignatureHeader = "X-Hub-Signature-256"
+
+// MaxWebhookBody is the largest webhook body Meta sends (3 MB); servers accept at least this.
+const MaxWebhookBody = 3 << 20
+
+// Handshake and signature errors. They never carry the expected token or MAC.
+var (
+	ErrHandshakeMode      = errors.New("hub.mode is not subscribe")
+	ErrHandshakeToken     = errors.New("hub.verify_token does not match the bundle's verify_token")
+	ErrHandshakeNoToken   = errors.New("no verify_token is configured for this tenant/team")
+	ErrSignatureMissing   = errors.New("missing " + SignatureHeader + " header")
+	ErrSignatureMalformed = errors.New(SignatureHeader + " is not sha256=<64 hex digits>")
+	ErrSignatureMismatch  = errors.New(SignatureHeader + " does not match the body: check app_secret")
+	ErrNoAppSecret        = errors.New("no app_secret is configured, so the signature cannot be checked: set app_secret or run with --insecure-skip-signature")
+)
+
+// VerifyHandshake answers Meta's subscription check (GET ?hub.mode=subscribe&hub.verify_token=T
+// &hub.challenge=C): it returns C when mode is "subscribe" and token equals verifyToken
+// (compared in constant time), else an error.
+func VerifyHandshake(mode, token, challenge, verifyToken string) (string, error) {
+	if mode != "subscribe" {
+		return "", ErrHandshakeMode
+	}
+	if verifyToken == "" {
+		return "", ErrHandshakeNoToken
+	}
+	if subtle.ConstantTimeCompare([]byte(token), []byte(verifyToken)) != 1 {
+		return "", ErrHandshakeToken
+	}
+	return challenge, nil
+}
+
+// Sign returns the X-Hub-Signature-256 value for body: "sha256=" + hex(HMAC-SHA256).
+func Sign(body []byte, appSecret string) string {
+	m := hmac.New(sha256.New, []byte(appSecret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// VerifySignature checks header (the X-Hub-Signature-256 value) against HMAC-SHA256 of the
+// raw body bytes with appSecret, in constant time. The error never includes the expected MAC.
+func VerifySignature(body []byte, header, appSecret string) error {
+	if appSecret == "" {
+		return ErrNoAppSecret
+	}
+	header = strings.TrimSpace(header)
+	if header == "" {
+		return ErrSignatureMissing
+	}
+	hexMAC, ok := strings.CutPrefix(header, "sha256=")
+	if !ok || len(hexMAC) != sha256.Size*2 {
+		return ErrSignatureMalformed
+	}
+	got, err := hex.DecodeString(hexMAC)
+	if err != nil {
+		return ErrSignatureMalformed
+	}
+	m := hmac.New(sha256.New, []byte(appSecret))
+	m.Write(body)
+	if !hmac.Equal(got, m.Sum(nil)) {
+		return ErrSignatureMismatch
+	}
+	return nil
+}
+
+// WebhookError is a malformed webhook body: Path is the JSON path of the offending value
+// (entry[0].changes[1].value.messages[2].timestamp), or empty for a syntax error.
+type WebhookError struct {
+	Path string
+	Msg  string
+}
+
+func (e *WebhookError) Error() string {
+	if e.Path == "" {
+		return "webhook body: " + e.Msg
+	}
+	return "webhook body: " + e.Path + ": " + e.Msg
+}
+
+// ParseWebhook flattens a webhook POST body into events, in payload order: for each entry
+// and change, the messages, then the statuses, then value.errors; user_preferences changes
+// give one event per preference; any other change field (or a messages change with nothing
+// gtc knows in it) gives one EventUnknown carrying the change value as Raw. A malformed body
+// returns a *WebhookError naming the JSON path.
+func ParseWebhook(body []byte) ([]Event, error) {
+	var top struct {
+		Object string            `json:"object"`
+		Entry  []json.RawMessage `json:"entry"`
+	}
+	if err := decode(body, &top, ""); err != nil {
+		return nil, err
+	}
+	if top.Object != "whatsapp_business_account" {
+		return nil, &WebhookError{Path: "object", Msg: fmt.Sprintf("is %q, want \"whatsapp_business_account\" (is this a WhatsApp webhook?)", top.Object)}
+	}
+	var events []Event
+	for i, rawEntry := range top.Entry {
+		entryPath := fmt.Sprintf("entry[%d]", i)
+		var entry struct {
+			ID      string            `json:"id"`
+			Changes []json.RawMessage `json:"changes"`
+		}
+		if err := decode(rawEntry, &entry, entryPath); err != nil {
+			return nil, err
+		}
+		for j, rawChange := range entry.Changes {
+			changePath := fmt.Sprintf("%s.changes[%d]", entryPath, j)
+			var change struct {
+				Field string          `json:"field"`
+				Value json.RawMessage `json:"value"`
+			}
+			if err := decode(rawChange, &change, changePath); err != nil {
+				return nil, err
+			}
+			evs, err := parseChange(entry.ID, change.Field, change.Value, changePath+".value")
+			if err != nil {
+				return nil, err
+			}
+			events = append(events, evs...)
+		}
+	}
+	return events, nil
+}
+
+type wireValue struct {
+	Metadata struct {
+		DisplayPhoneNumber string `json:"display_phone_number"`
+		PhoneNumberID      string `json:"phone_number_id"`
+	} `json:"metadata"`
+	Contacts []struct {
+		Profile struct {
+			Name string `json:"name"`
+		} `json:"profile"`
+		WaID   string `json:"wa_id"`
+		UserID string `json:"user_id"`
+	} `json:"contacts"`
+	Messages        []json.RawMessage `json:"messages"`
+	Statuses        []json.RawMessage `json:"statuses"`
+	Errors          []json.RawMessage `json:"errors"`
+	UserPreferences []json.RawMessage `json:"user_preferences"`
+}
+
+func parseChange(wabaID, field string, value json.RawMessage, path string) ([]Event, error) {
+	base := Event{WABAID: wabaID, Field: field}
+	if len(bytes.TrimSpace(value)) == 0 || string(bytes.TrimSpace(value)) == "null" {
+		return nil, &WebhookError{Path: path, Msg: "missing change value"}
+	}
+	var v wireValue
+	if err := decode(value, &v, path); err != nil {
+		return nil, err
+	}
+	base.PhoneNumberID = v.Metadata.PhoneNumberID
+	base.DisplayPhoneNumber = v.Metadata.DisplayPhoneNumber
+
+	var events []Event
+	switch field {
+	case "messages":
+		names := make(map[string]string, len(v.Contacts))
+		for _, c := range v.Contacts {
+			if c.WaID != "" {
+				names[c.WaID] = c.Profile.Name
+			}
+			if c.UserID != "" {
+				names[c.UserID] = c.Profile.Name
+			}
+		}
+		for k, raw := range v.Messages {
+			p := fmt.Sprintf("%s.messages[%d]", path, k)
+			m, err := parseMessage(raw, p)
+			if err != nil {
+				return nil, err
+			}
+			if name, ok := names[m.From]; ok && m.From != "" {
+				m.ContactName = name
+			} else if name, ok := names[m.FromUser]; ok && m.FromUser != "" {
+				m.ContactName = name
+			}
+			ev := base
+			ev.Kind, ev.Message, ev.Raw = EventMessage, m, cloneRaw(raw)
+			events = append(events, ev)
+		}
+		for k, raw := range v.Statuses {
+			p := fmt.Sprintf("%s.statuses[%d]", path, k)
+			s, err := parseStatus(raw, p)
+			if err != nil {
+				return nil, err
+			}
+			ev := base
+			ev.Kind, ev.Status, ev.Raw = EventStatus, s, cloneRaw(raw)
+			events = append(events, ev)
+		}
+		for k, raw := range v.Errors {
+			p := fmt.Sprintf("%s.errors[%d]", path, k)
+			var we wireError
+			if err := decode(raw, &we, p); err != nil {
+				return nil, err
+			}
+			d := we.detail()
+			ev := base
+			ev.Kind, ev.Error, ev.Raw = EventError, &d, cloneRaw(raw)
+			events = append(events, ev)
+		}
+	case "user_preferences":
+		for k, raw := range v.UserPreferences {
+			p := fmt.Sprintf("%s.user_preferences[%d]", path, k)
+			var w struct {
+				WaID      string  `json:"wa_id"`
+				UserID    string  `json:"user_id"`
+				Detail    string  `json:"detail"`
+				Category  string  `json:"category"`
+				Value     string  `json:"value"`
+				Timestamp flexInt `json:"timestamp"`
+			}
+			if err := decode(raw, &w, p); err != nil {
+				return nil, err
+			}
+			ev := base
+			ev.Kind, ev.Raw = EventPreference, cloneRaw(raw)
+			ev.Preference = &UserPreference{WaID: w.WaID, UserID: w.UserID, Category: w.Category,
+				Value: w.Value, Detail: w.Detail, Timestamp: int64(w.Timestamp)}
+			events = append(events, ev)
+		}
+	}
+	if len(events) == 0 {
+		// A field gtc does not handle (group updates, template status, …) or a messages change
+		// without anything gtc understands: keep it whole.
+		ev := base
+		ev.Kind, ev.Raw = EventUnknown, cloneRaw(value)
+		events = append(events, ev)
+	}
+	return events, nil
+}
+
+type wireError struct {
+	Code      int    `json:"code"`
+	Title     string `json:"title"`
+	Message   string `json:"message"`
+	Href      string `json:"href"`
+	ErrorData struct {
+		Details string `json:"details"`
+	} `json:"error_data"`
+}
+
+func (w wireError) detail() ErrorDetail {
+	return ErrorDetail{Code: w.Code, Title: w.Title, Message: w.Message, Details: w.ErrorData.Details, Href: w.Href}
+}
+
+type wireMedia struct {
+	ID       string `json:"id"`
+	MimeType string `json:"mime_type"`
+	SHA256   string `json:"sha256"`
+	Caption  string `json:"caption"`
+	Filename string `json:"filename"`
+	Voice    bool   `json:"voice"`
+}
+
+type wireMessage struct {
+	From       string  `json:"from"`
+	FromUserID string  `json:"from_user_id"`
+	ID         string  `json:"id"`
+	Timestamp  flexInt `json:"timestamp"`
+	Type       string  `json:"type"`
+	Context    *struct {
+		From      string `json:"from"`
+		ID        string `json:"id"`
+		Forwarded bool   `json:"forwarded"`
+	} `json:"context"`
+	Text *struct {
+		Body string `json:"body"`
+	} `json:"text"`
+	Interactive *struct {
+		Type        string `json:"type"`
+		ButtonReply *struct {
+			ID    string `json:"id"`
+			Title string `json:"title"`
+		} `json:"button_reply"`
+		ListReply *struct {
+			ID          string `json:"id"`
+			Title       string `json:"title"`
+			Description string `json:"description"`
+		} `json:"list_reply"`
+		NFMReply json.RawMessage `json:"nfm_reply"`
+	} `json:"interactive"`
+	Button *struct {
+		Payload string `json:"payload"`
+		Text    string `json:"text"`
+	} `json:"button"`
+	Image    *wireMedia `json:"image"`
+	Video    *wireMedia `json:"video"`
+	Audio    *wireMedia `json:"audio"`
+	Document *wireMedia `json:"document"`
+	Sticker  *wireMedia `json:"sticker"`
+	Location *struct {
+		Latitude  flexFloat `json:"latitude"`
+		Longitude flexFloat `json:"longitude"`
+		Name      string    `json:"name"`
+		Address   string    `json:"address"`
+		URL       string    `json:"url"`
+	} `json:"location"`
+	Contacts []json.RawMessage `json:"contacts"`
+	Reaction *Reaction         `json:"reaction"`
+	Order    json.RawMessage   `json:"order"`
+	System   json.RawMessage   `json:"system"`
+	Referral json.RawMessage   `json:"referral"`
+	Errors   []wireError       `json:"errors"`
+}
+
+func parseMessage(raw json.RawMessage, path string) (*InboundMessage, error) {
+	var w wireMessage
+	if err := decode(raw, &w, path); err != nil {
+		return nil, err
+	}
+	if w.ID == "" {
+		return nil, &WebhookError{Path: path + ".id", Msg: "missing message id"}
+	}
+	if w.From == "" && w.FromUserID == "" {
+		return nil, &WebhookError{Path: path + ".from", Msg: "missing sender: neither from nor from_user_id is set"}
+	}
+	m := &InboundMessage{ID: w.ID, Type: w.Type, From: w.From, FromUser: w.FromUserID,
+		Timestamp: int64(w.Timestamp), Contacts: cloneRaws(w.Contacts), Order: cloneRaw(w.Order),
+		System: cloneRaw(w.System), Referral: cloneRaw(w.Referral)}
+	if w.Type == "" {
+		m.Type = "unknown"
+	}
+	if w.Context != nil {
+		m.Context = &InboundContext{From: w.Context.From, ID: w.Context.ID, Forwarded: w.Context.Forwarded}
+	}
+	if w.Text != nil {
+		m.Text = w.Text.Body
+	}
+	if in := w.Interactive; in != nil {
+		switch {
+		case in.ButtonReply != nil:
+			m.Button = &ButtonReply{Kind: "button_reply", ID: in.ButtonReply.ID, Title: in.ButtonReply.Title}
+		case in.ListReply != nil:
+			m.List = &ListReply{ID: in.ListReply.ID, Title: in.ListReply.Title, Description: in.ListReply.Description}
+		}
+		if len(in.NFMReply) > 0 {
+			m.NFMReply = cloneRaw(in.NFMReply)
+		}
+	}
+	if w.Button != nil {
+		m.Button = &ButtonReply{Kind: "quick_reply", ID: w.Button.Payload, Title: w.Button.Text}
+		if m.Text == "" {
+			m.Text = w.Button.Text
+		}
+	}
+	for _, md := range []struct {
+		typ string
+		m   *wireMedia
+	}{{"image", w.Image}, {"video", w.Video}, {"audio", w.Audio}, {"document", w.Document}, {"sticker", w.Sticker}} {
+		if md.m != nil && (m.Media == nil || md.typ == w.Type) {
+			m.Media = &InboundMedia{Type: md.typ, ID: md.m.ID, MimeType: md.m.MimeType, SHA256: md.m.SHA256,
+				Caption: md.m.Caption, Filename: md.m.Filename, Voice: md.m.Voice}
+		}
+	}
+	if l := w.Location; l != nil {
+		m.Location = &InboundLocation{Latitude: float64(l.Latitude), Longitude: float64(l.Longitude),
+			Name: l.Name, Address: l.Address, URL: l.URL}
+	}
+	if w.Reaction != nil {
+		r := *w.Reaction
+		m.Reaction = &r
+	}
+	for _, e := range w.Errors {
+		m.Errors = append(m.Errors, e.detail())
+	}
+	return m, nil
+}
+
+func parseStatus(raw json.RawMessage, path string) (*Status, error) {
+	var w struct {
+		ID              string      `json:"id"`
+		Status          string      `json:"status"`
+		Timestamp       flexInt     `json:"timestamp"`
+		RecipientID     string      `json:"recipient_id"`
+		RecipientUserID string      `json:"recipient_user_id"`
+		Errors          []wireError `json:"errors"`
+	}
+	if err := decode(raw, &w, path); err != nil {
+		return nil, err
+	}
+	if w.ID == "" {
+		return nil, &WebhookError{Path: path + ".id", Msg: "missing status id"}
+	}
+	if w.Status == "" {
+		return nil, &WebhookError{Path: path + ".status", Msg: "missing status"}
+	}
+	s := &Status{ID: w.ID, Status: w.Status, Timestamp: int64(w.Timestamp), RecipientID: w.RecipientID,
+		RecipientUserID: w.RecipientUserID}
+	for _, e := range w.Errors {
+		s.Errors = append(s.Errors, e.detail())
+	}
+	return s, nil
+}
+
+// decode unmarshals data into v and turns encoding/json's errors into a *WebhookError whose
+// path starts at base.
+func decode(data []byte, v any, base string) error {
+	err := json.Unmarshal(data, v)
+	if err == nil {
+		return nil
+	}
+	var (
+		syn  *json.SyntaxError
+		typ  *json.UnmarshalTypeError
+		flex *flexError
+	)
+	switch {
+	case errors.As(err, &syn):
+		return &WebhookError{Path: base, Msg: fmt.Sprintf("invalid JSON at byte %d: %s", syn.Offset, syn.Error())}
+	case errors.As(err, &typ):
+		return &WebhookError{Path: joinPath(base, typ.Field), Msg: fmt.Sprintf("is a JSON %s, want %s", typ.Value, typeName(typ.Type.Kind().String()))}
+	case errors.As(err, &flex):
+		return &WebhookError{Path: base, Msg: flex.Error()}
+	}
+	return &WebhookError{Path: base, Msg: err.Error()}
+}
+
+func typeName(kind string) string {
+	switch kind {
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	}
+	return "a " + kind
+}
+
+func joinPath(base, field string) string {
+	switch {
+	case field == "":
+		return base
+	case base == "":
+		return field
+	}
+	return base + "." + field
+}
+
+// flexInt is a Unix timestamp Meta sends as a string ("1749416383") or a number.
+type flexInt int64
+
+type flexError struct{ msg string }
+
+func (e *flexError) Error() string { return e.msg }
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if s == "null" {
+		return nil
+	}
+	if uq, err := strconv.Unquote(s); err == nil {
+		s = uq
+	}
+	if s == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return &flexError{msg: fmt.Sprintf("timestamp %s is not a whole number of seconds", truncate(string(b), 40))}
+	}
+	*f = flexInt(n)
+	return nil
+}
+
+// flexFloat is a coordinate sent as a number or a numeric string.
+type flexFloat float64
+
+func (f *flexFloat) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if s == "null" {
+		return nil
+	}
+	if uq, err := strconv.Unquote(s); err == nil {
+		s = uq
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return &flexError{msg: fmt.Sprintf("coordinate %s is not a number", truncate(string(b), 40))}
+	}
+	*f = flexFloat(n)
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// cloneRaw normalises an absent raw value to nil. encoding/json already copies RawMessage
+// values out of the input, so events never alias the request body.
+func cloneRaw(r json.RawMessage) json.RawMessage {
+	if len(r) == 0 || string(r) == "null" {
+		return nil
+	}
+	return r
+}
+
+func cloneRaws(rs []json.RawMessage) []json.RawMessage {
+	if len(rs) == 0 {
+		return nil
+	}
+	return rs
+}

@@ -1,0 +1,409 @@
+package whatsapp
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// specPath is Meta's OpenAPI description, read from the shared folder, never copied here.
+const specPath = "../../../shared/meta-openapi/business-messaging-api_v23.0.yaml"
+
+// webhookExamples returns the named example payloads of paths./whatsapp/webhooks.post in
+// Meta's spec as JSON, or skips the test when the spec is absent.
+func webhookExamples(t testing.TB) map[string][]byte {
+	t.Helper()
+	data, err := os.ReadFile(specPath)
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skipf("Meta's OpenAPI spec is not at %s: the example-payload checks need it", specPath)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Paths map[string]struct {
+			Post struct {
+				RequestBody struct {
+					Content map[string]struct {
+						Examples map[string]struct {
+							Value any `yaml:"value"`
+						} `yaml:"examples"`
+					} `yaml:"content"`
+				} `yaml:"requestBody"`
+			} `yaml:"post"`
+		} `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(data, &spec); err != nil {
+		t.Fatalf("parse spec: %v", err)
+	}
+	out := map[string][]byte{}
+	for name, ex := range spec.Paths["/whatsapp/webhooks"].Post.RequestBody.Content["application/json"].Examples {
+		b, err := json.Marshal(ex.Value)
+		if err != nil {
+			t.Fatalf("example %s: %v", name, err)
+		}
+		out[name] = b
+	}
+	return out
+}
+
+func TestParseWebhookMetaExamples(t *testing.T) {
+	examples := webhookExamples(t)
+	type want struct {
+		kind  EventKind
+		field string
+		typ   string // message type
+		id    string // message id prefix
+		check func(t *testing.T, e Event)
+	}
+	tests := map[string]want{
+		"Text Message": {kind: EventMessage, field: "messages", typ: "text", id: "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5",
+			check: func(t *testing.T, e Event) {
+				m := e.Message
+				if m.Text != "Does it come in another color?" || m.From != "16505551234" || m.ContactName != "Sheena Nelson" || m.Timestamp != 1749416383 {
+					t.Errorf("text message = %+v", m)
+				}
+				if e.PhoneNumberID != "106540352242922" || e.WABAID != "419561257915477" || e.DisplayPhoneNumber != "15550783881" {
+					t.Errorf("metadata = %q %q %q", e.PhoneNumberID, e.WABAID, e.DisplayPhoneNumber)
+				}
+			}},
+		"Text Message with Context (Product Inquiry)": {kind: EventMessage, field: "messages", typ: "text", id: "wamid.",
+			check: func(t *testing.T, e Event) {
+				if e.Message.Context == nil || e.Message.Context.ID != "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGA9wcm9kdWN0X2lucXVpcnkA" || e.Message.Context.From != "15550783881" {
+					t.Errorf("context = %+v", e.Message.Context)
+				}
+			}},
+		"Text Message from Click to WhatsApp Ad": {kind: EventMessage, field: "messages", typ: "text", id: "wamid.",
+			check: func(t *testing.T, e Event) {
+				if !strings.Contains(string(e.Message.Referral), `"source_type":"ad"`) || e.Message.Text != "Hello! Can I get more info on this?" {
+					t.Errorf("referral = %s, text %q", e.Message.Referral, e.Message.Text)
+				}
+			}},
+		"Reaction Message": {kind: EventMessage, field: "messages", typ: "reaction", id: "wamid.",
+			check: func(t *testing.T, e Event) {
+				r := e.Message.Reaction
+				if r == nil || r.Emoji != "👍" || r.MessageID != "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0RTJEOTc2ODVERUY5RDlGNkYA" {
+					t.Errorf("reaction = %+v", r)
+				}
+			}},
+		"Image Message": {kind: EventMessage, field: "messages", typ: "image", id: "wamid.",
+			check: func(t *testing.T, e Event) {
+				m := e.Message.Media
+				if m == nil || m.Type != "image" || m.ID != "1003383421387256" || m.Caption != "Taj Mahal" || m.MimeType != "image/jpeg" || m.SHA256 == "" {
+					t.Errorf("media = %+v", m)
+				}
+			}},
+		"Location Message": {kind: EventMessage, field: "messages", typ: "location", id: "wamid.",
+			check: func(t *testing.T, e Event) {
+				l := e.Message.Location
+				if l == nil || l.Latitude != 37.44221496582 || l.Longitude != -122.16165924072 || l.Name != "Philz Coffee" || l.URL != "https://philzcoffee.com/" {
+					t.Errorf("location = %+v", l)
+				}
+			}},
+		"Contact Sharing Message": {kind: EventMessage, field: "messages", typ: "contacts", id: "wamid.",
+			check: func(t *testing.T, e Event) {
+				if len(e.Message.Contacts) != 1 || !strings.Contains(string(e.Message.Contacts[0]), "19835552319") {
+					t.Errorf("contacts = %s", e.Message.Contacts)
+				}
+			}},
+		"Unsupported Message": {kind: EventMessage, field: "messages", typ: "unsupported", id: "wamid.",
+			check: func(t *testing.T, e Event) {
+				errs := e.Message.Errors
+				if len(errs) != 1 || errs[0].Code != 131051 || errs[0].Details != "Message type is currently not supported." {
+					t.Errorf("errors = %+v", errs)
+				}
+			}},
+		"Button Message": {kind: EventMessage, field: "messages", typ: "button", id: "wamid.",
+			check: func(t *testing.T, e Event) {
+				b := e.Message.Button
+				if b == nil || b.Kind != "quick_reply" || b.ID != "Unsubscribe" || b.Title != "Unsubscribe" {
+					t.Errorf("button = %+v", b)
+				}
+			}},
+		"Interactive List Reply Message": {kind: EventMessage, field: "messages", typ: "interactive", id: "wamid.",
+			check: func(t *testing.T, e Event) {
+				l := e.Message.List
+				if l == nil || l.ID != "priority_express" || l.Title != "Priority Mail Express" || l.Description != "Next Day to 2 Days" {
+					t.Errorf("list = %+v", l)
+				}
+			}},
+		"Interactive Button Reply Message": {kind: EventMessage, field: "messages", typ: "interactive", id: "wamid.",
+			check: func(t *testing.T, e Event) {
+				b := e.Message.Button
+				if b == nil || b.Kind != "button_reply" || b.ID != "cancel-button" || b.Title != "Cancel" {
+					t.Errorf("button = %+v", b)
+				}
+			}},
+		"Order Message": {kind: EventMessage, field: "messages", typ: "order", id: "wamid.",
+			check: func(t *testing.T, e Event) {
+				if !strings.Contains(string(e.Message.Order), `"catalog_id":"194836987003835"`) {
+					t.Errorf("order = %s", e.Message.Order)
+				}
+			}},
+		"System Message": {kind: EventMessage, field: "messages", typ: "system", id: "wamid.",
+			check: func(t *testing.T, e Event) {
+				if !strings.Contains(string(e.Message.System), "user_changed_number") || e.Message.ContactName != "" {
+					t.Errorf("system = %s", e.Message.System)
+				}
+			}},
+		"Group Create Message":      {kind: EventUnknown, field: "group_lifecycle_update"},
+		"Group Settings Update":     {kind: EventUnknown, field: "group_settings_update"},
+		"Group Remove Participants": {kind: EventUnknown, field: "group_participants_update"},
+	}
+	if len(examples) != 16 {
+		t.Errorf("spec has %d webhook examples, the table expects 16", len(examples))
+	}
+	for name, body := range examples {
+		t.Run(name, func(t *testing.T) {
+			w, ok := tests[name]
+			if !ok {
+				t.Fatalf("no expectation for example %q", name)
+			}
+			events, err := ParseWebhook(body)
+			if err != nil {
+				t.Fatalf("ParseWebhook: %v", err)
+			}
+			if len(events) != 1 {
+				t.Fatalf("got %d events, want 1: %+v", len(events), events)
+			}
+			e := events[0]
+			if e.Kind != w.kind || e.Field != w.field {
+				t.Fatalf("kind/field = %s/%s, want %s/%s", e.Kind, e.Field, w.kind, w.field)
+			}
+			if len(e.Raw) == 0 || !json.Valid(e.Raw) {
+				t.Errorf("Raw not kept: %q", e.Raw)
+			}
+			if w.kind == EventMessage {
+				if e.Message.Type != w.typ || !strings.HasPrefix(e.Message.ID, w.id) {
+					t.Errorf("type/id = %s/%s, want %s/%s…", e.Message.Type, e.Message.ID, w.typ, w.id)
+				}
+				if e.DedupeKey() != "msg:"+e.Message.ID {
+					t.Errorf("DedupeKey = %s", e.DedupeKey())
+				}
+			}
+			if w.check != nil {
+				w.check(t, e)
+			}
+		})
+	}
+}
+
+func TestParseWebhookFixtures(t *testing.T) {
+	tests := []struct {
+		file  string
+		kinds []EventKind
+		check func(t *testing.T, evs []Event)
+	}{
+		{"batch_mixed.json", []EventKind{EventMessage, EventMessage, EventStatus, EventStatus, EventError, EventMessage, EventPreference, EventUnknown},
+			func(t *testing.T, evs []Event) {
+				if evs[1].Message.FromUser != "US.13491208655302741918" || evs[1].Message.From != "" || evs[1].Message.ContactKey() != "US.13491208655302741918" || evs[1].Message.ContactName != "Pablo" {
+					t.Errorf("user-id message = %+v", evs[1].Message)
+				}
+				s := evs[3].Status
+				if s.Status != "failed" || len(s.Errors) != 1 || s.Errors[0].Code != 131026 || s.Timestamp != 1750000002 {
+					t.Errorf("failed status = %+v", s)
+				}
+				if evs[2].DedupeKey() != "status:wamid.OUT1:sent" {
+					t.Errorf("status dedupe key = %s", evs[2].DedupeKey())
+				}
+				if evs[4].Error.Code != 131000 || evs[4].Error.Details != "retry later" {
+					t.Errorf("value error = %+v", evs[4].Error)
+				}
+				if evs[5].PhoneNumberID != "222" || evs[5].WABAID != "WABA2" || evs[5].Message.Media.Type != "audio" || !evs[5].Message.Media.Voice {
+					t.Errorf("second entry = %+v %+v", evs[5], evs[5].Message.Media)
+				}
+				p := evs[6].Preference
+				if p.WaID != "16505551234" || p.Value != "stop" || p.Category != "marketing_messages" || p.Timestamp != 1750000003 {
+					t.Errorf("preference = %+v", p)
+				}
+				if evs[7].Field != "messages" || evs[7].Message != nil {
+					t.Errorf("unknown = %+v", evs[7])
+				}
+			}},
+		{"nfm_reply.json", []EventKind{EventMessage}, func(t *testing.T, evs []Event) {
+			if !strings.Contains(string(evs[0].Message.NFMReply), "response_json") {
+				t.Errorf("nfm_reply = %s", evs[0].Message.NFMReply)
+			}
+		}},
+		{"future_type.json", []EventKind{EventMessage}, func(t *testing.T, evs []Event) {
+			if evs[0].Message.Type != "hologram" || !strings.Contains(string(evs[0].Raw), "hologram") {
+				t.Errorf("future type = %+v raw %s", evs[0].Message, evs[0].Raw)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			body, err := os.ReadFile(filepath.Join("../../testdata/webhooks", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, err := ParseWebhook(body)
+			if err != nil {
+				t.Fatalf("ParseWebhook: %v", err)
+			}
+			var got []EventKind
+			for _, e := range evs {
+				got = append(got, e.Kind)
+			}
+			if strings.Join(kindStrings(got), ",") != strings.Join(kindStrings(tt.kinds), ",") {
+				t.Fatalf("kinds = %v, want %v", got, tt.kinds)
+			}
+			tt.check(t, evs)
+		})
+	}
+}
+
+func kindStrings(ks []EventKind) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = string(k)
+	}
+	return out
+}
+
+func TestParseWebhookErrors(t *testing.T) {
+	tests := []struct {
+		name, body, wantPath, wantMsg string
+	}{
+		{"not json", `{"object":`, "", "invalid JSON"},
+		{"empty", ``, "", "invalid JSON"},
+		{"wrong object", `{"object":"page","entry":[]}`, "object", `want "whatsapp_business_account"`},
+		{"entry not array", `{"object":"whatsapp_business_account","entry":{}}`, "entry", "want an array"},
+		{"changes wrong", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":"x"}]}`, "entry[0].changes", "want an array"},
+		{"missing value", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages"}]}]}`, "entry[0].changes[0].value", "missing change value"},
+		{"message id missing", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[{"from":"1","type":"text"}]}}]}]}`,
+			"entry[0].changes[0].value.messages[0].id", "missing message id"},
+		{"bad timestamp", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[{"id":"a","from":"1","timestamp":"soon"}]}}]}]}`,
+			"entry[0].changes[0].value.messages[0]", "timestamp"},
+		{"text body number", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[{"id":"a","from":"1","type":"text","text":{"body":5}}]}}]}]}`,
+			"entry[0].changes[0].value.messages[0].text.body", "want a string"},
+		{"status without id", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"statuses":[{"status":"sent"}]}}]}]}`,
+			"entry[0].changes[0].value.statuses[0].id", "missing status id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseWebhook([]byte(tt.body))
+			var we *WebhookError
+			if !errors.As(err, &we) {
+				t.Fatalf("err = %v, want *WebhookError", err)
+			}
+			if we.Path != tt.wantPath || !strings.Contains(we.Msg, tt.wantMsg) {
+				t.Errorf("got path %q msg %q, want path %q msg containing %q", we.Path, we.Msg, tt.wantPath, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestVerifySignature(t *testing.T) {
+	const secret = "s3cret-app"
+	body := []byte(`{"object":"whatsapp_business_account","entry":[{"text":"Grüße / ünïcödé"}]}`)
+	good := Sign(body, secret)
+	changed := append([]byte(nil), body...)
+	changed[len(changed)-3] ^= 1
+	tests := []struct {
+		name   string
+		body   []byte
+		header string
+		secret string
+		want   error
+	}{
+		{"good non-ASCII body", body, good, secret, nil},
+		{"good with spaces", body, "  " + good + " ", secret, nil},
+		{"missing", body, "", secret, ErrSignatureMissing},
+		{"no prefix", body, strings.TrimPrefix(good, "sha256="), secret, ErrSignatureMalformed},
+		{"sha1", body, "sha1=" + strings.TrimPrefix(good, "sha256="), secret, ErrSignatureMalformed},
+		{"not hex", body, "sha256=" + strings.Repeat("zz", 32), secret, ErrSignatureMalformed},
+		{"wrong secret", body, Sign(body, "other"), secret, ErrSignatureMismatch},
+		{"body changed by one byte", changed, good, secret, ErrSignatureMismatch},
+		{"no app secret", body, good, "", ErrNoAppSecret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := VerifySignature(tt.body, tt.header, tt.secret)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), strings.TrimPrefix(good, "sha256=")) {
+				t.Errorf("error echoes the expected MAC: %v", err)
+			}
+			if err != nil && strings.Contains(err.Error(), secret) {
+				t.Errorf("error shows the secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestVerifyHandshake(t *testing.T) {
+	tests := []struct {
+		name, mode, token, configured string
+		want                          error
+	}{
+		{"good", "subscribe", "vt", "vt", nil},
+		{"wrong token", "subscribe", "nope", "vt", ErrHandshakeToken},
+		{"wrong mode", "unsubscribe", "vt", "vt", ErrHandshakeMode},
+		{"empty configured", "subscribe", "", "", ErrHandshakeNoToken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := VerifyHandshake(tt.mode, tt.token, "ch4llenge", tt.configured)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if err == nil && got != "ch4llenge" {
+				t.Errorf("challenge = %q", got)
+			}
+			if err != nil && strings.Contains(err.Error(), tt.configured) && tt.configured != "" {
+				t.Errorf("error shows the verify token: %v", err)
+			}
+		})
+	}
+}
+
+func FuzzParseWebhook(f *testing.F) {
+	entries, _ := os.ReadDir("../../testdata/webhooks")
+	for _, e := range entries {
+		if b, err := os.ReadFile(filepath.Join("../../testdata/webhooks", e.Name())); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"id":"1","from":"2","timestamp":3}]}}]}]}`))
+	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"user_preferences","value":{"user_preferences":[{"timestamp":"x"}]}}]}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		events, err := ParseWebhook(body)
+		if err != nil {
+			var we *WebhookError
+			if !errors.As(err, &we) {
+				t.Fatalf("error is %T, want *WebhookError: %v", err, err)
+			}
+			return
+		}
+		for _, e := range events {
+			switch e.Kind {
+			case EventMessage:
+				if e.Message == nil || e.Message.ID == "" || e.Message.ContactKey() == "" {
+					t.Fatalf("message event without id or sender: %+v", e)
+				}
+			case EventStatus:
+				if e.Status == nil || e.Status.ID == "" {
+					t.Fatalf("status event without id: %+v", e)
+				}
+			case EventError:
+				if e.Error == nil {
+					t.Fatal("error event without error")
+				}
+			case EventPreference:
+				if e.Preference == nil {
+					t.Fatal("preference event without preference")
+				}
+			case EventUnknown:
+			default:
+				t.Fatalf("unexpected kind %q", e.Kind)
+			}
+		}
+	})
+}
