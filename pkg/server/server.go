@@ -1,0 +1,347 @@
+// Package server is gtc serve's HTTP side: the WhatsApp webhook routes (Meta's handshake,
+// signature check, parsing, hand-off to the durable delivery pipeline), health, readiness and
+// Prometheus metrics, with timeouts, body limits, panic recovery and request-id logging.
+//
+// A webhook POST is answered 200 only after Ingester.Ingest returned nil, that is after its
+// events are durably committed; any failure answers non-200 so that Meta retries.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/greentic/gtc/pkg/secret"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// Ingester is what the server hands parsed events to (delivery.Service). Ingest must return
+// only after the events are durably recorded; Ready reports whether the database and the
+// workers can take work.
+type Ingester interface {
+	Ingest(ctx context.Context, tenant, team string, events []whatsapp.Event) error
+	Ready() error
+}
+
+// Tenant is one tenant/team's webhook endpoint: who may call it and which phone number's
+// events it accepts. Secrets are resolved values (not ${ENV} references).
+type Tenant struct {
+	Tenant, Team  string
+	PhoneNumberID string
+	VerifyToken   secret.Value
+	AppSecret     secret.Value
+}
+
+// Config configures a Server.
+type Config struct {
+	Tenants  []Tenant
+	Delivery Ingester
+	Logger   *slog.Logger
+	// Registry receives the server's metrics and is served on /metrics; nil makes a new one.
+	Registry *prometheus.Registry
+	// InsecureSkipSignature accepts unsigned POSTs (local testing only).
+	InsecureSkipSignature bool
+	// MaxBodyBytes caps a webhook body; 0 means whatsapp.MaxWebhookBody (3 MB, Meta's maximum).
+	MaxBodyBytes int64
+}
+
+// Webhook paths. Both answer the same way (DESIGN §6).
+const (
+	WebhookPrefix = "/webhook/whatsapp/"
+	IngressPrefix = "/v1/messaging/ingress/messaging-whatsapp/"
+)
+
+// StatusMisdirected is the answer to a payload for a phone_number_id that is not this
+// tenant/team's: not 200, so Meta keeps the events and retries while the operator fixes
+// the routing, instead of gtc acknowledging and dropping them.
+const StatusMisdirected = http.StatusMisdirectedRequest
+
+// Server serves gtc's HTTP routes.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	tenants map[string]*Tenant
+	reg     *prometheus.Registry
+	handler http.Handler
+
+	webhooks   *prometheus.CounterVec
+	ackSeconds *prometheus.HistogramVec
+	events     *prometheus.CounterVec
+	inflight   prometheus.Gauge
+}
+
+// New builds a Server. It fails when a tenant/team is listed twice or Delivery is nil.
+func New(cfg Config) (*Server, error) {
+	if cfg.Delivery == nil {
+		return nil, errors.New("server: no delivery service")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = whatsapp.MaxWebhookBody
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, reg: cfg.Registry, tenants: map[string]*Tenant{}}
+	for i := range cfg.Tenants {
+		t := &cfg.Tenants[i]
+		k := t.Tenant + "/" + t.Team
+		if _, dup := s.tenants[k]; dup {
+			return nil, fmt.Errorf("server: tenant/team %s listed twice", k)
+		}
+		s.tenants[k] = t
+	}
+	s.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gtc_webhooks_total",
+		Help: "Webhook requests by result: ok, handshake_ok, handshake_forbidden, bad_signature, too_large, bad_request, misdirected, unknown_tenant, ingest_failed, panic.",
+	}, []string{"result"})
+	s.ackSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "gtc_webhook_ack_seconds",
+		Help:    "Time from receiving a webhook POST to answering it, by result.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"result"})
+	s.events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gtc_webhook_events_total",
+		Help: "Events parsed from acknowledged webhooks, by kind and message type.",
+	}, []string{"kind", "type"})
+	s.inflight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "gtc_http_inflight_requests",
+		Help: "HTTP requests being served.",
+	})
+	for _, c := range []prometheus.Collector{s.webhooks, s.ackSeconds, s.events, s.inflight} {
+		if err := s.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("server: register metrics: %w", err)
+		}
+	}
+
+	mux := http.NewServeMux()
+	for _, prefix := range []string{WebhookPrefix, IngressPrefix} {
+		mux.HandleFunc("GET "+prefix+"{tenant}/{team}", s.handshake)
+		mux.HandleFunc("POST "+prefix+"{tenant}/{team}", s.receive)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeText(w, http.StatusOK, "ok") })
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	s.handler = s.requestID(s.recoverer(mux))
+	return s, nil
+}
+
+// Handler returns the server's routes wrapped in request-id, logging and recovery middleware.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Registry is the Prometheus registry served on /metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// HTTPServer returns an http.Server for the handler with timeouts against slow clients.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve serves on ln until ctx is done, then stops accepting and waits up to drain for
+// in-flight requests. It returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
+	hs := s.HTTPServer()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		_ = hs.Close()
+		return fmt.Errorf("drain http requests: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) tenant(r *http.Request) (*Tenant, bool) {
+	t, ok := s.tenants[r.PathValue("tenant")+"/"+r.PathValue("team")]
+	return t, ok
+}
+
+// handshake answers Meta's GET verification: 200 with exactly hub.challenge, else 403.
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.tenant(r)
+	if !ok {
+		s.webhooks.WithLabelValues("unknown_tenant").Inc()
+		writeText(w, http.StatusNotFound, "unknown tenant/team")
+		return
+	}
+	q := r.URL.Query()
+	challenge, err := whatsapp.VerifyHandshake(q.Get("hub.mode"), q.Get("hub.verify_token"), q.Get("hub.challenge"), t.VerifyToken.Raw())
+	if err != nil {
+		s.webhooks.WithLabelValues("handshake_forbidden").Inc()
+		s.reqLog(r).Warn("webhook handshake refused", "tenant", t.Tenant, "team", t.Team, "reason", err.Error())
+		writeText(w, http.StatusForbidden, "forbidden")
+		return
+	}
+	s.webhooks.WithLabelValues("handshake_ok").Inc()
+	s.reqLog(r).Info("webhook handshake accepted", "tenant", t.Tenant, "team", t.Team)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, challenge)
+}
+
+// receive handles a webhook POST: limit, signature over the raw bytes, parse, route check,
+// durable ingest, and only then 200.
+func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	result := "ok"
+	defer func() {
+		s.webhooks.WithLabelValues(result).Inc()
+		s.ackSeconds.WithLabelValues(result).Observe(time.Since(start).Seconds())
+	}()
+	fail := func(res string, code int, msg string, level slog.Level, attrs ...any) {
+		result = res
+		s.reqLog(r).Log(r.Context(), level, "webhook refused", append([]any{"result", res, "status", code, "reason", msg}, attrs...)...)
+		writeText(w, code, msg)
+	}
+
+	t, ok := s.tenant(r)
+	if !ok {
+		fail("unknown_tenant", http.StatusNotFound, "unknown tenant/team", slog.LevelWarn,
+			"tenant", r.PathValue("tenant"), "team", r.PathValue("team"))
+		return
+	}
+	tattrs := []any{"tenant", t.Tenant, "team", t.Team}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			fail("too_large", http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("body larger than %d bytes", s.cfg.MaxBodyBytes), slog.LevelWarn, tattrs...)
+			return
+		}
+		fail("bad_request", http.StatusBadRequest, "read body: "+err.Error(), slog.LevelWarn, tattrs...)
+		return
+	}
+
+	if !s.cfg.InsecureSkipSignature {
+		if err := whatsapp.VerifySignature(body, r.Header.Get(whatsapp.SignatureHeader), t.AppSecret.Raw()); err != nil {
+			fail("bad_signature", http.StatusUnauthorized, err.Error(), slog.LevelWarn, tattrs...)
+			return
+		}
+	}
+
+	events, err := whatsapp.ParseWebhook(body)
+	if err != nil {
+		fail("bad_request", http.StatusBadRequest, err.Error(), slog.LevelWarn, tattrs...)
+		return
+	}
+	if t.PhoneNumberID != "" {
+		for i := range events {
+			if id := events[i].PhoneNumberID; id != "" && id != t.PhoneNumberID {
+				fail("misdirected", StatusMisdirected,
+					fmt.Sprintf("payload is for phone_number_id %s, but %s/%s serves %s: point that number's webhook at its own tenant/team URL", id, t.Tenant, t.Team, t.PhoneNumberID),
+					slog.LevelError, tattrs...)
+				return
+			}
+		}
+	}
+	if len(events) > 0 {
+		if err := s.cfg.Delivery.Ingest(r.Context(), t.Tenant, t.Team, events); err != nil {
+			fail("ingest_failed", http.StatusInternalServerError, "could not record the events; retry later",
+				slog.LevelError, append(tattrs, "err", err.Error())...)
+			return
+		}
+	}
+	for i := range events {
+		typ := ""
+		if events[i].Message != nil {
+			typ = events[i].Message.Type
+		}
+		s.events.WithLabelValues(string(events[i].Kind), typ).Inc()
+	}
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.reqLog(r).Debug("webhook acknowledged", append(tattrs, "events", len(events), "duration", time.Since(start))...)
+	}
+	writeText(w, http.StatusOK, "ok")
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Delivery.Ready(); err != nil {
+		writeText(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+		return
+	}
+	writeText(w, http.StatusOK, "ok")
+}
+
+type ctxKey struct{}
+
+// requestID gives every request an id (the caller's X-Request-Id when it is sane), echoes it
+// in the response, and logs requests that did not succeed.
+func (s *Server) requestID(next http.Handler) http.Handler {
+	var seq atomic.Uint64
+	var prefix [4]byte
+	_, _ = rand.Read(prefix[:])
+	pfx := hex.EncodeToString(prefix[:])
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c < '!' || c > '~' }) {
+			id = fmt.Sprintf("%s-%d", pfx, seq.Add(1))
+		}
+		w.Header().Set("X-Request-Id", id)
+		s.inflight.Inc()
+		defer s.inflight.Dec()
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, id)))
+	})
+}
+
+// recoverer turns a panic in one request into a 500 and a log line with the stack.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.webhooks.WithLabelValues("panic").Inc()
+				s.reqLog(r).Error("panic serving request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				writeText(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) reqLog(r *http.Request) *slog.Logger {
+	id, _ := r.Context().Value(ctxKey{}).(string)
+	return s.log.With("request_id", id, "method", r.Method, "path", r.URL.Path)
+}
+
+func writeText(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, msg+"\n")
+}
