@@ -1,0 +1,158 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// StoredEvent is a recorded inbound event.
+type StoredEvent struct {
+	Seq          int64
+	Tenant, Team string
+	DedupeKey    string
+	Kind         string
+	MessageType  string
+	MessageID    string
+	ContactKey   string
+	Raw          []byte
+	ReceivedAt   time.Time
+	State        string
+	ProcessedAt  time.Time
+}
+
+const eventCols = `seq, tenant, team, dedupe_key, kind, message_type, message_id, contact_key, event, received_at, state, processed_at`
+
+func scanEvent(row interface{ Scan(...any) error }) (*StoredEvent, error) {
+	var e StoredEvent
+	var rec, proc int64
+	if err := row.Scan(&e.Seq, &e.Tenant, &e.Team, &e.DedupeKey, &e.Kind, &e.MessageType, &e.MessageID, &e.ContactKey,
+		&e.Raw, &rec, &e.State, &proc); err != nil {
+		return nil, err
+	}
+	e.ReceivedAt, e.ProcessedAt = fromMS(rec), fromMS(proc)
+	return &e, nil
+}
+
+func (s *Store) queryEvents(ctx context.Context, q string, args ...any) ([]*StoredEvent, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*StoredEvent
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// PendingEvents returns up to limit of the contact's message events that still wait for
+// their flow run, in arrival order.
+func (s *Store) PendingEvents(ctx context.Context, ref ContactRef, limit int) ([]*StoredEvent, error) {
+	evs, err := s.queryEvents(ctx, `SELECT `+eventCols+` FROM gtc_inbound_events
+		WHERE tenant = ? AND team = ? AND contact_key = ? AND state = 'pending' ORDER BY seq LIMIT ?`,
+		ref.Tenant, ref.Team, ref.Key, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read pending events: %w", err)
+	}
+	return evs, nil
+}
+
+// PendingContacts lists the contacts that have events waiting for a flow run (for recovery
+// after a restart).
+func (s *Store) PendingContacts(ctx context.Context) ([]ContactRef, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT tenant, team, contact_key FROM gtc_inbound_events WHERE state = 'pending' ORDER BY tenant, team, contact_key`)
+	if err != nil {
+		return nil, fmt.Errorf("list pending contacts: %w", err)
+	}
+	defer rows.Close()
+	var out []ContactRef
+	for rows.Next() {
+		var r ContactRef
+		if err := rows.Scan(&r.Tenant, &r.Team, &r.Key); err != nil {
+			return nil, fmt.Errorf("list pending contacts: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// OptChange is an opt-out (true) or opt-in (false) decided while processing an event.
+type OptChange struct {
+	OptedOut bool
+	At       time.Time
+}
+
+// CompleteEvent marks a pending event processed and, in the same transaction, records its
+// replies as pending outbound messages (and an opt-out change), returning their ids. This
+// is what makes a flow run happen once: after a crash the event is not run again, and the
+// pending replies are resent. It reports done=false (and records nothing) when the event
+// was already processed.
+func (s *Store) CompleteEvent(ctx context.Context, ev *StoredEvent, opt *OptChange, replies []NewOutbound) (ids []int64, done bool, err error) {
+	now := s.now()
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE gtc_inbound_events SET state = 'processed', processed_at = ? WHERE seq = ? AND state = 'pending'`, now, ev.Seq)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		done = true
+		if opt != nil {
+			if err := setOptOut(ctx, tx, ContactRef{ev.Tenant, ev.Team, ev.ContactKey}, opt.OptedOut, opt.At, now); err != nil {
+				return err
+			}
+		}
+		ids, err = insertOutbound(ctx, tx, ev.Tenant, ev.Team, ev.Seq, replies, now)
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("complete event %d: %w", ev.Seq, err)
+	}
+	return ids, done, nil
+}
+
+// EventFilter selects inbound events for listing.
+type EventFilter struct {
+	Tenant, Team, ContactKey, Kind string // empty: all
+	Limit                          int    // default 100
+}
+
+// InboundEvents lists recorded inbound events, newest first.
+func (s *Store) InboundEvents(ctx context.Context, f EventFilter) ([]*StoredEvent, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	evs, err := s.queryEvents(ctx, `SELECT `+eventCols+` FROM gtc_inbound_events
+		WHERE (? = '' OR tenant = ?) AND (? = '' OR team = ?) AND (? = '' OR contact_key = ?) AND (? = '' OR kind = ?)
+		ORDER BY seq DESC LIMIT ?`, f.Tenant, f.Tenant, f.Team, f.Team, f.ContactKey, f.ContactKey, f.Kind, f.Kind, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list inbound events: %w", err)
+	}
+	return evs, nil
+}
+
+// Depth is the work waiting in the store.
+type Depth struct {
+	PendingEvents int // messages waiting for their flow run
+	OpenOutbound  int // replies pending or waiting for a retry
+}
+
+// QueueDepth counts the waiting work (for metrics).
+func (s *Store) QueueDepth(ctx context.Context) (Depth, error) {
+	var d Depth
+	err := s.db.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM gtc_inbound_events WHERE state = 'pending'),
+		(SELECT COUNT(*) FROM gtc_outbound_messages WHERE state IN ('pending', 'retrying'))`).Scan(&d.PendingEvents, &d.OpenOutbound)
+	if err != nil {
+		return d, fmt.Errorf("queue depth: %w", err)
+	}
+	return d, nil
+}

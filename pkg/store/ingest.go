@@ -1,0 +1,340 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Event kinds as stored (they match whatsapp.EventKind).
+const (
+	KindMessage    = "message"
+	KindStatus     = "status"
+	KindError      = "error"
+	KindPreference = "user_preferences"
+	KindUnknown    = "unknown"
+)
+
+// Inbound event states.
+const (
+	EventPending   = "pending"   // a message waiting for its flow run
+	EventProcessed = "processed" // flow run done (or recorded without one)
+)
+
+// ContactRef names one contact of one tenant/team.
+type ContactRef struct {
+	Tenant string `json:"tenant"`
+	Team   string `json:"team"`
+	Key    string `json:"key"`
+}
+
+// InboundEvent is one webhook event as the delivery layer prepares it for recording: the
+// event itself (Raw, JSON) plus what the store needs to index and apply it.
+type InboundEvent struct {
+	Kind      string
+	DedupeKey string // message id; status id + status; a content hash otherwise
+	Raw       []byte // the whole event, JSON
+
+	// Messages.
+	ContactKey  string
+	MessageID   string
+	MessageType string
+	WaID        string
+	UserID      string
+	Name        string
+	Timestamp   time.Time // when the customer sent it (opens the 24-hour window)
+
+	// Statuses.
+	Status *StatusUpdate
+	// User preferences.
+	Preference *PreferenceUpdate
+}
+
+// StatusUpdate is a delivery status of an outbound message.
+type StatusUpdate struct {
+	WAMID     string
+	Status    string // sent, delivered, read, played, failed, …
+	At        time.Time
+	ErrorCode int
+	// ErrorClass is the classification of ErrorCode (whatsapp.ClassOf), set by the caller.
+	ErrorClass string
+	// Unreachable marks the recipient unreachable (e.g. 131026) on the contact.
+	Unreachable bool
+}
+
+// PreferenceUpdate is a marketing preference (user_preferences webhook).
+type PreferenceUpdate struct {
+	ContactKey string
+	Value      string // stop, resume
+	At         time.Time
+}
+
+// IngestResult says what one Ingest call recorded.
+type IngestResult struct {
+	New        int // events recorded for the first time
+	Duplicates int // events dropped because their dedupe key was already recorded
+}
+
+type ingestReq struct {
+	ctx          context.Context
+	tenant, team string
+	events       []InboundEvent
+	res          IngestResult
+	err          error
+	done         chan struct{}
+}
+
+// Ingest durably records events for tenant/team, dropping duplicates, and returns after
+// the transaction that holds them has committed. In the same transaction it updates
+// contacts (last inbound time), applies statuses and preferences, and calls
+// Options.Enqueue with the contacts that got new message events. Concurrent calls are
+// grouped into one transaction (group commit); each returns after its group commits.
+func (s *Store) Ingest(ctx context.Context, tenant, team string, events []InboundEvent) (IngestResult, error) {
+	if len(events) == 0 {
+		return IngestResult{}, nil
+	}
+	req := &ingestReq{ctx: ctx, tenant: tenant, team: team, events: events, done: make(chan struct{})}
+	select {
+	case <-s.closed:
+		return IngestResult{}, ErrClosed
+	default:
+	}
+	select {
+	case s.ingestCh <- req:
+	case <-s.closed:
+		return IngestResult{}, ErrClosed
+	case <-ctx.Done():
+		return IngestResult{}, ctx.Err()
+	}
+	select {
+	case <-req.done:
+		return req.res, req.err
+	case <-s.done:
+		select {
+		case <-req.done:
+			return req.res, req.err
+		default:
+			return IngestResult{}, ErrClosed
+		}
+	case <-ctx.Done():
+		// The batch may still commit; the caller answers non-200 and Meta's retry is
+		// deduplicated.
+		return IngestResult{}, ctx.Err()
+	}
+}
+
+// committer is the one goroutine that writes Ingest batches: it takes every request queued
+// while the previous transaction ran, so load turns into bigger transactions, not more.
+func (s *Store) committer() {
+	defer close(s.done)
+	for {
+		var first *ingestReq
+		select {
+		case first = <-s.ingestCh:
+		case <-s.stop:
+			// Commit what is already queued, fail the rest.
+			for {
+				select {
+				case r := <-s.ingestCh:
+					s.commitBatch([]*ingestReq{r})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*ingestReq{first}
+		n := len(first.events)
+	fill:
+		for n < s.opts.MaxBatchEvents {
+			select {
+			case r := <-s.ingestCh:
+				batch = append(batch, r)
+				n += len(r.events)
+			default:
+				break fill
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+func (s *Store) commitBatch(batch []*ingestReq) {
+	// Requests whose caller already gave up are still written: the caller answered non-200,
+	// Meta will retry, and the retry is a duplicate. Only the live context matters for the
+	// transaction itself, so use a background one bounded by a timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	results := make([]IngestResult, len(batch))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for i := range results {
+			results[i] = IngestResult{}
+		}
+		w, err := newIngestWriter(ctx, tx, s.now())
+		if err != nil {
+			return err
+		}
+		defer w.close()
+		var work []ContactRef
+		seen := map[ContactRef]bool{}
+		for i, r := range batch {
+			for j := range r.events {
+				ev := &r.events[j]
+				isNew, err := w.write(r.tenant, r.team, ev)
+				if err != nil {
+					return fmt.Errorf("record event %d: %w", j, err)
+				}
+				if !isNew {
+					results[i].Duplicates++
+					continue
+				}
+				results[i].New++
+				if ev.Kind == KindMessage {
+					ref := ContactRef{r.tenant, r.team, ev.ContactKey}
+					if !seen[ref] {
+						seen[ref] = true
+						work = append(work, ref)
+					}
+				}
+			}
+		}
+		if len(work) > 0 && s.opts.Enqueue != nil {
+			if err := s.opts.Enqueue(ctx, tx, work); err != nil {
+				return fmt.Errorf("enqueue: %w", err)
+			}
+		}
+		return nil
+	})
+	for i, r := range batch {
+		if err != nil {
+			r.err = fmt.Errorf("record events: %w", err)
+		} else {
+			r.res = results[i]
+		}
+		close(r.done)
+	}
+}
+
+// ingestWriter holds the prepared statements of one Ingest transaction.
+type ingestWriter struct {
+	now                                                   int64
+	insEvent, upContact, insStatus, upOutbound, upUnreach *sql.Stmt
+	upPref                                                *sql.Stmt
+}
+
+func newIngestWriter(ctx context.Context, tx *sql.Tx, now int64) (*ingestWriter, error) {
+	w := &ingestWriter{now: now}
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = tx.PrepareContext(ctx, q)
+		return st
+	}
+	w.insEvent = prep(`INSERT INTO gtc_inbound_events (tenant, team, dedupe_key, kind, message_type, message_id, contact_key, event, received_at, state, processed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, team, dedupe_key) DO NOTHING`)
+	w.upContact = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, wa_id, user_id, name, last_inbound_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET
+			wa_id = CASE WHEN excluded.wa_id <> '' THEN excluded.wa_id ELSE gtc_contacts.wa_id END,
+			user_id = CASE WHEN excluded.user_id <> '' THEN excluded.user_id ELSE gtc_contacts.user_id END,
+			name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE gtc_contacts.name END,
+			last_inbound_at = MAX(gtc_contacts.last_inbound_at, excluded.last_inbound_at),
+			updated_at = excluded.updated_at`)
+	w.insStatus = prep(`INSERT INTO gtc_outbound_statuses (wamid, status, at, error_class, error_code) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (wamid, status) DO NOTHING`)
+	// A status only moves the outbound row forward (sent < delivered < read/played), except
+	// failed, which always wins: statuses arrive in any order.
+	w.upOutbound = prep(`UPDATE gtc_outbound_messages SET state = ?, error_class = CASE WHEN ? <> '' THEN ? ELSE error_class END,
+		error_code = CASE WHEN ? <> 0 THEN ? ELSE error_code END, updated_at = ?
+		WHERE wamid = ? AND state <> 'failed' AND (? = 'failed' OR ` + stateRankSQL("state") + ` < ?)`)
+	w.upUnreach = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, unreachable_code, unreachable_at, created_at, updated_at)
+		SELECT tenant, team, contact_key, ?, ?, ?, ? FROM gtc_outbound_messages WHERE wamid = ? AND true LIMIT 1
+		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET unreachable_code = excluded.unreachable_code,
+			unreachable_at = excluded.unreachable_at, updated_at = excluded.updated_at`)
+	w.upPref = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, marketing, marketing_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET marketing = excluded.marketing, marketing_at = excluded.marketing_at,
+			updated_at = excluded.updated_at WHERE excluded.marketing_at >= gtc_contacts.marketing_at`)
+	if err != nil {
+		w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *ingestWriter) close() {
+	for _, st := range []*sql.Stmt{w.insEvent, w.upContact, w.insStatus, w.upOutbound, w.upUnreach, w.upPref} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// stateRankSQL orders outbound states so a late "sent" never overwrites "read".
+func stateRankSQL(col string) string {
+	return `(CASE ` + col + ` WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'played' THEN 4 ELSE 0 END)`
+}
+
+func stateRank(s string) int {
+	switch s {
+	case "sent":
+		return 1
+	case "delivered":
+		return 2
+	case "read":
+		return 3
+	case "played":
+		return 4
+	}
+	return 0
+}
+
+func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error) {
+	if ev.DedupeKey == "" {
+		return false, fmt.Errorf("event without a dedupe key")
+	}
+	state, processed := EventProcessed, w.now
+	if ev.Kind == KindMessage {
+		if ev.ContactKey == "" {
+			return false, fmt.Errorf("message %s has neither from nor from_user_id", ev.MessageID)
+		}
+		state, processed = EventPending, 0
+	}
+	res, err := w.insEvent.Exec(tenant, team, ev.DedupeKey, ev.Kind, ev.MessageType, ev.MessageID, ev.ContactKey,
+		ev.Raw, w.now, state, processed)
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	switch {
+	case ev.Kind == KindMessage:
+		if _, err := w.upContact.Exec(tenant, team, ev.ContactKey, ev.WaID, ev.UserID, ev.Name, ms(ev.Timestamp), w.now, w.now); err != nil {
+			return false, err
+		}
+	case ev.Status != nil:
+		st := ev.Status
+		if _, err := w.insStatus.Exec(st.WAMID, st.Status, ms(st.At), st.ErrorClass, st.ErrorCode); err != nil {
+			return false, err
+		}
+		if _, err := w.upOutbound.Exec(st.Status, st.ErrorClass, st.ErrorClass, st.ErrorCode, st.ErrorCode, w.now,
+			st.WAMID, st.Status, stateRank(st.Status)); err != nil {
+			return false, err
+		}
+		if st.Unreachable {
+			if _, err := w.upUnreach.Exec(st.ErrorCode, ms(st.At), w.now, w.now, st.WAMID); err != nil {
+				return false, err
+			}
+		}
+	case ev.Preference != nil && ev.Preference.ContactKey != "":
+		p := ev.Preference
+		if _, err := w.upPref.Exec(tenant, team, p.ContactKey, p.Value, ms(p.At), w.now, w.now); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}

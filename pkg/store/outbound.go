@@ -1,0 +1,241 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Outbound message states.
+const (
+	OutPending  = "pending"  // recorded, not sent yet
+	OutRetrying = "retrying" // waiting for a scheduled retry
+	OutSent     = "sent"     // accepted by Graph (then delivered / read / played / failed by status webhooks)
+	OutFailed   = "failed"   // Graph refused it, or a status said failed
+	OutRefused  = "refused"  // gtc did not send it: opted_out, window_closed, unreachable
+)
+
+// Outbound origins.
+const (
+	OriginFlow   = "flow"    // a flow reply
+	OriginOptOut = "opt_out" // the opt-out / opt-in confirmation
+	OriginSend   = "send"    // gtc send or the send API
+)
+
+// Outbound is one message gtc sends or decided not to send.
+type Outbound struct {
+	ID               int64
+	Tenant, Team     string
+	ContactKey       string
+	Recipient        string
+	InboundSeq       int64
+	Origin           string
+	Flow, Node       string
+	MessageType      string
+	Request          []byte // the JSON body for /messages
+	RetryOnRateLimit bool
+	State            string
+	WAMID            string
+	ErrorClass       string
+	ErrorCode        int
+	ErrorMessage     string
+	Attempts         int
+	NextAttemptAt    time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// NewOutbound is an outbound message to record.
+type NewOutbound struct {
+	ContactKey       string
+	Recipient        string
+	Origin           string
+	Flow, Node       string
+	MessageType      string
+	Request          []byte
+	RetryOnRateLimit bool
+}
+
+const outboundCols = `id, tenant, team, contact_key, recipient, inbound_seq, origin, flow, node, message_type, request,
+	retry_on_rate_limit, state, wamid, error_class, error_code, error_message, attempts, next_attempt_at, created_at, updated_at`
+
+func scanOutbound(row interface{ Scan(...any) error }) (*Outbound, error) {
+	var o Outbound
+	var retry int
+	var next, created, updated int64
+	if err := row.Scan(&o.ID, &o.Tenant, &o.Team, &o.ContactKey, &o.Recipient, &o.InboundSeq, &o.Origin, &o.Flow, &o.Node,
+		&o.MessageType, &o.Request, &retry, &o.State, &o.WAMID, &o.ErrorClass, &o.ErrorCode, &o.ErrorMessage, &o.Attempts,
+		&next, &created, &updated); err != nil {
+		return nil, err
+	}
+	o.RetryOnRateLimit = retry != 0
+	o.NextAttemptAt, o.CreatedAt, o.UpdatedAt = fromMS(next), fromMS(created), fromMS(updated)
+	return &o, nil
+}
+
+// OutboundByID returns one outbound message, or ErrNotFound.
+func (s *Store) OutboundByID(ctx context.Context, id int64) (*Outbound, error) {
+	o, err := scanOutbound(s.db.QueryRowContext(ctx, `SELECT `+outboundCols+` FROM gtc_outbound_messages WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("outbound message %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read outbound message %d: %w", id, err)
+	}
+	return o, nil
+}
+
+// OutboundFilter selects outbound messages for listing.
+type OutboundFilter struct {
+	Tenant, Team, ContactKey string // empty: all
+	States                   []string
+	Limit                    int // default 100
+}
+
+// OutboundMessages lists outbound messages, newest first.
+func (s *Store) OutboundMessages(ctx context.Context, f OutboundFilter) ([]*Outbound, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	q := `SELECT ` + outboundCols + ` FROM gtc_outbound_messages WHERE (? = '' OR tenant = ?) AND (? = '' OR team = ?) AND (? = '' OR contact_key = ?)`
+	args := []any{f.Tenant, f.Tenant, f.Team, f.Team, f.ContactKey, f.ContactKey}
+	if len(f.States) > 0 {
+		q += ` AND state IN (?` + repeat(",?", len(f.States)-1) + `)`
+		for _, st := range f.States {
+			args = append(args, st)
+		}
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list outbound messages: %w", err)
+	}
+	defer rows.Close()
+	var out []*Outbound
+	for rows.Next() {
+		o, err := scanOutbound(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list outbound messages: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+func repeat(s string, n int) string {
+	out := ""
+	for range n {
+		out += s
+	}
+	return out
+}
+
+// RecordOutbound records messages for tenant/team outside a flow run (gtc send, the API)
+// in state pending and returns their ids.
+func (s *Store) RecordOutbound(ctx context.Context, tenant, team string, msgs []NewOutbound) ([]int64, error) {
+	var ids []int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		ids, err = insertOutbound(ctx, tx, tenant, team, 0, msgs, s.now())
+		return err
+	})
+	return ids, err
+}
+
+func insertOutbound(ctx context.Context, tx *sql.Tx, tenant, team string, seq int64, msgs []NewOutbound, now int64) ([]int64, error) {
+	ids := make([]int64, 0, len(msgs))
+	for _, m := range msgs {
+		retry := 0
+		if m.RetryOnRateLimit {
+			retry = 1
+		}
+		var id int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO gtc_outbound_messages (tenant, team, contact_key, recipient, inbound_seq, origin, flow, node,
+			message_type, request, retry_on_rate_limit, state, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id`,
+			tenant, team, m.ContactKey, m.Recipient, seq, m.Origin, m.Flow, m.Node, m.MessageType, m.Request, retry, now, now).Scan(&id)
+		if err != nil {
+			return nil, fmt.Errorf("record outbound message: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// OutboundResult is the outcome of one send attempt (or the decision not to send).
+type OutboundResult struct {
+	State         string // OutSent, OutFailed, OutRefused, OutRetrying
+	WAMID         string
+	ErrorClass    string
+	ErrorCode     int
+	ErrorMessage  string
+	NextAttemptAt time.Time // for OutRetrying
+	Attempted     bool      // a request went to Graph: attempts + 1
+}
+
+// FinishOutbound records the outcome of a send attempt. A row that a status webhook already
+// moved past "sent" is not moved back.
+func (s *Store) FinishOutbound(ctx context.Context, id int64, r OutboundResult) error {
+	inc := 0
+	if r.Attempted {
+		inc = 1
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE gtc_outbound_messages SET state = ?, wamid = CASE WHEN ? <> '' THEN ? ELSE wamid END,
+		error_class = ?, error_code = ?, error_message = ?, next_attempt_at = ?, attempts = attempts + ?, updated_at = ?
+		WHERE id = ? AND state IN ('pending', 'retrying')`,
+		r.State, r.WAMID, r.WAMID, r.ErrorClass, r.ErrorCode, r.ErrorMessage, ms(r.NextAttemptAt), inc, s.now(), id)
+	if err != nil {
+		return fmt.Errorf("record send of outbound message %d: %w", id, err)
+	}
+	return nil
+}
+
+// OpenOutbound lists the ids of outbound messages still pending or retrying, oldest first:
+// after a crash these are resent.
+func (s *Store) OpenOutbound(ctx context.Context) ([]*Outbound, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+outboundCols+` FROM gtc_outbound_messages WHERE state IN ('pending', 'retrying') ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list open outbound messages: %w", err)
+	}
+	defer rows.Close()
+	var out []*Outbound
+	for rows.Next() {
+		o, err := scanOutbound(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list open outbound messages: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// StatusRecord is one delivery status received for a wamid.
+type StatusRecord struct {
+	WAMID, Status string
+	At            time.Time
+	ErrorClass    string
+	ErrorCode     int
+}
+
+// Statuses lists the statuses received for wamid, in time order.
+func (s *Store) Statuses(ctx context.Context, wamid string) ([]StatusRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT wamid, status, at, error_class, error_code FROM gtc_outbound_statuses WHERE wamid = ? ORDER BY at, status`, wamid)
+	if err != nil {
+		return nil, fmt.Errorf("list statuses: %w", err)
+	}
+	defer rows.Close()
+	var out []StatusRecord
+	for rows.Next() {
+		var r StatusRecord
+		var at int64
+		if err := rows.Scan(&r.WAMID, &r.Status, &at, &r.ErrorClass, &r.ErrorCode); err != nil {
+			return nil, fmt.Errorf("list statuses: %w", err)
+		}
+		r.At = fromMS(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
