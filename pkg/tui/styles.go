@@ -1,0 +1,75 @@
+// Package tui holds gtc's interactive terminal screens: the setup wizard, the message
+// composer and the chat simulator. Each screen is a bubbletea model that draws on the
+// writer it is given (stderr); colours come from one Styles value and keys from one KeyMap,
+// both passed in, so NO_COLOR and non-colour terminals render plain text.
+package tui
+
+import (
+	"io"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+)
+
+// Styles is every colour and decoration the screens use. Build it with NewStyles.
+type Styles struct {
+	renderer *lipgloss.Renderer
+
+	Title    lipgloss.Style // screen title
+	Step     lipgloss.Style // "step 3 of 10"
+	Label    lipgloss.Style // a field's name
+	Help     lipgloss.Style // a field's help text and the key help line
+	Error    lipgloss.Style // inline validation errors and failed sends
+	OK       lipgloss.Style // success lines
+	Cursor   lipgloss.Style // the selected choice
+	Choice   lipgloss.Style // an unselected choice
+	Value    lipgloss.Style // a value in a summary
+	Card     lipgloss.Style // a bordered card (preview, template, media)
+	User     lipgloss.Style // the customer's chat bubble
+	Bot      lipgloss.Style // the bot's chat bubble
+	Tick     lipgloss.Style // status ticks
+	Muted    lipgloss.Style // secondary text
+	Prompt   lipgloss.Style // the text-input prompt
+}
+
+// NewStyles builds the styles for w. With noColor (NO_COLOR set, a dumb or non-colour
+// terminal) every style renders as plain text.
+func NewStyles(w io.Writer, noColor bool) *Styles {
+	r := lipgloss.NewRenderer(w)
+	if noColor {
+		r.SetColorProfile(termenv.Ascii)
+	}
+	return newStyles(r)
+}
+
+// PlainStyles renders without any colour or attribute; tests and goldens use it.
+func PlainStyles() *Styles {
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.Ascii)
+	return newStyles(r)
+}
+
+func newStyles(r *lipgloss.Renderer) *Styles {
+	green := lipgloss.AdaptiveColor{Light: "#1a7f37", Dark: "#25D366"}
+	red := lipgloss.AdaptiveColor{Light: "#cf222e", Dark: "#ff6b6b"}
+	muted := lipgloss.AdaptiveColor{Light: "#6e7781", Dark: "#8b949e"}
+	accent := lipgloss.AdaptiveColor{Light: "#0969da", Dark: "#58a6ff"}
+	return &Styles{
+		renderer: r,
+		Title:    r.NewStyle().Bold(true).Foreground(green),
+		Step:     r.NewStyle().Foreground(muted),
+		Label:    r.NewStyle().Bold(true),
+		Help:     r.NewStyle().Foreground(muted),
+		Error:    r.NewStyle().Foreground(red),
+		OK:       r.NewStyle().Foreground(green),
+		Cursor:   r.NewStyle().Foreground(accent).Bold(true),
+		Choice:   r.NewStyle(),
+		Value:    r.NewStyle().Foreground(accent),
+		Card:     r.NewStyle().Border(lipgloss.RoundedBorder()).Padding(0, 1),
+		User:     r.NewStyle().Foreground(accent),
+		Bot:      r.NewStyle().Foreground(green),
+		Tick:     r.NewStyle().Foreground(muted),
+		Muted:    r.NewStyle().Foreground(muted),
+		Prompt:   r.NewStyle().Foreground(accent),
+	}
+}

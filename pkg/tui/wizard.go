@@ -1,0 +1,200 @@
+package tui
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/greentic/gtc/pkg/answers"
+	"github.com/greentic/gtc/pkg/secret"
+)
+
+// ProviderID is the seed's provider key in answers.json.
+const ProviderID = answers.ProviderID
+
+// WizardFields are answers.json's fields in the seed's order, with the help text of the
+// seed's option table, then gtc's additions (app_secret, tenant, team). Each value is checked
+// by answers.CheckField, the validator `gtc setup --answers` uses.
+func WizardFields() []Field {
+	check := func(field string, optional bool) (func(string) error, func(string) string) {
+		validate := func(v string) error {
+			if optional && v == "" {
+				return nil
+			}
+			_, err := answers.CheckField(field, v)
+			return err
+		}
+		warn := func(v string) string {
+			w, _ := answers.CheckField(field, v)
+			return w
+		}
+		return validate, warn
+	}
+	field := func(key, help string, secret, optional bool, def string) Field {
+		v, w := check(key, optional)
+		return Field{Key: key, Title: key, Help: help, Secret: secret, Default: def, Validate: v, Warn: w}
+	}
+	return []Field{
+		{Key: answers.FieldEnabled, Title: answers.FieldEnabled, Help: "Enable/disable the provider (required).", Default: "true",
+			Choices: []Choice{{Label: "yes", Value: "true"}, {Label: "no", Value: "false"}}},
+		field(answers.FieldPublicBaseURL, "Public URL for the webhook (required), e.g. https://your-domain.ngrok-free.app. Meta calls {public_base_url}/webhook/whatsapp/{tenant}/{team}.", false, false, ""),
+		field(answers.FieldPhoneNumberID, "WhatsApp phone number ID (required): app dashboard → WhatsApp → Getting Started.", false, false, ""),
+		field(answers.FieldAccessToken, "Permanent access token (required). ${ENV_NAME} keeps it in the environment.", true, false, ""),
+		field(answers.FieldVerifyToken, "Webhook verification token (required): any string you choose, entered again under WhatsApp → Configuration.", true, false, ""),
+		field(answers.FieldBusinessAccountID, "WhatsApp Business Account ID (optional; needed to list templates).", false, true, ""),
+		field(answers.FieldAPIVersion, "Graph API version (optional, default: v18.0).", false, false, answers.DefaultAPIVersion),
+		field(answers.FieldAppSecret, "App secret for checking X-Hub-Signature-256 on webhooks (optional, recommended).", true, true, ""),
+		field(answers.FieldTenant, "Tenant this provider belongs to (optional, default: default).", false, false, answers.DefaultTenant),
+		field(answers.FieldTeam, "Team within the tenant (optional, default: default).", false, false, answers.DefaultTeam),
+	}
+}
+
+// WizardConfig configures the setup wizard.
+type WizardConfig struct {
+	Styles *Styles
+	Keys   KeyMap
+	// Initial holds current values (an existing bundle's), keyed like answers.json.
+	Initial map[string]string
+	// Target names what will be written, for the confirm question.
+	Target string
+}
+
+// Wizard is the setup wizard's model. Run it, then read Cancelled, Confirmed and Values.
+type Wizard struct {
+	cfg    WizardConfig
+	fields []Field
+	form   *form
+	review bool
+
+	// Confirmed is true when the user accepted the summary.
+	Confirmed bool
+	// Cancelled is true after Ctrl+C.
+	Cancelled bool
+}
+
+// NewWizard builds the wizard.
+func NewWizard(cfg WizardConfig) *Wizard {
+	if cfg.Styles == nil {
+		cfg.Styles = PlainStyles()
+	}
+	if cfg.Target == "" {
+		cfg.Target = "the bundle"
+	}
+	values := map[string]string{}
+	for k, v := range cfg.Initial {
+		values[k] = v
+	}
+	fields := WizardFields()
+	w := &Wizard{cfg: cfg, fields: fields}
+	w.form = newForm(cfg.Styles, cfg.Keys, values, func(map[string]string) []Field { return fields })
+	return w
+}
+
+// Values returns the answers collected, keyed like answers.json.
+func (w *Wizard) Values() map[string]string { return w.form.values }
+
+func (w *Wizard) Init() tea.Cmd { return nil }
+
+func (w *Wizard) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		w.form.width = msg.Width
+		return w, nil
+	case tea.KeyMsg:
+		if key.Matches(msg, w.cfg.Keys.Quit) {
+			w.Cancelled = true
+			return w, tea.Quit
+		}
+		if w.review {
+			switch {
+			case key.Matches(msg, w.cfg.Keys.Confirm):
+				w.Confirmed = true
+				return w, tea.Quit
+			case key.Matches(msg, w.cfg.Keys.Deny):
+				w.review = false
+				w.form.back()
+			}
+			return w, nil
+		}
+	}
+	done, cmd := w.form.update(msg)
+	if done {
+		w.review = true
+	}
+	return w, cmd
+}
+
+func (w *Wizard) View() string {
+	s := w.cfg.Styles
+	var b strings.Builder
+	b.WriteString(s.Title.Render("gtc setup — WhatsApp provider") + "\n\n")
+	if w.Confirmed || w.Cancelled {
+		return b.String()
+	}
+	if !w.review {
+		b.WriteString(w.form.view())
+		b.WriteString("\n" + s.Help.Render("enter next • esc back • ctrl+c cancel") + "\n")
+		return b.String()
+	}
+	b.WriteString(s.Label.Render("Summary") + "\n")
+	b.WriteString(w.Summary())
+	fmt.Fprintf(&b, "\nWrite %s? %s\n", w.cfg.Target, s.Help.Render("y write • n edit • ctrl+c cancel"))
+	return b.String()
+}
+
+// Summary lists every answer, secrets masked.
+func (w *Wizard) Summary() string {
+	s := w.cfg.Styles
+	var b strings.Builder
+	for _, fd := range w.fields {
+		fmt.Fprintf(&b, "  %-20s %s\n", fd.Key, s.Value.Render(masked(fd, w.form.values[fd.Key])))
+	}
+	return b.String()
+}
+
+// AnswersJSON renders values as a seed-format answers.json document. With keepSecrets false,
+// each secret that is not already a ${ENV} reference is written as one (GTC_ACCESS_TOKEN,
+// GTC_VERIFY_TOKEN, GTC_APP_SECRET) so the file can be shared; optional empty values are left
+// out.
+func AnswersJSON(values map[string]string, keepSecrets bool) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString("{\n  " + quote(ProviderID) + ": {\n")
+	first := true
+	for _, fd := range WizardFields() {
+		v, ok := values[fd.Key]
+		if !ok || (v == "" && fd.Key != "enabled") {
+			continue
+		}
+		var raw []byte
+		switch {
+		case fd.Key == "enabled":
+			if v != "true" && v != "false" {
+				return nil, fmt.Errorf("enabled is %q: use true or false", v)
+			}
+			raw = []byte(v)
+		case fd.Secret && !keepSecrets:
+			if _, isRef := secret.IsRef(v); !isRef {
+				v = "${GTC_" + strings.ToUpper(fd.Key) + "}"
+			}
+			fallthrough
+		default:
+			raw = []byte(quote(v))
+		}
+		if !first {
+			b.WriteString(",\n")
+		}
+		first = false
+		b.WriteString("    " + quote(fd.Key) + ": " + string(raw))
+	}
+	b.WriteString("\n  }\n}\n")
+	return b.Bytes(), nil
+}
+
+func quote(s string) string {
+	out, _ := json.Marshal(s) // a string always marshals
+	return string(out)
+}

@@ -1,0 +1,263 @@
+package tui
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/teatest"
+
+	"github.com/greentic/gtc/pkg/answers"
+)
+
+func press(s string) tea.KeyMsg {
+	switch s {
+	case "enter":
+		return tea.KeyMsg{Type: tea.KeyEnter}
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEsc}
+	case "ctrl+c":
+		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	case "down":
+		return tea.KeyMsg{Type: tea.KeyDown}
+	case "ctrl+u":
+		return tea.KeyMsg{Type: tea.KeyCtrlU}
+	case "up":
+		return tea.KeyMsg{Type: tea.KeyUp}
+	case "backspace":
+		return tea.KeyMsg{Type: tea.KeyBackspace}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
+}
+
+func typeInto(m tea.Model, s string) tea.Model {
+	for _, r := range s {
+		m, _ = m.Update(press(string(r)))
+	}
+	return m
+}
+
+// wizardInputs answers every field like testdata/tui/wizard_answers.json.
+var wizardInputs = []string{
+	"",                // enabled: yes (pre-selected)
+	"https://bot.example.com",
+	"123456789012345",
+	"EAAtesttoken",
+	"my-verify-token",
+	"987654321098765",
+	"",                // api_version: keep v18.0
+	"${WA_APP_SECRET}",
+	"",                // tenant: default
+	"support",
+}
+
+func newTestWizard() *Wizard {
+	return NewWizard(WizardConfig{Styles: PlainStyles(), Keys: DefaultKeyMap(), Target: "./my-bundle"})
+}
+
+func TestWizardUpdateView(t *testing.T) {
+	tests := []struct {
+		name     string
+		keys     []string
+		wantView []string
+		notView  []string
+	}{
+		{name: "first field is enabled with the seed help", wantView: []string{"enabled", "(1 of 10)", "Enable/disable the provider", "> yes"}},
+		{name: "bad url shows inline error while typing",
+			keys:     []string{"enter", "f", "t", "p", ":", "/", "/", "x"},
+			wantView: []string{"public_base_url", "✗ public_base_url must start with https://"}},
+		{name: "http on a public host is refused inline",
+			keys:     []string{"enter", "http://bot.example.com"},
+			wantView: []string{"✗ public_base_url must use https"}},
+		{name: "localhost http is a warning, not an error",
+			keys:     []string{"enter", "http://localhost:8080"},
+			wantView: []string{"! plain http is for local testing only"}, notView: []string{"✗"}},
+		{name: "enter on an invalid value stays",
+			keys:     []string{"enter", "enter"},
+			wantView: []string{"public_base_url", "(2 of 10)", "✗ public_base_url must be an absolute URL"}},
+		{name: "secret is masked while typing",
+			keys:     []string{"enter", "https://bot.example.com", "enter", "123", "enter", "EAAsecret"},
+			wantView: []string{"access_token", "•••••••••"}, notView: []string{"EAAsecret"}},
+		{name: "phone number id must be digits",
+			keys:     []string{"enter", "https://bot.example.com", "enter", "12a"},
+			wantView: []string{"✗ phone_number_id must be digits only"}},
+		{name: "env reference accepted",
+			keys:     []string{"enter", "${PUBLIC_URL}"},
+			notView:  []string{"✗"}},
+		{name: "api_version default pre-filled",
+			keys:     []string{"enter", "https://b.example", "enter", "1", "enter", "t", "enter", "v", "enter", "", "enter"},
+			wantView: []string{"api_version", "> v18.0"}},
+		{name: "esc goes back",
+			keys:     []string{"enter", "https://b.example", "enter", "esc"},
+			wantView: []string{"(2 of 10)", "> https://b.example"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m tea.Model = newTestWizard()
+			for _, k := range tt.keys {
+				switch k {
+				case "enter", "esc", "down", "up", "ctrl+c":
+					m, _ = m.Update(press(k))
+				default:
+					m = typeInto(m, k)
+				}
+			}
+			v := stripANSI(m.View())
+			for _, want := range tt.wantView {
+				if !strings.Contains(v, want) {
+					t.Errorf("view lacks %q:\n%s", want, v)
+				}
+			}
+			for _, not := range tt.notView {
+				if strings.Contains(v, not) {
+					t.Errorf("view has %q:\n%s", not, v)
+				}
+			}
+		})
+	}
+}
+
+func TestWizardStartsFromCurrentValues(t *testing.T) {
+	w := NewWizard(WizardConfig{Styles: PlainStyles(), Keys: DefaultKeyMap(), Initial: map[string]string{
+		"enabled": "false", "public_base_url": "https://old.example.com"}})
+	if v := stripANSI(w.View()); !strings.Contains(v, "> no") {
+		t.Fatalf("enabled=false not pre-selected:\n%s", v)
+	}
+	m, _ := w.Update(press("enter"))
+	if v := stripANSI(m.View()); !strings.Contains(v, "> https://old.example.com") {
+		t.Fatalf("current public_base_url not pre-filled:\n%s", v)
+	}
+}
+
+func TestWizardSummaryMasksSecretsAndEditGoesBack(t *testing.T) {
+	var m tea.Model = newTestWizard()
+	for _, in := range wizardInputs {
+		if in != "" {
+			m, _ = m.Update(press("ctrl+u"))
+		}
+		m = typeInto(m, in)
+		m, _ = m.Update(press("enter"))
+	}
+	v := stripANSI(m.View())
+	for _, want := range []string{"Summary", "access_token         set (12 characters)", "app_secret           ${WA_APP_SECRET}", "Write ./my-bundle?"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("summary lacks %q:\n%s", want, v)
+		}
+	}
+	for _, secretText := range []string{"EAAtesttoken", "my-verify-token"} {
+		if strings.Contains(v, secretText) {
+			t.Errorf("summary shows a secret:\n%s", v)
+		}
+	}
+	m, _ = m.Update(press("n"))
+	if v := stripANSI(m.View()); !strings.Contains(v, "(10 of 10)") || !strings.Contains(v, "> support") {
+		t.Errorf("n did not go back to the last field:\n%s", v)
+	}
+}
+
+func TestAnswersJSON(t *testing.T) {
+	values := map[string]string{"enabled": "true", "public_base_url": "https://x.example", "phone_number_id": "1",
+		"access_token": "EAAsecret", "verify_token": "${VT}", "business_account_id": "", "api_version": "v18.0",
+		"app_secret": "shh", "tenant": "default", "team": "default"}
+	for _, tt := range []struct {
+		keep bool
+		want map[string]any
+	}{
+		{keep: true, want: map[string]any{"enabled": true, "public_base_url": "https://x.example", "phone_number_id": "1",
+			"access_token": "EAAsecret", "verify_token": "${VT}", "api_version": "v18.0", "app_secret": "shh", "tenant": "default", "team": "default"}},
+		{keep: false, want: map[string]any{"enabled": true, "public_base_url": "https://x.example", "phone_number_id": "1",
+			"access_token": "${GTC_ACCESS_TOKEN}", "verify_token": "${VT}", "api_version": "v18.0", "app_secret": "${GTC_APP_SECRET}", "tenant": "default", "team": "default"}},
+	} {
+		t.Run(map[bool]string{true: "with secrets", false: "secrets as references"}[tt.keep], func(t *testing.T) {
+			b, err := AnswersJSON(values, tt.keep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]map[string]any
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatalf("not JSON: %v\n%s", err, b)
+			}
+			if !reflect.DeepEqual(got[ProviderID], tt.want) {
+				t.Errorf("got %v\nwant %v", got[ProviderID], tt.want)
+			}
+		})
+	}
+	if _, err := AnswersJSON(map[string]string{"enabled": "maybe"}, true); err == nil {
+		t.Error("enabled=maybe accepted")
+	}
+}
+
+// TestWizardTeatestFullRun drives the wizard as a program with a fixed terminal size and
+// checks the summary screen against a golden file and the answers against
+// testdata/tui/wizard_answers.json, the equivalent --answers file.
+func TestWizardTeatestFullRun(t *testing.T) {
+	w := newTestWizard()
+	tm := teatest.NewTestModel(t, w, teatest.WithInitialTermSize(80, 30))
+	for _, in := range wizardInputs {
+		if in != "" {
+			tm.Send(press("ctrl+u"))
+			tm.Type(in)
+		}
+		tm.Send(press("enter"))
+	}
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("Write ./my-bundle?")) },
+		teatest.WithDuration(5*time.Second))
+	golden(t, "wizard_summary", w.View())
+	tm.Send(press("y"))
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Wizard)
+	if !final.Confirmed || final.Cancelled {
+		t.Fatalf("confirmed=%v cancelled=%v", final.Confirmed, final.Cancelled)
+	}
+	got, err := AnswersJSON(final.Values(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, probs := answers.Parse("wizard", got); probs != nil && probs.Err() != nil {
+		t.Fatalf("answers.Parse refuses the wizard's answers: %v", probs.Err())
+	}
+	want, err := os.ReadFile(filepath.Join("..", "..", "testdata", "tui", "wizard_answers.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g, wj any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(want, &wj); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g, wj) {
+		t.Errorf("wizard answers differ from wizard_answers.json:\n%s", got)
+	}
+}
+
+func TestWizardTeatestInlineError(t *testing.T) {
+	w := newTestWizard()
+	tm := teatest.NewTestModel(t, w, teatest.WithInitialTermSize(80, 30))
+	tm.Send(press("enter"))
+	tm.Type("http://bot.example.com")
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("must use https")) },
+		teatest.WithDuration(5*time.Second))
+	tm.Send(press("ctrl+c"))
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Wizard)
+	final.Cancelled = false // render the screen as it was before Ctrl+C
+	golden(t, "wizard_inline_error", final.View())
+}
+
+func TestWizardTeatestCtrlC(t *testing.T) {
+	w := newTestWizard()
+	tm := teatest.NewTestModel(t, w, teatest.WithInitialTermSize(80, 30))
+	tm.Send(press("enter"))
+	tm.Type("https://bot.example.com")
+	tm.Send(press("ctrl+c"))
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Wizard)
+	if !final.Cancelled || final.Confirmed {
+		t.Fatalf("cancelled=%v confirmed=%v after ctrl+c", final.Cancelled, final.Confirmed)
+	}
+}
