@@ -469,4 +469,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
