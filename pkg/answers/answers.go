@@ -153,8 +153,9 @@ type decoder struct {
 	probs problem.List
 	// where maps a provider field to its JSON path and position, for validation messages.
 	where map[string]place
-	// base is the JSON path of the provider object.
-	base string
+	// base is the JSON path of the provider object, basePos where it starts.
+	base    string
+	basePos pos
 }
 
 type place struct {
@@ -262,6 +263,7 @@ func (d *decoder) provider(a *Answers, base string, n *node, topTenant, topTeam 
 		d.errorf(base, n.off, "%s must be an object of settings, not %s", ProviderID, n.kind)
 		return
 	}
+	d.basePos = d.at(n.off)
 	seen := map[string]*node{}
 	for _, m := range n.members {
 		path := base + "." + m.key
@@ -483,7 +485,7 @@ func (d *decoder) validate(a *Answers) {
 			if p.field != FieldAppSecret {
 				continue
 			}
-			w = place{path: d.base + "." + p.field}
+			w = place{path: d.base + "." + p.field, pos: d.basePos}
 		}
 		if p.warning {
 			d.probs.Warnf(d.file, w.path, w.pos.line, w.pos.col, "%s", p.msg)

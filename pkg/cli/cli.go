@@ -16,6 +16,8 @@ import (
 
 	"github.com/greentic/gtc/pkg/build"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/cli/setup"
+	"github.com/greentic/gtc/pkg/cli/validate"
 	"github.com/greentic/gtc/pkg/cli/version"
 	"github.com/greentic/gtc/pkg/problem"
 )
@@ -134,4 +136,6 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 // commands lists every subcommand constructor. Each command package adds itself here.
 var commands = []func(*cmdutil.Factory) *cobra.Command{
 	func(f *cmdutil.Factory) *cobra.Command { return version.NewCmdVersion(f, nil) },
+	func(f *cmdutil.Factory) *cobra.Command { return setup.NewCmdSetup(f, nil) },
+	func(f *cmdutil.Factory) *cobra.Command { return validate.NewCmdValidate(f, nil) },
 }

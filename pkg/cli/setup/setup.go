@@ -1,0 +1,246 @@
+// Package setup implements `gtc setup`: answers.json (or a wizard) → a runnable bundle.
+package setup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/greentic/gtc/pkg/answers"
+	"github.com/greentic/gtc/pkg/build"
+	"github.com/greentic/gtc/pkg/bundle"
+	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/cli/validate"
+	"github.com/greentic/gtc/pkg/problem"
+)
+
+// SetupOptions are the inputs of `gtc setup`.
+type SetupOptions struct {
+	IO          *cmdutil.IOStreams
+	Ctx         context.Context
+	Dir         string
+	AnswersFile string
+	FlowsDir    string
+	JSON        bool
+	// Wizard asks for the answers on a terminal when --answers is not given, starting from
+	// current (the bundle's settings on a re-run, or the defaults). Nil means no wizard.
+	Wizard func(ctx context.Context, current *answers.Answers) (*answers.Answers, error)
+	// StarterFlows are copied into a new bundle's flows/.
+	StarterFlows fs.FS
+}
+
+// NewCmdSetup builds `gtc setup`. runF replaces the run function in tests.
+func NewCmdSetup(f *cmdutil.Factory, runF func(*SetupOptions) error) *cobra.Command {
+	opts := &SetupOptions{IO: f.IO, StarterFlows: StarterFlows}
+	cmd := &cobra.Command{
+		Use:   "setup [--answers FILE] DIR",
+		Short: "Write a runnable bundle from answers.json",
+		Long: `Write a runnable bundle into DIR from answers.json: bundle.yaml, the provider's settings,
+secrets.env (mode 0600, the only file with secrets), starter flows and a README with the
+webhook callback URL to paste into Meta.
+
+Re-running on the same DIR updates the settings and keeps flows/ and state/; a different
+tenant/team adds a provider. A non-empty folder that is not a bundle is refused.`,
+		Example: `  gtc setup --answers answers.json ./my-bundle
+  gtc setup --answers answers.json --flows ./my-flows ./my-bundle --json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return cmdutil.FlagErrorf("expected the bundle folder (usage: %s)", cmd.UseLine())
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Dir = args[0]
+			opts.Ctx = cmd.Context()
+			if opts.AnswersFile == "" && (opts.Wizard == nil || !opts.IO.CanPrompt()) {
+				return cmdutil.FlagErrorf("--answers is required when not running interactively")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return setupRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.AnswersFile, "answers", "", "answers.json to read (flat or structured form)")
+	cmd.Flags().StringVar(&opts.FlowsDir, "flows", "", "folder of your own .ygtc flows to add to the bundle")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the summary as JSON on stdout")
+	return cmd
+}
+
+// Summary is what setup did, as printed by --json. It never holds a secret.
+type Summary struct {
+	Dir             string            `json:"dir"`
+	Created         bool              `json:"created"`
+	AddedProvider   bool              `json:"added_provider"`
+	Tenant          string            `json:"tenant"`
+	Team            string            `json:"team"`
+	Enabled         bool              `json:"enabled"`
+	CallbackURL     string            `json:"callback_url"`
+	VerifyToken     string            `json:"verify_token"`
+	AppSecret       string            `json:"app_secret"`
+	APIKeyGenerated bool              `json:"api_key_generated"`
+	FlowsWritten    []string          `json:"flows_written"`
+	FlowsKept       []string          `json:"flows_kept"`
+	Warnings        []problem.Problem `json:"warnings"`
+	Next            string            `json:"next"`
+}
+
+func setupRun(opts *SetupOptions) error {
+	ctx := opts.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var a *answers.Answers
+	var warnings []problem.Problem
+	if opts.AnswersFile != "" {
+		data, err := os.ReadFile(opts.AnswersFile)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return cmdutil.FlagErrorf("--answers %s: no such file", opts.AnswersFile)
+			}
+			return fmt.Errorf("read answers: %w", err)
+		}
+		parsed, probs := answers.Parse(opts.AnswersFile, data)
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		a, warnings = parsed, probs.Warnings()
+	} else {
+		current := currentAnswers(opts.Dir)
+		got, err := opts.Wizard(ctx, current)
+		if err != nil {
+			return err
+		}
+		var probs problem.List
+		for _, p := range answers.Check(got) {
+			if p.Warning() {
+				probs.Warnf("", answers.ProviderID+"."+p.Field(), 0, 0, "%s", p.Message())
+			} else {
+				probs.Errorf("", answers.ProviderID+"."+p.Field(), 0, 0, "%s", p.Message())
+			}
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		a, warnings = got, probs.Warnings()
+	}
+
+	// Every flow is checked before anything is written.
+	flows := map[string][]byte{}
+	if opts.FlowsDir != "" {
+		st, err := os.Stat(opts.FlowsDir)
+		if err != nil || !st.IsDir() {
+			return cmdutil.FlagErrorf("--flows %s: not a folder", opts.FlowsDir)
+		}
+		files, err := validate.FlowFiles(opts.FlowsDir)
+		if err != nil {
+			return err
+		}
+		if len(files) == 0 {
+			return cmdutil.FlagErrorf("--flows %s: no %s files in it", opts.FlowsDir, bundle.FlowExt)
+		}
+		probs, err := validate.CheckFlows(files)
+		if err != nil {
+			return err
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		warnings = append(warnings, probs.Warnings()...)
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return fmt.Errorf("read flow: %w", err)
+			}
+			flows[filepath.Base(f)] = data
+		}
+	}
+
+	res, err := bundle.Write(opts.Dir, a, bundle.WriteOptions{
+		StarterFlows: opts.StarterFlows,
+		Flows:        flows,
+		GTCVersion:   build.Get().Version,
+	})
+	if err != nil {
+		return err
+	}
+	s := Summary{
+		Dir: opts.Dir, Created: res.Created, AddedProvider: res.AddedProvider,
+		Tenant: a.Tenant, Team: a.Team, Enabled: a.Enabled,
+		CallbackURL: res.Provider.CallbackURL(), VerifyToken: a.VerifyToken.Hint(),
+		AppSecret: a.AppSecret.Hint(), APIKeyGenerated: res.APIKeyGenerated,
+		FlowsWritten: nonNil(res.FlowsWritten), FlowsKept: nonNil(res.FlowsKept),
+		Warnings: nonNilP(warnings), Next: "gtc serve " + opts.Dir,
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(opts.IO.ErrOut, w.String())
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	printSummary(opts.IO, &s)
+	return nil
+}
+
+func printSummary(io *cmdutil.IOStreams, s *Summary) {
+	w := io.ErrOut
+	verb := "Updated"
+	if s.Created {
+		verb = "Created"
+	}
+	fmt.Fprintf(w, "%s bundle %s\n", verb, s.Dir)
+	state := "enabled"
+	if !s.Enabled {
+		state = "disabled"
+	}
+	added := ""
+	if s.AddedProvider && !s.Created {
+		added = ", added"
+	}
+	fmt.Fprintf(w, "  tenant/team:   %s/%s (%s%s)\n", s.Tenant, s.Team, state, added)
+	fmt.Fprintf(w, "  callback URL:  %s\n", s.CallbackURL)
+	fmt.Fprintf(w, "  verify token:  %s (type the same one into Meta's webhook settings)\n", s.VerifyToken)
+	fmt.Fprintf(w, "  app secret:    %s\n", s.AppSecret)
+	fmt.Fprintf(w, "  flows:         %d written, %d kept\n", len(s.FlowsWritten), len(s.FlowsKept))
+	fmt.Fprintf(w, "Next: %s\n", s.Next)
+}
+
+// currentAnswers are the wizard's starting point: the bundle's only provider on a re-run,
+// else the defaults.
+func currentAnswers(dir string) *answers.Answers {
+	a := answers.Default()
+	b, err := bundle.Load(dir, bundle.LoadOptions{AllowMissingEnv: true})
+	if err != nil || len(b.Providers) != 1 {
+		return a
+	}
+	p := b.Providers[0]
+	a.Tenant, a.Team, a.Enabled = p.Tenant, p.Team, p.Enabled
+	a.PublicBaseURL, a.PhoneNumberID, a.BusinessAccountID = p.PublicBaseURL, p.PhoneNumberID, p.BusinessAccountID
+	a.APIVersion, a.APIBaseURL = p.APIVersion, p.APIBaseURL
+	a.AccessToken, a.VerifyToken, a.AppSecret = p.AccessToken, p.VerifyToken, p.AppSecret
+	a.RatePerSecond, a.RecipientInterval, a.RecipientBurst = p.RatePerSecond, p.RecipientInterval, p.RecipientBurst
+	a.MessagingLimit, a.OptOutKeywords, a.OptInKeywords, a.MarkRead = p.MessagingLimit, p.OptOutKeywords, p.OptInKeywords, p.MarkRead
+	return a
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nonNilP(s []problem.Problem) []problem.Problem {
+	if s == nil {
+		return []problem.Problem{}
+	}
+	return s
+}
