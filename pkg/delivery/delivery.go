@@ -38,6 +38,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/store"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
@@ -103,6 +104,11 @@ type ErrorInfo struct {
 
 // Config wires a Service.
 type Config struct {
+	// Bundle supplies the providers (its enabled ones) when Providers is empty; NewSender
+	// builds each one's Sender (a whatsapp.Client for its phone number).
+	Bundle    *bundle.Bundle
+	NewSender func(*bundle.Provider) (Sender, error)
+	// Providers lists the tenant/team numbers directly (tests, or instead of Bundle).
 	Providers []Provider
 	Flows     Flows
 	Store     *store.Store
@@ -185,6 +191,13 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.OptInConfirmation == "" {
 		cfg.OptInConfirmation = "You are subscribed again. Reply STOP to unsubscribe."
+	}
+	if len(cfg.Providers) == 0 && cfg.Bundle != nil {
+		ps, err := providersFromBundle(cfg.Bundle, cfg.NewSender)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Providers = ps
 	}
 	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, providers: map[string]*Provider{}}
 	for i := range cfg.Providers {
@@ -429,4 +442,24 @@ func chunk[T any](xs []T, n int) func(func([]T) bool) {
 			xs = xs[k:]
 		}
 	}
+}
+
+// providersFromBundle turns the bundle's enabled providers into delivery Providers.
+func providersFromBundle(b *bundle.Bundle, newSender func(*bundle.Provider) (Sender, error)) ([]Provider, error) {
+	if newSender == nil {
+		return nil, errors.New("delivery: a bundle needs NewSender")
+	}
+	var out []Provider
+	for _, bp := range b.Providers {
+		if !bp.Enabled {
+			continue
+		}
+		snd, err := newSender(bp)
+		if err != nil {
+			return nil, fmt.Errorf("delivery: provider %s/%s: %w", bp.Tenant, bp.Team, err)
+		}
+		out = append(out, Provider{Tenant: bp.Tenant, Team: bp.Team, PhoneNumberID: bp.PhoneNumberID,
+			OptOutKeywords: bp.OptOutKeywords, OptInKeywords: bp.OptInKeywords, MarkRead: bp.MarkRead, Sender: snd})
+	}
+	return out, nil
 }

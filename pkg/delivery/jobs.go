@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -48,13 +49,7 @@ type inboundWorker struct {
 }
 
 func (w *inboundWorker) Work(ctx context.Context, job *river.Job[inboundArgs]) error {
-	owner := fmt.Sprintf("job-%d", job.ID)
-	for _, ref := range job.Args.Contacts {
-		if err := w.s.processContact(ctx, ref, owner); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.s.processContacts(ctx, job.Args.Contacts, fmt.Sprintf("job-%d", job.ID))
 }
 
 type sendWorker struct {
@@ -63,94 +58,219 @@ type sendWorker struct {
 }
 
 func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
-	o, err := w.s.st.OutboundByID(ctx, job.Args.OutboundID)
+	s := w.s
+	o, err := s.st.OutboundByID(ctx, job.Args.OutboundID)
 	if err != nil {
 		return err
 	}
 	if o.State != store.OutPending && o.State != store.OutRetrying {
 		return nil
 	}
-	return w.s.send(ctx, o)
-}
-
-const leaseFor = 5 * time.Minute
-
-// processContact runs the flows for the contact's pending messages in arrival order. When
-// another job holds the contact it returns at once: the holder re-checks for pending events
-// atomically with releasing (store.ReleaseContact), so nothing is left behind.
-func (s *Service) processContact(ctx context.Context, ref store.ContactRef, owner string) error {
-	ok, err := s.st.ClaimContact(ctx, ref, owner, s.now().Add(leaseFor))
-	if err != nil || !ok {
+	c, err := s.st.Contact(ctx, o.Tenant, o.Team, o.ContactKey)
+	if err != nil {
 		return err
 	}
-	for {
-		evs, err := s.st.PendingEvents(ctx, ref, 32)
+	f, retryAt := s.attempt(ctx, o, c.OptedOut, c)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return s.finish(ctx, []store.Finish{f}, []retry{{o.ID, retryAt}})
+}
+
+const (
+	leaseFor        = 5 * time.Minute
+	eventsPerRound  = 32
+	sendsInParallel = 8
+)
+
+// processContacts runs the flows for the pending messages of refs, each contact's in
+// arrival order, and sends the replies. Contacts another job holds are skipped: the holder
+// re-checks for pending events atomically with releasing (store.ReleaseContacts), so
+// nothing is left behind.
+func (s *Service) processContacts(ctx context.Context, refs []store.ContactRef, owner string) error {
+	claimed, err := s.st.ClaimContacts(ctx, refs, owner, s.now().Add(leaseFor))
+	if err != nil {
+		return err
+	}
+	for len(claimed) > 0 {
+		if err := s.processRound(ctx, claimed); err != nil {
+			return err
+		}
+		if claimed, err = s.st.ReleaseContacts(ctx, claimed, owner); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plannedReply is a reply of a completion, with the refusal decided in event order.
+type plannedReply struct {
+	out    *store.Outbound
+	refuse string // opted_out, window_closed, no_provider, or "" to send
+}
+
+type contactWork struct {
+	ref     store.ContactRef
+	p       *Provider
+	cs      []*store.Completion
+	msgIDs  []string
+	replies [][]plannedReply // per completion
+}
+
+type retry struct {
+	id int64
+	at time.Time
+}
+
+// processRound handles up to eventsPerRound pending messages of each contact with three
+// commits in all: the flow results, the send outcomes, and (in ReleaseContacts) the leases.
+func (s *Service) processRound(ctx context.Context, refs []store.ContactRef) error {
+	contacts, err := s.st.ContactsFor(ctx, refs)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	var works []*contactWork
+	var all []*store.Completion
+	for _, ref := range refs {
+		evs, err := s.st.PendingEvents(ctx, ref, eventsPerRound)
 		if err != nil {
 			return err
 		}
-		for _, ev := range evs {
-			if err := s.handleEvent(ctx, ev); err != nil {
-				return err
-			}
-		}
-		if len(evs) > 0 {
+		if len(evs) == 0 {
 			continue
 		}
-		more, err := s.st.ReleaseContact(ctx, ref, owner)
-		if err != nil || !more {
-			return err
+		w := &contactWork{ref: ref, p: s.provider(ref.Tenant, ref.Team)}
+		c := contacts[ref]
+		optedOut := c.OptedOut
+		for _, ev := range evs {
+			comp, msgID, planned := s.plan(ctx, w.p, c, ev, &optedOut, now)
+			w.cs = append(w.cs, comp)
+			w.msgIDs = append(w.msgIDs, msgID)
+			w.replies = append(w.replies, planned)
+			all = append(all, comp)
+		}
+		works = append(works, w)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	if err := s.st.CompleteEvents(ctx, all); err != nil {
+		return err
+	}
+
+	var mu sync.Mutex
+	var finishes []store.Finish
+	var retries []retry
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, sendsInParallel)
+	for _, w := range works {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fs, rs := s.sendContact(ctx, w, contacts[w.ref])
+			mu.Lock()
+			finishes, retries = append(finishes, fs...), append(retries, rs...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if err := s.finish(ctx, finishes, retries); err != nil {
+		return err
+	}
+	for _, w := range works {
+		for _, c := range w.cs {
+			if c.Done {
+				s.m.processSeconds.Observe(time.Since(c.Event.ReceivedAt).Seconds())
+			}
 		}
 	}
+	return nil
 }
 
-// handleEvent runs the flow for one message exactly once and sends its replies.
-func (s *Service) handleEvent(ctx context.Context, sev *store.StoredEvent) error {
+// finish records send outcomes and schedules the retries.
+func (s *Service) finish(ctx context.Context, fs []store.Finish, rs []retry) error {
+	if err := s.st.FinishOutbounds(ctx, fs); err != nil {
+		return err
+	}
+	var params []river.InsertManyParams
+	now := s.now()
+	for _, r := range rs {
+		if r.at.IsZero() {
+			continue
+		}
+		// River schedules on the wall clock; Config.Now may be a test clock. If this insert
+		// is lost to a crash, recovery schedules the retrying row again.
+		params = append(params, river.InsertManyParams{Args: sendArgs{OutboundID: r.id},
+			InsertOpts: &river.InsertOpts{ScheduledAt: time.Now().Add(r.at.Sub(now))}})
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	_, err := s.river.InsertMany(ctx, params)
+	return err
+}
+
+// plan decides what one message leads to: an opt-out/opt-in with its confirmation, or the
+// flow's replies, each already judged against opt-out (in event order) and the window.
+func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, sev *store.StoredEvent, optedOut *bool, now time.Time) (*store.Completion, string, []plannedReply) {
+	comp := &store.Completion{Event: sev}
 	var ev whatsapp.Event
 	if err := json.Unmarshal(sev.Raw, &ev); err != nil || ev.Message == nil {
 		s.log.Error("stored event cannot be decoded, skipped", "tenant", sev.Tenant, "team", sev.Team, "seq", sev.Seq)
-		_, _, err := s.st.CompleteEvent(ctx, sev, nil, nil)
-		return err
+		return comp, "", nil
 	}
 	m := ev.Message
 	log := s.log.With("tenant", sev.Tenant, "team", sev.Team, "message_id", m.ID)
-	p := s.provider(sev.Tenant, sev.Team)
 	if p == nil {
 		log.Warn("no provider for this tenant/team: message recorded, no flow run")
-		_, _, err := s.st.CompleteEvent(ctx, sev, nil, nil)
-		return err
-	}
-	contact, err := s.st.Contact(ctx, sev.Tenant, sev.Team, sev.ContactKey)
-	if err != nil {
-		return err
+		return comp, m.ID, nil
 	}
 	to := m.ContactKey()
 	if m.From != "" {
 		to = "+" + m.From
 	}
-	now := s.now()
-
-	var opt *store.OptChange
-	var replies []store.NewOutbound
-	text := func(origin, body string) store.NewOutbound {
-		msg := whatsapp.Message{MessagingProduct: "whatsapp", RecipientType: "individual", To: to, Type: "text",
-			Text: &whatsapp.Text{Body: body}}
-		raw, _ := json.Marshal(&msg)
-		return store.NewOutbound{ContactKey: sev.ContactKey, Recipient: to, Origin: origin, MessageType: "text", Request: raw}
+	var planned []plannedReply
+	add := func(origin, flow, node string, msg whatsapp.Message, retryRL bool) {
+		if msg.To == "" {
+			msg.To = to
+		}
+		if msg.MessagingProduct == "" {
+			msg.MessagingProduct = "whatsapp"
+		}
+		raw, err := json.Marshal(&msg)
+		if err != nil {
+			log.Error("reply cannot be encoded, dropped", "flow", flow, "node", node, "err", err)
+			return
+		}
+		nb := store.NewOutbound{ContactKey: sev.ContactKey, Recipient: msg.To, Origin: origin, Flow: flow, Node: node,
+			MessageType: msg.Type, Request: raw, RetryOnRateLimit: retryRL}
+		comp.Replies = append(comp.Replies, nb)
+		o := &store.Outbound{Tenant: sev.Tenant, Team: sev.Team, ContactKey: sev.ContactKey, Recipient: msg.To,
+			InboundSeq: sev.Seq, Origin: origin, Flow: flow, Node: node, MessageType: msg.Type, Request: raw,
+			RetryOnRateLimit: retryRL, State: store.OutPending}
+		planned = append(planned, plannedReply{out: o, refuse: refusal(o, &msg, *optedOut, c, now)})
+	}
+	text := func(body string) whatsapp.Message {
+		return whatsapp.Message{RecipientType: "individual", Type: "text", Text: &whatsapp.Text{Body: body}}
 	}
 	switch {
 	case m.Type == "text" && matchKeyword(m.Text, p.OptOutKeywords, defaultOptOut):
-		opt = &store.OptChange{OptedOut: true, At: now}
-		replies = append(replies, text(store.OriginOptOut, s.cfg.OptOutConfirmation))
+		comp.Opt = &store.OptChange{OptedOut: true, At: now}
+		*optedOut = true
+		add(store.OriginOptOut, "", "", text(s.cfg.OptOutConfirmation), false)
 		log.Info("contact opted out")
 	case m.Type == "text" && matchKeyword(m.Text, p.OptInKeywords, defaultOptIn):
-		opt = &store.OptChange{OptedOut: false, At: now}
-		replies = append(replies, text(store.OriginOptOut, s.cfg.OptInConfirmation))
+		comp.Opt = &store.OptChange{OptedOut: false, At: now}
+		*optedOut = false
+		add(store.OriginOptOut, "", "", text(s.cfg.OptInConfirmation), false)
 		log.Info("contact opted in")
 	default:
-		rc := RunContext{Tenant: sev.Tenant, Team: sev.Team, To: to, ReplyTo: m.ID, Now: now.Unix(),
-			LastMessageTime: contact.LastInboundAt.Unix()}
-		if contact.LastInboundAt.IsZero() {
-			rc.LastMessageTime = 0
+		rc := RunContext{Tenant: sev.Tenant, Team: sev.Team, To: to, ReplyTo: m.ID, Now: now.Unix()}
+		if !c.LastInboundAt.IsZero() {
+			rc.LastMessageTime = c.LastInboundAt.Unix()
 		}
 		out, err := s.cfg.Flows.Handle(ctx, m, rc)
 		if err != nil {
@@ -159,109 +279,95 @@ func (s *Service) handleEvent(ctx context.Context, sev *store.StoredEvent) error
 			log.Error("flow failed, message recorded without replies", "err", err)
 		}
 		for _, r := range out {
-			msg := r.Message
-			if msg.To == "" {
-				msg.To = to
-			}
-			if msg.MessagingProduct == "" {
-				msg.MessagingProduct = "whatsapp"
-			}
-			raw, err := json.Marshal(&msg)
-			if err != nil {
-				log.Error("flow reply cannot be encoded, dropped", "flow", r.Flow, "node", r.Node, "err", err)
-				continue
-			}
-			replies = append(replies, store.NewOutbound{ContactKey: sev.ContactKey, Recipient: msg.To, Origin: store.OriginFlow,
-				Flow: r.Flow, Node: r.Node, MessageType: msg.Type, Request: raw, RetryOnRateLimit: r.RetryOnRateLimit})
+			add(store.OriginFlow, r.Flow, r.Node, r.Message, r.RetryOnRateLimit)
 		}
 	}
-	ids, done, err := s.st.CompleteEvent(ctx, sev, opt, replies)
-	if err != nil || !done {
-		return err
-	}
-	if p.MarkRead {
-		if err := p.Sender.MarkRead(ctx, m.ID); err != nil {
-			log.Warn("mark read failed", "class", s.cfg.Classify(err).Class)
-		}
-	}
-	for _, id := range ids {
-		o, err := s.st.OutboundByID(ctx, id)
-		if err != nil {
-			return err
-		}
-		if err := s.send(ctx, o); err != nil {
-			return err
-		}
-	}
-	s.m.processSeconds.Observe(time.Since(sev.ReceivedAt).Seconds())
-	return nil
+	return comp, m.ID, planned
 }
 
-// send makes one attempt for a recorded reply and records the outcome: sent, refused
-// (opted out, window closed), failed (not retryable) or retrying (a gtc_send job scheduled
-// with backoff). It returns an error only when the database fails.
-func (s *Service) send(ctx context.Context, o *store.Outbound) error {
-	log := s.log.With("tenant", o.Tenant, "team", o.Team, "outbound_id", o.ID)
-	refuse := func(class string) error {
-		s.m.sends.WithLabelValues(class).Inc()
-		log.Info("reply not sent", "class", class)
-		return s.st.FinishOutbound(ctx, o.ID, store.OutboundResult{State: store.OutRefused, ErrorClass: class})
+// refusal says why a reply must not be sent, or "".
+func refusal(o *store.Outbound, msg *whatsapp.Message, optedOut bool, c *store.Contact, now time.Time) string {
+	switch {
+	case optedOut && o.Origin != store.OriginOptOut:
+		return "opted_out"
+	case !msg.IsTemplate() && !c.WindowOpen(now):
+		return "window_closed"
 	}
+	return ""
+}
+
+// sendContact marks the contact's messages read and sends its replies in order.
+func (s *Service) sendContact(ctx context.Context, w *contactWork, c *store.Contact) ([]store.Finish, []retry) {
+	var fs []store.Finish
+	var rs []retry
+	for i, comp := range w.cs {
+		if !comp.Done {
+			continue
+		}
+		if w.p != nil && w.p.MarkRead && w.msgIDs[i] != "" {
+			if err := w.p.Sender.MarkRead(ctx, w.msgIDs[i]); err != nil {
+				s.log.Warn("mark read failed", "tenant", w.ref.Tenant, "team", w.ref.Team, "message_id", w.msgIDs[i],
+					"class", s.cfg.Classify(err).Class)
+			}
+		}
+		for j, pr := range w.replies[i] {
+			pr.out.ID = comp.IDs[j]
+			if pr.refuse != "" {
+				fs = append(fs, s.refuse(pr.out, pr.refuse))
+				continue
+			}
+			f, at := s.attempt(ctx, pr.out, false, c)
+			if ctx.Err() != nil {
+				return fs, rs // left pending: resent by recovery or the job's retry
+			}
+			fs = append(fs, f)
+			rs = append(rs, retry{pr.out.ID, at})
+		}
+	}
+	return fs, rs
+}
+
+func (s *Service) refuse(o *store.Outbound, class string) store.Finish {
+	s.m.sends.WithLabelValues(class).Inc()
+	s.log.Info("reply not sent", "tenant", o.Tenant, "team", o.Team, "outbound_id", o.ID, "class", class)
+	return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutRefused, ErrorClass: class}}
+}
+
+// attempt makes one send of o (unless it must be refused) and returns the outcome to
+// record and, for a retry, when.
+func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool, c *store.Contact) (store.Finish, time.Time) {
 	p := s.provider(o.Tenant, o.Team)
 	if p == nil {
-		return refuse("no_provider")
-	}
-	contact, err := s.st.Contact(ctx, o.Tenant, o.Team, o.ContactKey)
-	if err != nil {
-		return err
-	}
-	if contact.OptedOut && o.Origin != store.OriginOptOut {
-		return refuse("opted_out")
+		return s.refuse(o, "no_provider"), time.Time{}
 	}
 	var msg whatsapp.Message
 	if err := json.Unmarshal(o.Request, &msg); err != nil {
-		return s.st.FinishOutbound(ctx, o.ID, store.OutboundResult{State: store.OutFailed, ErrorClass: "bad_request",
-			ErrorMessage: "stored request cannot be decoded"})
+		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutFailed, ErrorClass: "bad_request",
+			ErrorMessage: "stored request cannot be decoded"}}, time.Time{}
 	}
 	now := s.now()
-	if !msg.IsTemplate() && !contact.WindowOpen(now) {
-		return refuse("window_closed")
+	if why := refusal(o, &msg, optedOut, c, now); why != "" {
+		return s.refuse(o, why), time.Time{}
 	}
 	start := time.Now()
 	wamid, err := p.Sender.Send(ctx, &msg)
 	s.m.sendSeconds.Observe(time.Since(start).Seconds())
 	if err == nil {
 		s.m.sends.WithLabelValues("ok").Inc()
-		return s.st.FinishOutbound(ctx, o.ID, store.OutboundResult{State: store.OutSent, WAMID: wamid, Attempted: true})
-	}
-	if ctx.Err() != nil {
-		// Shutting down or the job timed out: leave the row open; it is resent by recovery
-		// or by River's retry of this job.
-		return ctx.Err()
+		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutSent, WAMID: wamid, Attempted: true}}, time.Time{}
 	}
 	info := s.cfg.Classify(err)
 	s.m.sends.WithLabelValues(info.Class).Inc()
+	log := s.log.With("tenant", o.Tenant, "team", o.Team, "outbound_id", o.ID, "class", info.Class, "code", info.Code)
 	attempt := o.Attempts + 1
-	retry := info.Transient || (info.RateLimited && o.RetryOnRateLimit)
-	if retry && attempt < s.cfg.MaxAttempts {
+	if (info.Transient || (info.RateLimited && o.RetryOnRateLimit)) && attempt < s.cfg.MaxAttempts {
 		next := now.Add(s.cfg.Backoff(attempt))
-		log.Info("send will be retried", "class", info.Class, "code", info.Code, "attempt", attempt, "at", next)
-		if err := s.st.FinishOutbound(ctx, o.ID, store.OutboundResult{State: store.OutRetrying, ErrorClass: info.Class,
-			ErrorCode: info.Code, ErrorMessage: info.Message, NextAttemptAt: next, Attempted: true}); err != nil {
-			return err
-		}
-		// If this insert is lost to a crash, recovery schedules the retrying row again.
-		// River schedules on the wall clock; Config.Now may be a test clock.
-		_, err := s.river.Insert(ctx, sendArgs{OutboundID: o.ID}, &river.InsertOpts{ScheduledAt: time.Now().Add(next.Sub(now))})
-		return err
+		log.Info("send will be retried", "attempt", attempt, "at", next)
+		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutRetrying, ErrorClass: info.Class,
+			ErrorCode: info.Code, ErrorMessage: info.Message, NextAttemptAt: next, Attempted: true}}, next
 	}
-	log.Warn("send failed", "class", info.Class, "code", info.Code, "attempt", attempt)
-	if err := s.st.FinishOutbound(ctx, o.ID, store.OutboundResult{State: store.OutFailed, ErrorClass: info.Class,
-		ErrorCode: info.Code, ErrorMessage: info.Message, Attempted: true}); err != nil {
-		return err
-	}
-	if info.Unreachable {
-		return s.st.SetUnreachable(ctx, store.ContactRef{Tenant: o.Tenant, Team: o.Team, Key: o.ContactKey}, info.Code, now)
-	}
-	return nil
+	log.Warn("send failed", "attempt", attempt)
+	return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutFailed, ErrorClass: info.Class,
+		ErrorCode: info.Code, ErrorMessage: info.Message, Attempted: true},
+		Unreachable: info.Unreachable, Contact: store.ContactRef{Tenant: o.Tenant, Team: o.Team, Key: o.ContactKey}}, time.Time{}
 }

@@ -183,9 +183,7 @@ func (s *Store) FinishOutbound(ctx context.Context, id int64, r OutboundResult) 
 	if r.Attempted {
 		inc = 1
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE gtc_outbound_messages SET state = ?, wamid = CASE WHEN ? <> '' THEN ? ELSE wamid END,
-		error_class = ?, error_code = ?, error_message = ?, next_attempt_at = ?, attempts = attempts + ?, updated_at = ?
-		WHERE id = ? AND state IN ('pending', 'retrying')`,
+	_, err := s.db.ExecContext(ctx, finishSQL,
 		r.State, r.WAMID, r.WAMID, r.ErrorClass, r.ErrorCode, r.ErrorMessage, ms(r.NextAttemptAt), inc, s.now(), id)
 	if err != nil {
 		return fmt.Errorf("record send of outbound message %d: %w", id, err)

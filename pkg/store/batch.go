@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// The batch calls below let one job handle many contacts with a handful of transactions
+// instead of several per message (DESIGN.md §6: commits are the budget).
+
+// ClaimContacts claims each contact for owner until until (see ClaimContact) in one
+// transaction and returns the ones it got.
+func (s *Store) ClaimContacts(ctx context.Context, refs []ContactRef, owner string, until time.Time) ([]ContactRef, error) {
+	var got []ContactRef
+	now := s.now()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		got = got[:0]
+		st, err := tx.PrepareContext(ctx, `UPDATE gtc_contacts SET lease_owner = ?, lease_until = ?
+			WHERE tenant = ? AND team = ? AND contact_key = ? AND (lease_owner = '' OR lease_owner = ? OR lease_until < ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, r := range refs {
+			res, err := st.ExecContext(ctx, owner, ms(until), r.Tenant, r.Team, r.Key, owner, now)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				got = append(got, r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim contacts: %w", err)
+	}
+	return got, nil
+}
+
+// ReleaseContacts releases owner's leases on refs, atomically with a check for pending
+// events (see ReleaseContact); it returns the contacts that still have some and stay claimed.
+func (s *Store) ReleaseContacts(ctx context.Context, refs []ContactRef, owner string) ([]ContactRef, error) {
+	var more []ContactRef
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		more = more[:0]
+		for _, r := range refs {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM gtc_inbound_events
+				WHERE tenant = ? AND team = ? AND contact_key = ? AND state = 'pending')`, r.Tenant, r.Team, r.Key).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				more = append(more, r)
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE gtc_contacts SET lease_owner = '', lease_until = 0
+				WHERE tenant = ? AND team = ? AND contact_key = ? AND lease_owner = ?`, r.Tenant, r.Team, r.Key, owner); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("release contacts: %w", err)
+	}
+	return more, nil
+}
+
+// Completion is one processed event with what its flow run decided.
+type Completion struct {
+	Event   *StoredEvent
+	Opt     *OptChange
+	Replies []NewOutbound
+	// Done and IDs are set by CompleteEvents: Done is false when the event had already
+	// been processed (nothing recorded); IDs are the replies' outbound ids.
+	Done bool
+	IDs  []int64
+}
+
+// CompleteEvents records many completions (see CompleteEvent) in one transaction.
+func (s *Store) CompleteEvents(ctx context.Context, cs []*Completion) error {
+	now := s.now()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		mark, err := tx.PrepareContext(ctx, `UPDATE gtc_inbound_events SET state = 'processed', processed_at = ? WHERE seq = ? AND state = 'pending'`)
+		if err != nil {
+			return err
+		}
+		defer mark.Close()
+		for _, c := range cs {
+			c.Done, c.IDs = false, nil
+			res, err := mark.ExecContext(ctx, now, c.Event.Seq)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue
+			}
+			c.Done = true
+			ev := c.Event
+			if c.Opt != nil {
+				if err := setOptOut(ctx, tx, ContactRef{ev.Tenant, ev.Team, ev.ContactKey}, c.Opt.OptedOut, c.Opt.At, now); err != nil {
+					return err
+				}
+			}
+			if c.IDs, err = insertOutbound(ctx, tx, ev.Tenant, ev.Team, ev.Seq, c.Replies, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("complete events: %w", err)
+	}
+	return nil
+}
+
+// Finish is the outcome of one outbound message (see FinishOutbound).
+type Finish struct {
+	ID     int64
+	Result OutboundResult
+	// Unreachable, with Contact, records Result.ErrorCode on the contact.
+	Unreachable bool
+	Contact     ContactRef
+}
+
+// FinishOutbounds records many send outcomes in one transaction.
+func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	now := s.now()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, finishSQL)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, f := range fs {
+			r := f.Result
+			inc := 0
+			if r.Attempted {
+				inc = 1
+			}
+			if _, err := st.ExecContext(ctx, r.State, r.WAMID, r.WAMID, r.ErrorClass, r.ErrorCode, r.ErrorMessage,
+				ms(r.NextAttemptAt), inc, now, f.ID); err != nil {
+				return err
+			}
+			if f.Unreachable {
+				if _, err := tx.ExecContext(ctx, `UPDATE gtc_contacts SET unreachable_code = ?, unreachable_at = ?, updated_at = ?
+					WHERE tenant = ? AND team = ? AND contact_key = ?`, r.ErrorCode, now, now, f.Contact.Tenant, f.Contact.Team, f.Contact.Key); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record sends: %w", err)
+	}
+	return nil
+}
+
+const finishSQL = `UPDATE gtc_outbound_messages SET state = ?, wamid = CASE WHEN ? <> '' THEN ? ELSE wamid END,
+	error_class = ?, error_code = ?, error_message = ?, next_attempt_at = ?, attempts = attempts + ?, updated_at = ?
+	WHERE id = ? AND state IN ('pending', 'retrying')`
+
+// ContactsFor reads several contacts; unknown ones come back with Known false.
+func (s *Store) ContactsFor(ctx context.Context, refs []ContactRef) (map[ContactRef]*Contact, error) {
+	out := make(map[ContactRef]*Contact, len(refs))
+	for _, r := range refs {
+		c, err := s.Contact(ctx, r.Tenant, r.Team, r.Key)
+		if err != nil {
+			return nil, err
+		}
+		out[r] = c
+	}
+	return out, nil
+}
