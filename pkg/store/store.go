@@ -57,10 +57,15 @@ type Store struct {
 	closed   chan struct{}
 }
 
-// Open opens (creating if needed) the database at dsn and applies migrations. dsn is a
+// Open opens (creating if needed) the database at dsn and applies migrations; options
+// (at most one) tune it. dsn is a
 // SQLite file path (optionally "sqlite://path" or "file:path"); "postgres://" is reserved
 // for issue 7 and reported as not supported yet.
-func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+func Open(ctx context.Context, dsn string, options ...Options) (*Store, error) {
+	var opts Options
+	if len(options) > 0 {
+		opts = options[0]
+	}
 	if opts.MaxBatchEvents <= 0 {
 		opts.MaxBatchEvents = 5000
 	}
