@@ -35,9 +35,13 @@ type SetupOptions struct {
 	StarterFlows fs.FS
 }
 
+// DefaultWizard is the terminal wizard `gtc setup DIR` runs when --answers is not given and
+// stdin and stderr are terminals (set by the package that provides it; nil means none).
+var DefaultWizard func(ctx context.Context, current *answers.Answers) (*answers.Answers, error)
+
 // NewCmdSetup builds `gtc setup`. runF replaces the run function in tests.
 func NewCmdSetup(f *cmdutil.Factory, runF func(*SetupOptions) error) *cobra.Command {
-	opts := &SetupOptions{IO: f.IO, StarterFlows: StarterFlows}
+	opts := &SetupOptions{IO: f.IO, StarterFlows: StarterFlows, Wizard: DefaultWizard}
 	cmd := &cobra.Command{
 		Use:   "setup [--answers FILE] DIR",
 		Short: "Write a runnable bundle from answers.json",
