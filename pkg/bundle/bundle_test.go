@@ -377,3 +377,25 @@ func replaceIn(t *testing.T, dir, rel, old, new string) {
 	}
 	must(t, os.WriteFile(p, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644))
 }
+
+// FuzzLoad feeds arbitrary provider settings and manifests to Load: it never panics and
+// every failure is a *problem.Error.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte("enabled: true\npublic_base_url: https://x.example\n"), []byte("name: b\ntenants:\n  default:\n    teams:\n      default:\n        providers: [messaging-whatsapp]\n"))
+	f.Add([]byte("rate_per_second: [1]\nsecrets: 3\n"), []byte("tenants: {A: {teams: {x: {providers: [nope]}}}}\n"))
+	f.Add([]byte("&a [*a]"), []byte("serve: {addr: ${X}}\n"))
+	f.Fuzz(func(t *testing.T, provider, manifest []byte) {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "providers", "messaging-whatsapp", "default"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		must(t, os.WriteFile(filepath.Join(dir, "bundle.yaml"), manifest, 0o644))
+		must(t, os.WriteFile(filepath.Join(dir, "providers", "messaging-whatsapp", "default", "default.yaml"), provider, 0o644))
+		_, err := Load(dir, LoadOptions{LookupEnv: func(string) (string, bool) { return "", false }})
+		if err != nil {
+			if _, ok := problem.As(err); !ok {
+				t.Fatalf("error %T %v is not a *problem.Error", err, err)
+			}
+		}
+	})
+}

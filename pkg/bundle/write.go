@@ -288,7 +288,10 @@ func absOr(dir string) string {
 // createBundle writes everything into a temporary folder beside dir and renames it into
 // place, so dir either does not exist or is a whole bundle.
 func createBundle(dir string, state dirState, files map[string][]byte, secrets, manifest []byte) error {
-	clean := filepath.Clean(dir)
+	clean, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
 	parent := filepath.Dir(clean)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("write bundle: %w", err)
