@@ -27,7 +27,7 @@ func BenchmarkIngest(b *testing.B) {
 			snd := newFakeSender()
 			svc, err := New(Config{
 				Providers: []Provider{{Tenant: "t", Team: "t", Sender: snd}},
-				Flows:     &echoFlows{}, Store: st, Classify: classify, ClassifyCode: classifyCode,
+				Runner:    &echoFlows{}, Store: st, Classify: classify, ClassifyCode: classifyCode,
 			})
 			if err != nil {
 				b.Fatal(err)

@@ -84,9 +84,9 @@ type Reply struct {
 	RetryOnRateLimit bool
 }
 
-// Flows decides the replies to an inbound message (flow.Set in production). No matching
+// FlowRunner decides the replies to an inbound message (flow.Set in production). No matching
 // flow is (nil, nil).
-type Flows interface {
+type FlowRunner interface {
 	Handle(ctx context.Context, m *whatsapp.InboundMessage, rc RunContext) ([]Reply, error)
 }
 
@@ -110,8 +110,9 @@ type Config struct {
 	NewSender func(*bundle.Provider) (Sender, error)
 	// Providers lists the tenant/team numbers directly (tests, or instead of Bundle).
 	Providers []Provider
-	Flows     Flows
-	Store     *store.Store
+	// Runner decides the replies (see FlowRunner).
+	Runner FlowRunner
+	Store  *store.Store
 	// Classify turns a Sender error into an ErrorInfo; ClassifyCode does the same for an
 	// error code from a status webhook.
 	Classify     func(error) ErrorInfo
@@ -148,7 +149,7 @@ type Service struct {
 	stopErr  error
 }
 
-const contactsPerJob = 8
+const contactsPerJob = 32
 
 // New checks the config, migrates River's tables on the store's database and builds the
 // job client. It starts nothing.
@@ -156,7 +157,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("delivery: no store")
 	}
-	if cfg.Flows == nil {
+	if cfg.Runner == nil {
 		return nil, errors.New("delivery: no flows")
 	}
 	if cfg.Classify == nil || cfg.ClassifyCode == nil {

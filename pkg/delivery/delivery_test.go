@@ -154,7 +154,7 @@ func (h *harness) open(start bool) {
 	}
 	svc, err := New(Config{
 		Providers:    []Provider{{Tenant: "acme", Team: "support", PhoneNumberID: "123", MarkRead: true, Sender: h.sender}},
-		Flows:        h.flows,
+		Runner:       h.flows,
 		Store:        st,
 		Classify:     classify,
 		ClassifyCode: classifyCode,

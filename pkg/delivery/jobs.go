@@ -272,7 +272,7 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, sev *
 		if !c.LastInboundAt.IsZero() {
 			rc.LastMessageTime = c.LastInboundAt.Unix()
 		}
-		out, err := s.cfg.Flows.Handle(ctx, m, rc)
+		out, err := s.cfg.Runner.Handle(ctx, m, rc)
 		if err != nil {
 			// A flow error is deterministic: running it again gives the same result.
 			s.m.flowErrors.Inc()
