@@ -1,0 +1,480 @@
+package whatsapp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/greentic/gtc/pkg/build"
+)
+
+// DefaultTimeout bounds every Cloud API call that has no Timeout of its own.
+const DefaultTimeout = 30 * time.Second
+
+// maxResponseBody caps how much of a Graph answer gtc reads.
+const maxResponseBody = 4 << 20
+
+// ClientConfig configures a Client for one phone number.
+type ClientConfig struct {
+	// BaseURL is the Graph API root (default https://graph.facebook.com); APIVersion its
+	// version (default v18.0).
+	BaseURL, APIVersion string
+	PhoneNumberID       string
+	// BusinessAccountID (WABA id) is needed for ListTemplates only.
+	BusinessAccountID string
+	// Token is the access token. It is sent as a bearer token and never logged or put in
+	// an error.
+	Token      string
+	HTTPClient *http.Client
+	// Timeout bounds each call (default 30 s).
+	Timeout time.Duration
+	// Pacer paces Send; nil sends without pacing.
+	Pacer *Pacer
+	// Clock is used by retries (default the system clock).
+	Clock Clock
+}
+
+// Client talks to the WhatsApp Business Cloud API for one phone number.
+type Client struct {
+	cfg  ClientConfig
+	http *http.Client
+	ua   string
+}
+
+// NewClient returns a Client. Empty BaseURL and APIVersion take the defaults.
+func NewClient(cfg ClientConfig) *Client {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultAPIBaseURL
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.APIVersion == "" {
+		cfg.APIVersion = DefaultAPIVersion
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	return &Client{cfg: cfg, http: hc, ua: build.UserAgent()}
+}
+
+// Config returns the client's configuration.
+func (c *Client) Config() ClientConfig { return c.cfg }
+
+// Pacer returns the client's pacer (nil when it does not pace).
+func (c *Client) Pacer() *Pacer { return c.cfg.Pacer }
+
+// SendResult is Graph's answer to an accepted message: accepted, not yet delivered.
+type SendResult struct {
+	MessageID string `json:"message_id"`
+	// WaID is the WhatsApp id Graph resolved the recipient to.
+	WaID string `json:"wa_id,omitempty"`
+	// Input is the "to" as Graph echoed it.
+	Input string `json:"input,omitempty"`
+}
+
+func (c *Client) url(parts ...string) string {
+	esc := make([]string, len(parts))
+	for i, p := range parts {
+		esc[i] = url.PathEscape(p)
+	}
+	return c.cfg.BaseURL + "/" + c.cfg.APIVersion + "/" + strings.Join(esc, "/")
+}
+
+// Prepare fills the envelope defaults of m (messaging_product, recipient_type) and
+// validates it.
+func Prepare(m *Message) error {
+	if m.MessagingProduct == "" {
+		m.MessagingProduct = MessagingProduct
+	}
+	if m.RecipientType == "" {
+		m.RecipientType = RecipientIndividual
+	}
+	return m.Validate()
+}
+
+// NewSendRequest builds the HTTP request that sends m (after Prepare). Send uses it; it is
+// exported for dry runs and benchmarks.
+func (c *Client) NewSendRequest(ctx context.Context, m *Message) (*http.Request, error) {
+	if err := Prepare(m); err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode message: %w", err)
+	}
+	return c.newRequest(ctx, http.MethodPost, c.url(c.cfg.PhoneNumberID, "messages"), "application/json", bytes.NewReader(body))
+}
+
+func (c *Client) newRequest(ctx context.Context, method, u, contentType string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	req.Header.Set("User-Agent", c.ua)
+	req.Header.Set("Accept", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return req, nil
+}
+
+// do runs req with the call timeout and decodes a 2xx JSON answer into out. Errors are
+// *GraphError (Graph answers and transport failures alike); none carries the token.
+func (c *Client) do(req *http.Request, out any) error {
+	parent := req.Context()
+	ctx, cancel := context.WithTimeout(parent, c.cfg.Timeout)
+	defer cancel()
+	req = req.WithContext(ctx)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if parent.Err() != nil {
+			return parent.Err() // the caller gave up: not a Cloud API problem
+		}
+		// url.Error holds the URL, which has no secret (the token travels in a header).
+		return &GraphError{Class: ClassTransient, Err: transportErr(err)}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	if err != nil {
+		return &GraphError{HTTPStatus: resp.StatusCode, Class: ClassTransient, Err: fmt.Errorf("read answer: %w", err)}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return DecodeGraphError(resp.StatusCode, body)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("decode answer of %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	return nil
+}
+
+func transportErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return fmt.Errorf("%s %s: timed out", ue.Op, ue.URL)
+		}
+		return fmt.Errorf("%s %s: %w", ue.Op, ue.URL, ue.Err)
+	}
+	return err
+}
+
+type sendAnswer struct {
+	Contacts []struct {
+		Input string `json:"input"`
+		WaID  string `json:"wa_id"`
+	} `json:"contacts"`
+	Messages []struct {
+		ID string `json:"id"`
+	} `json:"messages"`
+}
+
+// Send validates m, waits for the pacer and makes ONE attempt. A refused message is a
+// *ValidationError; a Graph answer other than 2xx is a *GraphError.
+func (c *Client) Send(ctx context.Context, m *Message) (*SendResult, error) {
+	req, err := c.NewSendRequest(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	if c.cfg.Pacer != nil {
+		if err := c.cfg.Pacer.Wait(ctx, m.To); err != nil {
+			return nil, err
+		}
+	}
+	return c.send(req, m.To)
+}
+
+// SendNow is Send without the pacer, for callers that paced themselves (Pacer.Reserve).
+func (c *Client) SendNow(ctx context.Context, m *Message) (*SendResult, error) {
+	req, err := c.NewSendRequest(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return c.send(req, m.To)
+}
+
+func (c *Client) send(req *http.Request, to string) (*SendResult, error) {
+	var ans sendAnswer
+	if err := c.do(req, &ans); err != nil {
+		var ge *GraphError
+		if errors.As(err, &ge) {
+			ge.Recipient = to
+		}
+		return nil, fmt.Errorf("send to %s: %w", to, err)
+	}
+	if len(ans.Messages) == 0 || ans.Messages[0].ID == "" {
+		return nil, fmt.Errorf("send to %s: the answer has no message id", to)
+	}
+	r := &SendResult{MessageID: ans.Messages[0].ID}
+	if len(ans.Contacts) > 0 {
+		r.WaID, r.Input = ans.Contacts[0].WaID, ans.Contacts[0].Input
+	}
+	return r, nil
+}
+
+// MarkRead marks an inbound message read; with typing it also shows the typing indicator
+// (cleared after 25 s or when gtc replies).
+func (c *Client) MarkRead(ctx context.Context, wamid string, typing bool) error {
+	if wamid == "" {
+		return errors.New("mark read: message id is empty")
+	}
+	body := map[string]any{"messaging_product": MessagingProduct, "status": "read", "message_id": wamid}
+	if typing {
+		body["typing_indicator"] = map[string]string{"type": "text"}
+	}
+	data, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("mark read: %w", err)
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, c.url(c.cfg.PhoneNumberID, "messages"), "application/json", bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	if err := c.do(req, nil); err != nil {
+		return fmt.Errorf("mark %s read: %w", wamid, err)
+	}
+	return nil
+}
+
+// Media size limits of the Cloud API, by kind.
+var MaxMediaSize = map[string]int64{
+	TypeImage:    5 << 20,
+	TypeVideo:    16 << 20,
+	TypeAudio:    16 << 20,
+	TypeDocument: 100 << 20,
+	TypeSticker:  500 << 10,
+}
+
+// UploadMedia uploads a file (multipart, POST /{phone_number_id}/media) and returns its
+// media id. mimeType is required by the Cloud API (e.g. image/jpeg).
+func (c *Client) UploadMedia(ctx context.Context, filename, mimeType string, r io.Reader) (string, error) {
+	if mimeType == "" {
+		return "", fmt.Errorf("upload %s: the MIME type is unknown: give a file with a known extension", filename)
+	}
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	if err := w.WriteField("messaging_product", MessagingProduct); err != nil {
+		return "", fmt.Errorf("upload %s: %w", filename, err)
+	}
+	if err := w.WriteField("type", mimeType); err != nil {
+		return "", fmt.Errorf("upload %s: %w", filename, err)
+	}
+	h := make(textproto.MIMEHeader)
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, filepath.Base(filename)))
+	h.Set("Content-Type", mimeType)
+	part, err := w.CreatePart(h)
+	if err != nil {
+		return "", fmt.Errorf("upload %s: %w", filename, err)
+	}
+	if _, err := io.Copy(part, r); err != nil {
+		return "", fmt.Errorf("upload %s: read: %w", filename, err)
+	}
+	if err := w.Close(); err != nil {
+		return "", fmt.Errorf("upload %s: %w", filename, err)
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, c.url(c.cfg.PhoneNumberID, "media"), w.FormDataContentType(), &buf)
+	if err != nil {
+		return "", err
+	}
+	var ans struct {
+		ID string `json:"id"`
+	}
+	if err := c.do(req, &ans); err != nil {
+		return "", fmt.Errorf("upload %s: %w", filename, err)
+	}
+	if ans.ID == "" {
+		return "", fmt.Errorf("upload %s: the answer has no media id", filename)
+	}
+	return ans.ID, nil
+}
+
+// MediaInfo describes uploaded or received media. URL is valid for 5 minutes and must be
+// fetched with the bearer token.
+type MediaInfo struct {
+	ID       string `json:"id"`
+	URL      string `json:"url"`
+	MimeType string `json:"mime_type"`
+	SHA256   string `json:"sha256"`
+	FileSize int64  `json:"file_size"`
+}
+
+// MediaInfo looks a media id up (GET /{media_id}).
+func (c *Client) MediaInfo(ctx context.Context, mediaID string) (*MediaInfo, error) {
+	if mediaID == "" {
+		return nil, errors.New("media info: media id is empty")
+	}
+	req, err := c.newRequest(ctx, http.MethodGet, c.url(mediaID), "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var mi MediaInfo
+	if err := c.do(req, &mi); err != nil {
+		return nil, fmt.Errorf("media %s: %w", mediaID, err)
+	}
+	return &mi, nil
+}
+
+// TemplateInfo is one message template of the business account.
+type TemplateInfo struct {
+	ID         string              `json:"id,omitempty"`
+	Name       string              `json:"name"`
+	Language   string              `json:"language"`
+	Status     string              `json:"status"`
+	Category   string              `json:"category"`
+	Components []TemplateComponent `json:"components,omitempty"`
+}
+
+// TemplateComponent is a part of a template as Graph describes it.
+type TemplateComponent struct {
+	Type    string           `json:"type"`
+	Format  string           `json:"format,omitempty"`
+	Text    string           `json:"text,omitempty"`
+	Buttons []TemplateButton `json:"buttons,omitempty"`
+	Example json.RawMessage  `json:"example,omitempty"`
+}
+
+// TemplateButton is a button of a template.
+type TemplateButton struct {
+	Type string `json:"type"`
+	Text string `json:"text,omitempty"`
+	URL  string `json:"url,omitempty"`
+}
+
+// Parameters lists the placeholders of a template, "component:name" in order, e.g.
+// "body:1", "body:first_name", "header:image", "button[0]:url".
+func (t *TemplateInfo) Parameters() []string {
+	var out []string
+	for _, comp := range t.Components {
+		typ := strings.ToLower(comp.Type)
+		switch {
+		case typ == "header" && comp.Format != "" && !strings.EqualFold(comp.Format, "text"):
+			out = append(out, "header:"+strings.ToLower(comp.Format))
+		case typ == "buttons":
+			for i, b := range comp.Buttons {
+				if strings.EqualFold(b.Type, "url") && strings.Contains(b.URL, "{{") {
+					out = append(out, fmt.Sprintf("button[%d]:url", i))
+				}
+			}
+		default:
+			for _, p := range placeholders(comp.Text) {
+				out = append(out, typ+":"+p)
+			}
+		}
+	}
+	return out
+}
+
+// placeholders returns the {{name}} / {{1}} placeholders of a template text, in order.
+func placeholders(s string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for {
+		i := strings.Index(s, "{{")
+		if i < 0 {
+			return out
+		}
+		j := strings.Index(s[i:], "}}")
+		if j < 0 {
+			return out
+		}
+		name := strings.TrimSpace(s[i+2 : i+j])
+		if name != "" && !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+		s = s[i+j+2:]
+	}
+}
+
+// ErrNoBusinessAccount is returned by ListTemplates when the client has no business account id.
+var ErrNoBusinessAccount = errors.New("business_account_id is not set: add it to the answers (business_account_id, the WhatsApp Business Account id from WhatsApp Manager) and run gtc setup again")
+
+// templatePageSize is how many templates one page asks for.
+const templatePageSize = 100
+
+// maxTemplatePages bounds cursor paging against a misbehaving server.
+const maxTemplatePages = 1000
+
+// ListTemplates lists every template of the business account, following the cursors.
+func (c *Client) ListTemplates(ctx context.Context) ([]TemplateInfo, error) {
+	if c.cfg.BusinessAccountID == "" {
+		return nil, ErrNoBusinessAccount
+	}
+	var all []TemplateInfo
+	after := ""
+	for page := 0; page < maxTemplatePages; page++ {
+		q := url.Values{}
+		q.Set("fields", "name,language,status,category,components")
+		q.Set("limit", fmt.Sprint(templatePageSize))
+		if after != "" {
+			q.Set("after", after)
+		}
+		req, err := c.newRequest(ctx, http.MethodGet, c.url(c.cfg.BusinessAccountID, "message_templates")+"?"+q.Encode(), "", nil)
+		if err != nil {
+			return nil, err
+		}
+		var ans struct {
+			Data   []TemplateInfo `json:"data"`
+			Paging struct {
+				Cursors struct {
+					After string `json:"after"`
+				} `json:"cursors"`
+				Next string `json:"next"`
+			} `json:"paging"`
+		}
+		if err := c.do(req, &ans); err != nil {
+			return nil, fmt.Errorf("list templates: %w", err)
+		}
+		all = append(all, ans.Data...)
+		next := ans.Paging.Cursors.After
+		if len(ans.Data) == 0 || next == "" || next == after || ans.Paging.Next == "" {
+			return all, nil
+		}
+		after = next
+	}
+	return nil, fmt.Errorf("list templates: more than %d pages: the server keeps returning cursors", maxTemplatePages)
+}
+
+// PhoneNumberInfo describes the phone number.
+type PhoneNumberInfo struct {
+	ID                 string `json:"id"`
+	DisplayPhoneNumber string `json:"display_phone_number"`
+	VerifiedName       string `json:"verified_name"`
+	QualityRating      string `json:"quality_rating"`
+	Throughput         struct {
+		Level string `json:"level"`
+	} `json:"throughput"`
+}
+
+// PhoneNumberInfo reads the phone number's display number, verified name, quality rating
+// and throughput level.
+func (c *Client) PhoneNumberInfo(ctx context.Context) (*PhoneNumberInfo, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, c.url(c.cfg.PhoneNumberID)+"?fields=display_phone_number,verified_name,quality_rating,throughput", "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var pi PhoneNumberInfo
+	if err := c.do(req, &pi); err != nil {
+		return nil, fmt.Errorf("phone number %s: %w", c.cfg.PhoneNumberID, err)
+	}
+	return &pi, nil
+}

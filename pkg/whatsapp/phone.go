@@ -1,0 +1,71 @@
+package whatsapp
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// PhoneError is a recipient number that is not a usable E.164 number.
+type PhoneError struct {
+	Input string
+	Msg   string
+}
+
+func (e *PhoneError) Error() string { return fmt.Sprintf("recipient %q: %s", e.Input, e.Msg) }
+
+// NormalizeE164 checks a recipient number and returns it in E.164 form with the leading "+"
+// ("+4915123456789"), which is what gtc sends as "to" (the Cloud API accepts the number with
+// or without "+"; keeping it makes the country code explicit in logs and in the store).
+// "+49 151 2345-6789", "004915123456789" and "(+49) 151..." are accepted. A number without a
+// country code ("015123456789", "15123456789") is an error: gtc never guesses the country.
+func NormalizeE164(s string) (string, error) {
+	in := s
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", &PhoneError{Input: in, Msg: "empty: give the number in international form, e.g. +4915123456789"}
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' && b.Len() == 0:
+			b.WriteRune(r)
+		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')' || r == '/' || r == '\u00a0':
+		default:
+			return "", &PhoneError{Input: in, Msg: fmt.Sprintf("unexpected character %q at position %d: use digits only, e.g. +4915123456789", r, i+1)}
+		}
+	}
+	n := b.String()
+	if strings.HasPrefix(n, "00") {
+		n = "+" + n[2:]
+	}
+	if !strings.HasPrefix(n, "+") {
+		return "", &PhoneError{Input: in, Msg: "no country code: add the country code, e.g. +49 for Germany (015123456789 → +4915123456789)"}
+	}
+	if len(n) < 8 || len(n) > 16 {
+		return "", &PhoneError{Input: in, Msg: "not an E.164 number (7 to 15 digits after the +), e.g. +4915123456789"}
+	}
+	num, err := phonenumbers.Parse(n, "")
+	if err != nil {
+		if errors.Is(err, phonenumbers.ErrInvalidCountryCode) {
+			return "", &PhoneError{Input: in, Msg: "unknown country code: check the digits after the +, e.g. +49 for Germany"}
+		}
+		return "", &PhoneError{Input: in, Msg: fmt.Sprintf("not a phone number (%v): use the international form, e.g. +4915123456789", err)}
+	}
+	switch phonenumbers.IsPossibleNumberWithReason(num) {
+	case phonenumbers.IS_POSSIBLE:
+	case phonenumbers.TOO_SHORT:
+		return "", &PhoneError{Input: in, Msg: "too short for its country code: check the number"}
+	case phonenumbers.TOO_LONG:
+		return "", &PhoneError{Input: in, Msg: "too long for its country code: check the number"}
+	case phonenumbers.INVALID_COUNTRY_CODE:
+		return "", &PhoneError{Input: in, Msg: "unknown country code: check the digits after the +, e.g. +49 for Germany"}
+	default:
+		return "", &PhoneError{Input: in, Msg: "not a possible number for its country code: check the number"}
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), nil
+}
