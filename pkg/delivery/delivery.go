@@ -54,6 +54,13 @@ type Sender interface {
 	MarkRead(ctx context.Context, wamid string) error
 }
 
+// Pacer is implemented by Senders that pace sends (whatsapp.Pacer): Delay is how long a
+// send to recipient would wait now. A send that would wait longer than
+// Config.MaxInlineWait is scheduled as a job instead of holding a worker.
+type Pacer interface {
+	Delay(recipient string) time.Duration
+}
+
 // Provider is one tenant/team's WhatsApp number as delivery needs it.
 type Provider struct {
 	Tenant, Team  string
@@ -127,6 +134,9 @@ type Config struct {
 	// Backoff is the wait before retry n (1-based; default 1s·2^(n-1) capped at 5 min, with
 	// jitter left to the caller).
 	Backoff func(attempt int) time.Duration
+	// MaxInlineWait is the longest pacing wait a job sits through; longer ones become a
+	// scheduled send (default 1s).
+	MaxInlineWait time.Duration
 	// PollInterval is how often idle workers look for jobs (default 50ms).
 	PollInterval time.Duration
 	// OptOutConfirmation and OptInConfirmation are the texts sent on STOP and START.
@@ -183,6 +193,9 @@ func New(cfg Config) (*Service, error) {
 			d := time.Second << min(n-1, 9)
 			return min(d, 5*time.Minute)
 		}
+	}
+	if cfg.MaxInlineWait <= 0 {
+		cfg.MaxInlineWait = time.Second
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 50 * time.Millisecond

@@ -78,6 +78,20 @@ func (f *fakeSender) total() int {
 	return len(f.sent)
 }
 
+// pacedSender makes every send to one recipient wait long, once.
+type pacedSender struct {
+	*fakeSender
+	slow  string
+	delay atomic.Int64
+}
+
+func (p *pacedSender) Delay(to string) time.Duration {
+	if to == p.slow {
+		return time.Duration(p.delay.Swap(0))
+	}
+	return 0
+}
+
 type graphErr struct{ info ErrorInfo }
 
 func (e *graphErr) Error() string { return fmt.Sprintf("graph error %d", e.info.Code) }
@@ -492,5 +506,28 @@ func TestKeywordMatching(t *testing.T) {
 				t.Fatalf("matchKeyword(%q, %q) = %v", tt.text, tt.list, got)
 			}
 		})
+	}
+}
+
+func TestLongPacingWaitBecomesAScheduledSend(t *testing.T) {
+	h := newHarness(t, "", false)
+	ps := &pacedSender{fakeSender: h.sender, slow: "+4915100008"}
+	ps.delay.Store(int64(time.Hour))
+	h.svc.providers["acme/support"].Sender = ps
+	if err := h.svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.ingest(textEvent("p1", "4915100008", "hi", tBase), textEvent("p2", "4915100009", "hi", tBase))
+	h.eventually("fast contact answered", func() bool { return len(h.sender.sentTo("+4915100009")) == 1 })
+	h.eventually("slow reply scheduled", func() bool {
+		out := h.outbound("4915100008")
+		return len(out) == 1 && out[0].State == store.OutRetrying
+	})
+	out := h.outbound("4915100008")
+	if out[0].Attempts != 0 || out[0].ErrorClass != "paced" || !out[0].NextAttemptAt.Equal(tBase.Add(time.Hour)) {
+		t.Fatalf("paced reply = %+v", out[0])
+	}
+	if got := h.sender.sentTo("+4915100008"); len(got) != 0 {
+		t.Fatalf("sent before its time: %q", got)
 	}
 }

@@ -349,6 +349,14 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 	if why := refusal(o, &msg, optedOut, c, now); why != "" {
 		return s.refuse(o, why), time.Time{}
 	}
+	if pc, ok := p.Sender.(Pacer); ok {
+		if d := pc.Delay(msg.To); d > s.cfg.MaxInlineWait {
+			s.m.sends.WithLabelValues("paced").Inc()
+			next := now.Add(d)
+			return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutRetrying, ErrorClass: "paced",
+				NextAttemptAt: next}}, next
+		}
+	}
 	start := time.Now()
 	wamid, err := p.Sender.Send(ctx, &msg)
 	s.m.sendSeconds.Observe(time.Since(start).Seconds())
