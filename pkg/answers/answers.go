@@ -265,6 +265,7 @@ func (d *decoder) provider(a *Answers, base string, n *node, topTenant, topTeam 
 	}
 	d.basePos = d.at(n.off)
 	seen := map[string]*node{}
+	suggested := map[string]bool{} // required keys an unknown key's message already points to
 	for _, m := range n.members {
 		path := base + "." + m.key
 		v := m.value
@@ -318,6 +319,9 @@ func (d *decoder) provider(a *Answers, base string, n *node, topTenant, topTeam 
 		default:
 			known = false
 			d.errorf(path, m.keyOff, "%s", problem.UnknownKey(m.key, ProviderFields))
+			if near := problem.Nearest(m.key, ProviderFields); near != "" {
+				suggested[near] = true
+			}
 		}
 		if known {
 			seen[m.key] = v
@@ -327,7 +331,7 @@ func (d *decoder) provider(a *Answers, base string, n *node, topTenant, topTeam 
 		}
 	}
 	for _, f := range []string{FieldEnabled, FieldPublicBaseURL, FieldPhoneNumberID, FieldAccessToken, FieldVerifyToken} {
-		if seen[f] == nil {
+		if seen[f] == nil && !suggested[f] {
 			d.errorf(base, n.off, "missing required key %s: add %q: %s", f, f, example(f))
 		}
 	}
