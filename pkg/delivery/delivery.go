@@ -61,6 +61,12 @@ type Pacer interface {
 	Delay(recipient string) time.Duration
 }
 
+// BackOffer is implemented by Senders whose pacer can hold one recipient back (after
+// 131056, the pair rate limit).
+type BackOffer interface {
+	BackOff(recipient string, d time.Duration)
+}
+
 // Provider is one tenant/team's WhatsApp number as delivery needs it.
 type Provider struct {
 	Tenant, Team  string
@@ -115,13 +121,16 @@ type Config struct {
 	// builds each one's Sender (a whatsapp.Client for its phone number).
 	Bundle    *bundle.Bundle
 	NewSender func(*bundle.Provider) (Sender, error)
+	// NewClient is the usual way to build the Senders: one Cloud API client per provider.
+	// Used when NewSender is nil.
+	NewClient func(*bundle.Provider) (*whatsapp.Client, error)
 	// Providers lists the tenant/team numbers directly (tests, or instead of Bundle).
 	Providers []Provider
 	// Runner decides the replies (see FlowRunner).
 	Runner FlowRunner
 	Store  *store.Store
 	// Classify turns a Sender error into an ErrorInfo; ClassifyCode does the same for an
-	// error code from a status webhook.
+	// error code from a status webhook. Defaults: ClassifyError and ClassifyCode.
 	Classify     func(error) ErrorInfo
 	ClassifyCode func(code int) ErrorInfo
 	Logger       *slog.Logger
@@ -170,8 +179,14 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Runner == nil {
 		return nil, errors.New("delivery: no flows")
 	}
-	if cfg.Classify == nil || cfg.ClassifyCode == nil {
-		return nil, errors.New("delivery: no error classification")
+	if cfg.Classify == nil {
+		cfg.Classify = ClassifyError
+	}
+	if cfg.ClassifyCode == nil {
+		cfg.ClassifyCode = ClassifyCode
+	}
+	if cfg.NewSender == nil && cfg.NewClient != nil {
+		cfg.NewSender = newClientSender(cfg.NewClient)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -461,7 +476,7 @@ func chunk[T any](xs []T, n int) func(func([]T) bool) {
 // providersFromBundle turns the bundle's enabled providers into delivery Providers.
 func providersFromBundle(b *bundle.Bundle, newSender func(*bundle.Provider) (Sender, error)) ([]Provider, error) {
 	if newSender == nil {
-		return nil, errors.New("delivery: a bundle needs NewSender")
+		return nil, errors.New("delivery: a bundle needs NewClient or NewSender")
 	}
 	var out []Provider
 	for _, bp := range b.Providers {

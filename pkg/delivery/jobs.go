@@ -369,7 +369,14 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 	log := s.log.With("tenant", o.Tenant, "team", o.Team, "outbound_id", o.ID, "class", info.Class, "code", info.Code)
 	attempt := o.Attempts + 1
 	if (info.Transient || (info.RateLimited && o.RetryOnRateLimit)) && attempt < s.cfg.MaxAttempts {
-		next := now.Add(s.cfg.Backoff(attempt))
+		wait := s.cfg.Backoff(attempt)
+		if info.Code == 131056 { // pair rate: 4^n s for this recipient only
+			wait = max(wait, time.Duration(1<<(2*min(attempt, 5)))*time.Second)
+			if b, ok := p.Sender.(BackOffer); ok {
+				b.BackOff(msg.To, wait)
+			}
+		}
+		next := now.Add(wait)
 		log.Info("send will be retried", "attempt", attempt, "at", next)
 		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutRetrying, ErrorClass: info.Class,
 			ErrorCode: info.Code, ErrorMessage: info.Message, NextAttemptAt: next, Attempted: true}}, next

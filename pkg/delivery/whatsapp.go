@@ -1,0 +1,77 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/greentic/gtc/pkg/bundle"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// ClientSender adapts a whatsapp.Client to Sender (and to Pacer when the client has one).
+func ClientSender(c *whatsapp.Client) Sender { return clientSender{c} }
+
+type clientSender struct{ c *whatsapp.Client }
+
+func (s clientSender) Send(ctx context.Context, m *whatsapp.Message) (string, error) {
+	r, err := s.c.Send(ctx, m)
+	if err != nil {
+		return "", err
+	}
+	return r.MessageID, nil
+}
+
+func (s clientSender) MarkRead(ctx context.Context, wamid string) error {
+	return s.c.MarkRead(ctx, wamid, false)
+}
+
+func (s clientSender) Delay(recipient string) time.Duration {
+	if p := s.c.Pacer(); p != nil {
+		return p.Delay(recipient)
+	}
+	return 0
+}
+
+func (s clientSender) BackOff(recipient string, d time.Duration) {
+	if p := s.c.Pacer(); p != nil {
+		p.BackOff(recipient, d)
+	}
+}
+
+// newClientSender wraps Config.NewClient.
+func newClientSender(newClient func(*bundle.Provider) (*whatsapp.Client, error)) func(*bundle.Provider) (Sender, error) {
+	return func(p *bundle.Provider) (Sender, error) {
+		c, err := newClient(p)
+		if err != nil {
+			return nil, err
+		}
+		return ClientSender(c), nil
+	}
+}
+
+// ClassifyError is the default Config.Classify: the Cloud API client's error classes.
+func ClassifyError(err error) ErrorInfo {
+	class := whatsapp.ClassOf(err)
+	info := classInfo(class, whatsapp.CodeOf(err))
+	var ge *whatsapp.GraphError
+	if errors.As(err, &ge) {
+		info.Message = ge.Message
+	}
+	return info
+}
+
+// ClassifyCode is the default Config.ClassifyCode, for failed status webhooks.
+func ClassifyCode(code int) ErrorInfo { return classInfo(whatsapp.ClassOfCode(code), code) }
+
+func classInfo(class whatsapp.ErrorClass, code int) ErrorInfo {
+	info := ErrorInfo{Class: string(class), Code: code, Message: string(class),
+		Transient:   class == whatsapp.ClassTransient,
+		RateLimited: class == whatsapp.ClassRateLimited,
+		Unreachable: class == whatsapp.ClassUnreachable,
+	}
+	if info.Class == "" {
+		info.Class = string(whatsapp.ClassUnknown)
+	}
+	return info
+}
