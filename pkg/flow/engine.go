@@ -1,0 +1,228 @@
+package flow
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// Match returns the trigger that wins for ev (see the precedence in the README), or nil.
+func (s *Set) Match(ev Event) *Trigger {
+	for _, t := range s.triggers {
+		if t.matches(ev) {
+			return t
+		}
+	}
+	return nil
+}
+
+// Flow is the name of the flow the trigger belongs to.
+func (t *Trigger) FlowName() string { return t.flow.Name }
+
+func (t *Trigger) matches(ev Event) bool {
+	switch t.Type {
+	case TriggerMessage:
+		return ev.Type != ""
+	case TriggerText:
+		if ev.Type != whatsapp.TypeText {
+			return false
+		}
+		if len(t.Keywords) > 0 {
+			txt := normalizeText(ev.Text)
+			for _, k := range t.Keywords {
+				if txt == k {
+					return true
+				}
+			}
+			return false
+		}
+		if t.re != nil {
+			return t.re.MatchString(ev.Text)
+		}
+		return true
+	case TriggerInteractive:
+		if ev.Type != whatsapp.TypeInteractive {
+			return false
+		}
+		var kind, id string
+		switch {
+		case ev.List != nil:
+			kind, id = "list", ev.List.ID
+		case ev.Button != nil:
+			kind, id = "button", ev.Button.ID
+		default:
+			return false
+		}
+		return (t.ReplyType == "" || t.ReplyType == kind) && (t.ID == "" || t.ID == id)
+	case TriggerButton:
+		if ev.Type != "button" || ev.Button == nil {
+			return false
+		}
+		return t.Payload == "" || t.Payload == ev.Button.ID
+	case TriggerMedia:
+		if ev.MediaType == "" || !contains(whatsapp.MediaTypes, ev.MediaType) {
+			return false
+		}
+		return t.MediaType == "" || t.MediaType == ev.MediaType
+	case TriggerLocation:
+		return ev.Type == whatsapp.TypeLocation
+	}
+	return false
+}
+
+// Handle runs the flow whose trigger wins for ev and returns the replies to send, in order.
+// No matching trigger is not an error: it returns nil, nil.
+func (s *Set) Handle(ev Event, c Context) ([]Reply, error) {
+	t := s.Match(ev)
+	if t == nil {
+		return nil, nil
+	}
+	return s.run(t.flow, t.Target, &ev, c)
+}
+
+// Start runs flowName from nodeID (its first node when empty) without an inbound event, as
+// gtc send --flow and the send API do; c.Vars fill the templates.
+func (s *Set) Start(flowName, nodeID string, c Context) ([]Reply, error) {
+	f, ok := s.byName[flowName]
+	if !ok {
+		return nil, fmt.Errorf("no flow %s: flows are %s", flowName, strings.Join(s.sortedNames(), ", "))
+	}
+	if nodeID == "" {
+		nodeID = f.Nodes[0].ID
+	}
+	if _, ok := f.byID[nodeID]; !ok {
+		return nil, fmt.Errorf("flow %s has no node %s", flowName, nodeID)
+	}
+	return s.run(f, nodeID, nil, c)
+}
+
+// NewEnv builds the expression environment of a run.
+func NewEnv(ev *Event, c Context) *Env {
+	env := &Env{
+		Vars:            c.Vars,
+		Now:             c.Now,
+		LastMessageTime: c.LastMessageTime,
+		Tenant:          c.Tenant,
+		Team:            c.Team,
+		Contact:         ContactEnv{WaID: c.To},
+	}
+	if env.Vars == nil {
+		env.Vars = map[string]any{}
+	}
+	if ev == nil {
+		return env
+	}
+	env.Message = MessageEnv{ID: ev.MessageID, Type: ev.Type, Text: ev.Text, From: ev.From, Timestamp: ev.Timestamp, MediaType: ev.MediaType}
+	env.Contact.Name = ev.ContactName
+	if ev.From != "" {
+		env.Contact.WaID = ev.From
+	}
+	if ev.Button != nil {
+		env.Button = ButtonEnv{ID: ev.Button.ID, Title: ev.Button.Title}
+	}
+	if ev.List != nil {
+		env.List = ListEnv{ID: ev.List.ID, Title: ev.List.Title, Description: ev.List.Description}
+	}
+	if ev.Location != nil {
+		env.Location = LocationEnv{Latitude: ev.Location.Latitude, Longitude: ev.Location.Longitude, Name: ev.Location.Name, Address: ev.Location.Address}
+	}
+	return env
+}
+
+func (s *Set) run(f *Flow, start string, ev *Event, c Context) ([]Reply, error) {
+	env := NewEnv(ev, c)
+	var out []Reply
+	visited := map[*Node]bool{}
+	n := f.byID[start]
+	for steps := 0; n != nil; steps++ {
+		if steps >= MaxSteps || visited[n] {
+			return nil, fmt.Errorf("flow %s: node %s runs again in the same run: the flow loops; end the loop", f.Name, n.ID)
+		}
+		visited[n] = true
+		switch n.Type {
+		case NodeReply:
+			m, err := n.Render(env)
+			if err != nil {
+				return nil, fmt.Errorf("flow %s: %w", f.Name, err)
+			}
+			m.To = c.To
+			if c.ReplyTo != "" && m.Type != whatsapp.TypeReaction {
+				m.Context = &whatsapp.Context{MessageID: c.ReplyTo}
+			}
+			out = append(out, Reply{Flow: f.Name, Node: n.ID, Message: *m, RetryOnRateLimit: n.RetryOnRateLimit})
+			n = f.byID[n.Next]
+		case NodeBranch:
+			next, err := n.Choose(env)
+			if err != nil {
+				return nil, fmt.Errorf("flow %s: %w", f.Name, err)
+			}
+			n = f.byID[next]
+		default:
+			return nil, fmt.Errorf("flow %s: node %s has unknown type %s", f.Name, n.ID, n.Type)
+		}
+	}
+	return out, nil
+}
+
+// Choose evaluates a branch's conditions in order and returns the next node id: the first
+// true condition's, else the default ("" when there is none: the run ends).
+func (n *Node) Choose(env *Env) (string, error) {
+	for i, c := range n.Conditions {
+		v, err := vm.Run(c.prog, env)
+		if err != nil {
+			return "", fmt.Errorf("node %s: condition %d (%s): %w", n.ID, i+1, c.Expression, err)
+		}
+		if b, _ := v.(bool); b {
+			return c.Next, nil
+		}
+	}
+	return n.Default, nil
+}
+
+// Render builds the reply's request body with every {{ }} rendered in env, and checks the
+// rendered values against the Cloud API limits. The recipient is left empty.
+func (n *Node) Render(env *Env) (*whatsapp.Message, error) {
+	if n.msg == nil {
+		return nil, fmt.Errorf("node %s is not a reply", n.ID)
+	}
+	m, err := cloneMessage(n.msg)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", n.ID, err)
+	}
+	for _, f := range n.fields {
+		s, err := f.t.render(env)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %s: %w", n.ID, f.path, err)
+		}
+		switch {
+		case f.required && strings.TrimSpace(s) == "":
+			return nil, fmt.Errorf("node %s: %s rendered empty: set the variables it uses", n.ID, f.path)
+		case f.max > 0 && utf8.RuneCountInString(s) > f.max:
+			return nil, fmt.Errorf("node %s: %s rendered to %d characters, the Cloud API allows %d", n.ID, f.path, utf8.RuneCountInString(s), f.max)
+		case f.url:
+			if err := checkURL(s); err != nil {
+				return nil, fmt.Errorf("node %s: %s: %w", n.ID, f.path, err)
+			}
+		}
+		*f.ref(m) = s
+	}
+	return m, nil
+}
+
+// cloneMessage deep-copies m through its JSON form, which is all a Message is.
+func cloneMessage(m *whatsapp.Message) (*whatsapp.Message, error) {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("copy message: %w", err)
+	}
+	var out whatsapp.Message
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("copy message: %w", err)
+	}
+	return &out, nil
+}

@@ -1,0 +1,256 @@
+package flow
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Env is the typed environment expressions are compiled against and evaluated in.
+type Env struct {
+	Message         MessageEnv     `expr:"message"`
+	Button          ButtonEnv      `expr:"button"`
+	List            ListEnv        `expr:"list"`
+	Contact         ContactEnv     `expr:"contact"`
+	Location        LocationEnv    `expr:"location"`
+	Vars            map[string]any `expr:"vars"`
+	Now             int64          `expr:"now"`
+	LastMessageTime int64          `expr:"last_message_time"`
+	Tenant          string         `expr:"tenant"`
+	Team            string         `expr:"team"`
+}
+
+// MessageEnv is `message` in expressions.
+type MessageEnv struct {
+	ID        string `expr:"id"`
+	Type      string `expr:"type"`
+	Text      string `expr:"text"`
+	From      string `expr:"from"`
+	Timestamp int64  `expr:"timestamp"`
+	MediaType string `expr:"media_type"`
+}
+
+// ButtonEnv is `button`: the reply button or template quick reply the user pressed.
+type ButtonEnv struct {
+	ID    string `expr:"id"`
+	Title string `expr:"title"`
+}
+
+// ListEnv is `list`: the list row the user chose.
+type ListEnv struct {
+	ID          string `expr:"id"`
+	Title       string `expr:"title"`
+	Description string `expr:"description"`
+}
+
+// ContactEnv is `contact`: who wrote.
+type ContactEnv struct {
+	Name string `expr:"name"`
+	WaID string `expr:"wa_id"`
+}
+
+// LocationEnv is `location`: a location the user shared.
+type LocationEnv struct {
+	Latitude  float64 `expr:"latitude"`
+	Longitude float64 `expr:"longitude"`
+	Name      string  `expr:"name"`
+	Address   string  `expr:"address"`
+}
+
+// EnvNames are the top-level names of the expression environment.
+var EnvNames = envNames()
+
+func envNames() []string {
+	t := reflect.TypeOf(Env{})
+	out := make([]string, t.NumField())
+	for i := range out {
+		out[i] = t.Field(i).Tag.Get("expr")
+	}
+	return out
+}
+
+func isEnvName(s string) bool {
+	for _, n := range EnvNames {
+		if n == s {
+			return true
+		}
+	}
+	return false
+}
+
+// needFunc is what templates call for a variable: a bare name (`{{order_id}}`) or
+// vars.name reads vars and fails when it is missing.
+const needFunc = "__need"
+
+// errMissingVar is returned (wrapped) when a template reads a variable that is not set.
+var errMissingVar = errors.New("missing variable")
+
+func need(params ...any) (any, error) {
+	vars, _ := params[0].(map[string]any)
+	name, _ := params[1].(string)
+	v, ok := vars[name]
+	if !ok || v == nil {
+		return nil, fmt.Errorf("%w %s", errMissingVar, name)
+	}
+	return v, nil
+}
+
+// varsPatcher rewrites, in templates, bare unknown names and vars.x into __need(vars, "x").
+type varsPatcher struct{}
+
+func (varsPatcher) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if isEnvName(n.Value) || n.Value == needFunc {
+			return
+		}
+		if _, ok := builtin.Index[n.Value]; ok {
+			return
+		}
+		call := &ast.CallNode{
+			Callee:    &ast.IdentifierNode{Value: needFunc},
+			Arguments: []ast.Node{&ast.IdentifierNode{Value: "vars"}, &ast.StringNode{Value: n.Value}},
+		}
+		ast.Patch(node, call)
+		(*node).SetLocation(n.Location())
+	case *ast.MemberNode:
+		id, ok := n.Node.(*ast.IdentifierNode)
+		if !ok || id.Value != "vars" {
+			return
+		}
+		prop, ok := n.Property.(*ast.StringNode)
+		if !ok {
+			return
+		}
+		call := &ast.CallNode{
+			Callee:    &ast.IdentifierNode{Value: needFunc},
+			Arguments: []ast.Node{&ast.IdentifierNode{Value: "vars"}, &ast.StringNode{Value: prop.Value}},
+		}
+		ast.Patch(node, call)
+		(*node).SetLocation(n.Location())
+	}
+}
+
+// compileCondition compiles a branch condition, which must be boolean.
+func compileCondition(src string) (*vm.Program, error) {
+	return expr.Compile(src, expr.Env(Env{}), expr.AsBool())
+}
+
+// compileTemplateExpr compiles the inside of one {{ ... }}.
+func compileTemplateExpr(src string) (*vm.Program, error) {
+	return expr.Compile(src, expr.Env(Env{}), expr.Patch(varsPatcher{}),
+		expr.Function(needFunc, need, new(func(map[string]any, string) any)))
+}
+
+// exprErrorOffset is the rune offset into src of a compile error, and its message.
+func exprErrorOffset(err error) (int, string) {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return fe.From, fe.Message
+	}
+	return 0, err.Error()
+}
+
+// segment is a literal or an expression of a template string.
+type segment struct {
+	lit  string
+	prog *vm.Program
+	src  string
+}
+
+// tmpl is a compiled string with {{ ... }} expressions.
+type tmpl struct {
+	segs []segment
+}
+
+// templateError is a problem in a template string at a byte offset.
+type templateError struct {
+	off int
+	msg string
+}
+
+// parseTemplate splits s at {{ and }} and compiles each expression. It returns nil (and no
+// errors) for a string without {{.
+func parseTemplate(s string) (*tmpl, []templateError) {
+	if !strings.Contains(s, "{{") {
+		return nil, nil
+	}
+	var t tmpl
+	var errs []templateError
+	rest, base := s, 0
+	for {
+		i := strings.Index(rest, "{{")
+		if i < 0 {
+			if rest != "" {
+				t.segs = append(t.segs, segment{lit: rest})
+			}
+			break
+		}
+		if i > 0 {
+			t.segs = append(t.segs, segment{lit: rest[:i]})
+		}
+		j := strings.Index(rest[i+2:], "}}")
+		if j < 0 {
+			errs = append(errs, templateError{base + i, "unclosed {{: add }} after the expression"})
+			break
+		}
+		src := rest[i+2 : i+2+j]
+		exprOff := base + i + 2
+		if strings.TrimSpace(src) == "" {
+			errs = append(errs, templateError{base + i, "empty {{ }}: put a name or an expression inside, like {{contact.name}}"})
+		} else if prog, err := compileTemplateExpr(src); err != nil {
+			roff, msg := exprErrorOffset(err)
+			errs = append(errs, templateError{exprOff + byteOffset(src, roff), msg})
+		} else {
+			t.segs = append(t.segs, segment{prog: prog, src: strings.TrimSpace(src)})
+		}
+		base += i + 2 + j + 2
+		rest = rest[i+2+j+2:]
+	}
+	return &t, errs
+}
+
+// byteOffset turns a rune offset into a byte offset of s.
+func byteOffset(s string, runes int) int {
+	off := 0
+	for i := 0; i < runes && off < len(s); i++ {
+		_, n := utf8.DecodeRuneInString(s[off:])
+		off += n
+	}
+	return off
+}
+
+// render evaluates the template in env.
+func (t *tmpl) render(env *Env) (string, error) {
+	var b strings.Builder
+	for _, s := range t.segs {
+		if s.prog == nil {
+			b.WriteString(s.lit)
+			continue
+		}
+		v, err := vm.Run(s.prog, env)
+		if err != nil {
+			if errors.Is(err, errMissingVar) {
+				var fe *file.Error
+				if errors.As(err, &fe) && fe.Prev != nil {
+					err = fe.Prev
+				}
+				return "", fmt.Errorf("{{%s}}: %w: pass it with --var or in the start's variables", s.src, err)
+			}
+			return "", fmt.Errorf("{{%s}}: %w", s.src, err)
+		}
+		if v == nil {
+			return "", fmt.Errorf("{{%s}} has no value", s.src)
+		}
+		b.WriteString(fmt.Sprint(v))
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,187 @@
+// Package flow is gtc's .ygtc flow language: it parses flow files with positions, validates
+// them (every problem at once, with file:line:col), compiles their expressions, and runs
+// them. The engine has no I/O: it turns an inbound event, or an explicit start, into the
+// ordered Cloud API request bodies to send.
+package flow
+
+import (
+	"regexp"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// Ext is the file extension of flow files.
+const Ext = ".ygtc"
+
+// Node types.
+const (
+	NodeReply  = "reply"
+	NodeBranch = "branch"
+)
+
+// Trigger types.
+const (
+	TriggerMessage     = "message"     // any inbound message
+	TriggerText        = "text"        // a text message, optionally by keywords or regex
+	TriggerInteractive = "interactive" // a reply-button or list reply, optionally by kind and id
+	TriggerButton      = "button"      // a template quick-reply button, optionally by payload
+	TriggerMedia       = "media"       // an image, video, audio, document or sticker
+	TriggerLocation    = "location"    // a shared location
+)
+
+// MaxSteps bounds the nodes one run may visit, so that a flow whose replies loop through
+// next forever still ends.
+const MaxSteps = 100
+
+// Flow is one parsed and compiled .ygtc file.
+type Flow struct {
+	File        string
+	Name        string
+	Version     string
+	Description string
+	Nodes       []*Node
+	Triggers    []*Trigger
+
+	byID map[string]*Node
+	pos  pos
+}
+
+// Node returns the node with id, if any.
+func (f *Flow) Node(id string) (*Node, bool) {
+	n, ok := f.byID[id]
+	return n, ok
+}
+
+// Node is a reply or a branch.
+type Node struct {
+	ID   string
+	Type string
+	// Next is the node run after this reply, if any.
+	Next string
+
+	// Reply nodes.
+	RetryOnRateLimit bool
+	msg              *whatsapp.Message // the request body with literal strings in place
+	fields           []field           // the templated strings, rendered at send time
+
+	// Branch nodes.
+	Conditions []*Condition
+	Default    string
+
+	pos     pos
+	nextPos pos
+	defPos  pos
+}
+
+// Message returns a copy of the reply's request body as written, before templates are
+// rendered and without a recipient. It is nil for branch nodes.
+func (n *Node) Message() *whatsapp.Message {
+	if n.msg == nil {
+		return nil
+	}
+	m, _ := cloneMessage(n.msg)
+	return m
+}
+
+// Condition is one `expression → next` of a branch.
+type Condition struct {
+	Expression string
+	Next       string
+
+	prog    *vm.Program
+	pos     pos // of the expression
+	nextPos pos
+}
+
+// Trigger starts a flow at Target when an inbound message matches.
+type Trigger struct {
+	Type   string
+	Target string
+	// Text triggers: any of Keywords (whole message, case-insensitive, trimmed) or Regex.
+	Keywords []string
+	Regex    string
+	// Interactive triggers: ReplyType button|list and the chosen ID.
+	ReplyType string
+	ID        string
+	// Button triggers (template quick replies): the payload.
+	Payload string
+	// Media triggers: image|video|audio|document|sticker.
+	MediaType string
+
+	re    *regexp.Regexp
+	flow  *Flow
+	index int // position in the flow's trigger list
+	pos   pos
+	tpos  pos // of target
+}
+
+// Event is an inbound message as the flow engine sees it.
+type Event struct {
+	Type        string // text, interactive, button, image, video, audio, document, sticker, location, ...
+	MessageID   string
+	From        string
+	Timestamp   int64
+	ContactName string
+	Text        string
+	// Button is the chosen reply button (interactive) or template quick reply (button; ID is
+	// the payload).
+	Button *whatsapp.ButtonReply
+	List   *whatsapp.ListReply
+	// MediaType is set for media messages.
+	MediaType string
+	Location  *whatsapp.InboundLocation
+}
+
+// EventFromInbound converts an inbound message from the webhook into an Event.
+func EventFromInbound(m *whatsapp.InboundMessage) Event {
+	if m == nil {
+		return Event{}
+	}
+	ev := Event{
+		Type:        m.Type,
+		MessageID:   m.ID,
+		From:        m.ContactKey(),
+		Timestamp:   m.Timestamp,
+		ContactName: m.ContactName,
+		Text:        m.Text,
+		Button:      m.Button,
+		List:        m.List,
+		Location:    m.Location,
+	}
+	if m.Media != nil {
+		ev.MediaType = m.Media.Type
+		if ev.MediaType == "" {
+			ev.MediaType = m.Type
+		}
+		if ev.Text == "" {
+			ev.Text = m.Media.Caption
+		}
+	}
+	return ev
+}
+
+// Context is what a run knows besides the event: who it talks to and the variables.
+type Context struct {
+	Tenant string
+	Team   string
+	// To is the recipient of the replies (E.164 digits or wa_id).
+	To string
+	// ReplyTo, when set, is the inbound message id replies quote (message.context).
+	ReplyTo string
+	// Now and LastMessageTime are Unix seconds.
+	Now             int64
+	LastMessageTime int64
+	Vars            map[string]any
+}
+
+// Reply is one request body the engine wants sent, in order.
+type Reply struct {
+	Flow             string
+	Node             string
+	Message          whatsapp.Message
+	RetryOnRateLimit bool
+}
+
+type pos struct{ Line, Col int }
