@@ -399,3 +399,59 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestInterruptedWrite fails the n-th file write of a setup and checks that no half bundle
+// is left: a new bundle does not appear at all, an updated one still loads with its old
+// manifest.
+func TestInterruptedWrite(t *testing.T) {
+	t.Cleanup(func() { beforeWrite = nil })
+	failAt := func(n int) {
+		count := 0
+		beforeWrite = func(string) error {
+			count++
+			if count == n {
+				return fs.ErrPermission
+			}
+			return nil
+		}
+	}
+	for n := 1; n <= 6; n++ {
+		root := t.TempDir()
+		dir := filepath.Join(root, "b")
+		failAt(n)
+		if _, err := Write(dir, testAnswers(t, "default", "default"), opts()); err == nil {
+			t.Fatalf("write %d: no error", n)
+		}
+		if entries, _ := os.ReadDir(root); len(entries) != 0 {
+			t.Fatalf("write %d: left %v behind", n, entries)
+		}
+	}
+	for n := 1; n <= 3; n++ {
+		dir := filepath.Join(t.TempDir(), "b")
+		beforeWrite = nil
+		if _, err := Write(dir, testAnswers(t, "default", "default"), opts()); err != nil {
+			t.Fatal(err)
+		}
+		manifest := snapshot(t, dir)["bundle.yaml"]
+		failAt(n)
+		if _, err := Write(dir, testAnswers(t, "acme", "support"), opts()); err == nil {
+			t.Fatalf("update %d: no error", n)
+		}
+		beforeWrite = nil
+		if snapshot(t, dir)["bundle.yaml"] != manifest {
+			t.Fatalf("update %d: manifest changed", n)
+		}
+		b, err := Load(dir, LoadOptions{})
+		if err != nil {
+			t.Fatalf("update %d: bundle no longer loads: %v", n, err)
+		}
+		if len(b.Providers) != 1 {
+			t.Fatalf("update %d: %d providers", n, len(b.Providers))
+		}
+		for name := range snapshot(t, dir) {
+			if strings.Contains(name, ".tmp-") {
+				t.Fatalf("update %d: temp file %s left", n, name)
+			}
+		}
+	}
+}

@@ -335,7 +335,16 @@ func createBundle(dir string, state dirState, files map[string][]byte, secrets, 
 	return nil
 }
 
+// beforeWrite, when set by a test, runs before every file is written and can fail it, to
+// simulate an interruption.
+var beforeWrite func(name string) error
+
 func writeFile(name string, data []byte, mode os.FileMode) error {
+	if beforeWrite != nil {
+		if err := beforeWrite(name); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
@@ -359,6 +368,11 @@ func writeFile(name string, data []byte, mode os.FileMode) error {
 
 // writeAtomic replaces name with data through a temporary file in the same folder.
 func writeAtomic(name string, data []byte, mode os.FileMode) error {
+	if beforeWrite != nil {
+		if err := beforeWrite(name); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}

@@ -221,7 +221,9 @@ func printSummary(io *cmdutil.IOStreams, s *Summary) {
 // else the defaults.
 func currentAnswers(dir string) *answers.Answers {
 	a := answers.Default()
-	b, err := bundle.Load(dir, bundle.LoadOptions{AllowMissingEnv: true})
+	// No environment: ${NAME} references stay references, so the wizard writes them back.
+	noEnv := func(string) (string, bool) { return "", false }
+	b, err := bundle.Load(dir, bundle.LoadOptions{LookupEnv: noEnv, AllowMissingEnv: true})
 	if err != nil || len(b.Providers) != 1 {
 		return a
 	}
