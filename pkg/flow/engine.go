@@ -226,3 +226,23 @@ func cloneMessage(m *whatsapp.Message) (*whatsapp.Message, error) {
 	}
 	return &out, nil
 }
+
+// Only returns a set with just the flow called name (for trying one flow's triggers).
+func (s *Set) Only(name string) *Set {
+	out := &Set{byName: map[string]*Flow{}}
+	if f, ok := s.byName[name]; ok {
+		out.Flows = []*Flow{f}
+		out.byName[name] = f
+	}
+	for _, t := range s.triggers {
+		if t.flow.Name == name {
+			out.triggers = append(out.triggers, t)
+		}
+	}
+	return out
+}
+
+// Describe says what the trigger matches and where it is defined.
+func (t *Trigger) Describe() string {
+	return fmt.Sprintf("%s -> %s (%s:%d)", strings.Join(t.keys(), ", "), t.Target, t.flow.File, t.pos.Line)
+}

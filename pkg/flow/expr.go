@@ -90,15 +90,15 @@ func isEnvName(s string) bool {
 // vars.name reads vars and fails when it is missing.
 const needFunc = "__need"
 
-// errMissingVar is returned (wrapped) when a template reads a variable that is not set.
-var errMissingVar = errors.New("missing variable")
+// ErrMissingVar is returned (wrapped) when a template reads a variable that is not set.
+var ErrMissingVar = errors.New("missing variable")
 
 func need(params ...any) (any, error) {
 	vars, _ := params[0].(map[string]any)
 	name, _ := params[1].(string)
 	v, ok := vars[name]
 	if !ok || v == nil {
-		return nil, fmt.Errorf("%w %s", errMissingVar, name)
+		return nil, fmt.Errorf("%w %s", ErrMissingVar, name)
 	}
 	return v, nil
 }
@@ -238,7 +238,7 @@ func (t *tmpl) render(env *Env) (string, error) {
 		}
 		v, err := vm.Run(s.prog, env)
 		if err != nil {
-			if errors.Is(err, errMissingVar) {
+			if errors.Is(err, ErrMissingVar) {
 				var fe *file.Error
 				if errors.As(err, &fe) && fe.Prev != nil {
 					err = fe.Prev
