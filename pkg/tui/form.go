@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -57,7 +58,7 @@ func newForm(s *Styles, k KeyMap, values map[string]string, plan func(map[string
 	f.input = textinput.New()
 	f.input.Prompt = "> "
 	f.input.PromptStyle = s.Prompt
-	f.input.Cursor.SetMode(0) // blinking off: stable output in tests and goldens
+	f.input.Cursor.SetMode(cursor.CursorStatic) // no blinking: stable output in tests and goldens
 	f.enter()
 	return f
 }

@@ -1,0 +1,610 @@
+package tui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// Template is an approved message template as the composer offers it.
+type Template struct {
+	Name     string
+	Language string
+	Category string
+	Params   []TemplateParam
+}
+
+// TemplateParam is one placeholder of a template: {{1}} (Index) or {{name}} (Name) in a
+// component (header, body, or button with ButtonIndex).
+type TemplateParam struct {
+	Component   string // header, body, button
+	ButtonIndex string // "0".."9" for a button's parameter
+	Index       int    // positional placeholder number, 0 for a named one
+	Name        string // named placeholder
+	Example     string
+}
+
+// Label names the parameter for a prompt: "body {{1}}".
+func (p TemplateParam) Label() string {
+	ph := p.Name
+	if p.Index > 0 {
+		ph = strconv.Itoa(p.Index)
+	}
+	c := p.Component
+	if c == "button" {
+		c = "button " + p.ButtonIndex
+	}
+	return c + " {{" + ph + "}}"
+}
+
+var placeholderRE = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_]+)\s*\}\}`)
+
+// ParamsFromText lists the placeholders of one component's text ("Hi {{1}}, order {{2}}"),
+// each once, in order of appearance.
+func ParamsFromText(component, buttonIndex, text string) []TemplateParam {
+	var out []TemplateParam
+	seen := map[string]bool{}
+	for _, m := range placeholderRE.FindAllStringSubmatch(text, -1) {
+		if seen[m[1]] {
+			continue
+		}
+		seen[m[1]] = true
+		p := TemplateParam{Component: component, ButtonIndex: buttonIndex}
+		if n, err := strconv.Atoi(m[1]); err == nil {
+			p.Index = n
+		} else {
+			p.Name = m[1]
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// ComposerBackend is what the composer needs from the Graph API client.
+type ComposerBackend interface {
+	// ListTemplates returns the business account's approved templates.
+	ListTemplates(ctx context.Context) ([]Template, error)
+	// Send sends one message and returns its message id.
+	Send(ctx context.Context, m *whatsapp.Message) (string, error)
+}
+
+// ComposerConfig configures the composer.
+type ComposerConfig struct {
+	Styles  *Styles
+	Keys    KeyMap
+	Context context.Context
+	Backend ComposerBackend
+	// Normalize checks and normalizes a recipient to E.164 (whatsapp.NormalizeE164).
+	Normalize func(string) (string, error)
+	// Check validates the finished message before the preview (Message.Validate); optional.
+	Check func(*whatsapp.Message) error
+	// Explain turns a send error into its class and advice for the result screen; optional.
+	Explain func(error) string
+	// To pre-fills the recipient.
+	To string
+}
+
+// Composer kinds, in the order the composer offers them.
+var composerKinds = []Choice{
+	{Label: "text", Value: "text"},
+	{Label: "template", Value: "template", Detail: "the only kind allowed outside the 24-hour window"},
+	{Label: "buttons", Value: "buttons", Detail: "up to 3 reply buttons"},
+	{Label: "list", Value: "list", Detail: "up to 10 rows"},
+	{Label: "image", Value: "image"},
+	{Label: "document", Value: "document"},
+	{Label: "audio", Value: "audio"},
+	{Label: "video", Value: "video"},
+	{Label: "location", Value: "location"},
+}
+
+type composerStage int
+
+const (
+	stageFields composerStage = iota
+	stageLoading
+	stagePreview
+	stageSending
+	stageResult
+)
+
+type templatesMsg struct {
+	templates []Template
+	err       error
+}
+
+type sentMsg struct {
+	id  string
+	err error
+}
+
+// Composer is the message composer's model. After Run, read Cancelled, Sent, MessageID and
+// SendErr.
+type Composer struct {
+	cfg   ComposerConfig
+	form  *form
+	stage composerStage
+
+	templates     []Template
+	templatesErr  error
+	templatesDone bool
+
+	message  *whatsapp.Message
+	buildErr error
+
+	// Cancelled is true after Ctrl+C (nothing was sent).
+	Cancelled bool
+	// Sent is true once a send was attempted; MessageID or SendErr hold the outcome.
+	Sent      bool
+	MessageID string
+	SendErr   error
+}
+
+// NewComposer builds the composer.
+func NewComposer(cfg ComposerConfig) *Composer {
+	if cfg.Styles == nil {
+		cfg.Styles = PlainStyles()
+	}
+	if cfg.Context == nil {
+		cfg.Context = context.Background()
+	}
+	c := &Composer{cfg: cfg}
+	values := map[string]string{}
+	if cfg.To != "" {
+		values["to"] = cfg.To
+	}
+	c.form = newForm(cfg.Styles, cfg.Keys, values, c.plan)
+	return c
+}
+
+func (c *Composer) Init() tea.Cmd { return nil }
+
+func (c *Composer) loadTemplates() tea.Msg {
+	ts, err := c.cfg.Backend.ListTemplates(c.cfg.Context)
+	return templatesMsg{templates: ts, err: err}
+}
+
+func (c *Composer) send() tea.Msg {
+	id, err := c.cfg.Backend.Send(c.cfg.Context, c.message)
+	return sentMsg{id: id, err: err}
+}
+
+func (c *Composer) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		c.form.width = msg.Width
+		return c, nil
+	case templatesMsg:
+		c.templates, c.templatesErr, c.templatesDone = msg.templates, msg.err, true
+		if c.templatesErr == nil && len(c.templates) == 0 {
+			c.templatesErr = errors.New("the business account has no approved templates")
+		}
+		c.stage = stageFields
+		c.form.enter()
+		return c, nil
+	case sentMsg:
+		c.stage = stageResult
+		c.Sent, c.MessageID, c.SendErr = true, msg.id, msg.err
+		return c, nil
+	case tea.KeyMsg:
+		if key.Matches(msg, c.cfg.Keys.Quit) {
+			if c.stage != stageResult {
+				c.Cancelled = true
+			}
+			return c, tea.Quit
+		}
+		switch c.stage {
+		case stageLoading, stageSending:
+			return c, nil
+		case stageResult:
+			return c, tea.Quit
+		case stagePreview:
+			switch {
+			case key.Matches(msg, c.cfg.Keys.Confirm) && c.buildErr == nil:
+				c.stage = stageSending
+				return c, c.send
+			case key.Matches(msg, c.cfg.Keys.Deny):
+				c.stage = stageFields
+				c.form.back()
+			}
+			return c, nil
+		}
+	}
+	if c.stage != stageFields {
+		return c, nil
+	}
+	done, cmd := c.form.update(msg)
+	if c.form.values["kind"] == "template" && !c.templatesDone && c.cfg.Backend != nil {
+		if _, asked := c.form.values["template"]; !asked && c.form.idx == 2 {
+			c.stage = stageLoading
+			return c, c.loadTemplates
+		}
+	}
+	if done {
+		c.message, c.buildErr = c.build()
+		if c.buildErr == nil && c.cfg.Check != nil {
+			c.buildErr = c.cfg.Check(c.message)
+		}
+		c.stage = stagePreview
+	}
+	return c, cmd
+}
+
+func (c *Composer) View() string {
+	s := c.cfg.Styles
+	var b strings.Builder
+	b.WriteString(s.Title.Render("gtc send — compose a message") + "\n\n")
+	switch c.stage {
+	case stageLoading:
+		b.WriteString(s.Muted.Render("Loading the business account's templates…") + "\n")
+	case stageFields:
+		b.WriteString(c.form.view())
+		b.WriteString("\n" + s.Help.Render("enter next • esc back • ctrl+c cancel") + "\n")
+	case stagePreview, stageSending:
+		b.WriteString(s.Label.Render("Preview") + "\n")
+		b.WriteString(renderMessage(s, c.message) + "\n")
+		if c.buildErr != nil {
+			b.WriteString(s.Error.Render(wrap("✗ "+c.buildErr.Error(), c.form.width)) + "\n")
+			b.WriteString("\n" + s.Help.Render("n edit • ctrl+c cancel") + "\n")
+			break
+		}
+		if c.stage == stageSending {
+			b.WriteString("\n" + s.Muted.Render("Sending…") + "\n")
+			break
+		}
+		fmt.Fprintf(&b, "\nSend to %s? %s\n", c.message.To, s.Help.Render("y send • n edit • ctrl+c cancel"))
+	case stageResult:
+		if c.SendErr != nil {
+			b.WriteString(s.Error.Render(wrap("✗ send failed: "+c.SendErr.Error(), c.form.width)) + "\n")
+			if c.cfg.Explain != nil {
+				if adv := c.cfg.Explain(c.SendErr); adv != "" {
+					b.WriteString(wrap(adv, c.form.width) + "\n")
+				}
+			}
+		} else {
+			b.WriteString(s.OK.Render("✓ sent, message id "+c.MessageID) + "\n")
+		}
+		b.WriteString("\n" + s.Help.Render("any key to quit") + "\n")
+	}
+	return b.String()
+}
+
+// plan lists the fields for the answers so far.
+func (c *Composer) plan(v map[string]string) []Field {
+	fs := []Field{
+		{Key: "to", Title: "recipient", Help: "The customer's phone number in international format, like +4915123456789.",
+			Validate: func(s string) error {
+				if c.cfg.Normalize == nil {
+					if s == "" {
+						return errors.New("the recipient is required")
+					}
+					return nil
+				}
+				_, err := c.cfg.Normalize(s)
+				return err
+			}},
+		{Key: "kind", Title: "kind", Help: "What to send.", Choices: composerKinds},
+	}
+	req := func(what string, max int) func(string) error {
+		return func(s string) error {
+			if s == "" {
+				return fmt.Errorf("%s is required", what)
+			}
+			if max > 0 && len([]rune(s)) > max {
+				return fmt.Errorf("%s is %d characters, at most %d are allowed", what, len([]rune(s)), max)
+			}
+			return nil
+		}
+	}
+	opt := func(what string, max int) func(string) error {
+		return func(s string) error {
+			if s == "" {
+				return nil
+			}
+			return req(what, max)(s)
+		}
+	}
+	link := func(s string) error {
+		if !strings.HasPrefix(s, "https://") && !strings.HasPrefix(s, "http://") {
+			return errors.New("the link must be an http(s) URL Meta can download, like https://example.com/file.pdf")
+		}
+		return nil
+	}
+	switch v["kind"] {
+	case "text":
+		fs = append(fs, Field{Key: "body", Title: "text", Help: "The message text (up to 4096 characters).", Validate: req("the text", whatsapp.MaxTextBody)})
+	case "template":
+		fs = append(fs, c.templateFields(v)...)
+	case "buttons":
+		fs = append(fs,
+			Field{Key: "body", Title: "body", Help: "The text above the buttons.", Validate: req("the body", whatsapp.MaxInteractiveBody)},
+			Field{Key: "button1", Title: "button 1", Help: "First button title (up to 20 characters).", Validate: req("the first button", whatsapp.MaxButtonTitle)},
+			Field{Key: "button2", Title: "button 2", Help: "Second button title (optional).", Validate: opt("the second button", whatsapp.MaxButtonTitle)},
+			Field{Key: "button3", Title: "button 3", Help: "Third button title (optional).", Validate: opt("the third button", whatsapp.MaxButtonTitle)})
+	case "list":
+		fs = append(fs,
+			Field{Key: "body", Title: "body", Help: "The text above the list button.", Validate: req("the body", whatsapp.MaxTextBody)},
+			Field{Key: "button", Title: "list button", Help: "The label of the button that opens the list (up to 20 characters).", Default: "Options", Validate: req("the list button", whatsapp.MaxListButton)},
+			Field{Key: "rows", Title: "rows", Help: "Row titles separated by ; (1 to 10 rows, each up to 24 characters), like Billing; Technical support.", Validate: func(s string) error {
+				rows := splitList(s)
+				if len(rows) == 0 || len(rows) > whatsapp.MaxRowsTotal {
+					return fmt.Errorf("give 1 to %d rows separated by ;", whatsapp.MaxRowsTotal)
+				}
+				for i, r := range rows {
+					if len([]rune(r)) > whatsapp.MaxRowTitle {
+						return fmt.Errorf("row %d %q is longer than %d characters", i+1, r, whatsapp.MaxRowTitle)
+					}
+				}
+				return nil
+			}})
+	case "image", "video", "document", "audio":
+		fs = append(fs, Field{Key: "link", Title: "link", Help: "Public URL of the " + v["kind"] + ".", Validate: link})
+		if v["kind"] != "audio" {
+			fs = append(fs, Field{Key: "caption", Title: "caption", Help: "Caption (optional).", Validate: opt("the caption", whatsapp.MaxCaption)})
+		}
+		if v["kind"] == "document" {
+			fs = append(fs, Field{Key: "filename", Title: "filename", Help: "File name shown to the customer (optional), like invoice.pdf."})
+		}
+	case "location":
+		coord := func(what string, lim float64) func(string) error {
+			return func(s string) error {
+				f, err := strconv.ParseFloat(s, 64)
+				if err != nil || f < -lim || f > lim {
+					return fmt.Errorf("%s must be a number between -%g and %g", what, lim, lim)
+				}
+				return nil
+			}
+		}
+		fs = append(fs,
+			Field{Key: "latitude", Title: "latitude", Help: "Like 52.5200.", Validate: coord("latitude", 90)},
+			Field{Key: "longitude", Title: "longitude", Help: "Like 13.4050.", Validate: coord("longitude", 180)},
+			Field{Key: "name", Title: "name", Help: "Place name (optional)."},
+			Field{Key: "address", Title: "address", Help: "Address (optional)."})
+	}
+	return fs
+}
+
+// templateFields asks for the template (picked from the list, or typed when the list could
+// not be fetched) and then each of its parameters.
+func (c *Composer) templateFields(v map[string]string) []Field {
+	if c.templatesErr != nil || c.cfg.Backend == nil {
+		why := "no client"
+		if c.templatesErr != nil {
+			why = c.templatesErr.Error()
+		}
+		return []Field{
+			{Key: "template", Title: "template name", Help: "Could not list templates: " + why + ". Type the approved template's name.",
+				Validate: func(s string) error {
+					if s == "" {
+						return errors.New("the template name is required")
+					}
+					return nil
+				}},
+			{Key: "language", Title: "language", Help: "The template's language code, like en or en_US.", Default: "en",
+				Validate: func(s string) error {
+					if s == "" {
+						return errors.New("the language code is required")
+					}
+					return nil
+				}},
+			{Key: "body_params", Title: "body parameters", Help: "Values for {{1}}, {{2}}, … separated by ; (empty for none)."},
+		}
+	}
+	choices := make([]Choice, len(c.templates))
+	for i, t := range c.templates {
+		choices[i] = Choice{Label: t.Name, Value: strconv.Itoa(i), Detail: t.Language + " · " + strings.ToLower(t.Category) + " · " + plural(len(t.Params), "parameter")}
+	}
+	fs := []Field{{Key: "template", Title: "template", Help: "Approved templates of the business account.", Choices: choices}}
+	if t, ok := c.chosenTemplate(v); ok {
+		for i, p := range t.Params {
+			help := "Value for " + p.Label() + "."
+			if p.Example != "" {
+				help += " Example: " + p.Example + "."
+			}
+			fs = append(fs, Field{Key: "param" + strconv.Itoa(i), Title: p.Label(), Help: help,
+				Validate: func(s string) error {
+					if s == "" {
+						return fmt.Errorf("a value for %s is required", p.Label())
+					}
+					return nil
+				}})
+		}
+	}
+	return fs
+}
+
+func (c *Composer) chosenTemplate(v map[string]string) (Template, bool) {
+	i, err := strconv.Atoi(v["template"])
+	if err != nil || i < 0 || i >= len(c.templates) || c.templatesErr != nil {
+		return Template{}, false
+	}
+	return c.templates[i], true
+}
+
+// build turns the answers into the message.
+func (c *Composer) build() (*whatsapp.Message, error) {
+	v := c.form.values
+	to := v["to"]
+	if c.cfg.Normalize != nil {
+		n, err := c.cfg.Normalize(to)
+		if err != nil {
+			return nil, fmt.Errorf("recipient: %w", err)
+		}
+		to = n
+	}
+	m := &whatsapp.Message{MessagingProduct: whatsapp.MessagingProduct, RecipientType: whatsapp.RecipientIndividual, To: to}
+	switch v["kind"] {
+	case "text":
+		m.Type = whatsapp.TypeText
+		m.Text = &whatsapp.Text{Body: v["body"], PreviewURL: strings.Contains(v["body"], "https://")}
+	case "template":
+		m.Type = whatsapp.TypeTemplate
+		if t, ok := c.chosenTemplate(v); ok {
+			m.Template = &whatsapp.Template{Name: t.Name, Language: whatsapp.Language{Code: t.Language}}
+			values := make([]string, len(t.Params))
+			for i := range t.Params {
+				values[i] = v["param"+strconv.Itoa(i)]
+			}
+			m.Template.Components = templateComponents(t.Params, values)
+		} else {
+			m.Template = &whatsapp.Template{Name: v["template"], Language: whatsapp.Language{Code: v["language"]}}
+			vals := splitList(v["body_params"])
+			ps := make([]TemplateParam, len(vals))
+			for i := range vals {
+				ps[i] = TemplateParam{Component: "body", Index: i + 1}
+			}
+			m.Template.Components = templateComponents(ps, vals)
+		}
+	case "buttons":
+		m.Type = whatsapp.TypeInteractive
+		in := &whatsapp.Interactive{Type: "button", Body: &whatsapp.InteractiveText{Text: v["body"]}}
+		for i, k := range []string{"button1", "button2", "button3"} {
+			if v[k] != "" {
+				in.Action.Buttons = append(in.Action.Buttons, whatsapp.ReplyButton{Type: "reply",
+					Reply: whatsapp.Reply{ID: "button_" + strconv.Itoa(i+1), Title: v[k]}})
+			}
+		}
+		m.Interactive = in
+	case "list":
+		m.Type = whatsapp.TypeInteractive
+		sec := whatsapp.Section{}
+		for i, r := range splitList(v["rows"]) {
+			sec.Rows = append(sec.Rows, whatsapp.Row{ID: "row_" + strconv.Itoa(i+1), Title: r})
+		}
+		m.Interactive = &whatsapp.Interactive{Type: "list", Body: &whatsapp.InteractiveText{Text: v["body"]},
+			Action: whatsapp.Action{Button: v["button"], Sections: []whatsapp.Section{sec}}}
+	case "image", "video", "document", "audio":
+		m.SetMedia(v["kind"], &whatsapp.Media{Link: v["link"], Caption: v["caption"], Filename: v["filename"]})
+	case "location":
+		lat, err1 := strconv.ParseFloat(v["latitude"], 64)
+		lon, err2 := strconv.ParseFloat(v["longitude"], 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("location: %w", err)
+		}
+		m.Type = whatsapp.TypeLocation
+		m.Location = &whatsapp.Location{Latitude: lat, Longitude: lon, Name: v["name"], Address: v["address"]}
+	default:
+		return nil, fmt.Errorf("unknown kind %q", v["kind"])
+	}
+	return m, nil
+}
+
+// templateComponents groups parameter values by component, in placeholder order.
+func templateComponents(ps []TemplateParam, values []string) []whatsapp.Component {
+	var out []whatsapp.Component
+	find := func(typ, idx string) *whatsapp.Component {
+		for i := range out {
+			if out[i].Type == typ && (out[i].Index == nil || *out[i].Index == idx) {
+				return &out[i]
+			}
+		}
+		c := whatsapp.Component{Type: typ}
+		if typ == "button" {
+			ix := idx
+			c.Index, c.SubType = &ix, "url"
+		}
+		out = append(out, c)
+		return &out[len(out)-1]
+	}
+	for i, p := range ps {
+		c := find(p.Component, p.ButtonIndex)
+		c.Parameters = append(c.Parameters, whatsapp.Parameter{Type: "text", Text: values[i], ParameterName: p.Name})
+	}
+	return out
+}
+
+// renderMessage draws a message as a readable card.
+func renderMessage(s *Styles, m *whatsapp.Message) string {
+	if m == nil {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "to %s · %s\n", m.To, m.Type)
+	switch {
+	case m.Text != nil:
+		b.WriteString(m.Text.Body)
+	case m.Template != nil:
+		fmt.Fprintf(&b, "template %s (%s)", m.Template.Name, m.Template.Language.Code)
+		for _, c := range m.Template.Components {
+			for i, p := range c.Parameters {
+				name := p.ParameterName
+				if name == "" {
+					name = strconv.Itoa(i + 1)
+				}
+				fmt.Fprintf(&b, "\n  %s {{%s}} = %s", c.Type, name, p.Text)
+			}
+		}
+	case m.Interactive != nil:
+		if m.Interactive.Body != nil {
+			b.WriteString(m.Interactive.Body.Text)
+		}
+		for _, bt := range m.Interactive.Action.Buttons {
+			fmt.Fprintf(&b, "\n  [ %s ]", bt.Reply.Title)
+		}
+		if m.Interactive.Action.Button != "" {
+			fmt.Fprintf(&b, "\n  ≡ %s", m.Interactive.Action.Button)
+		}
+		for _, sec := range m.Interactive.Action.Sections {
+			if sec.Title != "" {
+				fmt.Fprintf(&b, "\n  %s", sec.Title)
+			}
+			for _, r := range sec.Rows {
+				fmt.Fprintf(&b, "\n  • %s", r.Title)
+				if r.Description != "" {
+					fmt.Fprintf(&b, " — %s", r.Description)
+				}
+			}
+		}
+	case m.Location != nil:
+		fmt.Fprintf(&b, "📍 %g, %g", m.Location.Latitude, m.Location.Longitude)
+		if m.Location.Name != "" {
+			b.WriteString("\n" + m.Location.Name)
+		}
+		if m.Location.Address != "" {
+			b.WriteString("\n" + m.Location.Address)
+		}
+	default:
+		if md := m.MediaOf(); md != nil {
+			ref := md.Link
+			if ref == "" {
+				ref = "media " + md.ID
+			}
+			fmt.Fprintf(&b, "%s %s", m.Type, ref)
+			if md.Filename != "" {
+				b.WriteString("\n" + md.Filename)
+			}
+			if md.Caption != "" {
+				b.WriteString("\n" + md.Caption)
+			}
+		} else {
+			raw, _ := json.Marshal(m)
+			b.Write(raw)
+		}
+	}
+	return s.Card.Render(b.String())
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ";") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}
