@@ -39,6 +39,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/greentic/gtc/pkg/bundle"
+	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/store"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
@@ -126,7 +127,8 @@ type Config struct {
 	NewClient func(*bundle.Provider) (*whatsapp.Client, error)
 	// Providers lists the tenant/team numbers directly (tests, or instead of Bundle).
 	Providers []Provider
-	// Runner decides the replies (see FlowRunner).
+	// Flows are the bundle's flows; Runner, when set, is used instead (tests).
+	Flows  *flow.Set
 	Runner FlowRunner
 	Store  *store.Store
 	// Classify turns a Sender error into an ErrorInfo; ClassifyCode does the same for an
@@ -175,6 +177,9 @@ const contactsPerJob = 32
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("delivery: no store")
+	}
+	if cfg.Runner == nil && cfg.Flows != nil {
+		cfg.Runner = SetRunner(cfg.Flows)
 	}
 	if cfg.Runner == nil {
 		return nil, errors.New("delivery: no flows")

@@ -1,0 +1,56 @@
+package delivery
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/greentic/gtc/pkg/flow"
+	"github.com/greentic/gtc/pkg/flow/starter"
+	"github.com/greentic/gtc/pkg/store"
+)
+
+// TestStarterFlowsEndToEnd runs the seed's starter flows through the pipeline: a greeting
+// gets the flow's reply, a reply to a message from two days ago (Meta retried it) is
+// refused as window_closed.
+func TestStarterFlowsEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	entries, err := starter.FS.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := starter.FS.ReadFile(e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := flow.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, "", false)
+	h.svc.cfg.Runner = SetRunner(set)
+	if err := h.svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.ingest(textEvent("f1", "4915100020", "hello there", tBase), textEvent("f2", "4915100021", "hello", tBase.Add(-48*time.Hour)))
+	h.eventually("idle", h.idle)
+	fresh := h.outbound("4915100020")
+	if len(fresh) == 0 || fresh[0].Flow != "greeting" || fresh[0].State != store.OutSent {
+		t.Fatalf("greeting replies = %+v", fresh)
+	}
+	for _, o := range h.outbound("4915100021") {
+		if o.MessageType != "template" && (o.State != store.OutRefused || o.ErrorClass != "window_closed") {
+			t.Fatalf("free-form reply to a closed window = %s/%s", o.State, o.ErrorClass)
+		}
+	}
+	if len(h.outbound("4915100021")) == 0 {
+		t.Fatal("no flow ran for the old message")
+	}
+}
