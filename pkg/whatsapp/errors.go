@@ -153,7 +153,7 @@ func (e *GraphError) Error() string {
 		return b.String()
 	}
 	b.WriteString("cloud api error")
-	if e.Code != 0 || e.Message != "" {
+	if e.Code != 0 {
 		fmt.Fprintf(&b, " %d", e.Code)
 		if e.Subcode != 0 {
 			fmt.Fprintf(&b, "/%d", e.Subcode)

@@ -51,8 +51,6 @@ const (
 type PacerConfig struct {
 	// RatePerSecond is the throughput of the phone number (default 80).
 	RatePerSecond float64
-	// Burst is how many sends the phone number may make at once (default: one second's worth).
-	Burst int
 	// RecipientInterval is the steady gap between messages to one user (default 6 s).
 	RecipientInterval time.Duration
 	// RecipientBurst is how many messages one user may get back to back (default 10).
@@ -100,14 +98,66 @@ func (b *bucket) full(now time.Time) bool {
 	return !b.tat.After(now) && !b.notBefore.After(now)
 }
 
+// window is the number's throughput ledger: at most capacity sends in each window of length
+// size. Unlike a single token bucket it can book sends in the future (a job scheduled 12 s
+// ahead for a paced recipient) without holding back sends to everyone else now.
+type window struct {
+	size     time.Duration
+	capacity int
+	counts   map[int64]int
+}
+
+func newWindow(ratePerSecond float64) *window {
+	size := time.Second
+	if per := time.Duration(float64(time.Second) / ratePerSecond); per > size {
+		size = per
+	}
+	capacity := int(ratePerSecond*size.Seconds() + 0.5)
+	if capacity < 1 {
+		capacity = 1
+	}
+	return &window{size: size, capacity: capacity, counts: map[int64]int{}}
+}
+
+// book returns the first time at or after t with room, and books it.
+func (w *window) book(t time.Time, now time.Time) time.Time {
+	cur := now.UnixNano() / int64(w.size)
+	for k := range w.counts {
+		if k < cur {
+			delete(w.counts, k)
+		}
+	}
+	k := t.UnixNano() / int64(w.size)
+	for w.counts[k] >= w.capacity {
+		k++
+	}
+	w.counts[k]++
+	if start := time.Unix(0, k*int64(w.size)); start.After(t) {
+		return start
+	}
+	return t
+}
+
+// earliest is book without booking.
+func (w *window) earliest(t time.Time) time.Time {
+	k := t.UnixNano() / int64(w.size)
+	for w.counts[k] >= w.capacity {
+		k++
+	}
+	if start := time.Unix(0, k*int64(w.size)); start.After(t) {
+		return start
+	}
+	return t
+}
+
 // Pacer keeps gtc under the Cloud API's throughput (per phone number) and pair rate (per
-// recipient) limits: a token bucket for the number and one per recipient. Reserve tells how
-// long a send must wait, so a server can schedule a job for later instead of sleeping; Wait
-// blocks, for the CLI. A Pacer is safe for concurrent use.
+// recipient) limits: a ledger of sends per second for the number and a token bucket per
+// recipient. Reserve tells how long a send must wait, so a server can schedule a job for
+// later instead of sleeping; Wait blocks, for the CLI. A Pacer is safe for concurrent use.
 type Pacer struct {
 	mu         sync.Mutex
 	clock      Clock
-	phone      *bucket
+	phone      *window
 	recipients map[string]*bucket
 	rInterval  time.Duration
 	rBurst     int
@@ -117,12 +167,6 @@ type Pacer struct {
 func NewPacer(cfg PacerConfig) *Pacer {
 	if cfg.RatePerSecond <= 0 {
 		cfg.RatePerSecond = DefaultRatePerSecond
-	}
-	if cfg.Burst <= 0 {
-		cfg.Burst = int(cfg.RatePerSecond)
-		if cfg.Burst < 1 {
-			cfg.Burst = 1
-		}
 	}
 	if cfg.RecipientInterval <= 0 {
 		cfg.RecipientInterval = DefaultRecipientInterval
@@ -135,7 +179,7 @@ func NewPacer(cfg PacerConfig) *Pacer {
 	}
 	return &Pacer{
 		clock:      cfg.Clock,
-		phone:      newBucket(time.Duration(float64(time.Second)/cfg.RatePerSecond), cfg.Burst),
+		phone:      newWindow(cfg.RatePerSecond),
 		recipients: map[string]*bucket{},
 		rInterval:  cfg.RecipientInterval,
 		rBurst:     cfg.RecipientBurst,
@@ -164,8 +208,7 @@ func (p *Pacer) Delay(recipient string) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.clock.Now()
-	s := p.phone.earliest(p.recipient(recipient).earliest(now))
-	return s.Sub(now)
+	return p.phone.earliest(p.recipient(recipient).earliest(now)).Sub(now)
 }
 
 // Reserve books the next send to recipient and returns how long the caller must wait before
@@ -176,11 +219,8 @@ func (p *Pacer) Reserve(recipient string) time.Duration {
 	defer p.mu.Unlock()
 	now := p.clock.Now()
 	rb := p.recipient(recipient)
-	s := rb.earliest(now)
-	s = p.phone.earliest(s)
-	s = rb.earliest(s) // the number's bucket may push s; the recipient's still conforms
+	s := p.phone.book(rb.earliest(now), now)
 	rb.take(s)
-	p.phone.take(s)
 	return s.Sub(now)
 }
 
@@ -193,7 +233,7 @@ func (p *Pacer) Wait(ctx context.Context, recipient string) error {
 	return p.clock.Sleep(ctx, d)
 }
 
-// BackOff keeps sends to recipient back until d from now (after 131056), other recipients
+// BackOff keeps sends to recipient back until d from now (after 131056); other recipients
 // are not affected.
 func (p *Pacer) BackOff(recipient string, d time.Duration) {
 	p.mu.Lock()

@@ -123,6 +123,11 @@ func (m *Message) Validate() error {
 		}
 		for i, ct := range m.Contacts {
 			c.required(fmt.Sprintf("contacts[%d].name.formatted_name", i), ct.Name.FormattedName)
+			for j, ph := range ct.Phones {
+				if ph.Type != "" && ph.Type != "HOME" && ph.Type != "WORK" {
+					c.add(fmt.Sprintf("contacts[%d].phones[%d].type", i, j), "%q is not HOME or WORK", ph.Type)
+				}
+			}
 		}
 	case TypeReaction:
 		if m.Reaction == nil {

@@ -1,0 +1,143 @@
+package whatsapp
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func errAnswer(code int) stubAnswer {
+	status := 400
+	if code == 0 {
+		return stubAnswer{503, `upstream down`}
+	}
+	return stubAnswer{status, `{"error":{"message":"x","type":"OAuthException","code":` + itoa(code) + `,"fbtrace_id":"T"}}`}
+}
+
+func itoa(n int) string {
+	b := []byte{}
+	for n > 0 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+		n /= 10
+	}
+	return string(b)
+}
+
+func half() float64 { return 0.5 }
+
+func TestSendWithRetry(t *testing.T) {
+	pol := RetryPolicy{MaxAttempts: 4, BaseDelay: time.Second, MaxDelay: 8 * time.Second, Rand: half}
+	polRL := pol
+	polRL.RetryOnRateLimit = true
+	tests := []struct {
+		name     string
+		answers  []stubAnswer
+		pol      RetryPolicy
+		wantErr  ErrorClass
+		attempts int
+		sleeps   []time.Duration
+	}{
+		{"ok", nil, pol, ClassNone, 1, nil},
+		{"5xx then ok", []stubAnswer{errAnswer(0), errAnswer(0)}, pol, ClassNone, 3, []time.Duration{500 * time.Millisecond, time.Second}},
+		{"131000 transient then ok", []stubAnswer{errAnswer(131000)}, pol, ClassNone, 2, []time.Duration{500 * time.Millisecond}},
+		{"130429 not retried without policy", []stubAnswer{errAnswer(130429)}, pol, ClassRateLimited, 1, nil},
+		{"130429 retried with policy", []stubAnswer{errAnswer(130429)}, polRL, ClassNone, 2, []time.Duration{500 * time.Millisecond}},
+		{"131047 never retried", []stubAnswer{errAnswer(131047)}, polRL, ClassWindowClosed, 1, nil},
+		{"190 never retried", []stubAnswer{errAnswer(190)}, polRL, ClassAuth, 1, nil},
+		{"131048 never retried", []stubAnswer{errAnswer(131048)}, polRL, ClassSpamLimit, 1, nil},
+		{"attempts bounded", []stubAnswer{errAnswer(0), errAnswer(0), errAnswer(0), errAnswer(0)}, pol, ClassTransient, 4,
+			[]time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}},
+		{"131056 backs off 4^n s", []stubAnswer{errAnswer(131056), errAnswer(131056)}, polRL, ClassNone, 3,
+			[]time.Duration{4 * time.Second, 16 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGraphStub(t, tt.answers...)
+			clk := newFakeClock()
+			c := g.client(clk)
+			res, err := c.SendWithRetry(context.Background(), textMsg("+4915123456789", "hi"), tt.pol)
+			if tt.wantErr == ClassNone {
+				if err != nil || res.MessageID == "" {
+					t.Fatalf("err = %v", err)
+				}
+			} else if ClassOf(err) != tt.wantErr {
+				t.Fatalf("class = %s, want %s (%v)", ClassOf(err), tt.wantErr, err)
+			}
+			if n := len(g.requests()); n != tt.attempts {
+				t.Errorf("%d attempts, want %d", n, tt.attempts)
+			}
+			if got := clk.Sleeps(); !equalDurations(got, tt.sleeps) {
+				t.Errorf("sleeps = %v, want %v", got, tt.sleeps)
+			}
+		})
+	}
+}
+
+func TestSendWithRetryPairRateUsesPacer(t *testing.T) {
+	g := newGraphStub(t, errAnswer(131056))
+	clk := newFakeClock()
+	c := NewClient(ClientConfig{BaseURL: g.srv.URL, PhoneNumberID: "1234", Token: testToken, Clock: clk,
+		Pacer: NewPacer(PacerConfig{Clock: clk})})
+	if _, err := c.SendWithRetry(context.Background(), textMsg("+4915123456789", "hi"), RetryPolicy{RetryOnRateLimit: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The 4 s back-off is the recipient's: the pacer sleeps it, another recipient is free.
+	if got := clk.Sleeps(); !equalDurations(got, []time.Duration{0, 4 * time.Second}) {
+		t.Errorf("sleeps = %v", got)
+	}
+	if d := c.Pacer().Delay("+4915199999999"); d != 0 {
+		t.Errorf("other recipient delayed %v", d)
+	}
+}
+
+func TestSendWithRetryTotalTimeBound(t *testing.T) {
+	answers := make([]stubAnswer, 2)
+	for i := range answers {
+		answers[i] = errAnswer(0)
+	}
+	g := newGraphStub(t, answers...)
+	clk := newFakeClock()
+	pol := RetryPolicy{MaxAttempts: 100, MaxElapsed: 5 * time.Second, BaseDelay: 2 * time.Second, MaxDelay: time.Minute, Rand: func() float64 { return 0.99 }}
+	// Waits of 1.98 s then 3.96 s: the second would end after 5.94 s, past MaxElapsed.
+	_, err := g.client(clk).SendWithRetry(context.Background(), textMsg("+4915123456789", "hi"), pol)
+	var re *RetryError
+	if !errors.As(err, &re) || re.Attempts != 2 || ClassOf(err) != ClassTransient {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestBackoffFullJitter(t *testing.T) {
+	tests := []struct {
+		attempt int
+		rnd     float64
+		want    time.Duration
+	}{
+		{1, 0.999999, 999999 * time.Microsecond},
+		{1, 0, 0},
+		{3, 0.5, 2 * time.Second},
+		{10, 0.5, 15 * time.Second}, // capped at max 30 s
+		{1000, 1, 30 * time.Second},
+	}
+	for _, tt := range tests {
+		got := Backoff(tt.attempt, time.Second, 30*time.Second, func() float64 { return tt.rnd })
+		if got != tt.want {
+			t.Errorf("Backoff(%d, rnd %v) = %v, want %v", tt.attempt, tt.rnd, got, tt.want)
+		}
+	}
+	if PairRateBackoff(1) != 4*time.Second || PairRateBackoff(2) != 16*time.Second || PairRateBackoff(3) != 64*time.Second {
+		t.Error("PairRateBackoff is not 4^n s")
+	}
+}
+
+func equalDurations(a, b []time.Duration) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
