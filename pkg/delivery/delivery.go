@@ -263,9 +263,11 @@ func New(cfg Config) (*Service, error) {
 	river.AddWorker(workers, &inboundWorker{s: s})
 	river.AddWorker(workers, &sendWorker{s: s})
 	rc, err := river.NewClient(driver, &river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
-		Workers:           workers,
-		Logger:            cfg.Logger.With("component", "jobs"),
+		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers: workers,
+		Logger:  cfg.Logger.With("component", "jobs"),
+		// Below the contact lease (leaseFor), so a lease never outlives its job.
+		JobTimeout:        2 * time.Minute,
 		FetchPollInterval: cfg.PollInterval,
 		FetchCooldown:     min(cfg.PollInterval, 10*time.Millisecond),
 		MaxAttempts:       cfg.MaxAttempts,
@@ -398,11 +400,8 @@ func (s *Service) prepare(ev *whatsapp.Event) (store.InboundEvent, error) {
 	}
 	ie := store.InboundEvent{Kind: string(ev.Kind), DedupeKey: ev.DedupeKey(), Raw: raw}
 	switch {
-	case ev.Kind == whatsapp.EventMessage && ev.Message != nil:
+	case ev.Kind == whatsapp.EventMessage && ev.Message != nil && ev.Message.ContactKey() != "" && ev.Message.ID != "":
 		m := ev.Message
-		if m.ContactKey() == "" {
-			return ie, errors.New("message has neither from nor from_user_id")
-		}
 		ie.ContactKey, ie.MessageID, ie.MessageType = m.ContactKey(), m.ID, m.Type
 		ie.WaID, ie.UserID, ie.Name = m.From, m.FromUser, m.ContactName
 		ie.Timestamp = time.Unix(m.Timestamp, 0)
@@ -410,8 +409,10 @@ func (s *Service) prepare(ev *whatsapp.Event) (store.InboundEvent, error) {
 			ie.Timestamp = s.now()
 		}
 	case ev.Kind == whatsapp.EventMessage:
-		ie.Kind = store.KindUnknown
-	case ev.Status != nil:
+		// No sender or no id: nobody to answer and nothing to dedupe on. Kept as unknown
+		// rather than failing the POST, which Meta would retry for days.
+		ie.Kind, ie.DedupeKey = store.KindUnknown, ""
+	case ev.Status != nil && ev.Status.ID != "":
 		st := ev.Status
 		u := &store.StatusUpdate{WAMID: st.ID, Status: st.Status, At: time.Unix(st.Timestamp, 0)}
 		if len(st.Errors) > 0 {
@@ -426,6 +427,9 @@ func (s *Service) prepare(ev *whatsapp.Event) (store.InboundEvent, error) {
 			key = p.UserID
 		}
 		ie.Preference = &store.PreferenceUpdate{ContactKey: key, Value: p.Value, At: time.Unix(p.Timestamp, 0)}
+	}
+	if ie.Kind == store.KindStatus && ie.Status == nil {
+		ie.Kind, ie.DedupeKey = store.KindUnknown, ""
 	}
 	if ie.DedupeKey == "" {
 		// Errors, preferences and unknown changes carry no id: their content is their key.

@@ -531,3 +531,42 @@ func TestLongPacingWaitBecomesAScheduledSend(t *testing.T) {
 		t.Fatalf("sent before its time: %q", got)
 	}
 }
+
+func TestOddEventsAreKeptNeverFatal(t *testing.T) {
+	h := newHarness(t, "", true)
+	ctx := context.Background()
+	pref := whatsapp.Event{Kind: whatsapp.EventPreference, Field: "user_preferences", Raw: []byte(`{"wa_id":"4915100030","value":"stop"}`),
+		Preference: &whatsapp.UserPreference{WaID: "4915100030", Category: "marketing_messages", Value: "stop", Timestamp: tBase.Unix()}}
+	tests := []struct {
+		name     string
+		ev       whatsapp.Event
+		wantKind string
+	}{
+		{"preference", pref, "user_preferences"},
+		{"message without sender", whatsapp.Event{Kind: whatsapp.EventMessage, Raw: []byte(`{"id":"x"}`),
+			Message: &whatsapp.InboundMessage{ID: "x", Type: "text"}}, "unknown"},
+		{"status without id", whatsapp.Event{Kind: whatsapp.EventStatus, Raw: []byte(`{"status":"sent"}`),
+			Status: &whatsapp.Status{Status: "sent"}}, "unknown"},
+		{"error", whatsapp.Event{Kind: whatsapp.EventError, Raw: []byte(`{"code":131000}`),
+			Error: &whatsapp.ErrorDetail{Code: 131000}}, "error"},
+		{"unknown field", whatsapp.Event{Kind: whatsapp.EventUnknown, Field: "calls", Raw: []byte(`{"calls":[]}`)}, "unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, _ := h.st.InboundEvents(ctx, store.EventFilter{Kind: tt.wantKind, Limit: 1000})
+			for range 2 { // the second is a duplicate
+				if err := h.svc.Ingest(ctx, "acme", "support", []whatsapp.Event{tt.ev}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			after, _ := h.st.InboundEvents(ctx, store.EventFilter{Kind: tt.wantKind, Limit: 1000})
+			if len(after) != len(before)+1 {
+				t.Fatalf("%s events: %d → %d, want one more", tt.wantKind, len(before), len(after))
+			}
+		})
+	}
+	c, _ := h.st.Contact(ctx, "acme", "support", "4915100030")
+	if c.Marketing != "stop" {
+		t.Fatalf("marketing preference = %q", c.Marketing)
+	}
+}
