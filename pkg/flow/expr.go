@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -139,6 +140,16 @@ func (varsPatcher) Visit(node *ast.Node) {
 	}
 }
 
+var goTypeRe = regexp.MustCompile(`type flow\.(\w+)Env has no field`)
+
+// exprMessage rewrites expr's messages in the names flows use.
+func exprMessage(msg string) string {
+	return goTypeRe.ReplaceAllStringFunc(msg, func(m string) string {
+		name := goTypeRe.FindStringSubmatch(m)[1]
+		return strings.ToLower(name) + " has no field"
+	})
+}
+
 // compileCondition compiles a branch condition, which must be boolean.
 func compileCondition(src string) (*vm.Program, error) {
 	return expr.Compile(src, expr.Env(Env{}), expr.AsBool())
@@ -154,9 +165,9 @@ func compileTemplateExpr(src string) (*vm.Program, error) {
 func exprErrorOffset(err error) (int, string) {
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		return fe.From, fe.Message
+		return fe.From, exprMessage(fe.Message)
 	}
-	return 0, err.Error()
+	return 0, exprMessage(err.Error())
 }
 
 // segment is a literal or an expression of a template string.
