@@ -1,0 +1,243 @@
+package graphfake
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// StatusWebhook says where to post status webhooks for accepted sends.
+type StatusWebhook struct {
+	// URL receives the POSTs (e.g. a gtc serve callback URL). Empty turns webhooks off.
+	URL string
+	// AppSecret signs each body with X-Hub-Signature-256; empty sends no signature header.
+	AppSecret string
+	// Statuses is the sequence posted for each accepted send; nil means sent, delivered,
+	// read. A send with an Async fault gets "failed" instead.
+	Statuses []string
+	// HTTPClient posts the webhooks; nil uses a client with a 10 s timeout.
+	HTTPClient *http.Client
+}
+
+// Webhook is one status webhook the fake posted (or tried to).
+type Webhook struct {
+	MessageID  string
+	Status     string // sent, delivered, read, failed
+	Body       []byte
+	HTTPStatus int   // the receiver's answer, 0 when the POST failed
+	Err        error // transport error
+}
+
+type hookJob struct {
+	id, to string
+	fault  *Fault
+}
+
+// hookQueue posts status webhooks from one goroutine, in send order.
+type hookQueue struct {
+	s      *Server
+	cfg    StatusWebhook
+	client *http.Client
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queue   []hookJob
+	busy    bool
+	closed  bool
+	sent    []Webhook
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+	started bool
+}
+
+func newHookQueue(s *Server, cfg StatusWebhook) *hookQueue {
+	q := &hookQueue{s: s, cfg: cfg, client: cfg.HTTPClient, done: make(chan struct{})}
+	q.cond = sync.NewCond(&q.mu)
+	q.ctx, q.cancel = context.WithCancel(context.Background())
+	if q.client == nil {
+		q.client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if len(q.cfg.Statuses) == 0 {
+		q.cfg.Statuses = []string{"sent", "delivered", "read"}
+	}
+	if cfg.URL == "" {
+		close(q.done)
+		return q
+	}
+	q.started = true
+	go q.run()
+	return q
+}
+
+func (q *hookQueue) enqueue(id, to string, f *Fault) {
+	if !q.started {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	q.queue = append(q.queue, hookJob{id: id, to: to, fault: f})
+	q.cond.Broadcast()
+}
+
+func (q *hookQueue) run() {
+	defer close(q.done)
+	for {
+		q.mu.Lock()
+		for len(q.queue) == 0 && !q.closed {
+			q.cond.Wait()
+		}
+		if q.closed {
+			q.queue = nil
+			q.mu.Unlock()
+			q.cond.Broadcast()
+			return
+		}
+		job := q.queue[0]
+		q.queue = q.queue[1:]
+		q.busy = true
+		q.mu.Unlock()
+
+		q.deliver(job)
+
+		q.mu.Lock()
+		q.busy = false
+		q.mu.Unlock()
+		q.cond.Broadcast()
+	}
+}
+
+func (q *hookQueue) deliver(job hookJob) {
+	statuses := q.cfg.Statuses
+	if job.fault != nil {
+		statuses = []string{"sent", "failed"}
+	}
+	base := q.s.clock()
+	for i, st := range statuses {
+		body := q.s.statusPayload(job, st, base.Add(time.Duration(i)*time.Second))
+		wh := Webhook{MessageID: job.id, Status: st, Body: body}
+		req, err := http.NewRequestWithContext(q.ctx, http.MethodPost, q.cfg.URL, bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("User-Agent", "facebookexternalua")
+			if q.cfg.AppSecret != "" {
+				req.Header.Set("X-Hub-Signature-256", Sign(body, q.cfg.AppSecret))
+			}
+			var resp *http.Response
+			resp, err = q.client.Do(req)
+			if err == nil {
+				wh.HTTPStatus = resp.StatusCode
+				_ = resp.Body.Close()
+			}
+		}
+		wh.Err = err
+		q.mu.Lock()
+		q.sent = append(q.sent, wh)
+		q.mu.Unlock()
+		if q.ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// flush waits until every queued webhook was posted (or the queue closed).
+func (q *hookQueue) flush() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for (len(q.queue) > 0 || q.busy) && !q.closed {
+		q.cond.Wait()
+	}
+}
+
+func (q *hookQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cancel()
+	q.cond.Broadcast()
+	<-q.done
+}
+
+// Flush blocks until every status webhook of the sends accepted so far was posted.
+func (s *Server) Flush() { s.hooks.flush() }
+
+// Webhooks returns the status webhooks posted so far (call Flush first to wait for them).
+func (s *Server) Webhooks() []Webhook {
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	return append([]Webhook(nil), s.hooks.sent...)
+}
+
+// Sign returns the X-Hub-Signature-256 header value for body: "sha256=" + hex HMAC-SHA256.
+func Sign(body []byte, appSecret string) string {
+	mac := hmac.New(sha256.New, []byte(appSecret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// statusPayload builds a status webhook exactly like Meta's.
+func (s *Server) statusPayload(job hookJob, status string, at time.Time) []byte {
+	ts := strconv.FormatInt(at.Unix(), 10)
+	st := map[string]any{
+		"id":           job.id,
+		"status":       status,
+		"timestamp":    ts,
+		"recipient_id": digits(job.to),
+	}
+	if status == "sent" || status == "delivered" {
+		st["conversation"] = map[string]any{
+			"id":                   conversationID(job.to),
+			"expiration_timestamp": strconv.FormatInt(at.Add(24*time.Hour).Unix(), 10),
+			"origin":               map[string]string{"type": "service"},
+		}
+		st["pricing"] = map[string]any{"billable": true, "pricing_model": "CBP", "category": "service"}
+	}
+	if status == "failed" && job.fault != nil {
+		b := job.fault.body()
+		details := b.Message
+		if b.ErrorData != nil {
+			details = b.ErrorData.Details
+		}
+		st["errors"] = []map[string]any{{
+			"code":       job.fault.Code,
+			"title":      b.Message,
+			"message":    b.Message,
+			"error_data": map[string]string{"details": details},
+			"href":       "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
+		}}
+	}
+	payload := map[string]any{
+		"object": "whatsapp_business_account",
+		"entry": []map[string]any{{
+			"id": s.opts.BusinessAccountID,
+			"changes": []map[string]any{{
+				"field": "messages",
+				"value": map[string]any{
+					"messaging_product": "whatsapp",
+					"metadata": map[string]string{
+						"display_phone_number": s.opts.DisplayPhoneNumber,
+						"phone_number_id":      s.opts.PhoneNumberID,
+					},
+					"statuses": []map[string]any{st},
+				},
+			}},
+		}},
+	}
+	b, _ := json.Marshal(payload)
+	return b
+}
+
+func conversationID(to string) string {
+	sum := sha256.Sum256([]byte("conv:" + to))
+	return hex.EncodeToString(sum[:16])
+}
