@@ -24,7 +24,8 @@ func TestScripts(t *testing.T) {
 		Dir:                 "../../testdata/script",
 		RequireExplicitExec: true,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exit": cmdExit,
+			"exit":    cmdExit,
+			"webhook": cmdWebhook,
 		},
 		Setup: func(env *testscript.Env) error {
 			// Scripts find shared fixtures (answers, flows, webhook payloads) here.

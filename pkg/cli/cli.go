@@ -17,6 +17,7 @@ import (
 	"github.com/greentic/gtc/pkg/build"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
 	flowcmd "github.com/greentic/gtc/pkg/cli/flow"
+	"github.com/greentic/gtc/pkg/cli/serve"
 	"github.com/greentic/gtc/pkg/cli/setup"
 	"github.com/greentic/gtc/pkg/cli/validate"
 	"github.com/greentic/gtc/pkg/cli/version"
@@ -140,4 +141,5 @@ var commands = []func(*cmdutil.Factory) *cobra.Command{
 	func(f *cmdutil.Factory) *cobra.Command { return setup.NewCmdSetup(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return validate.NewCmdValidate(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return flowcmd.NewCmdFlow(f) },
+	func(f *cmdutil.Factory) *cobra.Command { return serve.NewCmdServe(f, nil) },
 }

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Load-test bundle settings. The secrets are throwaway values for a local bundle.
+const (
+	LoadPhoneNumberID = "100000000000001"
+	LoadWABAID        = "200000000000002"
+	LoadToken         = "LOAD-TEST-ACCESS-TOKEN"
+	LoadVerifyToken   = "load-verify-token"
+	LoadAppSecret     = "load-app-secret"
+	LoadTenant        = "default"
+	LoadTeam          = "default"
+)
+
+// EchoFlow answers every text with "echo <text>", so each reply names its inbound message.
+const EchoFlow = `name: echo
+version: "1.0"
+nodes:
+  - id: echo
+    type: reply
+    config:
+      message: "echo {{message.text}}"
+triggers:
+  - type: text
+    target: echo
+`
+
+// BuildGTC compiles cmd/gtc into dir and returns the binary's path.
+func BuildGTC(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "gtc")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/greentic/gtc/cmd/gtc")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build gtc: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// MakeBundle runs `gtc setup` for a bundle whose Graph API is graphURL, with pacing opened
+// up to the Cloud API's maximum (1,000 msg/s) and only the echo flow.
+func MakeBundle(ctx context.Context, gtc, dir, graphURL string) (string, error) {
+	answers := map[string]any{"messaging-whatsapp": map[string]any{
+		"enabled": true, "public_base_url": "http://127.0.0.1:8080",
+		"phone_number_id": LoadPhoneNumberID, "business_account_id": LoadWABAID,
+		"access_token": LoadToken, "verify_token": LoadVerifyToken, "app_secret": LoadAppSecret,
+		"api_base_url": graphURL, "rate_per_second": 1000, "recipient_interval": "1ms",
+		"recipient_burst": 1000, "mark_read": false,
+	}}
+	data, _ := json.MarshalIndent(answers, "", "  ")
+	af := filepath.Join(dir, "answers.json")
+	if err := os.WriteFile(af, data, 0o600); err != nil {
+		return "", err
+	}
+	bundle := filepath.Join(dir, "bundle")
+	cmd := exec.CommandContext(ctx, gtc, "setup", "--answers", af, bundle)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("gtc setup: %w\n%s", err, out)
+	}
+	flows := filepath.Join(bundle, "flows")
+	old, _ := filepath.Glob(filepath.Join(flows, "*.ygtc"))
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return "", err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(flows, "echo.ygtc"), []byte(EchoFlow), 0o644); err != nil {
+		return "", err
+	}
+	return bundle, nil
+}
+
+// ServeProc is a `gtc serve` subprocess.
+type ServeProc struct {
+	Cmd  *exec.Cmd
+	Addr string // host:port it listens on
+	Log  string // path of its combined stdout/stderr
+	done chan error
+}
+
+// StartServe starts `gtc serve bundle` on a random port and waits until it is listening.
+func StartServe(ctx context.Context, gtc, bundle, logPath string, extra ...string) (*ServeProc, error) {
+	readyFile := logPath + ".addr"
+	args := append([]string{"serve", bundle, "--addr", "127.0.0.1:0", "--ready-file", readyFile, "--log-level", "warn"}, extra...)
+	return startProc(ctx, gtc, readyFile, logPath, args...)
+}
+
+// startProc starts bin with args and waits until it has written its address to readyFile.
+func startProc(ctx context.Context, bin, readyFile, logPath string, args ...string) (*ServeProc, error) {
+	_ = os.Remove(readyFile)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start gtc serve: %w", err)
+	}
+	p := &ServeProc{Cmd: cmd, Log: logPath, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); logf.Close() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if b, err := os.ReadFile(readyFile); err == nil && strings.HasSuffix(string(b), "\n") {
+			p.Addr = strings.TrimSpace(string(b))
+			return p, nil
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			out, _ := os.ReadFile(logPath)
+			return nil, fmt.Errorf("%s exited before listening: %v\n%s", filepath.Base(bin), err, out)
+		case <-ctx.Done():
+			p.Kill()
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			p.Kill()
+			return nil, fmt.Errorf("%s did not write its ready file within 60s", filepath.Base(bin))
+		}
+	}
+}
+
+// Kill sends SIGKILL and reaps the process.
+func (p *ServeProc) Kill() {
+	_ = p.Cmd.Process.Kill()
+	err := <-p.done
+	p.done <- err
+}
+
+// Stop sends SIGTERM and waits up to timeout for a clean exit; it returns the exit error.
+func (p *ServeProc) Stop(timeout time.Duration) error {
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(timeout):
+		p.Kill()
+		return fmt.Errorf("gtc serve did not stop within %s after SIGTERM", timeout)
+	}
+}
+
+// Memory reads the process's resident set (VmRSS) and its peak (VmHWM), in bytes.
+func (p *ServeProc) Memory() (rss, peak int64, err error) { return memoryOf(p.Cmd.Process.Pid) }
+
+// memoryOf reads VmRSS and VmHWM of process pid from /proc (Linux only).
+func memoryOf(pid int) (rss, peak int64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("read memory: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("parse %s: %w", k, err)
+		}
+		if k == "VmRSS" {
+			rss = n << 10
+		} else {
+			peak = n << 10
+		}
+	}
+	return rss, peak, sc.Err()
+}
+
+// WebhookURL is the webhook URL of the load bundle on p.
+func (p *ServeProc) WebhookURL() string {
+	return "http://" + p.Addr + "/webhook/whatsapp/" + LoadTenant + "/" + LoadTeam
+}

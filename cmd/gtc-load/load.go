@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// LoadConfig says what webhooks the driver sends and how.
+type LoadConfig struct {
+	URL           string // the full webhook URL (…/webhook/whatsapp/{tenant}/{team})
+	AppSecret     string // signs each body; empty sends unsigned
+	PhoneNumberID string
+	RunID         string // makes message ids unique across runs against one database
+	Contacts      int    // distinct senders
+	Messages      int    // total inbound messages
+	Batch         int    // messages per POST
+	Concurrency   int    // POSTs in flight
+	Timeout       time.Duration
+	// OnAck, when set, is called after each acknowledged POST with the count so far (the
+	// crash test kills the server from it).
+	OnAck func(acked int)
+}
+
+// LoadResult is what one run measured.
+type LoadResult struct {
+	Posts, Acked, Failed int
+	Elapsed              time.Duration
+	AckLatencies         []time.Duration // one per acknowledged POST
+	// SentAt is when each message's POST was sent, by message id; AckedIDs the ids of
+	// messages whose POST got 200; UnackedBatches the bodies that did not (to resend).
+	SentAt         map[string]time.Time
+	AckedIDs       []string
+	UnackedBatches []Batch
+	FirstError     string
+}
+
+// Batch is one webhook POST: its body and the message ids in it.
+type Batch struct {
+	Body []byte
+	IDs  []string
+}
+
+// MessageID is the id of the n-th message of a run.
+func MessageID(run string, n int) string { return "wamid.load." + run + "." + strconv.Itoa(n) }
+
+// ContactNumber is the wa_id of contact c.
+func ContactNumber(c int) string { return fmt.Sprintf("49151%08d", c) }
+
+// Batches builds the webhook bodies of a run: message n comes from contact n % Contacts and
+// carries the text "load <id>".
+func Batches(cfg LoadConfig) []Batch {
+	var out []Batch
+	now := time.Now().Unix()
+	for start := 0; start < cfg.Messages; start += cfg.Batch {
+		end := min(start+cfg.Batch, cfg.Messages)
+		msgs := make([]map[string]any, 0, end-start)
+		contacts := make([]map[string]any, 0, end-start)
+		ids := make([]string, 0, end-start)
+		for n := start; n < end; n++ {
+			id := MessageID(cfg.RunID, n)
+			from := ContactNumber(n % cfg.Contacts)
+			ids = append(ids, id)
+			contacts = append(contacts, map[string]any{"profile": map[string]any{"name": "Load " + from}, "wa_id": from})
+			msgs = append(msgs, map[string]any{"from": from, "id": id, "timestamp": strconv.FormatInt(now, 10),
+				"type": "text", "text": map[string]any{"body": "load " + id}})
+		}
+		body, _ := json.Marshal(map[string]any{
+			"object": "whatsapp_business_account",
+			"entry": []any{map[string]any{"id": "LOADWABA", "changes": []any{map[string]any{"field": "messages",
+				"value": map[string]any{"messaging_product": "whatsapp",
+					"metadata": map[string]any{"display_phone_number": "15550001111", "phone_number_id": cfg.PhoneNumberID},
+					"contacts": contacts, "messages": msgs}}}}},
+		})
+		out = append(out, Batch{Body: body, IDs: ids})
+	}
+	return out
+}
+
+// Drive POSTs batches with cfg.Concurrency workers until all are sent or ctx ends, and
+// measures acknowledgement latency.
+func Drive(ctx context.Context, cfg LoadConfig, batches []Batch) *LoadResult {
+	client := &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{
+		MaxIdleConns: cfg.Concurrency * 2, MaxIdleConnsPerHost: cfg.Concurrency * 2, IdleConnTimeout: 30 * time.Second}}
+	defer client.CloseIdleConnections()
+	res := &LoadResult{SentAt: make(map[string]time.Time, cfg.Messages)}
+	var (
+		mu   sync.Mutex
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	start := time.Now()
+	for range cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(batches) || ctx.Err() != nil {
+					return
+				}
+				b := batches[i]
+				sent := time.Now()
+				code, err := post(ctx, client, cfg.URL, b.Body, cfg.AppSecret)
+				lat := time.Since(sent)
+				mu.Lock()
+				res.Posts++
+				for _, id := range b.IDs {
+					res.SentAt[id] = sent
+				}
+				if err == nil && code == http.StatusOK {
+					res.Acked++
+					res.AckLatencies = append(res.AckLatencies, lat)
+					res.AckedIDs = append(res.AckedIDs, b.IDs...)
+					acked := res.Acked
+					mu.Unlock()
+					if cfg.OnAck != nil {
+						cfg.OnAck(acked)
+					}
+					continue
+				}
+				res.Failed++
+				res.UnackedBatches = append(res.UnackedBatches, b)
+				if res.FirstError == "" {
+					if err != nil {
+						res.FirstError = err.Error()
+					} else {
+						res.FirstError = "HTTP " + strconv.Itoa(code)
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	return res
+}
+
+func post(ctx context.Context, client *http.Client, url string, body []byte, secret string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if secret != "" {
+		req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(body, secret))
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// Percentile returns the p-th percentile (0–100) of ds.
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(float64(len(s)-1) * p / 100)
+	return s[i]
+}
+
+// BaselineHandler is the comparison point: it only checks the HMAC and decodes the JSON.
+func BaselineHandler(appSecret string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, whatsapp.MaxWebhookBody))
+		if err != nil {
+			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		if err := whatsapp.VerifySignature(body, r.Header.Get(whatsapp.SignatureHeader), appSecret); err != nil {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var v map[string]any
+		if err := json.Unmarshal(body, &v); err != nil {
+			http.Error(w, "bad json", http.StatusBadRequest)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+}
+
+// ReplyRecorder wraps a Graph API double and notes, for every message sent to it, when it
+// arrived and which inbound message it answers (context.message_id, or the "load <id>" text
+// the echo flow repeats).
+type ReplyRecorder struct {
+	Next http.Handler
+
+	mu      sync.Mutex
+	replies map[string][]time.Time
+	total   int
+	cond    chan struct{}
+}
+
+// NewReplyRecorder wraps next.
+func NewReplyRecorder(next http.Handler) *ReplyRecorder {
+	return &ReplyRecorder{Next: next, replies: map[string][]time.Time{}, cond: make(chan struct{}, 1)}
+}
+
+func (rr *ReplyRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/messages") {
+		rr.Next.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	cw := &codeWriter{ResponseWriter: w, code: http.StatusOK}
+	rr.Next.ServeHTTP(cw, r)
+	if cw.code != http.StatusOK {
+		return
+	}
+	var m struct {
+		Status  string `json:"status"`
+		Context struct {
+			MessageID string `json:"message_id"`
+		} `json:"context"`
+		Text struct {
+			Body string `json:"body"`
+		} `json:"text"`
+	}
+	if json.Unmarshal(body, &m) != nil || m.Status == "read" {
+		return
+	}
+	key := inboundIDIn(m.Text.Body)
+	if key == "" {
+		key = m.Context.MessageID
+	}
+	if key == "" {
+		key = "?"
+	}
+	rr.mu.Lock()
+	rr.replies[key] = append(rr.replies[key], time.Now())
+	rr.total++
+	rr.mu.Unlock()
+	select {
+	case rr.cond <- struct{}{}:
+	default:
+	}
+}
+
+func inboundIDIn(text string) string {
+	i := strings.Index(text, "wamid.load.")
+	if i < 0 {
+		return ""
+	}
+	s := text[i:]
+	if j := strings.IndexFunc(s, func(r rune) bool { return r == ' ' || r == '\n' || r == '"' }); j >= 0 {
+		s = s[:j]
+	}
+	return s
+}
+
+type codeWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (c *codeWriter) WriteHeader(code int) { c.code = code; c.ResponseWriter.WriteHeader(code) }
+
+// Replies returns a copy of the reply times per inbound id.
+func (rr *ReplyRecorder) Replies() map[string][]time.Time {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	out := make(map[string][]time.Time, len(rr.replies))
+	for k, v := range rr.replies {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+// WaitFor waits until every id in ids has at least one reply, or ctx ends. It returns how
+// many of ids have replies.
+func (rr *ReplyRecorder) WaitFor(ctx context.Context, ids []string) int {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		rr.mu.Lock()
+		n := 0
+		for _, id := range ids {
+			if len(rr.replies[id]) > 0 {
+				n++
+			}
+		}
+		rr.mu.Unlock()
+		if n == len(ids) {
+			return n
+		}
+		select {
+		case <-ctx.Done():
+			return n
+		case <-rr.cond:
+		case <-tick.C:
+		}
+	}
+}

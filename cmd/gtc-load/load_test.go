@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+func TestBatchesParse(t *testing.T) {
+	cfg := LoadConfig{PhoneNumberID: "123", RunID: "t", Contacts: 3, Messages: 10, Batch: 4}
+	bs := Batches(cfg)
+	if len(bs) != 3 || len(bs[2].IDs) != 2 {
+		t.Fatalf("batches = %d (last %d ids)", len(bs), len(bs[len(bs)-1].IDs))
+	}
+	seen := map[string]bool{}
+	for _, b := range bs {
+		evs, err := whatsapp.ParseWebhook(b.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range evs {
+			if e.Message.ID != b.IDs[i] || e.PhoneNumberID != "123" || inboundIDIn("echo "+e.Message.Text) != e.Message.ID {
+				t.Errorf("event %+v does not match id %s", e.Message, b.IDs[i])
+			}
+			seen[e.Message.From] = true
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("%d contacts, want 3", len(seen))
+	}
+}
+
+func TestDriveBaseline(t *testing.T) {
+	srv := httptest.NewServer(BaselineHandler("sec"))
+	defer srv.Close()
+	cfg := LoadConfig{URL: srv.URL, AppSecret: "sec", PhoneNumberID: "1", RunID: "b", Contacts: 5, Messages: 200, Batch: 3, Concurrency: 4, Timeout: 5 * time.Second}
+	r := Drive(context.Background(), cfg, Batches(cfg))
+	if r.Acked != 67 || r.Failed != 0 || len(r.AckedIDs) != 200 || len(r.AckLatencies) != 67 {
+		t.Fatalf("result = %d acked, %d failed, %d ids: %s", r.Acked, r.Failed, len(r.AckedIDs), r.FirstError)
+	}
+	cfg.AppSecret = "wrong"
+	r = Drive(context.Background(), cfg, Batches(cfg))
+	if r.Acked != 0 || r.FirstError != "HTTP 401" || len(r.UnackedBatches) != 67 {
+		t.Errorf("wrong secret: %d acked, first error %q", r.Acked, r.FirstError)
+	}
+}
+
+func TestReplyRecorder(t *testing.T) {
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"messages":[{"id":"wamid.x"}]}`)) })
+	rec := NewReplyRecorder(inner)
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	send := func(body map[string]any) {
+		b, _ := json.Marshal(body)
+		resp, err := http.Post(srv.URL+"/v18.0/1/messages", "application/json", strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	send(map[string]any{"to": "1", "type": "text", "text": map[string]any{"body": "echo load wamid.load.r.1"}})
+	send(map[string]any{"to": "1", "type": "text", "context": map[string]any{"message_id": "wamid.load.r.2"}, "text": map[string]any{"body": "thanks"}})
+	send(map[string]any{"status": "read", "message_id": "wamid.load.r.3"})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if n := rec.WaitFor(ctx, []string{"wamid.load.r.1", "wamid.load.r.2"}); n != 2 {
+		t.Fatalf("WaitFor = %d", n)
+	}
+	if got := rec.Replies(); len(got) != 2 || len(got["wamid.load.r.3"]) != 0 {
+		t.Errorf("replies = %v", got)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var ds []time.Duration
+	for i := 1; i <= 100; i++ {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	if Percentile(ds, 50) != 50*time.Millisecond || Percentile(ds, 99) != 99*time.Millisecond || Percentile(nil, 99) != 0 {
+		t.Errorf("p50 %s p99 %s", Percentile(ds, 50), Percentile(ds, 99))
+	}
+}

@@ -1,0 +1,254 @@
+// Command gtc-load measures `gtc serve` under load: it sends signed text webhooks from N
+// contacts with a given concurrency and batch size, and reports webhooks/s acknowledged,
+// p50/p99 acknowledgement latency, replies/s delivered to the Graph API double, p99
+// webhook-to-reply latency, and the server's idle and peak RSS. It compares against a
+// baseline handler that only checks the HMAC and decodes the JSON.
+//
+//	go run ./cmd/gtc-load                      # build gtc, run serve + graphfake, measure, compare
+//	go run ./cmd/gtc-load -mode serve          # gtc serve only
+//	go run ./cmd/gtc-load -mode baseline       # the baseline handler only
+//	go run ./cmd/gtc-load -mode target -url http://127.0.0.1:8080/webhook/whatsapp/default/default \
+//	    -secret APP_SECRET -phone-number-id ID [-pid PID]   # drive a server you started
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	mode                   string
+	url, secret, phoneID   string
+	pid                    int
+	gtc                    string
+	contacts, messages     int
+	batch, concurrency     int
+	replyTimeout           time.Duration
+	baselineServerReadyOut string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.mode, "mode", "compare", "compare (baseline then serve), serve, baseline or target")
+	flag.StringVar(&o.url, "url", "", "webhook URL to drive (mode target)")
+	flag.StringVar(&o.secret, "secret", "", "app secret to sign with (mode target)")
+	flag.StringVar(&o.phoneID, "phone-number-id", LoadPhoneNumberID, "phone_number_id in the payloads (mode target)")
+	flag.IntVar(&o.pid, "pid", 0, "server process id, to read its RSS (mode target)")
+	flag.StringVar(&o.gtc, "gtc", "", "gtc binary to run (default: go build ./cmd/gtc)")
+	flag.IntVar(&o.contacts, "contacts", 1000, "distinct senders")
+	flag.IntVar(&o.messages, "messages", 20000, "inbound messages in total")
+	flag.IntVar(&o.batch, "batch", 1, "messages per webhook POST")
+	flag.IntVar(&o.concurrency, "concurrency", 32, "webhook POSTs in flight")
+	flag.DurationVar(&o.replyTimeout, "reply-timeout", 2*time.Minute, "how long to wait for every reply")
+	flag.StringVar(&o.baselineServerReadyOut, "baseline-server", "", "internal: serve the baseline handler and write its address to this file")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if o.baselineServerReadyOut != "" {
+		if err := serveBaseline(ctx, o.baselineServerReadyOut); err != nil {
+			fmt.Fprintln(os.Stderr, "gtc-load:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "gtc-load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, out io.Writer) error {
+	if o.contacts < 1 || o.messages < 1 || o.batch < 1 || o.concurrency < 1 {
+		return errors.New("-contacts, -messages, -batch and -concurrency must be at least 1")
+	}
+	fmt.Fprintf(out, "load: %d messages from %d contacts, %d per POST, %d POSTs in flight\n",
+		o.messages, o.contacts, o.batch, o.concurrency)
+	switch o.mode {
+	case "target":
+		if o.url == "" {
+			return errors.New("-mode target needs -url")
+		}
+		r := Drive(ctx, o.loadConfig(o.url, o.secret, o.phoneID), Batches(o.loadConfig(o.url, o.secret, o.phoneID)))
+		report(out, "target", r)
+		if o.pid > 0 {
+			rss, peak, err := memoryOf(o.pid)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "  server RSS now %s, peak %s\n", mib(rss), mib(peak))
+		}
+		return nil
+	case "baseline":
+		_, err := runBaseline(ctx, o, out)
+		return err
+	case "serve":
+		_, err := runServe(ctx, o, out)
+		return err
+	case "compare":
+		b, err := runBaseline(ctx, o, out)
+		if err != nil {
+			return err
+		}
+		s, err := runServe(ctx, o, out)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "ratio: gtc serve acknowledges %.2fx the baseline's webhooks/s (%.0f vs %.0f)\n",
+			s.rate()/b.rate(), s.rate(), b.rate())
+		return nil
+	}
+	return fmt.Errorf("unknown -mode %q: use compare, serve, baseline or target", o.mode)
+}
+
+func (o options) loadConfig(url, secret, phoneID string) LoadConfig {
+	return LoadConfig{URL: url, AppSecret: secret, PhoneNumberID: phoneID,
+		RunID: strconv.FormatInt(time.Now().UnixNano(), 36), Contacts: o.contacts, Messages: o.messages,
+		Batch: o.batch, Concurrency: o.concurrency, Timeout: 30 * time.Second}
+}
+
+func (r *LoadResult) rate() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(len(r.AckedIDs)) / r.Elapsed.Seconds()
+}
+
+func report(out io.Writer, name string, r *LoadResult) {
+	fmt.Fprintf(out, "%s: %d POSTs (%d acknowledged, %d failed) in %s\n", name, r.Posts, r.Acked, r.Failed, r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(out, "  webhooks/s acknowledged: %.0f messages/s (%.0f POSTs/s)\n", r.rate(), float64(r.Acked)/r.Elapsed.Seconds())
+	fmt.Fprintf(out, "  ack latency: p50 %s, p99 %s\n", Percentile(r.AckLatencies, 50).Round(10*time.Microsecond), Percentile(r.AckLatencies, 99).Round(10*time.Microsecond))
+	if r.FirstError != "" {
+		fmt.Fprintf(out, "  first failure: %s\n", r.FirstError)
+	}
+}
+
+// runBaseline runs the HMAC + JSON-decode handler in a subprocess (this binary) and drives it.
+func runBaseline(ctx context.Context, o options, out io.Writer) (*LoadResult, error) {
+	dir, err := os.MkdirTemp("", "gtc-load-baseline-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	addrFile := filepath.Join(dir, "addr")
+	p, err := startProc(ctx, self, addrFile, filepath.Join(dir, "log"), "-baseline-server", addrFile)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Stop(10 * time.Second)
+	url := "http://" + p.Addr + "/webhook/whatsapp/default/default"
+	cfg := o.loadConfig(url, LoadAppSecret, LoadPhoneNumberID)
+	r := Drive(ctx, cfg, Batches(cfg))
+	report(out, "baseline (HMAC + JSON decode only)", r)
+	if rss, peak, err := p.Memory(); err == nil {
+		fmt.Fprintf(out, "  baseline RSS now %s, peak %s\n", mib(rss), mib(peak))
+	}
+	return r, nil
+}
+
+func serveBaseline(ctx context.Context, addrFile string) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: BaselineHandler(LoadAppSecret), ReadHeaderTimeout: 5 * time.Second}
+	if err := os.WriteFile(addrFile, []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); _ = hs.Close() }()
+	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// runServe starts graphfake in this process, a bundle pointing at it, and `gtc serve` as a
+// subprocess; drives it; waits for every reply; reports.
+func runServe(ctx context.Context, o options, out io.Writer) (*LoadResult, error) {
+	dir, err := os.MkdirTemp("", "gtc-load-serve-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	gtc := o.gtc
+	if gtc == "" {
+		if gtc, err = BuildGTC(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+	graph, err := StartGraph()
+	if err != nil {
+		return nil, err
+	}
+	defer graph.Close()
+	bundle, err := MakeBundle(ctx, gtc, dir, graph.URL)
+	if err != nil {
+		return nil, err
+	}
+	p, err := StartServe(ctx, gtc, bundle, filepath.Join(dir, "serve.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer p.Stop(30 * time.Second)
+	time.Sleep(time.Second) // let the process settle before reading its idle RSS
+	idle, _, _ := p.Memory()
+
+	cfg := o.loadConfig(p.WebhookURL(), LoadAppSecret, LoadPhoneNumberID)
+	r := Drive(ctx, cfg, Batches(cfg))
+	report(out, "gtc serve", r)
+	wctx, cancel := context.WithTimeout(ctx, o.replyTimeout)
+	defer cancel()
+	got := graph.Recorder.WaitFor(wctx, r.AckedIDs)
+	replies := graph.Recorder.Replies()
+	var lat []time.Duration
+	var last time.Time
+	dups := 0
+	for _, id := range r.AckedIDs {
+		ts := replies[id]
+		if len(ts) == 0 {
+			continue
+		}
+		if len(ts) > 1 {
+			dups++
+		}
+		lat = append(lat, ts[0].Sub(r.SentAt[id]))
+		if ts[0].After(last) {
+			last = ts[0]
+		}
+	}
+	var first time.Time
+	for _, t := range r.SentAt {
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	span := last.Sub(first)
+	fmt.Fprintf(out, "  replies delivered: %d of %d acknowledged messages (%d with more than one reply)\n", got, len(r.AckedIDs), dups)
+	if span > 0 {
+		fmt.Fprintf(out, "  replies/s delivered: %.0f (first webhook to last reply %s)\n", float64(got)/span.Seconds(), span.Round(time.Millisecond))
+	}
+	fmt.Fprintf(out, "  webhook-to-reply latency: p50 %s, p99 %s\n", Percentile(lat, 50).Round(time.Millisecond), Percentile(lat, 99).Round(time.Millisecond))
+	_, peak, _ := p.Memory()
+	fmt.Fprintf(out, "  server RSS: idle %s, peak %s\n", mib(idle), mib(peak))
+	if got != len(r.AckedIDs) {
+		return r, fmt.Errorf("%d acknowledged messages got no reply within %s (server log: %s)", len(r.AckedIDs)-got, o.replyTimeout, p.Log)
+	}
+	return r, nil
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

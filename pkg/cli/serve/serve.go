@@ -1,0 +1,258 @@
+// Package serve is `gtc serve`: it loads a bundle and its flows, opens the store, starts the
+// durable delivery workers and the webhook server, and shuts them down in order on SIGINT or
+// SIGTERM (stop accepting, drain in-flight requests, drain jobs, close the database).
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/greentic/gtc/pkg/bundle"
+	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/delivery"
+	"github.com/greentic/gtc/pkg/flow"
+	"github.com/greentic/gtc/pkg/server"
+	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// DefaultAddr is where gtc serve listens when neither --addr nor bundle.yaml says.
+const DefaultAddr = "127.0.0.1:8080"
+
+// ServeOptions are gtc serve's inputs.
+type ServeOptions struct {
+	IO        *cmdutil.IOStreams
+	Logger    *slog.Logger
+	LookupEnv func(string) (string, bool)
+
+	Dir                   string
+	Addr                  string // empty: the bundle's serve.addr, else DefaultAddr
+	Database              string // empty: the bundle's serve.database (state/gtc.db)
+	InsecureSkipSignature bool
+	FakeGraph             bool
+	ReadyFile             string
+	DrainTimeout          time.Duration
+}
+
+// NewCmdServe builds `gtc serve`.
+func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
+	opts := &ServeOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "serve DIR",
+		Short: "Run the webhook server, flows and durable delivery of a bundle",
+		Long: `Run the bundle's WhatsApp webhook server: it answers Meta's handshake, checks every
+POST's X-Hub-Signature-256, records the events durably before acknowledging them, runs the
+flows and delivers their replies through the Cloud API, paced and retried.
+
+Routes: GET/POST /webhook/whatsapp/{tenant}/{team} (also
+/v1/messaging/ingress/messaging-whatsapp/{tenant}/{team}), /healthz, /readyz, /metrics.
+
+With --fake-graph, replies go to an in-process Graph API double instead of Meta, so the
+bundle runs with no Meta account.`,
+		Example: `  gtc serve ./my-bundle
+  gtc serve --fake-graph --addr 127.0.0.1:9090 ./my-bundle`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			return cmdutil.ExactArgs(1, "the bundle directory")(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Dir = args[0]
+			opts.Logger = f.Logger
+			opts.LookupEnv = f.LookupEnv
+			if opts.DrainTimeout <= 0 {
+				return cmdutil.FlagErrorf("--drain-timeout must be positive, got %s", opts.DrainTimeout)
+			}
+			if opts.Addr != "" {
+				if _, _, err := net.SplitHostPort(opts.Addr); err != nil {
+					return cmdutil.FlagErrorf("invalid --addr %q: want host:port, e.g. 127.0.0.1:8080", opts.Addr)
+				}
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return serveRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Addr, "addr", "", "listen address host:port (default: the bundle's serve.addr, else "+DefaultAddr+"); port 0 picks a free one")
+	fl.StringVar(&opts.Database, "database", "", "SQLite file or postgres:// URL (default: the bundle's serve.database, else state/gtc.db)")
+	fl.BoolVar(&opts.InsecureSkipSignature, "insecure-skip-signature", false, "accept webhook POSTs without a valid X-Hub-Signature-256 (local testing only)")
+	fl.BoolVar(&opts.FakeGraph, "fake-graph", false, "send replies to an in-process Graph API double instead of Meta")
+	fl.StringVar(&opts.ReadyFile, "ready-file", "", "write the listening host:port to this file once serving (for scripts)")
+	fl.DurationVar(&opts.DrainTimeout, "drain-timeout", 20*time.Second, "how long shutdown waits for in-flight requests and jobs")
+	return cmd
+}
+
+func serveRun(ctx context.Context, opts *ServeOptions) error {
+	log := opts.Logger
+	b, err := bundle.Load(opts.Dir, bundle.LoadOptions{LookupEnv: opts.LookupEnv})
+	if err != nil {
+		return fmt.Errorf("load bundle: %w", err)
+	}
+	for _, w := range b.Warnings {
+		log.Warn("bundle", "problem", w.String())
+	}
+	flows, err := flow.LoadDir(b.FlowsDir())
+	if err != nil {
+		return fmt.Errorf("load flows: %w", err)
+	}
+	tenants, err := Tenants(b, opts.LookupEnv)
+	if err != nil {
+		return err
+	}
+	if len(tenants) == 0 {
+		return fmt.Errorf("bundle %s has no enabled provider: set enabled to true in answers.json and re-run gtc setup", b.Dir)
+	}
+
+	addr := opts.Addr
+	if addr == "" {
+		addr = b.Serve.Addr
+	}
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another gtc serve running? choose another --addr)", addr, err)
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+
+	if opts.FakeGraph {
+		fakes, err := startFakeGraph(b, base, opts.LookupEnv)
+		defer func() {
+			for _, g := range fakes {
+				g.Close()
+			}
+		}()
+		if err != nil {
+			return err
+		}
+	}
+
+	dsn := opts.Database
+	if dsn == "" {
+		dsn = b.Serve.Database
+	}
+	if dsn == "" {
+		dsn = filepath.Join(b.StateDir(), "gtc.db")
+	}
+	if !isURL(dsn) {
+		if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
+			return fmt.Errorf("create state directory: %w", err)
+		}
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	svc, err := delivery.New(delivery.Config{
+		Bundle: b, Flows: flows, Store: st, Logger: log, Registerer: reg, Now: time.Now,
+		NewClient: func(p *bundle.Provider) (*whatsapp.Client, error) { return NewClient(p, opts.LookupEnv) },
+	})
+	if err != nil {
+		return fmt.Errorf("start delivery: %w", err)
+	}
+	// The workers outlive the signal: they are stopped, bounded, after the HTTP side drained.
+	if err := svc.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start delivery: %w", err)
+	}
+	stopDelivery := func() error {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.DrainTimeout)
+		defer cancel()
+		if err := svc.Stop(sctx); err != nil {
+			return fmt.Errorf("drain delivery jobs: %w", err)
+		}
+		return nil
+	}
+
+	srv, err := server.New(server.Config{Tenants: tenants, Delivery: svc, Logger: log, Registry: reg,
+		InsecureSkipSignature: opts.InsecureSkipSignature})
+	if err != nil {
+		_ = stopDelivery()
+		return err
+	}
+
+	announce(opts, b, base, tenants)
+	if opts.ReadyFile != "" {
+		if err := os.WriteFile(opts.ReadyFile, []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
+			_ = stopDelivery()
+			return fmt.Errorf("write --ready-file: %w", err)
+		}
+	}
+
+	serveErr := srv.Serve(ctx, ln, opts.DrainTimeout)
+	log.Info("shutting down: HTTP drained, draining jobs", "timeout", opts.DrainTimeout)
+	stopErr := stopDelivery()
+	if err := errors.Join(serveErr, stopErr); err != nil {
+		return err
+	}
+	log.Info("stopped cleanly")
+	return nil
+}
+
+// announce logs where gtc listens and what to do next, with warnings for risky settings.
+func announce(opts *ServeOptions, b *bundle.Bundle, base string, tenants []server.Tenant) {
+	log := opts.Logger
+	log.Info("gtc serve listening", "addr", base, "bundle", b.Dir)
+	if opts.InsecureSkipSignature {
+		log.Warn("--insecure-skip-signature: webhook POSTs are NOT authenticated; never use this on a public address")
+	}
+	for _, t := range tenants {
+		p, _ := b.Provider(t.Tenant, t.Team)
+		log.Info("webhook route", "tenant", t.Tenant, "team", t.Team,
+			"local", base+p.CallbackPath(), "meta_callback_url", p.CallbackURL())
+		if t.AppSecret.IsZero() && !opts.InsecureSkipSignature {
+			log.Warn("app_secret is not set: every webhook POST will be refused with 401; set app_secret in answers.json and re-run gtc setup",
+				"tenant", t.Tenant, "team", t.Team)
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "POST webhooks for %s/%s to %s%s\n", t.Tenant, t.Team, base, p.CallbackPath())
+	}
+	if opts.FakeGraph {
+		log.Warn("--fake-graph: replies go to an in-process Graph API double, not to WhatsApp")
+	}
+}
+
+// Tenants turns the bundle's enabled providers into the server's routes, resolving the
+// verify token and app secret.
+func Tenants(b *bundle.Bundle, lookup func(string) (string, bool)) ([]server.Tenant, error) {
+	var out []server.Tenant
+	for _, p := range b.Providers {
+		if !p.Enabled {
+			continue
+		}
+		vt, err := p.VerifyToken.Resolve(lookup)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s verify_token: %w", p.Tenant, p.Team, err)
+		}
+		as, err := p.AppSecret.Resolve(lookup)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s app_secret: %w", p.Tenant, p.Team, err)
+		}
+		out = append(out, server.Tenant{Tenant: p.Tenant, Team: p.Team, PhoneNumberID: p.PhoneNumberID,
+			VerifyToken: secretOf(vt), AppSecret: secretOf(as)})
+	}
+	return out, nil
+}
+
+func isURL(dsn string) bool {
+	for _, p := range []string{"postgres://", "postgresql://"} {
+		if len(dsn) >= len(p) && dsn[:len(p)] == p {
+			return true
+		}
+	}
+	return false
+}
