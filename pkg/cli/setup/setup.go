@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -149,9 +150,24 @@ func setupRun(opts *SetupOptions) error {
 		if len(files) == 0 {
 			return cmdutil.FlagErrorf("--flows %s: no %s files in it", opts.FlowsDir, bundle.FlowExt)
 		}
-		probs, err := validate.CheckFlows(files)
+		// The user's flows are checked together with the flows they will sit beside, so
+		// names stay unique and triggers unambiguous across the bundle.
+		beside, tmp, cleanup, err := besideFlows(opts, files)
 		if err != nil {
 			return err
+		}
+		defer cleanup()
+		checked, err := validate.CheckFlows(append(append([]string(nil), files...), beside...))
+		if err != nil {
+			return err
+		}
+		// Name starter flows by where they will be, not by the temporary copy.
+		probs := &problem.List{}
+		for _, p := range checked.All() {
+			if tmp != "" && strings.HasPrefix(p.File, tmp) {
+				p.File = filepath.Join(opts.Dir, bundle.FlowsDirName, filepath.Base(p.File)) + " (starter flow)"
+			}
+			probs.Add(p)
 		}
 		if err := probs.Err(); err != nil {
 			return err
@@ -235,6 +251,59 @@ func currentAnswers(dir string) *answers.Answers {
 	a.RatePerSecond, a.RecipientInterval, a.RecipientBurst = p.RatePerSecond, p.RecipientInterval, p.RecipientBurst
 	a.MessagingLimit, a.OptOutKeywords, a.OptInKeywords, a.MarkRead = p.MessagingLimit, p.OptOutKeywords, p.OptInKeywords, p.MarkRead
 	return a
+}
+
+// besideFlows returns the flow files the new ones will join: the bundle's flows/ (except
+// those the new ones replace by name), or the starter flows for a new bundle (copied into a
+// temporary folder that cleanup removes).
+func besideFlows(opts *SetupOptions, newFiles []string) (files []string, tmp string, cleanup func(), err error) {
+	names := map[string]bool{}
+	for _, f := range newFiles {
+		names[filepath.Base(f)] = true
+	}
+	keep := func(files []string) []string {
+		var out []string
+		for _, f := range files {
+			if !names[filepath.Base(f)] {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	if bundle.IsBundle(opts.Dir) {
+		files, err := validate.FlowFiles(filepath.Join(opts.Dir, bundle.FlowsDirName))
+		return keep(files), "", func() {}, err
+	}
+	if opts.StarterFlows == nil {
+		return nil, "", func() {}, nil
+	}
+	tmp, err = os.MkdirTemp("", "gtc-starter-")
+	if err != nil {
+		return nil, "", func() {}, fmt.Errorf("check flows: %w", err)
+	}
+	cleanup = func() { _ = os.RemoveAll(tmp) }
+	entries, err := fs.ReadDir(opts.StarterFlows, ".")
+	if err != nil {
+		cleanup()
+		return nil, "", func() {}, fmt.Errorf("check flows: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || filepath.Ext(e.Name()) != bundle.FlowExt {
+			continue
+		}
+		data, err := fs.ReadFile(opts.StarterFlows, e.Name())
+		if err != nil {
+			cleanup()
+			return nil, "", func() {}, fmt.Errorf("check flows: %w", err)
+		}
+		p := filepath.Join(tmp, e.Name())
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			cleanup()
+			return nil, "", func() {}, fmt.Errorf("check flows: %w", err)
+		}
+		files = append(files, p)
+	}
+	return keep(files), tmp, cleanup, nil
 }
 
 func nonNil(s []string) []string {
