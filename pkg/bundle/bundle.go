@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -398,6 +399,11 @@ func (l *loader) provider(tenant, team string, secrets map[string]string) {
 			}
 			return secret.Value{}
 		}
+		if !secretKeyRE.MatchString(key) {
+			// Never echo it: this is most likely the secret itself.
+			l.errAt(file, data, fmt.Sprintf("secrets.%s must name a %s key (like %s), not hold the secret: put the value into %s", field, SecretsFile, SecretKey(tenant, team, field), SecretsFile), "secrets", field)
+			return secret.Value{}
+		}
 		if v, ok := secrets[key]; ok {
 			return secret.New(v)
 		}
@@ -418,6 +424,10 @@ func (l *loader) provider(tenant, team string, secrets map[string]string) {
 	}
 	l.b.Providers = append(l.b.Providers, p)
 }
+
+// secretKeyRE is what a secrets.env key name in a provider file looks like; anything else
+// (lowercase letters, a long token) is treated as a misplaced secret.
+var secretKeyRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]{0,127}$`)
 
 var settingFields = map[string]bool{answers.FieldRatePerSecond: true, answers.FieldRecipientInterval: true,
 	answers.FieldRecipientBurst: true, answers.FieldMessagingLimit: true,

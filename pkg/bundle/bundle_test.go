@@ -278,6 +278,9 @@ func TestLoadProblems(t *testing.T) {
 		{"bad secrets line", func(dir string) {
 			appendTo(t, dir, "secrets.env", "this is not a secret line "+testToken+"\n")
 		}, LoadOptions{}, []string{"secrets.env:7:1: expected KEY=value"}, ""},
+		{"secret in provider file", func(dir string) {
+			replaceIn(t, dir, "providers/messaging-whatsapp/default/default.yaml", "access_token: WHATSAPP_DEFAULT_DEFAULT_ACCESS_TOKEN", "access_token: "+testToken)
+		}, LoadOptions{}, []string{"secrets.access_token must name a secrets.env key (like WHATSAPP_DEFAULT_DEFAULT_ACCESS_TOKEN), not hold the secret"}, ""},
 		{"missing provider file", func(dir string) {
 			must(t, os.Remove(filepath.Join(dir, "providers/messaging-whatsapp/default/default.yaml")))
 		}, LoadOptions{}, []string{"cannot read the settings of default/default"}, ""},
