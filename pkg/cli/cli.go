@@ -17,8 +17,10 @@ import (
 	"github.com/greentic/gtc/pkg/build"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
 	flowcmd "github.com/greentic/gtc/pkg/cli/flow"
+	"github.com/greentic/gtc/pkg/cli/send"
 	"github.com/greentic/gtc/pkg/cli/serve"
 	"github.com/greentic/gtc/pkg/cli/setup"
+	"github.com/greentic/gtc/pkg/cli/templates"
 	"github.com/greentic/gtc/pkg/cli/validate"
 	"github.com/greentic/gtc/pkg/cli/version"
 	"github.com/greentic/gtc/pkg/problem"
@@ -142,4 +144,6 @@ var commands = []func(*cmdutil.Factory) *cobra.Command{
 	func(f *cmdutil.Factory) *cobra.Command { return validate.NewCmdValidate(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return flowcmd.NewCmdFlow(f) },
 	func(f *cmdutil.Factory) *cobra.Command { return serve.NewCmdServe(f, nil) },
+	func(f *cmdutil.Factory) *cobra.Command { return send.NewCmdSend(f, nil) },
+	func(f *cmdutil.Factory) *cobra.Command { return templates.NewCmdTemplates(f, nil) },
 }
