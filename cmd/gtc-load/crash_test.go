@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/greentic/gtc/pkg/store"
 )
 
 // TestCrashRecovery builds gtc, runs `gtc serve` against graphfake, SIGKILLs it while
@@ -76,31 +78,52 @@ func TestCrashRecovery(t *testing.T) {
 	if got := graph.Recorder.WaitFor(wctx, all); got != len(all) {
 		t.Errorf("%d of %d messages got a reply (server log: %s)", got, len(all), logPath)
 	}
+	if err := p2.Stop(30 * time.Second); err != nil {
+		t.Errorf("gtc serve did not exit 0 on SIGTERM: %v", err)
+	}
+
+	// Flow runs: the outbound log holds one reply row per flow run.
+	st, err := store.Open(ctx, filepath.Join(bundle, "state", "gtc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	out, err := st.OutboundMessages(ctx, store.OutboundFilter{Limit: 10 * len(all)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := map[string]int{}
+	for _, o := range out {
+		runs[inboundIDIn(string(o.Request))]++
+	}
 	replies := graph.Recorder.Replies()
 	acked := map[string]bool{}
 	for _, id := range r.AckedIDs {
 		acked[id] = true
 	}
-	var missingAcked, dup int
+	var missingAcked, twice, resent int
 	for _, id := range all {
+		if runs[id] != 1 {
+			twice++
+			if twice <= 5 {
+				t.Errorf("message %s had %d flow runs, want exactly 1", id, runs[id])
+			}
+		}
 		n := len(replies[id])
 		if n == 0 && acked[id] {
 			missingAcked++
 		}
 		if n > 1 {
-			dup++
-			if dup <= 5 {
-				t.Errorf("message %s got %d replies, want exactly 1", id, n)
-			}
+			resent++
 		}
 	}
 	if missingAcked > 0 {
 		t.Errorf("%d messages acknowledged before the crash never got their reply", missingAcked)
 	}
-	if dup > 0 {
-		t.Errorf("%d messages were answered more than once", dup)
+	if twice > 0 {
+		t.Errorf("%d messages did not have exactly one flow run", twice)
 	}
-	if err := p2.Stop(30 * time.Second); err != nil {
-		t.Errorf("gtc serve did not exit 0 on SIGTERM: %v", err)
-	}
+	// Sends are at least once (Graph has no idempotency key): a reply whose 200 came back
+	// but whose wamid was not committed before the kill is sent again after the restart.
+	t.Logf("%d of %d messages: exactly one flow run each; %d replies were sent twice across the crash (at-least-once sends)", len(all), len(all), resent)
 }
