@@ -24,8 +24,9 @@ func TestScripts(t *testing.T) {
 		Dir:                 "../../testdata/script",
 		RequireExplicitExec: true,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exit":    cmdExit,
-			"webhook": cmdWebhook,
+			"exit":      cmdExit,
+			"webhook":   cmdWebhook,
+			"graphfake": cmdGraphfake,
 		},
 		Setup: func(env *testscript.Env) error {
 			// Scripts find shared fixtures (answers, flows, webhook payloads) here.
