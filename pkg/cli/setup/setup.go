@@ -19,6 +19,7 @@ import (
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
 	"github.com/greentic/gtc/pkg/cli/validate"
 	"github.com/greentic/gtc/pkg/problem"
+	"github.com/greentic/gtc/pkg/tui"
 )
 
 // SetupOptions are the inputs of `gtc setup`.
@@ -34,15 +35,26 @@ type SetupOptions struct {
 	Wizard func(ctx context.Context, current *answers.Answers) (*answers.Answers, error)
 	// StarterFlows are copied into a new bundle's flows/.
 	StarterFlows fs.FS
+	// SaveAnswers is where the wizard also writes the answers it collected.
+	SaveAnswers string
 }
 
-// DefaultWizard is the terminal wizard `gtc setup DIR` runs when --answers is not given and
-// stdin and stderr are terminals (set by the package that provides it; nil means none).
-var DefaultWizard func(ctx context.Context, current *answers.Answers) (*answers.Answers, error)
+// terminalWizard is the interactive wizard of pkg/tui on the command's streams.
+func terminalWizard(opts *SetupOptions) func(context.Context, *answers.Answers) (*answers.Answers, error) {
+	run := tui.SetupWizard(tui.Terminal{In: opts.IO.In, ErrOut: opts.IO.ErrOut, NoColor: opts.IO.NoColor},
+		tui.SetupWizardOptions{SaveAnswers: opts.SaveAnswers, Target: opts.Dir})
+	return func(ctx context.Context, current *answers.Answers) (*answers.Answers, error) {
+		a, err := run(ctx, current)
+		if errors.Is(err, tui.ErrCancelled) {
+			return nil, cmdutil.ErrCancelled
+		}
+		return a, err
+	}
+}
 
 // NewCmdSetup builds `gtc setup`. runF replaces the run function in tests.
 func NewCmdSetup(f *cmdutil.Factory, runF func(*SetupOptions) error) *cobra.Command {
-	opts := &SetupOptions{IO: f.IO, StarterFlows: StarterFlows, Wizard: DefaultWizard}
+	opts := &SetupOptions{IO: f.IO, StarterFlows: StarterFlows}
 	cmd := &cobra.Command{
 		Use:   "setup [--answers FILE] DIR",
 		Short: "Write a runnable bundle from answers.json",
@@ -63,8 +75,14 @@ tenant/team adds a provider. A non-empty folder that is not a bundle is refused.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Dir = args[0]
 			opts.Ctx = cmd.Context()
-			if opts.AnswersFile == "" && (opts.Wizard == nil || !opts.IO.CanPrompt()) {
+			if opts.AnswersFile == "" && !opts.IO.CanPrompt() {
 				return cmdutil.FlagErrorf("--answers is required when not running interactively")
+			}
+			if opts.SaveAnswers != "" && opts.AnswersFile != "" {
+				return cmdutil.FlagErrorf("--save-answers goes with the wizard, not with --answers")
+			}
+			if opts.AnswersFile == "" && opts.Wizard == nil {
+				opts.Wizard = terminalWizard(opts)
 			}
 			if runF != nil {
 				return runF(opts)
@@ -75,6 +93,7 @@ tenant/team adds a provider. A non-empty folder that is not a bundle is refused.
 	cmd.Flags().StringVar(&opts.AnswersFile, "answers", "", "answers.json to read (flat or structured form)")
 	cmd.Flags().StringVar(&opts.FlowsDir, "flows", "", "folder of your own .ygtc flows to add to the bundle")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the summary as JSON on stdout")
+	cmd.Flags().StringVar(&opts.SaveAnswers, "save-answers", "", "with the wizard: also write the answers to this answers.json (secrets as ${ENV} references)")
 	return cmd
 }
 
@@ -116,6 +135,8 @@ func setupRun(opts *SetupOptions) error {
 			return err
 		}
 		a, warnings = parsed, probs.Warnings()
+	} else if opts.Wizard == nil {
+		return cmdutil.FlagErrorf("--answers is required when not running interactively")
 	} else {
 		current := currentAnswers(opts.Dir)
 		got, err := opts.Wizard(ctx, current)

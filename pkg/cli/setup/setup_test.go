@@ -26,31 +26,25 @@ func testIO(tty bool) (*cmdutil.IOStreams, *bytes.Buffer, *bytes.Buffer) {
 }
 
 func TestNewCmdSetup(t *testing.T) {
-	wizard := func(context.Context, *answers.Answers) (*answers.Answers, error) { return nil, nil }
 	tests := []struct {
 		name    string
 		args    []string
 		tty     bool
-		wizard  bool
 		wantErr string
 		want    SetupOptions
 	}{
 		{name: "answers", args: []string{"--answers", "a.json", "dir"}, want: SetupOptions{AnswersFile: "a.json", Dir: "dir"}},
 		{name: "flows and json", args: []string{"--answers", "a.json", "--flows", "f", "--json", "dir"}, want: SetupOptions{AnswersFile: "a.json", FlowsDir: "f", JSON: true, Dir: "dir"}},
-		{name: "no answers no tty", args: []string{"dir"}, wizard: true, wantErr: "--answers is required when not running interactively"},
-		{name: "no answers no wizard", args: []string{"dir"}, tty: true, wantErr: "--answers is required when not running interactively"},
-		{name: "wizard on a terminal", args: []string{"dir"}, tty: true, wizard: true, want: SetupOptions{Dir: "dir"}},
+		{name: "no answers no tty", args: []string{"dir"}, wantErr: "--answers is required when not running interactively"},
+		{name: "wizard on a terminal", args: []string{"dir"}, tty: true, want: SetupOptions{Dir: "dir"}},
+		{name: "save answers", args: []string{"--save-answers", "a.json", "dir"}, tty: true, want: SetupOptions{SaveAnswers: "a.json", Dir: "dir"}},
+		{name: "save answers with answers", args: []string{"--save-answers", "a.json", "--answers", "b.json", "dir"}, tty: true, wantErr: "--save-answers goes with the wizard"},
 		{name: "no dir", args: []string{"--answers", "a.json"}, wantErr: "expected the bundle folder"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			io, _, _ := testIO(tt.tty)
 			var got *SetupOptions
-			DefaultWizard = nil
-			if tt.wizard {
-				DefaultWizard = wizard
-			}
-			t.Cleanup(func() { DefaultWizard = nil })
 			cmd := NewCmdSetup(&cmdutil.Factory{IO: io}, func(o *SetupOptions) error { got = o; return nil })
 			cmd.SetArgs(tt.args)
 			cmd.SetOut(io.Out)
@@ -66,8 +60,12 @@ func TestNewCmdSetup(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.AnswersFile != tt.want.AnswersFile || got.FlowsDir != tt.want.FlowsDir || got.JSON != tt.want.JSON || got.Dir != tt.want.Dir {
+			if got.AnswersFile != tt.want.AnswersFile || got.FlowsDir != tt.want.FlowsDir || got.JSON != tt.want.JSON || got.Dir != tt.want.Dir || got.SaveAnswers != tt.want.SaveAnswers {
 				t.Fatalf("options %+v, want %+v", got, tt.want)
+			}
+			// Without --answers on a terminal, the wizard of pkg/tui is wired in.
+			if (got.AnswersFile == "") != (got.Wizard != nil) {
+				t.Fatalf("wizard set %v with --answers %q", got.Wizard != nil, got.AnswersFile)
 			}
 		})
 	}
@@ -248,4 +246,29 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestWizardCancel drives the real terminal wizard: Ctrl+C cancels (exit 130), nothing written.
+func TestWizardCancel(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "b")
+	io, _, _ := testIO(true)
+	io.In = strings.NewReader("\x03")
+	opts := &SetupOptions{IO: io, Dir: dir}
+	opts.Wizard = terminalWizard(opts)
+	err := setupRun(opts)
+	if !errors.Is(err, cmdutil.ErrCancelled) {
+		t.Fatalf("err %v, want cancelled", err)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Fatal("bundle written after cancel")
+	}
+}
+
+func TestSetupRunWithoutWizard(t *testing.T) {
+	io, _, _ := testIO(false)
+	err := setupRun(&SetupOptions{IO: io, Dir: t.TempDir()})
+	var fe *cmdutil.FlagError
+	if !errors.As(err, &fe) {
+		t.Fatalf("err %v", err)
+	}
 }
