@@ -71,10 +71,10 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 		return err
 	}
 	f, retryAt := s.attempt(ctx, o, c.OptedOut, c)
-	if ctx.Err() != nil {
-		return ctx.Err()
+	if ctx.Err() != nil && f.Result.State == store.OutRetrying && f.Result.Attempted {
+		return ctx.Err() // cancelled mid-send: River retries this job
 	}
-	return s.finish(ctx, []store.Finish{f}, []retry{{o.ID, retryAt}})
+	return s.finish(context.WithoutCancel(ctx), []store.Finish{f}, []retry{{o.ID, retryAt}})
 }
 
 const (
@@ -177,7 +177,9 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef) err
 		}()
 	}
 	wg.Wait()
-	if err := s.finish(ctx, finishes, retries); err != nil {
+	// Record what was sent even when the job is being cancelled: a lost record means a
+	// duplicate send after restart.
+	if err := s.finish(context.WithoutCancel(ctx), finishes, retries); err != nil {
 		return err
 	}
 	for _, w := range works {
@@ -317,8 +319,8 @@ func (s *Service) sendContact(ctx context.Context, w *contactWork, c *store.Cont
 				continue
 			}
 			f, at := s.attempt(ctx, pr.out, false, c)
-			if ctx.Err() != nil {
-				return fs, rs // left pending: resent by recovery or the job's retry
+			if ctx.Err() != nil && f.Result.State != store.OutSent {
+				return fs, rs // cancelled: left pending, resent by recovery on the next start
 			}
 			fs = append(fs, f)
 			rs = append(rs, retry{pr.out.ID, at})
