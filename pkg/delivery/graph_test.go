@@ -1,0 +1,100 @@
+package delivery
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/greentic/gtc/pkg/bundle"
+	"github.com/greentic/gtc/pkg/graphfake"
+	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/whatsapp"
+	"github.com/greentic/gtc/pkg/whatsapp/metaschema"
+)
+
+// graphHarness runs the service from a bundle with real Cloud API clients against
+// graphfake, so classification, read receipts and request bodies are the real ones.
+func graphHarness(t *testing.T) (*harness, *graphfake.Server) {
+	t.Helper()
+	opts := graphfake.Options{}
+	if v, err := metaschema.Default(); err == nil {
+		opts.Schema = v // every body the pipeline sends must match Meta's schema
+	}
+	g := graphfake.New(opts)
+	t.Cleanup(g.Close)
+	b := &bundle.Bundle{Providers: []*bundle.Provider{{Tenant: "acme", Team: "support", Enabled: true,
+		PhoneNumberID: graphfake.DefaultPhoneNumberID, MarkRead: true}}}
+	h := &harness{t: t, path: filepath.Join(t.TempDir(), "gtc.db"), flows: &echoFlows{}}
+	h.now.Store(time.Now().UnixMilli())
+	st, err := store.Open(context.Background(), h.path, store.Options{Now: h.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(Config{
+		Bundle: b,
+		NewClient: func(p *bundle.Provider) (*whatsapp.Client, error) {
+			return whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: g.URL, PhoneNumberID: p.PhoneNumberID,
+				Token: graphfake.DefaultToken}), nil
+		},
+		Runner: h.flows, Store: st, Now: h.clock, Workers: 4, PollInterval: 5 * time.Millisecond,
+		Backoff: func(int) time.Duration { return 20 * time.Millisecond },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.st, h.svc = st, svc
+	if err := svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.close)
+	return h, g
+}
+
+func sentTo(g *graphfake.Server, to string) int {
+	n := 0
+	for _, c := range g.Calls() {
+		if c.Endpoint == graphfake.EndpointMessages && c.Message != nil && c.Message.To == to {
+			n++
+		}
+	}
+	return n
+}
+
+func TestGraphRateLimitThenSuccess(t *testing.T) {
+	h, g := graphHarness(t)
+	const a, b = "4915100011", "4915100012"
+	g.Inject(graphfake.Fault{Code: 130429, Times: 1, To: a})
+	now := time.Unix(h.now.Load()/1000, 0)
+	h.ingest(textEvent("wamid.ga", a, "ratelimited", now), textEvent("wamid.gb", b, "hi", now))
+	h.eventually("idle", h.idle)
+	out := h.outbound(a)
+	if len(out) != 1 || out[0].State != store.OutSent || out[0].Attempts != 2 || out[0].WAMID == "" {
+		t.Fatalf("rate-limited reply = %+v", out[0])
+	}
+	if ob := h.outbound(b); len(ob) != 1 || ob[0].State != store.OutSent || ob[0].Attempts != 1 {
+		t.Fatalf("other contact's reply = %+v", ob)
+	}
+	if len(g.Reads()) != 2 {
+		t.Fatalf("read receipts = %d, want 2", len(g.Reads()))
+	}
+}
+
+func TestGraphUnreachableNotRetried(t *testing.T) {
+	h, g := graphHarness(t)
+	const a = "4915100013"
+	g.Inject(graphfake.Fault{Code: 131026, To: a})
+	h.ingest(textEvent("wamid.gu", a, "hi", time.Unix(h.now.Load()/1000, 0)))
+	h.eventually("idle", h.idle)
+	out := h.outbound(a)
+	if len(out) != 1 || out[0].State != store.OutFailed || out[0].ErrorClass != "unreachable" || out[0].ErrorCode != 131026 || out[0].Attempts != 1 {
+		t.Fatalf("reply = %+v", out[0])
+	}
+	if n := sentTo(g, "+"+a); n != 1 {
+		t.Fatalf("sends to %s = %d, want 1", a, n)
+	}
+	c, _ := h.st.Contact(context.Background(), "acme", "support", a)
+	if c.UnreachableCode != 131026 {
+		t.Fatalf("contact = %+v", c)
+	}
+}
