@@ -179,6 +179,14 @@ func TestLineCol(t *testing.T) {
 	}
 }
 
+func TestByteOrderMark(t *testing.T) {
+	_, probs := Parse("a.json", append([]byte("\xEF\xBB\xBF"), `{"messaging-whatsapp": 1}`...))
+	errs := probs.Errors()
+	if len(errs) != 1 || errs[0].Line != 1 || errs[0].Col != 24 {
+		t.Fatalf("problems %v, want one at 1:24", errs)
+	}
+}
+
 func TestWarnings(t *testing.T) {
 	tests := []struct {
 		name, in, want string

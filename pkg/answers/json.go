@@ -363,7 +363,11 @@ func lineCol(data []byte, off int) (int, int) {
 		off = len(data)
 	}
 	line, col := 1, 1
-	for i := 0; i < off; {
+	i := 0
+	if len(data) >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF {
+		i = 3 // the byte order mark is not a column
+	}
+	for i < off {
 		if data[i] == '\n' {
 			line++
 			col = 1
