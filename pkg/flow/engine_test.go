@@ -17,7 +17,9 @@ func seedSet(t testing.TB) *Set {
 	return s
 }
 
-func textEv(s string) Event { return Event{Type: "text", Text: s, MessageID: "wamid.1", From: "4915112345678"} }
+func textEv(s string) Event {
+	return Event{Type: "text", Text: s, MessageID: "wamid.1", From: "4915112345678"}
+}
 
 func TestHandleSeed(t *testing.T) {
 	s := seedSet(t)
@@ -80,10 +82,10 @@ func TestHandleRetryAndReplyTo(t *testing.T) {
 func TestStartWindowBranch(t *testing.T) {
 	s := seedSet(t)
 	tests := []struct {
-		name     string
+		name      string
 		now, last int64
-		node     string
-		typ      string
+		node      string
+		typ       string
 	}{
 		{"inside the window", 1_700_050_000, 1_700_000_000, "send_freeform", "text"},
 		{"exactly 24h later", 1_700_086_400, 1_700_000_000, "send_template", "template"},
