@@ -79,12 +79,17 @@ type SendOptions struct {
 	changed func(string) bool
 }
 
+// DefaultComposer is the terminal composer gtc send runs when no message flag is given on a
+// terminal (set by pkg/cli/chat.InstallHooks; nil means none, and a missing message flag is
+// a usage error).
+var DefaultComposer func(ctx context.Context, opts *SendOptions, client *whatsapp.Client) error
+
 // messageFlags are the flags that each choose a kind of message.
 var messageFlags = []string{"text", "template", "image", "document", "audio", "video", "sticker", "file", "location", "buttons", "flow", "node"}
 
 // NewCmdSend builds `gtc send`.
 func NewCmdSend(f *cmdutil.Factory, runF func(*SendOptions) error) *cobra.Command {
-	opts := &SendOptions{IO: f.IO, Now: f.Now, LookupEnv: f.LookupEnv, Media: map[string]string{}}
+	opts := &SendOptions{IO: f.IO, Now: f.Now, LookupEnv: f.LookupEnv, Media: map[string]string{}, Composer: DefaultComposer}
 	media := map[string]*string{}
 	cmd := &cobra.Command{
 		Use:   "send BUNDLE --to NUMBER (--text T | --template NAME | --image URL|ID | ... | --flow NAME)",
@@ -227,6 +232,16 @@ func (o *SendOptions) check() error {
 	}
 	if kind == "" {
 		if o.IO.CanPrompt() && o.Composer != nil {
+			if o.DryRun || o.JSON {
+				return cmdutil.FlagErrorf("--dry-run and --json need a message flag: give one of --%s", strings.Join(messageFlags, ", --"))
+			}
+			if o.To != "" {
+				to, err := whatsapp.NormalizeE164(o.To)
+				if err != nil {
+					return cmdutil.FlagErrorf("--to: %v", err)
+				}
+				o.To = to
+			}
 			return nil
 		}
 		return cmdutil.FlagErrorf("a message is required when not running interactively: give one of --%s", strings.Join(messageFlags, ", --"))
@@ -364,9 +379,6 @@ func sendRun(o *SendOptions) error {
 	if kind == "" {
 		if o.Composer == nil || !o.IO.CanPrompt() {
 			return cmdutil.FlagErrorf("a message is required when not running interactively: give one of --%s", strings.Join(messageFlags, ", --"))
-		}
-		if client == nil {
-			return cmdutil.FlagErrorf("--dry-run needs a message flag")
 		}
 		return o.Composer(ctx, o, client)
 	}
