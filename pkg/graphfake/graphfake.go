@@ -24,6 +24,7 @@
 package graphfake
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -343,8 +344,17 @@ var versionRe = regexp.MustCompile(`^/(v[0-9]+\.[0-9]+)(/.*)?$`)
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	call := Call{Method: r.Method, Query: r.URL.RawQuery, Header: redactHeader(r.Header), At: s.clock()}
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	defer func() { s.record(call, rec) }()
+	// The answer is buffered and written only after the call is recorded, so a client that
+	// has its answer always finds its call in Calls().
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	defer func() {
+		s.record(call, rec)
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.status)
+		_, _ = w.Write(rec.buf.Bytes())
+	}()
 
 	if s.wait(r.Context()) != nil {
 		call.Endpoint = EndpointUnknown
@@ -523,16 +533,19 @@ func (s *Server) record(call Call, rec *recorder) {
 	s.mu.Unlock()
 }
 
+// recorder buffers an answer. body is what Call.Response records (JSON answers only).
 type recorder struct {
-	http.ResponseWriter
+	header http.Header
 	status int
+	buf    bytes.Buffer
 	body   []byte
 }
 
-func (r *recorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(code int) { r.status = code }
+
+func (r *recorder) Write(b []byte) (int, error) { return r.buf.Write(b) }
 
 func redactHeader(h http.Header) http.Header {
 	out := h.Clone()
