@@ -2,7 +2,11 @@ package delivery
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,8 +20,11 @@ import (
 // graphHarness runs the service from a bundle with real Cloud API clients against
 // graphfake, so classification, read receipts and request bodies are the real ones.
 func graphHarness(t *testing.T) (*harness, *graphfake.Server) {
+	return graphHarnessWith(t, graphfake.Options{})
+}
+
+func graphHarnessWith(t *testing.T, opts graphfake.Options) (*harness, *graphfake.Server) {
 	t.Helper()
-	opts := graphfake.Options{}
 	if v, err := metaschema.Default(); err == nil {
 		opts.Schema = v // every body the pipeline sends must match Meta's schema
 	}
@@ -94,6 +101,52 @@ func TestGraphUnreachableNotRetried(t *testing.T) {
 		t.Fatalf("sends to %s = %d, want 1", a, n)
 	}
 	c, _ := h.st.Contact(context.Background(), "acme", "support", a)
+	if c.UnreachableCode != 131026 {
+		t.Fatalf("contact = %+v", c)
+	}
+}
+
+// TestGraphStatusWebhooksUpdateTheLog lets graphfake post its signed status webhooks (sent,
+// delivered, read; failed with 131026 for one recipient) to a handler that verifies, parses
+// and ingests them the way the server does.
+func TestGraphStatusWebhooksUpdateTheLog(t *testing.T) {
+	const secret = "test-app-secret"
+	var svc atomic.Pointer[Service]
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := whatsapp.VerifySignature(body, r.Header.Get(whatsapp.SignatureHeader), secret); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		evs, err := whatsapp.ParseWebhook(body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := svc.Load().Ingest(r.Context(), "acme", "support", evs); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		}
+	}))
+	defer hook.Close()
+	h, g := graphHarnessWith(t, graphfake.Options{StatusWebhook: graphfake.StatusWebhook{URL: hook.URL, AppSecret: secret}})
+	svc.Store(h.svc)
+	const ok, gone = "4915100041", "4915100042"
+	g.Inject(graphfake.Fault{Code: 131026, To: gone, Async: true})
+	now := time.Unix(h.now.Load()/1000, 0)
+	h.ingest(textEvent("wamid.s1", ok, "hi", now), textEvent("wamid.s2", gone, "hi", now))
+	h.eventually("statuses applied", func() bool {
+		a, b := h.outbound(ok), h.outbound(gone)
+		return len(a) == 1 && a[0].State == "read" && len(b) == 1 && b[0].State == store.OutFailed
+	})
+	b := h.outbound(gone)[0]
+	if b.ErrorClass != "unreachable" || b.ErrorCode != 131026 {
+		t.Fatalf("failed status recorded as %s/%d", b.ErrorClass, b.ErrorCode)
+	}
+	sts, err := h.st.Statuses(context.Background(), h.outbound(ok)[0].WAMID)
+	if err != nil || len(sts) != 3 {
+		t.Fatalf("statuses = %+v, %v", sts, err)
+	}
+	c, _ := h.st.Contact(context.Background(), "acme", "support", gone)
 	if c.UnreachableCode != 131026 {
 		t.Fatalf("contact = %+v", c)
 	}

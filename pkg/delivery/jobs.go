@@ -386,5 +386,5 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 	log.Warn("send failed", "attempt", attempt)
 	return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutFailed, ErrorClass: info.Class,
 		ErrorCode: info.Code, ErrorMessage: info.Message, Attempted: true},
-		Unreachable: info.Unreachable, Contact: store.ContactRef{Tenant: o.Tenant, Team: o.Team, Key: o.ContactKey}}, time.Time{}
+		Unreachable: info.Unreachable}, time.Time{}
 }

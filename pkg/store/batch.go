@@ -121,9 +121,8 @@ func (s *Store) CompleteEvents(ctx context.Context, cs []*Completion) error {
 type Finish struct {
 	ID     int64
 	Result OutboundResult
-	// Unreachable, with Contact, records Result.ErrorCode on the contact.
+	// Unreachable records Result.ErrorCode on the message's contact.
 	Unreachable bool
-	Contact     ContactRef
 }
 
 // FinishOutbounds records many send outcomes in one transaction.
@@ -148,9 +147,13 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish) error {
 				ms(r.NextAttemptAt), inc, now, f.ID); err != nil {
 				return err
 			}
+			if r.WAMID != "" {
+				if err := applyEarlyStatuses(ctx, tx, f.ID, r.WAMID, now); err != nil {
+					return err
+				}
+			}
 			if f.Unreachable {
-				if _, err := tx.ExecContext(ctx, `UPDATE gtc_contacts SET unreachable_code = ?, unreachable_at = ?, updated_at = ?
-					WHERE tenant = ? AND team = ? AND contact_key = ?`, r.ErrorCode, now, now, f.Contact.Tenant, f.Contact.Team, f.Contact.Key); err != nil {
+				if _, err := tx.ExecContext(ctx, upsertUnreachableSQL, r.ErrorCode, now, now, now, f.ID); err != nil {
 					return err
 				}
 			}
@@ -179,3 +182,48 @@ func (s *Store) ContactsFor(ctx context.Context, refs []ContactRef) (map[Contact
 	}
 	return out, nil
 }
+
+// applyEarlyStatuses applies statuses that arrived before the send was recorded (Meta can
+// post "sent" before gtc commits the wamid): the best of them moves the row forward.
+func applyEarlyStatuses(ctx context.Context, tx *sql.Tx, id int64, wamid string, now int64) error {
+	rows, err := tx.QueryContext(ctx, `SELECT status, error_class, error_code FROM gtc_outbound_statuses WHERE wamid = ?`, wamid)
+	if err != nil {
+		return err
+	}
+	best, bestRank, class, code := "", 0, "", 0
+	for rows.Next() {
+		var st, cl string
+		var c int
+		if err := rows.Scan(&st, &cl, &c); err != nil {
+			rows.Close()
+			return err
+		}
+		rank := stateRank(st)
+		if st == "failed" {
+			rank = 100
+		}
+		if rank > bestRank {
+			best, bestRank, class, code = st, rank, cl, c
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || best == "" || best == "sent" {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE gtc_outbound_messages SET state = ?, error_class = CASE WHEN ? <> '' THEN ? ELSE error_class END,
+		error_code = CASE WHEN ? <> 0 THEN ? ELSE error_code END, updated_at = ? WHERE id = ?`, best, class, class, code, code, now, id)
+	if err != nil {
+		return err
+	}
+	if best == "failed" && class == "unreachable" {
+		_, err = tx.ExecContext(ctx, upsertUnreachableSQL, code, now, now, now, id)
+	}
+	return err
+}
+
+// upsertUnreachableSQL records an unreachable code on the contact of an outbound message
+// (args: code, at, created, updated, outbound id).
+const upsertUnreachableSQL = `INSERT INTO gtc_contacts (tenant, team, contact_key, unreachable_code, unreachable_at, created_at, updated_at)
+	SELECT tenant, team, contact_key, ?, ?, ?, ? FROM gtc_outbound_messages WHERE id = ? AND true
+	ON CONFLICT (tenant, team, contact_key) DO UPDATE SET unreachable_code = excluded.unreachable_code,
+		unreachable_at = excluded.unreachable_at, updated_at = excluded.updated_at`

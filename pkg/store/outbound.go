@@ -179,16 +179,7 @@ type OutboundResult struct {
 // FinishOutbound records the outcome of a send attempt. A row that a status webhook already
 // moved past "sent" is not moved back.
 func (s *Store) FinishOutbound(ctx context.Context, id int64, r OutboundResult) error {
-	inc := 0
-	if r.Attempted {
-		inc = 1
-	}
-	_, err := s.db.ExecContext(ctx, finishSQL,
-		r.State, r.WAMID, r.WAMID, r.ErrorClass, r.ErrorCode, r.ErrorMessage, ms(r.NextAttemptAt), inc, s.now(), id)
-	if err != nil {
-		return fmt.Errorf("record send of outbound message %d: %w", id, err)
-	}
-	return nil
+	return s.FinishOutbounds(ctx, []Finish{{ID: id, Result: r}})
 }
 
 // OpenOutbound lists the ids of outbound messages still pending or retrying, oldest first:

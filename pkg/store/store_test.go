@@ -277,3 +277,46 @@ func BenchmarkIngest(b *testing.B) {
 	})
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
 }
+
+func TestStatusBeforeSendIsRecorded(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name      string
+		statuses  []string
+		code      int
+		wantState string
+	}{
+		{"sent only", []string{"sent"}, 0, "sent"},
+		{"delivered and read early", []string{"delivered", "read"}, 0, "read"},
+		{"failed early", []string{"sent", "failed"}, 131026, "failed"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, _ := openTest(t, Options{})
+			wamid := fmt.Sprint("wamid.early", i)
+			ids, err := st.RecordOutbound(ctx, "t", "t", []NewOutbound{{ContactKey: "1", Recipient: "+1", Origin: OriginSend, MessageType: "text", Request: []byte(`{}`)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tt.statuses {
+				u := &StatusUpdate{WAMID: wamid, Status: s, At: t0}
+				if s == "failed" {
+					u.ErrorCode, u.ErrorClass, u.Unreachable = tt.code, "unreachable", true
+				}
+				if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{{Kind: KindStatus, DedupeKey: "status:" + wamid + ":" + s, Raw: []byte(`{}`), Status: u}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := st.FinishOutbound(ctx, ids[0], OutboundResult{State: OutSent, WAMID: wamid, Attempted: true}); err != nil {
+				t.Fatal(err)
+			}
+			o, _ := st.OutboundByID(ctx, ids[0])
+			if o.State != tt.wantState || o.ErrorCode != tt.code {
+				t.Fatalf("state = %s code %d, want %s %d", o.State, o.ErrorCode, tt.wantState, tt.code)
+			}
+			if c, _ := st.Contact(ctx, "t", "t", "1"); (tt.code != 0) != (c.UnreachableCode != 0) {
+				t.Fatalf("contact unreachable = %d", c.UnreachableCode)
+			}
+		})
+	}
+}
