@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/greentic/gtc/pkg/build"
+	"github.com/greentic/gtc/pkg/cli/chat"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
 	flowcmd "github.com/greentic/gtc/pkg/cli/flow"
 	"github.com/greentic/gtc/pkg/cli/send"
@@ -140,6 +141,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 // commands lists every subcommand constructor. Each command package adds itself here.
 var commands = []func(*cmdutil.Factory) *cobra.Command{
 	func(f *cmdutil.Factory) *cobra.Command { return version.NewCmdVersion(f, nil) },
+	func(f *cmdutil.Factory) *cobra.Command { chat.InstallHooks(); return chat.NewCmdChat(f, nil) }, // before send: sets its composer
 	func(f *cmdutil.Factory) *cobra.Command { return setup.NewCmdSetup(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return validate.NewCmdValidate(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return flowcmd.NewCmdFlow(f) },

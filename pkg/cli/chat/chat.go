@@ -1,0 +1,115 @@
+// Package chat implements `gtc chat`: talk to a bundle's flows locally as a WhatsApp
+// customer, through the real webhook handler and delivery, with graphfake as the Graph API.
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/tui"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// DefaultCustomer is the number gtc chat plays when --as is not given.
+const DefaultCustomer = "+4915123456789"
+
+// ChatOptions are the inputs of `gtc chat`.
+type ChatOptions struct {
+	IO         *cmdutil.IOStreams
+	Factory    *cmdutil.Factory
+	Ctx        context.Context
+	Dir        string
+	As         string
+	Name       string
+	ScriptFile string
+	Tenant     string
+	Team       string
+}
+
+// NewCmdChat builds `gtc chat`. runF replaces the run function in tests.
+func NewCmdChat(f *cmdutil.Factory, runF func(*ChatOptions) error) *cobra.Command {
+	opts := &ChatOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "chat [--as NUMBER] [--name NAME] [--script FILE] DIR",
+		Short: "Talk to the bundle's flows locally as a WhatsApp customer (no Meta account)",
+		Long: `Run the bundle's flows locally: gtc starts the real webhook handler and delivery on a
+loopback port with an in-process Graph API double, and you play the customer. Every typed
+line becomes a signed text webhook; reply buttons and list rows can be picked with ↑/↓ and
+enter; templates, media and locations show as cards; status ticks follow.
+
+Commands: /press TITLE (pick a button or row), /stop, /start, /wait 25h (move the clock on,
+so the 24-hour window closes), /flow NAME (start a flow as gtc send --flow does), /quit.
+
+With --script FILE, each line of FILE is one action and the transcript is printed.`,
+		Example: `  gtc chat ./my-bundle
+  gtc chat ./my-bundle --as +4915123456789 --name Alice
+  gtc chat ./my-bundle --script conversation.txt`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return cmdutil.FlagErrorf("expected the bundle folder (usage: %s)", cmd.UseLine())
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Dir = args[0]
+			opts.Ctx = cmd.Context()
+			if opts.ScriptFile == "" && !opts.IO.CanPrompt() {
+				return cmdutil.FlagErrorf("--script is required when not running interactively")
+			}
+			if _, err := whatsapp.NormalizeE164(opts.As); err != nil {
+				return cmdutil.FlagErrorf("--as %s: %v", opts.As, err)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return chatRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.As, "as", DefaultCustomer, "the customer's phone number (E.164)")
+	cmd.Flags().StringVar(&opts.Name, "name", "Customer", "the customer's profile name")
+	cmd.Flags().StringVar(&opts.ScriptFile, "script", "", "run the actions in FILE (one a line) and print the transcript")
+	cmd.Flags().StringVar(&opts.Tenant, "tenant", "", "tenant of the provider to chat with (when the bundle has several)")
+	cmd.Flags().StringVar(&opts.Team, "team", "", "team of the provider to chat with (when the bundle has several)")
+	return cmd
+}
+
+func chatRun(opts *ChatOptions) error {
+	ctx := opts.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var actions []tui.Action
+	if opts.ScriptFile != "" {
+		data, err := os.ReadFile(opts.ScriptFile)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return cmdutil.FlagErrorf("--script %s: no such file", opts.ScriptFile)
+			}
+			return fmt.Errorf("read script: %w", err)
+		}
+		if actions, err = tui.ParseScript(opts.ScriptFile, data); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(opts.Dir); err != nil {
+		return cmdutil.FlagErrorf("%s: no such bundle folder (create one with gtc setup)", opts.Dir)
+	}
+	sess, err := Start(ctx, SessionConfig{Dir: opts.Dir, Tenant: opts.Tenant, Team: opts.Team, From: opts.As, Name: opts.Name,
+		LookupEnv: opts.Factory.LookupEnv, Now: opts.Factory.Now})
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	if opts.ScriptFile != "" {
+		return tui.RunChatScript(ctx, sess, actions, tui.PlainStyles(), opts.IO.Out)
+	}
+	m := tui.NewChat(ctx, tui.NewStyles(opts.IO.ErrOut, opts.IO.NoColor), tui.DefaultKeyMap(), sess)
+	_, err = tui.Run(ctx, m, opts.IO.In, opts.IO.ErrOut)
+	return err
+}

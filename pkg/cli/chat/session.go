@@ -1,0 +1,389 @@
+package chat
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/greentic/gtc/pkg/bundle"
+	"github.com/greentic/gtc/pkg/cli/serve"
+	"github.com/greentic/gtc/pkg/delivery"
+	"github.com/greentic/gtc/pkg/flow"
+	"github.com/greentic/gtc/pkg/graphfake"
+	"github.com/greentic/gtc/pkg/secret"
+	"github.com/greentic/gtc/pkg/server"
+	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/tui"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// chatAppSecret signs the simulated webhooks when the bundle has no app secret, so the
+// server's signature check runs exactly as in production.
+const chatAppSecret = "gtc-chat-local-app-secret"
+
+// SessionConfig configures a local chat session.
+type SessionConfig struct {
+	Dir       string
+	Tenant    string
+	Team      string
+	From      string // customer number, E.164
+	Name      string // customer profile name
+	LookupEnv func(string) (string, bool)
+	Logger    *slog.Logger
+	// Now is the wall clock the session's clock starts from (time.Now when nil).
+	Now func() time.Time
+	// Quiet is how long no new reply must arrive before a turn is over; Timeout bounds a turn.
+	Quiet, Timeout time.Duration
+}
+
+// Session runs a bundle's flows against the real server handler and delivery, with
+// graphfake as the Graph API, and plays a WhatsApp customer. It implements tui.ChatBackend.
+type Session struct {
+	cfg      SessionConfig
+	provider *bundle.Provider
+	flows    *flow.Set
+	fake     *graphfake.Server
+	store    *store.Store
+	svc      *delivery.Service
+	http     *http.Server
+	ln       net.Listener
+	base     string
+	secret   string
+	waID     string
+
+	mu       sync.Mutex
+	offset   time.Duration
+	seq      int
+	seen     int
+	lastIn   time.Time
+	statuses map[string]string
+	stateDir string
+}
+
+// Start loads the bundle and starts everything on a loopback port over a temporary state
+// directory. Close stops it and removes the state.
+func Start(ctx context.Context, cfg SessionConfig) (s *Session, err error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Quiet == 0 {
+		cfg.Quiet = 400 * time.Millisecond
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	from, err := whatsapp.NormalizeE164(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("--as %s: %w", cfg.From, err)
+	}
+	b, err := bundle.Load(cfg.Dir, bundle.LoadOptions{LookupEnv: cfg.LookupEnv})
+	if err != nil {
+		return nil, fmt.Errorf("load bundle: %w", err)
+	}
+	var p *bundle.Provider
+	if cfg.Tenant != "" || cfg.Team != "" {
+		t, tm := cfg.Tenant, cfg.Team
+		if t == "" {
+			t = "default"
+		}
+		if tm == "" {
+			tm = "default"
+		}
+		var ok bool
+		if p, ok = b.Provider(t, tm); !ok {
+			return nil, fmt.Errorf("bundle %s has no provider for tenant %s team %s", b.Dir, t, tm)
+		}
+	} else if p, err = b.Only(); err != nil {
+		return nil, err
+	}
+	flows, err := flow.LoadDir(b.FlowsDir())
+	if err != nil {
+		return nil, fmt.Errorf("load flows: %w", err)
+	}
+	s = &Session{cfg: cfg, provider: p, flows: flows, waID: strings.TrimPrefix(from, "+"), statuses: map[string]string{}}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	s.secret = chatAppSecret
+	if as, rerr := p.AppSecret.Resolve(cfg.LookupEnv); rerr == nil && as != "" {
+		s.secret = as
+	}
+	token := "gtc-chat-token"
+	if s.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	s.base = "http://" + s.ln.Addr().String()
+	s.fake = graphfake.New(graphfake.Options{Token: token, PhoneNumberID: p.PhoneNumberID, BusinessAccountID: p.BusinessAccountID,
+		Clock: s.now, StatusWebhook: graphfake.StatusWebhook{URL: s.base + p.CallbackPath(), AppSecret: s.secret}})
+	if s.stateDir, err = os.MkdirTemp("", "gtc-chat-"); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	if s.store, err = store.Open(ctx, filepath.Join(s.stateDir, "gtc.db")); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	local := *p
+	local.APIBaseURL = s.fake.URL
+	local.AccessToken = secretValue(token)
+	local.MarkRead = p.MarkRead
+	s.svc, err = delivery.New(delivery.Config{
+		Providers: nil, Bundle: &bundle.Bundle{Dir: b.Dir, Manifest: b.Manifest, Providers: []*bundle.Provider{&local}, Serve: b.Serve},
+		Flows: flows, Store: s.store, Logger: cfg.Logger, Registerer: prometheus.NewRegistry(), Now: s.now,
+		NewClient: func(p *bundle.Provider) (*whatsapp.Client, error) { return serve.NewClient(p, cfg.LookupEnv) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start delivery: %w", err)
+	}
+	if err = s.svc.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, fmt.Errorf("start delivery: %w", err)
+	}
+	srv, err := server.New(server.Config{Tenants: []server.Tenant{{Tenant: p.Tenant, Team: p.Team, PhoneNumberID: p.PhoneNumberID,
+		AppSecret: secretValue(s.secret)}}, Delivery: s.svc, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	h := srv.Handler()
+	s.http = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Watch the status webhooks graphfake sends back, for the ticks.
+		if r.Method == http.MethodPost {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if evs, perr := whatsapp.ParseWebhook(body); perr == nil {
+				s.mu.Lock()
+				for _, ev := range evs {
+					if ev.Status != nil && rank(ev.Status.Status) > rank(s.statuses[ev.Status.ID]) {
+						s.statuses[ev.Status.ID] = ev.Status.Status
+					}
+				}
+				s.mu.Unlock()
+			}
+		}
+		h.ServeHTTP(w, r)
+	})}
+	go func() { _ = s.http.Serve(s.ln) }()
+	return s, nil
+}
+
+func rank(status string) int {
+	switch status {
+	case "sent":
+		return 1
+	case "delivered":
+		return 2
+	case "read":
+		return 3
+	case "failed":
+		return 4
+	}
+	return 0
+}
+
+// now is the session's clock: the wall clock plus every /wait.
+func (s *Session) now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.Now().Add(s.offset)
+}
+
+// Close stops the server, the workers and the fake, and removes the state.
+func (s *Session) Close() {
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.http.Shutdown(ctx)
+		cancel()
+	} else if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.svc != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = s.svc.Stop(ctx)
+		cancel()
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+	if s.fake != nil {
+		s.fake.Close()
+	}
+	if s.stateDir != "" {
+		os.RemoveAll(s.stateDir)
+	}
+}
+
+// Customer is who the user plays.
+func (s *Session) Customer() string { return "+" + s.waID }
+
+// Advance moves the clock on (/wait 25h).
+func (s *Session) Advance(d time.Duration) {
+	s.mu.Lock()
+	s.offset += d
+	s.mu.Unlock()
+}
+
+// SendText posts a signed text webhook from the customer and returns the bot's replies.
+func (s *Session) SendText(ctx context.Context, text string) ([]tui.ChatMessage, error) {
+	return s.post(ctx, map[string]any{"type": "text", "text": map[string]any{"body": text}})
+}
+
+// Choose posts the interactive reply for a reply button (kind "button") or list row
+// (kind "list") and returns the bot's replies.
+func (s *Session) Choose(ctx context.Context, c tui.ChatChoice) ([]tui.ChatMessage, error) {
+	if c.Kind == "list" {
+		return s.post(ctx, map[string]any{"type": "interactive", "interactive": map[string]any{"type": "list_reply",
+			"list_reply": map[string]any{"id": c.ID, "title": c.Title, "description": c.Description}}})
+	}
+	return s.post(ctx, map[string]any{"type": "interactive", "interactive": map[string]any{"type": "button_reply",
+		"button_reply": map[string]any{"id": c.ID, "title": c.Title}}})
+}
+
+// StartFlow starts a flow on purpose, as `gtc send --flow` does, and sends its replies
+// (a business-initiated message: a template outside the 24-hour window).
+func (s *Session) StartFlow(ctx context.Context, name string) ([]tui.ChatMessage, error) {
+	s.mu.Lock()
+	last := s.lastIn
+	s.mu.Unlock()
+	fc := flow.Context{Tenant: s.provider.Tenant, Team: s.provider.Team, To: s.waID, Now: s.now().Unix()}
+	if !last.IsZero() {
+		fc.LastMessageTime = last.Unix()
+	}
+	replies, err := s.flows.Start(name, "", fc)
+	if err != nil {
+		return nil, err
+	}
+	client := whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: s.fake.URL, APIVersion: s.provider.APIVersion,
+		PhoneNumberID: s.provider.PhoneNumberID, Token: "gtc-chat-token"})
+	for _, r := range replies {
+		m := r.Message
+		if _, err := client.Send(ctx, &m); err != nil {
+			return nil, fmt.Errorf("send %s/%s: %w", r.Flow, r.Node, err)
+		}
+	}
+	return s.collect(ctx, len(replies))
+}
+
+func (s *Session) post(ctx context.Context, msg map[string]any) ([]tui.ChatMessage, error) {
+	now := s.now()
+	s.mu.Lock()
+	s.seq++
+	msg["id"] = fmt.Sprintf("wamid.chat.%d.%d", now.UnixNano(), s.seq)
+	s.lastIn = now
+	s.mu.Unlock()
+	msg["from"] = s.waID
+	msg["timestamp"] = fmt.Sprint(now.Unix())
+	name := s.cfg.Name
+	if name == "" {
+		name = "Customer"
+	}
+	body, err := json.Marshal(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{
+		"id": s.provider.BusinessAccountID, "changes": []any{map[string]any{"field": "messages", "value": map[string]any{
+			"messaging_product": "whatsapp",
+			"metadata":          map[string]any{"display_phone_number": graphfake.DefaultDisplayPhoneNumber, "phone_number_id": s.provider.PhoneNumberID},
+			"contacts":          []any{map[string]any{"profile": map[string]any{"name": name}, "wa_id": s.waID}},
+			"messages":          []any{msg},
+		}}}}}})
+	if err != nil {
+		return nil, err
+	}
+	mac := hmac.New(sha256.New, []byte(s.secret))
+	mac.Write(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+s.provider.CallbackPath(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("post webhook: %w", err)
+	}
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("the server answered the webhook with %s: %s", resp.Status, strings.TrimSpace(string(answer)))
+	}
+	return s.collect(ctx, 0)
+}
+
+// collect waits until the bot's replies stop coming (at least min of them) and returns
+// the new ones.
+func (s *Session) collect(ctx context.Context, min int) ([]tui.ChatMessage, error) {
+	deadline := time.Now().Add(s.cfg.Timeout)
+	quietSince := time.Now()
+	last := -1
+	for {
+		n := len(s.sends())
+		if n != last {
+			last, quietSince = n, time.Now()
+		}
+		s.mu.Lock()
+		got := n - s.seen
+		s.mu.Unlock()
+		if got >= min && time.Since(quietSince) >= s.cfg.Quiet {
+			break
+		}
+		if time.Now().After(deadline) {
+			if got < min {
+				return nil, errors.New("the bot did not reply in time")
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+	return s.take(), nil
+}
+
+// sends are graphfake's accepted message sends, in order.
+func (s *Session) sends() []graphfake.Call {
+	var out []graphfake.Call
+	for _, c := range s.fake.Calls() {
+		if c.Message != nil && c.MessageID != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (s *Session) take() []tui.ChatMessage {
+	sends := s.sends()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []tui.ChatMessage
+	for _, c := range sends[s.seen:] {
+		out = append(out, tui.ChatMessage{ID: c.MessageID, Message: *c.Message})
+	}
+	s.seen = len(sends)
+	return out
+}
+
+// Status returns the latest status (sent, delivered, read, failed) of a bot message.
+func (s *Session) Status(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.statuses[id]
+}
+
+func secretValue(s string) secret.Value { return secret.New(s) }
