@@ -59,8 +59,14 @@ are only warnings and 2 when there is at least one error.`,
 type Result struct {
 	Target   string            `json:"target"`
 	Kind     string            `json:"kind"` // "bundle" or "answers"
-	Valid    bool              `json:"valid"`
-	Problems []problem.Problem `json:"problems"`
+	Valid    bool          `json:"valid"`
+	Problems []JSONProblem `json:"problems"`
+}
+
+// JSONProblem is a problem with its severity spelled out ("error" or "warning").
+type JSONProblem struct {
+	problem.Problem
+	Severity string `json:"severity"`
 }
 
 func validateRun(opts *ValidateOptions) error {
@@ -86,9 +92,9 @@ func validateRun(opts *ValidateOptions) error {
 	if err != nil {
 		return err
 	}
-	res := Result{Target: opts.Target, Kind: kind, Valid: !probs.HasErrors(), Problems: probs.All()}
-	if res.Problems == nil {
-		res.Problems = []problem.Problem{}
+	res := Result{Target: opts.Target, Kind: kind, Valid: !probs.HasErrors(), Problems: []JSONProblem{}}
+	for _, p := range probs.All() {
+		res.Problems = append(res.Problems, JSONProblem{Problem: p, Severity: p.Severity.String()})
 	}
 	if opts.JSON {
 		enc := json.NewEncoder(opts.IO.Out)

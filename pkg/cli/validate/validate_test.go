@@ -103,7 +103,7 @@ func TestValidateBundle(t *testing.T) {
 	}
 	var files []string
 	for _, p := range res.Problems {
-		if p.Severity == problem.SeverityError {
+		if p.Severity == "error" {
 			files = append(files, filepath.Base(p.File))
 		}
 	}
