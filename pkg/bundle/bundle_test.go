@@ -227,19 +227,29 @@ func TestWriteRefusals(t *testing.T) {
 
 	empty := filepath.Join(root, "empty")
 	must(t, os.MkdirAll(empty, 0o755))
+	before, err := os.Stat(empty)
+	must(t, err)
 	if _, err := Write(empty, testAnswers(t, "default", "default"), opts()); err != nil {
 		t.Fatalf("empty folder: %v", err)
+	}
+	after, err := os.Stat(empty)
+	must(t, err)
+	if !os.SameFile(before, after) {
+		t.Error("the empty folder was replaced instead of filled")
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 2 {
+		t.Errorf("leftovers: %v", entries)
 	}
 
 	// A user flow that clashes with a different flow in the bundle is refused before any write.
 	o := opts()
 	o.Flows = map[string][]byte{"hello.ygtc": []byte("name: other\n"), "new.ygtc": []byte("name: new\n")}
-	before := snapshot(t, empty)
+	files := snapshot(t, empty)
 	_, err = Write(empty, testAnswers(t, "default", "default"), o)
 	if err == nil || !strings.Contains(err.Error(), "never overwrites a flow") {
 		t.Fatalf("flow clash: %v", err)
 	}
-	if after := snapshot(t, empty); len(after) != len(before) {
+	if now := snapshot(t, empty); len(now) != len(files) {
 		t.Fatal("files written despite the clash")
 	}
 	o.Flows = map[string][]byte{"hello.ygtc": []byte("name: hello\n"), "new.ygtc": []byte("name: new\n")}
@@ -427,6 +437,18 @@ func TestInterruptedWrite(t *testing.T) {
 		}
 		if entries, _ := os.ReadDir(root); len(entries) != 0 {
 			t.Fatalf("write %d: left %v behind", n, entries)
+		}
+		// Into an existing empty folder: it stays empty.
+		must(t, os.Mkdir(dir, 0o755))
+		failAt(n)
+		if _, err := Write(dir, testAnswers(t, "default", "default"), opts()); err == nil {
+			t.Fatalf("write %d into empty folder: no error", n)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("write %d into empty folder: left %v", n, entries)
+		}
+		if entries, _ := os.ReadDir(root); len(entries) != 1 {
+			t.Fatalf("write %d into empty folder: left %v beside it", n, entries)
 		}
 	}
 	for n := 1; n <= 3; n++ {

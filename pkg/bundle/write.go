@@ -324,14 +324,45 @@ func createBundle(dir string, state dirState, files map[string][]byte, secrets, 
 		return err
 	}
 	if state == stateEmpty {
-		if err := os.Remove(clean); err != nil {
-			return fmt.Errorf("write bundle: replace empty folder: %w", err)
+		// Keep the folder itself (it may be the shell's working directory): move the
+		// entries in, bundle.yaml last, and take them out again on a failure.
+		if err := moveInto(tmp, clean); err != nil {
+			return err
 		}
+		ok = true
+		return os.RemoveAll(tmp)
 	}
 	if err := os.Rename(tmp, clean); err != nil {
 		return fmt.Errorf("write bundle: %w", err)
 	}
 	ok = true
+	return nil
+}
+
+// moveInto renames every entry of src into the empty folder dst, the manifest last, so dst
+// becomes a bundle only once everything is in place.
+func moveInto(src, dst string) error {
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Name() != ManifestFile {
+			names = append(names, e.Name())
+		}
+	}
+	names = append(names, ManifestFile)
+	var moved []string
+	for _, n := range names {
+		if err := os.Rename(filepath.Join(src, n), filepath.Join(dst, n)); err != nil {
+			for _, m := range moved {
+				_ = os.RemoveAll(filepath.Join(dst, m))
+			}
+			return fmt.Errorf("write bundle: %w", err)
+		}
+		moved = append(moved, n)
+	}
 	return nil
 }
 
