@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -343,7 +344,7 @@ func (s *Server) ExpectCalls(t testing.TB, endpoint string, n int) {
 var versionRe = regexp.MustCompile(`^/(v[0-9]+\.[0-9]+)(/.*)?$`)
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	call := Call{Method: r.Method, Query: r.URL.RawQuery, Header: redactHeader(r.Header), At: s.clock()}
+	call := Call{Method: r.Method, Query: redactQuery(r.URL.Query()), Header: redactHeader(r.Header), At: s.clock()}
 	// The answer is buffered and written only after the call is recorded, so a client that
 	// has its answer always finds its call in Calls().
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
@@ -553,6 +554,13 @@ func redactHeader(h http.Header) http.Header {
 		out.Set("Authorization", "Bearer [redacted]")
 	}
 	return out
+}
+
+func redactQuery(q url.Values) string {
+	if q.Has("access_token") {
+		q.Set("access_token", "[redacted]")
+	}
+	return q.Encode()
 }
 
 func digits(s string) string {

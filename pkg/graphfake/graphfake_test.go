@@ -194,6 +194,9 @@ func TestSendChecks(t *testing.T) {
 		{"template header image missing", "", `{"messaging_product":"whatsapp","to":"4915112345678","type":"template","template":{"name":"appointment_reminder","language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"Ann"},{"type":"text","text":"Mon"}]}]}}`, 132012, ""},
 		{"template with header and button", "", `{"messaging_product":"whatsapp","to":"4915112345678","type":"template","template":{"name":"appointment_reminder","language":{"code":"en"},"components":[{"type":"header","parameters":[{"type":"image","image":{"link":"https://x.y/a.jpg"}}]},{"type":"body","parameters":[{"type":"text","text":"Ann"},{"type":"text","text":"Mon"}]},{"type":"button","sub_type":"quick_reply","index":"1","parameters":[{"type":"payload","payload":"R"}]}]}}`, 0, ""},
 		{"template button index out of range", "", `{"messaging_product":"whatsapp","to":"4915112345678","type":"template","template":{"name":"appointment_reminder","language":{"code":"en"},"components":[{"type":"header","parameters":[{"type":"image","image":{"link":"https://x.y/a.jpg"}}]},{"type":"body","parameters":[{"type":"text","text":"Ann"},{"type":"text","text":"Mon"}]},{"type":"button","sub_type":"quick_reply","index":"5","parameters":[{"type":"payload","payload":"R"}]}]}}`, 132000, ""},
+		{"template button index integer", "", `{"messaging_product":"whatsapp","to":"4915112345678","type":"template","template":{"name":"appointment_reminder","language":{"code":"en"},"components":[{"type":"header","parameters":[{"type":"image","image":{"link":"https://x.y/a.jpg"}}]},{"type":"body","parameters":[{"type":"text","text":"Ann"},{"type":"text","text":"Mon"}]},{"type":"button","sub_type":"quick_reply","index":0,"parameters":[{"type":"payload","payload":"R"}]}]}}`, 0, ""},
+		{"location as strings", "", `{"messaging_product":"whatsapp","to":"4915112345678","type":"location","location":{"latitude":"52.5","longitude":"13.4"}}`, 0, ""},
+		{"location not a number", "", `{"messaging_product":"whatsapp","to":"4915112345678","type":"location","location":{"latitude":"north","longitude":"13.4"}}`, 100, "location.latitude"},
 		{"template button without index", "", `{"messaging_product":"whatsapp","to":"4915112345678","type":"template","template":{"name":"follow_up","language":{"code":"en"},"components":[{"type":"button","sub_type":"quick_reply"}]}}`, 131008, "template.components[0].index"},
 		{"template missing language", "", `{"messaging_product":"whatsapp","to":"4915112345678","type":"template","template":{"name":"follow_up"}}`, 131008, "template.language.code"},
 	}
@@ -789,5 +792,18 @@ func TestHandlerWithoutListener(t *testing.T) {
 	c := s.Calls()
 	if len(c) != 1 || c[0].Message == nil || c[0].Message.Text.Body != "hi" || c[0].MessageID == "" || c[0].Version != "v23.0" {
 		t.Fatalf("call %+v", c)
+	}
+}
+
+func TestAccessTokenQueryRedacted(t *testing.T) {
+	s := graphfake.New(graphfake.Options{})
+	defer s.Close()
+	st, b := do(t, "GET", s.URL+"/v23.0/"+phone+"?fields=verified_name&access_token="+tok, "", "", nil)
+	if st != 200 {
+		t.Fatalf("%d %s", st, b)
+	}
+	c := s.Calls()
+	if len(c) != 1 || strings.Contains(c[0].Query, tok) || !strings.Contains(c[0].Query, "access_token=%5Bredacted%5D") {
+		t.Fatalf("query %q", c[0].Query)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -147,9 +148,11 @@ func checkJSONContentType(r *http.Request) (Fault, bool) {
 }
 
 // decodeMessage decodes strictly: unknown keys, wrong JSON types and trailing data are code 100.
+// What Meta accepts in two spellings is first brought to whatsapp.Message's: an integer button
+// index becomes a string, and string coordinates become numbers.
 func decodeMessage(body []byte) (*whatsapp.Message, Fault, bool) {
 	var m whatsapp.Message
-	dec := json.NewDecoder(bytes.NewReader(body))
+	dec := json.NewDecoder(bytes.NewReader(normalize(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return nil, jsonFault(err), false
@@ -566,4 +569,47 @@ func checkTemplateShape(c *checker, t *whatsapp.Template) {
 			}
 		}
 	}
+}
+
+// normalize rewrites the alternative spellings Meta accepts; any body it cannot read is
+// returned unchanged for the strict decoder to report.
+func normalize(body []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var m map[string]any
+	if dec.Decode(&m) != nil || dec.More() {
+		return body
+	}
+	changed := false
+	if tpl, ok := m["template"].(map[string]any); ok {
+		comps, _ := tpl["components"].([]any)
+		for _, c := range comps {
+			cm, ok := c.(map[string]any)
+			if !ok {
+				continue
+			}
+			if n, ok := cm["index"].(json.Number); ok {
+				cm["index"] = n.String()
+				changed = true
+			}
+		}
+	}
+	if loc, ok := m["location"].(map[string]any); ok {
+		for _, k := range []string{"latitude", "longitude"} {
+			if str, ok := loc[k].(string); ok {
+				if _, err := strconv.ParseFloat(str, 64); err == nil {
+					loc[k] = json.Number(str)
+					changed = true
+				}
+			}
+		}
+	}
+	if !changed {
+		return body
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return body
+	}
+	return out
 }
