@@ -1,0 +1,223 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/greentic/gtc/pkg/problem"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+func TestParseAction(t *testing.T) {
+	tests := []struct {
+		line    string
+		want    Action
+		wantErr string
+	}{
+		{line: "hello there", want: Action{Kind: "text", Text: "hello there"}},
+		{line: "  STOP ", want: Action{Kind: "text", Text: "STOP"}},
+		{line: "/stop", want: Action{Kind: "text", Text: "STOP"}},
+		{line: "/start", want: Action{Kind: "text", Text: "START"}},
+		{line: "/press Get Help", want: Action{Kind: "press", Text: "Get Help"}},
+		{line: "/wait 25h", want: Action{Kind: "wait", Wait: 25 * time.Hour}},
+		{line: "/wait 2d", want: Action{Kind: "wait", Wait: 48 * time.Hour}},
+		{line: "/flow follow_up", want: Action{Kind: "flow", Text: "follow_up"}},
+		{line: "/quit", want: Action{Kind: "quit"}},
+		{line: "/press", wantErr: "/press needs a button or row title"},
+		{line: "/flow", wantErr: "/flow needs a flow name"},
+		{line: "/wait -1h", wantErr: "/wait needs a positive duration"},
+		{line: "/wait", wantErr: "/wait needs a positive duration"},
+		{line: "/dance", wantErr: "unknown command /dance"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			got, err := ParseAction(tt.line)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseScriptReportsEveryLine(t *testing.T) {
+	acts, err := ParseScript("s.txt", []byte("# comment\nhi\n\n/press Yes\r\n/jump\n/wait x\n"))
+	if acts != nil {
+		t.Errorf("actions returned with errors: %v", acts)
+	}
+	if _, ok := problem.As(err); !ok {
+		t.Fatalf("err %v is not a problem list", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"s.txt:5:1: unknown command /jump", "s.txt:6:1: /wait needs"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	acts, err = ParseScript("s.txt", []byte("hi\n/press Yes\n"))
+	if err != nil || len(acts) != 2 || acts[1].Line != 2 {
+		t.Fatalf("got %+v, %v", acts, err)
+	}
+}
+
+func FuzzParseScript(f *testing.F) {
+	for _, seed := range []string{"hi\n/press Get Help\n/stop\n/wait 25h\n/flow follow_up\n/quit", "/wait 2d", "/", "/press", "#x\r\n\r\n", "/wait 99999999999h"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		acts, err := ParseScript("fuzz.txt", data)
+		if err != nil {
+			if _, ok := problem.As(err); !ok {
+				t.Fatalf("error is not a problem list: %v", err)
+			}
+			return
+		}
+		for _, a := range acts {
+			if a.Line < 1 || a.Kind == "" || (a.Kind == "wait" && a.Wait <= 0) {
+				t.Fatalf("bad action %+v", a)
+			}
+		}
+	})
+}
+
+// fakeChat answers like the seed greeting flow.
+type fakeChat struct {
+	waited time.Duration
+	chosen []ChatChoice
+	fail   error
+}
+
+var greetingButtons = whatsapp.Message{Type: "interactive", Interactive: &whatsapp.Interactive{Type: "button",
+	Body: &whatsapp.InteractiveText{Text: "What would you like to do?"},
+	Action: whatsapp.Action{Buttons: []whatsapp.ReplyButton{
+		{Type: "reply", Reply: whatsapp.Reply{ID: "help", Title: "Get Help"}},
+		{Type: "reply", Reply: whatsapp.Reply{ID: "status", Title: "Check Status"}}}}}}
+
+func (f *fakeChat) SendText(_ context.Context, text string) ([]ChatMessage, error) {
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	return []ChatMessage{{ID: "wamid.1", Message: whatsapp.Message{Type: "text", Text: &whatsapp.Text{Body: "Hello!"}}},
+		{ID: "wamid.2", Message: greetingButtons}}, nil
+}
+
+func (f *fakeChat) Choose(_ context.Context, c ChatChoice) ([]ChatMessage, error) {
+	f.chosen = append(f.chosen, c)
+	return []ChatMessage{{ID: "wamid.3", Message: whatsapp.Message{Type: "text", Text: &whatsapp.Text{Body: "You chose " + c.ID}}}}, nil
+}
+
+func (f *fakeChat) StartFlow(_ context.Context, name string) ([]ChatMessage, error) {
+	return []ChatMessage{{ID: "wamid.4", Message: whatsapp.Message{Type: "template", Template: &whatsapp.Template{Name: name, Language: whatsapp.Language{Code: "en"}}}}}, nil
+}
+func (f *fakeChat) Advance(d time.Duration) { f.waited += d }
+func (f *fakeChat) Status(id string) string {
+	return map[string]string{"wamid.1": "read", "wamid.2": "delivered"}[id]
+}
+func (f *fakeChat) Customer() string { return "+4915123456789" }
+
+// step feeds keys to the chat, running the backend commands synchronously.
+func step(m tea.Model, keys ...tea.KeyMsg) tea.Model {
+	for _, k := range keys {
+		var cmd tea.Cmd
+		m, cmd = m.Update(k)
+		if cmd != nil {
+			if msg, ok := cmd().(chatResultMsg); ok {
+				m, _ = m.Update(msg)
+			}
+		}
+	}
+	return m
+}
+
+func typed(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
+
+func TestChatUpdateView(t *testing.T) {
+	enter, down, up := press("enter"), press("down"), press("up")
+	tests := []struct {
+		name  string
+		fail  error
+		keys  []tea.KeyMsg
+		want  []string
+		check func(*testing.T, *fakeChat, *Chat)
+	}{
+		{name: "text shows replies, ticks and choices", keys: []tea.KeyMsg{typed("hi"), enter},
+			want: []string{"you: hi", "bot: Hello! ✓✓ read", "bot: ✓✓", "[ Get Help ] [ Check Status ]", " [Get Help]  [Check Status]"}},
+		{name: "arrow picks a button and enter sends it", keys: []tea.KeyMsg{typed("hi"), enter, down, down, enter},
+			want: []string{"you: [Check Status]", "bot: You chose status"},
+			check: func(t *testing.T, f *fakeChat, _ *Chat) {
+				if len(f.chosen) != 1 || f.chosen[0].Kind != "button" || f.chosen[0].ID != "status" {
+					t.Errorf("chosen %+v", f.chosen)
+				}
+			}},
+		{name: "up wraps to the last choice", keys: []tea.KeyMsg{typed("hi"), enter, up},
+			want: []string{">[Check Status]"}},
+		{name: "press command", keys: []tea.KeyMsg{typed("hi"), enter, typed("/press Get Help"), enter},
+			want: []string{"you: [Get Help]", "You chose help"}},
+		{name: "press without choices", keys: []tea.KeyMsg{typed("/press Yes"), enter},
+			want: []string{"✗ no button or list row to press \"Yes\""}},
+		{name: "unknown command", keys: []tea.KeyMsg{typed("/dance"), enter}, want: []string{"✗ unknown command /dance"}},
+		{name: "wait moves the clock", keys: []tea.KeyMsg{typed("/wait 25h"), enter}, want: []string{"· waited 25h0m0s"},
+			check: func(t *testing.T, f *fakeChat, _ *Chat) {
+				if f.waited != 25*time.Hour {
+					t.Errorf("waited %v", f.waited)
+				}
+			}},
+		{name: "flow template card", keys: []tea.KeyMsg{typed("/flow follow_up"), enter}, want: []string{"template follow_up (en)"}},
+		{name: "backend error shown", fail: errors.New("the server answered the webhook with 401"), keys: []tea.KeyMsg{typed("hi"), enter},
+			want: []string{"✗ the server answered the webhook with 401"}},
+		{name: "quit", keys: []tea.KeyMsg{typed("/quit"), enter},
+			check: func(t *testing.T, _ *fakeChat, c *Chat) {
+				if !c.Quit {
+					t.Error("not quit")
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeChat{fail: tt.fail}
+			c := NewChat(context.Background(), PlainStyles(), DefaultKeyMap(), f)
+			step(c, tt.keys...)
+			v := stripANSI(c.View())
+			for _, w := range tt.want {
+				if !strings.Contains(v, w) {
+					t.Errorf("view lacks %q:\n%s", w, v)
+				}
+			}
+			if tt.check != nil {
+				tt.check(t, f, c)
+			}
+		})
+	}
+}
+
+func TestRunChatScript(t *testing.T) {
+	acts, err := ParseScript("s", []byte("hi\n/press Get Help\n/wait 25h\n/flow follow_up\n/quit\nnever sent\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	f := &fakeChat{}
+	if err := RunChatScript(context.Background(), f, acts, PlainStyles(), &out); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "chat_script_transcript", out.String())
+	if strings.Contains(out.String(), "never sent") {
+		t.Error("actions after /quit ran")
+	}
+	acts, _ = ParseScript("s", []byte("hi\n/press Nope\n"))
+	err = RunChatScript(context.Background(), f, acts, PlainStyles(), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "script line 2: no button or list row \"Nope\": choose one of Get Help, Check Status") {
+		t.Errorf("err = %v", err)
+	}
+}
