@@ -40,7 +40,8 @@ func TestHandleSeed(t *testing.T) {
 		{"button unknown id goes to default", Event{Type: "interactive", Button: &whatsapp.ButtonReply{Kind: "button_reply", ID: "zzz"}}, "handle_button", []string{"unknown"}},
 		{"list reply: reply_type beats plain interactive", Event{Type: "interactive", List: &whatsapp.ListReply{ID: "billing"}}, "menu", []string{"billing"}},
 		{"list reply default", Event{Type: "interactive", List: &whatsapp.ListReply{ID: "other"}}, "menu", []string{"unknown"}},
-		{"template quick reply", Event{Type: "button", Button: &whatsapp.ButtonReply{Kind: "quick_reply", ID: "confirm"}}, "", nil},
+		{"template quick reply", Event{Type: "button", ContactName: "Ada", Button: &whatsapp.ButtonReply{Kind: "quick_reply", ID: "confirm"}}, "appointment_reminder", []string{"confirmed"}},
+		{"other quick reply", Event{Type: "button", Button: &whatsapp.ButtonReply{Kind: "quick_reply", ID: "cancel"}}, "", nil},
 		{"image has no trigger", Event{Type: "image", MediaType: "image"}, "", nil},
 	}
 	for _, tt := range tests {
@@ -183,11 +184,12 @@ triggers:
 		{"missing vars.note", ev, map[string]any{"url": "https://x.example"}, "missing variable note"},
 		{"bad rendered link", ev, map[string]any{"note": "n", "url": "ftp://x"}, "bad link"},
 		{"rendered title too long", Event{Type: "location", Location: &whatsapp.InboundLocation{}}, map[string]any{"title": strings.Repeat("t", 21)}, "rendered to 21 characters, the Cloud API allows 20"},
-		{"rendered title empty", Event{Type: "location", Location: &whatsapp.InboundLocation{}}, map[string]any{"title": " "}, "rendered empty"},
+		{"empty contact name", Event{Type: "text", Text: "x"}, map[string]any{"note": "n", "url": "https://x.example"}, "{{contact.name}} is empty"},
+		{"rendered title empty", Event{Type: "location", Location: &whatsapp.InboundLocation{}}, map[string]any{"title": " "}, "{{title}} is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := s.Handle(tt.ev, Context{To: "1", Vars: tt.vars})
+			_, err := s.Handle(tt.ev, Context{To: "1", Team: "sales", Vars: tt.vars})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}

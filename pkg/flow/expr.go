@@ -261,7 +261,12 @@ func (t *tmpl) render(env *Env) (string, error) {
 		if v == nil {
 			return "", fmt.Errorf("{{%s}} has no value", s.src)
 		}
-		b.WriteString(fmt.Sprint(v))
+		str := fmt.Sprint(v)
+		if strings.TrimSpace(str) == "" {
+			// Never send "Hello , ..." to a customer.
+			return "", fmt.Errorf("{{%s}} is empty", s.src)
+		}
+		b.WriteString(str)
 	}
 	return b.String(), nil
 }

@@ -55,6 +55,7 @@ func TestRunGolden(t *testing.T) {
 		{"button_human", []string{"--button", "human"}},
 		{"button_unknown", []string{"--button", "nope"}},
 		{"send_image", []string{"--text", "photo"}},
+		{"quick_reply_confirm", []string{"--payload", "confirm"}},
 		{"send_document", []string{"--text", "invoice"}},
 		{"send_location", []string{"--text", "office"}},
 		{"order_confirmation", []string{"--flow", "order_confirmation", "--var", "order_id=A-1001", "--var", "customer_name=Ada Lovelace"}},
