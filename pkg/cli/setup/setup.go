@@ -128,7 +128,7 @@ func setupRun(opts *SetupOptions) error {
 			if errors.Is(err, fs.ErrNotExist) {
 				return cmdutil.FlagErrorf("--answers %s: no such file", opts.AnswersFile)
 			}
-			return fmt.Errorf("read answers: %w", err)
+			return cmdutil.FlagErrorf("--answers %s: cannot read it (%v): give the path of an answers.json", opts.AnswersFile, errors.Unwrap(err))
 		}
 		parsed, probs := answers.Parse(opts.AnswersFile, data)
 		if err := probs.Err(); err != nil {
