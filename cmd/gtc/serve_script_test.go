@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,26 +18,31 @@ import (
 
 // cmdWebhook is the serve scripts' HTTP client:
 //
-//	webhook [-secret S] [-sig VALUE] ADDRFILE METHOD PATH [BODYFILE]
+//	webhook [-secret S] [-sig VALUE] [-wait REGEXP] ADDRFILE METHOD PATH [BODYFILE]
 //
 // It waits (up to 30 s) for ADDRFILE, which `gtc serve --ready-file` writes, sends the
 // request to that address, signs the body with -secret (or sends -sig as given), and writes
-// "HTTP <code>" and the response body to stdout. With !, a 2xx answer fails the script.
+// "HTTP <code>" and the response body to stdout. In the body, @NOW@ becomes the current Unix
+// time (so messages fall inside the 24-hour window). With -wait, the request is repeated
+// (up to 30 s) until the response body matches REGEXP — for waiting on /metrics. With !, a
+// 2xx answer fails the script.
 func cmdWebhook(ts *testscript.TestScript, neg bool, args []string) {
-	var secret, sig string
+	var secret, sig, wait string
 	for len(args) > 1 && strings.HasPrefix(args[0], "-") {
 		switch args[0] {
 		case "-secret":
 			secret = args[1]
 		case "-sig":
 			sig = args[1]
+		case "-wait":
+			wait = args[1]
 		default:
 			ts.Fatalf("webhook: unknown flag %s", args[0])
 		}
 		args = args[2:]
 	}
 	if len(args) < 3 || len(args) > 4 {
-		ts.Fatalf("usage: webhook [-secret S] [-sig VALUE] ADDRFILE METHOD PATH [BODYFILE]")
+		ts.Fatalf("usage: webhook [-secret S] [-sig VALUE] [-wait REGEXP] ADDRFILE METHOD PATH [BODYFILE]")
 	}
 	addrFile := ts.MkAbs(args[0])
 	var addr string
@@ -53,31 +60,49 @@ func cmdWebhook(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	var body []byte
 	if len(args) == 4 {
-		body = []byte(ts.ReadFile(args[3]))
+		body = []byte(strings.ReplaceAll(ts.ReadFile(args[3]), "@NOW@", strconv.FormatInt(time.Now().Unix(), 10)))
 	}
-	req, err := http.NewRequest(args[1], "http://"+addr+args[2], bytes.NewReader(body))
-	if err != nil {
-		ts.Fatalf("webhook: %v", err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	switch {
-	case sig != "":
-		req.Header.Set(whatsapp.SignatureHeader, sig)
-	case secret != "":
-		req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(body, secret))
+	var waitRE *regexp.Regexp
+	if wait != "" {
+		var err error
+		if waitRE, err = regexp.Compile(wait); err != nil {
+			ts.Fatalf("webhook: -wait: %v", err)
+		}
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		ts.Fatalf("webhook: %v", err)
-	}
-	defer resp.Body.Close()
-	rb, _ := io.ReadAll(resp.Body)
-	fmt.Fprintf(ts.Stdout(), "HTTP %d\n%s", resp.StatusCode, rb)
-	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
-	if ok == neg {
-		ts.Fatalf("webhook: %s %s answered %d", args[1], args[2], resp.StatusCode)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		req, err := http.NewRequest(args[1], "http://"+addr+args[2], bytes.NewReader(body))
+		if err != nil {
+			ts.Fatalf("webhook: %v", err)
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		switch {
+		case sig != "":
+			req.Header.Set(whatsapp.SignatureHeader, sig)
+		case secret != "":
+			req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(body, secret))
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			ts.Fatalf("webhook: %v", err)
+		}
+		rb, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if waitRE != nil && !waitRE.Match(rb) {
+			if time.Now().After(deadline) {
+				ts.Fatalf("webhook: %s %s never matched %q; last answer:\n%s", args[1], args[2], wait, rb)
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		fmt.Fprintf(ts.Stdout(), "HTTP %d\n%s", resp.StatusCode, rb)
+		ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+		if ok == neg {
+			ts.Fatalf("webhook: %s %s answered %d", args[1], args[2], resp.StatusCode)
+		}
+		return
 	}
 }
