@@ -16,24 +16,7 @@ import (
 // gets the flow's reply, a reply to a message from two days ago (Meta retried it) is
 // refused as window_closed.
 func TestStarterFlowsEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	entries, err := starter.FS.ReadDir(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		data, err := starter.FS.ReadFile(e.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	set, err := flow.LoadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := loadStarter(t)
 	h := newHarness(t, "", false)
 	h.svc.cfg.Runner = SetRunner(set)
 	if err := h.svc.Start(context.Background()); err != nil {
@@ -52,5 +35,58 @@ func TestStarterFlowsEndToEnd(t *testing.T) {
 	}
 	if len(h.outbound("4915100021")) == 0 {
 		t.Fatal("no flow ran for the old message")
+	}
+}
+
+func loadStarter(t *testing.T) *flow.Set {
+	t.Helper()
+	dir := t.TempDir()
+	entries, err := starter.FS.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := starter.FS.ReadFile(e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := flow.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// TestStartFlowFollowUp starts the seed's follow_up flow on purpose: free text inside the
+// 24-hour window, the template outside it.
+func TestStartFlowFollowUp(t *testing.T) {
+	h := newHarness(t, "", false)
+	h.svc.cfg.Flows = loadStarter(t)
+	if err := h.svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	out, err := h.svc.StartFlow(ctx, "acme", "support", "follow_up", "", "+4915100070", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 || out[0].MessageType != "template" || out[0].State != store.OutSent {
+		t.Fatalf("closed window: %+v", out)
+	}
+	h.ingest(textEvent("wamid.fu", "4915100070", "hi", tBase))
+	h.eventually("idle", h.idle)
+	out, err = h.svc.StartFlow(ctx, "acme", "support", "follow_up", "", "+4915100070", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 || out[0].MessageType != "text" || out[0].State != store.OutSent || out[0].Flow != "follow_up" {
+		t.Fatalf("open window: %+v", out)
+	}
+	if _, err := h.svc.StartFlow(ctx, "acme", "support", "no_such_flow", "", "+4915100070", nil); err == nil {
+		t.Fatal("unknown flow accepted")
 	}
 }

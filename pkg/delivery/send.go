@@ -1,0 +1,132 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/greentic/gtc/pkg/flow"
+	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// ErrUnknownProvider is returned by Send and StartFlow for a tenant/team without an enabled
+// provider.
+var ErrUnknownProvider = errors.New("no enabled provider for this tenant/team")
+
+// OutboundMessage is a message to send on purpose (the send API), outside a flow run.
+type OutboundMessage struct {
+	Message          whatsapp.Message
+	RetryOnRateLimit bool
+	Flow, Node       string
+}
+
+// Send records msgs for tenant/team and sends them now, in order, under the same rules as
+// flow replies: refused to opted-out contacts, free-form refused when the 24-hour window is
+// closed, retried in the background when rate limited (RetryOnRateLimit) or transient. It
+// returns the recorded messages with their outcome.
+func (s *Service) Send(ctx context.Context, tenant, team string, msgs []OutboundMessage) ([]*store.Outbound, error) {
+	if s.stopping.Load() {
+		return nil, ErrStopped
+	}
+	if s.provider(tenant, team) == nil {
+		return nil, fmt.Errorf("send for %s/%s: %w", tenant, team, ErrUnknownProvider)
+	}
+	news := make([]store.NewOutbound, 0, len(msgs))
+	for i, om := range msgs {
+		m := om.Message
+		if m.To == "" {
+			return nil, fmt.Errorf("message %d: no recipient", i)
+		}
+		if m.MessagingProduct == "" {
+			m.MessagingProduct = "whatsapp"
+		}
+		raw, err := json.Marshal(&m)
+		if err != nil {
+			return nil, fmt.Errorf("message %d: %w", i, err)
+		}
+		origin := store.OriginSend
+		if om.Flow != "" {
+			origin = store.OriginFlow
+		}
+		news = append(news, store.NewOutbound{ContactKey: ContactKeyOf(m.To), Recipient: m.To, Origin: origin,
+			Flow: om.Flow, Node: om.Node, MessageType: m.Type, Request: raw, RetryOnRateLimit: om.RetryOnRateLimit})
+	}
+	ids, err := s.st.RecordOutbound(ctx, tenant, team, news)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*store.Outbound, 0, len(ids))
+	for _, id := range ids {
+		o, err := s.st.OutboundByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		c, err := s.st.Contact(ctx, tenant, team, o.ContactKey)
+		if err != nil {
+			return nil, err
+		}
+		f, at := s.attempt(ctx, o, c.OptedOut, c)
+		if err := s.finish(context.WithoutCancel(ctx), []store.Finish{f}, []retry{{o.ID, at}}); err != nil {
+			return nil, err
+		}
+		if o, err = s.st.OutboundByID(ctx, id); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// StartFlow runs flowName from nodeID (its first node when empty) for the contact to, with
+// vars filling its templates, and sends its replies (see Send). It needs Config.Flows.
+func (s *Service) StartFlow(ctx context.Context, tenant, team, flowName, nodeID, to string, vars map[string]any) ([]*store.Outbound, error) {
+	if s.cfg.Flows == nil {
+		return nil, errors.New("start flow: no flows loaded")
+	}
+	if s.provider(tenant, team) == nil {
+		return nil, fmt.Errorf("start flow for %s/%s: %w", tenant, team, ErrUnknownProvider)
+	}
+	key := ContactKeyOf(to)
+	c, err := s.st.Contact(ctx, tenant, team, key)
+	if err != nil {
+		return nil, err
+	}
+	fc := flow.Context{Tenant: tenant, Team: team, To: to, Now: s.now().Unix(), Vars: vars}
+	if !c.LastInboundAt.IsZero() {
+		fc.LastMessageTime = c.LastInboundAt.Unix()
+	}
+	replies, err := s.cfg.Flows.Start(flowName, nodeID, fc)
+	if err != nil {
+		return nil, fmt.Errorf("start flow %s: %w", flowName, err)
+	}
+	msgs := make([]OutboundMessage, len(replies))
+	for i, r := range replies {
+		if r.Message.To == "" {
+			r.Message.To = to
+		}
+		msgs[i] = OutboundMessage{Message: r.Message, RetryOnRateLimit: r.RetryOnRateLimit, Flow: r.Flow, Node: r.Node}
+	}
+	return s.Send(ctx, tenant, team, msgs)
+}
+
+// ContactKeyOf is the contact key for a recipient: the digits of a phone number ("+49 151…"
+// → "49151…", the wa_id form webhooks use), or a business-scoped user id unchanged.
+func ContactKeyOf(to string) string {
+	t := strings.TrimSpace(to)
+	digits := strings.Map(func(r rune) rune {
+		switch {
+		case r >= '0' && r <= '9':
+			return r
+		case r == '+' || r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
+			return -1
+		}
+		return 'x'
+	}, t)
+	if digits != "" && !strings.Contains(digits, "x") {
+		return digits
+	}
+	return t
+}
