@@ -28,6 +28,7 @@ var fakes sync.Map
 //
 //	graphfake start [--token T] [--phone-number-id ID] [--waba ID] [--display-phone N]
 //	                [--no-schema] [--webhook URL] [--app-secret S]
+//	                [--rate N] [--pair-interval D] [--pair-burst N]
 //	    starts it (closed when the script ends) and sets GRAPH_URL, GRAPH_TOKEN,
 //	    GRAPH_PHONE_NUMBER_ID and GRAPH_WABA. Meta's schema check is on when the spec is found.
 //	graphfake fail CODE [--times N] [--to NUMBER] [--status HTTP] [--endpoint E] [--async]
@@ -137,10 +138,13 @@ func graphfakeStart(ts *testscript.TestScript, args []string) {
 	fs.StringVar(&o.DisplayPhoneNumber, "display-phone", "", "")
 	fs.StringVar(&o.StatusWebhook.URL, "webhook", "", "")
 	fs.StringVar(&o.StatusWebhook.AppSecret, "app-secret", "", "")
+	fs.Float64Var(&o.Limits.PerSecond, "rate", 0, "")
+	fs.DurationVar(&o.Limits.PairInterval, "pair-interval", 0, "")
+	fs.IntVar(&o.Limits.PairBurst, "pair-burst", 0, "")
 	noSchema := fs.Bool("no-schema", false, "")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		ts.Fatalf("usage: graphfake start [--token T] [--phone-number-id ID] [--waba ID] [--display-phone N] [--no-schema] [--webhook URL] [--app-secret S]")
+		ts.Fatalf("usage: graphfake start [--token T] [--phone-number-id ID] [--waba ID] [--display-phone N] [--no-schema] [--webhook URL] [--app-secret S] [--rate N] [--pair-interval D] [--pair-burst N]")
 	}
 	if !*noSchema {
 		v, err := metaschema.Default()

@@ -67,6 +67,8 @@ type Options struct {
 	Clock func() time.Time
 	// StatusWebhook, when its URL is set, receives status webhooks for accepted sends.
 	StatusWebhook StatusWebhook
+	// Limits, when set, enforce throughput (130429) and pair rate (131056) on Clock.
+	Limits Limits
 }
 
 // Call is one recorded request.
@@ -121,7 +123,8 @@ type Server struct {
 	wamids    map[string]bool
 	seq       int
 
-	hooks *hookQueue
+	hooks   *hookQueue
+	limiter *limiter
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -168,6 +171,7 @@ func newServer(opts Options) *Server {
 	if s.clock == nil {
 		s.clock = time.Now
 	}
+	s.limiter = newLimiter(opts.Limits)
 	s.hooks = newHookQueue(s, opts.StatusWebhook)
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s

@@ -807,3 +807,77 @@ func TestAccessTokenQueryRedacted(t *testing.T) {
 		t.Fatalf("query %q", c[0].Query)
 	}
 }
+
+func TestLimits(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	to := func(n string) string {
+		return `{"messaging_product":"whatsapp","to":"` + n + `","type":"text","text":{"body":"hi"}}`
+	}
+	code := func(b []byte) int {
+		var ge graphErr
+		_ = json.Unmarshal(b, &ge)
+		return ge.Error.Code
+	}
+
+	t.Run("throughput", func(t *testing.T) {
+		s := graphfake.New(graphfake.Options{Clock: clock, Limits: graphfake.Limits{PerSecond: 2}})
+		defer s.Close()
+		var got []int
+		for _, n := range []string{"111111111", "222222222", "333333333"} {
+			_, b := send(t, s, to(n))
+			got = append(got, code(b))
+		}
+		advance(time.Second)
+		_, b := send(t, s, to("444444444"))
+		got = append(got, code(b))
+		if want := []int{0, 0, 130429, 0}; !equalInts(got, want) {
+			t.Fatalf("codes %v, want %v", got, want)
+		}
+	})
+	t.Run("pair rate", func(t *testing.T) {
+		s := graphfake.New(graphfake.Options{Clock: clock, Limits: graphfake.Limits{PairInterval: 6 * time.Second, PairBurst: 2}})
+		defer s.Close()
+		var got []int
+		for _, n := range []string{"111111111", "111111111", "111111111", "222222222"} {
+			_, b := send(t, s, to(n))
+			got = append(got, code(b))
+		}
+		advance(6 * time.Second)
+		_, b := send(t, s, to("111111111"))
+		got = append(got, code(b))
+		if want := []int{0, 0, 131056, 0, 0}; !equalInts(got, want) {
+			t.Fatalf("codes %v, want %v", got, want)
+		}
+	})
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func BenchmarkSend(b *testing.B) {
+	s := graphfake.NewUnstarted(graphfake.Options{})
+	defer s.Close()
+	body := []byte(textMsg)
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/v23.0/"+phone+"/messages", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		s.Handler().ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Body.String())
+		}
+	}
+}

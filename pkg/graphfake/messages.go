@@ -82,6 +82,13 @@ func (s *Server) serveMessages(rec *recorder, r *http.Request, call *Call) {
 		s.fault(rec, call, fault)
 		return
 	}
+	s.mu.Lock()
+	lf, allowed := s.limiter.allow(msg.To, s.clock())
+	s.mu.Unlock()
+	if !allowed {
+		s.fault(rec, call, lf)
+		return
+	}
 
 	id := s.newWAMID(msg.To)
 	call.MessageID = id
