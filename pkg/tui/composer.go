@@ -193,7 +193,7 @@ func (c *Composer) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case sentMsg:
 		c.stage = stageResult
 		c.Sent, c.MessageID, c.SendErr = true, msg.id, msg.err
-		return c, nil
+		return c, tea.Quit // the result stays on the screen
 	case tea.KeyMsg:
 		if key.Matches(msg, c.cfg.Keys.Quit) {
 			if c.stage != stageResult {
@@ -272,7 +272,6 @@ func (c *Composer) View() string {
 		} else {
 			b.WriteString(s.OK.Render("✓ sent, message id "+c.MessageID) + "\n")
 		}
-		b.WriteString("\n" + s.Help.Render("any key to quit") + "\n")
 	}
 	return b.String()
 }

@@ -213,7 +213,6 @@ func TestComposerTeatestTemplate(t *testing.T) {
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("message id wamid.TEST1")) },
 		teatest.WithDuration(5*time.Second))
 	golden(t, "composer_template_sent", c.View())
-	tm.Send(press("q"))
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Composer)
 	if !final.Sent || final.SendErr != nil || final.MessageID != "wamid.TEST1" {
 		t.Fatalf("sent=%v err=%v id=%q", final.Sent, final.SendErr, final.MessageID)

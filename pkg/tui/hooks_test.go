@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -103,7 +106,6 @@ func TestComposerTemplateToGraphfake(t *testing.T) {
 	tm.Send(press("y"))
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("message id wamid.")) },
 		teatest.WithDuration(10*time.Second))
-	tm.Send(press("q"))
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Composer)
 	if final.SendErr != nil || !strings.HasPrefix(final.MessageID, "wamid.") {
 		t.Fatalf("err=%v id=%q", final.SendErr, final.MessageID)
@@ -116,5 +118,59 @@ func TestComposerTemplateToGraphfake(t *testing.T) {
 	want := `{"name":"order_confirmation","language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"Alice"},{"type":"text","text":"A-1042"}]}]}`
 	if string(got) != want {
 		t.Errorf("template sent\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestSetupWizardOnStreams runs the wizard hook as gtc setup does, with keys on stdin, and
+// checks the answers equal those of the equivalent answers.json (so setup writes the same
+// bundle), and that --save-answers writes secrets as ${ENV} references.
+func TestSetupWizardOnStreams(t *testing.T) {
+	var keys strings.Builder
+	for _, in := range wizardInputs {
+		if in != "" {
+			keys.WriteString("\x15" + in) // ctrl+u clears the pre-filled default
+		}
+		keys.WriteString("\r")
+	}
+	keys.WriteString("y")
+	save := filepath.Join(t.TempDir(), "saved.json")
+	var screen bytes.Buffer
+	got, err := SetupWizard(Terminal{In: strings.NewReader(keys.String()), ErrOut: &screen, NoColor: true},
+		SetupWizardOptions{SaveAnswers: save, Target: "./b"})(context.Background(), answers.Default())
+	if err != nil {
+		t.Fatalf("wizard: %v\n%s", err, screen.String())
+	}
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "tui", "wizard_answers.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, probs := answers.Parse("wizard_answers.json", data)
+	if err := probs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("wizard answers\n%+v\nwant (answers.json)\n%+v", got, want)
+	}
+	saved, err := os.ReadFile(save)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(saved), "EAAtesttoken") || !strings.Contains(string(saved), `"access_token": "${GTC_ACCESS_TOKEN}"`) {
+		t.Errorf("saved answers hold a secret or lack the reference:\n%s", saved)
+	}
+	if strings.Contains(screen.String(), "EAAtesttoken") || strings.Contains(screen.String(), "my-verify-token") {
+		t.Error("a secret was drawn on the screen")
+	}
+}
+
+func TestSetupWizardCtrlCWritesNothing(t *testing.T) {
+	save := filepath.Join(t.TempDir(), "saved.json")
+	_, err := SetupWizard(Terminal{In: strings.NewReader("\rhttps://x.example\x03"), ErrOut: &bytes.Buffer{}, NoColor: true},
+		SetupWizardOptions{SaveAnswers: save})(context.Background(), nil)
+	if !errors.Is(err, ErrCancelled) {
+		t.Fatalf("err = %v, want ErrCancelled", err)
+	}
+	if _, err := os.Stat(save); !os.IsNotExist(err) {
+		t.Errorf("answers saved after ctrl+c: %v", err)
 	}
 }
