@@ -35,6 +35,7 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -235,6 +236,15 @@ func violations(ve *jsonschema.ValidationError) []Violation {
 	seen := map[string]bool{}
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
+		// A failed oneOf/anyOf lists every branch's complaints; only the branch that came
+		// closest (its errors reach deepest into the body, then fewest) says what to fix.
+		if len(e.Causes) > 1 {
+			switch e.ErrorKind.(type) {
+			case *kind.OneOf, *kind.AnyOf:
+				walk(closestBranch(e.Causes))
+				return
+			}
+		}
 		if len(e.Causes) == 0 {
 			x := Violation{Path: jsonPath(e.InstanceLocation), Msg: e.ErrorKind.LocalizedString(printer)}
 			if k := x.Path + "\x00" + x.Msg; !seen[k] {
@@ -254,6 +264,29 @@ func violations(ve *jsonschema.ValidationError) []Violation {
 			strings.Count(out[j].Path, ".")+strings.Count(out[j].Path, "[")
 	})
 	return out
+}
+
+func closestBranch(branches []*jsonschema.ValidationError) *jsonschema.ValidationError {
+	best, bestDepth, bestLeaves := branches[0], -1, 0
+	for _, b := range branches {
+		depth, leaves := 0, 0
+		var visit func(e *jsonschema.ValidationError)
+		visit = func(e *jsonschema.ValidationError) {
+			if len(e.Causes) == 0 {
+				leaves++
+				depth = max(depth, len(e.InstanceLocation))
+				return
+			}
+			for _, c := range e.Causes {
+				visit(c)
+			}
+		}
+		visit(b)
+		if depth > bestDepth || (depth == bestDepth && leaves < bestLeaves) {
+			best, bestDepth, bestLeaves = b, depth, leaves
+		}
+	}
+	return best
 }
 
 func jsonPath(loc []string) string {
