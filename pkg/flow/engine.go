@@ -93,6 +93,9 @@ func (s *Set) Start(flowName, nodeID string, c Context) ([]Reply, error) {
 		return nil, fmt.Errorf("no flow %s: flows are %s", flowName, strings.Join(s.sortedNames(), ", "))
 	}
 	if nodeID == "" {
+		if len(f.Nodes) == 0 {
+			return nil, fmt.Errorf("flow %s has no nodes", flowName)
+		}
 		nodeID = f.Nodes[0].ID
 	}
 	if _, ok := f.byID[nodeID]; !ok {
@@ -173,6 +176,9 @@ func (s *Set) run(f *Flow, start string, ev *Event, c Context) ([]Reply, error) 
 // true condition's, else the default ("" when there is none: the run ends).
 func (n *Node) Choose(env *Env) (string, error) {
 	for i, c := range n.Conditions {
+		if c.prog == nil {
+			return "", fmt.Errorf("node %s: condition %d did not compile: run gtc flow validate", n.ID, i+1)
+		}
 		v, err := vm.Run(c.prog, env)
 		if err != nil {
 			return "", fmt.Errorf("node %s: condition %d (%s): %w", n.ID, i+1, c.Expression, err)
