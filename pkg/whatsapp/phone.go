@@ -67,5 +67,14 @@ func NormalizeE164(s string) (string, error) {
 	default:
 		return "", &PhoneError{Input: in, Msg: "not a possible number for its country code: check the number"}
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	out := phonenumbers.Format(num, phonenumbers.E164)
+	if out != n {
+		// "+49 0151...": a trunk 0 after the country code, which is not dialled from abroad.
+		// Suggest the number without it, never send a number the user did not type.
+		if again, err := NormalizeE164(out); err == nil && again == out {
+			return "", &PhoneError{Input: in, Msg: fmt.Sprintf("drop the 0 after the country code: did you mean %s?", out)}
+		}
+		return "", &PhoneError{Input: in, Msg: "not a possible number for its country code: check the number"}
+	}
+	return out, nil
 }

@@ -23,6 +23,8 @@ func TestNormalizeE164(t *testing.T) {
 		{in: "+491", errContains: "7 to 15 digits"},
 		{in: "+4915123456789012345", errContains: "7 to 15 digits"},
 		{in: "+99912345678", errContains: "country code"},
+		{in: "+49 0151 23456789", errContains: "drop the 0 after the country code: did you mean +4915123456789?"},
+		{in: "+4900000", errContains: "not a possible number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

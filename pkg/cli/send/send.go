@@ -643,7 +643,7 @@ func parseLatLng(s string) (float64, float64, error) {
 	if !ok || err1 != nil || err2 != nil {
 		return 0, 0, cmdutil.FlagErrorf("--location %q: use LAT,LNG in decimal degrees, e.g. --location 52.52,13.405", s)
 	}
-	if lat < -90 || lat > 90 || lng < -180 || lng > 180 {
+	if !(lat >= -90 && lat <= 90 && lng >= -180 && lng <= 180) { // also refuses NaN
 		return 0, 0, cmdutil.FlagErrorf("--location %q: latitude must be -90..90 and longitude -180..180", s)
 	}
 	return lat, lng, nil
