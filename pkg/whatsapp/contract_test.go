@@ -20,9 +20,9 @@ func TestContractEveryKindValidatesAgainstMetaSchema(t *testing.T) {
 	idx := "0"
 	to := "+4915123456789"
 	msgs := map[string]*whatsapp.Message{
-		"text":      {To: to, Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "hi https://example.com", PreviewURL: true}},
-		"reply":     {To: to, Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "re"}, Context: &whatsapp.Context{MessageID: "wamid.IN"}},
-		"template":  {To: to, Type: whatsapp.TypeTemplate, Template: &whatsapp.Template{Name: "hello_world", Language: whatsapp.Language{Code: "en"}}},
+		"text":     {To: to, Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "hi https://example.com", PreviewURL: true}},
+		"reply":    {To: to, Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "re"}, Context: &whatsapp.Context{MessageID: "wamid.IN"}},
+		"template": {To: to, Type: whatsapp.TypeTemplate, Template: &whatsapp.Template{Name: "hello_world", Language: whatsapp.Language{Code: "en"}}},
 		"template+": {To: to, Type: whatsapp.TypeTemplate, Template: &whatsapp.Template{Name: "order", Language: whatsapp.Language{Code: "en_US"}, Components: []whatsapp.Component{
 			{Type: "header", Parameters: []whatsapp.Parameter{{Type: "image", Image: &whatsapp.Media{Link: "https://example.com/a.png"}}}},
 			{Type: "body", Parameters: []whatsapp.Parameter{{Type: "text", Text: "Ada"}, {Type: "text", Text: "A-1"}}},
@@ -37,16 +37,16 @@ func TestContractEveryKindValidatesAgainstMetaSchema(t *testing.T) {
 			Action: whatsapp.Action{Button: "Open", Sections: []whatsapp.Section{{Title: "S", Rows: []whatsapp.Row{{ID: "a", Title: "A", Description: "d"}}}}}}},
 		"cta_url": {To: to, Type: whatsapp.TypeInteractive, Interactive: &whatsapp.Interactive{Type: "cta_url", Body: &whatsapp.InteractiveText{Text: "See"},
 			Action: whatsapp.Action{Name: "cta_url", Parameters: &whatsapp.CTAParameters{DisplayText: "Open", URL: "https://example.com"}}}},
-		"image link":  {To: to, Type: whatsapp.TypeImage, Image: &whatsapp.Media{Link: "https://example.com/a.png", Caption: "c"}},
-		"image id":    {To: to, Type: whatsapp.TypeImage, Image: &whatsapp.Media{ID: "1234"}},
-		"video":       {To: to, Type: whatsapp.TypeVideo, Video: &whatsapp.Media{ID: "1234", Caption: "c"}},
-		"audio":       {To: to, Type: whatsapp.TypeAudio, Audio: &whatsapp.Media{Link: "https://example.com/a.ogg"}},
-		"document":    {To: to, Type: whatsapp.TypeDocument, Document: &whatsapp.Media{Link: "https://example.com/a.pdf", Filename: "a.pdf", Caption: "c"}},
-		"sticker":     {To: to, Type: whatsapp.TypeSticker, Sticker: &whatsapp.Media{ID: "1234"}},
-		"location":    {To: to, Type: whatsapp.TypeLocation, Location: &whatsapp.Location{Latitude: 52.52, Longitude: 13.405, Name: "Berlin", Address: "Mitte"}},
-		"contacts":    {To: to, Type: whatsapp.TypeContacts, Contacts: []whatsapp.Contact{{Name: whatsapp.ContactName{FormattedName: "Ada L", FirstName: "Ada"}, Phones: []whatsapp.ContactPhone{{Phone: "+4915123456789", Type: "WORK"}}}}},
-		"reaction":    {To: to, Type: whatsapp.TypeReaction, Reaction: &whatsapp.Reaction{MessageID: "wamid.IN", Emoji: "👍"}},
-		"unreaction":  {To: to, Type: whatsapp.TypeReaction, Reaction: &whatsapp.Reaction{MessageID: "wamid.IN"}},
+		"image link": {To: to, Type: whatsapp.TypeImage, Image: &whatsapp.Media{Link: "https://example.com/a.png", Caption: "c"}},
+		"image id":   {To: to, Type: whatsapp.TypeImage, Image: &whatsapp.Media{ID: "1234"}},
+		"video":      {To: to, Type: whatsapp.TypeVideo, Video: &whatsapp.Media{ID: "1234", Caption: "c"}},
+		"audio":      {To: to, Type: whatsapp.TypeAudio, Audio: &whatsapp.Media{Link: "https://example.com/a.ogg"}},
+		"document":   {To: to, Type: whatsapp.TypeDocument, Document: &whatsapp.Media{Link: "https://example.com/a.pdf", Filename: "a.pdf", Caption: "c"}},
+		"sticker":    {To: to, Type: whatsapp.TypeSticker, Sticker: &whatsapp.Media{ID: "1234"}},
+		"location":   {To: to, Type: whatsapp.TypeLocation, Location: &whatsapp.Location{Latitude: 52.52, Longitude: 13.405, Name: "Berlin", Address: "Mitte"}},
+		"contacts":   {To: to, Type: whatsapp.TypeContacts, Contacts: []whatsapp.Contact{{Name: whatsapp.ContactName{FormattedName: "Ada L", FirstName: "Ada"}, Phones: []whatsapp.ContactPhone{{Phone: "+4915123456789", Type: "WORK"}}}}},
+		"reaction":   {To: to, Type: whatsapp.TypeReaction, Reaction: &whatsapp.Reaction{MessageID: "wamid.IN", Emoji: "👍"}},
+		"unreaction": {To: to, Type: whatsapp.TypeReaction, Reaction: &whatsapp.Reaction{MessageID: "wamid.IN"}},
 	}
 	var mu sync.Mutex
 	var bodies [][]byte

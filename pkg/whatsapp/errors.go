@@ -187,7 +187,9 @@ func (e *GraphError) Advice() string {
 }
 
 // Retryable reports whether the failed call may be repeated.
-func (e *GraphError) Retryable(retryOnRateLimit bool) bool { return e.Class.Retryable(retryOnRateLimit) }
+func (e *GraphError) Retryable(retryOnRateLimit bool) bool {
+	return e.Class.Retryable(retryOnRateLimit)
+}
 
 type graphErrorBody struct {
 	Error *struct {

@@ -132,4 +132,3 @@ func listRun(o *ListOptions) error {
 	}
 	return tw.Flush()
 }
-
