@@ -1,0 +1,111 @@
+package templates
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/greentic/gtc/pkg/answers"
+	"github.com/greentic/gtc/pkg/bundle"
+	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/graphfake"
+)
+
+func writeBundle(t *testing.T, url, waba string) string {
+	t.Helper()
+	data := fmt.Sprintf(`{"messaging-whatsapp":{"enabled":true,"public_base_url":"https://bot.example.com",
+		"phone_number_id":"1111","business_account_id":%q,"access_token":"tok-tpl","verify_token":"v",
+		"app_secret":"s","api_base_url":%q}}`, waba, url)
+	a, probs := answers.Parse("answers.json", []byte(data))
+	if err := probs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "b")
+	if _, err := bundle.Write(dir, a, bundle.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func run(t *testing.T, argv ...string) (string, string, error) {
+	var out, errOut bytes.Buffer
+	f := &cmdutil.Factory{IO: &cmdutil.IOStreams{Out: &out, ErrOut: &errOut},
+		LookupEnv: func(string) (string, bool) { return "", false }}
+	cmd := NewCmdTemplates(f, nil)
+	cmd.SetArgs(argv)
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	err := cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func TestList(t *testing.T) {
+	many := make([]graphfake.Template, 0, 150)
+	for i := 0; i < 150; i++ {
+		many = append(many, graphfake.Template{ID: fmt.Sprint(i), Name: fmt.Sprintf("t%03d", i), Language: "en", Status: "APPROVED", Category: "UTILITY",
+			Components: []graphfake.TemplateComponent{{Type: "BODY", Text: "Hi {{first_name}}, see {{first_name}} and {{order}}"}}})
+	}
+	tests := []struct {
+		name      string
+		templates []graphfake.Template
+		waba      string
+		argv      []string
+		want      []string
+		wantErr   string
+		flagErr   bool
+	}{
+		{name: "table", waba: "2222", argv: []string{"list"},
+			want: []string{`(?m)^NAME +LANGUAGE +STATUS +CATEGORY +PARAMETERS$`, `(?m)^order_confirmation +en +APPROVED +UTILITY +body:1 body:2$`, `(?m)^hello_world +en_US +APPROVED +UTILITY +-$`}},
+		{name: "json", waba: "2222", argv: []string{"list", "--json"}, want: []string{`"name": "appointment_reminder"`, `"header:image"`}},
+		{name: "paging past 100", templates: many, waba: "2222", argv: []string{"list", "--json"}, want: []string{`"t149"`, `"body:first_name"`, `"body:order"`}},
+		{name: "none", templates: []graphfake.Template{}, waba: "2222", argv: []string{"list"}},
+		{name: "no waba", waba: "", argv: []string{"list"}, wantErr: "has no business_account_id", flagErr: true},
+		{name: "no bundle arg", waba: "2222", argv: []string{"list", "--json"}, wantErr: "expected a bundle directory", flagErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := graphfake.New(graphfake.Options{Token: "tok-tpl", PhoneNumberID: "1111", BusinessAccountID: "2222", Templates: tt.templates})
+			defer fake.Close()
+			dir := writeBundle(t, fake.URL, tt.waba)
+			argv := tt.argv
+			if tt.name != "no bundle arg" {
+				argv = append([]string{argv[0], dir}, argv[1:]...)
+			}
+			stdout, stderr, err := run(t, argv...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				if _, ok := err.(*cmdutil.FlagError); ok != tt.flagErr {
+					t.Errorf("err is %T", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			for _, w := range tt.want {
+				if !regexp.MustCompile(w).MatchString(stdout) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout)
+				}
+			}
+			if strings.Contains(stdout+stderr, "tok-tpl") {
+				t.Error("the token leaked")
+			}
+			if tt.name == "paging past 100" {
+				var items []item
+				if err := json.Unmarshal([]byte(stdout), &items); err != nil || len(items) != 150 {
+					t.Errorf("%d templates, %v; want 150", len(items), err)
+				}
+			}
+			if tt.name == "none" && !strings.Contains(stderr, "no templates") {
+				t.Errorf("stderr = %q", stderr)
+			}
+		})
+	}
+}
