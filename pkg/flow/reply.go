@@ -24,7 +24,7 @@ type field struct {
 }
 
 // replyKinds are the keys of a reply config of which exactly one must be given.
-var replyKinds = []string{"message", "template", "interactive", "media", "location", "reaction"}
+var replyKinds = []string{"message", "template", "interactive", "media", "location", "reaction", "contacts"}
 
 // rp builds one reply's message.
 type rp struct {
@@ -164,6 +164,9 @@ func (p *parser) reply(node *Node, cfg *yaml.Node, path string) {
 	case "reaction":
 		msg.Type = whatsapp.TypeReaction
 		msg.Reaction = r.reaction(v, kp)
+	case "contacts":
+		msg.Type = whatsapp.TypeContacts
+		msg.Contacts = r.contacts(v, kp)
 	}
 }
 

@@ -115,3 +115,40 @@ func TestSeedRepliesMatchMetaSchema(t *testing.T) {
 		}
 	}
 }
+
+// The reply kinds beyond the seed's (cta_url, reaction, contacts, audio, sticker, media
+// headers, footers, currency and date_time parameters, url buttons) also give bodies that
+// Meta's schema accepts.
+func TestOtherKindsMatchMetaSchema(t *testing.T) {
+	v := metaschema.Require(t)
+	s, err := LoadFiles([]string{"../../testdata/flows/kinds/kinds.ygtc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := Event{Type: "image", MediaType: "image", MessageID: "wamid.in", ContactName: "Ada", From: "4915112345678"}
+	replies, err := s.Handle(ev, Context{To: "4915112345678", Vars: map[string]any{"ref": "spring"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, r := range replies {
+		types = append(types, r.Message.Type)
+		if err := r.Message.Validate(); err != nil {
+			t.Errorf("%s: whatsapp limits: %v", r.Node, err)
+		}
+		body, _ := json.Marshal(r.Message)
+		if err := v.ValidateMessage(body); err != nil {
+			t.Errorf("%s: Meta schema: %v\n%s", r.Node, err, body)
+		}
+	}
+	want := []string{"interactive", "reaction", "contacts", "audio", "sticker", "interactive", "template"}
+	if !equal(types, want) {
+		t.Errorf("types = %v, want %v", types, want)
+	}
+	if r := replies[1].Message.Reaction; r.MessageID != "wamid.in" {
+		t.Errorf("reaction = %+v, want the inbound message id", r)
+	}
+	if u := replies[0].Message.Interactive.Action.Parameters.URL; u != "https://example.com/shop?ref=spring" {
+		t.Errorf("cta url = %q", u)
+	}
+}
