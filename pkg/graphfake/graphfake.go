@@ -36,7 +36,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/greentic/gtc/pkg/whatsapp"
@@ -309,9 +308,17 @@ func (s *Server) WaitForCalls(ctx context.Context, n int) ([]Call, error) {
 	}
 }
 
+// TB is the part of testing.TB the Expect helpers use (so the package, which gtc chat and
+// gtc serve --fake-graph also use, does not import testing).
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+}
+
 // ExpectMessages fails t at the end of the test unless exactly n sends were accepted by
 // then (an expected send that never came, or one too many). It lists what did arrive.
-func (s *Server) ExpectMessages(t testing.TB, n int) {
+func (s *Server) ExpectMessages(t TB, n int) {
 	t.Helper()
 	t.Cleanup(func() {
 		t.Helper()
@@ -329,7 +336,7 @@ func (s *Server) ExpectMessages(t testing.TB, n int) {
 
 // ExpectCalls fails t at the end of the test unless exactly n calls to endpoint ("" for
 // any) were made.
-func (s *Server) ExpectCalls(t testing.TB, endpoint string, n int) {
+func (s *Server) ExpectCalls(t TB, endpoint string, n int) {
 	t.Helper()
 	t.Cleanup(func() {
 		t.Helper()

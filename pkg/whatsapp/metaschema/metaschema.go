@@ -32,7 +32,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -79,9 +78,16 @@ func Default() (*Validator, error) {
 	return defaultV, defaultErr
 }
 
+// TB is the part of testing.TB that Require uses (so this package does not import testing).
+type TB interface {
+	Helper()
+	Skipf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // Require returns the default validator, or skips the test with a message saying where the
 // spec is looked for. A spec that exists but cannot be compiled fails the test.
-func Require(t testing.TB) *Validator {
+func Require(t TB) *Validator {
 	t.Helper()
 	v, err := Default()
 	if errors.Is(err, ErrNotFound) {
