@@ -48,6 +48,8 @@ type parser struct {
 	probs *problem.List
 	// lastMap is the mapping checked last: where a missing key is reported.
 	lastMap *yaml.Node
+	// lines are the source lines, to place errors inside strings.
+	lines []string
 }
 
 func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {
@@ -76,6 +78,7 @@ func posOf(n *yaml.Node) pos {
 var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func (p *parser) parse(data []byte) *Flow {
+	p.lines = strings.Split(string(data), "\n")
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		msg := err.Error()
@@ -343,7 +346,7 @@ func (p *parser) branch(node *Node, cfg *yaml.Node, path string) {
 				prog, err := compileCondition(cond.Expression)
 				if err != nil {
 					off, msg := exprErrorOffset(err)
-					at := stringPos(en, byteOffset(cond.Expression, off))
+					at := p.stringPos(en, byteOffset(cond.Expression, off))
 					p.errAt(at, join(cp, "expression"), "%s", conditionMessage(msg))
 				}
 				cond.prog = prog
@@ -364,22 +367,77 @@ func conditionMessage(msg string) string {
 	return msg
 }
 
-// stringPos is the position of byte off inside the string value of scalar n. Quotes are
-// accounted for; escapes inside double quotes and block scalars are approximate.
-func stringPos(n *yaml.Node, off int) pos {
+// stringPos is the position of byte off inside the string value of scalar n, found in
+// the source: exact for plain and single-line quoted strings (escapes included) and for
+// literal blocks; folded blocks and multi-line quoted strings point at the right line of the
+// value's start.
+func (p *parser) stringPos(n *yaml.Node, off int) pos {
 	if off > len(n.Value) {
 		off = len(n.Value)
 	}
 	before := n.Value[:off]
+	line := func(l int) string {
+		if l >= 1 && l <= len(p.lines) {
+			return p.lines[l-1]
+		}
+		return ""
+	}
 	switch n.Style {
-	case yaml.LiteralStyle, yaml.FoldedStyle:
-		line := n.Line + 1 + strings.Count(before, "\n")
+	case yaml.LiteralStyle:
+		k := strings.Count(before, "\n")
+		// The block's indentation is that of its first non-empty line.
+		indent := 0
+		for l := n.Line + 1; l <= len(p.lines); l++ {
+			if src := line(l); strings.TrimSpace(src) != "" {
+				indent = len(src) - len(strings.TrimLeft(src, " "))
+				break
+			}
+		}
 		last := before[strings.LastIndexByte(before, '\n')+1:]
-		return pos{line, n.Column + 2 + utf8.RuneCountInString(last)}
-	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
-		return pos{n.Line, n.Column + 1 + utf8.RuneCountInString(before)}
+		return pos{n.Line + 1 + k, indent + 1 + utf8.RuneCountInString(last)}
+	case yaml.FoldedStyle:
+		return pos{n.Line + 1, n.Column}
+	case yaml.SingleQuotedStyle:
+		// '' stands for one quote.
+		col := n.Column + 1 + utf8.RuneCountInString(before) + strings.Count(before, "'")
+		return pos{n.Line, col}
+	case yaml.DoubleQuotedStyle:
+		src := []rune(line(n.Line))
+		i := n.Column // index of the first rune after the opening quote (Column is 1-based)
+		for consumed := 0; consumed < off; {
+			if i >= len(src) || src[i] == '"' {
+				return pos{n.Line, n.Column + 1 + utf8.RuneCountInString(before)} // multi-line: approximate
+			}
+			if src[i] == '\\' && i+1 < len(src) {
+				width, value := escapeWidth(src[i+1:])
+				i += width
+				consumed += value
+				continue
+			}
+			consumed += utf8.RuneLen(src[i])
+			i++
+		}
+		return pos{n.Line, i + 1}
 	}
 	return pos{n.Line, n.Column + utf8.RuneCountInString(before)}
+}
+
+// escapeWidth is how many source runes the double-quoted escape at esc (after the
+// backslash) takes, and how many bytes of the value it stands for.
+func escapeWidth(esc []rune) (src, value int) {
+	hex := map[rune]int{'x': 2, 'u': 4, 'U': 8}
+	if n, ok := hex[esc[0]]; ok && len(esc) > n {
+		if r, err := strconv.ParseUint(string(esc[1:1+n]), 16, 32); err == nil {
+			return 2 + n, utf8.RuneLen(rune(r))
+		}
+	}
+	switch esc[0] {
+	case 'N', '_':
+		return 2, 2 // U+0085, U+00A0
+	case 'L', 'P':
+		return 2, 3 // U+2028, U+2029
+	}
+	return 2, 1
 }
 
 func (p *parser) trigger(n *yaml.Node, path string) *Trigger {

@@ -48,7 +48,7 @@ func (r *rp) str(v *yaml.Node, path string, max int, required bool, ref func(*wh
 	s := v.Value
 	t, errs := parseTemplate(s)
 	for _, e := range errs {
-		r.p.errAt(stringPos(v, e.off), path, "%s", templateMessage(e.msg))
+		r.p.errAt(r.p.stringPos(v, e.off), path, "%s", templateMessage(e.msg))
 	}
 	if t != nil {
 		if len(errs) == 0 {
