@@ -18,6 +18,7 @@ import (
 	"github.com/greentic/gtc/pkg/cli/chat"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
 	flowcmd "github.com/greentic/gtc/pkg/cli/flow"
+	"github.com/greentic/gtc/pkg/cli/messages"
 	"github.com/greentic/gtc/pkg/cli/send"
 	"github.com/greentic/gtc/pkg/cli/serve"
 	"github.com/greentic/gtc/pkg/cli/setup"
@@ -148,4 +149,6 @@ var commands = []func(*cmdutil.Factory) *cobra.Command{
 	func(f *cmdutil.Factory) *cobra.Command { return serve.NewCmdServe(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return send.NewCmdSend(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return templates.NewCmdTemplates(f, nil) },
+	func(f *cmdutil.Factory) *cobra.Command { return messages.NewCmdMessages(f, nil) },
+	func(f *cmdutil.Factory) *cobra.Command { return messages.NewCmdContacts(f, nil) },
 }

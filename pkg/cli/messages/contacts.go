@@ -1,0 +1,156 @@
+package messages
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/cli/send"
+	"github.com/greentic/gtc/pkg/store"
+)
+
+// ContactsOptions are gtc contacts' inputs.
+type ContactsOptions struct {
+	IO        *cmdutil.IOStreams
+	LookupEnv func(string) (string, bool)
+	Now       func() time.Time
+	Context   context.Context
+
+	BundleDir    string
+	Tenant, Team string
+	OptedOut     bool
+	Limit        int
+	JSON         bool
+}
+
+// NewCmdContacts builds `gtc contacts`.
+func NewCmdContacts(f *cmdutil.Factory, runF func(*ContactsOptions) error) *cobra.Command {
+	opts := &ContactsOptions{IO: f.IO, LookupEnv: f.LookupEnv, Now: f.Now}
+	cmd := &cobra.Command{
+		Use:   "contacts BUNDLE",
+		Short: "Show each contact's 24-hour window and opt-out state",
+		Long: `Show the contacts the state database knows (most recently updated first): when they
+last wrote, whether their 24-hour customer-service window is open and until when, whether they
+opted out, their marketing preference and whether Meta said they cannot be reached. Read-only;
+works while gtc serve runs.`,
+		Example: `  gtc contacts ./my-bundle
+  gtc contacts ./my-bundle --opted-out --json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			return cmdutil.ExactArgs(1, "a bundle directory")(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.BundleDir = args[0]
+			opts.Context = cmd.Context()
+			if opts.Limit <= 0 {
+				return cmdutil.FlagErrorf("invalid --limit %d: give a positive number", opts.Limit)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return contactsRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Tenant, "tenant", "", "tenant, when the bundle has several providers")
+	cmd.Flags().StringVar(&opts.Team, "team", "", "team, when the bundle has several providers")
+	cmd.Flags().BoolVar(&opts.OptedOut, "opted-out", false, "only contacts that opted out")
+	cmd.Flags().IntVar(&opts.Limit, "limit", 100, "at most this many contacts")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	return cmd
+}
+
+// Contact is one contact as gtc contacts prints it.
+type Contact struct {
+	Contact         string     `json:"contact"`
+	Name            string     `json:"name,omitempty"`
+	LastInboundAt   *time.Time `json:"last_inbound_at,omitempty"`
+	WindowOpen      bool       `json:"window_open"`
+	WindowClosesAt  *time.Time `json:"window_closes_at,omitempty"`
+	OptedOut        bool       `json:"opted_out"`
+	OptedOutAt      *time.Time `json:"opted_out_at,omitempty"`
+	Marketing       string     `json:"marketing,omitempty"`
+	UnreachableCode int        `json:"unreachable_code,omitempty"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func contactsRun(o *ContactsOptions) error {
+	ctx := o.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	now := time.Now()
+	if o.Now != nil {
+		now = o.Now()
+	}
+	b, p, err := send.Provider(o.BundleDir, o.Tenant, o.Team, o.LookupEnv)
+	if err != nil {
+		return err
+	}
+	st, err := OpenState(ctx, b)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cs, err := st.Contacts(ctx, store.ContactFilter{Tenant: p.Tenant, Team: p.Team, OptedOut: o.OptedOut, Limit: o.Limit})
+	if err != nil {
+		return err
+	}
+	out := []Contact{}
+	for _, c := range cs {
+		item := Contact{Contact: c.Key, Name: c.Name, LastInboundAt: timePtr(c.LastInboundAt), WindowOpen: c.WindowOpen(now),
+			OptedOut: c.OptedOut, Marketing: c.Marketing, UnreachableCode: c.UnreachableCode}
+		if c.OptedOut {
+			item.OptedOutAt = timePtr(c.OptedOutAt)
+		}
+		if item.WindowOpen {
+			item.WindowClosesAt = timePtr(c.LastInboundAt.Add(24 * time.Hour))
+		}
+		out = append(out, item)
+	}
+	if o.JSON {
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	if len(out) == 0 {
+		fmt.Fprintln(o.IO.ErrOut, "no contacts match")
+		return nil
+	}
+	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONTACT\tNAME\tLAST MESSAGE\tWINDOW\tOPTED OUT\tMARKETING\tUNREACHABLE")
+	for _, c := range out {
+		window := "closed"
+		if c.WindowOpen {
+			window = "open until " + stamp(*c.WindowClosesAt)
+		} else if c.LastInboundAt == nil {
+			window = "never opened"
+		}
+		opted := "no"
+		if c.OptedOut {
+			opted = "yes"
+			if c.OptedOutAt != nil {
+				opted += " since " + stamp(*c.OptedOutAt)
+			}
+		}
+		unreach := "-"
+		if c.UnreachableCode != 0 {
+			unreach = fmt.Sprint(c.UnreachableCode)
+		}
+		last := "-"
+		if c.LastInboundAt != nil {
+			last = stamp(*c.LastInboundAt)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Contact, dash(c.Name), last, window, opted, dash(c.Marketing), unreach)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,269 @@
+// Package messages is `gtc messages` and `gtc contacts`: what the state database recorded
+// about outbound messages (latest status, error class), inbound events, and each contact's
+// 24-hour window and opt-out state. Both only read, and work while gtc serve runs.
+package messages
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/cli/send"
+	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// States are the values --status accepts.
+var States = []string{store.OutPending, store.OutRetrying, store.OutSent, "delivered", "read", "played", store.OutFailed, store.OutRefused}
+
+// MessagesOptions are gtc messages' inputs.
+type MessagesOptions struct {
+	IO        *cmdutil.IOStreams
+	LookupEnv func(string) (string, bool)
+	Now       func() time.Time
+	Context   context.Context
+
+	BundleDir    string
+	Tenant, Team string
+	To           string
+	Status       string
+	Since        string
+	Limit        int
+	JSON         bool
+}
+
+// NewCmdMessages builds `gtc messages`.
+func NewCmdMessages(f *cmdutil.Factory, runF func(*MessagesOptions) error) *cobra.Command {
+	opts := &MessagesOptions{IO: f.IO, LookupEnv: f.LookupEnv, Now: f.Now}
+	cmd := &cobra.Command{
+		Use:   "messages BUNDLE",
+		Short: "Show sent messages with their latest status and error class, and received events",
+		Long: `Show what the state database recorded: outbound messages (newest first) with their
+latest status (pending, retrying, sent, delivered, read, played, failed, refused) and error
+class, then the inbound events (messages, statuses, errors). Read-only; works while gtc serve
+runs.`,
+		Example: `  gtc messages ./my-bundle
+  gtc messages ./my-bundle --to +4915123456789 --since 1h
+  gtc messages ./my-bundle --status failed --json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			return cmdutil.ExactArgs(1, "a bundle directory")(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.BundleDir = args[0]
+			opts.Context = cmd.Context()
+			if opts.Status != "" && !slices.Contains(States, opts.Status) {
+				return cmdutil.FlagErrorf("invalid --status %q: use one of %s", opts.Status, strings.Join(States, ", "))
+			}
+			if opts.Since != "" {
+				if _, err := ParseSince(opts.Since); err != nil {
+					return cmdutil.FlagErrorf("invalid --since %q: %v", opts.Since, err)
+				}
+			}
+			if opts.To != "" {
+				if _, err := whatsapp.NormalizeE164(opts.To); err != nil {
+					return cmdutil.FlagErrorf("invalid --to %q: %v", opts.To, err)
+				}
+			}
+			if opts.Limit <= 0 {
+				return cmdutil.FlagErrorf("invalid --limit %d: give a positive number", opts.Limit)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return messagesRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Tenant, "tenant", "", "tenant, when the bundle has several providers")
+	cmd.Flags().StringVar(&opts.Team, "team", "", "team, when the bundle has several providers")
+	cmd.Flags().StringVar(&opts.To, "to", "", "only this contact (E.164 number, like +4915123456789)")
+	cmd.Flags().StringVar(&opts.Status, "status", "", "only outbound messages in this state: "+strings.Join(States, ", "))
+	cmd.Flags().StringVar(&opts.Since, "since", "", `only what happened in this last period, like "30m", "1h" or "7d"`)
+	cmd.Flags().IntVar(&opts.Limit, "limit", 100, "at most this many outbound messages and inbound events")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	return cmd
+}
+
+// ParseSince reads a period: a Go duration ("90m", "1h30m") or a number of days ("7d").
+func ParseSince(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		d, err := strconv.Atoi(n)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("use a positive number of days like 7d, or a duration like 1h")
+		}
+		return time.Duration(d) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("use a positive duration like 30m or 1h, or days like 7d")
+	}
+	return d, nil
+}
+
+// Outbound is one outbound message as gtc messages prints it.
+type Outbound struct {
+	ID           int64     `json:"id"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+	To           string    `json:"to"`
+	Origin       string    `json:"origin"`
+	Flow         string    `json:"flow,omitempty"`
+	Node         string    `json:"node,omitempty"`
+	Type         string    `json:"type"`
+	Status       string    `json:"status"`
+	MessageID    string    `json:"message_id,omitempty"`
+	ErrorClass   string    `json:"error_class,omitempty"`
+	ErrorCode    int       `json:"error_code,omitempty"`
+	ErrorMessage string    `json:"error_message,omitempty"`
+	Attempts     int       `json:"attempts"`
+}
+
+// Inbound is one inbound event as gtc messages prints it.
+type Inbound struct {
+	Seq        int64     `json:"seq"`
+	ReceivedAt time.Time `json:"received_at"`
+	Kind       string    `json:"kind"`
+	Type       string    `json:"type,omitempty"`
+	From       string    `json:"from,omitempty"`
+	MessageID  string    `json:"message_id,omitempty"`
+	State      string    `json:"state"`
+	Text       string    `json:"text,omitempty"`
+}
+
+// Log is gtc messages' --json output.
+type Log struct {
+	Outbound []Outbound `json:"outbound"`
+	Inbound  []Inbound  `json:"inbound"`
+}
+
+func messagesRun(o *MessagesOptions) error {
+	ctx := o.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	b, p, err := send.Provider(o.BundleDir, o.Tenant, o.Team, o.LookupEnv)
+	if err != nil {
+		return err
+	}
+	st, err := OpenState(ctx, b)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	f := store.LogFilter{Tenant: p.Tenant, Team: p.Team, Limit: o.Limit}
+	if o.To != "" {
+		to, _ := whatsapp.NormalizeE164(o.To)
+		f.ContactKey = strings.TrimPrefix(to, "+")
+	}
+	if o.Since != "" {
+		d, _ := ParseSince(o.Since)
+		f.Since = o.now().Add(-d)
+	}
+	if o.Status != "" {
+		f.States = []string{o.Status}
+	}
+	outs, err := st.OutboundLog(ctx, f)
+	if err != nil {
+		return err
+	}
+	log := Log{Outbound: []Outbound{}, Inbound: []Inbound{}}
+	for _, m := range outs {
+		log.Outbound = append(log.Outbound, Outbound{ID: m.ID, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+			To: m.Recipient, Origin: m.Origin, Flow: m.Flow, Node: m.Node, Type: m.MessageType, Status: m.State,
+			MessageID: m.WAMID, ErrorClass: m.ErrorClass, ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage,
+			Attempts: m.Attempts})
+	}
+	if o.Status == "" { // a status filter is about outbound messages only
+		evs, err := st.InboundLog(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			log.Inbound = append(log.Inbound, inbound(e))
+		}
+	}
+	if o.JSON {
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(log)
+	}
+	if len(log.Outbound) == 0 && len(log.Inbound) == 0 {
+		fmt.Fprintln(o.IO.ErrOut, "no messages match")
+		return nil
+	}
+	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
+	if len(log.Outbound) > 0 {
+		fmt.Fprintln(tw, "SENT\tTO\tTYPE\tSTATUS\tCLASS\tORIGIN\tMESSAGE ID")
+		for _, m := range log.Outbound {
+			class := dash(m.ErrorClass)
+			if m.ErrorCode != 0 {
+				class = fmt.Sprintf("%s (%d)", class, m.ErrorCode)
+			}
+			origin := m.Origin
+			if m.Flow != "" {
+				origin += " " + m.Flow + "/" + m.Node
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", stamp(m.CreatedAt), m.To, m.Type, m.Status, class, origin, dash(m.MessageID))
+		}
+	}
+	if len(log.Inbound) > 0 {
+		if len(log.Outbound) > 0 {
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintln(tw, "RECEIVED\tFROM\tKIND\tTYPE\tSTATE\tTEXT")
+		for _, e := range log.Inbound {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", stamp(e.ReceivedAt), dash(e.From), e.Kind, dash(e.Type), e.State, dash(e.Text))
+		}
+	}
+	return tw.Flush()
+}
+
+func (o *MessagesOptions) now() time.Time {
+	if o.Now == nil {
+		return time.Now()
+	}
+	return o.Now()
+}
+
+// inbound turns a stored event into its printed form; the text comes from the recorded
+// event, shortened.
+func inbound(e *store.StoredEvent) Inbound {
+	in := Inbound{Seq: e.Seq, ReceivedAt: e.ReceivedAt, Kind: e.Kind, Type: e.MessageType, From: e.ContactKey,
+		MessageID: e.MessageID, State: e.State}
+	var ev whatsapp.Event
+	if json.Unmarshal(e.Raw, &ev) == nil && ev.Message != nil {
+		in.Text = shorten(ev.Message.Text, 60)
+	}
+	return in
+}
+
+func shorten(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,55 @@
+package messages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/greentic/gtc/pkg/bundle"
+	"github.com/greentic/gtc/pkg/store"
+)
+
+// ErrNoState is returned by OpenState when the bundle has no state database yet.
+var ErrNoState = errors.New("no state database")
+
+// StatePath is the SQLite file of the bundle's state, or "" when the database is not a
+// SQLite file (a postgres:// URL).
+func StatePath(b *bundle.Bundle) string {
+	dsn := b.Serve.Database
+	if dsn == "" || strings.Contains(dsn, "://") && !strings.HasPrefix(dsn, "sqlite://") {
+		return ""
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
+}
+
+// OpenState opens the bundle's state database for reading. It never creates one: a
+// bundle that gtc serve has not run yet gives an error wrapping ErrNoState. SQLite in WAL
+// mode lets it read while gtc serve writes.
+func OpenState(ctx context.Context, b *bundle.Bundle) (*store.Store, error) {
+	path := StatePath(b)
+	if path == "" {
+		return nil, fmt.Errorf("state database %s: only SQLite state can be read by this command yet", redactDSN(b.Serve.Database))
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s: run gtc serve %s first (it records messages there)", ErrNoState, path, b.Dir)
+	}
+	st, err := store.Open(ctx, b.Serve.Database)
+	if err != nil {
+		return nil, fmt.Errorf("read state %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// redactDSN drops the password of a database URL.
+func redactDSN(dsn string) string {
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return dsn
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest = "[redacted]@" + rest[at+1:]
+	}
+	return scheme + "://" + rest
+}
