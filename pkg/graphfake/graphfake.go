@@ -68,6 +68,14 @@ type Options struct {
 	StatusWebhook StatusWebhook
 	// Limits, when set, enforce throughput (130429) and pair rate (131056) on Clock.
 	Limits Limits
+	// MaxRecorded, when above 0, keeps only the last MaxRecorded calls, messages and reads
+	// (for long runs such as load tests); Counts still counts all of them.
+	MaxRecorded int
+}
+
+// Counts are the totals since the start (or Reset), whatever MaxRecorded keeps.
+type Counts struct {
+	Calls, Messages, Reads int
 }
 
 // Call is one recorded request.
@@ -115,11 +123,11 @@ type Server struct {
 	calls     []Call
 	messages  []whatsapp.Message
 	reads     []Read
+	counts    Counts
 	faults    []*Fault
 	delay     time.Duration
 	templates []Template
 	media     map[string]*mediaObject
-	wamids    map[string]bool
 	seq       int
 
 	hooks   *hookQueue
@@ -164,7 +172,6 @@ func newServer(opts Options) *Server {
 		changed:   make(chan struct{}),
 		templates: append([]Template(nil), opts.Templates...),
 		media:     map[string]*mediaObject{},
-		wamids:    map[string]bool{},
 		closed:    make(chan struct{}),
 	}
 	if s.clock == nil {
@@ -223,6 +230,23 @@ func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls, s.messages, s.reads, s.faults = nil, nil, nil, nil
+	s.counts = Counts{}
+}
+
+// Counts returns how many calls, accepted sends and reads arrived.
+func (s *Server) Counts() Counts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts
+}
+
+// keep appends v to list, dropping the oldest entries beyond max (0 = keep all).
+func keep[T any](list []T, v T, max int) []T {
+	list = append(list, v)
+	if max > 0 && len(list) > max {
+		list = append(list[:0:0], list[len(list)-max:]...)
+	}
+	return list
 }
 
 // Inject adds a fault. Faults are matched in the order they were added; the first that
@@ -270,7 +294,7 @@ func (s *Server) SetTemplates(ts []Template) {
 func (s *Server) WaitForMessages(ctx context.Context, n int) ([]whatsapp.Message, error) {
 	for {
 		s.mu.Lock()
-		got, ch := len(s.messages), s.changed
+		got, ch := s.counts.Messages, s.changed
 		if got >= n {
 			out := append([]whatsapp.Message(nil), s.messages...)
 			s.mu.Unlock()
@@ -291,7 +315,7 @@ func (s *Server) WaitForMessages(ctx context.Context, n int) ([]whatsapp.Message
 func (s *Server) WaitForCalls(ctx context.Context, n int) ([]Call, error) {
 	for {
 		s.mu.Lock()
-		got, ch := len(s.calls), s.changed
+		got, ch := s.counts.Calls, s.changed
 		if got >= n {
 			out := append([]Call(nil), s.calls...)
 			s.mu.Unlock()
@@ -323,7 +347,10 @@ func (s *Server) ExpectMessages(t TB, n int) {
 	t.Cleanup(func() {
 		t.Helper()
 		got := s.Messages()
-		if len(got) == n {
+		if total := s.Counts().Messages; total == n {
+			return
+		} else if total != len(got) {
+			t.Errorf("graphfake: want %d accepted sends, got %d", n, total)
 			return
 		}
 		var b strings.Builder
@@ -345,6 +372,9 @@ func (s *Server) ExpectCalls(t TB, endpoint string, n int) {
 			if endpoint == "" || c.Endpoint == endpoint {
 				got++
 			}
+		}
+		if endpoint == "" {
+			got = s.Counts().Calls
 		}
 		if got != n {
 			t.Errorf("graphfake: want %d calls to %q, got %d", n, endpoint, got)
@@ -539,7 +569,8 @@ func (s *Server) record(call Call, rec *recorder) {
 	call.Status = rec.status
 	call.Response = rec.body
 	s.mu.Lock()
-	s.calls = append(s.calls, call)
+	s.calls = keep(s.calls, call, s.opts.MaxRecorded)
+	s.counts.Calls++
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
@@ -592,25 +623,19 @@ func (s *Server) newWAMID(to string) string {
 	if len(d) > 20 {
 		d = d[:20]
 	}
-	for {
-		var rnd [8]byte
-		_, _ = rand.Read(rnd[:])
-		s.mu.Lock()
-		s.seq++
-		hex := strings.ToUpper(fmt.Sprintf("%04X%X", s.seq&0xffff, rnd))
-		s.mu.Unlock()
-		raw := []byte{0x1c, 0x18, byte(len(d))}
-		raw = append(raw, d...)
-		raw = append(raw, 0x15, 0x02, 0x00, 0x11, 0x18, byte(len(hex)))
-		raw = append(raw, hex...)
-		raw = append(raw, 0x00)
-		id := "wamid." + base64.StdEncoding.EncodeToString(raw)
-		s.mu.Lock()
-		dup := s.wamids[id]
-		s.wamids[id] = true
-		s.mu.Unlock()
-		if !dup {
-			return id
-		}
-	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	s.mu.Lock()
+	s.seq++
+	seq := s.seq
+	s.mu.Unlock()
+	// the sequence number makes ids unique per server; the random part makes them unique
+	// across servers, as with Meta's.
+	hex := strings.ToUpper(fmt.Sprintf("%08X%X", seq, rnd))
+	raw := []byte{0x1c, 0x18, byte(len(d))}
+	raw = append(raw, d...)
+	raw = append(raw, 0x15, 0x02, 0x00, 0x11, 0x18, byte(len(hex)))
+	raw = append(raw, hex...)
+	raw = append(raw, 0x00)
+	return "wamid." + base64.StdEncoding.EncodeToString(raw)
 }

@@ -881,3 +881,22 @@ func BenchmarkSend(b *testing.B) {
 		}
 	}
 }
+
+func TestMaxRecorded(t *testing.T) {
+	s := graphfake.New(graphfake.Options{MaxRecorded: 2})
+	defer s.Close()
+	s.ExpectMessages(t, 5)
+	for i := 0; i < 5; i++ {
+		send(t, s, `{"messaging_product":"whatsapp","to":"4915100000`+string(rune('0'+i))+`","type":"text","text":{"body":"hi"}}`)
+	}
+	if c := s.Counts(); c.Calls != 5 || c.Messages != 5 {
+		t.Fatalf("counts %+v", c)
+	}
+	m := s.Messages()
+	if len(m) != 2 || m[0].To != "49151000003" || m[1].To != "49151000004" || len(s.Calls()) != 2 {
+		t.Fatalf("kept %+v", m)
+	}
+	if _, err := s.WaitForMessages(context.Background(), 5); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -93,7 +93,8 @@ func (s *Server) serveMessages(rec *recorder, r *http.Request, call *Call) {
 	id := s.newWAMID(msg.To)
 	call.MessageID = id
 	s.mu.Lock()
-	s.messages = append(s.messages, *msg)
+	s.messages = keep(s.messages, *msg, s.opts.MaxRecorded)
+	s.counts.Messages++
 	s.mu.Unlock()
 	s.ok(rec, map[string]any{
 		"messaging_product": "whatsapp",
@@ -140,7 +141,8 @@ func (s *Server) serveRead(rec *recorder, call *Call, body []byte) {
 		return
 	}
 	s.mu.Lock()
-	s.reads = append(s.reads, Read{MessageID: rr.MessageID, Typing: rr.TypingIndicator != nil})
+	s.reads = keep(s.reads, Read{MessageID: rr.MessageID, Typing: rr.TypingIndicator != nil}, s.opts.MaxRecorded)
+	s.counts.Reads++
 	s.mu.Unlock()
 	s.ok(rec, map[string]bool{"success": true})
 }
