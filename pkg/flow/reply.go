@@ -176,11 +176,7 @@ func (r *rp) template(v *yaml.Node, path string) *whatsapp.Template {
 	if !ok {
 		return t
 	}
-	name, nn := r.p.scalar(m, "name", ": the approved template's name", true)
-	t.Name = name
-	if nn != nil && strings.Contains(name, "{{") {
-		r.p.errf(nn, join(path, "name"), "a template name cannot be an expression")
-	}
+	t.Name, _ = r.p.scalar(m, "name", ": the approved template's name", true)
 	lang := m.val("language")
 	lp := join(path, "language")
 	switch {
