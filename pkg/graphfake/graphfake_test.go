@@ -900,3 +900,32 @@ func TestMaxRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestTemplatesPreviousPage(t *testing.T) {
+	s := graphfake.New(graphfake.Options{})
+	defer s.Close()
+	type page struct {
+		Data   []struct{ Name string }
+		Paging struct{ Next, Previous string }
+	}
+	get := func(url string) page {
+		st, b := do(t, "GET", url, tok, "", nil)
+		var p page
+		if st != 200 || json.Unmarshal(b, &p) != nil {
+			t.Fatalf("%d %s", st, b)
+		}
+		return p
+	}
+	p1 := get(s.URL + "/v23.0/" + waba + "/message_templates?fields=name&limit=2")
+	if p1.Paging.Previous != "" || p1.Paging.Next == "" {
+		t.Fatalf("first page paging %+v", p1.Paging)
+	}
+	p2 := get(p1.Paging.Next)
+	if len(p2.Data) != 2 || p2.Data[0].Name != "follow_up" || p2.Paging.Next != "" || p2.Paging.Previous == "" {
+		t.Fatalf("second page %+v", p2)
+	}
+	back := get(p2.Paging.Previous)
+	if len(back.Data) != 2 || back.Data[0].Name != "order_confirmation" || back.Data[1].Name != "appointment_reminder" {
+		t.Fatalf("previous page %+v", back)
+	}
+}
