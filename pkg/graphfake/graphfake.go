@@ -68,6 +68,10 @@ type Options struct {
 	StatusWebhook StatusWebhook
 	// Limits, when set, enforce throughput (130429) and pair rate (131056) on Clock.
 	Limits Limits
+	// CheckMediaIDs refuses sends whose media id was not uploaded to this fake (code 100,
+	// "... is not a valid whatsapp business account media attachment ID", as Meta answers).
+	// Off by default so tests may send made-up ids.
+	CheckMediaIDs bool
 	// MaxRecorded, when above 0, keeps only the last MaxRecorded calls, messages and reads
 	// (for long runs such as load tests); Counts still counts all of them.
 	MaxRecorded int

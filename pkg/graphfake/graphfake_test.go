@@ -929,3 +929,31 @@ func TestTemplatesPreviousPage(t *testing.T) {
 		t.Fatalf("previous page %+v", back)
 	}
 }
+
+func TestCheckMediaIDs(t *testing.T) {
+	s := graphfake.New(graphfake.Options{CheckMediaIDs: true})
+	defer s.Close()
+	st, b := upload(t, s, "whatsapp", "image/png", []byte("png"))
+	var r struct{ ID string }
+	if st != 200 || json.Unmarshal(b, &r) != nil {
+		t.Fatalf("%d %s", st, b)
+	}
+	for _, tt := range []struct {
+		id       string
+		wantCode int
+	}{{r.ID, 0}, {"999", 100}} {
+		t.Run(tt.id, func(t *testing.T) {
+			st, b := send(t, s, `{"messaging_product":"whatsapp","to":"4915112345678","type":"image","image":{"id":"`+tt.id+`"}}`)
+			if tt.wantCode == 0 {
+				if st != 200 {
+					t.Fatalf("%d %s", st, b)
+				}
+				return
+			}
+			ge := decodeErr(t, b)
+			if ge.Error.Code != tt.wantCode || !strings.Contains(ge.Error.ErrorData.Details, "image.id") {
+				t.Fatalf("%s", b)
+			}
+		})
+	}
+}

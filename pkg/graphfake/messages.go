@@ -65,6 +65,13 @@ func (s *Server) serveMessages(rec *recorder, r *http.Request, call *Call) {
 		s.fault(rec, call, f)
 		return
 	}
+	if s.opts.CheckMediaIDs {
+		if md := msg.MediaOf(); md != nil && md.ID != "" && !s.hasMedia(md.ID) {
+			f := badParam(100, msg.Type+".id", fmt.Sprintf("Param %s['id'] is not a valid whatsapp business account media attachment ID", msg.Type))
+			s.fault(rec, call, f)
+			return
+		}
+	}
 	if s.schema != nil {
 		if err := s.schema.ValidateMessage(body); err != nil {
 			s.fault(rec, call, schemaFault(err))
