@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -478,3 +479,23 @@ func (c *Client) PhoneNumberInfo(ctx context.Context) (*PhoneNumberInfo, error) 
 	}
 	return &pi, nil
 }
+
+// String describes the configuration without the token, so a logged or printed
+// ClientConfig never leaks it.
+func (c ClientConfig) String() string {
+	tok := "unset"
+	if c.Token != "" {
+		tok = "[redacted]"
+	}
+	return fmt.Sprintf("{BaseURL:%s APIVersion:%s PhoneNumberID:%s BusinessAccountID:%s Token:%s Timeout:%s}",
+		c.BaseURL, c.APIVersion, c.PhoneNumberID, c.BusinessAccountID, tok, c.Timeout)
+}
+
+// GoString is String, for %#v.
+func (c ClientConfig) GoString() string { return "whatsapp.ClientConfig" + c.String() }
+
+// LogValue keeps the token out of structured logs.
+func (c ClientConfig) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// String describes the client without its token.
+func (c *Client) String() string { return "whatsapp.Client" + c.cfg.String() }

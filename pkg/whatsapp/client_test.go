@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -264,6 +265,18 @@ func BenchmarkBuildAndEncodeRequest(b *testing.B) {
 				{Type: "button", SubType: "quick_reply", Index: &idx, Parameters: []Parameter{{Type: "payload", Payload: "track"}}}}}}
 		if _, err := c.NewSendRequest(ctx, m); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestConfigNeverPrintsToken(t *testing.T) {
+	c := NewClient(ClientConfig{PhoneNumberID: "1", Token: testToken})
+	var logs strings.Builder
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("client", "config", c.Config(), "client", c)
+	for _, s := range []string{fmt.Sprint(c.Config()), fmt.Sprintf("%+v", c.Config()), fmt.Sprintf("%#v", c.Config()),
+		fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), logs.String()} {
+		if strings.Contains(s, testToken) {
+			t.Errorf("token printed: %s", s)
 		}
 	}
 }
