@@ -149,6 +149,8 @@ func TestValidationErrors(t *testing.T) {
 		{"template error in a literal block", reply("      message: |\n        Hello\n          {{contact.nam}}\n"), []want{{8, 21, "contact has no field nam"}}},
 		{"template error in a plain string", reply("      message: Hi {{contact.nam}}\n"), []want{{6, 29, "contact has no field nam"}}},
 		{"expression in a fixed field", reply("      template:\n        name: \"{{vars.t}}\"\n        language: en\n"), []want{{7, 15, "name cannot use {{ }}"}}},
+		{"missing parameter text", reply("      template:\n        name: t\n        language: en\n        components:\n          - type: body\n            parameters:\n              - type: text\n"), []want{{12, 17, "missing text"}}},
+		{"missing button title", reply("      interactive:\n        type: button\n        body: {text: pick}\n        action:\n          buttons:\n            - type: reply\n              reply: {id: a}\n"), []want{{12, 22, "missing title"}}},
 		{"template unclosed", reply("      message: \"Hi {{name\"\n"), []want{{6, 20, "unclosed {{"}}},
 		{"branch with next", "name: t\nnodes:\n  - id: b\n    type: branch\n    next: r\n    config: {default: r}\n  - id: r\n    type: reply\n    config: {message: hi}\n",
 			[]want{{5, 11, "a branch goes on through its conditions and default, not next"}}},
