@@ -16,8 +16,12 @@ import (
 // message each (distinct contacts cycling over 1000), with the workers running and
 // replying, then the time to drain every reply (replies/s).
 func BenchmarkIngest(b *testing.B) {
-	for _, perPost := range []int{1, 10} {
-		b.Run(fmt.Sprintf("events_per_post=%d", perPost), func(b *testing.B) {
+	for _, bc := range []struct {
+		perPost int
+		graph   time.Duration
+	}{{1, 0}, {10, 0}, {1, 2 * time.Millisecond}} {
+		perPost := bc.perPost
+		b.Run(fmt.Sprintf("events_per_post=%d/graph_latency=%s", perPost, bc.graph), func(b *testing.B) {
 			ctx := context.Background()
 			st, err := store.Open(ctx, filepath.Join(b.TempDir(), "gtc.db"), store.Options{})
 			if err != nil {
@@ -25,8 +29,9 @@ func BenchmarkIngest(b *testing.B) {
 			}
 			defer st.Close()
 			snd := newFakeSender()
+			snd.delay = bc.graph
 			svc, err := New(Config{
-				Providers: []Provider{{Tenant: "t", Team: "t", Sender: snd}},
+				Providers: []Provider{{Tenant: "t", Team: "t", Sender: snd, MarkRead: true}},
 				Runner:    &echoFlows{}, Store: st, Classify: classify, ClassifyCode: classifyCode,
 			})
 			if err != nil {

@@ -23,6 +23,7 @@ type fakeSender struct {
 	fails map[string][]error // by recipient: errors returned by the next sends
 	calls map[string]int
 	n     atomic.Int64
+	delay time.Duration // per call, like an HTTP round trip
 }
 
 func newFakeSender() *fakeSender {
@@ -30,6 +31,9 @@ func newFakeSender() *fakeSender {
 }
 
 func (f *fakeSender) Send(ctx context.Context, m *whatsapp.Message) (string, error) {
+	if f.delay > 0 {
+		time.Sleep(f.delay)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls[m.To]++
@@ -42,6 +46,9 @@ func (f *fakeSender) Send(ctx context.Context, m *whatsapp.Message) (string, err
 }
 
 func (f *fakeSender) MarkRead(ctx context.Context, wamid string) error {
+	if f.delay > 0 {
+		time.Sleep(f.delay)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.read = append(f.read, wamid)

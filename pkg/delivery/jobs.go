@@ -129,14 +129,15 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef) err
 	if err != nil {
 		return err
 	}
+	pending, err := s.st.PendingEventsFor(ctx, refs, eventsPerRound)
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	var works []*contactWork
 	var all []*store.Completion
 	for _, ref := range refs {
-		evs, err := s.st.PendingEvents(ctx, ref, eventsPerRound)
-		if err != nil {
-			return err
-		}
+		evs := pending[ref]
 		if len(evs) == 0 {
 			continue
 		}

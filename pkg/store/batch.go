@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -46,18 +47,28 @@ func (s *Store) ReleaseContacts(ctx context.Context, refs []ContactRef, owner st
 	var more []ContactRef
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		more = more[:0]
+		has, err := tx.PrepareContext(ctx, `SELECT EXISTS (SELECT 1 FROM gtc_inbound_events
+			WHERE tenant = ? AND team = ? AND contact_key = ? AND state = 'pending')`)
+		if err != nil {
+			return err
+		}
+		defer has.Close()
+		rel, err := tx.PrepareContext(ctx, `UPDATE gtc_contacts SET lease_owner = '', lease_until = 0
+			WHERE tenant = ? AND team = ? AND contact_key = ? AND lease_owner = ?`)
+		if err != nil {
+			return err
+		}
+		defer rel.Close()
 		for _, r := range refs {
 			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM gtc_inbound_events
-				WHERE tenant = ? AND team = ? AND contact_key = ? AND state = 'pending')`, r.Tenant, r.Team, r.Key).Scan(&n); err != nil {
+			if err := has.QueryRowContext(ctx, r.Tenant, r.Team, r.Key).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
 				more = append(more, r)
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE gtc_contacts SET lease_owner = '', lease_until = 0
-				WHERE tenant = ? AND team = ? AND contact_key = ? AND lease_owner = ?`, r.Tenant, r.Team, r.Key, owner); err != nil {
+			if _, err := rel.ExecContext(ctx, r.Tenant, r.Team, r.Key, owner); err != nil {
 				return err
 			}
 		}
@@ -173,12 +184,51 @@ const finishSQL = `UPDATE gtc_outbound_messages SET state = ?, wamid = CASE WHEN
 // ContactsFor reads several contacts; unknown ones come back with Known false.
 func (s *Store) ContactsFor(ctx context.Context, refs []ContactRef) (map[ContactRef]*Contact, error) {
 	out := make(map[ContactRef]*Contact, len(refs))
+	st, err := s.rdb.PrepareContext(ctx, `SELECT `+contactCols+` FROM gtc_contacts WHERE tenant = ? AND team = ? AND contact_key = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("read contacts: %w", err)
+	}
+	defer st.Close()
 	for _, r := range refs {
-		c, err := s.Contact(ctx, r.Tenant, r.Team, r.Key)
+		c, err := scanContact(st.QueryRowContext(ctx, r.Tenant, r.Team, r.Key))
+		if errors.Is(err, sql.ErrNoRows) {
+			c, err = &Contact{Tenant: r.Tenant, Team: r.Team, Key: r.Key}, nil
+		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read contacts: %w", err)
 		}
 		out[r] = c
+	}
+	return out, nil
+}
+
+// PendingEventsFor returns up to limit pending message events of each contact, in arrival
+// order (see PendingEvents).
+func (s *Store) PendingEventsFor(ctx context.Context, refs []ContactRef, limit int) (map[ContactRef][]*StoredEvent, error) {
+	out := make(map[ContactRef][]*StoredEvent, len(refs))
+	st, err := s.rdb.PrepareContext(ctx, `SELECT `+eventCols+` FROM gtc_inbound_events
+		WHERE tenant = ? AND team = ? AND contact_key = ? AND state = 'pending' ORDER BY seq LIMIT ?`)
+	if err != nil {
+		return nil, fmt.Errorf("read pending events: %w", err)
+	}
+	defer st.Close()
+	for _, r := range refs {
+		rows, err := st.QueryContext(ctx, r.Tenant, r.Team, r.Key, limit)
+		if err != nil {
+			return nil, fmt.Errorf("read pending events: %w", err)
+		}
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read pending events: %w", err)
+			}
+			out[r] = append(out[r], e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read pending events: %w", err)
+		}
 	}
 	return out, nil
 }

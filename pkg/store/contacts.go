@@ -54,7 +54,7 @@ func scanContact(row interface{ Scan(...any) error }) (*Contact, error) {
 // Contact returns the contact (tenant, team, key); key is the wa_id (phone number without
 // "+") or the business-scoped user id. An unknown contact is returned with Known false.
 func (s *Store) Contact(ctx context.Context, tenant, team, key string) (*Contact, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT `+contactCols+` FROM gtc_contacts WHERE tenant = ? AND team = ? AND contact_key = ?`,
+	row := s.rdb.QueryRowContext(ctx, `SELECT `+contactCols+` FROM gtc_contacts WHERE tenant = ? AND team = ? AND contact_key = ?`,
 		tenant, team, key)
 	c, err := scanContact(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -83,7 +83,7 @@ func (s *Store) Contacts(ctx context.Context, f ContactFilter) ([]*Contact, erro
 		q += ` AND opted_out = 1`
 	}
 	q += ` ORDER BY updated_at DESC, contact_key LIMIT ?`
-	rows, err := s.db.QueryContext(ctx, q, f.Tenant, f.Tenant, f.Team, f.Team, f.Limit)
+	rows, err := s.rdb.QueryContext(ctx, q, f.Tenant, f.Tenant, f.Team, f.Team, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list contacts: %w", err)
 	}

@@ -36,7 +36,7 @@ func scanEvent(row interface{ Scan(...any) error }) (*StoredEvent, error) {
 }
 
 func (s *Store) queryEvents(ctx context.Context, q string, args ...any) ([]*StoredEvent, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (s *Store) PendingEvents(ctx context.Context, ref ContactRef, limit int) ([
 // PendingContacts lists the contacts that have events waiting for a flow run (for recovery
 // after a restart).
 func (s *Store) PendingContacts(ctx context.Context) ([]ContactRef, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT tenant, team, contact_key FROM gtc_inbound_events WHERE state = 'pending' ORDER BY tenant, team, contact_key`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT DISTINCT tenant, team, contact_key FROM gtc_inbound_events WHERE state = 'pending' ORDER BY tenant, team, contact_key`)
 	if err != nil {
 		return nil, fmt.Errorf("list pending contacts: %w", err)
 	}
@@ -148,7 +148,7 @@ type Depth struct {
 // QueueDepth counts the waiting work (for metrics).
 func (s *Store) QueueDepth(ctx context.Context) (Depth, error) {
 	var d Depth
-	err := s.db.QueryRowContext(ctx, `SELECT
+	err := s.rdb.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM gtc_inbound_events WHERE state = 'pending'),
 		(SELECT COUNT(*) FROM gtc_outbound_messages WHERE state IN ('pending', 'retrying'))`).Scan(&d.PendingEvents, &d.OpenOutbound)
 	if err != nil {

@@ -77,7 +77,7 @@ func scanOutbound(row interface{ Scan(...any) error }) (*Outbound, error) {
 
 // OutboundByID returns one outbound message, or ErrNotFound.
 func (s *Store) OutboundByID(ctx context.Context, id int64) (*Outbound, error) {
-	o, err := scanOutbound(s.db.QueryRowContext(ctx, `SELECT `+outboundCols+` FROM gtc_outbound_messages WHERE id = ?`, id))
+	o, err := scanOutbound(s.rdb.QueryRowContext(ctx, `SELECT `+outboundCols+` FROM gtc_outbound_messages WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("outbound message %d: %w", id, ErrNotFound)
 	}
@@ -109,7 +109,7 @@ func (s *Store) OutboundMessages(ctx context.Context, f OutboundFilter) ([]*Outb
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, f.Limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list outbound messages: %w", err)
 	}
@@ -147,16 +147,21 @@ func (s *Store) RecordOutbound(ctx context.Context, tenant, team string, msgs []
 
 func insertOutbound(ctx context.Context, tx *sql.Tx, tenant, team string, seq int64, msgs []NewOutbound, now int64) ([]int64, error) {
 	ids := make([]int64, 0, len(msgs))
+	if len(msgs) == 0 {
+		return ids, nil
+	}
+	ins, err := tx.PrepareContext(ctx, insertOutboundSQL)
+	if err != nil {
+		return nil, fmt.Errorf("record outbound message: %w", err)
+	}
+	defer ins.Close()
 	for _, m := range msgs {
 		retry := 0
 		if m.RetryOnRateLimit {
 			retry = 1
 		}
 		var id int64
-		err := tx.QueryRowContext(ctx, `INSERT INTO gtc_outbound_messages (tenant, team, contact_key, recipient, inbound_seq, origin, flow, node,
-			message_type, request, retry_on_rate_limit, state, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id`,
-			tenant, team, m.ContactKey, m.Recipient, seq, m.Origin, m.Flow, m.Node, m.MessageType, m.Request, retry, now, now).Scan(&id)
+		err := ins.QueryRowContext(ctx, tenant, team, m.ContactKey, m.Recipient, seq, m.Origin, m.Flow, m.Node, m.MessageType, m.Request, retry, now, now).Scan(&id)
 		if err != nil {
 			return nil, fmt.Errorf("record outbound message: %w", err)
 		}
@@ -185,7 +190,7 @@ func (s *Store) FinishOutbound(ctx context.Context, id int64, r OutboundResult) 
 // OpenOutbound lists the ids of outbound messages still pending or retrying, oldest first:
 // after a crash these are resent.
 func (s *Store) OpenOutbound(ctx context.Context) ([]*Outbound, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+outboundCols+` FROM gtc_outbound_messages WHERE state IN ('pending', 'retrying') ORDER BY id`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+outboundCols+` FROM gtc_outbound_messages WHERE state IN ('pending', 'retrying') ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list open outbound messages: %w", err)
 	}
@@ -211,7 +216,7 @@ type StatusRecord struct {
 
 // Statuses lists the statuses received for wamid, in time order.
 func (s *Store) Statuses(ctx context.Context, wamid string) ([]StatusRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT wamid, status, at, error_class, error_code FROM gtc_outbound_statuses WHERE wamid = ? ORDER BY at, status`, wamid)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT wamid, status, at, error_class, error_code FROM gtc_outbound_statuses WHERE wamid = ? ORDER BY at, status`, wamid)
 	if err != nil {
 		return nil, fmt.Errorf("list statuses: %w", err)
 	}
@@ -228,3 +233,7 @@ func (s *Store) Statuses(ctx context.Context, wamid string) ([]StatusRecord, err
 	}
 	return out, rows.Err()
 }
+
+const insertOutboundSQL = `INSERT INTO gtc_outbound_messages (tenant, team, contact_key, recipient, inbound_seq, origin, flow, node,
+	message_type, request, retry_on_rate_limit, state, created_at, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id`
