@@ -83,7 +83,7 @@ func Start(ctx context.Context, cfg SessionConfig) (s *Session, err error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Quiet == 0 {
-		cfg.Quiet = 400 * time.Millisecond
+		cfg.Quiet = 500 * time.Millisecond
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
@@ -145,7 +145,9 @@ func Start(ctx context.Context, cfg SessionConfig) (s *Session, err error) {
 	local := *p
 	local.APIBaseURL = s.fake.URL
 	local.AccessToken = secretValue(token)
-	local.MarkRead = p.MarkRead
+	// Delivery marks each inbound message read just before sending its replies; the session
+	// watches for that read receipt to know a turn has been picked up.
+	local.MarkRead = true
 	s.svc, err = delivery.New(delivery.Config{
 		Providers: nil, Bundle: &bundle.Bundle{Dir: b.Dir, Manifest: b.Manifest, Providers: []*bundle.Provider{&local}, Serve: b.Serve},
 		Flows: flows, Store: s.store, Logger: cfg.Logger, Registerer: prometheus.NewRegistry(), Now: s.now,
@@ -278,7 +280,7 @@ func (s *Session) StartFlow(ctx context.Context, name string) ([]tui.ChatMessage
 			return nil, fmt.Errorf("send %s/%s: %w", r.Flow, r.Node, err)
 		}
 	}
-	return s.collect(ctx, len(replies))
+	return s.collect(ctx, len(replies), "")
 }
 
 func (s *Session) post(ctx context.Context, msg map[string]any) ([]tui.ChatMessage, error) {
@@ -321,13 +323,23 @@ func (s *Session) post(ctx context.Context, msg map[string]any) ([]tui.ChatMessa
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("the server answered the webhook with %s: %s", resp.Status, strings.TrimSpace(string(answer)))
 	}
-	return s.collect(ctx, 0)
+	return s.collect(ctx, 0, msg["id"].(string))
 }
 
-// collect waits until the bot's replies stop coming (at least min of them) and returns
-// the new ones.
-func (s *Session) collect(ctx context.Context, min int) ([]tui.ChatMessage, error) {
+// collect waits until delivery has picked up the inbound message (its read receipt reached
+// graphfake) and the bot's replies stop coming (at least min of them), and returns the new ones.
+func (s *Session) collect(ctx context.Context, min int, inbound string) ([]tui.ChatMessage, error) {
 	deadline := time.Now().Add(s.cfg.Timeout)
+	for inbound != "" && !s.wasRead(inbound) {
+		if time.Now().After(deadline) {
+			return nil, errors.New("the bot did not pick the message up in time")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	quietSince := time.Now()
 	last := -1
 	for {
@@ -354,6 +366,15 @@ func (s *Session) collect(ctx context.Context, min int) ([]tui.ChatMessage, erro
 		}
 	}
 	return s.take(), nil
+}
+
+func (s *Session) wasRead(id string) bool {
+	for _, r := range s.fake.Reads() {
+		if r.MessageID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // sends are graphfake's accepted message sends, in order.
