@@ -28,7 +28,7 @@ var fakes sync.Map
 //
 //	graphfake start [--token T] [--phone-number-id ID] [--waba ID] [--display-phone N]
 //	                [--no-schema] [--webhook URL] [--app-secret S]
-//	                [--rate N] [--pair-interval D] [--pair-burst N]
+//	                [--rate N] [--pair-interval D] [--pair-burst N] [--check-media-ids]
 //	    starts it (closed when the script ends) and sets GRAPH_URL, GRAPH_TOKEN,
 //	    GRAPH_PHONE_NUMBER_ID and GRAPH_WABA. Meta's schema check is on when the spec is found.
 //	graphfake fail CODE [--times N] [--to NUMBER] [--status HTTP] [--endpoint E] [--async]
@@ -141,10 +141,11 @@ func graphfakeStart(ts *testscript.TestScript, args []string) {
 	fs.Float64Var(&o.Limits.PerSecond, "rate", 0, "")
 	fs.DurationVar(&o.Limits.PairInterval, "pair-interval", 0, "")
 	fs.IntVar(&o.Limits.PairBurst, "pair-burst", 0, "")
+	fs.BoolVar(&o.CheckMediaIDs, "check-media-ids", false, "")
 	noSchema := fs.Bool("no-schema", false, "")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		ts.Fatalf("usage: graphfake start [--token T] [--phone-number-id ID] [--waba ID] [--display-phone N] [--no-schema] [--webhook URL] [--app-secret S] [--rate N] [--pair-interval D] [--pair-burst N]")
+		ts.Fatalf("usage: graphfake start [--token T] [--phone-number-id ID] [--waba ID] [--display-phone N] [--no-schema] [--webhook URL] [--app-secret S] [--rate N] [--pair-interval D] [--pair-burst N] [--check-media-ids]")
 	}
 	if !*noSchema {
 		v, err := metaschema.Default()
