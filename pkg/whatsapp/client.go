@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -282,20 +283,47 @@ func (c *Client) UploadMedia(ctx context.Context, filename, mimeType string, r i
 	h := make(textproto.MIMEHeader)
 	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, filepath.Base(filename)))
 	h.Set("Content-Type", mimeType)
-	part, err := w.CreatePart(h)
-	if err != nil {
+	if _, err := w.CreatePart(h); err != nil {
 		return "", fmt.Errorf("upload %s: %w", filename, err)
 	}
-	if _, err := io.Copy(part, r); err != nil {
-		return "", fmt.Errorf("upload %s: read: %w", filename, err)
-	}
+	prefix := buf.Len()
 	if err := w.Close(); err != nil {
 		return "", fmt.Errorf("upload %s: %w", filename, err)
 	}
-	req, err := c.newRequest(ctx, http.MethodPost, c.url(c.cfg.PhoneNumberID, "media"), w.FormDataContentType(), &buf)
+	head, trailer := buf.Bytes()[:prefix], buf.Bytes()[prefix:]
+	// A file is streamed with a known length instead of being held in memory (documents may
+	// be 100 MB); any other reader is read into memory first.
+	var body io.Reader
+	var length int64
+	if f, ok := r.(interface {
+		io.Seeker
+		Stat() (os.FileInfo, error)
+	}); ok {
+		st, err := f.Stat()
+		if err != nil {
+			return "", fmt.Errorf("upload %s: %w", filename, err)
+		}
+		off, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return "", fmt.Errorf("upload %s: %w", filename, err)
+		}
+		size := st.Size() - off
+		body = io.MultiReader(bytes.NewReader(head), io.LimitReader(r, size), bytes.NewReader(trailer))
+		length = int64(len(head)) + size + int64(len(trailer))
+	} else {
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return "", fmt.Errorf("upload %s: read: %w", filename, err)
+		}
+		all := make([]byte, 0, len(head)+len(data)+len(trailer))
+		all = append(append(append(all, head...), data...), trailer...)
+		body, length = bytes.NewReader(all), int64(len(all))
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, c.url(c.cfg.PhoneNumberID, "media"), w.FormDataContentType(), body)
 	if err != nil {
 		return "", err
 	}
+	req.ContentLength = length
 	var ans struct {
 		ID string `json:"id"`
 	}

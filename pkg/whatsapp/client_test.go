@@ -1,14 +1,18 @@
 package whatsapp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -277,6 +281,50 @@ func TestConfigNeverPrintsToken(t *testing.T) {
 		fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), logs.String()} {
 		if strings.Contains(s, testToken) {
 			t.Errorf("token printed: %s", s)
+		}
+	}
+}
+
+func TestUploadMediaStreamsFiles(t *testing.T) {
+	path := t.TempDir() + "/doc.pdf"
+	content := strings.Repeat("%PDF-1.4 data ", 1000)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g := newGraphStub(t, stubAnswer{200, `{"id":"m-file"}`}, stubAnswer{200, `{"id":"m-mem"}`})
+	c := g.client(nil)
+	if id, err := c.UploadMedia(context.Background(), path, "application/pdf", f); err != nil || id != "m-file" {
+		t.Fatalf("file upload = %q, %v", id, err)
+	}
+	if id, err := c.UploadMedia(context.Background(), path, "application/pdf", strings.NewReader(content)); err != nil || id != "m-mem" {
+		t.Fatalf("reader upload = %q, %v", id, err)
+	}
+	reqs := g.requests()
+	for i, r := range reqs {
+		mt, params, err := mime.ParseMediaType(r.ContentType)
+		if err != nil || mt != "multipart/form-data" {
+			t.Fatalf("request %d content type %q", i, r.ContentType)
+		}
+		mr := multipart.NewReader(bytes.NewReader(r.Body), params["boundary"])
+		fields := map[string]string{}
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			data, _ := io.ReadAll(p)
+			fields[p.FormName()] = string(data)
+		}
+		if fields["messaging_product"] != "whatsapp" || fields["type"] != "application/pdf" || fields["file"] != content {
+			t.Errorf("request %d: fields %q %q, file of %d bytes", i, fields["messaging_product"], fields["type"], len(fields["file"]))
 		}
 	}
 }
