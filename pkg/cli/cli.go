@@ -17,6 +17,7 @@ import (
 	"github.com/greentic/gtc/pkg/build"
 	"github.com/greentic/gtc/pkg/cli/chat"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/cli/doctor"
 	flowcmd "github.com/greentic/gtc/pkg/cli/flow"
 	"github.com/greentic/gtc/pkg/cli/messages"
 	"github.com/greentic/gtc/pkg/cli/send"
@@ -151,4 +152,5 @@ var commands = []func(*cmdutil.Factory) *cobra.Command{
 	func(f *cmdutil.Factory) *cobra.Command { return templates.NewCmdTemplates(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return messages.NewCmdMessages(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return messages.NewCmdContacts(f, nil) },
+	func(f *cmdutil.Factory) *cobra.Command { return doctor.NewCmdDoctor(f, nil) },
 }

@@ -1,0 +1,666 @@
+// Package doctor is `gtc doctor`: the troubleshooting checks of a bundle (settings, secrets,
+// flows, the public webhook URL, the token and phone number, the templates the flows use,
+// the API version and what the state database says about recent traffic), each reported as
+// ok, warning or problem with the fix.
+package doctor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/greentic/gtc/pkg/bundle"
+	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/cli/messages"
+	"github.com/greentic/gtc/pkg/cli/send"
+	"github.com/greentic/gtc/pkg/cli/validate"
+	"github.com/greentic/gtc/pkg/flow"
+	"github.com/greentic/gtc/pkg/problem"
+	"github.com/greentic/gtc/pkg/secret"
+	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// NewestAPIVersion is the newest Graph API version gtc knows; an older api_version is a
+// warning.
+const NewestAPIVersion = "v23.0"
+
+// Check results.
+const (
+	OK      = "ok"
+	Warning = "warning"
+	Problem = "problem"
+)
+
+// Check is one finding.
+type Check struct {
+	Name     string `json:"check"`
+	Provider string `json:"provider,omitempty"` // tenant/team, for provider checks
+	Status   string `json:"status"`             // ok, warning, problem
+	Message  string `json:"message"`
+	Fix      string `json:"fix,omitempty"`
+}
+
+// Report is everything gtc doctor found (its --json output).
+type Report struct {
+	Bundle   string  `json:"bundle"`
+	Offline  bool    `json:"offline"`
+	Checks   []Check `json:"checks"`
+	Problems int     `json:"problems"`
+	Warnings int     `json:"warnings"`
+}
+
+func (r *Report) add(c Check) {
+	switch c.Status {
+	case Problem:
+		r.Problems++
+	case Warning:
+		r.Warnings++
+	}
+	r.Checks = append(r.Checks, c)
+}
+
+// DoctorOptions are gtc doctor's inputs.
+type DoctorOptions struct {
+	IO        *cmdutil.IOStreams
+	LookupEnv func(string) (string, bool)
+	Now       func() time.Time
+	Context   context.Context
+
+	BundleDir    string
+	Tenant, Team string
+	Offline      bool
+	JSON         bool
+	Timeout      time.Duration
+
+	// HTTPClient carries the Graph calls and the webhook handshake (tests give one that
+	// trusts their TLS server).
+	HTTPClient *http.Client
+}
+
+// NewCmdDoctor builds `gtc doctor`.
+func NewCmdDoctor(f *cmdutil.Factory, runF func(*DoctorOptions) error) *cobra.Command {
+	opts := &DoctorOptions{IO: f.IO, LookupEnv: f.LookupEnv, Now: f.Now}
+	cmd := &cobra.Command{
+		Use:   "doctor BUNDLE",
+		Short: "Check a bundle end to end and say how to fix what is wrong",
+		Long: `Run the troubleshooting checks and print each as ok, warning or problem with the fix:
+
+  - the bundle and its flows are valid; secrets and ${ENV} references resolve;
+    app_secret and the verify token are set;
+  - public_base_url is https and reaches this bundle's webhook route (a handshake with a
+    random challenge through the public URL: proves the tunnel or proxy points at a
+    running gtc serve of this bundle);
+  - the access token is valid and the phone number readable (display number, verified
+    name, quality rating, throughput);
+  - every template the flows use exists in that language and is APPROVED;
+  - api_version is not older than the newest version gtc knows;
+  - from the state database: webhook errors, failed sends by class, contacts near or past
+    the 24-hour window, opt-outs, messages sent in the last 24 hours against
+    messaging_limit.
+
+--offline skips every network check. Exit code 0 when nothing is a problem, 1 otherwise.`,
+		Example: `  gtc doctor ./my-bundle
+  gtc doctor ./my-bundle --offline
+  gtc doctor ./my-bundle --json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			return cmdutil.ExactArgs(1, "a bundle directory")(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.BundleDir = args[0]
+			opts.Context = cmd.Context()
+			if (opts.Tenant == "") != (opts.Team == "") {
+				return cmdutil.FlagErrorf("--tenant and --team go together: give both")
+			}
+			if opts.Timeout <= 0 {
+				return cmdutil.FlagErrorf("invalid --timeout %s: give a positive duration like 10s", opts.Timeout)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return doctorRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Tenant, "tenant", "", "check only this tenant (with --team)")
+	cmd.Flags().StringVar(&opts.Team, "team", "", "check only this team (with --tenant)")
+	cmd.Flags().BoolVar(&opts.Offline, "offline", false, "skip the checks that need the network (webhook handshake, token, templates)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the report as JSON")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 10*time.Second, "time limit of each network check")
+	return cmd
+}
+
+func doctorRun(o *DoctorOptions) error {
+	ctx := o.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{}
+	}
+	if !bundle.IsBundle(o.BundleDir) {
+		return cmdutil.FlagErrorf("%s is not a gtc bundle (no %s): give the folder gtc setup wrote", o.BundleDir, bundle.ManifestFile)
+	}
+	r := &Report{Bundle: o.BundleDir, Offline: o.Offline, Checks: []Check{}}
+	d := &doctor{o: o, r: r}
+	d.run(ctx)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return cmdutil.ErrCancelled
+	}
+	if err := d.print(); err != nil {
+		return err
+	}
+	if r.Problems > 0 {
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: cmdutil.ErrSilent}
+	}
+	return nil
+}
+
+type doctor struct {
+	o *DoctorOptions
+	r *Report
+}
+
+func (d *doctor) run(ctx context.Context) {
+	b, err := bundle.Load(d.o.BundleDir, bundle.LoadOptions{LookupEnv: d.o.LookupEnv, AllowMissingEnv: true})
+	if err != nil {
+		c := Check{Name: "bundle", Status: Problem, Message: err.Error(), Fix: "fix the files named above, or re-run gtc setup"}
+		if pe, ok := problem.As(err); ok {
+			c.Message = problemText(pe.Problems)
+		}
+		d.r.add(c)
+		return
+	}
+	if ws := b.Warnings; len(ws) > 0 {
+		d.r.add(Check{Name: "bundle", Status: Warning, Message: problemText(ws)})
+	} else {
+		d.r.add(Check{Name: "bundle", Status: OK, Message: fmt.Sprintf("%d provider(s) configured", len(b.Providers))})
+	}
+	used := d.flows(b)
+
+	var ps []*bundle.Provider
+	if d.o.Tenant != "" {
+		p, ok := b.Provider(d.o.Tenant, d.o.Team)
+		if !ok {
+			d.r.add(Check{Name: "provider", Provider: d.o.Tenant + "/" + d.o.Team, Status: Problem,
+				Message: "no such tenant/team in the bundle", Fix: "check --tenant and --team against bundle.yaml"})
+			return
+		}
+		ps = append(ps, p)
+	} else {
+		for _, p := range b.Providers {
+			if p.Enabled {
+				ps = append(ps, p)
+			}
+		}
+		if len(ps) == 0 {
+			d.r.add(Check{Name: "provider", Status: Problem, Message: "no provider is enabled",
+				Fix: "set enabled: true in the answers and re-run gtc setup"})
+		}
+	}
+	for _, p := range ps {
+		d.provider(ctx, b, p, used)
+	}
+}
+
+func problemText(ps []problem.Problem) string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// usedTemplate is a template a flow's reply node sends.
+type usedTemplate struct {
+	Name, Language string
+	Where          string // flow/node
+}
+
+// flows checks the flow files and returns the templates they use.
+func (d *doctor) flows(b *bundle.Bundle) []usedTemplate {
+	files, err := validate.FlowFiles(b.FlowsDir())
+	if err != nil {
+		d.r.add(Check{Name: "flows", Status: Problem, Message: err.Error(), Fix: "make " + b.FlowsDir() + " readable"})
+		return nil
+	}
+	set, probs, err := flow.CheckFiles(files)
+	if err != nil {
+		d.r.add(Check{Name: "flows", Status: Problem, Message: err.Error(), Fix: "make the flow files readable"})
+		return nil
+	}
+	switch {
+	case probs.HasErrors():
+		d.r.add(Check{Name: "flows", Status: Problem, Message: problemText(probs.All()),
+			Fix: "fix the flows at the positions named (gtc flow validate shows the same)"})
+	case len(probs.Warnings()) > 0:
+		d.r.add(Check{Name: "flows", Status: Warning, Message: problemText(probs.Warnings())})
+	case len(files) == 0:
+		d.r.add(Check{Name: "flows", Status: Warning, Message: "no flows: gtc serve records messages but answers none",
+			Fix: "add .ygtc files to " + b.FlowsDir() + " (gtc setup writes starter flows into a new bundle)"})
+	default:
+		d.r.add(Check{Name: "flows", Status: OK, Message: fmt.Sprintf("%d flow(s) valid", len(files))})
+	}
+	if set == nil {
+		return nil
+	}
+	var used []usedTemplate
+	seen := map[string]bool{}
+	for _, f := range set.Flows {
+		for _, n := range f.Nodes {
+			m := n.Message()
+			if m == nil || !m.IsTemplate() || m.Template == nil {
+				continue
+			}
+			t := usedTemplate{Name: m.Template.Name, Language: m.Template.Language.Code, Where: f.Name + "/" + n.ID}
+			if strings.Contains(t.Name, "{{") || strings.Contains(t.Language, "{{") {
+				continue // chosen at run time: cannot be checked here
+			}
+			if k := t.Name + "\x00" + t.Language; !seen[k] {
+				seen[k] = true
+				used = append(used, t)
+			}
+		}
+	}
+	return used
+}
+
+func (d *doctor) provider(ctx context.Context, b *bundle.Bundle, p *bundle.Provider, used []usedTemplate) {
+	who := p.Tenant + "/" + p.Team
+	add := func(c Check) { c.Provider = who; d.r.add(c) }
+	file := filepath.Join(b.Dir, filepath.FromSlash(p.File))
+	secretsFile := filepath.Join(b.Dir, bundle.SecretsFile)
+
+	// Secrets.
+	resolved := map[string]string{}
+	var missing []string
+	for _, s := range []struct {
+		field string
+		v     secret.Value
+	}{{"access_token", p.AccessToken}, {"verify_token", p.VerifyToken}, {"app_secret", p.AppSecret}, {"api_key", p.APIKey}} {
+		if s.v.IsZero() {
+			continue
+		}
+		v, err := s.v.Resolve(d.o.LookupEnv)
+		if err != nil {
+			name, _ := s.v.Ref()
+			missing = append(missing, fmt.Sprintf("%s comes from the environment variable %s, which is not set", s.field, name))
+			continue
+		}
+		resolved[s.field] = v
+	}
+	if len(missing) > 0 {
+		add(Check{Name: "secrets", Status: Problem, Message: strings.Join(missing, "; "),
+			Fix: "export the variables before gtc serve, or write the values into " + secretsFile})
+	} else {
+		add(Check{Name: "secrets", Status: OK, Message: "every secret resolves"})
+	}
+	switch {
+	case p.AppSecret.IsZero():
+		add(Check{Name: "app_secret", Status: Problem, Message: "no app secret: gtc serve rejects every webhook POST",
+			Fix: "add app_secret (Meta app → App settings → Basic → App secret) to the answers and re-run gtc setup"})
+	case resolved["app_secret"] != "":
+		add(Check{Name: "app_secret", Status: OK, Message: "set: webhook signatures are checked"})
+	}
+	verify := resolved["verify_token"]
+	switch {
+	case p.VerifyToken.IsZero() || verify == "" && !contains(missing, "verify_token"):
+		add(Check{Name: "verify_token", Status: Problem, Message: "no verify token: Meta's webhook verification cannot succeed",
+			Fix: "set verify_token in the answers (any random string, the same in Meta's webhook settings) and re-run gtc setup"})
+	case verify != "":
+		add(Check{Name: "verify_token", Status: OK, Message: "set"})
+	}
+
+	// Public URL and the handshake through it.
+	d.publicURL(ctx, p, verify, add)
+
+	// API version.
+	if older(p.APIVersion, NewestAPIVersion) {
+		add(Check{Name: "api_version", Status: Warning,
+			Message: fmt.Sprintf("api_version %s is older than %s, the newest version gtc knows; Meta retires versions about two years after release", p.APIVersion, NewestAPIVersion),
+			Fix:     fmt.Sprintf("set api_version: %s in %s (or the answers, then re-run gtc setup) after reading Meta's changelog", NewestAPIVersion, file)})
+	} else {
+		add(Check{Name: "api_version", Status: OK, Message: p.APIVersion})
+	}
+
+	// Token, phone number, templates.
+	if d.o.Offline {
+		add(Check{Name: "token", Status: OK, Message: "not checked (--offline)"})
+	} else if token := resolved["access_token"]; token != "" {
+		d.graph(ctx, p, used, add)
+	} else {
+		add(Check{Name: "token", Status: Problem, Message: "no access token to check",
+			Fix: "set access_token (a System User token with whatsapp_business_messaging) and re-run gtc setup"})
+	}
+
+	// State.
+	d.state(ctx, b, p, add)
+}
+
+func contains(ss []string, sub string) bool {
+	for _, s := range ss {
+		if strings.HasPrefix(s, sub+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// older reports whether Graph version a ("v18.0") is older than b.
+func older(a, b string) bool {
+	pa, oka := parseVersion(a)
+	pb, okb := parseVersion(b)
+	if !oka || !okb {
+		return false
+	}
+	return pa[0] < pb[0] || pa[0] == pb[0] && pa[1] < pb[1]
+}
+
+func parseVersion(v string) ([2]int, bool) {
+	major, minor, ok := strings.Cut(strings.TrimPrefix(v, "v"), ".")
+	if !ok {
+		return [2]int{}, false
+	}
+	x, err1 := strconv.Atoi(major)
+	y, err2 := strconv.Atoi(minor)
+	return [2]int{x, y}, err1 == nil && err2 == nil
+}
+
+func (d *doctor) publicURL(ctx context.Context, p *bundle.Provider, verify string, add func(Check)) {
+	u, err := url.Parse(p.PublicBaseURL)
+	if err != nil || u.Host == "" {
+		add(Check{Name: "public_url", Status: Problem, Message: fmt.Sprintf("public_base_url %q is not a URL", p.PublicBaseURL),
+			Fix: "set public_base_url to the https address Meta reaches gtc serve at, and re-run gtc setup"})
+		return
+	}
+	if u.Scheme != "https" {
+		add(Check{Name: "public_url", Status: Problem, Message: fmt.Sprintf("public_base_url %s is not https: Meta only calls https webhooks", p.PublicBaseURL),
+			Fix: "put gtc serve behind a TLS reverse proxy or a tunnel (cloudflared, ngrok) and set public_base_url to its https address"})
+	} else {
+		add(Check{Name: "public_url", Status: OK, Message: "https"})
+	}
+	if d.o.Offline {
+		add(Check{Name: "webhook", Status: OK, Message: "handshake not tried (--offline)"})
+		return
+	}
+	if verify == "" {
+		add(Check{Name: "webhook", Status: Warning, Message: "handshake not tried: no verify token", Fix: "set the verify token first"})
+		return
+	}
+	callback := p.CallbackURL()
+	fix := fmt.Sprintf("start gtc serve %s and make sure %s forwards to it (the tunnel or proxy target is serve.addr)", d.o.BundleDir, p.PublicBaseURL)
+	var buf [16]byte
+	if _, err := rand.Read(buf[:]); err != nil {
+		add(Check{Name: "webhook", Status: Problem, Message: "no randomness for the challenge: " + err.Error()})
+		return
+	}
+	challenge := hex.EncodeToString(buf[:])
+	q := url.Values{"hub.mode": {"subscribe"}, "hub.verify_token": {verify}, "hub.challenge": {challenge}}
+	cctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, callback+"?"+q.Encode(), nil)
+	if err != nil {
+		add(Check{Name: "webhook", Status: Problem, Message: fmt.Sprintf("callback URL %s: %v", callback, err), Fix: fix})
+		return
+	}
+	resp, err := d.o.HTTPClient.Do(req)
+	if err != nil {
+		msg := err.Error()
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			msg = ue.Err.Error() // without the query, which holds the verify token
+		}
+		add(Check{Name: "webhook", Status: Problem, Message: fmt.Sprintf("%s cannot be reached: %s", callback, msg), Fix: fix})
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	switch {
+	case resp.StatusCode == http.StatusOK && string(body) == challenge:
+		add(Check{Name: "webhook", Status: OK, Message: fmt.Sprintf("%s answered the handshake: a gtc serve of this bundle is behind it", callback)})
+	case resp.StatusCode == http.StatusForbidden:
+		add(Check{Name: "webhook", Status: Problem, Message: fmt.Sprintf("%s refused the verify token (403): the server behind it is not running this bundle, or it was started before the verify token changed", callback),
+			Fix: "restart gtc serve with this bundle, and point the tunnel at it"})
+	case resp.StatusCode == http.StatusOK:
+		add(Check{Name: "webhook", Status: Problem, Message: fmt.Sprintf("%s answered 200 without the challenge: something other than gtc serve answers there", callback), Fix: fix})
+	default:
+		add(Check{Name: "webhook", Status: Problem, Message: fmt.Sprintf("%s answered HTTP %d, not the handshake", callback, resp.StatusCode), Fix: fix})
+	}
+}
+
+func (d *doctor) graph(ctx context.Context, p *bundle.Provider, used []usedTemplate, add func(Check)) {
+	client, err := send.ClientFor(p, d.o.LookupEnv, d.o.HTTPClient, nil)
+	if err != nil {
+		add(Check{Name: "token", Status: Problem, Message: err.Error(), Fix: "set access_token and re-run gtc setup"})
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
+	defer cancel()
+	info, err := client.PhoneNumberInfo(cctx)
+	if err != nil {
+		add(graphProblem("token", "read phone number "+p.PhoneNumberID, err))
+		return
+	}
+	add(Check{Name: "token", Status: OK, Message: "valid for phone number " + p.PhoneNumberID})
+	pc := Check{Name: "phone_number", Status: OK, Message: fmt.Sprintf("%s %q, quality %s, throughput %s",
+		orUnknown(info.DisplayPhoneNumber), info.VerifiedName, orUnknown(info.QualityRating), orUnknown(info.Throughput.Level))}
+	switch strings.ToUpper(info.QualityRating) {
+	case "RED", "YELLOW":
+		pc.Status = Warning
+		pc.Fix = "quality is dropping because customers block or report the messages: send fewer marketing messages, honour opt-outs, check the templates (WhatsApp Manager → Insights)"
+	}
+	add(pc)
+	d.templates(ctx, client, p, used, add)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func graphProblem(name, what string, err error) Check {
+	c := Check{Name: name, Status: Problem, Message: fmt.Sprintf("%s: %v", what, err)}
+	var ge *whatsapp.GraphError
+	if errors.As(err, &ge) {
+		c.Fix = ge.Advice()
+		if ge.Class == whatsapp.ClassAuth {
+			c.Message = fmt.Sprintf("%s: the access token is invalid or expired (%v)", what, err)
+		}
+	}
+	if c.Fix == "" {
+		c.Fix = "check the network and api_base_url, then run gtc doctor again"
+	}
+	return c
+}
+
+func (d *doctor) templates(ctx context.Context, client *whatsapp.Client, p *bundle.Provider, used []usedTemplate, add func(Check)) {
+	if len(used) == 0 {
+		add(Check{Name: "templates", Status: OK, Message: "the flows send no template"})
+		return
+	}
+	if p.BusinessAccountID == "" {
+		add(Check{Name: "templates", Status: Warning, Message: fmt.Sprintf("the flows use %d template(s) but they cannot be checked without business_account_id", len(used)),
+			Fix: "add business_account_id (WhatsApp Manager → Account tools) to the answers and re-run gtc setup"})
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
+	defer cancel()
+	ts, err := client.ListTemplates(cctx)
+	if err != nil {
+		add(graphProblem("templates", "list templates of account "+p.BusinessAccountID, err))
+		return
+	}
+	langs := map[string][]whatsapp.TemplateInfo{}
+	for _, t := range ts {
+		langs[t.Name] = append(langs[t.Name], t)
+	}
+	for _, u := range used {
+		name := fmt.Sprintf("template %s (%s), used by %s", u.Name, u.Language, u.Where)
+		have := langs[u.Name]
+		var match *whatsapp.TemplateInfo
+		var others []string
+		for i := range have {
+			if have[i].Language == u.Language {
+				match = &have[i]
+			} else {
+				others = append(others, have[i].Language)
+			}
+		}
+		sort.Strings(others)
+		switch {
+		case len(have) == 0:
+			add(Check{Name: "templates", Status: Problem, Message: name + ": does not exist in business account " + p.BusinessAccountID,
+				Fix: "create it in WhatsApp Manager → Message templates and wait for approval, or fix the name in the flow"})
+		case match == nil:
+			add(Check{Name: "templates", Status: Problem, Message: fmt.Sprintf("%s: exists only in %s", name, strings.Join(others, ", ")),
+				Fix: fmt.Sprintf("add the %s translation in WhatsApp Manager, or set the flow's language to one of %s", u.Language, strings.Join(others, ", "))})
+		case match.Status != "APPROVED":
+			add(Check{Name: "templates", Status: Problem, Message: fmt.Sprintf("%s: status %s, Meta refuses to send it until it is APPROVED", name, match.Status),
+				Fix: templateFix(match.Status)})
+		default:
+			add(Check{Name: "templates", Status: OK, Message: name + ": APPROVED"})
+		}
+	}
+}
+
+func templateFix(status string) string {
+	switch status {
+	case "PENDING", "IN_APPEAL":
+		return "wait for Meta's review (usually minutes to a day); WhatsApp Manager → Message templates shows its state"
+	case "REJECTED":
+		return "read the rejection reason in WhatsApp Manager, edit the template and submit it again"
+	case "PAUSED", "DISABLED":
+		return "customers reported it: WhatsApp Manager shows why; improve the template or use another"
+	}
+	return "check the template in WhatsApp Manager → Message templates"
+}
+
+// state reports what the state database says about the last 24 hours.
+func (d *doctor) state(ctx context.Context, b *bundle.Bundle, p *bundle.Provider, add func(Check)) {
+	st, err := messages.OpenState(ctx, b)
+	if errors.Is(err, messages.ErrNoState) {
+		add(Check{Name: "state", Status: OK, Message: "no state database yet: gtc serve has not run"})
+		return
+	}
+	if err != nil {
+		add(Check{Name: "state", Status: Warning, Message: err.Error(), Fix: "check serve.database in bundle.yaml"})
+		return
+	}
+	defer st.Close()
+	now := d.o.Now()
+	h, err := st.Health(ctx, p.Tenant, p.Team, now)
+	if err != nil {
+		add(Check{Name: "state", Status: Warning, Message: err.Error()})
+		return
+	}
+	if h.WebhookErrors > 0 {
+		add(Check{Name: "webhook_errors", Status: Warning,
+			Message: fmt.Sprintf("%d error webhook(s) from Meta in the last 24 hours; the newest: %s", h.WebhookErrors, webhookErrorText(h.LastWebhookError)),
+			Fix:     "read them with gtc messages " + d.o.BundleDir + " (kind error); they name app or account problems Meta sees"})
+	} else {
+		add(Check{Name: "webhook_errors", Status: OK, Message: "none in the last 24 hours"})
+	}
+	if len(h.FailedByClass) > 0 {
+		classes := make([]string, 0, len(h.FailedByClass))
+		worst := Warning
+		for c, n := range h.FailedByClass {
+			classes = append(classes, fmt.Sprintf("%s %d", c, n))
+			if c == string(whatsapp.ClassAuth) {
+				worst = Problem
+			}
+		}
+		sort.Strings(classes)
+		add(Check{Name: "failed_sends", Status: worst, Message: "failed or refused in the last 24 hours: " + strings.Join(classes, ", "),
+			Fix: "gtc messages " + d.o.BundleDir + " --status failed (and --status refused) lists them with their error"})
+	} else {
+		add(Check{Name: "failed_sends", Status: OK, Message: "none in the last 24 hours"})
+	}
+	wc := Check{Name: "windows", Status: OK, Message: fmt.Sprintf("%d contact(s); %d window(s) close within %s; %d closed",
+		h.Contacts, h.WindowClosing, store.WindowWarning, h.WindowClosed)}
+	if h.WindowClosing > 0 || h.WindowClosed > 0 {
+		wc.Fix = "outside the 24-hour window only approved templates can be sent"
+	}
+	add(wc)
+	add(Check{Name: "opt_outs", Status: OK, Message: fmt.Sprintf("%d contact(s) opted out", h.OptedOut)})
+	lc := Check{Name: "messaging_limit", Status: OK, Message: fmt.Sprintf("%d message(s) sent in the last 24 hours", h.SentLast24h)}
+	if p.MessagingLimit > 0 {
+		lc.Message = fmt.Sprintf("%d of %d message(s) sent in the last 24 hours", h.SentLast24h, p.MessagingLimit)
+		switch {
+		case h.SentLast24h >= p.MessagingLimit:
+			lc.Status = Problem
+			lc.Message += ": the limit is reached, Meta refuses new business-initiated conversations"
+			lc.Fix = "wait for the 24-hour window to roll, or raise the limit (verify the business, keep quality high) and update messaging_limit"
+		case h.SentLast24h*5 >= p.MessagingLimit*4:
+			lc.Status = Warning
+			lc.Message += ": near the limit"
+			lc.Fix = "slow business-initiated sends, or raise the tier and update messaging_limit"
+		}
+	}
+	add(lc)
+}
+
+// webhookErrorText summarises a recorded value.errors event.
+func webhookErrorText(raw []byte) string {
+	var ev whatsapp.Event
+	if json.Unmarshal(raw, &ev) == nil && ev.Error != nil {
+		b, _ := json.Marshal(ev.Error)
+		return string(b)
+	}
+	if len(raw) > 300 {
+		return string(raw[:300]) + "…"
+	}
+	return string(raw)
+}
+
+func (d *doctor) print() error {
+	if d.o.JSON {
+		enc := json.NewEncoder(d.o.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(d.r)
+	}
+	w := d.o.IO.Out
+	for _, c := range d.r.Checks {
+		name := c.Name
+		if c.Provider != "" {
+			name = c.Provider + " " + c.Name
+		}
+		lines := strings.Split(c.Message, "\n")
+		fmt.Fprintf(w, "%-8s %s: %s\n", c.Status, name, lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(w, "%-8s   %s\n", "", l)
+		}
+		if c.Fix != "" && c.Status != OK {
+			fmt.Fprintf(w, "%-8s   fix: %s\n", "", c.Fix)
+		}
+	}
+	verdict := "no problems"
+	if d.r.Problems > 0 {
+		verdict = fmt.Sprintf("%d problem(s)", d.r.Problems)
+	}
+	fmt.Fprintf(w, "\n%s, %d warning(s)\n", verdict, d.r.Warnings)
+	return nil
+}
