@@ -25,7 +25,9 @@ type fakeBackend struct {
 	sent      []*whatsapp.Message
 }
 
-func (f *fakeBackend) ListTemplates(context.Context) ([]Template, error) { return f.templates, f.listErr }
+func (f *fakeBackend) ListTemplates(context.Context) ([]Template, error) {
+	return f.templates, f.listErr
+}
 
 func (f *fakeBackend) Send(_ context.Context, m *whatsapp.Message) (string, error) {
 	f.mu.Lock()

@@ -15,21 +15,21 @@ import (
 type Styles struct {
 	renderer *lipgloss.Renderer
 
-	Title    lipgloss.Style // screen title
-	Step     lipgloss.Style // "step 3 of 10"
-	Label    lipgloss.Style // a field's name
-	Help     lipgloss.Style // a field's help text and the key help line
-	Error    lipgloss.Style // inline validation errors and failed sends
-	OK       lipgloss.Style // success lines
-	Cursor   lipgloss.Style // the selected choice
-	Choice   lipgloss.Style // an unselected choice
-	Value    lipgloss.Style // a value in a summary
-	Card     lipgloss.Style // a bordered card (preview, template, media)
-	User     lipgloss.Style // the customer's chat bubble
-	Bot      lipgloss.Style // the bot's chat bubble
-	Tick     lipgloss.Style // status ticks
-	Muted    lipgloss.Style // secondary text
-	Prompt   lipgloss.Style // the text-input prompt
+	Title  lipgloss.Style // screen title
+	Step   lipgloss.Style // "step 3 of 10"
+	Label  lipgloss.Style // a field's name
+	Help   lipgloss.Style // a field's help text and the key help line
+	Error  lipgloss.Style // inline validation errors and failed sends
+	OK     lipgloss.Style // success lines
+	Cursor lipgloss.Style // the selected choice
+	Choice lipgloss.Style // an unselected choice
+	Value  lipgloss.Style // a value in a summary
+	Card   lipgloss.Style // a bordered card (preview, template, media)
+	User   lipgloss.Style // the customer's chat bubble
+	Bot    lipgloss.Style // the bot's chat bubble
+	Tick   lipgloss.Style // status ticks
+	Muted  lipgloss.Style // secondary text
+	Prompt lipgloss.Style // the text-input prompt
 }
 
 // NewStyles builds the styles for w. With noColor (NO_COLOR set, a dumb or non-colour

@@ -45,15 +45,15 @@ func typeInto(m tea.Model, s string) tea.Model {
 
 // wizardInputs answers every field like testdata/tui/wizard_answers.json.
 var wizardInputs = []string{
-	"",                // enabled: yes (pre-selected)
+	"", // enabled: yes (pre-selected)
 	"https://bot.example.com",
 	"123456789012345",
 	"EAAtesttoken",
 	"my-verify-token",
 	"987654321098765",
-	"",                // api_version: keep v18.0
+	"", // api_version: keep v18.0
 	"${WA_APP_SECRET}",
-	"",                // tenant: default
+	"", // tenant: default
 	"support",
 }
 
@@ -88,8 +88,8 @@ func TestWizardUpdateView(t *testing.T) {
 			keys:     []string{"enter", "https://bot.example.com", "enter", "12a"},
 			wantView: []string{"✗ phone_number_id must be digits only"}},
 		{name: "env reference accepted",
-			keys:     []string{"enter", "${PUBLIC_URL}"},
-			notView:  []string{"✗"}},
+			keys:    []string{"enter", "${PUBLIC_URL}"},
+			notView: []string{"✗"}},
 		{name: "api_version default pre-filled",
 			keys:     []string{"enter", "https://b.example", "enter", "1", "enter", "t", "enter", "v", "enter", "", "enter"},
 			wantView: []string{"api_version", "> v18.0"}},
