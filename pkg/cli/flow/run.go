@@ -38,6 +38,7 @@ type RunOptions struct {
 	set      []string // the event flags given
 
 	From            string
+	ContactName     string
 	Vars            []string
 	LastMessageTime int64
 	NowUnix         int64
@@ -104,6 +105,7 @@ so (exit 0).`,
 	fl.StringVar(&opts.Location, "location", "", "an inbound location LAT,LNG")
 	fl.StringVar(&opts.Media, "media", "", "an inbound media message of this type (image, video, audio, document, sticker)")
 	fl.StringVar(&opts.From, "from", "15550001234", "the sender's number (wa_id), the replies' recipient")
+	fl.StringVar(&opts.ContactName, "contact-name", "", "the sender's profile name (contact.name)")
 	fl.StringArrayVar(&opts.Vars, "var", nil, "a variable k=v for vars and {{k}} (repeatable)")
 	fl.Int64Var(&opts.LastMessageTime, "last-message-time", 0, "Unix time of the user's last message (default: now)")
 	fl.Int64Var(&opts.NowUnix, "now", 0, "Unix time the run happens at (default: the clock)")
@@ -210,7 +212,7 @@ func (opts *RunOptions) event() (*flow.Event, error) {
 	if len(opts.set) == 0 {
 		return nil, nil
 	}
-	ev := &flow.Event{MessageID: "wamid.gtc-flow-run", From: opts.From, Timestamp: opts.NowUnix}
+	ev := &flow.Event{MessageID: "wamid.gtc-flow-run", From: opts.From, Timestamp: opts.NowUnix, ContactName: opts.ContactName}
 	switch opts.set[0] {
 	case "text":
 		ev.Type, ev.Text = whatsapp.TypeText, opts.Text

@@ -111,6 +111,22 @@ func TestRunNoMatch(t *testing.T) {
 	}
 }
 
+func TestRunContactName(t *testing.T) {
+	dir := t.TempDir()
+	src := "name: hi\nnodes:\n  - id: a\n    type: reply\n    config: {message: \"Hi {{contact.name}}, {{message.text}}\"}\ntriggers:\n  - type: text\n    target: a\n"
+	if err := os.WriteFile(filepath.Join(dir, "hi.ygtc"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := execRun(t, dir, "--text", "yo", "--contact-name", "Ada")
+	if err != nil || !strings.Contains(out, `"body":"Hi Ada, yo"`) {
+		t.Errorf("out=%q err=%v stderr=%q", out, err, errOut)
+	}
+	// Without a name the reply is refused rather than sent as "Hi , yo".
+	if _, _, err := execRun(t, dir, "--text", "yo"); err == nil || !strings.Contains(err.Error(), "{{contact.name}} is empty") {
+		t.Errorf("err = %v", err)
+	}
+}
+
 func TestRunErrors(t *testing.T) {
 	bad := t.TempDir()
 	if err := os.WriteFile(filepath.Join(bad, "x.ygtc"), []byte("name: x\nnodes:\n  - id: a\n    type: reply\n    config: {mesage: hi}\n"), 0o644); err != nil {
