@@ -21,7 +21,7 @@ func (s *Set) Match(ev Event) *Trigger {
 	return nil
 }
 
-// Flow is the name of the flow the trigger belongs to.
+// FlowName is the name of the flow the trigger belongs to.
 func (t *Trigger) FlowName() string { return t.flow.Name }
 
 func (t *Trigger) matches(ev Event) bool {
