@@ -957,3 +957,18 @@ func TestCheckMediaIDs(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusWebhookDuplicates(t *testing.T) {
+	sink := &hookSink{}
+	hs := httptest.NewServer(sink)
+	defer hs.Close()
+	s := graphfake.New(graphfake.Options{StatusWebhook: graphfake.StatusWebhook{URL: hs.URL, Statuses: []string{"sent"}, Duplicates: 2}})
+	defer s.Close()
+	send(t, s, textMsg)
+	s.Flush()
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.bodies) != 3 || !bytes.Equal(sink.bodies[0], sink.bodies[2]) {
+		t.Fatalf("got %d bodies", len(sink.bodies))
+	}
+}

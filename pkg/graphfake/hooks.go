@@ -24,6 +24,9 @@ type StatusWebhook struct {
 	Statuses []string
 	// HTTPClient posts the webhooks; nil uses a client with a 10 s timeout.
 	HTTPClient *http.Client
+	// Duplicates posts each status webhook this many extra times, byte for byte, the way
+	// Meta redelivers (for testing deduplication).
+	Duplicates int
 }
 
 // Webhook is one status webhook the fake posted (or tried to).
@@ -125,29 +128,36 @@ func (q *hookQueue) deliver(job hookJob) {
 	base := q.s.clock()
 	for i, st := range statuses {
 		body := q.s.statusPayload(job, st, base.Add(time.Duration(i)*time.Second))
-		wh := Webhook{MessageID: job.id, Status: st, Body: body}
-		req, err := http.NewRequestWithContext(q.ctx, http.MethodPost, q.cfg.URL, bytes.NewReader(body))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("User-Agent", "facebookexternalua")
-			if q.cfg.AppSecret != "" {
-				req.Header.Set("X-Hub-Signature-256", Sign(body, q.cfg.AppSecret))
+		for n := 0; n <= max(0, q.cfg.Duplicates); n++ {
+			if !q.post(job, st, body) {
+				return
 			}
-			var resp *http.Response
-			resp, err = q.client.Do(req)
-			if err == nil {
-				wh.HTTPStatus = resp.StatusCode
-				_ = resp.Body.Close()
-			}
-		}
-		wh.Err = err
-		q.mu.Lock()
-		q.sent = append(q.sent, wh)
-		q.mu.Unlock()
-		if q.ctx.Err() != nil {
-			return
 		}
 	}
+}
+
+// post sends one webhook and records it; false when the queue is closing.
+func (q *hookQueue) post(job hookJob, st string, body []byte) bool {
+	wh := Webhook{MessageID: job.id, Status: st, Body: body}
+	req, err := http.NewRequestWithContext(q.ctx, http.MethodPost, q.cfg.URL, bytes.NewReader(body))
+	if err == nil {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", "facebookexternalua")
+		if q.cfg.AppSecret != "" {
+			req.Header.Set("X-Hub-Signature-256", Sign(body, q.cfg.AppSecret))
+		}
+		var resp *http.Response
+		resp, err = q.client.Do(req)
+		if err == nil {
+			wh.HTTPStatus = resp.StatusCode
+			_ = resp.Body.Close()
+		}
+	}
+	wh.Err = err
+	q.mu.Lock()
+	q.sent = append(q.sent, wh)
+	q.mu.Unlock()
+	return q.ctx.Err() == nil
 }
 
 // flush waits until every queued webhook was posted (or the queue closed).
