@@ -25,6 +25,9 @@ func (r *rp) interactive(v *yaml.Node, path string) *whatsapp.Interactive {
 	}
 	if h := m.val("header"); h != nil {
 		in.Header = r.header(h, join(path, "header"))
+		if typ == "list" && in.Header.Type != "" && in.Header.Type != "text" {
+			r.p.errf(h, join(path, "header.type"), "a list's header can only be text")
+		}
 	}
 	bodyMax := whatsapp.MaxInteractiveBody
 	if typ == "list" {

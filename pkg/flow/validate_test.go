@@ -151,6 +151,7 @@ func TestValidationErrors(t *testing.T) {
 		{"expression in a fixed field", reply("      template:\n        name: \"{{vars.t}}\"\n        language: en\n"), []want{{7, 15, "name cannot use {{ }}"}}},
 		{"missing parameter text", reply("      template:\n        name: t\n        language: en\n        components:\n          - type: body\n            parameters:\n              - type: text\n"), []want{{12, 17, "missing text"}}},
 		{"missing button title", reply("      interactive:\n        type: button\n        body: {text: pick}\n        action:\n          buttons:\n            - type: reply\n              reply: {id: a}\n"), []want{{12, 22, "missing title"}}},
+		{"list with an image header", reply("      interactive:\n        type: list\n        header: {type: image, image: {link: \"https://example.com/a.png\"}}\n        body: {text: pick}\n        action:\n          button: Go\n          sections:\n            - rows: [{id: a, title: A}]\n"), []want{{8, 17, "a list's header can only be text"}}},
 		{"template unclosed", reply("      message: \"Hi {{name\"\n"), []want{{6, 20, "unclosed {{"}}},
 		{"branch with next", "name: t\nnodes:\n  - id: b\n    type: branch\n    next: r\n    config: {default: r}\n  - id: r\n    type: reply\n    config: {message: hi}\n",
 			[]want{{5, 11, "a branch goes on through its conditions and default, not next"}}},
