@@ -57,8 +57,8 @@ are only warnings and 2 when there is at least one error.`,
 
 // Result is the --json output.
 type Result struct {
-	Target   string            `json:"target"`
-	Kind     string            `json:"kind"` // "bundle" or "answers"
+	Target   string        `json:"target"`
+	Kind     string        `json:"kind"` // "bundle" or "answers"
 	Valid    bool          `json:"valid"`
 	Problems []JSONProblem `json:"problems"`
 }
