@@ -77,6 +77,56 @@ type SendOptions struct {
 	Retry whatsapp.RetryPolicy
 
 	changed func(string) bool
+	// bundle and provider are set before the Composer runs, for Guard.
+	bundle   *bundle.Bundle
+	provider *bundle.Provider
+}
+
+// Guard applies gtc send's rules to messages composed interactively: it refuses a contact
+// who opted out, and free-form messages outside the 24-hour window, when the bundle has
+// state. The Composer calls it before sending.
+func (o *SendOptions) Guard(ctx context.Context, msgs ...*whatsapp.Message) error {
+	if o.bundle == nil || o.provider == nil || len(msgs) == 0 {
+		return nil
+	}
+	to, err := whatsapp.NormalizeE164(msgs[0].To)
+	if err != nil {
+		return err
+	}
+	contact, err := readContact(ctx, o.bundle, o.provider, to)
+	if err != nil {
+		return err
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	return refuse(contact, now(), msgs...)
+}
+
+// refuse is the opt-out and 24-hour-window rule; contact nil means no state (send).
+func refuse(contact *store.Contact, now time.Time, msgs ...*whatsapp.Message) error {
+	if contact == nil {
+		return nil
+	}
+	to := "+" + contact.Key
+	if contact.OptedOut {
+		return &Refusal{Msg: fmt.Sprintf("%s opted out on %s: gtc does not send to opted-out contacts (they must write START to opt in again)",
+			to, contact.OptedOutAt.UTC().Format(time.RFC3339))}
+	}
+	if contact.WindowOpen(now) {
+		return nil
+	}
+	for _, m := range msgs {
+		if !m.IsTemplate() {
+			last := "has never written"
+			if !contact.LastInboundAt.IsZero() {
+				last = "last wrote " + contact.LastInboundAt.UTC().Format(time.RFC3339)
+			}
+			return &Refusal{Msg: fmt.Sprintf("the 24-hour window with %s is closed (%s): only templates may be sent; use --template NAME (see gtc templates list)", to, last)}
+		}
+	}
+	return nil
 }
 
 // DefaultComposer is the terminal composer gtc send runs when no message flag is given on a
@@ -380,6 +430,7 @@ func sendRun(o *SendOptions) error {
 		if o.Composer == nil || !o.IO.CanPrompt() {
 			return cmdutil.FlagErrorf("a message is required when not running interactively: give one of --%s", strings.Join(messageFlags, ", --"))
 		}
+		o.bundle, o.provider = b, p
 		return o.Composer(ctx, o, client)
 	}
 
@@ -391,22 +442,8 @@ func sendRun(o *SendOptions) error {
 	if err != nil {
 		return err
 	}
-	if contact != nil {
-		if contact.OptedOut {
-			return &Refusal{Msg: fmt.Sprintf("%s opted out on %s: gtc does not send to opted-out contacts (they must write START to opt in again)",
-				o.To, contact.OptedOutAt.UTC().Format(time.RFC3339))}
-		}
-		if !contact.WindowOpen(o.Now()) {
-			for _, m := range msgs {
-				if !m.IsTemplate() {
-					last := "has never written"
-					if !contact.LastInboundAt.IsZero() {
-						last = "last wrote " + contact.LastInboundAt.UTC().Format(time.RFC3339)
-					}
-					return &Refusal{Msg: fmt.Sprintf("the 24-hour window with %s is closed (%s): only templates may be sent; use --template NAME (see gtc templates list)", o.To, last)}
-				}
-			}
-		}
+	if err := refuse(contact, o.Now(), msgs...); err != nil {
+		return err
 	}
 	for _, m := range msgs {
 		if err := whatsapp.Prepare(m); err != nil {

@@ -310,3 +310,31 @@ func TestComposerHookOnTerminal(t *testing.T) {
 		t.Error("the composer was not called on a terminal without a message flag")
 	}
 }
+
+func TestGuardForComposer(t *testing.T) {
+	e := newEnv(t)
+	seedState(t, e, "4915112345678", e.clock.Now().Add(-30*time.Hour), false)
+	var guardText, guardTemplate error
+	DefaultComposer = func(ctx context.Context, o *SendOptions, c *whatsapp.Client) error {
+		guardText = o.Guard(ctx, &whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "hi"}})
+		guardTemplate = o.Guard(ctx, &whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeTemplate,
+			Template: &whatsapp.Template{Name: "hello_world", Language: whatsapp.Language{Code: "en_US"}}})
+		return nil
+	}
+	defer func() { DefaultComposer = nil }()
+	f := &cmdutil.Factory{IO: &cmdutil.IOStreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}, InTTY: true, ErrTTY: true},
+		Now: e.clock.Now, LookupEnv: func(string) (string, bool) { return "", false }}
+	cmd := NewCmdSend(f, nil)
+	cmd.SetArgs([]string{e.dir})
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := guardText.(*Refusal); !ok {
+		t.Errorf("free-form outside the window: Guard = %v, want a refusal", guardText)
+	}
+	if guardTemplate != nil {
+		t.Errorf("template outside the window: Guard = %v, want nil", guardTemplate)
+	}
+}
