@@ -6,6 +6,8 @@ package tui
 
 import (
 	"io"
+	"os"
+	"strings"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
@@ -39,7 +41,18 @@ func NewStyles(w io.Writer, noColor bool) *Styles {
 	if noColor {
 		r.SetColorProfile(termenv.Ascii)
 	}
+	// Decide the background from COLORFGBG instead of asking the terminal (an OSC 11 query
+	// that reads stdin and stalls terminals that never answer).
+	r.SetHasDarkBackground(darkBackground(os.Getenv("COLORFGBG")))
 	return newStyles(r)
+}
+
+// darkBackground reads COLORFGBG ("fg;bg"): background colours 7 and 15 are light; dark
+// is assumed otherwise.
+func darkBackground(colorfgbg string) bool {
+	i := strings.LastIndex(colorfgbg, ";")
+	bg := colorfgbg[i+1:]
+	return bg != "7" && bg != "15"
 }
 
 // PlainStyles renders without any colour or attribute; tests and goldens use it.
