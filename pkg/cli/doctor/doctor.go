@@ -339,7 +339,7 @@ func (d *doctor) provider(ctx context.Context, b *bundle.Bundle, p *bundle.Provi
 	// API version.
 	if older(p.APIVersion, NewestAPIVersion) {
 		add(Check{Name: "api_version", Status: Warning,
-			Message: fmt.Sprintf("api_version %s is older than %s, the newest version gtc knows; Meta retires versions about two years after release", p.APIVersion, NewestAPIVersion),
+			Message: fmt.Sprintf("%s is older than %s, the newest version gtc knows; Meta retires versions about two years after release", p.APIVersion, NewestAPIVersion),
 			Fix:     fmt.Sprintf("set api_version: %s in %s (or the answers, then re-run gtc setup) after reading Meta's changelog", NewestAPIVersion, file)})
 	} else {
 		add(Check{Name: "api_version", Status: OK, Message: p.APIVersion})
