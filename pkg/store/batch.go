@@ -100,6 +100,11 @@ func (s *Store) CompleteEvents(ctx context.Context, cs []*Completion) error {
 			return err
 		}
 		defer mark.Close()
+		ins, err := tx.PrepareContext(ctx, insertOutboundSQL)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
 		for _, c := range cs {
 			c.Done, c.IDs = false, nil
 			res, err := mark.ExecContext(ctx, now, c.Event.Seq)
@@ -116,7 +121,7 @@ func (s *Store) CompleteEvents(ctx context.Context, cs []*Completion) error {
 					return err
 				}
 			}
-			if c.IDs, err = insertOutbound(ctx, tx, ev.Tenant, ev.Team, ev.Seq, c.Replies, now); err != nil {
+			if c.IDs, err = insertOutbound(ctx, tx, ins, ev.Tenant, ev.Team, ev.Seq, c.Replies, now); err != nil {
 				return err
 			}
 		}
@@ -148,6 +153,11 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish) error {
 			return err
 		}
 		defer st.Close()
+		early, err := tx.PrepareContext(ctx, earlyStatusesSQL)
+		if err != nil {
+			return err
+		}
+		defer early.Close()
 		for _, f := range fs {
 			r := f.Result
 			inc := 0
@@ -159,7 +169,7 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish) error {
 				return err
 			}
 			if r.WAMID != "" {
-				if err := applyEarlyStatuses(ctx, tx, f.ID, r.WAMID, now); err != nil {
+				if err := applyEarlyStatuses(ctx, tx, early, f.ID, r.WAMID, now); err != nil {
 					return err
 				}
 			}
@@ -235,8 +245,8 @@ func (s *Store) PendingEventsFor(ctx context.Context, refs []ContactRef, limit i
 
 // applyEarlyStatuses applies statuses that arrived before the send was recorded (Meta can
 // post "sent" before gtc commits the wamid): the best of them moves the row forward.
-func applyEarlyStatuses(ctx context.Context, tx *sql.Tx, id int64, wamid string, now int64) error {
-	rows, err := tx.QueryContext(ctx, `SELECT status, error_class, error_code FROM gtc_outbound_statuses WHERE wamid = ?`, wamid)
+func applyEarlyStatuses(ctx context.Context, tx *sql.Tx, early *sql.Stmt, id int64, wamid string, now int64) error {
+	rows, err := early.QueryContext(ctx, wamid)
 	if err != nil {
 		return err
 	}
@@ -277,3 +287,5 @@ const upsertUnreachableSQL = `INSERT INTO gtc_contacts (tenant, team, contact_ke
 	SELECT tenant, team, contact_key, ?, ?, ?, ? FROM gtc_outbound_messages WHERE id = ? AND true
 	ON CONFLICT (tenant, team, contact_key) DO UPDATE SET unreachable_code = excluded.unreachable_code,
 		unreachable_at = excluded.unreachable_at, updated_at = excluded.updated_at`
+
+const earlyStatusesSQL = `SELECT status, error_class, error_code FROM gtc_outbound_statuses WHERE wamid = ?`

@@ -110,7 +110,7 @@ func (s *Store) CompleteEvent(ctx context.Context, ev *StoredEvent, opt *OptChan
 				return err
 			}
 		}
-		ids, err = insertOutbound(ctx, tx, ev.Tenant, ev.Team, ev.Seq, replies, now)
+		ids, err = insertOutbound(ctx, tx, nil, ev.Tenant, ev.Team, ev.Seq, replies, now)
 		return err
 	})
 	if err != nil {

@@ -139,22 +139,26 @@ func (s *Store) RecordOutbound(ctx context.Context, tenant, team string, msgs []
 	var ids []int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		ids, err = insertOutbound(ctx, tx, tenant, team, 0, msgs, s.now())
+		ids, err = insertOutbound(ctx, tx, nil, tenant, team, 0, msgs, s.now())
 		return err
 	})
 	return ids, err
 }
 
-func insertOutbound(ctx context.Context, tx *sql.Tx, tenant, team string, seq int64, msgs []NewOutbound, now int64) ([]int64, error) {
+// insertOutbound records msgs as pending; ins is insertOutboundSQL prepared on tx (nil:
+// prepared here).
+func insertOutbound(ctx context.Context, tx *sql.Tx, ins *sql.Stmt, tenant, team string, seq int64, msgs []NewOutbound, now int64) ([]int64, error) {
 	ids := make([]int64, 0, len(msgs))
 	if len(msgs) == 0 {
 		return ids, nil
 	}
-	ins, err := tx.PrepareContext(ctx, insertOutboundSQL)
-	if err != nil {
-		return nil, fmt.Errorf("record outbound message: %w", err)
+	if ins == nil {
+		var err error
+		if ins, err = tx.PrepareContext(ctx, insertOutboundSQL); err != nil {
+			return nil, fmt.Errorf("record outbound message: %w", err)
+		}
+		defer ins.Close()
 	}
-	defer ins.Close()
 	for _, m := range msgs {
 		retry := 0
 		if m.RetryOnRateLimit {
