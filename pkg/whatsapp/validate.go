@@ -199,6 +199,9 @@ func validateTemplate(c *checker, t *Template) {
 				if par.Text == "" {
 					c.add(pp+".text", "is required")
 				}
+				if comp.SubType == "url" && !percentEncoded(par.Text) {
+					c.add(pp+".text", "%q is the variable part of a URL button: percent-encode it (e.g. %q)", par.Text, url.PathEscape(par.Text))
+				}
 			case "payload":
 				if par.Payload == "" {
 					c.add(pp+".payload", "is required")
@@ -359,4 +362,18 @@ func validateInteractive(c *checker, in *Interactive) {
 	default:
 		c.add("interactive.type", "unknown interactive type %q (use button, list or cta_url)", in.Type)
 	}
+}
+
+// percentEncoded reports whether s may stand in a URL as it is: no spaces, no characters
+// that must be escaped, and only valid %XX escapes.
+func percentEncoded(s string) bool {
+	if _, err := url.PathUnescape(s); err != nil {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`"<>\^{|}`+"`", r) {
+			return false
+		}
+	}
+	return true
 }
