@@ -17,6 +17,14 @@
 // sent at least once: a crash between Graph's 200 and the commit of the wamid resends that
 // one reply on restart, because Graph offers no idempotency key. Start recovers all open
 // work before the workers run.
+//
+// Limits worth knowing: River moves scheduled jobs to runnable about every 5 s, so a retry
+// or a paced send runs up to ~5 s after its time; a job that keeps failing on the database
+// leaves its contacts leased for up to 5 min (the next start clears leases); replies of one
+// contact keep their order except around a retry (a retried reply may go after a later one,
+// which Graph does not order either). Recovery and lease clearing assume one process per
+// database: the SQLite default. Several instances on PostgreSQL (issue 7) need lease expiry
+// alone and a recovery that skips rows another live instance is sending.
 package delivery
 
 import (
