@@ -19,6 +19,7 @@ import (
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
 	"github.com/greentic/gtc/pkg/cli/doctor"
 	flowcmd "github.com/greentic/gtc/pkg/cli/flow"
+	"github.com/greentic/gtc/pkg/cli/man"
 	"github.com/greentic/gtc/pkg/cli/messages"
 	"github.com/greentic/gtc/pkg/cli/send"
 	"github.com/greentic/gtc/pkg/cli/serve"
@@ -153,4 +154,5 @@ var commands = []func(*cmdutil.Factory) *cobra.Command{
 	func(f *cmdutil.Factory) *cobra.Command { return messages.NewCmdMessages(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return messages.NewCmdContacts(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return doctor.NewCmdDoctor(f, nil) },
+	func(f *cmdutil.Factory) *cobra.Command { return man.NewCmdMan(f, nil) },
 }
