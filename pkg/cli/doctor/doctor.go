@@ -422,7 +422,9 @@ func (d *doctor) publicURL(ctx context.Context, p *bundle.Provider, verify strin
 	defer cancel()
 	req, err := http.NewRequestWithContext(cctx, http.MethodGet, callback+"?"+q.Encode(), nil)
 	if err != nil {
-		add(Check{Name: "webhook", Status: Problem, Message: fmt.Sprintf("callback URL %s: %v", callback, err), Fix: fix})
+		// err would quote the URL with its query, which holds the verify token.
+		add(Check{Name: "webhook", Status: Problem, Message: fmt.Sprintf("callback URL %s is not a valid URL", callback),
+			Fix: "set public_base_url to an https URL like https://bot.example.com and re-run gtc setup"})
 		return
 	}
 	resp, err := d.o.HTTPClient.Do(req)

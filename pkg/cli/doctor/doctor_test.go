@@ -432,3 +432,17 @@ func TestOlder(t *testing.T) {
 		}
 	}
 }
+
+func FuzzOlder(f *testing.F) {
+	for _, s := range []string{"v18.0", "v23.0", "v9.9", "23.0", "v.", "v1.2.3", "latest"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if older(v, v) {
+			t.Fatalf("%q is older than itself", v)
+		}
+		if older(v, NewestAPIVersion) && older(NewestAPIVersion, v) {
+			t.Fatalf("%q is both older and newer than %s", v, NewestAPIVersion)
+		}
+	})
+}
