@@ -23,7 +23,7 @@ func InstallHooks() {
 func Compose(ctx context.Context, opts *send.SendOptions, client *whatsapp.Client) error {
 	c := tui.NewComposer(tui.ComposerConfig{Styles: tui.NewStyles(opts.IO.ErrOut, opts.IO.NoColor), Keys: tui.DefaultKeyMap(),
 		Context: ctx, Backend: tui.ClientBackend{Client: client}, Normalize: whatsapp.NormalizeE164,
-		Check: func(m *whatsapp.Message) error { return m.Validate() }, Explain: tui.ExplainSendError, To: opts.To})
+		Check: composerCheck(ctx, opts), Explain: tui.ExplainSendError, To: opts.To})
 	if _, err := tui.Run(ctx, c, opts.IO.In, opts.IO.ErrOut); err != nil {
 		return err
 	}
@@ -35,4 +35,16 @@ func Compose(ctx context.Context, opts *send.SendOptions, client *whatsapp.Clien
 	}
 	fmt.Fprintln(opts.IO.Out, c.MessageID)
 	return nil
+}
+
+// composerCheck is what a composed message must pass before its preview: the Cloud API's
+// limits, then gtc send's rules (no message to an opted-out contact, no free-form message
+// outside the 24-hour window), so the composer cannot send what the flags would refuse.
+func composerCheck(ctx context.Context, opts *send.SendOptions) func(*whatsapp.Message) error {
+	return func(m *whatsapp.Message) error {
+		if err := m.Validate(); err != nil {
+			return err
+		}
+		return opts.Guard(ctx, m)
+	}
 }
