@@ -48,8 +48,8 @@ type SessionConfig struct {
 	Logger    *slog.Logger
 	// Now is the wall clock the session's clock starts from (time.Now when nil).
 	Now func() time.Time
-	// Quiet is how long no new reply must arrive before a turn is over; Timeout bounds a turn.
-	Quiet, Timeout time.Duration
+	// Timeout bounds a turn.
+	Timeout time.Duration
 }
 
 // Session runs a bundle's flows against the real server handler and delivery, with
@@ -82,11 +82,8 @@ func Start(ctx context.Context, cfg SessionConfig) (s *Session, err error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Quiet == 0 {
-		cfg.Quiet = 500 * time.Millisecond
-	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 10 * time.Second
+		cfg.Timeout = 30 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -145,8 +142,7 @@ func Start(ctx context.Context, cfg SessionConfig) (s *Session, err error) {
 	local := *p
 	local.APIBaseURL = s.fake.URL
 	local.AccessToken = secretValue(token)
-	// Delivery marks each inbound message read just before sending its replies; the session
-	// watches for that read receipt to know a turn has been picked up.
+	// Delivery marks each inbound message read, as it would on WhatsApp.
 	local.MarkRead = true
 	s.svc, err = delivery.New(delivery.Config{
 		Providers: nil, Bundle: &bundle.Bundle{Dir: b.Dir, Manifest: b.Manifest, Providers: []*bundle.Provider{&local}, Serve: b.Serve},
@@ -326,13 +322,23 @@ func (s *Session) post(ctx context.Context, msg map[string]any) ([]tui.ChatMessa
 	return s.collect(ctx, 0, msg["id"].(string))
 }
 
-// collect waits until delivery has picked up the inbound message (its read receipt reached
-// graphfake) and the bot's replies stop coming (at least min of them), and returns the new ones.
+// collect waits until the bot's turn is over and returns its new messages. For a webhook
+// (inbound != "") the store says so exactly: the acknowledged event is no longer pending (its
+// flow ran and recorded its replies in the same transaction) and none of the contact's
+// replies is still waiting for its first send attempt. For a flow started by the session
+// (StartFlow sends synchronously) at least min sends must have reached graphfake.
 func (s *Session) collect(ctx context.Context, min int, inbound string) ([]tui.ChatMessage, error) {
 	deadline := time.Now().Add(s.cfg.Timeout)
-	for inbound != "" && !s.wasRead(inbound) {
+	for {
+		done, err := s.turnOver(ctx, min, inbound)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			return s.take(), nil
+		}
 		if time.Now().After(deadline) {
-			return nil, errors.New("the bot did not pick the message up in time")
+			return nil, errors.New("the bot did not reply in time")
 		}
 		select {
 		case <-ctx.Done():
@@ -340,41 +346,30 @@ func (s *Session) collect(ctx context.Context, min int, inbound string) ([]tui.C
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	quietSince := time.Now()
-	last := -1
-	for {
-		n := len(s.sends())
-		if n != last {
-			last, quietSince = n, time.Now()
-		}
-		s.mu.Lock()
-		got := n - s.seen
-		s.mu.Unlock()
-		if got >= min && time.Since(quietSince) >= s.cfg.Quiet {
-			break
-		}
-		if time.Now().After(deadline) {
-			if got < min {
-				return nil, errors.New("the bot did not reply in time")
-			}
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
-	return s.take(), nil
 }
 
-func (s *Session) wasRead(id string) bool {
-	for _, r := range s.fake.Reads() {
-		if r.MessageID == id {
-			return true
-		}
+// turnOver reports whether the bot has finished answering.
+func (s *Session) turnOver(ctx context.Context, min int, inbound string) (bool, error) {
+	if inbound == "" {
+		s.mu.Lock()
+		seen := s.seen
+		s.mu.Unlock()
+		return len(s.sends())-seen >= min, nil
 	}
-	return false
+	ref := store.ContactRef{Tenant: s.provider.Tenant, Team: s.provider.Team, Key: s.waID}
+	pending, err := s.store.PendingEvents(ctx, ref, 1)
+	if err != nil {
+		return false, fmt.Errorf("read the bot's progress: %w", err)
+	}
+	if len(pending) > 0 {
+		return false, nil
+	}
+	unsent, err := s.store.OutboundMessages(ctx, store.OutboundFilter{Tenant: ref.Tenant, Team: ref.Team, ContactKey: ref.Key,
+		States: []string{store.OutPending}, Limit: 1})
+	if err != nil {
+		return false, fmt.Errorf("read the bot's progress: %w", err)
+	}
+	return len(unsent) == 0, nil
 }
 
 // sends are graphfake's accepted message sends, in order.
