@@ -257,26 +257,22 @@ func (s *Session) Choose(ctx context.Context, c tui.ChatChoice) ([]tui.ChatMessa
 // StartFlow starts a flow on purpose, as `gtc send --flow` does, and sends its replies
 // (a business-initiated message: a template outside the 24-hour window).
 func (s *Session) StartFlow(ctx context.Context, name string) ([]tui.ChatMessage, error) {
-	s.mu.Lock()
-	last := s.lastIn
-	s.mu.Unlock()
-	fc := flow.Context{Tenant: s.provider.Tenant, Team: s.provider.Team, To: s.waID, Now: s.now().Unix()}
-	if !last.IsZero() {
-		fc.LastMessageTime = last.Unix()
-	}
-	replies, err := s.flows.Start(name, "", fc)
+	// Through delivery, like `gtc send --flow`: the flow sees the contact's last inbound time,
+	// and opt-outs, the 24-hour window and pacing apply to its replies.
+	out, err := s.svc.StartFlow(ctx, s.provider.Tenant, s.provider.Team, name, "", "+"+s.waID, nil)
 	if err != nil {
 		return nil, err
 	}
-	client := whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: s.fake.URL, APIVersion: s.provider.APIVersion,
-		PhoneNumberID: s.provider.PhoneNumberID, Token: "gtc-chat-token"})
-	for _, r := range replies {
-		m := r.Message
-		if _, err := client.Send(ctx, &m); err != nil {
-			return nil, fmt.Errorf("send %s/%s: %w", r.Flow, r.Node, err)
+	sent := 0
+	for _, o := range out {
+		switch o.State {
+		case store.OutSent:
+			sent++
+		case store.OutRefused, store.OutFailed:
+			return nil, fmt.Errorf("flow %s: reply %s/%s not sent: %s", name, o.Flow, o.Node, o.ErrorClass)
 		}
 	}
-	return s.collect(ctx, len(replies), "")
+	return s.collect(ctx, sent, "")
 }
 
 func (s *Session) post(ctx context.Context, msg map[string]any) ([]tui.ChatMessage, error) {
