@@ -10,16 +10,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/greentic/gtc/pkg/secret"
 	"github.com/greentic/gtc/pkg/whatsapp"
+	"github.com/greentic/gtc/pkg/whatsapp/metaschema"
 )
 
 const (
@@ -338,38 +336,13 @@ func TestHealthReadyMetrics(t *testing.T) {
 // TestMetaExamplesOverHTTP posts every example payload of Meta's spec, signed, and checks each
 // is acknowledged and turned into the event the parser promises.
 func TestMetaExamplesOverHTTP(t *testing.T) {
-	const spec = "../../../shared/meta-openapi/business-messaging-api_v23.0.yaml"
-	data, err := os.ReadFile(spec)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("Meta's OpenAPI spec is not at %s: the example-payload test needs it", spec)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Paths map[string]struct {
-			Post struct {
-				RequestBody struct {
-					Content map[string]struct {
-						Examples map[string]struct {
-							Value any `yaml:"value"`
-						} `yaml:"examples"`
-					} `yaml:"content"`
-				} `yaml:"requestBody"`
-			} `yaml:"post"`
-		} `yaml:"paths"`
-	}
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	examples := doc.Paths["/whatsapp/webhooks"].Post.RequestBody.Content["application/json"].Examples
+	examples := metaschema.Require(t).WebhookExamples()
 	if len(examples) != 16 {
 		t.Fatalf("%d examples, want 16", len(examples))
 	}
 	h := newHarness(t, nil)
-	for name, ex := range examples {
+	for name, body := range examples {
 		t.Run(name, func(t *testing.T) {
-			body, _ := json.Marshal(ex.Value)
 			before := len(h.ing.events())
 			code, resp := post(t, h.url+WebhookPrefix+"acme/support", body, whatsapp.Sign(body, appSecret))
 			if code != 200 {

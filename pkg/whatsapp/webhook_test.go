@@ -8,48 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/greentic/gtc/pkg/whatsapp/metaschema"
 )
-
-// specPath is Meta's OpenAPI description, read from the shared folder, never copied here.
-const specPath = "../../../shared/meta-openapi/business-messaging-api_v23.0.yaml"
 
 // webhookExamples returns the named example payloads of paths./whatsapp/webhooks.post in
 // Meta's spec as JSON, or skips the test when the spec is absent.
 func webhookExamples(t testing.TB) map[string][]byte {
 	t.Helper()
-	data, err := os.ReadFile(specPath)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("Meta's OpenAPI spec is not at %s: the example-payload checks need it", specPath)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var spec struct {
-		Paths map[string]struct {
-			Post struct {
-				RequestBody struct {
-					Content map[string]struct {
-						Examples map[string]struct {
-							Value any `yaml:"value"`
-						} `yaml:"examples"`
-					} `yaml:"content"`
-				} `yaml:"requestBody"`
-			} `yaml:"post"`
-		} `yaml:"paths"`
-	}
-	if err := yaml.Unmarshal(data, &spec); err != nil {
-		t.Fatalf("parse spec: %v", err)
-	}
-	out := map[string][]byte{}
-	for name, ex := range spec.Paths["/whatsapp/webhooks"].Post.RequestBody.Content["application/json"].Examples {
-		b, err := json.Marshal(ex.Value)
-		if err != nil {
-			t.Fatalf("example %s: %v", name, err)
-		}
-		out[name] = b
-	}
-	return out
+	return metaschema.Require(t).WebhookExamples()
 }
 
 func TestParseWebhookMetaExamples(t *testing.T) {
