@@ -43,6 +43,8 @@ type Tenant struct {
 	PhoneNumberID string
 	VerifyToken   secret.Value
 	AppSecret     secret.Value
+	// APIKey authenticates the send API for this tenant/team; zero disables it.
+	APIKey secret.Value
 }
 
 // Config configures a Server.
@@ -56,6 +58,8 @@ type Config struct {
 	InsecureSkipSignature bool
 	// MaxBodyBytes caps a webhook body; 0 means whatsapp.MaxWebhookBody (3 MB, Meta's maximum).
 	MaxBodyBytes int64
+	// API enables the send API (/v1/messages); nil leaves it out.
+	API *API
 }
 
 // Webhook paths. Both answer the same way (DESIGN §6).
@@ -71,11 +75,12 @@ const StatusMisdirected = http.StatusMisdirectedRequest
 
 // Server serves gtc's HTTP routes.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	tenants map[string]*Tenant
-	reg     *prometheus.Registry
-	handler http.Handler
+	cfg      Config
+	log      *slog.Logger
+	tenants  map[string]*Tenant
+	reg      *prometheus.Registry
+	handler  http.Handler
+	apiLocks apiState
 
 	webhooks   *prometheus.CounterVec
 	ackSeconds *prometheus.HistogramVec
@@ -133,6 +138,13 @@ func New(cfg Config) (*Server, error) {
 	for _, prefix := range []string{WebhookPrefix, IngressPrefix} {
 		mux.HandleFunc("GET "+prefix+"{tenant}/{team}", s.handshake)
 		mux.HandleFunc("POST "+prefix+"{tenant}/{team}", s.receive)
+	}
+	if cfg.API != nil {
+		if cfg.API.Sender == nil || cfg.API.Store == nil {
+			return nil, errors.New("server: the send API needs a sender and a store")
+		}
+		mux.HandleFunc("POST /v1/messages", s.postMessage)
+		mux.HandleFunc("GET /v1/messages/{id}", s.getMessage)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeText(w, http.StatusOK, "ok") })
 	mux.HandleFunc("GET /readyz", s.ready)

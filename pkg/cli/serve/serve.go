@@ -180,7 +180,8 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	}
 
 	srv, err := server.New(server.Config{Tenants: tenants, Delivery: svc, Logger: log, Registry: reg,
-		InsecureSkipSignature: opts.InsecureSkipSignature})
+		InsecureSkipSignature: opts.InsecureSkipSignature,
+		API:                   &server.API{Sender: svc, Store: st, Flows: flows, Now: time.Now}})
 	if err != nil {
 		_ = stopDelivery()
 		return err
@@ -219,6 +220,10 @@ func announce(opts *ServeOptions, b *bundle.Bundle, base string, tenants []serve
 			log.Warn("app_secret is not set: every webhook POST will be refused with 401; set app_secret in answers.json and re-run gtc setup",
 				"tenant", t.Tenant, "team", t.Team)
 		}
+		if t.APIKey.Raw() == "" {
+			log.Warn("no API key: the send API (/v1/messages) refuses every request for this tenant/team; set "+bundle.APIKeyName+" in the bundle's secrets.env",
+				"tenant", t.Tenant, "team", t.Team)
+		}
 		fmt.Fprintf(opts.IO.ErrOut, "POST webhooks for %s/%s to %s%s\n", t.Tenant, t.Team, base, p.CallbackPath())
 	}
 	if opts.FakeGraph {
@@ -242,8 +247,10 @@ func Tenants(b *bundle.Bundle, lookup func(string) (string, bool)) ([]server.Ten
 		if err != nil {
 			return nil, fmt.Errorf("%s/%s app_secret: %w", p.Tenant, p.Team, err)
 		}
+		// A missing API key only disables the send API for this tenant/team (announce warns).
+		key, _ := p.APIKey.Resolve(lookup)
 		out = append(out, server.Tenant{Tenant: p.Tenant, Team: p.Team, PhoneNumberID: p.PhoneNumberID,
-			VerifyToken: secretOf(vt), AppSecret: secretOf(as)})
+			VerifyToken: secretOf(vt), AppSecret: secretOf(as), APIKey: secretOf(key)})
 	}
 	return out, nil
 }
