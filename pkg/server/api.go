@@ -104,30 +104,52 @@ type apiStatus struct {
 	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
-// apiState serializes requests that share an Idempotency-Key.
+// apiState serializes requests that share an Idempotency-Key; an entry lives while some
+// request holds or waits for it.
 type apiState struct {
 	mu   sync.Mutex
-	keys map[string]*sync.Mutex
+	keys map[string]*keyLock
+}
+
+type keyLock struct {
+	sync.Mutex
+	users int
 }
 
 func (a *apiState) lock(k string) func() {
 	a.mu.Lock()
 	if a.keys == nil {
-		a.keys = map[string]*sync.Mutex{}
+		a.keys = map[string]*keyLock{}
 	}
-	m, ok := a.keys[k]
+	l, ok := a.keys[k]
 	if !ok {
-		m = &sync.Mutex{}
-		a.keys[k] = m
+		l = &keyLock{}
+		a.keys[k] = l
 	}
+	l.users++
 	a.mu.Unlock()
-	m.Lock()
-	return m.Unlock
+	l.Lock()
+	return func() {
+		l.Unlock()
+		a.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(a.keys, k)
+		}
+		a.mu.Unlock()
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	body, _ := json.Marshal(v)
-	writeJSONBody(w, code, body)
+	writeJSONBody(w, code, marshal(v))
+}
+
+// marshal encodes v without escaping <, > and & (the answers are read by people too).
+func marshal(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 func writeJSONBody(w http.ResponseWriter, code int, body []byte) {
@@ -259,7 +281,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	out, _ := json.Marshal(answer)
+	out := marshal(answer)
 	if key != "" {
 		saved, err := s.cfg.API.Store.SaveIdempotent(context.WithoutCancel(r.Context()), t.Tenant, t.Team, key, code, out)
 		if err != nil {
