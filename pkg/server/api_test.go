@@ -25,7 +25,10 @@ import (
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
-const apiKey = "test-api-key-0123456789"
+const (
+	apiKey   = "test-api-key-0123456789"
+	salesKey = "sales-api-key-9876543210"
+)
 
 type apiEnv struct {
 	base  string
@@ -35,7 +38,8 @@ type apiEnv struct {
 
 // newAPIEnv runs the send API over a real listener: server → delivery → store → Cloud API
 // client → graphfake, with the seed's order_confirmation flow loaded.
-func newAPIEnv(t *testing.T) *apiEnv {
+// With sales, a second tenant/team acme/sales with its own key serves the same number.
+func newAPIEnv(t *testing.T, sales bool) *apiEnv {
 	t.Helper()
 	dir := t.TempDir()
 	seed, err := starter.FS.ReadFile("order_confirmation.ygtc")
@@ -57,8 +61,16 @@ func newAPIEnv(t *testing.T) *apiEnv {
 		t.Fatal(err)
 	}
 	client := whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: g.URL, PhoneNumberID: e2ePhone, Token: e2eToken})
+	providers := []delivery.Provider{{Tenant: "acme", Team: "support", PhoneNumberID: e2ePhone, Sender: delivery.ClientSender(client)}}
+	tenants := []server.Tenant{{Tenant: "acme", Team: "support",
+		PhoneNumberID: e2ePhone, VerifyToken: secret.New("vt"), AppSecret: secret.New(e2eSecret), APIKey: secret.New(apiKey)}}
+	if sales {
+		providers = append(providers, delivery.Provider{Tenant: "acme", Team: "sales", PhoneNumberID: e2ePhone, Sender: delivery.ClientSender(client)})
+		tenants = append(tenants, server.Tenant{Tenant: "acme", Team: "sales", PhoneNumberID: e2ePhone,
+			VerifyToken: secret.New("vt2"), AppSecret: secret.New(e2eSecret), APIKey: secret.New(salesKey)})
+	}
 	svc, err := delivery.New(delivery.Config{
-		Providers: []delivery.Provider{{Tenant: "acme", Team: "support", PhoneNumberID: e2ePhone, Sender: delivery.ClientSender(client)}},
+		Providers: providers,
 		Flows:     flows, Store: st,
 		Backoff: func(int) time.Duration { return 20 * time.Millisecond },
 	})
@@ -68,9 +80,7 @@ func newAPIEnv(t *testing.T) *apiEnv {
 	if err := svc.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Delivery: svc, Tenants: []server.Tenant{{Tenant: "acme", Team: "support",
-		PhoneNumberID: e2ePhone, VerifyToken: secret.New("vt"), AppSecret: secret.New(e2eSecret), APIKey: secret.New(apiKey)}},
-		API: &server.API{Sender: svc, Store: st, Flows: flows}})
+	srv, err := server.New(server.Config{Delivery: svc, Tenants: tenants, API: &server.API{Sender: svc, Store: st, Flows: flows}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +178,7 @@ func TestSendAPI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end send API test; skipped with -short")
 	}
-	e := newAPIEnv(t)
+	e := newAPIEnv(t, false)
 
 	t.Run("auth", func(t *testing.T) {
 		body := `{"to": "+4915100000001", "message": "hi"}`
@@ -360,6 +370,50 @@ func TestSendAPI(t *testing.T) {
 					t.Fatalf("answer %d %s, want 404", a.code, a.raw)
 				}
 			})
+		}
+	})
+}
+
+func TestSendAPITenants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end send API test; skipped with -short")
+	}
+	e := newAPIEnv(t, true)
+	const c = "4915100000010"
+	tmpl := `"to": "+` + c + `", ` + orderTemplate + `, "vars": {"order_id": "T-1", "customer_name": "Gus"}`
+	support := e.do(t, http.MethodPost, "/v1/messages", "Bearer "+apiKey, "", `{"tenant": "acme", "team": "support", `+tmpl+`}`)
+	if support.code != http.StatusAccepted {
+		t.Fatalf("support's own tenant: answer %d %s", support.code, support.raw)
+	}
+	for _, tt := range []struct {
+		name, method, path, key, body string
+		code                          int
+		field                         string
+	}{
+		{"no tenant with several served", http.MethodPost, "/v1/messages", apiKey, `{` + tmpl + `}`, 400, "tenant"},
+		{"another team's key", http.MethodPost, "/v1/messages", salesKey, `{"tenant": "acme", "team": "support", ` + tmpl + `}`, 401, ""},
+		{"own team", http.MethodPost, "/v1/messages", salesKey, `{"tenant": "acme", "team": "sales", ` + tmpl + `}`, 202, ""},
+		{"unknown team", http.MethodPost, "/v1/messages", salesKey, `{"tenant": "acme", "team": "ops", ` + tmpl + `}`, 404, "tenant"},
+		{"GET another team's message", http.MethodGet, "/v1/messages/" + support.str("id"), salesKey, "", 404, "id"},
+		{"GET own message", http.MethodGet, "/v1/messages/" + support.str("id"), apiKey, "", 200, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := e.do(t, tt.method, tt.path, "Bearer "+tt.key, "", tt.body)
+			if a.code != tt.code || a.str("path") != tt.field {
+				t.Fatalf("answer %d %s, want %d with path %q", a.code, a.raw, tt.code, tt.field)
+			}
+		})
+	}
+	if n := len(e.sentTo(c)); n != 2 {
+		t.Fatalf("graphfake got %d messages, want 2 (one per team that may send)", n)
+	}
+	t.Run("idempotency keys are per tenant/team", func(t *testing.T) {
+		const d = "4915100000011"
+		b := `"to": "+` + d + `", ` + orderTemplate + `, "vars": {"order_id": "T-2", "customer_name": "Hal"}`
+		a1 := e.do(t, http.MethodPost, "/v1/messages", "Bearer "+apiKey, "same", `{"tenant": "acme", "team": "support", `+b+`}`)
+		a2 := e.do(t, http.MethodPost, "/v1/messages", "Bearer "+salesKey, "same", `{"tenant": "acme", "team": "sales", `+b+`}`)
+		if a1.code != 202 || a2.code != 202 || a1.str("id") == a2.str("id") {
+			t.Fatalf("answers %d %s and %d %s, want two messages", a1.code, a1.raw, a2.code, a2.raw)
 		}
 	})
 }
