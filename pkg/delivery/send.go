@@ -21,6 +21,9 @@ type OutboundMessage struct {
 	Message          whatsapp.Message
 	RetryOnRateLimit bool
 	Flow, Node       string
+	// Origin is recorded with the message; empty means store.OriginFlow for a flow's reply
+	// and store.OriginSend otherwise.
+	Origin string
 }
 
 // Send records msgs for tenant/team and sends them now, in order, under the same rules as
@@ -50,6 +53,9 @@ func (s *Service) Send(ctx context.Context, tenant, team string, msgs []Outbound
 		origin := store.OriginSend
 		if om.Flow != "" {
 			origin = store.OriginFlow
+		}
+		if om.Origin != "" {
+			origin = om.Origin
 		}
 		news = append(news, store.NewOutbound{ContactKey: ContactKeyOf(m.To), Recipient: m.To, Origin: origin,
 			Flow: om.Flow, Node: om.Node, MessageType: m.Type, Request: raw, RetryOnRateLimit: om.RetryOnRateLimit})

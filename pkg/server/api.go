@@ -356,7 +356,8 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, t *Tenant, req *ap
 			if m.To == "" {
 				m.To = to
 			}
-			msgs = append(msgs, delivery.OutboundMessage{Message: m, RetryOnRateLimit: rp.RetryOnRateLimit, Flow: rp.Flow, Node: rp.Node})
+			msgs = append(msgs, delivery.OutboundMessage{Message: m, RetryOnRateLimit: rp.RetryOnRateLimit, Flow: rp.Flow, Node: rp.Node,
+				Origin: store.OriginAPI})
 		}
 	} else {
 		node, probs := flow.ParseReply("request body", body, apiEnvelope...)
@@ -392,7 +393,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, t *Tenant, req *ap
 			return 0, nil, false
 		}
 		m.To = to
-		msgs = append(msgs, delivery.OutboundMessage{Message: *m, RetryOnRateLimit: node.RetryOnRateLimit})
+		msgs = append(msgs, delivery.OutboundMessage{Message: *m, RetryOnRateLimit: node.RetryOnRateLimit, Origin: store.OriginAPI})
 	}
 	rows, err := api.Sender.Send(ctx, t.Tenant, t.Team, msgs)
 	if err != nil {

@@ -248,6 +248,10 @@ func TestSendAPI(t *testing.T) {
 		if a.code != http.StatusAccepted || a.str("id") == "" || a.str("status") != store.OutSent {
 			t.Fatalf("answer %d %s, want 202 sent", a.code, a.raw)
 		}
+		id, _ := json.Number(a.str("id")).Int64()
+		if o, err := e.store.OutboundByID(context.Background(), id); err != nil || o.Origin != store.OriginAPI || o.Recipient != "+4915100000003" {
+			t.Fatalf("recorded %+v, %v", o, err)
+		}
 		got := e.sentTo("4915100000003")
 		if len(got) != 1 || got[0].Template == nil || got[0].Template.Name != "order_confirmation" ||
 			fmt.Sprint(templateParams(got[0])) != "[A-17 Ana]" {
@@ -266,7 +270,8 @@ func TestSendAPI(t *testing.T) {
 		}
 		id, _ := json.Number(a.str("id")).Int64()
 		o, err := e.store.OutboundByID(context.Background(), id)
-		if err != nil || o.Flow != "order_confirmation" || o.Node != "send_template" || o.State != store.OutSent {
+		if err != nil || o.Flow != "order_confirmation" || o.Node != "send_template" || o.State != store.OutSent ||
+			o.Origin != store.OriginAPI {
 			t.Fatalf("recorded %+v, %v", o, err)
 		}
 	})

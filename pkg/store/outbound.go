@@ -21,7 +21,8 @@ const (
 const (
 	OriginFlow   = "flow"    // a flow reply
 	OriginOptOut = "opt_out" // the opt-out / opt-in confirmation
-	OriginSend   = "send"    // gtc send or the send API
+	OriginSend   = "send"    // gtc send
+	OriginAPI    = "api"     // the send API (POST /v1/messages), flow starts included
 )
 
 // Outbound is one message gtc sends or decided not to send.
