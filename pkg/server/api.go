@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -264,10 +265,17 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, IdempotencyHeader, "%s is longer than 255 characters", IdempotencyHeader)
 		return
 	}
+	sum := sha256.Sum256(trimmed)
+	hash := hex.EncodeToString(sum[:])
 	if key != "" {
 		defer s.apiLocks.lock(t.Tenant + "/" + t.Team + "/" + key)()
 		prev, err := s.cfg.API.Store.IdempotentAnswer(r.Context(), t.Tenant, t.Team, key)
 		if err == nil {
+			if prev.RequestHash != "" && prev.RequestHash != hash {
+				writeJSON(w, http.StatusUnprocessableEntity, apiError{Path: IdempotencyHeader,
+					Error: IdempotencyHeader + " was first used with another request body: use a new key for a new message"})
+				return
+			}
 			w.Header().Set("Idempotent-Replayed", "true")
 			writeJSONBody(w, prev.Status, prev.Body)
 			return
@@ -283,7 +291,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	out := marshal(answer)
 	if key != "" {
-		saved, err := s.cfg.API.Store.SaveIdempotent(context.WithoutCancel(r.Context()), t.Tenant, t.Team, key, code, out)
+		saved, err := s.cfg.API.Store.SaveIdempotent(context.WithoutCancel(r.Context()), t.Tenant, t.Team, key, hash, code, out)
 		if err != nil {
 			s.reqLog(r).Error("send api: save idempotency key", "tenant", t.Tenant, "team", t.Team, "err", err.Error())
 		} else {

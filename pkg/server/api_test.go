@@ -337,6 +337,13 @@ func TestSendAPI(t *testing.T) {
 		if n := len(e.sentTo(c)); n != 1 {
 			t.Fatalf("graphfake got %d messages for one idempotency key, want 1", n)
 		}
+		changed := e.post(t, "order-C-3", strings.Replace(b, "C-3", "C-9", 1))
+		if changed.code != http.StatusUnprocessableEntity || changed.str("path") != server.IdempotencyHeader {
+			t.Fatalf("same key, other body: answer %d %s, want 422", changed.code, changed.raw)
+		}
+		if n := len(e.sentTo(c)); n != 1 {
+			t.Fatalf("graphfake got %d messages after reusing the key, want 1", n)
+		}
 		other := e.post(t, "order-C-4", b)
 		if other.code != http.StatusAccepted || other.str("id") == first.str("id") {
 			t.Fatalf("another key answered %d %s, want a new message", other.code, other.raw)

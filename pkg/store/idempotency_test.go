@@ -12,7 +12,7 @@ func TestIdempotencyFirstAnswerWins(t *testing.T) {
 	if _, err := st.IdempotentAnswer(ctx, "acme", "support", "k1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown key: err = %v, want ErrNotFound", err)
 	}
-	first, err := st.SaveIdempotent(ctx, "acme", "support", "k1", 202, []byte(`{"id":"1"}`))
+	first, err := st.SaveIdempotent(ctx, "acme", "support", "k1", "h1", 202, []byte(`{"id":"1"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestIdempotencyFirstAnswerWins(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := st.SaveIdempotent(ctx, tt.tenant, tt.team, tt.key, tt.status, []byte(tt.body))
+			got, err := st.SaveIdempotent(ctx, tt.tenant, tt.team, tt.key, "h-"+tt.body, tt.status, []byte(tt.body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -41,6 +41,12 @@ func TestIdempotencyFirstAnswerWins(t *testing.T) {
 				t.Fatalf("lookup = %+v, %v", again, err)
 			}
 		})
+	}
+	if first.RequestHash != "h1" {
+		t.Errorf("request hash = %q, want h1", first.RequestHash)
+	}
+	if again, _ := st.IdempotentAnswer(ctx, "acme", "support", "k1"); again.RequestHash != "h1" {
+		t.Errorf("after a second save the request hash = %q, want the first (h1)", again.RequestHash)
 	}
 	if !first.CreatedAt.Equal(t0) {
 		t.Errorf("created_at = %v, want %v", first.CreatedAt, t0)

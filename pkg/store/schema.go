@@ -90,4 +90,6 @@ CREATE TABLE gtc_idempotency_keys (
 	PRIMARY KEY (tenant, team, idem_key)
 );
 `,
+	// 3: the request an Idempotency-Key was first used with, to refuse its reuse for another.
+	`ALTER TABLE gtc_idempotency_keys ADD COLUMN request_hash TEXT NOT NULL DEFAULT '';`,
 }
