@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,9 +28,13 @@ import (
 // (up to 30 s) until the response body matches REGEXP — for waiting on /metrics. With !, a
 // 2xx answer fails the script.
 func cmdWebhook(ts *testscript.TestScript, neg bool, args []string) {
-	var secret, sig, wait string
+	var secret, sig, wait, apiKeyOf, idem string
 	for len(args) > 1 && strings.HasPrefix(args[0], "-") {
 		switch args[0] {
+		case "-apikey": // bundle dir: send its GTC_API_KEY as the bearer token
+			apiKeyOf = args[1]
+		case "-idem": // Idempotency-Key header
+			idem = args[1]
 		case "-secret":
 			secret = args[1]
 		case "-sig":
@@ -42,7 +47,7 @@ func cmdWebhook(ts *testscript.TestScript, neg bool, args []string) {
 		args = args[2:]
 	}
 	if len(args) < 3 || len(args) > 4 {
-		ts.Fatalf("usage: webhook [-secret S] [-sig VALUE] [-wait REGEXP] ADDRFILE METHOD PATH [BODYFILE]")
+		ts.Fatalf("usage: webhook [-secret S] [-sig VALUE] [-apikey BUNDLEDIR] [-idem KEY] [-wait REGEXP] ADDRFILE METHOD PATH [BODYFILE]")
 	}
 	addrFile := ts.MkAbs(args[0])
 	var addr string
@@ -78,6 +83,17 @@ func cmdWebhook(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
+		}
+		if idem != "" {
+			req.Header.Set("Idempotency-Key", idem)
+		}
+		if apiKeyOf != "" {
+			env := ts.ReadFile(filepath.Join(ts.MkAbs(apiKeyOf), "secrets.env"))
+			for _, line := range strings.Split(env, "\n") {
+				if k, v, ok := strings.Cut(line, "="); ok && k == "GTC_API_KEY" {
+					req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(v))
+				}
+			}
 		}
 		switch {
 		case sig != "":
