@@ -228,6 +228,7 @@ func (s *Server) apiTenant(w http.ResponseWriter, req *apiRequest, auth map[*Ten
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	auth := s.authorized(r)
 	if len(auth) == 0 {
+		s.reqLog(r).Warn("send api: request without a valid API key refused", "status", http.StatusUnauthorized)
 		unauthorized(w)
 		return
 	}
@@ -462,6 +463,7 @@ func refusalMessage(class string) string {
 func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 	auth := s.authorized(r)
 	if len(auth) == 0 {
+		s.reqLog(r).Warn("send api: request without a valid API key refused", "status", http.StatusUnauthorized)
 		unauthorized(w)
 		return
 	}
