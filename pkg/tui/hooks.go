@@ -98,6 +98,11 @@ func SetupWizard(term Terminal, opts SetupWizardOptions) func(context.Context, *
 			if err := os.WriteFile(opts.SaveAnswers, data, mode); err != nil {
 				return nil, fmt.Errorf("save answers: %w", err)
 			}
+			// WriteFile keeps the mode of a file that already exists: set it, so secrets never
+			// sit in a file others can read.
+			if err := os.Chmod(opts.SaveAnswers, mode); err != nil {
+				return nil, fmt.Errorf("save answers: %w", err)
+			}
 		}
 		return AnswersFromValues(current, w.Values()), nil
 	}

@@ -37,12 +37,15 @@ type SetupOptions struct {
 	StarterFlows fs.FS
 	// SaveAnswers is where the wizard also writes the answers it collected.
 	SaveAnswers string
+	// SaveSecrets writes the secrets themselves into SaveAnswers (mode 0600) instead of
+	// ${ENV} references.
+	SaveSecrets bool
 }
 
 // terminalWizard is the interactive wizard of pkg/tui on the command's streams.
 func terminalWizard(opts *SetupOptions) func(context.Context, *answers.Answers) (*answers.Answers, error) {
 	run := tui.SetupWizard(tui.Terminal{In: opts.IO.In, ErrOut: opts.IO.ErrOut, NoColor: opts.IO.NoColor},
-		tui.SetupWizardOptions{SaveAnswers: opts.SaveAnswers, Target: opts.Dir})
+		tui.SetupWizardOptions{SaveAnswers: opts.SaveAnswers, SaveSecrets: opts.SaveSecrets, Target: opts.Dir})
 	return func(ctx context.Context, current *answers.Answers) (*answers.Answers, error) {
 		a, err := run(ctx, current)
 		if errors.Is(err, tui.ErrCancelled) {
@@ -81,6 +84,9 @@ tenant/team adds a provider. A non-empty folder that is not a bundle is refused.
 			if opts.SaveAnswers != "" && opts.AnswersFile != "" {
 				return cmdutil.FlagErrorf("--save-answers goes with the wizard, not with --answers")
 			}
+			if opts.SaveSecrets && opts.SaveAnswers == "" {
+				return cmdutil.FlagErrorf("--save-secrets needs --save-answers FILE: it says what to write there")
+			}
 			if opts.AnswersFile == "" && opts.Wizard == nil {
 				opts.Wizard = terminalWizard(opts)
 			}
@@ -94,6 +100,7 @@ tenant/team adds a provider. A non-empty folder that is not a bundle is refused.
 	cmd.Flags().StringVar(&opts.FlowsDir, "flows", "", "folder of your own .ygtc flows to add to the bundle")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the summary as JSON on stdout")
 	cmd.Flags().StringVar(&opts.SaveAnswers, "save-answers", "", "with the wizard: also write the answers to this answers.json (secrets as ${ENV} references)")
+	cmd.Flags().BoolVar(&opts.SaveSecrets, "save-secrets", false, "with --save-answers: write the secrets themselves (file mode 0600) instead of ${ENV} references")
 	return cmd
 }
 

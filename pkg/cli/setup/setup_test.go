@@ -39,6 +39,8 @@ func TestNewCmdSetup(t *testing.T) {
 		{name: "wizard on a terminal", args: []string{"dir"}, tty: true, want: SetupOptions{Dir: "dir"}},
 		{name: "save answers", args: []string{"--save-answers", "a.json", "dir"}, tty: true, want: SetupOptions{SaveAnswers: "a.json", Dir: "dir"}},
 		{name: "save answers with answers", args: []string{"--save-answers", "a.json", "--answers", "b.json", "dir"}, tty: true, wantErr: "--save-answers goes with the wizard"},
+		{name: "save secrets", args: []string{"--save-answers", "a.json", "--save-secrets", "dir"}, tty: true, want: SetupOptions{SaveAnswers: "a.json", SaveSecrets: true, Dir: "dir"}},
+		{name: "save secrets alone", args: []string{"--save-secrets", "dir"}, tty: true, wantErr: "--save-secrets needs --save-answers FILE"},
 		{name: "no dir", args: []string{"--answers", "a.json"}, wantErr: "expected the bundle folder"},
 	}
 	for _, tt := range tests {
@@ -60,7 +62,7 @@ func TestNewCmdSetup(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.AnswersFile != tt.want.AnswersFile || got.FlowsDir != tt.want.FlowsDir || got.JSON != tt.want.JSON || got.Dir != tt.want.Dir || got.SaveAnswers != tt.want.SaveAnswers {
+			if got.AnswersFile != tt.want.AnswersFile || got.FlowsDir != tt.want.FlowsDir || got.JSON != tt.want.JSON || got.Dir != tt.want.Dir || got.SaveAnswers != tt.want.SaveAnswers || got.SaveSecrets != tt.want.SaveSecrets {
 				t.Fatalf("options %+v, want %+v", got, tt.want)
 			}
 			// Without --answers on a terminal, the wizard of pkg/tui is wired in.
