@@ -240,12 +240,7 @@ func renderMessageCard(s *Styles, m whatsapp.Message) string {
 	var b strings.Builder
 	switch {
 	case m.Template != nil:
-		fmt.Fprintf(&b, "template %s (%s)", m.Template.Name, m.Template.Language.Code)
-		for _, c := range m.Template.Components {
-			for i, p := range c.Parameters {
-				fmt.Fprintf(&b, "\n  %s {{%d}} = %s", c.Type, i+1, p.Text)
-			}
-		}
+		writeTemplate(&b, m.Template)
 	case m.Interactive != nil:
 		in := m.Interactive
 		if in.Header != nil && in.Header.Text != "" {
@@ -289,19 +284,7 @@ func renderMessageCard(s *Styles, m whatsapp.Message) string {
 	case m.Text != nil:
 		b.WriteString(m.Text.Body)
 	default:
-		if md := m.MediaOf(); md != nil {
-			ref := md.Link
-			if ref == "" {
-				ref = "media " + md.ID
-			}
-			fmt.Fprintf(&b, "%s %s", m.Type, ref)
-			if md.Filename != "" {
-				b.WriteString("\n" + md.Filename)
-			}
-			if md.Caption != "" {
-				b.WriteString("\n" + md.Caption)
-			}
-		} else {
+		if !writeMedia(&b, &m) {
 			b.WriteString(m.Type + " message")
 		}
 	}
@@ -488,4 +471,40 @@ func (c *Chat) View() string {
 	lines = append(lines, "")
 	lines = append(lines, foot...)
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// writeTemplate writes a template's name, language and filled parameters (by name when the
+// template uses named parameters, else by position).
+func writeTemplate(b *strings.Builder, t *whatsapp.Template) {
+	fmt.Fprintf(b, "template %s (%s)", t.Name, t.Language.Code)
+	for _, c := range t.Components {
+		for i, p := range c.Parameters {
+			name := p.ParameterName
+			if name == "" {
+				name = strconv.Itoa(i + 1)
+			}
+			fmt.Fprintf(b, "\n  %s {{%s}} = %s", c.Type, name, p.Text)
+		}
+	}
+}
+
+// writeMedia writes a media message's kind, link or id, filename and caption; false when m
+// carries no media.
+func writeMedia(b *strings.Builder, m *whatsapp.Message) bool {
+	md := m.MediaOf()
+	if md == nil {
+		return false
+	}
+	ref := md.Link
+	if ref == "" {
+		ref = "media " + md.ID
+	}
+	fmt.Fprintf(b, "%s %s", m.Type, ref)
+	if md.Filename != "" {
+		b.WriteString("\n" + md.Filename)
+	}
+	if md.Caption != "" {
+		b.WriteString("\n" + md.Caption)
+	}
+	return true
 }

@@ -531,16 +531,7 @@ func renderMessage(s *Styles, m *whatsapp.Message) string {
 	case m.Text != nil:
 		b.WriteString(m.Text.Body)
 	case m.Template != nil:
-		fmt.Fprintf(&b, "template %s (%s)", m.Template.Name, m.Template.Language.Code)
-		for _, c := range m.Template.Components {
-			for i, p := range c.Parameters {
-				name := p.ParameterName
-				if name == "" {
-					name = strconv.Itoa(i + 1)
-				}
-				fmt.Fprintf(&b, "\n  %s {{%s}} = %s", c.Type, name, p.Text)
-			}
-		}
+		writeTemplate(&b, m.Template)
 	case m.Interactive != nil:
 		if m.Interactive.Body != nil {
 			b.WriteString(m.Interactive.Body.Text)
@@ -571,19 +562,7 @@ func renderMessage(s *Styles, m *whatsapp.Message) string {
 			b.WriteString("\n" + m.Location.Address)
 		}
 	default:
-		if md := m.MediaOf(); md != nil {
-			ref := md.Link
-			if ref == "" {
-				ref = "media " + md.ID
-			}
-			fmt.Fprintf(&b, "%s %s", m.Type, ref)
-			if md.Filename != "" {
-				b.WriteString("\n" + md.Filename)
-			}
-			if md.Caption != "" {
-				b.WriteString("\n" + md.Caption)
-			}
-		} else {
+		if !writeMedia(&b, m) {
 			raw, _ := json.Marshal(m)
 			b.Write(raw)
 		}
