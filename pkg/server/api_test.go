@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/greentic/gtc/pkg/delivery"
 	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/flow/starter"
 	"github.com/greentic/gtc/pkg/graphfake"
@@ -53,57 +51,14 @@ func newAPIEnv(t *testing.T, sales bool) *apiEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	g := graphfake.New(graphfake.Options{Token: e2eToken, PhoneNumberID: e2ePhone, BusinessAccountID: "waba"})
-	t.Cleanup(g.Close)
-	st, err := store.Open(ctx, filepath.Join(dir, "gtc.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: g.URL, PhoneNumberID: e2ePhone, Token: e2eToken})
-	providers := []delivery.Provider{{Tenant: "acme", Team: "support", PhoneNumberID: e2ePhone, Sender: delivery.ClientSender(client)}}
 	tenants := []server.Tenant{{Tenant: "acme", Team: "support",
 		PhoneNumberID: e2ePhone, VerifyToken: secret.New("vt"), AppSecret: secret.New(e2eSecret), APIKey: secret.New(apiKey)}}
 	if sales {
-		providers = append(providers, delivery.Provider{Tenant: "acme", Team: "sales", PhoneNumberID: e2ePhone, Sender: delivery.ClientSender(client)})
 		tenants = append(tenants, server.Tenant{Tenant: "acme", Team: "sales", PhoneNumberID: e2ePhone,
 			VerifyToken: secret.New("vt2"), AppSecret: secret.New(e2eSecret), APIKey: secret.New(salesKey)})
 	}
-	svc, err := delivery.New(delivery.Config{
-		Providers: providers,
-		Flows:     flows, Store: st,
-		Backoff: func(int) time.Duration { return 20 * time.Millisecond },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Delivery: svc, Tenants: tenants, API: &server.API{Sender: svc, Store: st, Flows: flows}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, ln, 5*time.Second) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		stopCtx, c := context.WithTimeout(context.Background(), 10*time.Second)
-		defer c()
-		if err := svc.Stop(stopCtx); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-		st.Close()
-	})
-	return &apiEnv{base: "http://" + ln.Addr().String(), graph: g, store: st}
+	st := startStack(t, dir, flows, tenants, true)
+	return &apiEnv{base: st.base, graph: st.graph, store: st.store}
 }
 
 type apiAnswer struct {

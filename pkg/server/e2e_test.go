@@ -59,6 +59,22 @@ func newE2E(t *testing.T) *e2e {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := startStack(t, dir, flows, []server.Tenant{{Tenant: "acme", Team: "support",
+		PhoneNumberID: e2ePhone, VerifyToken: secret.New("vt"), AppSecret: secret.New(e2eSecret)}}, false)
+	return &e2e{url: st.base + server.WebhookPrefix + "acme/support", graph: st.graph, store: st.store}
+}
+
+// stack is the real pipeline the end-to-end tests talk to over a real listener.
+type stack struct {
+	base  string
+	graph *graphfake.Server
+	store *store.Store
+}
+
+// startStack runs server → delivery (River on SQLite in dir) → flows → Cloud API client →
+// graphfake for tenants (all on e2ePhone), with the send API when api is true.
+func startStack(t *testing.T, dir string, flows *flow.Set, tenants []server.Tenant, api bool) *stack {
+	t.Helper()
 	ctx := context.Background()
 	g := graphfake.New(graphfake.Options{Token: e2eToken, PhoneNumberID: e2ePhone, BusinessAccountID: "waba"})
 	t.Cleanup(g.Close)
@@ -67,8 +83,12 @@ func newE2E(t *testing.T) *e2e {
 		t.Fatal(err)
 	}
 	client := whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: g.URL, PhoneNumberID: e2ePhone, Token: e2eToken})
+	var providers []delivery.Provider
+	for _, tn := range tenants {
+		providers = append(providers, delivery.Provider{Tenant: tn.Tenant, Team: tn.Team, PhoneNumberID: e2ePhone, Sender: delivery.ClientSender(client)})
+	}
 	svc, err := delivery.New(delivery.Config{
-		Providers: []delivery.Provider{{Tenant: "acme", Team: "support", PhoneNumberID: e2ePhone, Sender: delivery.ClientSender(client)}},
+		Providers: providers,
 		Flows:     flows, Store: st,
 		Backoff: func(int) time.Duration { return 20 * time.Millisecond },
 	})
@@ -78,8 +98,11 @@ func newE2E(t *testing.T) *e2e {
 	if err := svc.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Delivery: svc, Tenants: []server.Tenant{{Tenant: "acme", Team: "support",
-		PhoneNumberID: e2ePhone, VerifyToken: secret.New("vt"), AppSecret: secret.New(e2eSecret)}}})
+	cfg := server.Config{Delivery: svc, Tenants: tenants}
+	if api {
+		cfg.API = &server.API{Sender: svc, Store: st, Flows: flows}
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +125,7 @@ func newE2E(t *testing.T) *e2e {
 		}
 		st.Close()
 	})
-	return &e2e{url: "http://" + ln.Addr().String() + server.WebhookPrefix + "acme/support", graph: g, store: st}
+	return &stack{base: "http://" + ln.Addr().String(), graph: g, store: st}
 }
 
 type inbound struct{ from, id, text string }
