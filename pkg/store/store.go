@@ -58,6 +58,19 @@ type Store struct {
 	closed   chan struct{}
 }
 
+// SQLitePath returns the file of a SQLite dsn ("path", "sqlite://path" or "file:path",
+// without query options); ok is false for an empty dsn or another database's URL.
+func SQLitePath(dsn string) (path string, ok bool) {
+	if dsn == "" || strings.Contains(dsn, "://") && !strings.HasPrefix(dsn, "sqlite://") {
+		return "", false
+	}
+	path = strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	return path, true
+}
+
 // Open opens (creating if needed) the database at dsn and applies migrations; options
 // (at most one) tune it. dsn is a
 // SQLite file path (optionally "sqlite://path" or "file:path"); "postgres://" is reserved
@@ -79,10 +92,7 @@ func Open(ctx context.Context, dsn string, options ...Options) (*Store, error) {
 	case dsn == "":
 		return nil, fmt.Errorf("open store: no database path given")
 	}
-	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
-	if i := strings.IndexByte(path, '?'); i >= 0 {
-		path = path[:i]
-	}
+	path, _ := SQLitePath(dsn)
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)

@@ -17,11 +17,8 @@ var ErrNoState = errors.New("no state database")
 // StatePath is the SQLite file of the bundle's state, or "" when the database is not a
 // SQLite file (a postgres:// URL).
 func StatePath(b *bundle.Bundle) string {
-	dsn := b.Serve.Database
-	if dsn == "" || strings.Contains(dsn, "://") && !strings.HasPrefix(dsn, "sqlite://") {
-		return ""
-	}
-	return strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
+	path, _ := store.SQLitePath(b.Serve.Database)
+	return path
 }
 
 // OpenState opens the bundle's state database for reading. It never creates one: a

@@ -509,15 +509,14 @@ func describe(m *whatsapp.Message) string {
 // readContact returns what the server recorded about the recipient, or nil when the bundle
 // has no state yet. It never creates the database.
 func readContact(ctx context.Context, b *bundle.Bundle, p *bundle.Provider, to string) (*store.Contact, error) {
-	dsn := b.Serve.Database
-	if dsn == "" || strings.Contains(dsn, "://") && !strings.HasPrefix(dsn, "sqlite://") && !strings.HasPrefix(dsn, "file:") {
-		return nil, nil // postgres state is read by the server; not here yet
+	path, ok := store.SQLitePath(b.Serve.Database)
+	if !ok {
+		return nil, nil // PostgreSQL state is read by the server; not here yet
 	}
-	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	st, err := store.Open(ctx, dsn)
+	st, err := store.Open(ctx, b.Serve.Database)
 	if err != nil {
 		return nil, fmt.Errorf("read state %s: %w", path, err)
 	}
