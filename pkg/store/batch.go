@@ -16,7 +16,7 @@ import (
 func (s *Store) ClaimContacts(ctx context.Context, refs []ContactRef, owner string, until time.Time) ([]ContactRef, error) {
 	var got []ContactRef
 	now := s.now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *txn) error {
 		got = got[:0]
 		st, err := tx.PrepareContext(ctx, `UPDATE gtc_contacts SET lease_owner = ?, lease_until = ?
 			WHERE tenant = ? AND team = ? AND contact_key = ? AND (lease_owner = '' OR lease_owner = ? OR lease_until < ?)`)
@@ -45,10 +45,10 @@ func (s *Store) ClaimContacts(ctx context.Context, refs []ContactRef, owner stri
 // events (see ReleaseContact); it returns the contacts that still have some and stay claimed.
 func (s *Store) ReleaseContacts(ctx context.Context, refs []ContactRef, owner string) ([]ContactRef, error) {
 	var more []ContactRef
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *txn) error {
 		more = more[:0]
-		has, err := tx.PrepareContext(ctx, `SELECT EXISTS (SELECT 1 FROM gtc_inbound_events
-			WHERE tenant = ? AND team = ? AND contact_key = ? AND state = 'pending')`)
+		has, err := tx.PrepareContext(ctx, `SELECT CASE WHEN EXISTS (SELECT 1 FROM gtc_inbound_events
+			WHERE tenant = ? AND team = ? AND contact_key = ? AND state = 'pending') THEN 1 ELSE 0 END`)
 		if err != nil {
 			return err
 		}
@@ -94,7 +94,7 @@ type Completion struct {
 // CompleteEvents records many completions (see CompleteEvent) in one transaction.
 func (s *Store) CompleteEvents(ctx context.Context, cs []*Completion) error {
 	now := s.now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *txn) error {
 		mark, err := tx.PrepareContext(ctx, `UPDATE gtc_inbound_events SET state = 'processed', processed_at = ? WHERE seq = ? AND state = 'pending'`)
 		if err != nil {
 			return err
@@ -147,7 +147,7 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish) error {
 		return nil
 	}
 	now := s.now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *txn) error {
 		st, err := tx.PrepareContext(ctx, finishSQL)
 		if err != nil {
 			return err
@@ -245,7 +245,7 @@ func (s *Store) PendingEventsFor(ctx context.Context, refs []ContactRef, limit i
 
 // applyEarlyStatuses applies statuses that arrived before the send was recorded (Meta can
 // post "sent" before gtc commits the wamid): the best of them moves the row forward.
-func applyEarlyStatuses(ctx context.Context, tx *sql.Tx, early *sql.Stmt, id int64, wamid string, now int64) error {
+func applyEarlyStatuses(ctx context.Context, tx *txn, early *sql.Stmt, id int64, wamid string, now int64) error {
 	rows, err := early.QueryContext(ctx, wamid)
 	if err != nil {
 		return err

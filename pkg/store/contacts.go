@@ -101,10 +101,10 @@ func (s *Store) Contacts(ctx context.Context, f ContactFilter) ([]*Contact, erro
 
 // SetOptOut records an opt-out (true) or opt-in (false) for the contact at time at.
 func (s *Store) SetOptOut(ctx context.Context, ref ContactRef, optedOut bool, at time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return setOptOut(ctx, tx, ref, optedOut, at, s.now()) })
+	return s.tx(ctx, func(tx *txn) error { return setOptOut(ctx, tx, ref, optedOut, at, s.now()) })
 }
 
-func setOptOut(ctx context.Context, tx *sql.Tx, ref ContactRef, optedOut bool, at time.Time, now int64) error {
+func setOptOut(ctx context.Context, tx *txn, ref ContactRef, optedOut bool, at time.Time, now int64) error {
 	v := 0
 	if optedOut {
 		v = 1
@@ -154,7 +154,7 @@ func (s *Store) ClaimContact(ctx context.Context, ref ContactRef, owner string, 
 // some arrived meanwhile, the lease is kept and more is true, so the owner goes on. This
 // closes the race with an Ingest whose job found the contact claimed.
 func (s *Store) ReleaseContact(ctx context.Context, ref ContactRef, owner string) (more bool, err error) {
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *txn) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM gtc_inbound_events
 			WHERE tenant = ? AND team = ? AND contact_key = ? AND state = 'pending'`, ref.Tenant, ref.Team, ref.Key).Scan(&n); err != nil {

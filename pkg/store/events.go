@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -96,7 +95,7 @@ type OptChange struct {
 // was already processed.
 func (s *Store) CompleteEvent(ctx context.Context, ev *StoredEvent, opt *OptChange, replies []NewOutbound) (ids []int64, done bool, err error) {
 	now := s.now()
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE gtc_inbound_events SET state = 'processed', processed_at = ? WHERE seq = ? AND state = 'pending'`, now, ev.Seq)
 		if err != nil {
 			return err

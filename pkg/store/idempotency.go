@@ -36,7 +36,7 @@ func (s *Store) SaveIdempotent(ctx context.Context, tenant, team, key, requestHa
 	return s.idempotent(ctx, s.db, tenant, team, key)
 }
 
-func (s *Store) idempotent(ctx context.Context, db *sql.DB, tenant, team, key string) (*Idempotent, error) {
+func (s *Store) idempotent(ctx context.Context, db conn, tenant, team, key string) (*Idempotent, error) {
 	var in Idempotent
 	var created int64
 	err := db.QueryRowContext(ctx, `SELECT request_hash, status, body, created_at FROM gtc_idempotency_keys

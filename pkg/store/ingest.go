@@ -166,7 +166,7 @@ func (s *Store) commitBatch(batch []*ingestReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	results := make([]IngestResult, len(batch))
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *txn) error {
 		for i := range results {
 			results[i] = IngestResult{}
 		}
@@ -199,7 +199,7 @@ func (s *Store) commitBatch(batch []*ingestReq) {
 			}
 		}
 		if len(work) > 0 && s.opts.Enqueue != nil {
-			if err := s.opts.Enqueue(ctx, tx, work); err != nil {
+			if err := s.opts.Enqueue(ctx, tx.Tx, work); err != nil {
 				return fmt.Errorf("enqueue: %w", err)
 			}
 		}
@@ -222,7 +222,7 @@ type ingestWriter struct {
 	upPref                                                *sql.Stmt
 }
 
-func newIngestWriter(ctx context.Context, tx *sql.Tx, now int64) (*ingestWriter, error) {
+func newIngestWriter(ctx context.Context, tx *txn, now int64) (*ingestWriter, error) {
 	w := &ingestWriter{now: now}
 	var err error
 	prep := func(q string) *sql.Stmt {
@@ -241,7 +241,7 @@ func newIngestWriter(ctx context.Context, tx *sql.Tx, now int64) (*ingestWriter,
 			wa_id = CASE WHEN excluded.wa_id <> '' THEN excluded.wa_id ELSE gtc_contacts.wa_id END,
 			user_id = CASE WHEN excluded.user_id <> '' THEN excluded.user_id ELSE gtc_contacts.user_id END,
 			name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE gtc_contacts.name END,
-			last_inbound_at = MAX(gtc_contacts.last_inbound_at, excluded.last_inbound_at),
+			last_inbound_at = CASE WHEN excluded.last_inbound_at > gtc_contacts.last_inbound_at THEN excluded.last_inbound_at ELSE gtc_contacts.last_inbound_at END,
 			updated_at = excluded.updated_at`)
 	w.insStatus = prep(`INSERT INTO gtc_outbound_statuses (wamid, status, at, error_class, error_code) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (wamid, status) DO NOTHING`)

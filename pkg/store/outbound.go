@@ -138,7 +138,7 @@ func repeat(s string, n int) string {
 // in state pending and returns their ids.
 func (s *Store) RecordOutbound(ctx context.Context, tenant, team string, msgs []NewOutbound) ([]int64, error) {
 	var ids []int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *txn) error {
 		var err error
 		ids, err = insertOutbound(ctx, tx, nil, tenant, team, 0, msgs, s.now())
 		return err
@@ -148,7 +148,7 @@ func (s *Store) RecordOutbound(ctx context.Context, tenant, team string, msgs []
 
 // insertOutbound records msgs as pending; ins is insertOutboundSQL prepared on tx (nil:
 // prepared here).
-func insertOutbound(ctx context.Context, tx *sql.Tx, ins *sql.Stmt, tenant, team string, seq int64, msgs []NewOutbound, now int64) ([]int64, error) {
+func insertOutbound(ctx context.Context, tx *txn, ins *sql.Stmt, tenant, team string, seq int64, msgs []NewOutbound, now int64) ([]int64, error) {
 	ids := make([]int64, 0, len(msgs))
 	if len(msgs) == 0 {
 		return ids, nil

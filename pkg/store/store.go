@@ -8,8 +8,11 @@
 // webhook events and the jobs that process them commit in one transaction. Ingest is a group
 // commit: concurrent callers share one transaction when load is high.
 //
-// PostgreSQL (issue 7) plugs in at Open: the DSN scheme picks the dialect, and every
-// statement lives in this package.
+// PostgreSQL is the shared backend for several `gtc serve` on one database (DESIGN.md §7):
+// a postgres:// DSN opens a pgx pool (github.com/jackc/pgx/v5), used through database/sql by
+// the store and directly by River's pgx driver. The SQL is written once (see dialect.go);
+// the schemas are kept per backend (schema.go), and migrations run under an advisory lock so
+// instances starting together do not race.
 package store
 
 import (
@@ -24,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -47,8 +51,10 @@ type Options struct {
 
 // Store is the database. It is safe for concurrent use.
 type Store struct {
-	db   *sql.DB // the one writer (and River)
-	rdb  *sql.DB // readers
+	db   conn // the one writer on SQLite (and River's); a pool on PostgreSQL
+	rdb  conn // readers
+	pool *pgxpool.Pool
+	dsn  string // for messages: without the password
 	opts Options
 
 	ingestCh chan *ingestReq
@@ -71,10 +77,30 @@ func SQLitePath(dsn string) (path string, ok bool) {
 	return path, true
 }
 
+// IsPostgres reports whether dsn names a PostgreSQL database (postgres:// or postgresql://).
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Redact returns dsn fit for logs and errors: a URL's password is replaced by "xxxxx".
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		if IsPostgres(dsn) && err != nil {
+			return "postgres://(unparsable URL)"
+		}
+		return dsn
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
 // Open opens (creating if needed) the database at dsn and applies migrations; options
-// (at most one) tune it. dsn is a
-// SQLite file path (optionally "sqlite://path" or "file:path"); "postgres://" is reserved
-// for issue 7 and reported as not supported yet.
+// (at most one) tune it. dsn is a SQLite file path (optionally "sqlite://path" or
+// "file:path") or a PostgreSQL URL (postgres://user@host:5432/db?sslmode=disable; a
+// search_path parameter picks the schema).
 func Open(ctx context.Context, dsn string, options ...Options) (*Store, error) {
 	var opts Options
 	if len(options) > 0 {
@@ -87,8 +113,8 @@ func Open(ctx context.Context, dsn string, options ...Options) (*Store, error) {
 		opts.Now = time.Now
 	}
 	switch {
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, fmt.Errorf("open store: PostgreSQL is not supported yet: use a SQLite file path")
+	case IsPostgres(dsn):
+		return openPostgres(ctx, dsn, opts)
 	case dsn == "":
 		return nil, fmt.Errorf("open store: no database path given")
 	}
@@ -118,8 +144,8 @@ func Open(ctx context.Context, dsn string, options ...Options) (*Store, error) {
 	// Reads go through rdb, today the same one connection: a separate pool of WAL readers
 	// measured slower in pkg/delivery's BenchmarkIngest on the 2-core machine. The seam
 	// stays (PostgreSQL, or a reader pool when it pays).
-	rdb := db
-	s := &Store{db: db, rdb: rdb, opts: opts, ingestCh: make(chan *ingestReq, 1024),
+	rdb := conn{DB: db}
+	s := &Store{db: conn{DB: db}, rdb: rdb, dsn: path, opts: opts, ingestCh: make(chan *ingestReq, 1024),
 		stop: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -129,9 +155,19 @@ func Open(ctx context.Context, dsn string, options ...Options) (*Store, error) {
 	return s, nil
 }
 
-// DB is the underlying pool, for River's driver (riversqlite) and its migrations. Do not
-// run SQL on it outside this package.
-func (s *Store) DB() *sql.DB { return s.db }
+// DB is the underlying database/sql pool, for River's drivers (riversqlite, and
+// riverdatabasesql for inserts inside the store's transactions on PostgreSQL) and their
+// migrations. Do not run SQL on it outside this package.
+func (s *Store) DB() *sql.DB { return s.db.DB }
+
+// Pool is the pgx pool on PostgreSQL (for River's pgx driver), nil on SQLite.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Postgres reports whether the store is on PostgreSQL, where several instances may share it.
+func (s *Store) Postgres() bool { return s.pool != nil }
+
+// String names the database for messages (a PostgreSQL URL without its password).
+func (s *Store) String() string { return s.dsn }
 
 // SetEnqueue sets Options.Enqueue after Open (the job client needs the DB first).
 func (s *Store) SetEnqueue(f func(ctx context.Context, tx *sql.Tx, contacts []ContactRef) error) {
@@ -156,25 +192,37 @@ func (s *Store) Close() error {
 		close(s.stop)
 		<-s.done
 		err = s.db.Close()
+		if s.pool != nil {
+			s.pool.Close()
+		}
 	})
 	return err
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS gtc_schema_migrations (
-		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+	return s.Exclusive(ctx, func() error { return s.migrateLocked(ctx) })
+}
+
+func (s *Store) migrateLocked(ctx context.Context) error {
+	list, table := migrations, `CREATE TABLE IF NOT EXISTS gtc_schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`
+	if s.Postgres() {
+		list, table = pgMigrations, `CREATE TABLE IF NOT EXISTS gtc_schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`
+	}
+	if _, err := s.db.ExecContext(ctx, table); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	var current int
 	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM gtc_schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if current > len(migrations) {
-		return fmt.Errorf("migrate: database schema version %d is newer than this gtc (%d): upgrade gtc", current, len(migrations))
+	if current > len(list) {
+		return fmt.Errorf("migrate: database schema version %d is newer than this gtc (%d): upgrade gtc", current, len(list))
 	}
-	for v := current + 1; v <= len(migrations); v++ {
-		err := s.tx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+	for v := current + 1; v <= len(list); v++ {
+		err := s.tx(ctx, func(tx *txn) error {
+			if _, err := tx.ExecContext(ctx, list[v-1]); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO gtc_schema_migrations (version, applied_at) VALUES (?, ?)`, v, s.now())
@@ -187,6 +235,29 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// migrationLock is the PostgreSQL advisory lock key under which instances migrate (gtc's
+// tables and River's), one at a time: "gtc" in ASCII.
+const migrationLock = 0x677463
+
+// Exclusive runs f while no other gtc instance on the same database runs an Exclusive f:
+// on PostgreSQL under a session advisory lock, on SQLite directly (one process per file).
+// Migrations run this way, so instances starting together do not race.
+func (s *Store) Exclusive(ctx context.Context, f func() error) error {
+	if !s.Postgres() {
+		return f()
+	}
+	c, err := s.db.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+		return fmt.Errorf("wait for the migration lock: %w", err)
+	}
+	defer c.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
+	return f()
+}
+
 // SchemaVersion is the applied migration version.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
@@ -196,12 +267,12 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 
 func (s *Store) now() int64 { return s.opts.Now().UnixMilli() }
 
-func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+func (s *Store) tx(ctx context.Context, f func(*txn) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := f(tx); err != nil {
+	if err := f(&txn{Tx: tx, pg: s.pool != nil}); err != nil {
 		tx.Rollback()
 		return err
 	}

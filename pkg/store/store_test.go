@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/greentic/gtc/pkg/store/storetest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,9 +14,9 @@ import (
 
 var t0 = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 
-func openTest(t *testing.T, opts Options) (*Store, string) {
+func openTest(t *testing.T, b storetest.Backend, opts Options) (*Store, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "state", "gtc.db")
+	path := b.DSN(t)
 	if opts.Now == nil {
 		opts.Now = func() time.Time { return t0 }
 	}
@@ -31,226 +33,279 @@ func msg(id, from string, ts time.Time) InboundEvent {
 		MessageID: id, MessageType: "text", WaID: from, Timestamp: ts}
 }
 
-func TestOpenMigratesOnceAndRejectsPostgresForNow(t *testing.T) {
-	st, path := openTest(t, Options{})
-	v, err := st.SchemaVersion(context.Background())
-	if err != nil || v != len(migrations) {
-		t.Fatalf("version = %d, %v; want %d", v, err, len(migrations))
-	}
-	st.Close()
-	st2, err := Open(context.Background(), path, Options{})
-	if err != nil {
-		t.Fatalf("reopen: %v", err)
-	}
-	defer st2.Close()
-	if v, _ := st2.SchemaVersion(context.Background()); v != len(migrations) {
-		t.Fatalf("after reopen version = %d", v)
-	}
-	for _, dsn := range []string{"postgres://x/y", ""} {
-		if _, err := Open(context.Background(), dsn, Options{}); err == nil {
-			t.Errorf("Open(%q) succeeded", dsn)
+func TestOpenMigratesOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		st, dsn := openTest(t, b, Options{})
+		want := len(migrations)
+		if st.Postgres() {
+			want = len(pgMigrations)
 		}
-	}
+		v, err := st.SchemaVersion(context.Background())
+		if err != nil || v != want {
+			t.Fatalf("version = %d, %v; want %d", v, err, want)
+		}
+		st.Close()
+		st2, err := Open(context.Background(), dsn, Options{})
+		if err != nil {
+			t.Fatalf("reopen: %v", err)
+		}
+		defer st2.Close()
+		if v, _ := st2.SchemaVersion(context.Background()); v != want {
+			t.Fatalf("after reopen version = %d", v)
+		}
+	})
 }
 
-func TestIngestDedupesAndUpdatesContacts(t *testing.T) {
-	ctx := context.Background()
-	var enqueued []ContactRef
-	st, _ := openTest(t, Options{Enqueue: func(ctx context.Context, tx *sql.Tx, c []ContactRef) error {
-		enqueued = append(enqueued, c...)
-		return nil
-	}})
-	tests := []struct {
-		name       string
-		events     []InboundEvent
-		wantNew    int
-		wantDup    int
-		wantEnqued int
-	}{
-		{"two contacts", []InboundEvent{msg("a1", "111", t0), msg("a2", "111", t0.Add(time.Second)), msg("b1", "222", t0)}, 3, 0, 2},
-		{"all duplicates", []InboundEvent{msg("a1", "111", t0), msg("b1", "222", t0)}, 0, 2, 0},
-		{"duplicate inside one call", []InboundEvent{msg("c1", "333", t0), msg("c1", "333", t0)}, 1, 1, 1},
-		{"status without outbound", []InboundEvent{{Kind: KindStatus, DedupeKey: "status:w:sent", Raw: []byte(`{}`),
-			Status: &StatusUpdate{WAMID: "w", Status: "sent", At: t0}}}, 1, 0, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			enqueued = nil
-			res, err := st.Ingest(ctx, "acme", "support", tt.events)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.New != tt.wantNew || res.Duplicates != tt.wantDup || len(enqueued) != tt.wantEnqued {
-				t.Fatalf("got new=%d dup=%d enqueued=%d; want %d %d %d", res.New, res.Duplicates, len(enqueued), tt.wantNew, tt.wantDup, tt.wantEnqued)
-			}
-		})
-	}
-	c, err := st.Contact(ctx, "acme", "support", "111")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !c.Known || !c.LastInboundAt.Equal(t0.Add(time.Second)) || !c.WindowOpen(t0.Add(time.Hour)) || c.WindowOpen(t0.Add(25*time.Hour)) {
-		t.Fatalf("contact = %+v", c)
-	}
-	if c, _ := st.Contact(ctx, "acme", "support", "999"); c.Known || c.WindowOpen(t0) {
-		t.Fatalf("unknown contact = %+v", c)
-	}
-	evs, _ := st.PendingEvents(ctx, ContactRef{"acme", "support", "111"}, 10)
-	if len(evs) != 2 || evs[0].MessageID != "a1" || evs[1].MessageID != "a2" {
-		t.Fatalf("pending events = %+v", evs)
-	}
-}
-
-func TestIngestEnqueueErrorRollsBack(t *testing.T) {
-	ctx := context.Background()
-	st, _ := openTest(t, Options{Enqueue: func(context.Context, *sql.Tx, []ContactRef) error { return fmt.Errorf("boom") }})
-	if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{msg("x", "1", t0)}); err == nil {
-		t.Fatal("want error")
-	}
-	if evs, _ := st.InboundEvents(ctx, EventFilter{}); len(evs) != 0 {
-		t.Fatalf("rolled back batch left %d events", len(evs))
-	}
-}
-
-func TestIngestGroupCommitConcurrent(t *testing.T) {
-	ctx := context.Background()
-	var mu sync.Mutex
-	calls := 0
-	st, _ := openTest(t, Options{Enqueue: func(context.Context, *sql.Tx, []ContactRef) error {
-		mu.Lock()
-		calls++
-		mu.Unlock()
-		return nil
-	}})
-	const n = 200
+// Instances started together on one PostgreSQL database migrate one at a time.
+func TestOpenConcurrentlyOnPostgres(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
 	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
+	errs := make(chan error, 4)
+	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Every message is sent twice, by two callers: exactly one records it.
-			id := fmt.Sprintf("m%d", i/2)
-			if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{msg(id, fmt.Sprint(i/2), t0)}); err != nil {
+			st, err := Open(context.Background(), dsn, Options{})
+			if err != nil {
 				errs <- err
+				return
 			}
+			st.Close()
 		}()
 	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Fatal(err)
+		t.Errorf("concurrent open: %v", err)
 	}
-	evs, _ := st.InboundEvents(ctx, EventFilter{Limit: 1000})
-	if len(evs) != n/2 {
-		t.Fatalf("recorded %d events, want %d", len(evs), n/2)
+}
+
+func TestOpenRefusesBadDSNs(t *testing.T) {
+	tests := []struct{ dsn, want string }{
+		{"", "no database path given"},
+		{"postgres://gtc:s3cret@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", "postgres://gtc:xxxxx@127.0.0.1:1/db"},
+		{"postgres://gtc:s3cret@[::1", "not a valid PostgreSQL URL"},
 	}
-	t.Logf("%d callers, %d transactions", n, calls)
-	if calls > n/2 {
-		t.Fatalf("%d enqueue calls for %d new messages: no grouping at all?", calls, n/2)
+	for _, tt := range tests {
+		_, err := Open(context.Background(), tt.dsn, Options{})
+		if err == nil {
+			t.Errorf("Open(%q) succeeded", tt.dsn)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Open(%q) = %q; want it to contain %q and never the password", tt.dsn, err, tt.want)
+		}
 	}
+}
+
+func TestIngestDedupesAndUpdatesContacts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		var enqueued []ContactRef
+		st, _ := openTest(t, b, Options{Enqueue: func(ctx context.Context, tx *sql.Tx, c []ContactRef) error {
+			enqueued = append(enqueued, c...)
+			return nil
+		}})
+		tests := []struct {
+			name       string
+			events     []InboundEvent
+			wantNew    int
+			wantDup    int
+			wantEnqued int
+		}{
+			{"two contacts", []InboundEvent{msg("a1", "111", t0), msg("a2", "111", t0.Add(time.Second)), msg("b1", "222", t0)}, 3, 0, 2},
+			{"all duplicates", []InboundEvent{msg("a1", "111", t0), msg("b1", "222", t0)}, 0, 2, 0},
+			{"duplicate inside one call", []InboundEvent{msg("c1", "333", t0), msg("c1", "333", t0)}, 1, 1, 1},
+			{"status without outbound", []InboundEvent{{Kind: KindStatus, DedupeKey: "status:w:sent", Raw: []byte(`{}`),
+				Status: &StatusUpdate{WAMID: "w", Status: "sent", At: t0}}}, 1, 0, 0},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				enqueued = nil
+				res, err := st.Ingest(ctx, "acme", "support", tt.events)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.New != tt.wantNew || res.Duplicates != tt.wantDup || len(enqueued) != tt.wantEnqued {
+					t.Fatalf("got new=%d dup=%d enqueued=%d; want %d %d %d", res.New, res.Duplicates, len(enqueued), tt.wantNew, tt.wantDup, tt.wantEnqued)
+				}
+			})
+		}
+		c, err := st.Contact(ctx, "acme", "support", "111")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.Known || !c.LastInboundAt.Equal(t0.Add(time.Second)) || !c.WindowOpen(t0.Add(time.Hour)) || c.WindowOpen(t0.Add(25*time.Hour)) {
+			t.Fatalf("contact = %+v", c)
+		}
+		if c, _ := st.Contact(ctx, "acme", "support", "999"); c.Known || c.WindowOpen(t0) {
+			t.Fatalf("unknown contact = %+v", c)
+		}
+		evs, _ := st.PendingEvents(ctx, ContactRef{"acme", "support", "111"}, 10)
+		if len(evs) != 2 || evs[0].MessageID != "a1" || evs[1].MessageID != "a2" {
+			t.Fatalf("pending events = %+v", evs)
+		}
+	})
+}
+
+func TestIngestEnqueueErrorRollsBack(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st, _ := openTest(t, b, Options{Enqueue: func(context.Context, *sql.Tx, []ContactRef) error { return fmt.Errorf("boom") }})
+		if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{msg("x", "1", t0)}); err == nil {
+			t.Fatal("want error")
+		}
+		if evs, _ := st.InboundEvents(ctx, EventFilter{}); len(evs) != 0 {
+			t.Fatalf("rolled back batch left %d events", len(evs))
+		}
+	})
+}
+
+func TestIngestGroupCommitConcurrent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		calls := 0
+		st, _ := openTest(t, b, Options{Enqueue: func(context.Context, *sql.Tx, []ContactRef) error {
+			mu.Lock()
+			calls++
+			mu.Unlock()
+			return nil
+		}})
+		const n = 200
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Every message is sent twice, by two callers: exactly one records it.
+				id := fmt.Sprintf("m%d", i/2)
+				if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{msg(id, fmt.Sprint(i/2), t0)}); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		evs, _ := st.InboundEvents(ctx, EventFilter{Limit: 1000})
+		if len(evs) != n/2 {
+			t.Fatalf("recorded %d events, want %d", len(evs), n/2)
+		}
+		t.Logf("%d callers, %d transactions", n, calls)
+		if calls > n/2 {
+			t.Fatalf("%d enqueue calls for %d new messages: no grouping at all?", calls, n/2)
+		}
+	})
 }
 
 func TestStatusesMoveOutboundForwardOnly(t *testing.T) {
-	ctx := context.Background()
-	st, _ := openTest(t, Options{})
-	ids, err := st.RecordOutbound(ctx, "t", "t", []NewOutbound{{ContactKey: "1", Recipient: "+1", Origin: OriginSend, MessageType: "text", Request: []byte(`{}`)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.FinishOutbound(ctx, ids[0], OutboundResult{State: OutSent, WAMID: "wamid.1", Attempted: true}); err != nil {
-		t.Fatal(err)
-	}
-	status := func(s string, code int, class string, unreachable bool) InboundEvent {
-		return InboundEvent{Kind: KindStatus, DedupeKey: "status:wamid.1:" + s, Raw: []byte(`{}`),
-			Status: &StatusUpdate{WAMID: "wamid.1", Status: s, At: t0, ErrorCode: code, ErrorClass: class, Unreachable: unreachable}}
-	}
-	steps := []struct {
-		status    string
-		code      int
-		class     string
-		wantState string
-	}{
-		{"read", 0, "", "read"},
-		{"delivered", 0, "", "read"}, // late: does not move back
-		{"sent", 0, "", "read"},
-		{"failed", 131026, "unreachable", "failed"},
-	}
-	for _, s := range steps {
-		t.Run(s.status, func(t *testing.T) {
-			if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{status(s.status, s.code, s.class, s.code == 131026)}); err != nil {
-				t.Fatal(err)
-			}
-			o, err := st.OutboundByID(ctx, ids[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if o.State != s.wantState || o.Attempts != 1 {
-				t.Fatalf("state = %s attempts = %d, want %s", o.State, o.Attempts, s.wantState)
-			}
-		})
-	}
-	o, _ := st.OutboundByID(ctx, ids[0])
-	if o.ErrorClass != "unreachable" || o.ErrorCode != 131026 {
-		t.Fatalf("failed status not recorded: %+v", o)
-	}
-	c, _ := st.Contact(ctx, "t", "t", "1")
-	if c.UnreachableCode != 131026 {
-		t.Fatalf("contact not marked unreachable: %+v", c)
-	}
-	if sts, _ := st.Statuses(ctx, "wamid.1"); len(sts) != 4 {
-		t.Fatalf("statuses = %+v", sts)
-	}
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st, _ := openTest(t, b, Options{})
+		ids, err := st.RecordOutbound(ctx, "t", "t", []NewOutbound{{ContactKey: "1", Recipient: "+1", Origin: OriginSend, MessageType: "text", Request: []byte(`{}`)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.FinishOutbound(ctx, ids[0], OutboundResult{State: OutSent, WAMID: "wamid.1", Attempted: true}); err != nil {
+			t.Fatal(err)
+		}
+		status := func(s string, code int, class string, unreachable bool) InboundEvent {
+			return InboundEvent{Kind: KindStatus, DedupeKey: "status:wamid.1:" + s, Raw: []byte(`{}`),
+				Status: &StatusUpdate{WAMID: "wamid.1", Status: s, At: t0, ErrorCode: code, ErrorClass: class, Unreachable: unreachable}}
+		}
+		steps := []struct {
+			status    string
+			code      int
+			class     string
+			wantState string
+		}{
+			{"read", 0, "", "read"},
+			{"delivered", 0, "", "read"}, // late: does not move back
+			{"sent", 0, "", "read"},
+			{"failed", 131026, "unreachable", "failed"},
+		}
+		for _, s := range steps {
+			t.Run(s.status, func(t *testing.T) {
+				if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{status(s.status, s.code, s.class, s.code == 131026)}); err != nil {
+					t.Fatal(err)
+				}
+				o, err := st.OutboundByID(ctx, ids[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if o.State != s.wantState || o.Attempts != 1 {
+					t.Fatalf("state = %s attempts = %d, want %s", o.State, o.Attempts, s.wantState)
+				}
+			})
+		}
+		o, _ := st.OutboundByID(ctx, ids[0])
+		if o.ErrorClass != "unreachable" || o.ErrorCode != 131026 {
+			t.Fatalf("failed status not recorded: %+v", o)
+		}
+		c, _ := st.Contact(ctx, "t", "t", "1")
+		if c.UnreachableCode != 131026 {
+			t.Fatalf("contact not marked unreachable: %+v", c)
+		}
+		if sts, _ := st.Statuses(ctx, "wamid.1"); len(sts) != 4 {
+			t.Fatalf("statuses = %+v", sts)
+		}
+	})
 }
 
 func TestCompleteEventOnceAndLeases(t *testing.T) {
-	ctx := context.Background()
-	st, _ := openTest(t, Options{})
-	ref := ContactRef{"t", "t", "1"}
-	if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{msg("a", "1", t0)}); err != nil {
-		t.Fatal(err)
-	}
-	ok, err := st.ClaimContact(ctx, ref, "job1", t0.Add(time.Minute))
-	if err != nil || !ok {
-		t.Fatalf("claim = %v %v", ok, err)
-	}
-	if ok, _ := st.ClaimContact(ctx, ref, "job2", t0.Add(time.Minute)); ok {
-		t.Fatal("second owner claimed a held lease")
-	}
-	if more, _ := st.ReleaseContact(ctx, ref, "job1"); !more {
-		t.Fatal("release with a pending event must report more")
-	}
-	evs, _ := st.PendingEvents(ctx, ref, 10)
-	reply := []NewOutbound{{ContactKey: "1", Recipient: "+1", Origin: OriginOptOut, MessageType: "text", Request: []byte(`{}`)}}
-	ids, done, err := st.CompleteEvent(ctx, evs[0], &OptChange{OptedOut: true, At: t0}, reply)
-	if err != nil || !done || len(ids) != 1 {
-		t.Fatalf("complete = %v %v %v", ids, done, err)
-	}
-	if _, done, _ := st.CompleteEvent(ctx, evs[0], nil, reply); done {
-		t.Fatal("event completed twice")
-	}
-	if open, _ := st.OpenOutbound(ctx); len(open) != 1 {
-		t.Fatalf("open outbound = %d, want 1", len(open))
-	}
-	if c, _ := st.Contact(ctx, "t", "t", "1"); !c.OptedOut {
-		t.Fatal("opt-out not recorded")
-	}
-	if more, _ := st.ReleaseContact(ctx, ref, "job1"); more {
-		t.Fatal("nothing pending, release must succeed")
-	}
-	if ok, _ := st.ClaimContact(ctx, ref, "job2", t0.Add(time.Minute)); !ok {
-		t.Fatal("released lease not claimable")
-	}
-	if err := st.ClearLeases(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := st.ClaimContact(ctx, ref, "job3", t0.Add(time.Minute)); !ok {
-		t.Fatal("cleared lease not claimable")
-	}
-	d, _ := st.QueueDepth(ctx)
-	if d.PendingEvents != 0 || d.OpenOutbound != 1 {
-		t.Fatalf("depth = %+v", d)
-	}
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st, _ := openTest(t, b, Options{})
+		ref := ContactRef{"t", "t", "1"}
+		if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{msg("a", "1", t0)}); err != nil {
+			t.Fatal(err)
+		}
+		ok, err := st.ClaimContact(ctx, ref, "job1", t0.Add(time.Minute))
+		if err != nil || !ok {
+			t.Fatalf("claim = %v %v", ok, err)
+		}
+		if ok, _ := st.ClaimContact(ctx, ref, "job2", t0.Add(time.Minute)); ok {
+			t.Fatal("second owner claimed a held lease")
+		}
+		if more, _ := st.ReleaseContact(ctx, ref, "job1"); !more {
+			t.Fatal("release with a pending event must report more")
+		}
+		evs, _ := st.PendingEvents(ctx, ref, 10)
+		reply := []NewOutbound{{ContactKey: "1", Recipient: "+1", Origin: OriginOptOut, MessageType: "text", Request: []byte(`{}`)}}
+		ids, done, err := st.CompleteEvent(ctx, evs[0], &OptChange{OptedOut: true, At: t0}, reply)
+		if err != nil || !done || len(ids) != 1 {
+			t.Fatalf("complete = %v %v %v", ids, done, err)
+		}
+		if _, done, _ := st.CompleteEvent(ctx, evs[0], nil, reply); done {
+			t.Fatal("event completed twice")
+		}
+		if open, _ := st.OpenOutbound(ctx); len(open) != 1 {
+			t.Fatalf("open outbound = %d, want 1", len(open))
+		}
+		if c, _ := st.Contact(ctx, "t", "t", "1"); !c.OptedOut {
+			t.Fatal("opt-out not recorded")
+		}
+		if more, _ := st.ReleaseContact(ctx, ref, "job1"); more {
+			t.Fatal("nothing pending, release must succeed")
+		}
+		if ok, _ := st.ClaimContact(ctx, ref, "job2", t0.Add(time.Minute)); !ok {
+			t.Fatal("released lease not claimable")
+		}
+		if err := st.ClearLeases(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := st.ClaimContact(ctx, ref, "job3", t0.Add(time.Minute)); !ok {
+			t.Fatal("cleared lease not claimable")
+		}
+		d, _ := st.QueueDepth(ctx)
+		if d.PendingEvents != 0 || d.OpenOutbound != 1 {
+			t.Fatalf("depth = %+v", d)
+		}
+	})
 }
 
 func BenchmarkIngest(b *testing.B) {
@@ -279,44 +334,46 @@ func BenchmarkIngest(b *testing.B) {
 }
 
 func TestStatusBeforeSendIsRecorded(t *testing.T) {
-	ctx := context.Background()
-	tests := []struct {
-		name      string
-		statuses  []string
-		code      int
-		wantState string
-	}{
-		{"sent only", []string{"sent"}, 0, "sent"},
-		{"delivered and read early", []string{"delivered", "read"}, 0, "read"},
-		{"failed early", []string{"sent", "failed"}, 131026, "failed"},
-	}
-	for i, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			st, _ := openTest(t, Options{})
-			wamid := fmt.Sprint("wamid.early", i)
-			ids, err := st.RecordOutbound(ctx, "t", "t", []NewOutbound{{ContactKey: "1", Recipient: "+1", Origin: OriginSend, MessageType: "text", Request: []byte(`{}`)}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range tt.statuses {
-				u := &StatusUpdate{WAMID: wamid, Status: s, At: t0}
-				if s == "failed" {
-					u.ErrorCode, u.ErrorClass, u.Unreachable = tt.code, "unreachable", true
-				}
-				if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{{Kind: KindStatus, DedupeKey: "status:" + wamid + ":" + s, Raw: []byte(`{}`), Status: u}}); err != nil {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		tests := []struct {
+			name      string
+			statuses  []string
+			code      int
+			wantState string
+		}{
+			{"sent only", []string{"sent"}, 0, "sent"},
+			{"delivered and read early", []string{"delivered", "read"}, 0, "read"},
+			{"failed early", []string{"sent", "failed"}, 131026, "failed"},
+		}
+		for i, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				st, _ := openTest(t, b, Options{})
+				wamid := fmt.Sprint("wamid.early", i)
+				ids, err := st.RecordOutbound(ctx, "t", "t", []NewOutbound{{ContactKey: "1", Recipient: "+1", Origin: OriginSend, MessageType: "text", Request: []byte(`{}`)}})
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			if err := st.FinishOutbound(ctx, ids[0], OutboundResult{State: OutSent, WAMID: wamid, Attempted: true}); err != nil {
-				t.Fatal(err)
-			}
-			o, _ := st.OutboundByID(ctx, ids[0])
-			if o.State != tt.wantState || o.ErrorCode != tt.code {
-				t.Fatalf("state = %s code %d, want %s %d", o.State, o.ErrorCode, tt.wantState, tt.code)
-			}
-			if c, _ := st.Contact(ctx, "t", "t", "1"); (tt.code != 0) != (c.UnreachableCode != 0) {
-				t.Fatalf("contact unreachable = %d", c.UnreachableCode)
-			}
-		})
-	}
+				for _, s := range tt.statuses {
+					u := &StatusUpdate{WAMID: wamid, Status: s, At: t0}
+					if s == "failed" {
+						u.ErrorCode, u.ErrorClass, u.Unreachable = tt.code, "unreachable", true
+					}
+					if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{{Kind: KindStatus, DedupeKey: "status:" + wamid + ":" + s, Raw: []byte(`{}`), Status: u}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := st.FinishOutbound(ctx, ids[0], OutboundResult{State: OutSent, WAMID: wamid, Attempted: true}); err != nil {
+					t.Fatal(err)
+				}
+				o, _ := st.OutboundByID(ctx, ids[0])
+				if o.State != tt.wantState || o.ErrorCode != tt.code {
+					t.Fatalf("state = %s code %d, want %s %d", o.State, o.ErrorCode, tt.wantState, tt.code)
+				}
+				if c, _ := st.Contact(ctx, "t", "t", "1"); (tt.code != 0) != (c.UnreachableCode != 0) {
+					t.Fatalf("contact unreachable = %d", c.UnreachableCode)
+				}
+			})
+		}
+	})
 }
