@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/greentic/gtc/pkg/cli"
+	"github.com/greentic/gtc/pkg/store/storetest"
 )
 
 // The .txtar scripts under testdata/script run the real command tree in-process as "gtc".
@@ -33,7 +35,27 @@ func TestScripts(t *testing.T) {
 			env.Setenv("GTC_TESTDATA", mustAbs("../../testdata"))
 			env.Setenv("GTC_SHARED", mustAbs("../../../shared"))
 			env.Setenv("NO_COLOR", "1")
+			// Scripts that need PostgreSQL start with [!postgres] skip; they get a schema of
+			// their own in $GTC_PG_URL.
+			if base := os.Getenv(storetest.EnvPostgres); base != "" {
+				dsn, drop, err := storetest.NewSchema(base)
+				if err != nil {
+					return err
+				}
+				env.Defer(func() {
+					if err := drop(); err != nil {
+						env.T().Log(err)
+					}
+				})
+				env.Setenv("GTC_PG_URL", dsn)
+			}
 			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "postgres" {
+				return os.Getenv(storetest.EnvPostgres) != "", nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -54,35 +55,50 @@ func PostgresDSN(t testing.TB) string {
 	if base == "" {
 		t.Skipf("%s is not set: skipping the PostgreSQL backend (bash .ci/run sets it)", EnvPostgres)
 	}
+	dsn, drop, err := NewSchema(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Log(err)
+		}
+	})
+	return dsn
+}
+
+// NewSchema creates a uniquely named schema in base's database and returns a URL whose
+// search_path selects it, and a function that drops it.
+func NewSchema(base string) (dsn string, drop func() error, err error) {
 	ctx := context.Background()
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", EnvPostgres, err)
+	}
 	c, err := pgx.Connect(ctx, base)
 	if err != nil {
-		t.Fatalf("connect to %s: %v", EnvPostgres, err)
+		return "", nil, fmt.Errorf("connect to %s: %w", EnvPostgres, err)
 	}
 	defer c.Close(ctx)
 	var b [6]byte
 	rand.Read(b[:])
 	schema := "gtc_test_" + hex.EncodeToString(b[:])
 	if _, err := c.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
+		return "", nil, fmt.Errorf("create schema: %w", err)
 	}
-	t.Cleanup(func() {
+	drop = func() error {
 		c, err := pgx.Connect(ctx, base)
 		if err != nil {
-			t.Logf("drop schema %s: %v", schema, err)
-			return
+			return fmt.Errorf("drop schema %s: %w", schema, err)
 		}
 		defer c.Close(ctx)
 		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Logf("drop schema %s: %v", schema, err)
+			return fmt.Errorf("drop schema %s: %w", schema, err)
 		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("%s: %v", EnvPostgres, err)
+		return nil
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return u.String()
+	return u.String(), drop, nil
 }
