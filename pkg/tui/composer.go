@@ -126,12 +126,14 @@ type sentMsg struct {
 	err error
 }
 
-// Composer is the message composer's model. After Run, read Cancelled, Sent, MessageID and
+// Composer is the message composer's model: each question is a huh form (see form), the
+// preview ends with a huh.Confirm "Send to …?". After Run, read Cancelled, Sent, MessageID and
 // SendErr.
 type Composer struct {
-	cfg   ComposerConfig
-	form  *form
-	stage composerStage
+	cfg     ComposerConfig
+	form    *form
+	stage   composerStage
+	confirm *confirm // the send question of the preview, nil when the message has a problem
 
 	templates     []Template
 	templatesErr  error
@@ -165,7 +167,8 @@ func NewComposer(cfg ComposerConfig) *Composer {
 	return c
 }
 
-func (c *Composer) Init() tea.Cmd { return nil }
+// Init starts the first field's form (focus, cursor blink).
+func (c *Composer) Init() tea.Cmd { return c.form.init() }
 
 func (c *Composer) loadTemplates() tea.Msg {
 	ts, err := c.cfg.Backend.ListTemplates(c.cfg.Context)
@@ -177,10 +180,20 @@ func (c *Composer) send() tea.Msg {
 	return sentMsg{id: id, err: err}
 }
 
+// edit leaves the preview for the last question.
+func (c *Composer) edit() tea.Cmd {
+	c.stage = stageFields
+	c.confirm = nil
+	return c.form.back()
+}
+
 func (c *Composer) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		c.form.width = msg.Width
+		c.form.resize(msg.Width)
+		if c.confirm != nil {
+			c.confirm.resize(c.form.width)
+		}
 		return c, nil
 	case templatesMsg:
 		c.templates, c.templatesErr, c.templatesDone = msg.templates, msg.err, true
@@ -188,8 +201,7 @@ func (c *Composer) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			c.templatesErr = errors.New("the business account has no approved templates")
 		}
 		c.stage = stageFields
-		c.form.enter()
-		return c, nil
+		return c, c.form.enter()
 	case sentMsg:
 		c.stage = stageResult
 		c.Sent, c.MessageID, c.SendErr = true, msg.id, msg.err
@@ -207,25 +219,35 @@ func (c *Composer) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		case stageResult:
 			return c, tea.Quit
 		case stagePreview:
-			switch {
-			case key.Matches(msg, c.cfg.Keys.Confirm) && c.buildErr == nil:
-				c.stage = stageSending
-				return c, c.send
-			case key.Matches(msg, c.cfg.Keys.Deny):
-				c.stage = stageFields
-				c.form.back()
+			if key.Matches(msg, c.cfg.Keys.Back) || (c.confirm == nil && key.Matches(msg, c.cfg.Keys.Deny)) {
+				return c, c.edit()
 			}
-			return c, nil
 		}
 	}
-	if c.stage != stageFields {
+	switch c.stage {
+	case stagePreview:
+		if c.confirm == nil {
+			return c, nil
+		}
+		answered, cmd := c.confirm.update(msg)
+		switch {
+		case !answered:
+			return c, cmd
+		case c.confirm.yes:
+			c.stage = stageSending
+			return c, c.send
+		default: // "no, edit"
+			return c, c.edit()
+		}
+	case stageFields:
+	default:
 		return c, nil
 	}
 	done, cmd := c.form.update(msg)
 	if c.form.values["kind"] == "template" && !c.templatesDone && c.cfg.Backend != nil {
 		if _, asked := c.form.values["template"]; !asked && c.form.idx == 2 {
 			c.stage = stageLoading
-			return c, c.loadTemplates
+			return c, tea.Batch(cmd, c.loadTemplates)
 		}
 	}
 	if done {
@@ -234,6 +256,10 @@ func (c *Composer) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			c.buildErr = c.cfg.Check(c.message)
 		}
 		c.stage = stagePreview
+		c.confirm = nil
+		if c.buildErr == nil {
+			c.confirm, cmd = newConfirm(c.cfg.Styles, c.cfg.Keys, c.form.width, "Send to "+c.message.To+"?", "Send", "No, edit")
+		}
 	}
 	return c, cmd
 }
@@ -247,7 +273,6 @@ func (c *Composer) View() string {
 		b.WriteString(s.Muted.Render("Loading the business account's templates…") + "\n")
 	case stageFields:
 		b.WriteString(c.form.view())
-		b.WriteString("\n" + s.Help.Render("enter next • esc back • ctrl+c cancel") + "\n")
 	case stagePreview, stageSending:
 		b.WriteString(s.Label.Render("Preview") + "\n")
 		b.WriteString(renderMessage(s, c.message) + "\n")
@@ -260,7 +285,8 @@ func (c *Composer) View() string {
 			b.WriteString("\n" + s.Muted.Render("Sending…") + "\n")
 			break
 		}
-		fmt.Fprintf(&b, "\nSend to %s? %s\n", c.message.To, s.Help.Render("y send • n edit • ctrl+c cancel"))
+		b.WriteString("\n" + c.confirm.view() + "\n")
+		b.WriteString("\n" + s.Help.Render("y send • n edit • ←/→ choose • ctrl+c cancel") + "\n")
 	case stageResult:
 		if c.SendErr != nil {
 			b.WriteString(s.Error.Render(wrap("✗ send failed: "+c.SendErr.Error(), c.form.width)) + "\n")

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/greentic/gtc/pkg/whatsapp"
@@ -57,32 +56,24 @@ func newTestComposer(b *fakeBackend) *Composer {
 		Explain: func(err error) string { return "advice: " + err.Error() }})
 }
 
-// drive sends keys to m, running the commands they return (template loading, sending)
-// synchronously, like the program would.
-func drive(m tea.Model, keys ...string) tea.Model {
+// drive sends keys to c and, like the program would, fetches the templates or sends the
+// message when a key started that. (Other commands, the huh fields' focus and cursor blink,
+// are not needed: a form moves on within the Update of its key.)
+func drive(c *Composer, keys ...string) *Composer {
 	for _, k := range keys {
-		var cmd tea.Cmd
-		switch k {
-		case "enter", "esc", "down", "up", "ctrl+c", "ctrl+u":
-			m, cmd = m.Update(press(k))
-		default:
-			if len([]rune(k)) == 1 {
-				m, cmd = m.Update(press(k))
-			} else {
-				m = typeInto(m, k)
-			}
+		if isKeyName(k) || len([]rune(k)) == 1 {
+			c.Update(press(k))
+		} else {
+			typeInto(c, k)
 		}
-		for cmd != nil {
-			msg := cmd()
-			switch msg.(type) {
-			case templatesMsg, sentMsg:
-				m, cmd = m.Update(msg)
-			default:
-				cmd = nil
-			}
+		switch c.stage {
+		case stageLoading:
+			c.Update(c.loadTemplates())
+		case stageSending:
+			c.Update(c.send())
 		}
 	}
-	return m
+	return c
 }
 
 func TestParamsFromText(t *testing.T) {
@@ -158,9 +149,8 @@ func TestComposerUpdateView(t *testing.T) {
 			if b == nil {
 				b = &fakeBackend{templates: []Template{orderTemplate}}
 			}
-			c := newTestComposer(b)
-			m := drive(c, tt.keys...)
-			v := stripANSI(m.View())
+			c := drive(newTestComposer(b), tt.keys...)
+			v := stripANSI(c.View())
 			for _, w := range tt.want {
 				if !strings.Contains(v, w) {
 					t.Errorf("view lacks %q:\n%s", w, v)
@@ -194,8 +184,7 @@ func TestComposerTeatestTemplate(t *testing.T) {
 		{Name: "hello_world", Language: "en_US", Category: "UTILITY"},
 		orderTemplate,
 	}}
-	c := newTestComposer(b)
-	tm := teatest.NewTestModel(t, c, teatest.WithInitialTermSize(80, 30))
+	tm := teatest.NewTestModel(t, snapModel{newTestComposer(b)}, teatest.WithInitialTermSize(80, 30))
 	tm.Type("+4915123456789")
 	tm.Send(press("enter"))
 	tm.Send(press("down"))
@@ -210,12 +199,10 @@ func TestComposerTeatestTemplate(t *testing.T) {
 	tm.Send(press("enter"))
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("Send to +4915123456789?")) },
 		teatest.WithDuration(5*time.Second))
-	golden(t, "composer_template_preview", c.View())
+	golden(t, "composer_template_preview", snapshot(t, tm))
 	tm.Send(press("y"))
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("message id wamid.TEST1")) },
-		teatest.WithDuration(5*time.Second))
-	golden(t, "composer_template_sent", c.View())
-	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Composer)
+	final := finalScreen(t, tm).(*Composer)
+	golden(t, "composer_template_sent", final.View())
 	if !final.Sent || final.SendErr != nil || final.MessageID != "wamid.TEST1" {
 		t.Fatalf("sent=%v err=%v id=%q", final.Sent, final.SendErr, final.MessageID)
 	}

@@ -4,10 +4,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
-	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/huh"
 
 	"github.com/greentic/gtc/pkg/secret"
 )
@@ -21,8 +20,9 @@ type Field struct {
 	Default string // pre-filled when the form has no value for Key yet
 	// Choices, when not empty, make the field a list to pick from.
 	Choices []Choice
-	// Validate checks a typed value (trimmed); nil accepts anything. It runs on every key
-	// press, so the error shows while typing, and again on enter.
+	// Validate checks a typed value (trimmed); nil accepts anything. It is the huh input's
+	// validator, so enter refuses a bad value, and the form also runs it after every key
+	// press so the error shows while typing.
 	Validate func(string) error
 	// Warn returns a warning worth showing for an acceptable value ("" for none).
 	Warn func(string) string
@@ -35,33 +35,38 @@ type Choice struct {
 	Detail string
 }
 
-// form asks a sequence of fields. The sequence is recomputed from the answers so far by
-// plan, so a later field can depend on an earlier answer (the composer's message kind).
+// form asks a sequence of fields, one at a time, each as a huh form holding one huh field
+// (huh.Input, or huh.Select for a field with Choices). The sequence is recomputed from the
+// answers so far by plan, so a later field can depend on an earlier answer (the composer's
+// message kind, the chosen template's parameters), which is why each question gets its own
+// huh form rather than the whole plan being one.
 type form struct {
 	styles *Styles
 	keys   KeyMap
+	theme  *huh.Theme
 	plan   func(values map[string]string) []Field
 
 	values map[string]string
 	idx    int
-	input  textinput.Model
-	cursor int
-	err    error
 	width  int
+
+	step  *huh.Form // the current field's form, nil when every field is answered
+	value string    // bound to the current huh field
+	err   error     // Validate's verdict on value after the last key press
+	start tea.Cmd   // the first field's Init command
 }
 
 func newForm(s *Styles, k KeyMap, values map[string]string, plan func(map[string]string) []Field) *form {
 	if values == nil {
 		values = map[string]string{}
 	}
-	f := &form{styles: s, keys: k, plan: plan, values: values, width: 80}
-	f.input = textinput.New()
-	f.input.Prompt = "> "
-	f.input.PromptStyle = s.Prompt
-	f.input.Cursor.SetMode(cursor.CursorStatic) // no blinking: stable output in tests and goldens
-	f.enter()
+	f := &form{styles: s, keys: k, theme: s.HuhTheme(), plan: plan, values: values, width: 80}
+	f.start = f.enter()
 	return f
 }
+
+// init is the first field's Init command, for the screen's Init.
+func (f *form) init() tea.Cmd { return f.start }
 
 // fields is the current plan.
 func (f *form) fields() []Field { return f.plan(f.values) }
@@ -75,85 +80,97 @@ func (f *form) current() (Field, bool) {
 	return fs[f.idx], true
 }
 
-// enter loads the current field's value into the input.
-func (f *form) enter() {
+// enter builds the huh form of the current field, loaded with its value (the answer so far,
+// else its default), and returns the form's Init command (focus, cursor blink).
+func (f *form) enter() tea.Cmd {
 	f.err = nil
+	f.step = nil
 	fd, ok := f.current()
 	if !ok {
-		return
+		return nil
 	}
 	v, have := f.values[fd.Key]
 	if !have {
 		v = fd.Default
 	}
+	f.value = v
+	title := fd.Title + "  " + f.styles.Step.Render(fmt.Sprintf("(%d of %d)", f.idx+1, len(f.fields())))
+	help := wrap(fd.Help, f.fieldWidth())
+	var field huh.Field
 	if len(fd.Choices) > 0 {
-		f.cursor = 0
+		opts := make([]huh.Option[string], len(fd.Choices))
 		for i, c := range fd.Choices {
-			if c.Value == v {
-				f.cursor = i
+			label := c.Label
+			if c.Detail != "" {
+				label += "  " + f.styles.Muted.Render(c.Detail)
 			}
+			opts[i] = huh.NewOption(label, c.Value)
 		}
-		f.input.Blur()
+		field = huh.NewSelect[string]().Key(fd.Key).Title(title).Description(help).Options(opts...).Value(&f.value)
+	} else {
+		in := huh.NewInput().Key(fd.Key).Title(title).Description(help).Value(&f.value).
+			Validate(func(s string) error { return validate(fd, strings.TrimSpace(s)) })
+		if fd.Secret {
+			in.EchoMode(huh.EchoModePassword)
+		}
+		field = in
+	}
+	f.step = newStep(f.theme, f.keys, f.width, field)
+	return f.step.Init()
+}
+
+// fieldWidth is the text width inside a field (huh draws a border and a space on its left).
+func (f *form) fieldWidth() int { return f.width - 2 }
+
+// resize applies a new terminal width to the current field.
+func (f *form) resize(width int) {
+	if width <= 0 {
 		return
 	}
-	f.input.Reset()
-	f.input.SetValue(v)
-	f.input.CursorEnd()
-	f.input.EchoMode = textinput.EchoNormal
-	if fd.Secret {
-		f.input.EchoMode = textinput.EchoPassword
-		f.input.EchoCharacter = '•'
+	f.width = width
+	if f.step != nil {
+		sizeStep(f.step, width)
 	}
-	f.input.Focus()
 }
 
 // done reports whether every field of the plan is answered.
 func (f *form) done() bool { _, ok := f.current(); return !ok }
 
 // back returns to the previous field (or the last one after completion).
-func (f *form) back() {
+func (f *form) back() tea.Cmd {
 	if f.idx > 0 {
 		f.idx--
 	}
-	if f.idx >= len(f.fields()) {
-		f.idx = len(f.fields()) - 1
+	if n := len(f.fields()); f.idx >= n {
+		f.idx = n - 1
 	}
-	f.enter()
+	return f.enter()
 }
 
-// update handles a key on the current field. It returns true when that answered the
+// update handles a message for the current field. It returns true when that answered the
 // last field.
 func (f *form) update(msg tea.Msg) (bool, tea.Cmd) {
 	fd, ok := f.current()
-	if !ok {
+	if !ok || f.step == nil {
 		return true, nil
 	}
 	km, isKey := msg.(tea.KeyMsg)
 	if isKey && key.Matches(km, f.keys.Back) {
-		f.back()
-		return false, nil
+		return false, f.back()
 	}
-	if len(fd.Choices) > 0 {
-		if !isKey {
+	_, cmd := f.step.Update(msg)
+	if !isKey {
+		return false, cmd
+	}
+	if key.Matches(km, f.keys.Next) {
+		if !submitStep(f.step) {
+			f.err = f.step.GetFocusedField().Error()
 			return false, nil
 		}
-		switch {
-		case key.Matches(km, f.keys.Up):
-			f.cursor = (f.cursor - 1 + len(fd.Choices)) % len(fd.Choices)
-		case key.Matches(km, f.keys.Down):
-			f.cursor = (f.cursor + 1) % len(fd.Choices)
-		case key.Matches(km, f.keys.Next):
-			return f.accept(fd, fd.Choices[f.cursor].Value), nil
-		}
-		return false, nil
+		return f.accept(fd, strings.TrimSpace(f.value))
 	}
-	if isKey && key.Matches(km, f.keys.Next) {
-		return f.accept(fd, strings.TrimSpace(f.input.Value())), nil
-	}
-	var cmd tea.Cmd
-	f.input, cmd = f.input.Update(msg)
-	if isKey {
-		f.err = validate(fd, strings.TrimSpace(f.input.Value()))
+	if len(fd.Choices) == 0 {
+		f.err = validate(fd, strings.TrimSpace(f.value))
 	}
 	return false, cmd
 }
@@ -165,57 +182,102 @@ func validate(fd Field, v string) error {
 	return fd.Validate(v)
 }
 
-func (f *form) accept(fd Field, v string) bool {
-	if err := validate(fd, v); err != nil {
-		f.err = err
-		return false
-	}
+func (f *form) accept(fd Field, v string) (bool, tea.Cmd) {
 	f.values[fd.Key] = v
 	f.idx++
 	if f.done() {
-		return true
+		f.step = nil
+		return true, nil
 	}
-	f.enter()
-	return false
+	return false, f.enter()
 }
 
-// view draws the current field.
+// view draws the current field, its validation error or warning under it, and the key help.
 func (f *form) view() string {
 	fd, ok := f.current()
-	if !ok {
+	if !ok || f.step == nil {
 		return ""
 	}
 	s := f.styles
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %s\n", s.Label.Render(fd.Title), s.Step.Render(fmt.Sprintf("(%d of %d)", f.idx+1, len(f.fields()))))
-	if fd.Help != "" {
-		b.WriteString(s.Help.Render(wrap(fd.Help, f.width)) + "\n")
-	}
-	b.WriteString("\n")
-	if len(fd.Choices) > 0 {
-		for i, c := range fd.Choices {
-			line := "  " + c.Label
-			st := s.Choice
-			if i == f.cursor {
-				line = "> " + c.Label
-				st = s.Cursor
-			}
-			if c.Detail != "" {
-				line += "  " + s.Muted.Render(c.Detail)
-			}
-			b.WriteString(st.Render(line) + "\n")
-		}
-	} else {
-		b.WriteString(f.input.View() + "\n")
-	}
+	b.WriteString(f.step.View() + "\n")
 	if f.err != nil {
 		b.WriteString(s.Error.Render(wrap("✗ "+f.err.Error(), f.width)) + "\n")
 	} else if fd.Warn != nil && len(fd.Choices) == 0 {
-		if w := fd.Warn(strings.TrimSpace(f.input.Value())); w != "" {
-			b.WriteString(s.Muted.Render("! "+w) + "\n")
+		if w := fd.Warn(strings.TrimSpace(f.value)); w != "" {
+			b.WriteString(s.Muted.Render(wrap("! "+w, f.width)) + "\n")
 		}
 	}
+	keys := "enter next • esc back • ctrl+c cancel"
+	if len(fd.Choices) > 0 {
+		keys = "↑/↓ choose • " + keys
+	}
+	b.WriteString("\n" + s.Help.Render(keys) + "\n")
 	return b.String()
+}
+
+// confirm asks one yes/no question with a huh.Confirm.
+type confirm struct {
+	keys KeyMap
+	step *huh.Form
+	yes  bool
+}
+
+// newConfirm builds the question; yes is pre-selected.
+func newConfirm(s *Styles, k KeyMap, width int, title, affirmative, negative string) (*confirm, tea.Cmd) {
+	c := &confirm{keys: k, yes: true}
+	field := huh.NewConfirm().Title(title).Affirmative(affirmative).Negative(negative).Value(&c.yes)
+	c.step = newStep(s.HuhTheme(), k, width, field)
+	return c, c.step.Init()
+}
+
+// update handles a message; answered is true once y, n or enter chose an answer (in c.yes).
+func (c *confirm) update(msg tea.Msg) (answered bool, cmd tea.Cmd) {
+	_, cmd = c.step.Update(msg)
+	if km, ok := msg.(tea.KeyMsg); ok && key.Matches(km, c.keys.Next, c.keys.Confirm, c.keys.Deny) {
+		return submitStep(c.step), nil
+	}
+	return false, cmd
+}
+
+func (c *confirm) resize(width int) { sizeStep(c.step, width) }
+
+func (c *confirm) view() string { return c.step.View() }
+
+// newStep wraps one huh field in a huh form themed and keyed like every other screen. The
+// form's own help and error lines are off: the screens draw their key help, and the form
+// shows the field's validation error itself so it can show it while typing (huh checks a
+// value only on enter).
+func newStep(theme *huh.Theme, k KeyMap, width int, field huh.Field) *huh.Form {
+	f := huh.NewForm(huh.NewGroup(field)).
+		WithTheme(theme).
+		WithKeyMap(k.huh()).
+		WithShowHelp(false).
+		WithShowErrors(false)
+	sizeStep(f, width)
+	return f
+}
+
+// sizeStep sets the form's width, then lets huh size its group to its content through the
+// window-size message it handles (a height huh would otherwise take from the terminal and
+// clip the field to).
+func sizeStep(f *huh.Form, width int) {
+	f.WithWidth(width)
+	f.Update(tea.WindowSizeMsg{Width: width, Height: 1 << 16})
+}
+
+// submitStep completes a one-field huh form whose field was just given a submit key (enter,
+// or y/n on a confirm). huh would move on through a NextField command; running that step
+// here keeps the whole answer inside the key's Update, so keys typed ahead (a paste, keys
+// on stdin) land on the next question and never on the one being left. It returns false,
+// with the form unchanged, when the field refused its value.
+func submitStep(f *huh.Form) bool {
+	if f.GetFocusedField().Error() != nil {
+		return false
+	}
+	f.NextField()
+	f.NextGroup()
+	return f.State == huh.StateCompleted
 }
 
 // masked shows a value for a summary: secrets as their hint, never their text.

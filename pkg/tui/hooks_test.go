@@ -88,14 +88,14 @@ func TestComposerTemplateToGraphfake(t *testing.T) {
 	fake, client := newFakeClient(t)
 	c := NewComposer(ComposerConfig{Styles: PlainStyles(), Keys: DefaultKeyMap(), Backend: ClientBackend{Client: client},
 		Normalize: whatsapp.NormalizeE164, Explain: ExplainSendError})
-	tm := teatest.NewTestModel(t, c, teatest.WithInitialTermSize(80, 30))
+	tm := teatest.NewTestModel(t, snapModel{c}, teatest.WithInitialTermSize(80, 30))
 	tm.Type("+49 151 23456789")
 	tm.Send(press("enter"))
 	tm.Send(press("down"))
 	tm.Send(press("enter"))
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("appointment_reminder")) },
 		teatest.WithDuration(10*time.Second))
-	golden(t, "composer_graphfake_templates", c.View())
+	golden(t, "composer_graphfake_templates", snapshot(t, tm))
 	tm.Send(press("enter")) // order_confirmation is first
 	tm.Type("Alice")
 	tm.Send(press("enter"))
@@ -106,7 +106,7 @@ func TestComposerTemplateToGraphfake(t *testing.T) {
 	tm.Send(press("y"))
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("message id wamid.")) },
 		teatest.WithDuration(10*time.Second))
-	final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Composer)
+	final := finalScreen(t, tm).(*Composer)
 	if final.SendErr != nil || !strings.HasPrefix(final.MessageID, "wamid.") {
 		t.Fatalf("err=%v id=%q", final.SendErr, final.MessageID)
 	}

@@ -1,6 +1,9 @@
 package tui
 
-import "github.com/charmbracelet/bubbles/key"
+import (
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/huh"
+)
 
 // KeyMap is every key binding of every screen.
 type KeyMap struct {
@@ -24,4 +27,25 @@ func DefaultKeyMap() KeyMap {
 		Deny:    key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n", "edit")),
 		Quit:    key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "cancel")),
 	}
+}
+
+// huh is the key map of the huh forms the wizard and the composer embed, made from k: enter
+// submits a field, ↑/↓ move in a list, y/n answer a confirm, ctrl+c quits. The screens see
+// Back and Quit before their form does (a form holds one field, so huh's own previous-field
+// key has nothing to go back to), and a list's "/" filter is off, so esc always means back.
+func (k KeyMap) huh() *huh.KeyMap {
+	km := huh.NewDefaultKeyMap()
+	km.Quit = k.Quit
+	km.Input.Submit = k.Next
+	km.Input.Prev = k.Back
+	km.Select.Submit = k.Next
+	km.Select.Prev = k.Back
+	km.Select.Up = k.Up
+	km.Select.Down = k.Down
+	km.Select.Filter.SetEnabled(false)
+	km.Confirm.Submit = k.Next
+	km.Confirm.Prev = k.Back
+	km.Confirm.Accept = k.Confirm
+	km.Confirm.Reject = k.Deny
+	return km
 }

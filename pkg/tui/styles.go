@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/huh"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 )
@@ -85,4 +87,62 @@ func newStyles(r *lipgloss.Renderer) *Styles {
 		Muted:    r.NewStyle().Foreground(muted),
 		Prompt:   r.NewStyle().Foreground(accent),
 	}
+}
+
+// HuhTheme is the theme of the huh forms the wizard and the composer embed, made from s: the
+// same colours, drawn through the same renderer, so NO_COLOR and terminals without colour
+// get plain text there too. The focused button of a yes/no question is bracketed, so the
+// choice shows without colour.
+func (s *Styles) HuhTheme() *huh.Theme {
+	r := s.renderer
+	accent := s.Prompt.GetForeground()
+	bracket := func(l, rt string) lipgloss.Style {
+		return r.NewStyle().Border(lipgloss.Border{Left: l, Right: rt}, false, true).Padding(0, 1).MarginRight(1)
+	}
+	var t huh.Theme
+	t.Form.Base = r.NewStyle()
+	t.Group.Base = r.NewStyle()
+	t.Group.Title = s.Label
+	t.Group.Description = s.Help
+	t.FieldSeparator = r.NewStyle().SetString("\n\n")
+	t.Help = help.Styles{
+		Ellipsis: s.Muted, ShortKey: s.Help, ShortDesc: s.Muted, ShortSeparator: s.Muted,
+		FullKey: s.Help, FullDesc: s.Muted, FullSeparator: s.Muted,
+	}
+	t.Focused = huh.FieldStyles{
+		Base:                r.NewStyle().PaddingLeft(1).BorderStyle(lipgloss.ThickBorder()).BorderLeft(true).BorderForeground(accent),
+		Title:               s.Label,
+		Description:         s.Help,
+		ErrorIndicator:      s.Error.SetString(" *"),
+		ErrorMessage:        s.Error,
+		SelectSelector:      s.Cursor.SetString("> "),
+		Option:              s.Choice,
+		NextIndicator:       s.Cursor.MarginLeft(1).SetString("→"),
+		PrevIndicator:       s.Cursor.MarginRight(1).SetString("←"),
+		Directory:           s.Cursor,
+		File:                s.Choice,
+		MultiSelectSelector: s.Cursor.SetString("> "),
+		SelectedOption:      s.Cursor,
+		SelectedPrefix:      s.OK.SetString("[x] "),
+		UnselectedOption:    s.Choice,
+		UnselectedPrefix:    s.Muted.SetString("[ ] "),
+		TextInput: huh.TextInputStyles{
+			Cursor:      s.Cursor,
+			CursorText:  r.NewStyle(),
+			Placeholder: s.Muted,
+			Prompt:      s.Prompt,
+			Text:        r.NewStyle(),
+		},
+		FocusedButton: bracket("[", "]").Inherit(s.Cursor),
+		BlurredButton: bracket(" ", " ").Inherit(s.Muted),
+		NoteTitle:     s.Label.MarginBottom(1),
+	}
+	t.Focused.Card = t.Focused.Base
+	t.Focused.Next = t.Focused.FocusedButton
+	t.Blurred = t.Focused
+	t.Blurred.Base = t.Focused.Base.BorderStyle(lipgloss.HiddenBorder())
+	t.Blurred.Card = t.Blurred.Base
+	t.Blurred.NextIndicator = r.NewStyle()
+	t.Blurred.PrevIndicator = r.NewStyle()
+	return &t
 }

@@ -63,12 +63,14 @@ type WizardConfig struct {
 	Target string
 }
 
-// Wizard is the setup wizard's model. Run it, then read Cancelled, Confirmed and Values.
+// Wizard is the setup wizard's model: each field of answers.json is a huh form (see form),
+// then the summary and a huh.Confirm "Write …?". Run it, then read Cancelled, Confirmed and
+// Values.
 type Wizard struct {
-	cfg    WizardConfig
-	fields []Field
-	form   *form
-	review bool
+	cfg     WizardConfig
+	fields  []Field
+	form    *form
+	confirm *confirm // the write question, nil until every field is answered
 
 	// Confirmed is true when the user accepted the summary.
 	Confirmed bool
@@ -97,33 +99,45 @@ func NewWizard(cfg WizardConfig) *Wizard {
 // Values returns the answers collected, keyed like answers.json.
 func (w *Wizard) Values() map[string]string { return w.form.values }
 
-func (w *Wizard) Init() tea.Cmd { return nil }
+// Init starts the first field's form (focus, cursor blink).
+func (w *Wizard) Init() tea.Cmd { return w.form.init() }
 
 func (w *Wizard) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		w.form.width = msg.Width
+		w.form.resize(msg.Width)
+		if w.confirm != nil {
+			w.confirm.resize(w.form.width)
+		}
 		return w, nil
 	case tea.KeyMsg:
 		if key.Matches(msg, w.cfg.Keys.Quit) {
 			w.Cancelled = true
 			return w, tea.Quit
 		}
-		if w.review {
-			switch {
-			case key.Matches(msg, w.cfg.Keys.Confirm):
-				w.Confirmed = true
-				return w, tea.Quit
-			case key.Matches(msg, w.cfg.Keys.Deny):
-				w.review = false
-				w.form.back()
-			}
-			return w, nil
+		if w.confirm != nil && key.Matches(msg, w.cfg.Keys.Back) {
+			w.confirm = nil
+			return w, w.form.back()
+		}
+	}
+	if w.confirm != nil {
+		answered, cmd := w.confirm.update(msg)
+		switch {
+		case !answered:
+			return w, cmd
+		case w.confirm.yes:
+			w.Confirmed = true
+			return w, tea.Quit
+		default: // "no, edit": back to the last field
+			w.confirm = nil
+			return w, w.form.back()
 		}
 	}
 	done, cmd := w.form.update(msg)
 	if done {
-		w.review = true
+		var initCmd tea.Cmd
+		w.confirm, initCmd = newConfirm(w.cfg.Styles, w.cfg.Keys, w.form.width, "Write "+w.cfg.Target+"?", "Yes, write", "No, edit")
+		return w, initCmd
 	}
 	return w, cmd
 }
@@ -135,14 +149,14 @@ func (w *Wizard) View() string {
 	if w.Confirmed || w.Cancelled {
 		return b.String()
 	}
-	if !w.review {
+	if w.confirm == nil {
 		b.WriteString(w.form.view())
-		b.WriteString("\n" + s.Help.Render("enter next • esc back • ctrl+c cancel") + "\n")
 		return b.String()
 	}
 	b.WriteString(s.Label.Render("Summary") + "\n")
-	b.WriteString(w.Summary())
-	fmt.Fprintf(&b, "\nWrite %s? %s\n", w.cfg.Target, s.Help.Render("y write • n edit • ctrl+c cancel"))
+	b.WriteString(w.Summary() + "\n")
+	b.WriteString(w.confirm.view() + "\n")
+	b.WriteString("\n" + s.Help.Render("y write • n edit • ←/→ choose • ctrl+c cancel") + "\n")
 	return b.String()
 }
 

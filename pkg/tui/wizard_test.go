@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,7 +12,9 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
 
 	"github.com/greentic/gtc/pkg/answers"
 )
@@ -32,8 +35,21 @@ func press(s string) tea.KeyMsg {
 		return tea.KeyMsg{Type: tea.KeyUp}
 	case "backspace":
 		return tea.KeyMsg{Type: tea.KeyBackspace}
+	case "shift+tab":
+		return tea.KeyMsg{Type: tea.KeyShiftTab}
+	case "tab":
+		return tea.KeyMsg{Type: tea.KeyTab}
+	case "left":
+		return tea.KeyMsg{Type: tea.KeyLeft}
+	case "right":
+		return tea.KeyMsg{Type: tea.KeyRight}
 	}
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
+}
+
+// isKeyName reports whether s names a key for press rather than text to type.
+func isKeyName(s string) bool {
+	return press(s).Type != tea.KeyRunes
 }
 
 func typeInto(m tea.Model, s string) tea.Model {
@@ -83,7 +99,7 @@ func TestWizardUpdateView(t *testing.T) {
 			wantView: []string{"public_base_url", "(2 of 10)", "✗ public_base_url must be an absolute URL"}},
 		{name: "secret is masked while typing",
 			keys:     []string{"enter", "https://bot.example.com", "enter", "123", "enter", "EAAsecret"},
-			wantView: []string{"access_token", "•••••••••"}, notView: []string{"EAAsecret"}},
+			wantView: []string{"access_token", "> *********"}, notView: []string{"EAAsecret"}},
 		{name: "phone number id must be digits",
 			keys:     []string{"enter", "https://bot.example.com", "enter", "12a"},
 			wantView: []string{"✗ phone_number_id must be digits only"}},
@@ -96,15 +112,29 @@ func TestWizardUpdateView(t *testing.T) {
 		{name: "esc goes back",
 			keys:     []string{"enter", "https://b.example", "enter", "esc"},
 			wantView: []string{"(2 of 10)", "> https://b.example"}},
+		{name: "shift+tab goes back",
+			keys:     []string{"enter", "https://b.example", "enter", "shift+tab"},
+			wantView: []string{"(2 of 10)", "> https://b.example"}},
+		{name: "enabled is a list: down picks no",
+			keys:     []string{"down"},
+			wantView: []string{"  yes", "> no", "↑/↓ choose"}},
+		{name: "the pick is the answer",
+			keys:     []string{"down", "enter", "esc"},
+			wantView: []string{"(1 of 10)", "> no"}},
+		{name: "an error goes once the value is fixed",
+			keys:     []string{"enter", "https://b.example", "enter", "12a", "backspace"},
+			wantView: []string{"(3 of 10)", "> 12"}, notView: []string{"✗"}},
+		{name: "optional field accepts empty",
+			keys:     []string{"enter", "https://b.example", "enter", "1", "enter", "t", "enter", "v", "enter", "enter"},
+			wantView: []string{"api_version", "(7 of 10)"}, notView: []string{"✗"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var m tea.Model = newTestWizard()
 			for _, k := range tt.keys {
-				switch k {
-				case "enter", "esc", "down", "up", "ctrl+c":
+				if isKeyName(k) {
 					m, _ = m.Update(press(k))
-				default:
+				} else {
 					m = typeInto(m, k)
 				}
 			}
@@ -197,8 +227,7 @@ func TestAnswersJSON(t *testing.T) {
 // checks the summary screen against a golden file and the answers against
 // testdata/tui/wizard_answers.json, the equivalent --answers file.
 func TestWizardTeatestFullRun(t *testing.T) {
-	w := newTestWizard()
-	tm := teatest.NewTestModel(t, w, teatest.WithInitialTermSize(80, 30))
+	tm := teatest.NewTestModel(t, snapModel{newTestWizard()}, teatest.WithInitialTermSize(80, 30))
 	for _, in := range wizardInputs {
 		if in != "" {
 			tm.Send(press("ctrl+u"))
@@ -208,9 +237,9 @@ func TestWizardTeatestFullRun(t *testing.T) {
 	}
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("Write ./my-bundle?")) },
 		teatest.WithDuration(5*time.Second))
-	golden(t, "wizard_summary", w.View())
+	golden(t, "wizard_summary", snapshot(t, tm))
 	tm.Send(press("y"))
-	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Wizard)
+	final := finalScreen(t, tm).(*Wizard)
 	if !final.Confirmed || final.Cancelled {
 		t.Fatalf("confirmed=%v cancelled=%v", final.Confirmed, final.Cancelled)
 	}
@@ -238,26 +267,96 @@ func TestWizardTeatestFullRun(t *testing.T) {
 }
 
 func TestWizardTeatestInlineError(t *testing.T) {
-	w := newTestWizard()
-	tm := teatest.NewTestModel(t, w, teatest.WithInitialTermSize(80, 30))
+	tm := teatest.NewTestModel(t, snapModel{newTestWizard()}, teatest.WithInitialTermSize(80, 30))
 	tm.Send(press("enter"))
 	tm.Type("http://bot.example.com")
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("must use https")) },
 		teatest.WithDuration(5*time.Second))
+	golden(t, "wizard_inline_error", snapshot(t, tm))
 	tm.Send(press("ctrl+c"))
-	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Wizard)
-	final.Cancelled = false // render the screen as it was before Ctrl+C
-	golden(t, "wizard_inline_error", final.View())
+	if final := finalScreen(t, tm).(*Wizard); !final.Cancelled {
+		t.Error("ctrl+c did not cancel")
+	}
 }
 
 func TestWizardTeatestCtrlC(t *testing.T) {
-	w := newTestWizard()
-	tm := teatest.NewTestModel(t, w, teatest.WithInitialTermSize(80, 30))
+	tm := teatest.NewTestModel(t, snapModel{newTestWizard()}, teatest.WithInitialTermSize(80, 30))
 	tm.Send(press("enter"))
 	tm.Type("https://bot.example.com")
 	tm.Send(press("ctrl+c"))
-	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Wizard)
+	final := finalScreen(t, tm).(*Wizard)
 	if !final.Cancelled || final.Confirmed {
 		t.Fatalf("cancelled=%v confirmed=%v after ctrl+c", final.Cancelled, final.Confirmed)
+	}
+}
+
+// TestWizardConfirm drives the huh.Confirm under the summary: y writes, n and esc go back
+// to the last field, and enter takes the highlighted button (←/→ move it).
+func TestWizardConfirm(t *testing.T) {
+	tests := []struct {
+		name      string
+		keys      []string
+		confirmed bool
+		wantView  []string
+	}{
+		{name: "y writes", keys: []string{"y"}, confirmed: true},
+		{name: "enter takes the pre-selected yes", keys: []string{"enter"}, confirmed: true},
+		{name: "right then enter is no", keys: []string{"right", "enter"}, wantView: []string{"(10 of 10)", "> support"}},
+		{name: "esc edits", keys: []string{"esc"}, wantView: []string{"(10 of 10)", "> support"}},
+		{name: "right moves the brackets to no", keys: []string{"right"}, wantView: []string{"Yes, write   [ No, edit ]"}},
+		{name: "back at the summary after editing", keys: []string{"n", "enter"}, wantView: []string{"Summary", "[ Yes, write ]"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m tea.Model = newTestWizard()
+			for _, in := range wizardInputs {
+				if in != "" {
+					m, _ = m.Update(press("ctrl+u"))
+				}
+				m = typeInto(m, in)
+				m, _ = m.Update(press("enter"))
+			}
+			for _, k := range tt.keys {
+				m, _ = m.Update(press(k))
+			}
+			w := m.(*Wizard)
+			if w.Confirmed != tt.confirmed || w.Cancelled {
+				t.Fatalf("confirmed=%v cancelled=%v, want confirmed=%v", w.Confirmed, w.Cancelled, tt.confirmed)
+			}
+			v := stripANSI(w.View())
+			for _, want := range tt.wantView {
+				if !strings.Contains(v, want) {
+					t.Errorf("view lacks %q:\n%s", want, v)
+				}
+			}
+		})
+	}
+}
+
+// TestWizardColours checks the forms take their colours from the Styles: none at all with
+// NO_COLOR, some with a colour terminal.
+func TestWizardColours(t *testing.T) {
+	colour := lipgloss.NewRenderer(io.Discard)
+	colour.SetColorProfile(termenv.TrueColor)
+	for _, tt := range []struct {
+		name   string
+		styles *Styles
+		escape bool
+	}{
+		{name: "NO_COLOR", styles: NewStyles(io.Discard, true)},
+		{name: "colour terminal", styles: newStyles(colour), escape: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var m tea.Model = NewWizard(WizardConfig{Styles: tt.styles, Keys: DefaultKeyMap()})
+			views := []string{m.View()}
+			m, _ = m.Update(press("enter"))
+			m = typeInto(m, "ftp://x")
+			views = append(views, m.View())
+			for _, v := range views {
+				if got := strings.Contains(v, "\x1b["); got != tt.escape {
+					t.Errorf("escape sequences=%v, want %v:\n%q", got, tt.escape, v)
+				}
+			}
+		})
 	}
 }
