@@ -142,6 +142,21 @@ func TestComposerUpdateView(t *testing.T) {
 			keys: []string{"+4915123456789", "enter", "down", "down", "down", "down", "down", "enter", "https://example.com/i.pdf", "enter", "Your invoice", "enter", "invoice.pdf", "enter", "y"},
 			sent: `{"messaging_product":"whatsapp","recipient_type":"individual","to":"+4915123456789","type":"document","document":{"link":"https://example.com/i.pdf","caption":"Your invoice","filename":"invoice.pdf"}}`},
 		{name: "ctrl+c cancels without sending", keys: []string{"+4915123456789", "enter", "ctrl+c"}},
+		{name: "n at the preview edits the last answer",
+			keys: []string{"+4915123456789", "enter", "enter", "Hello there", "enter", "n"},
+			want: []string{"text  (3 of 3)", "> Hello there"}, not: []string{"Preview"}},
+		{name: "esc at the preview edits the last answer",
+			keys: []string{"+4915123456789", "enter", "enter", "Hello there", "enter", "esc"},
+			want: []string{"text  (3 of 3)", "> Hello there"}, not: []string{"Preview"}},
+		{name: "edited text is sent",
+			keys: []string{"+4915123456789", "enter", "enter", "Hello there", "enter", "n", "!", "enter", "enter"},
+			sent: `{"messaging_product":"whatsapp","recipient_type":"individual","to":"+4915123456789","type":"text","text":{"body":"Hello there!"}}`},
+		{name: "the template list is a pick of the approved templates",
+			keys: []string{"+4915123456789", "enter", "down", "enter"},
+			want: []string{"template  (3 of 3)", "> order_confirmation  en · utility · 2 parameters"}},
+		{name: "a template parameter is required",
+			keys: []string{"+4915123456789", "enter", "down", "enter", "enter", "enter"},
+			want: []string{"body {{1}}  (4 of 5)", "✗ a value for body {{1}} is required"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -210,5 +225,27 @@ func TestComposerTeatestTemplate(t *testing.T) {
 	want := `{"messaging_product":"whatsapp","recipient_type":"individual","to":"+4915123456789","type":"template","template":{"name":"order_confirmation","language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"A-1042"},{"type":"text","text":"Alice"}]}]}}`
 	if string(got) != want {
 		t.Errorf("sent\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestComposerRefusedMessage checks a message the Check refuses gets no send question: the
+// preview shows why, y does nothing, n goes back to edit.
+func TestComposerRefusedMessage(t *testing.T) {
+	b := &fakeBackend{}
+	c := NewComposer(ComposerConfig{Styles: PlainStyles(), Keys: DefaultKeyMap(), Backend: b, Normalize: testNormalize,
+		Check: func(*whatsapp.Message) error { return errors.New("the 24-hour window is closed: send a template") }})
+	drive(c, "+4915123456789", "enter", "enter", "Hi", "enter", "y")
+	v := stripANSI(c.View())
+	for _, want := range []string{"Preview", "✗ the 24-hour window is closed", "n edit"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, "Send to") || len(b.sent) != 0 {
+		t.Fatalf("a refused message can be sent (sent %d):\n%s", len(b.sent), v)
+	}
+	drive(c, "n")
+	if v := stripANSI(c.View()); !strings.Contains(v, "text  (3 of 3)") {
+		t.Errorf("n did not go back to the text:\n%s", v)
 	}
 }
