@@ -20,7 +20,7 @@ func TestPacerPhoneRate(t *testing.T) {
 	if got := p.Reserve("z"); got != 0 {
 		t.Errorf("after the window passed: wait %v, want 0", got)
 	}
-	if n := len(p.phone.counts); n != 1 {
+	if n := len(p.phone.slots); n != 1 {
 		t.Errorf("%d windows kept, want only the current one", n)
 	}
 }
