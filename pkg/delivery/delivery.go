@@ -22,9 +22,17 @@
 // or a paced send runs up to ~5 s after its time; a job that keeps failing on the database
 // leaves its contacts leased for up to 5 min (the next start clears leases); replies of one
 // contact keep their order except around a retry (a retried reply may go after a later one,
-// which Graph does not order either). Recovery and lease clearing assume one process per
-// database: the SQLite default. Several instances on PostgreSQL (issue 7) need lease expiry
-// alone and a recovery that skips rows another live instance is sending.
+// which Graph does not order either).
+//
+// Several instances (PostgreSQL, DESIGN.md §7): the jobs, the leases and the outbound rows
+// live in the shared database, so any instance works any contact, one at a time. Each
+// instance registers in the store and heartbeats; lease owners and outbound senders are
+// named "<instance>:<job>". When an instance stops cleanly it hands its leases and unsent
+// replies over; when one dies, the first live instance to see its heartbeat stale
+// (Config.DeadAfter) does the same for it in one transaction with the jobs that finish its
+// work (store.ReapInstances). A send job first claims its outbound row
+// (store.ClaimOutbound), so a duplicate job never sends twice. On SQLite (one process per
+// file) Start clears every lease instead, as nobody else can hold one.
 package delivery
 
 import (
@@ -33,9 +41,11 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +53,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
@@ -160,6 +172,13 @@ type Config struct {
 	PollInterval time.Duration
 	// OptOutConfirmation and OptInConfirmation are the texts sent on STOP and START.
 	OptOutConfirmation, OptInConfirmation string
+	// Instance names this process among the instances sharing a PostgreSQL database
+	// (default: host name and a random suffix). It must not contain ':'.
+	Instance string
+	// Heartbeat is how often a shared instance says it is alive and looks for dead ones
+	// (default 2s); DeadAfter is how long without a heartbeat makes an instance dead and
+	// its work taken over (default 15s).
+	Heartbeat, DeadAfter time.Duration
 }
 
 // Service runs the pipeline.
@@ -169,8 +188,18 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	providers map[string]*Provider
-	river     *river.Client[*sql.Tx]
-	m         *metrics
+	// ins inserts jobs, also inside the store's transactions; jobs runs the workers. On
+	// SQLite they are one client (riversqlite); on PostgreSQL jobs uses River's pgx driver
+	// and ins its database/sql driver over the same pgx pool, because the store's
+	// transactions are database/sql ones.
+	ins      *river.Client[*sql.Tx]
+	jobs     jobRunner
+	instance string
+	shared   bool // PostgreSQL: other instances may share the database
+	m        *metrics
+	hbStop   chan struct{}
+	hbDone   chan struct{}
+	hbOnce   sync.Once
 
 	started  atomic.Bool
 	stopping atomic.Bool
@@ -179,6 +208,13 @@ type Service struct {
 }
 
 const contactsPerJob = 32
+
+// jobRunner is the part of a River client that runs workers, whatever its driver.
+type jobRunner interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+}
 
 // New checks the config, migrates River's tables on the store's database and builds the
 // job client. It starts nothing.
@@ -234,6 +270,18 @@ func New(cfg Config) (*Service, error) {
 	if cfg.OptInConfirmation == "" {
 		cfg.OptInConfirmation = "You are subscribed again. Reply STOP to unsubscribe."
 	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 2 * time.Second
+	}
+	if cfg.DeadAfter <= 0 {
+		cfg.DeadAfter = 15 * time.Second
+	}
+	if cfg.Instance == "" {
+		cfg.Instance = newInstanceID()
+	}
+	if strings.Contains(cfg.Instance, ":") {
+		return nil, fmt.Errorf("delivery: instance name %q must not contain ':'", cfg.Instance)
+	}
 	if len(cfg.Providers) == 0 && cfg.Bundle != nil {
 		ps, err := providersFromBundle(cfg.Bundle, cfg.NewSender)
 		if err != nil {
@@ -259,18 +307,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.m = m
 
-	driver := riversqlite.New(s.st.DB())
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return nil, fmt.Errorf("delivery: job migrations: %w", err)
-	}
-	if _, err := migrator.Migrate(context.Background(), rivermigrate.DirectionUp, nil); err != nil {
-		return nil, fmt.Errorf("delivery: job migrations: %w", err)
-	}
+	s.instance, s.shared = cfg.Instance, cfg.Store.Postgres()
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &inboundWorker{s: s})
 	river.AddWorker(workers, &sendWorker{s: s})
-	rc, err := river.NewClient(driver, &river.Config{
+	rcfg := &river.Config{
+		ID:      s.instance,
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers: workers,
 		Logger:  cfg.Logger.With("component", "jobs"),
@@ -279,33 +321,109 @@ func New(cfg Config) (*Service, error) {
 		FetchPollInterval: cfg.PollInterval,
 		FetchCooldown:     min(cfg.PollInterval, 10*time.Millisecond),
 		MaxAttempts:       cfg.MaxAttempts,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("delivery: job client: %w", err)
 	}
-	s.river = rc
+	quiet := &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)}
+	if s.shared {
+		pgDriver := riverpgxv5.New(s.st.Pool())
+		migrator, err := rivermigrate.New(pgDriver, quiet)
+		if err != nil {
+			return nil, fmt.Errorf("delivery: job migrations: %w", err)
+		}
+		// Under the store's migration lock: instances starting together take turns.
+		err = s.st.Exclusive(context.Background(), func() error {
+			_, err := migrator.Migrate(context.Background(), rivermigrate.DirectionUp, nil)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("delivery: job migrations: %w", err)
+		}
+		rc, err := river.NewClient(pgDriver, rcfg)
+		if err != nil {
+			return nil, fmt.Errorf("delivery: job client: %w", err)
+		}
+		ins, err := river.NewClient(riverdatabasesql.New(s.st.DB()), &river.Config{ID: s.instance + "-insert",
+			Logger: cfg.Logger.With("component", "jobs"), MaxAttempts: cfg.MaxAttempts})
+		if err != nil {
+			return nil, fmt.Errorf("delivery: job client: %w", err)
+		}
+		s.jobs, s.ins = rc, ins
+	} else {
+		driver := riversqlite.New(s.st.DB())
+		migrator, err := rivermigrate.New(driver, quiet)
+		if err != nil {
+			return nil, fmt.Errorf("delivery: job migrations: %w", err)
+		}
+		if _, err := migrator.Migrate(context.Background(), rivermigrate.DirectionUp, nil); err != nil {
+			return nil, fmt.Errorf("delivery: job migrations: %w", err)
+		}
+		rc, err := river.NewClient(driver, rcfg)
+		if err != nil {
+			return nil, fmt.Errorf("delivery: job client: %w", err)
+		}
+		s.jobs, s.ins = rc, rc
+	}
 	s.st.SetEnqueue(s.enqueueTx)
 	return s, nil
 }
 
+// newInstanceID names this process: its host name and a random suffix.
+func newInstanceID() string {
+	host, _ := os.Hostname()
+	host = strings.Map(func(r rune) rune {
+		if r == ':' || r == ' ' {
+			return '-'
+		}
+		return r
+	}, host)
+	if len(host) > 32 {
+		host = host[:32]
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	if host == "" {
+		host = "gtc"
+	}
+	return host + "-" + hex.EncodeToString(b[:])
+}
+
+// Instance is this process's name among the instances sharing the database.
+func (s *Service) Instance() string { return s.instance }
+
 // Start recovers open work left by an earlier run (pending events, unsent replies) and
 // starts the workers.
 func (s *Service) Start(ctx context.Context) error {
+	if s.shared {
+		if err := s.st.RegisterInstance(ctx, s.instance, time.Now()); err != nil {
+			return fmt.Errorf("start delivery: %w", err)
+		}
+		if err := s.reap(ctx, ""); err != nil {
+			return fmt.Errorf("start delivery: %w", err)
+		}
+	}
 	if err := s.recover(ctx); err != nil {
 		return fmt.Errorf("start delivery: %w", err)
 	}
-	if err := s.river.Start(ctx); err != nil {
+	if err := s.jobs.Start(ctx); err != nil {
 		return fmt.Errorf("start delivery: %w", err)
+	}
+	if s.shared {
+		s.hbStop, s.hbDone = make(chan struct{}), make(chan struct{})
+		go s.heartbeat(context.WithoutCancel(ctx))
 	}
 	s.started.Store(true)
 	return nil
 }
 
-// recover runs before the workers: with one process per SQLite database, no lease can be
-// held by anyone alive, every pending event needs a job and every open reply a send.
+// recover runs before the workers. With one process per SQLite database no lease or
+// send can be held by anyone alive: every pending event needs a job and every open reply a
+// send. On a shared database the leases and sends of live instances are theirs; the
+// pending events of free contacts and the replies nobody is sending get jobs (a duplicate
+// of a job already queued is harmless: leases and ClaimOutbound let one of them work).
 func (s *Service) recover(ctx context.Context) error {
-	if err := s.st.ClearLeases(ctx); err != nil {
-		return err
+	if !s.shared {
+		if err := s.st.ClearLeases(ctx); err != nil {
+			return err
+		}
 	}
 	contacts, err := s.st.PendingContacts(ctx)
 	if err != nil {
@@ -319,19 +437,19 @@ func (s *Service) recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	now := s.now()
+	n := 0
 	for _, o := range open {
-		at := time.Now() // River schedules on the wall clock; Config.Now may be a test clock.
-		if o.NextAttemptAt.After(now) {
-			at = at.Add(o.NextAttemptAt.Sub(now))
+		if o.Sender != "" {
+			continue // being sent by a live instance (only on a shared database)
 		}
-		params = append(params, river.InsertManyParams{Args: sendArgs{OutboundID: o.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: at}})
+		params = append(params, s.sendParams(o.ID, o.NextAttemptAt))
+		n++
 	}
 	if len(params) == 0 {
 		return nil
 	}
-	s.log.Info("recovering open work", "contacts", len(contacts), "replies", len(open))
-	if _, err := s.river.InsertMany(ctx, params); err != nil {
+	s.log.Info("recovering open work", "contacts", len(contacts), "replies", n)
+	if _, err := s.ins.InsertMany(ctx, params); err != nil {
 		return fmt.Errorf("recover open work: %w", err)
 	}
 	return nil
@@ -355,14 +473,24 @@ func (s *Service) Stop(ctx context.Context) error {
 		if !s.started.Load() {
 			return
 		}
-		if err := s.river.Stop(ctx); err != nil {
+		if err := s.jobs.Stop(ctx); err != nil {
 			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err2 := s.river.StopAndCancel(cctx); err2 != nil {
+			if err2 := s.jobs.StopAndCancel(cctx); err2 != nil {
 				s.stopErr = fmt.Errorf("stop delivery: %w", errors.Join(err, err2))
-				return
+			} else {
+				s.stopErr = fmt.Errorf("stop delivery: jobs cancelled after the drain deadline: %w", err)
 			}
-			s.stopErr = fmt.Errorf("stop delivery: jobs cancelled after the drain deadline: %w", err)
+		}
+		if s.shared {
+			s.stopHeartbeat()
+			// Hand what this instance still holds (cancelled jobs' contacts and replies) to
+			// the others now, rather than after DeadAfter.
+			hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := s.reap(hctx, s.instance); err != nil {
+				s.stopErr = errors.Join(s.stopErr, fmt.Errorf("stop delivery: hand work over: %w", err))
+			}
 		}
 	})
 	return s.stopErr

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/store/storetest"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
@@ -247,249 +248,267 @@ func (h *harness) outbound(contact string) []*store.Outbound {
 }
 
 func TestBatchOf100AllAnswered(t *testing.T) {
-	h := newHarness(t, "", true)
-	var evs []whatsapp.Event
-	for i := range 100 {
-		evs = append(evs, textEvent(fmt.Sprintf("wamid.in.%d", i), fmt.Sprintf("49151%05d", i), fmt.Sprint("hi ", i), tBase))
-	}
-	h.ingest(evs...)
-	h.eventually("100 replies", func() bool { return h.sender.total() == 100 && h.idle() })
-	for i := range 100 {
-		to := fmt.Sprintf("+49151%05d", i)
-		if got := h.sender.sentTo(to); len(got) != 1 || got[0] != fmt.Sprint("echo: hi ", i) {
-			t.Fatalf("replies to %s = %q", to, got)
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		h := newHarness(t, be.DSN(t), true)
+		var evs []whatsapp.Event
+		for i := range 100 {
+			evs = append(evs, textEvent(fmt.Sprintf("wamid.in.%d", i), fmt.Sprintf("49151%05d", i), fmt.Sprint("hi ", i), tBase))
 		}
-	}
-	if n := h.flows.runs.Load(); n != 100 {
-		t.Fatalf("flow runs = %d", n)
-	}
-	if len(h.sender.read) != 100 {
-		t.Fatalf("marked read = %d, want 100", len(h.sender.read))
-	}
+		h.ingest(evs...)
+		h.eventually("100 replies", func() bool { return h.sender.total() == 100 && h.idle() })
+		for i := range 100 {
+			to := fmt.Sprintf("+49151%05d", i)
+			if got := h.sender.sentTo(to); len(got) != 1 || got[0] != fmt.Sprint("echo: hi ", i) {
+				t.Fatalf("replies to %s = %q", to, got)
+			}
+		}
+		if n := h.flows.runs.Load(); n != 100 {
+			t.Fatalf("flow runs = %d", n)
+		}
+		if len(h.sender.read) != 100 {
+			t.Fatalf("marked read = %d, want 100", len(h.sender.read))
+		}
+	})
 }
 
 func TestDuplicateIngestProcessedOnce(t *testing.T) {
-	h := newHarness(t, "", true)
-	ev := textEvent("wamid.dup", "4915100001", "hello", tBase)
-	h.ingest(ev)
-	h.ingest(ev, ev)
-	h.eventually("reply", func() bool { return h.sender.total() >= 1 && h.idle() })
-	h.ingest(ev)
-	h.eventually("idle", h.idle)
-	if got := h.sender.sentTo("+4915100001"); len(got) != 1 {
-		t.Fatalf("replies = %q, want one", got)
-	}
-	if n := h.flows.runs.Load(); n != 1 {
-		t.Fatalf("flow runs = %d", n)
-	}
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		h := newHarness(t, be.DSN(t), true)
+		ev := textEvent("wamid.dup", "4915100001", "hello", tBase)
+		h.ingest(ev)
+		h.ingest(ev, ev)
+		h.eventually("reply", func() bool { return h.sender.total() >= 1 && h.idle() })
+		h.ingest(ev)
+		h.eventually("idle", h.idle)
+		if got := h.sender.sentTo("+4915100001"); len(got) != 1 {
+			t.Fatalf("replies = %q, want one", got)
+		}
+		if n := h.flows.runs.Load(); n != 1 {
+			t.Fatalf("flow runs = %d", n)
+		}
+	})
 }
 
 func TestOptOutAndIn(t *testing.T) {
-	h := newHarness(t, "", true)
-	const from, to = "4915100002", "+4915100002"
-	steps := []struct {
-		id, text  string
-		wantSent  []string
-		wantState string
-		wantClass string
-		optedOut  bool
-	}{
-		{"m1", "hello", []string{"echo: hello"}, store.OutSent, "", false},
-		{"m2", "  sToP ", []string{"You have unsubscribed"}, store.OutSent, "", true},
-		{"m3", "hello again", nil, store.OutRefused, "opted_out", true},
-		{"m4", "START", []string{"You are subscribed again"}, store.OutSent, "", false},
-		{"m5", "back", []string{"echo: back"}, store.OutSent, "", false},
-	}
-	sentBefore := 0
-	for _, s := range steps {
-		t.Run(s.text, func(t *testing.T) {
-			h.ingest(textEvent(s.id, from, s.text, tBase))
-			h.eventually("idle", h.idle)
-			got := h.sender.sentTo(to)[sentBefore:]
-			sentBefore += len(got)
-			if len(got) != len(s.wantSent) {
-				t.Fatalf("sent %q, want %q", got, s.wantSent)
-			}
-			for i := range got {
-				if !strings.HasPrefix(got[i], s.wantSent[i]) {
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		h := newHarness(t, be.DSN(t), true)
+		const from, to = "4915100002", "+4915100002"
+		steps := []struct {
+			id, text  string
+			wantSent  []string
+			wantState string
+			wantClass string
+			optedOut  bool
+		}{
+			{"m1", "hello", []string{"echo: hello"}, store.OutSent, "", false},
+			{"m2", "  sToP ", []string{"You have unsubscribed"}, store.OutSent, "", true},
+			{"m3", "hello again", nil, store.OutRefused, "opted_out", true},
+			{"m4", "START", []string{"You are subscribed again"}, store.OutSent, "", false},
+			{"m5", "back", []string{"echo: back"}, store.OutSent, "", false},
+		}
+		sentBefore := 0
+		for _, s := range steps {
+			t.Run(s.text, func(t *testing.T) {
+				h.ingest(textEvent(s.id, from, s.text, tBase))
+				h.eventually("idle", h.idle)
+				got := h.sender.sentTo(to)[sentBefore:]
+				sentBefore += len(got)
+				if len(got) != len(s.wantSent) {
 					t.Fatalf("sent %q, want %q", got, s.wantSent)
 				}
-			}
-			out := h.outbound(from)
-			last := out[len(out)-1]
-			if last.State != s.wantState || last.ErrorClass != s.wantClass {
-				t.Fatalf("last outbound = %s/%s, want %s/%s", last.State, last.ErrorClass, s.wantState, s.wantClass)
-			}
-			c, _ := h.st.Contact(context.Background(), "acme", "support", from)
-			if c.OptedOut != s.optedOut {
-				t.Fatalf("opted out = %v", c.OptedOut)
-			}
-		})
-	}
+				for i := range got {
+					if !strings.HasPrefix(got[i], s.wantSent[i]) {
+						t.Fatalf("sent %q, want %q", got, s.wantSent)
+					}
+				}
+				out := h.outbound(from)
+				last := out[len(out)-1]
+				if last.State != s.wantState || last.ErrorClass != s.wantClass {
+					t.Fatalf("last outbound = %s/%s, want %s/%s", last.State, last.ErrorClass, s.wantState, s.wantClass)
+				}
+				c, _ := h.st.Contact(context.Background(), "acme", "support", from)
+				if c.OptedOut != s.optedOut {
+					t.Fatalf("opted out = %v", c.OptedOut)
+				}
+			})
+		}
+	})
 }
 
 func TestWindowClosedFreeFormRefusedTemplateSent(t *testing.T) {
-	h := newHarness(t, "", true)
-	const from = "4915100003"
-	// Meta retried this message for two days: the window it opened is closed.
-	h.ingest(textEvent("old", from, "both", tBase.Add(-48*time.Hour)))
-	h.eventually("idle", h.idle)
-	out := h.outbound(from)
-	if len(out) != 2 {
-		t.Fatalf("outbound = %d rows", len(out))
-	}
-	if out[0].State != store.OutRefused || out[0].ErrorClass != "window_closed" || out[0].Attempts != 0 {
-		t.Fatalf("free-form = %+v", out[0])
-	}
-	if out[1].State != store.OutSent || out[1].MessageType != "template" {
-		t.Fatalf("template = %+v", out[1])
-	}
-	if got := h.sender.sentTo("+" + from); len(got) != 1 || got[0] != "template:hello" {
-		t.Fatalf("sent %q", got)
-	}
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		h := newHarness(t, be.DSN(t), true)
+		const from = "4915100003"
+		// Meta retried this message for two days: the window it opened is closed.
+		h.ingest(textEvent("old", from, "both", tBase.Add(-48*time.Hour)))
+		h.eventually("idle", h.idle)
+		out := h.outbound(from)
+		if len(out) != 2 {
+			t.Fatalf("outbound = %d rows", len(out))
+		}
+		if out[0].State != store.OutRefused || out[0].ErrorClass != "window_closed" || out[0].Attempts != 0 {
+			t.Fatalf("free-form = %+v", out[0])
+		}
+		if out[1].State != store.OutSent || out[1].MessageType != "template" {
+			t.Fatalf("template = %+v", out[1])
+		}
+		if got := h.sender.sentTo("+" + from); len(got) != 1 || got[0] != "template:hello" {
+			t.Fatalf("sent %q", got)
+		}
+	})
 }
 
 func TestRateLimitedRetriedWithoutBlockingOthers(t *testing.T) {
-	h := newHarness(t, "", true)
-	const a, b = "4915100004", "4915100005"
-	h.sender.failNext("+"+a, errRateLimited)
-	h.ingest(textEvent("a1", a, "ratelimited", tBase), textEvent("b1", b, "hi", tBase))
-	h.eventually("both sent", func() bool { return len(h.sender.sentTo("+"+a)) == 1 && h.idle() })
-	if got := h.sender.sentTo("+" + b); len(got) != 1 {
-		t.Fatalf("other contact got %q", got)
-	}
-	out := h.outbound(a)
-	if len(out) != 1 || out[0].State != store.OutSent || out[0].Attempts != 2 {
-		t.Fatalf("rate-limited reply = %+v", out[0])
-	}
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		h := newHarness(t, be.DSN(t), true)
+		const a, b = "4915100004", "4915100005"
+		h.sender.failNext("+"+a, errRateLimited)
+		h.ingest(textEvent("a1", a, "ratelimited", tBase), textEvent("b1", b, "hi", tBase))
+		h.eventually("both sent", func() bool { return len(h.sender.sentTo("+"+a)) == 1 && h.idle() })
+		if got := h.sender.sentTo("+" + b); len(got) != 1 {
+			t.Fatalf("other contact got %q", got)
+		}
+		out := h.outbound(a)
+		if len(out) != 1 || out[0].State != store.OutSent || out[0].Attempts != 2 {
+			t.Fatalf("rate-limited reply = %+v", out[0])
+		}
 
-	// Without retry_on_rate_limit the rate-limited reply fails, recorded with its class.
-	h.sender.failNext("+"+b, errRateLimited)
-	h.ingest(textEvent("b2", b, "no retry", tBase))
-	h.eventually("idle", h.idle)
-	out = h.outbound(b)
-	if last := out[len(out)-1]; last.State != store.OutFailed || last.ErrorClass != "rate_limited" || last.ErrorCode != 130429 {
-		t.Fatalf("reply = %+v", last)
-	}
+		// Without retry_on_rate_limit the rate-limited reply fails, recorded with its class.
+		h.sender.failNext("+"+b, errRateLimited)
+		h.ingest(textEvent("b2", b, "no retry", tBase))
+		h.eventually("idle", h.idle)
+		out = h.outbound(b)
+		if last := out[len(out)-1]; last.State != store.OutFailed || last.ErrorClass != "rate_limited" || last.ErrorCode != 130429 {
+			t.Fatalf("reply = %+v", last)
+		}
+	})
 }
 
 func TestUnreachableRecordedNotRetried(t *testing.T) {
-	h := newHarness(t, "", true)
-	const from = "4915100006"
-	h.sender.failNext("+"+from, errUnreachable)
-	h.ingest(textEvent("u1", from, "hi", tBase))
-	h.eventually("idle", h.idle)
-	out := h.outbound(from)
-	if len(out) != 1 || out[0].State != store.OutFailed || out[0].ErrorCode != 131026 || out[0].Attempts != 1 {
-		t.Fatalf("outbound = %+v", out[0])
-	}
-	if h.sender.calls["+"+from] != 1 {
-		t.Fatalf("send calls = %d, want 1", h.sender.calls["+"+from])
-	}
-	c, _ := h.st.Contact(context.Background(), "acme", "support", from)
-	if c.UnreachableCode != 131026 {
-		t.Fatalf("contact = %+v", c)
-	}
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		h := newHarness(t, be.DSN(t), true)
+		const from = "4915100006"
+		h.sender.failNext("+"+from, errUnreachable)
+		h.ingest(textEvent("u1", from, "hi", tBase))
+		h.eventually("idle", h.idle)
+		out := h.outbound(from)
+		if len(out) != 1 || out[0].State != store.OutFailed || out[0].ErrorCode != 131026 || out[0].Attempts != 1 {
+			t.Fatalf("outbound = %+v", out[0])
+		}
+		if h.sender.calls["+"+from] != 1 {
+			t.Fatalf("send calls = %d, want 1", h.sender.calls["+"+from])
+		}
+		c, _ := h.st.Contact(context.Background(), "acme", "support", from)
+		if c.UnreachableCode != 131026 {
+			t.Fatalf("contact = %+v", c)
+		}
+	})
 }
 
 func TestStatusesUpdateTheLog(t *testing.T) {
-	h := newHarness(t, "", true)
-	const from = "4915100007"
-	h.ingest(textEvent("s1", from, "hi", tBase), textEvent("s2", from, "again", tBase))
-	h.eventually("idle", h.idle)
-	out := h.outbound(from)
-	status := func(wamid, st string, code int) whatsapp.Event {
-		s := &whatsapp.Status{ID: wamid, Status: st, Timestamp: tBase.Unix(), RecipientID: from}
-		if code != 0 {
-			s.Errors = []whatsapp.ErrorDetail{{Code: code, Title: "x"}}
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		h := newHarness(t, be.DSN(t), true)
+		const from = "4915100007"
+		h.ingest(textEvent("s1", from, "hi", tBase), textEvent("s2", from, "again", tBase))
+		h.eventually("idle", h.idle)
+		out := h.outbound(from)
+		status := func(wamid, st string, code int) whatsapp.Event {
+			s := &whatsapp.Status{ID: wamid, Status: st, Timestamp: tBase.Unix(), RecipientID: from}
+			if code != 0 {
+				s.Errors = []whatsapp.ErrorDetail{{Code: code, Title: "x"}}
+			}
+			return whatsapp.Event{Kind: whatsapp.EventStatus, Status: s}
 		}
-		return whatsapp.Event{Kind: whatsapp.EventStatus, Status: s}
-	}
-	h.ingest(status(out[0].WAMID, "delivered", 0), status(out[0].WAMID, "read", 0), status(out[1].WAMID, "failed", 131026))
-	h.ingest(status(out[0].WAMID, "sent", 0)) // late
-	out = h.outbound(from)
-	if out[0].State != "read" {
-		t.Fatalf("first = %s, want read", out[0].State)
-	}
-	if out[1].State != "failed" || out[1].ErrorClass != "unreachable" {
-		t.Fatalf("second = %s/%s", out[1].State, out[1].ErrorClass)
-	}
-	// Unknown kinds are stored, never fatal.
-	if err := h.svc.Ingest(context.Background(), "acme", "support", []whatsapp.Event{{Kind: whatsapp.EventUnknown, Field: "new_thing", Raw: []byte(`{"x":1}`)}}); err != nil {
-		t.Fatal(err)
-	}
-	evs, _ := h.st.InboundEvents(context.Background(), store.EventFilter{Kind: "unknown"})
-	if len(evs) != 1 {
-		t.Fatalf("unknown events stored = %d", len(evs))
-	}
+		h.ingest(status(out[0].WAMID, "delivered", 0), status(out[0].WAMID, "read", 0), status(out[1].WAMID, "failed", 131026))
+		h.ingest(status(out[0].WAMID, "sent", 0)) // late
+		out = h.outbound(from)
+		if out[0].State != "read" {
+			t.Fatalf("first = %s, want read", out[0].State)
+		}
+		if out[1].State != "failed" || out[1].ErrorClass != "unreachable" {
+			t.Fatalf("second = %s/%s", out[1].State, out[1].ErrorClass)
+		}
+		// Unknown kinds are stored, never fatal.
+		if err := h.svc.Ingest(context.Background(), "acme", "support", []whatsapp.Event{{Kind: whatsapp.EventUnknown, Field: "new_thing", Raw: []byte(`{"x":1}`)}}); err != nil {
+			t.Fatal(err)
+		}
+		evs, _ := h.st.InboundEvents(context.Background(), store.EventFilter{Kind: "unknown"})
+		if len(evs) != 1 {
+			t.Fatalf("unknown events stored = %d", len(evs))
+		}
+	})
 }
 
 func TestRestartCompletesPendingWorkExactlyOnce(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "gtc.db")
-	h := newHarness(t, path, false) // workers never start: acknowledged, not processed
-	for i := range 20 {
-		h.ingest(textEvent(fmt.Sprint("r", i), fmt.Sprint("49151002", i%5), fmt.Sprint("m", i), tBase))
-	}
-	// A reply recorded (flow ran) but never sent: the crash window after CompleteEvent.
-	h.ingest(textEvent("sent-pending", "4915100999", "x", tBase))
-	evs, _ := h.st.PendingEvents(context.Background(), store.ContactRef{Tenant: "acme", Team: "support", Key: "4915100999"}, 1)
-	raw := []byte(`{"messaging_product":"whatsapp","to":"+4915100999","type":"text","text":{"body":"recorded before the crash"}}`)
-	if _, done, err := h.st.CompleteEvent(context.Background(), evs[0], nil, []store.NewOutbound{{ContactKey: "4915100999",
-		Recipient: "+4915100999", Origin: store.OriginFlow, MessageType: "text", Request: raw}}); err != nil || !done {
-		t.Fatal(err)
-	}
-	h.close()
-	if h.sender.total() != 0 {
-		t.Fatal("sent before start")
-	}
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		path := be.DSN(t)
+		h := newHarness(t, path, false) // workers never start: acknowledged, not processed
+		for i := range 20 {
+			h.ingest(textEvent(fmt.Sprint("r", i), fmt.Sprint("49151002", i%5), fmt.Sprint("m", i), tBase))
+		}
+		// A reply recorded (flow ran) but never sent: the crash window after CompleteEvent.
+		h.ingest(textEvent("sent-pending", "4915100999", "x", tBase))
+		evs, _ := h.st.PendingEvents(context.Background(), store.ContactRef{Tenant: "acme", Team: "support", Key: "4915100999"}, 1)
+		raw := []byte(`{"messaging_product":"whatsapp","to":"+4915100999","type":"text","text":{"body":"recorded before the crash"}}`)
+		if _, done, err := h.st.CompleteEvent(context.Background(), evs[0], nil, []store.NewOutbound{{ContactKey: "4915100999",
+			Recipient: "+4915100999", Origin: store.OriginFlow, MessageType: "text", Request: raw}}); err != nil || !done {
+			t.Fatal(err)
+		}
+		h.close()
+		if h.sender.total() != 0 {
+			t.Fatal("sent before start")
+		}
 
-	h2 := &harness{t: t, path: path, sender: h.sender, flows: h.flows}
-	h2.now.Store(tBase.UnixMilli())
-	h2.open(true)
-	h2.eventually("all replies", func() bool { return h2.sender.total() == 21 && h2.idle() })
-	if n := h2.flows.runs.Load(); n != 20 {
-		t.Fatalf("flow runs = %d, want 20", n)
-	}
-	if got := h2.sender.sentTo("+4915100999"); len(got) != 1 || got[0] != "recorded before the crash" {
-		t.Fatalf("pending reply sent %q", got)
-	}
-	// A third start finds nothing to do.
-	h2.close()
-	h3 := &harness{t: t, path: path, sender: h.sender, flows: h.flows}
-	h3.now.Store(tBase.UnixMilli())
-	h3.open(true)
-	h3.eventually("idle", h3.idle)
-	if h3.sender.total() != 21 || h3.flows.runs.Load() != 20 {
-		t.Fatalf("work repeated: sends %d runs %d", h3.sender.total(), h3.flows.runs.Load())
-	}
+		h2 := &harness{t: t, path: path, sender: h.sender, flows: h.flows}
+		h2.now.Store(tBase.UnixMilli())
+		h2.open(true)
+		h2.eventually("all replies", func() bool { return h2.sender.total() == 21 && h2.idle() })
+		if n := h2.flows.runs.Load(); n != 20 {
+			t.Fatalf("flow runs = %d, want 20", n)
+		}
+		if got := h2.sender.sentTo("+4915100999"); len(got) != 1 || got[0] != "recorded before the crash" {
+			t.Fatalf("pending reply sent %q", got)
+		}
+		// A third start finds nothing to do.
+		h2.close()
+		h3 := &harness{t: t, path: path, sender: h.sender, flows: h.flows}
+		h3.now.Store(tBase.UnixMilli())
+		h3.open(true)
+		h3.eventually("idle", h3.idle)
+		if h3.sender.total() != 21 || h3.flows.runs.Load() != 20 {
+			t.Fatalf("work repeated: sends %d runs %d", h3.sender.total(), h3.flows.runs.Load())
+		}
+	})
 }
 
 func TestPerContactOrder(t *testing.T) {
-	h := newHarness(t, "", true)
-	var wg sync.WaitGroup
-	const contacts, per = 4, 15
-	for c := range contacts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range per {
-				if err := h.svc.Ingest(context.Background(), "acme", "support",
-					[]whatsapp.Event{textEvent(fmt.Sprintf("o%d-%d", c, i), fmt.Sprint("4915101", c), fmt.Sprint(i), tBase)}); err != nil {
-					t.Error(err)
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		h := newHarness(t, be.DSN(t), true)
+		var wg sync.WaitGroup
+		const contacts, per = 4, 15
+		for c := range contacts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range per {
+					if err := h.svc.Ingest(context.Background(), "acme", "support",
+						[]whatsapp.Event{textEvent(fmt.Sprintf("o%d-%d", c, i), fmt.Sprint("4915101", c), fmt.Sprint(i), tBase)}); err != nil {
+						t.Error(err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		h.eventually("all replies", func() bool { return h.sender.total() == contacts*per && h.idle() })
+		for c := range contacts {
+			got := h.sender.sentTo(fmt.Sprint("+4915101", c))
+			for i, body := range got {
+				if body != fmt.Sprint("echo: ", i) {
+					t.Fatalf("contact %d replies out of order: %q", c, got)
 				}
 			}
-		}()
-	}
-	wg.Wait()
-	h.eventually("all replies", func() bool { return h.sender.total() == contacts*per && h.idle() })
-	for c := range contacts {
-		got := h.sender.sentTo(fmt.Sprint("+4915101", c))
-		for i, body := range got {
-			if body != fmt.Sprint("echo: ", i) {
-				t.Fatalf("contact %d replies out of order: %q", c, got)
-			}
 		}
-	}
+	})
 }
 
 func TestKeywordMatching(t *testing.T) {
@@ -517,106 +536,112 @@ func TestKeywordMatching(t *testing.T) {
 }
 
 func TestLongPacingWaitBecomesAScheduledSend(t *testing.T) {
-	h := newHarness(t, "", false)
-	ps := &pacedSender{fakeSender: h.sender, slow: "+4915100008"}
-	ps.delay.Store(int64(time.Hour))
-	h.svc.providers["acme/support"].Sender = ps
-	if err := h.svc.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	h.ingest(textEvent("p1", "4915100008", "hi", tBase), textEvent("p2", "4915100009", "hi", tBase))
-	h.eventually("fast contact answered", func() bool { return len(h.sender.sentTo("+4915100009")) == 1 })
-	h.eventually("slow reply scheduled", func() bool {
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		h := newHarness(t, be.DSN(t), false)
+		ps := &pacedSender{fakeSender: h.sender, slow: "+4915100008"}
+		ps.delay.Store(int64(time.Hour))
+		h.svc.providers["acme/support"].Sender = ps
+		if err := h.svc.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		h.ingest(textEvent("p1", "4915100008", "hi", tBase), textEvent("p2", "4915100009", "hi", tBase))
+		h.eventually("fast contact answered", func() bool { return len(h.sender.sentTo("+4915100009")) == 1 })
+		h.eventually("slow reply scheduled", func() bool {
+			out := h.outbound("4915100008")
+			return len(out) == 1 && out[0].State == store.OutRetrying
+		})
 		out := h.outbound("4915100008")
-		return len(out) == 1 && out[0].State == store.OutRetrying
+		if out[0].Attempts != 0 || out[0].ErrorClass != "paced" || !out[0].NextAttemptAt.Equal(tBase.Add(time.Hour)) {
+			t.Fatalf("paced reply = %+v", out[0])
+		}
+		if got := h.sender.sentTo("+4915100008"); len(got) != 0 {
+			t.Fatalf("sent before its time: %q", got)
+		}
 	})
-	out := h.outbound("4915100008")
-	if out[0].Attempts != 0 || out[0].ErrorClass != "paced" || !out[0].NextAttemptAt.Equal(tBase.Add(time.Hour)) {
-		t.Fatalf("paced reply = %+v", out[0])
-	}
-	if got := h.sender.sentTo("+4915100008"); len(got) != 0 {
-		t.Fatalf("sent before its time: %q", got)
-	}
 }
 
 func TestOddEventsAreKeptNeverFatal(t *testing.T) {
-	h := newHarness(t, "", true)
-	ctx := context.Background()
-	pref := whatsapp.Event{Kind: whatsapp.EventPreference, Field: "user_preferences", Raw: []byte(`{"wa_id":"4915100030","value":"stop"}`),
-		Preference: &whatsapp.UserPreference{WaID: "4915100030", Category: "marketing_messages", Value: "stop", Timestamp: tBase.Unix()}}
-	tests := []struct {
-		name     string
-		ev       whatsapp.Event
-		wantKind string
-	}{
-		{"preference", pref, "user_preferences"},
-		{"message without sender", whatsapp.Event{Kind: whatsapp.EventMessage, Raw: []byte(`{"id":"x"}`),
-			Message: &whatsapp.InboundMessage{ID: "x", Type: "text"}}, "unknown"},
-		{"status without id", whatsapp.Event{Kind: whatsapp.EventStatus, Raw: []byte(`{"status":"sent"}`),
-			Status: &whatsapp.Status{Status: "sent"}}, "unknown"},
-		{"error", whatsapp.Event{Kind: whatsapp.EventError, Raw: []byte(`{"code":131000}`),
-			Error: &whatsapp.ErrorDetail{Code: 131000}}, "error"},
-		{"unknown field", whatsapp.Event{Kind: whatsapp.EventUnknown, Field: "calls", Raw: []byte(`{"calls":[]}`)}, "unknown"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before, _ := h.st.InboundEvents(ctx, store.EventFilter{Kind: tt.wantKind, Limit: 1000})
-			for range 2 { // the second is a duplicate
-				if err := h.svc.Ingest(ctx, "acme", "support", []whatsapp.Event{tt.ev}); err != nil {
-					t.Fatal(err)
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		h := newHarness(t, be.DSN(t), true)
+		ctx := context.Background()
+		pref := whatsapp.Event{Kind: whatsapp.EventPreference, Field: "user_preferences", Raw: []byte(`{"wa_id":"4915100030","value":"stop"}`),
+			Preference: &whatsapp.UserPreference{WaID: "4915100030", Category: "marketing_messages", Value: "stop", Timestamp: tBase.Unix()}}
+		tests := []struct {
+			name     string
+			ev       whatsapp.Event
+			wantKind string
+		}{
+			{"preference", pref, "user_preferences"},
+			{"message without sender", whatsapp.Event{Kind: whatsapp.EventMessage, Raw: []byte(`{"id":"x"}`),
+				Message: &whatsapp.InboundMessage{ID: "x", Type: "text"}}, "unknown"},
+			{"status without id", whatsapp.Event{Kind: whatsapp.EventStatus, Raw: []byte(`{"status":"sent"}`),
+				Status: &whatsapp.Status{Status: "sent"}}, "unknown"},
+			{"error", whatsapp.Event{Kind: whatsapp.EventError, Raw: []byte(`{"code":131000}`),
+				Error: &whatsapp.ErrorDetail{Code: 131000}}, "error"},
+			{"unknown field", whatsapp.Event{Kind: whatsapp.EventUnknown, Field: "calls", Raw: []byte(`{"calls":[]}`)}, "unknown"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				before, _ := h.st.InboundEvents(ctx, store.EventFilter{Kind: tt.wantKind, Limit: 1000})
+				for range 2 { // the second is a duplicate
+					if err := h.svc.Ingest(ctx, "acme", "support", []whatsapp.Event{tt.ev}); err != nil {
+						t.Fatal(err)
+					}
 				}
-			}
-			after, _ := h.st.InboundEvents(ctx, store.EventFilter{Kind: tt.wantKind, Limit: 1000})
-			if len(after) != len(before)+1 {
-				t.Fatalf("%s events: %d → %d, want one more", tt.wantKind, len(before), len(after))
-			}
-		})
-	}
-	c, _ := h.st.Contact(ctx, "acme", "support", "4915100030")
-	if c.Marketing != "stop" {
-		t.Fatalf("marketing preference = %q", c.Marketing)
-	}
+				after, _ := h.st.InboundEvents(ctx, store.EventFilter{Kind: tt.wantKind, Limit: 1000})
+				if len(after) != len(before)+1 {
+					t.Fatalf("%s events: %d → %d, want one more", tt.wantKind, len(before), len(after))
+				}
+			})
+		}
+		c, _ := h.st.Contact(ctx, "acme", "support", "4915100030")
+		if c.Marketing != "stop" {
+			t.Fatalf("marketing preference = %q", c.Marketing)
+		}
+	})
 }
 
 func TestStopMidFlightThenRestart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "gtc.db")
-	h := newHarness(t, path, true)
-	const n = 300
-	for i := range n / 10 {
-		var evs []whatsapp.Event
-		for j := range 10 {
-			k := i*10 + j
-			evs = append(evs, textEvent(fmt.Sprint("x", k), fmt.Sprint(4915103000+k%37), fmt.Sprint(k), tBase))
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		path := be.DSN(t)
+		h := newHarness(t, path, true)
+		const n = 300
+		for i := range n / 10 {
+			var evs []whatsapp.Event
+			for j := range 10 {
+				k := i*10 + j
+				evs = append(evs, textEvent(fmt.Sprint("x", k), fmt.Sprint(4915103000+k%37), fmt.Sprint(k), tBase))
+			}
+			h.ingest(evs...)
 		}
-		h.ingest(evs...)
-	}
-	// Stop at once: running jobs are cancelled, whatever they had not recorded is open work.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	h.svc.Stop(ctx)
-	h.st.Close()
+		// Stop at once: running jobs are cancelled, whatever they had not recorded is open work.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		h.svc.Stop(ctx)
+		h.st.Close()
 
-	h2 := &harness{t: t, path: path, sender: h.sender, flows: h.flows}
-	h2.now.Store(tBase.UnixMilli())
-	h2.open(true)
-	h2.eventually("idle", h2.idle)
-	out, err := h2.st.OutboundMessages(context.Background(), store.OutboundFilter{Limit: 10 * n})
-	if err != nil {
-		t.Fatal(err)
-	}
-	perEvent := map[int64]int{}
-	for _, o := range out {
-		perEvent[o.InboundSeq]++
-		if o.State != store.OutSent {
-			t.Fatalf("reply %d left %s", o.ID, o.State)
+		h2 := &harness{t: t, path: path, sender: h.sender, flows: h.flows}
+		h2.now.Store(tBase.UnixMilli())
+		h2.open(true)
+		h2.eventually("idle", h2.idle)
+		out, err := h2.st.OutboundMessages(context.Background(), store.OutboundFilter{Limit: 10 * n})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(out) != n || len(perEvent) != n {
-		t.Fatalf("%d replies recorded for %d events, want exactly one each of %d", len(out), len(perEvent), n)
-	}
-	if sent := h2.sender.total(); sent < n {
-		t.Fatalf("sent %d, want at least %d", sent, n)
-	} else if sent > n {
-		t.Logf("%d replies sent twice (the documented crash window between Graph's answer and the commit)", sent-n)
-	}
+		perEvent := map[int64]int{}
+		for _, o := range out {
+			perEvent[o.InboundSeq]++
+			if o.State != store.OutSent {
+				t.Fatalf("reply %d left %s", o.ID, o.State)
+			}
+		}
+		if len(out) != n || len(perEvent) != n {
+			t.Fatalf("%d replies recorded for %d events, want exactly one each of %d", len(out), len(perEvent), n)
+		}
+		if sent := h2.sender.total(); sent < n {
+			t.Fatalf("sent %d, want at least %d", sent, n)
+		} else if sent > n {
+			t.Logf("%d replies sent twice (the documented crash window between Graph's answer and the commit)", sent-n)
+		}
+	})
 }

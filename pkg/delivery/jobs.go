@@ -21,17 +21,17 @@ type inboundArgs struct {
 
 func (inboundArgs) Kind() string { return "gtc_inbound" }
 
-// sendArgs is a gtc_send job: (re)send one recorded reply, usually at a scheduled time.
+// sendArgs is a gtc_send job: (re)send one recorded reply, usually at a scheduled time. At
+// is the reply's next_attempt_at (Unix ms, 0 for a first send) the job was made for: the
+// job claims the reply only while that is still its next attempt, so a duplicate job (from
+// recovery, or a takeover) finds nothing to do instead of sending twice. Jobs are not made
+// unique by River: a retry of a retry has the same outbound id, and uniqueness would drop it.
 type sendArgs struct {
 	OutboundID int64 `json:"outbound_id"`
+	At         int64 `json:"at,omitempty"`
 }
 
 func (sendArgs) Kind() string { return "gtc_send" }
-
-// InsertOpts makes a reply's send job unique, so recovery never doubles a scheduled retry.
-func (sendArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
-}
 
 // enqueueTx runs inside the store's Ingest transaction.
 func (s *Service) enqueueTx(ctx context.Context, tx *sql.Tx, contacts []store.ContactRef) error {
@@ -39,7 +39,7 @@ func (s *Service) enqueueTx(ctx context.Context, tx *sql.Tx, contacts []store.Co
 	for c := range chunk(contacts, contactsPerJob) {
 		params = append(params, river.InsertManyParams{Args: inboundArgs{Contacts: c}})
 	}
-	_, err := s.river.InsertManyTx(ctx, tx, params)
+	_, err := s.ins.InsertManyTx(ctx, tx, params)
 	return err
 }
 
@@ -49,7 +49,7 @@ type inboundWorker struct {
 }
 
 func (w *inboundWorker) Work(ctx context.Context, job *river.Job[inboundArgs]) error {
-	return w.s.processContacts(ctx, job.Args.Contacts, fmt.Sprintf("job-%d", job.ID))
+	return w.s.processContacts(ctx, job.Args.Contacts, fmt.Sprintf("%s:job-%d", w.s.instance, job.ID))
 }
 
 type sendWorker struct {
@@ -59,6 +59,16 @@ type sendWorker struct {
 
 func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	s := w.s
+	var at time.Time
+	if job.Args.At != 0 {
+		at = time.UnixMilli(job.Args.At)
+	}
+	// The job's id makes the claim its own: a retry of this job after a cancelled send
+	// claims again; another job for the same reply does not.
+	ok, err := s.st.ClaimOutbound(ctx, job.Args.OutboundID, at, fmt.Sprintf("%s:send-%d", s.instance, job.ID))
+	if err != nil || !ok {
+		return err
+	}
 	o, err := s.st.OutboundByID(ctx, job.Args.OutboundID)
 	if err != nil {
 		return err
@@ -93,7 +103,7 @@ func (s *Service) processContacts(ctx context.Context, refs []store.ContactRef, 
 		return err
 	}
 	for len(claimed) > 0 {
-		if err := s.processRound(ctx, claimed); err != nil {
+		if err := s.processRound(ctx, claimed, owner); err != nil {
 			return err
 		}
 		if claimed, err = s.st.ReleaseContacts(ctx, claimed, owner); err != nil {
@@ -124,7 +134,7 @@ type retry struct {
 
 // processRound handles up to eventsPerRound pending messages of each contact with three
 // commits in all: the flow results, the send outcomes, and (in ReleaseContacts) the leases.
-func (s *Service) processRound(ctx context.Context, refs []store.ContactRef) error {
+func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, owner string) error {
 	contacts, err := s.st.ContactsFor(ctx, refs)
 	if err != nil {
 		return err
@@ -155,6 +165,13 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef) err
 	}
 	if len(all) == 0 {
 		return nil
+	}
+	// The replies are this job's to send: if the instance dies before recording the
+	// outcome, whoever reaps it resends them.
+	for _, c := range all {
+		for i := range c.Replies {
+			c.Replies[i].Sender = owner
+		}
 	}
 	if err := s.st.CompleteEvents(ctx, all); err != nil {
 		return err
@@ -193,27 +210,23 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef) err
 	return nil
 }
 
-// finish records send outcomes and schedules the retries.
+// finish records send outcomes and, in the same transaction, inserts the jobs of the
+// scheduled retries: a retrying reply always has its job.
 func (s *Service) finish(ctx context.Context, fs []store.Finish, rs []retry) error {
-	if err := s.st.FinishOutbounds(ctx, fs); err != nil {
-		return err
-	}
 	var params []river.InsertManyParams
-	now := s.now()
 	for _, r := range rs {
-		if r.at.IsZero() {
-			continue
+		if !r.at.IsZero() {
+			params = append(params, s.sendParams(r.id, r.at))
 		}
-		// River schedules on the wall clock; Config.Now may be a test clock. If this insert
-		// is lost to a crash, recovery schedules the retrying row again.
-		params = append(params, river.InsertManyParams{Args: sendArgs{OutboundID: r.id},
-			InsertOpts: &river.InsertOpts{ScheduledAt: time.Now().Add(r.at.Sub(now))}})
 	}
-	if len(params) == 0 {
-		return nil
+	var inTx func(context.Context, *sql.Tx) error
+	if len(params) > 0 {
+		inTx = func(ctx context.Context, tx *sql.Tx) error {
+			_, err := s.ins.InsertManyTx(ctx, tx, params)
+			return err
+		}
 	}
-	_, err := s.river.InsertMany(ctx, params)
-	return err
+	return s.st.FinishOutbounds(ctx, fs, inTx)
 }
 
 // plan decides what one message leads to: an opt-out/opt-in with its confirmation, or the

@@ -58,7 +58,8 @@ func (s *Service) Send(ctx context.Context, tenant, team string, msgs []Outbound
 			origin = om.Origin
 		}
 		news = append(news, store.NewOutbound{ContactKey: ContactKeyOf(m.To), Recipient: m.To, Origin: origin,
-			Flow: om.Flow, Node: om.Node, MessageType: m.Type, Request: raw, RetryOnRateLimit: om.RetryOnRateLimit})
+			Flow: om.Flow, Node: om.Node, MessageType: m.Type, Request: raw, RetryOnRateLimit: om.RetryOnRateLimit,
+			Sender: s.instance + ":api"})
 	}
 	ids, err := s.st.RecordOutbound(ctx, tenant, team, news)
 	if err != nil {

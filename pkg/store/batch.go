@@ -141,8 +141,10 @@ type Finish struct {
 	Unreachable bool
 }
 
-// FinishOutbounds records many send outcomes in one transaction.
-func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish) error {
+// FinishOutbounds records many send outcomes in one transaction and clears their sender;
+// inTx, when set, runs in the same transaction (the delivery layer inserts the jobs of the
+// scheduled retries there, so a retrying row always has its job).
+func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish, inTx func(context.Context, *sql.Tx) error) error {
 	if len(fs) == 0 {
 		return nil
 	}
@@ -179,6 +181,9 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish) error {
 				}
 			}
 		}
+		if inTx != nil {
+			return inTx(ctx, tx.Tx)
+		}
 		return nil
 	})
 	if err != nil {
@@ -188,7 +193,7 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish) error {
 }
 
 const finishSQL = `UPDATE gtc_outbound_messages SET state = ?, wamid = CASE WHEN ? <> '' THEN ? ELSE wamid END,
-	error_class = ?, error_code = ?, error_message = ?, next_attempt_at = ?, attempts = attempts + ?, updated_at = ?
+	error_class = ?, error_code = ?, error_message = ?, next_attempt_at = ?, attempts = attempts + ?, updated_at = ?, sender = ''
 	WHERE id = ? AND state IN ('pending', 'retrying')`
 
 // ContactsFor reads several contacts; unknown ones come back with Known false.

@@ -174,11 +174,14 @@ func (s *Store) ReleaseContact(ctx context.Context, ref ContactRef, owner string
 	return more, nil
 }
 
-// ClearLeases drops every contact lease. Call it on start of a single-instance (SQLite)
-// server: no other process can hold one.
+// ClearLeases drops every contact lease and outbound sender. Call it on start of a
+// single-instance (SQLite) server: no other process can hold one.
 func (s *Store) ClearLeases(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE gtc_contacts SET lease_owner = '', lease_until = 0 WHERE lease_owner <> ''`); err != nil {
 		return fmt.Errorf("clear leases: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE gtc_outbound_messages SET sender = '' WHERE sender <> ''`); err != nil {
+		return fmt.Errorf("clear senders: %w", err)
 	}
 	return nil
 }

@@ -46,6 +46,9 @@ type Outbound struct {
 	NextAttemptAt    time.Time
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	// Sender is who is sending it right now ("<instance>:<job>"), "" when nobody is: a
+	// retrying row waits for its scheduled job, a pending one for recovery.
+	Sender string
 }
 
 // NewOutbound is an outbound message to record.
@@ -57,10 +60,12 @@ type NewOutbound struct {
 	MessageType      string
 	Request          []byte
 	RetryOnRateLimit bool
+	// Sender is who will send it (see Outbound.Sender).
+	Sender string
 }
 
 const outboundCols = `id, tenant, team, contact_key, recipient, inbound_seq, origin, flow, node, message_type, request,
-	retry_on_rate_limit, state, wamid, error_class, error_code, error_message, attempts, next_attempt_at, created_at, updated_at`
+	retry_on_rate_limit, state, wamid, error_class, error_code, error_message, attempts, next_attempt_at, created_at, updated_at, sender`
 
 func scanOutbound(row interface{ Scan(...any) error }) (*Outbound, error) {
 	var o Outbound
@@ -68,7 +73,7 @@ func scanOutbound(row interface{ Scan(...any) error }) (*Outbound, error) {
 	var next, created, updated int64
 	if err := row.Scan(&o.ID, &o.Tenant, &o.Team, &o.ContactKey, &o.Recipient, &o.InboundSeq, &o.Origin, &o.Flow, &o.Node,
 		&o.MessageType, &o.Request, &retry, &o.State, &o.WAMID, &o.ErrorClass, &o.ErrorCode, &o.ErrorMessage, &o.Attempts,
-		&next, &created, &updated); err != nil {
+		&next, &created, &updated, &o.Sender); err != nil {
 		return nil, err
 	}
 	o.RetryOnRateLimit = retry != 0
@@ -166,7 +171,7 @@ func insertOutbound(ctx context.Context, tx *txn, ins *sql.Stmt, tenant, team st
 			retry = 1
 		}
 		var id int64
-		err := ins.QueryRowContext(ctx, tenant, team, m.ContactKey, m.Recipient, seq, m.Origin, m.Flow, m.Node, m.MessageType, m.Request, retry, now, now).Scan(&id)
+		err := ins.QueryRowContext(ctx, tenant, team, m.ContactKey, m.Recipient, seq, m.Origin, m.Flow, m.Node, m.MessageType, m.Request, retry, now, now, m.Sender).Scan(&id)
 		if err != nil {
 			return nil, fmt.Errorf("record outbound message: %w", err)
 		}
@@ -189,7 +194,22 @@ type OutboundResult struct {
 // FinishOutbound records the outcome of a send attempt. A row that a status webhook already
 // moved past "sent" is not moved back.
 func (s *Store) FinishOutbound(ctx context.Context, id int64, r OutboundResult) error {
-	return s.FinishOutbounds(ctx, []Finish{{ID: id, Result: r}})
+	return s.FinishOutbounds(ctx, []Finish{{ID: id, Result: r}}, nil)
+}
+
+// ClaimOutbound makes owner the sender of outbound message id, if it is still open, its
+// next attempt is the one at (the scheduled time the caller's job was made for; zero for a
+// first send) and nobody else is sending it. A job that gets false has nothing to do:
+// the message was sent, rescheduled, or is being sent by someone else.
+func (s *Store) ClaimOutbound(ctx context.Context, id int64, at time.Time, owner string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE gtc_outbound_messages SET sender = ?
+		WHERE id = ? AND state IN ('pending', 'retrying') AND next_attempt_at = ? AND (sender = '' OR sender = ?)`,
+		owner, id, ms(at), owner)
+	if err != nil {
+		return false, fmt.Errorf("claim outbound message %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // OpenOutbound lists the ids of outbound messages still pending or retrying, oldest first:
@@ -240,5 +260,5 @@ func (s *Store) Statuses(ctx context.Context, wamid string) ([]StatusRecord, err
 }
 
 const insertOutboundSQL = `INSERT INTO gtc_outbound_messages (tenant, team, contact_key, recipient, inbound_seq, origin, flow, node,
-	message_type, request, retry_on_rate_limit, state, created_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id`
+	message_type, request, retry_on_rate_limit, state, created_at, updated_at, sender)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id`

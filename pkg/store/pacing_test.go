@@ -3,11 +3,14 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/greentic/gtc/pkg/store/storetest"
+	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
 func TestTakeSequential(t *testing.T) {
@@ -149,4 +152,73 @@ func TestTakeConcurrentInstances(t *testing.T) {
 			}
 		}
 	})
+}
+
+// countingBooker counts the round trips to the ledger.
+type countingBooker struct {
+	*Store
+	takes atomic.Int64
+}
+
+func (c *countingBooker) Take(ctx context.Context, key string, start time.Time, size time.Duration, capacity, n int) (int, error) {
+	c.takes.Add(1)
+	return c.Store.Take(ctx, key, start, size, capacity, n)
+}
+
+// BenchmarkSharedPacer books sends through the Pacers of two instances (two Store handles
+// on one PostgreSQL database, 4 goroutines each) sharing the number's ledger, and reports
+// the sends booked per second and the round trips to the ledger per send. The bookings run
+// ahead of the real clock, so it measures the pacer and the ledger, not the rate.
+//
+//	GTC_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
+//	  go test -run '^$' -bench SharedPacer ./pkg/store
+func BenchmarkSharedPacer(b *testing.B) {
+	for _, bb := range []struct {
+		name  string
+		rate  float64
+		block int
+	}{
+		{"80ps", 80, 0},            // the default throughput: blocks of 10
+		{"1000ps", 1000, 0},        // an upgraded number: blocks of 125
+		{"80ps-block1", 80, 1},     // a round trip per send
+		{"1000ps-block1", 1000, 1}, // a round trip per send
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			dsn := storetest.PostgresDSN(b)
+			ctx := context.Background()
+			var pacers []*whatsapp.Pacer
+			var bookers []*countingBooker
+			for i := 0; i < 2; i++ {
+				st, err := Open(ctx, dsn)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer st.Close()
+				cb := &countingBooker{Store: st}
+				bookers = append(bookers, cb)
+				pacers = append(pacers, whatsapp.NewPacer(whatsapp.PacerConfig{RatePerSecond: bb.rate, Block: bb.block,
+					Shared: cb, SharedKey: "pn1", OnSharedError: func(err error) { b.Error(err) }}))
+			}
+			const workers = 4
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for _, p := range pacers {
+				for w := 0; w < workers; w++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+							p.Reserve("+49" + strconv.FormatInt(i, 10))
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			b.StopTimer()
+			takes := bookers[0].takes.Load() + bookers[1].takes.Load()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sends/s")
+			b.ReportMetric(float64(takes)/float64(b.N), "takes/send")
+		})
+	}
 }

@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -268,6 +269,25 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 func (s *Store) now() int64 { return s.opts.Now().UnixMilli() }
 
 func (s *Store) tx(ctx context.Context, f func(*txn) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tx1(ctx, f)
+		if err == nil || !s.retryable(err) || attempt == maxTxAttempts {
+			return err
+		}
+		// PostgreSQL broke a deadlock between instances (or a serialization conflict) by
+		// aborting this transaction: every f here starts from scratch, so run it again.
+		select {
+		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// maxTxAttempts bounds the re-runs of a transaction PostgreSQL aborted to break a deadlock.
+const maxTxAttempts = 6
+
+func (s *Store) tx1(ctx context.Context, f func(*txn) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -277,6 +297,12 @@ func (s *Store) tx(ctx context.Context, f func(*txn) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// retryable reports a PostgreSQL deadlock (40P01) or serialization failure (40001).
+func (s *Store) retryable(err error) bool {
+	var pe *pgconn.PgError
+	return s.pool != nil && errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
 func ms(t time.Time) int64 {

@@ -383,7 +383,7 @@ func TestState(t *testing.T) {
 		{ID: ids[1], Result: store.OutboundResult{State: store.OutSent, WAMID: "wamid.2", Attempted: true}},
 		{ID: ids[2], Result: store.OutboundResult{State: store.OutFailed, ErrorClass: "auth", ErrorCode: 190, Attempted: true}},
 		{ID: ids[3], Result: store.OutboundResult{State: store.OutRefused, ErrorClass: "window_closed"}},
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.SetOptOut(ctx, store.ContactRef{Tenant: "default", Team: "default", Key: "4915100000002"}, true, clock); err != nil {

@@ -81,7 +81,7 @@ func seed(t *testing.T, dir string) {
 	if err := st.FinishOutbounds(ctx, []store.Finish{
 		{ID: ids[0], Result: store.OutboundResult{State: store.OutSent, WAMID: "wamid.out1", Attempted: true}},
 		{ID: ids[1], Result: store.OutboundResult{State: store.OutRefused, ErrorClass: "window_closed", ErrorMessage: "the 24-hour window is closed"}},
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Ingest(ctx, "default", "default", []store.InboundEvent{{Kind: store.KindStatus, DedupeKey: "wamid.out1/delivered",

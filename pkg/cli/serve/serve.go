@@ -84,7 +84,7 @@ bundle runs with no Meta account.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Addr, "addr", "", "listen address host:port (default: the bundle's serve.addr, else "+DefaultAddr+"); port 0 picks a free one")
-	fl.StringVar(&opts.Database, "database", "", "SQLite file or postgres:// URL (default: the bundle's serve.database, else state/gtc.db)")
+	fl.StringVar(&opts.Database, "database", "", "SQLite file or postgres:// URL (default: $GTC_DATABASE_URL, else the bundle's serve.database, else state/gtc.db)")
 	fl.BoolVar(&opts.InsecureSkipSignature, "insecure-skip-signature", false, "accept webhook POSTs without a valid X-Hub-Signature-256 (local testing only)")
 	fl.BoolVar(&opts.FakeGraph, "fake-graph", false, "send replies to an in-process Graph API double instead of Meta")
 	fl.StringVar(&opts.ReadyFile, "ready-file", "", "write the listening host:port to this file once serving (for scripts)")
@@ -139,7 +139,13 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		}
 	}
 
+	// --database, then GTC_DATABASE_URL, then the bundle's serve.database (state/gtc.db).
 	dsn := opts.Database
+	if dsn == "" {
+		if v, ok := opts.LookupEnv(EnvDatabaseURL); ok && v != "" {
+			dsn = v
+		}
+	}
 	if dsn == "" {
 		dsn = b.Serve.Database
 	}
@@ -166,6 +172,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("start delivery: %w", err)
 	}
+	log.Info("state database", "database", st.String(), "shared", st.Postgres(), "instance", svc.Instance())
 	// The workers outlive the signal: they are stopped, bounded, after the HTTP side drained.
 	if err := svc.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start delivery: %w", err)
@@ -254,6 +261,11 @@ func Tenants(b *bundle.Bundle, lookup func(string) (string, bool)) ([]server.Ten
 	}
 	return out, nil
 }
+
+// EnvDatabaseURL names the database when --database is not given; it wins over the
+// bundle's serve.database, so one bundle can run on SQLite locally and on a shared
+// PostgreSQL in production.
+const EnvDatabaseURL = "GTC_DATABASE_URL"
 
 func isURL(dsn string) bool {
 	for _, p := range []string{"postgres://", "postgresql://"} {

@@ -1,0 +1,156 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Several `gtc serve` on one PostgreSQL database (DESIGN.md §7) know of each other through
+// gtc_instances: each registers on start and refreshes seen_at on a heartbeat. An instance
+// not seen for a while is dead, and the first live instance to notice reaps it: in one
+// transaction it deletes the instance's row, frees the contacts it leased and the outbound
+// messages it was sending, and (through the caller's enqueue) inserts the jobs that finish
+// that work. Deleting the row first makes the reaping happen once.
+
+// OpenSend is an outbound message freed by a reap, to be sent again by a job.
+type OpenSend struct {
+	ID            int64
+	NextAttemptAt time.Time
+}
+
+// Orphans is the work a reaped instance left.
+type Orphans struct {
+	Instance string
+	Contacts []ContactRef // contacts it had leased (their pending events need a job)
+	Sends    []OpenSend   // outbound messages it was sending
+}
+
+// RegisterInstance records instance id as alive at now.
+func (s *Store) RegisterInstance(ctx context.Context, id string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO gtc_instances (id, started_at, seen_at) VALUES (?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, id, ms(now), ms(now))
+	if err != nil {
+		return fmt.Errorf("register instance: %w", err)
+	}
+	return nil
+}
+
+// Heartbeat refreshes instance id's seen_at. It returns false when the row is gone: another
+// instance took this one for dead and reaped its work (a stall longer than the dead-after
+// time); the caller registers again and says so loudly.
+func (s *Store) Heartbeat(ctx context.Context, id string, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE gtc_instances SET seen_at = ? WHERE id = ?`, ms(now), id)
+	if err != nil {
+		return false, fmt.Errorf("heartbeat: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Instances lists the registered instances and when each was last seen.
+func (s *Store) Instances(ctx context.Context) (map[string]time.Time, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, seen_at FROM gtc_instances ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list instances: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var id string
+		var seen int64
+		if err := rows.Scan(&id, &seen); err != nil {
+			return nil, fmt.Errorf("list instances: %w", err)
+		}
+		out[id] = fromMS(seen)
+	}
+	return out, rows.Err()
+}
+
+// ReapInstances reaps every instance last seen before deadBefore, or, when only is set,
+// that one instance whatever its heartbeat (a clean stop hands its work over). For each it
+// frees the contacts leased by "<id>:…" owners and the open outbound messages with a
+// "<id>:…" sender, and calls enqueue in the same transaction with what it freed; an error
+// from enqueue rolls the reap back. It returns what it reaped.
+func (s *Store) ReapInstances(ctx context.Context, deadBefore time.Time, only string,
+	enqueue func(ctx context.Context, tx *sql.Tx, o Orphans) error) ([]Orphans, error) {
+	var out []Orphans
+	err := s.tx(ctx, func(tx *txn) error {
+		out = out[:0]
+		var rows *sql.Rows
+		var err error
+		if only != "" {
+			rows, err = tx.QueryContext(ctx, `DELETE FROM gtc_instances WHERE id = ? RETURNING id`, only)
+		} else {
+			rows, err = tx.QueryContext(ctx, `DELETE FROM gtc_instances WHERE seen_at < ? RETURNING id`, ms(deadBefore))
+		}
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			o := Orphans{Instance: id}
+			prefix := id + ":"
+			crows, err := tx.QueryContext(ctx, `UPDATE gtc_contacts SET lease_owner = '', lease_until = 0
+				WHERE lease_owner <> '' AND substr(lease_owner, 1, ?) = ? RETURNING tenant, team, contact_key`, len(prefix), prefix)
+			if err != nil {
+				return err
+			}
+			for crows.Next() {
+				var r ContactRef
+				if err := crows.Scan(&r.Tenant, &r.Team, &r.Key); err != nil {
+					crows.Close()
+					return err
+				}
+				o.Contacts = append(o.Contacts, r)
+			}
+			crows.Close()
+			if err := crows.Err(); err != nil {
+				return err
+			}
+			orows, err := tx.QueryContext(ctx, `UPDATE gtc_outbound_messages SET sender = ''
+				WHERE sender <> '' AND substr(sender, 1, ?) = ? AND state IN ('pending', 'retrying') RETURNING id, next_attempt_at`, len(prefix), prefix)
+			if err != nil {
+				return err
+			}
+			for orows.Next() {
+				var os OpenSend
+				var next int64
+				if err := orows.Scan(&os.ID, &next); err != nil {
+					orows.Close()
+					return err
+				}
+				os.NextAttemptAt = fromMS(next)
+				o.Sends = append(o.Sends, os)
+			}
+			orows.Close()
+			if err := orows.Err(); err != nil {
+				return err
+			}
+			if enqueue != nil {
+				if err := enqueue(ctx, tx.Tx, o); err != nil {
+					return err
+				}
+			}
+			out = append(out, o)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reap instances: %w", err)
+	}
+	return out, nil
+}
