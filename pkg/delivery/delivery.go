@@ -37,11 +37,11 @@ package delivery
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
