@@ -19,7 +19,10 @@ import (
 
 // LoadConfig says what webhooks the driver sends and how.
 type LoadConfig struct {
-	URL           string // the full webhook URL (…/webhook/whatsapp/{tenant}/{team})
+	URL string // the full webhook URL (…/webhook/whatsapp/{tenant}/{team})
+	// URLs, when set, replaces URL: POST i goes to URLs[i % len(URLs)] (round robin over
+	// several instances), unless its Batch names a URL of its own.
+	URLs          []string
 	AppSecret     string // signs each body; empty sends unsigned
 	PhoneNumberID string
 	RunID         string // makes message ids unique across runs against one database
@@ -50,6 +53,13 @@ type LoadResult struct {
 type Batch struct {
 	Body []byte
 	IDs  []string
+	// URL, when set, is where this POST goes (instead of LoadConfig.URL or URLs).
+	URL string
+}
+
+// Inbound is one text message of a webhook: its id, the sender's wa_id and the text.
+type Inbound struct {
+	ID, From, Text string
 }
 
 // MessageID is the id of the n-th message of a run.
@@ -62,30 +72,38 @@ func ContactNumber(c int) string { return fmt.Sprintf("49151%08d", c) }
 // carries the text "load <id>".
 func Batches(cfg LoadConfig) []Batch {
 	var out []Batch
-	now := time.Now().Unix()
 	for start := 0; start < cfg.Messages; start += cfg.Batch {
 		end := min(start+cfg.Batch, cfg.Messages)
-		msgs := make([]map[string]any, 0, end-start)
-		contacts := make([]map[string]any, 0, end-start)
-		ids := make([]string, 0, end-start)
+		msgs := make([]Inbound, 0, end-start)
 		for n := start; n < end; n++ {
 			id := MessageID(cfg.RunID, n)
-			from := ContactNumber(n % cfg.Contacts)
-			ids = append(ids, id)
-			contacts = append(contacts, map[string]any{"profile": map[string]any{"name": "Load " + from}, "wa_id": from})
-			msgs = append(msgs, map[string]any{"from": from, "id": id, "timestamp": strconv.FormatInt(now, 10),
-				"type": "text", "text": map[string]any{"body": "load " + id}})
+			msgs = append(msgs, Inbound{ID: id, From: ContactNumber(n % cfg.Contacts), Text: "load " + id})
 		}
-		body, _ := json.Marshal(map[string]any{
-			"object": "whatsapp_business_account",
-			"entry": []any{map[string]any{"id": "LOADWABA", "changes": []any{map[string]any{"field": "messages",
-				"value": map[string]any{"messaging_product": "whatsapp",
-					"metadata": map[string]any{"display_phone_number": "15550001111", "phone_number_id": cfg.PhoneNumberID},
-					"contacts": contacts, "messages": msgs}}}}},
-		})
-		out = append(out, Batch{Body: body, IDs: ids})
+		out = append(out, TextBatch(cfg.PhoneNumberID, msgs...))
 	}
 	return out
+}
+
+// TextBatch builds one webhook POST carrying msgs for phoneNumberID.
+func TextBatch(phoneNumberID string, msgs ...Inbound) Batch {
+	now := strconv.FormatInt(time.Now().Unix(), 10)
+	contacts := make([]map[string]any, 0, len(msgs))
+	wire := make([]map[string]any, 0, len(msgs))
+	ids := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		ids = append(ids, m.ID)
+		contacts = append(contacts, map[string]any{"profile": map[string]any{"name": "Load " + m.From}, "wa_id": m.From})
+		wire = append(wire, map[string]any{"from": m.From, "id": m.ID, "timestamp": now,
+			"type": "text", "text": map[string]any{"body": m.Text}})
+	}
+	body, _ := json.Marshal(map[string]any{
+		"object": "whatsapp_business_account",
+		"entry": []any{map[string]any{"id": "LOADWABA", "changes": []any{map[string]any{"field": "messages",
+			"value": map[string]any{"messaging_product": "whatsapp",
+				"metadata": map[string]any{"display_phone_number": "15550001111", "phone_number_id": phoneNumberID},
+				"contacts": contacts, "messages": wire}}}}},
+	})
+	return Batch{Body: body, IDs: ids}
 }
 
 // Drive POSTs batches with cfg.Concurrency workers until all are sent or ctx ends, and
@@ -111,8 +129,15 @@ func Drive(ctx context.Context, cfg LoadConfig, batches []Batch) *LoadResult {
 					return
 				}
 				b := batches[i]
+				url := cfg.URL
+				switch {
+				case b.URL != "":
+					url = b.URL
+				case len(cfg.URLs) > 0:
+					url = cfg.URLs[i%len(cfg.URLs)]
+				}
 				sent := time.Now()
-				code, err := post(ctx, client, cfg.URL, b.Body, cfg.AppSecret)
+				code, err := post(ctx, client, url, b.Body, cfg.AppSecret)
 				lat := time.Since(sent)
 				mu.Lock()
 				res.Posts++
@@ -206,13 +231,14 @@ type ReplyRecorder struct {
 
 	mu      sync.Mutex
 	replies map[string][]time.Time
+	texts   map[string][]string // by recipient ("to"): the text bodies sent to it
 	total   int
 	cond    chan struct{}
 }
 
 // NewReplyRecorder wraps next.
 func NewReplyRecorder(next http.Handler) *ReplyRecorder {
-	return &ReplyRecorder{Next: next, replies: map[string][]time.Time{}, cond: make(chan struct{}, 1)}
+	return &ReplyRecorder{Next: next, replies: map[string][]time.Time{}, texts: map[string][]string{}, cond: make(chan struct{}, 1)}
 }
 
 func (rr *ReplyRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -233,6 +259,7 @@ func (rr *ReplyRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var m struct {
 		Status  string `json:"status"`
+		To      string `json:"to"`
 		Context struct {
 			MessageID string `json:"message_id"`
 		} `json:"context"`
@@ -252,6 +279,7 @@ func (rr *ReplyRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rr.mu.Lock()
 	rr.replies[key] = append(rr.replies[key], time.Now())
+	rr.texts[m.To] = append(rr.texts[m.To], m.Text.Body)
 	rr.total++
 	rr.mu.Unlock()
 	select {
@@ -288,6 +316,14 @@ func (rr *ReplyRecorder) Replies() map[string][]time.Time {
 		out[k] = slices.Clone(v)
 	}
 	return out
+}
+
+// TextsTo returns the text bodies sent to recipient (as the "to" field names it), in the
+// order they reached the double.
+func (rr *ReplyRecorder) TextsTo(recipient string) []string {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	return slices.Clone(rr.texts[recipient])
 }
 
 // WaitFor waits until every id in ids has at least one reply, or ctx ends. It returns how

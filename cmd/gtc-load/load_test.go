@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +53,42 @@ func TestDriveBaseline(t *testing.T) {
 	}
 }
 
+// TestDriveRoutes checks where POSTs go: round robin over URLs, a batch's own URL first.
+func TestDriveRoutes(t *testing.T) {
+	var hits [2]atomic.Int64
+	var srvs [2]*httptest.Server
+	for i := range srvs {
+		srvs[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			BaselineHandler("sec").ServeHTTP(w, r)
+		}))
+		defer srvs[i].Close()
+	}
+	cfg := LoadConfig{URLs: []string{srvs[0].URL, srvs[1].URL}, AppSecret: "sec", PhoneNumberID: "1", RunID: "r",
+		Contacts: 3, Messages: 10, Batch: 1, Concurrency: 3, Timeout: 5 * time.Second}
+	bs := Batches(cfg)
+	bs[0].URL = srvs[1].URL // 0 would go to the first server by round robin
+	r := Drive(context.Background(), cfg, bs)
+	if r.Acked != 10 {
+		t.Fatalf("%d acknowledged: %s", r.Acked, r.FirstError)
+	}
+	if a, b := hits[0].Load(), hits[1].Load(); a != 4 || b != 6 {
+		t.Errorf("hits = %d, %d; want 4, 6", a, b)
+	}
+}
+
+func TestTextBatch(t *testing.T) {
+	b := TextBatch("9", Inbound{ID: "wamid.x", From: "4915100000001", Text: "STOP"})
+	evs, err := whatsapp.ParseWebhook(b.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Message.Text != "STOP" || evs[0].Message.From != "4915100000001" || evs[0].PhoneNumberID != "9" ||
+		!slices.Equal(b.IDs, []string{"wamid.x"}) {
+		t.Errorf("events = %+v, ids %v", evs, b.IDs)
+	}
+}
+
 func TestReplyRecorder(t *testing.T) {
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"messages":[{"id":"wamid.x"}]}`)) })
 	rec := NewReplyRecorder(inner)
@@ -74,6 +112,12 @@ func TestReplyRecorder(t *testing.T) {
 	}
 	if got := rec.Replies(); len(got) != 2 || len(got["wamid.load.r.3"]) != 0 {
 		t.Errorf("replies = %v", got)
+	}
+	if got := rec.TextsTo("1"); !slices.Equal(got, []string{"echo load wamid.load.r.1", "thanks"}) {
+		t.Errorf("texts to 1 = %q", got)
+	}
+	if got := rec.TextsTo("2"); len(got) != 0 {
+		t.Errorf("texts to 2 = %q", got)
 	}
 }
 
