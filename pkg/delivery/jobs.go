@@ -139,6 +139,9 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 	if err != nil {
 		return err
 	}
+	if err := s.sendHandovers(ctx, refs, contacts, owner); err != nil {
+		return err
+	}
 	pending, err := s.st.PendingEventsFor(ctx, refs, eventsPerRound)
 	if err != nil {
 		return err
@@ -208,6 +211,32 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 		}
 	}
 	return nil
+}
+
+// sendHandovers sends, first, the replies a dead instance left to any of these contacts
+// (store.TakeHandover), so they go before the replies to newer messages.
+func (s *Service) sendHandovers(ctx context.Context, refs []store.ContactRef, contacts map[store.ContactRef]*store.Contact, owner string) error {
+	var fs []store.Finish
+	var rs []retry
+	for _, ref := range refs {
+		c := contacts[ref]
+		if !c.Handover {
+			continue
+		}
+		outs, err := s.st.TakeHandover(ctx, ref, owner)
+		if err != nil {
+			return err
+		}
+		for _, o := range outs {
+			f, at := s.attempt(ctx, o, c.OptedOut, c)
+			fs, rs = append(fs, f), append(rs, retry{o.ID, at})
+		}
+		c.Handover = false
+	}
+	if len(fs) == 0 {
+		return nil
+	}
+	return s.finish(context.WithoutCancel(ctx), fs, rs)
 }
 
 // finish records send outcomes and, in the same transaction, inserts the jobs of the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -23,8 +24,12 @@ type OpenSend struct {
 // Orphans is the work a reaped instance left.
 type Orphans struct {
 	Instance string
-	Contacts []ContactRef // contacts it had leased (their pending events need a job)
-	Sends    []OpenSend   // outbound messages it was sending
+	// Contacts it had leased or was replying to: they need an inbound job, which sends the
+	// replies a flow run left (the contact's Handover flag) before any newer message.
+	Contacts []ContactRef
+	// Sends are the other outbound messages it was sending (the send API's, retries): each
+	// needs a send job.
+	Sends []OpenSend
 }
 
 // RegisterInstance records instance id as alive at now.
@@ -121,8 +126,40 @@ func (s *Store) ReapInstances(ctx context.Context, deadBefore time.Time, only st
 			if err := crows.Err(); err != nil {
 				return err
 			}
+			seen := map[ContactRef]bool{}
+			for _, c := range o.Contacts {
+				seen[c] = true
+			}
+			// A flow run's first sends go to the contact's next job, in order (Handover).
+			hrows, err := tx.QueryContext(ctx, `UPDATE gtc_outbound_messages SET sender = ''
+				WHERE sender <> '' AND substr(sender, 1, ?) = ? AND state = 'pending' AND next_attempt_at = 0
+				RETURNING tenant, team, contact_key`, len(prefix)+4, prefix+"job-")
+			if err != nil {
+				return err
+			}
+			var handover []ContactRef
+			for hrows.Next() {
+				var r ContactRef
+				if err := hrows.Scan(&r.Tenant, &r.Team, &r.Key); err != nil {
+					hrows.Close()
+					return err
+				}
+				if !seen[r] {
+					seen[r] = true
+					handover = append(handover, r)
+					o.Contacts = append(o.Contacts, r)
+				} else {
+					handover = append(handover, r)
+				}
+			}
+			hrows.Close()
+			if err := hrows.Err(); err != nil {
+				return err
+			}
+			// The rest (the send API's, retries) each get a send job.
 			orows, err := tx.QueryContext(ctx, `UPDATE gtc_outbound_messages SET sender = ''
-				WHERE sender <> '' AND substr(sender, 1, ?) = ? AND state IN ('pending', 'retrying') RETURNING id, next_attempt_at`, len(prefix), prefix)
+				WHERE sender <> '' AND substr(sender, 1, ?) = ? AND state IN ('pending', 'retrying')
+				RETURNING id, next_attempt_at`, len(prefix), prefix)
 			if err != nil {
 				return err
 			}
@@ -140,6 +177,12 @@ func (s *Store) ReapInstances(ctx context.Context, deadBefore time.Time, only st
 			if err := orows.Err(); err != nil {
 				return err
 			}
+			for _, r := range handover {
+				if _, err := tx.ExecContext(ctx, `UPDATE gtc_contacts SET handover = 1 WHERE tenant = ? AND team = ? AND contact_key = ?`,
+					r.Tenant, r.Team, r.Key); err != nil {
+					return err
+				}
+			}
 			if enqueue != nil {
 				if err := enqueue(ctx, tx.Tx, o); err != nil {
 					return err
@@ -152,5 +195,42 @@ func (s *Store) ReapInstances(ctx context.Context, deadBefore time.Time, only st
 	if err != nil {
 		return nil, fmt.Errorf("reap instances: %w", err)
 	}
+	return out, nil
+}
+
+// TakeHandover makes owner the sender of the replies a dead instance left to ref (pending,
+// never attempted, nobody sending) and clears the contact's Handover flag, in one
+// transaction; it returns those replies oldest first, for owner to send before anything
+// newer.
+func (s *Store) TakeHandover(ctx context.Context, ref ContactRef, owner string) ([]*Outbound, error) {
+	var out []*Outbound
+	err := s.tx(ctx, func(tx *txn) error {
+		out = out[:0]
+		rows, err := tx.QueryContext(ctx, `UPDATE gtc_outbound_messages SET sender = ?
+			WHERE tenant = ? AND team = ? AND contact_key = ? AND state = 'pending' AND sender = '' AND next_attempt_at = 0
+			RETURNING `+outboundCols, owner, ref.Tenant, ref.Team, ref.Key)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			o, err := scanOutbound(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, o)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE gtc_contacts SET handover = 0 WHERE tenant = ? AND team = ? AND contact_key = ?`,
+			ref.Tenant, ref.Team, ref.Key)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("take over replies: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }

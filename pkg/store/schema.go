@@ -94,7 +94,8 @@ CREATE TABLE gtc_idempotency_keys (
 	// 3: the request an Idempotency-Key was first used with, to refuse its reuse for another.
 	`ALTER TABLE gtc_idempotency_keys ADD COLUMN request_hash TEXT NOT NULL DEFAULT '';`,
 	// 4: several instances on one database: who is alive, who is sending an outbound row,
-	// and the phone numbers' shared send ledger.
+	// which contacts have replies a dead instance left, and the phone numbers' shared send
+	// ledger.
 	`
 CREATE TABLE gtc_instances (
 	id         TEXT    PRIMARY KEY,
@@ -102,6 +103,7 @@ CREATE TABLE gtc_instances (
 	seen_at    INTEGER NOT NULL
 );
 ALTER TABLE gtc_outbound_messages ADD COLUMN sender TEXT NOT NULL DEFAULT '';
+ALTER TABLE gtc_contacts ADD COLUMN handover INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX gtc_outbound_sender ON gtc_outbound_messages (sender) WHERE sender <> '';
 CREATE INDEX gtc_contacts_lease ON gtc_contacts (lease_owner) WHERE lease_owner <> '';
 CREATE TABLE gtc_pacing (
@@ -210,6 +212,7 @@ CREATE TABLE gtc_instances (
 	seen_at    BIGINT NOT NULL
 );
 ALTER TABLE gtc_outbound_messages ADD COLUMN sender TEXT NOT NULL DEFAULT '';
+ALTER TABLE gtc_contacts ADD COLUMN handover INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX gtc_outbound_sender ON gtc_outbound_messages (sender) WHERE sender <> '';
 CREATE INDEX gtc_contacts_lease ON gtc_contacts (lease_owner) WHERE lease_owner <> '';
 CREATE TABLE gtc_pacing (

@@ -1,0 +1,210 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/store/storetest"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// A reply that fails transiently twice is retried twice: the second retry is scheduled by
+// a send job for the same reply, which a unique-by-args job would have silently dropped.
+func TestRetryOfARetry(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		h := newHarness(t, be.DSN(t), true)
+		const a = "4915100777"
+		h.sender.failNext("+"+a, errors.New("503 once"), errors.New("503 twice"))
+		h.ingest(textEvent("rr1", a, "hello", tBase))
+		h.eventually("sent after two retries", func() bool { return len(h.sender.sentTo("+"+a)) == 1 && h.idle() })
+		out := h.outbound(a)
+		if len(out) != 1 || out[0].State != store.OutSent || out[0].Attempts != 3 || out[0].Sender != "" {
+			t.Fatalf("reply = %+v", out[0])
+		}
+	})
+}
+
+// instance is one Service on a shared database, as a second `gtc serve` would run it.
+type instance struct {
+	st  *store.Store
+	svc *Service
+}
+
+func startInstance(t *testing.T, dsn, name string, sender Sender, flows FlowRunner, clock func() time.Time, workers int) *instance {
+	t.Helper()
+	st, err := store.Open(context.Background(), dsn, store.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(Config{
+		Providers:    []Provider{{Tenant: "acme", Team: "support", PhoneNumberID: "123", Sender: sender}},
+		Runner:       flows,
+		Store:        st,
+		Classify:     classify,
+		ClassifyCode: classifyCode,
+		Now:          clock,
+		Workers:      workers,
+		PollInterval: 5 * time.Millisecond,
+		Backoff:      func(int) time.Duration { return 20 * time.Millisecond },
+		Instance:     name,
+		Heartbeat:    100 * time.Millisecond,
+		DeadAfter:    time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{st: st, svc: svc}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		svc.Stop(ctx)
+		st.Close()
+	})
+	return in
+}
+
+// Two instances on one PostgreSQL database: a message delivered to both is processed once,
+// each contact's replies keep their order, and an opt-out recorded through one instance
+// holds on the other.
+func TestTwoInstancesShareOneDatabase(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	sender, flows := newFakeSender(), &echoFlows{}
+	clock := func() time.Time { return tBase }
+	a := startInstance(t, dsn, "a", sender, flows, clock, 4)
+	b := startInstance(t, dsn, "b", sender, flows, clock, 4)
+	both := []*instance{a, b}
+
+	const contacts, perContact = 12, 10
+	var wg sync.WaitGroup
+	for c := range contacts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			from := fmt.Sprint(4915104000 + c)
+			for i := range perContact {
+				ev := textEvent(fmt.Sprintf("w%d-%d", c, i), from, strconv.Itoa(i), tBase)
+				targets := []*instance{both[(c+i)%2]}
+				if i%3 == 0 {
+					targets = both // the same webhook reaches both instances
+				}
+				for _, in := range targets {
+					if err := in.svc.Ingest(context.Background(), "acme", "support", []whatsapp.Event{ev}); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	idle := func() bool {
+		d, err := a.st.QueueDepth(context.Background())
+		return err == nil && d.PendingEvents == 0 && d.OpenOutbound == 0
+	}
+	waitFor(t, "both instances idle", func() bool { return sender.total() == contacts*perContact && idle() })
+	if got := flows.runs.Load(); got != contacts*perContact {
+		t.Fatalf("flow runs = %d, want %d (one per message)", got, contacts*perContact)
+	}
+	for c := range contacts {
+		to := fmt.Sprint("+", 4915104000+c)
+		var want []string
+		for i := range perContact {
+			want = append(want, "echo: "+strconv.Itoa(i))
+		}
+		if got := sender.sentTo(to); !slices.Equal(got, want) {
+			t.Errorf("%s got %q, want %q (each once, in order)", to, got, want)
+		}
+	}
+
+	// STOP through a, then a message through b: b refuses the reply.
+	const x = "4915104999"
+	if err := a.svc.Ingest(context.Background(), "acme", "support", []whatsapp.Event{textEvent("stop1", x, "STOP", tBase)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "opt-out confirmed", func() bool { return len(sender.sentTo("+"+x)) == 1 && idle() })
+	if err := b.svc.Ingest(context.Background(), "acme", "support", []whatsapp.Event{textEvent("after-stop", x, "hi", tBase)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "message after STOP processed", idle)
+	if got := sender.sentTo("+" + x); len(got) != 1 || !strings.Contains(got[0], "unsubscribed") {
+		t.Fatalf("opted-out contact got %q", got)
+	}
+	out, err := b.st.OutboundMessages(context.Background(), store.OutboundFilter{ContactKey: x, Limit: 10})
+	if err != nil || len(out) != 2 || out[0].State != store.OutRefused || out[0].ErrorClass != "opted_out" {
+		t.Fatalf("outbound after STOP = %+v, %v", out, err)
+	}
+}
+
+// blockingSender holds every send until released, like a Graph call in flight when the
+// instance dies.
+type blockingSender struct {
+	*fakeSender
+	started chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (b *blockingSender) Send(ctx context.Context, m *whatsapp.Message) (string, error) {
+	b.once.Do(func() { close(b.started) })
+	<-b.release // frozen: not even cancellation reaches it
+	return b.fakeSender.Send(ctx, m)
+}
+
+// An instance that stops heartbeating (dead) while holding a contact and an unsent reply:
+// the other instance takes both over after DeadAfter and sends, in order.
+func TestDeadInstanceWorkTakenOver(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	flows := &echoFlows{}
+	clock := func() time.Time { return tBase }
+	stuck := &blockingSender{fakeSender: newFakeSender(), started: make(chan struct{}), release: make(chan struct{})}
+	defer close(stuck.release)
+	// One worker, stuck in the send: like a frozen process, a takes no other job.
+	a := startInstance(t, dsn, "a", stuck, flows, clock, 1)
+	const x = "4915105000"
+	if err := a.svc.Ingest(context.Background(), "acme", "support", []whatsapp.Event{textEvent("d1", x, "first", tBase)}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stuck.started:
+	case <-time.After(15 * time.Second):
+		t.Fatal("instance a never started sending")
+	}
+	a.svc.stopHeartbeat() // a is "dead" from here on: its job is stuck in the send
+
+	live := newFakeSender()
+	b := startInstance(t, dsn, "b", live, flows, clock, 4)
+	if err := b.svc.Ingest(context.Background(), "acme", "support", []whatsapp.Event{textEvent("d2", x, "second", tBase)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b took over a's contact and reply", func() bool { return len(live.sentTo("+"+x)) == 2 })
+	if got := live.sentTo("+" + x); !slices.Equal(got, []string{"echo: first", "echo: second"}) {
+		t.Fatalf("b sent %q", got)
+	}
+	if ins, _ := b.st.Instances(context.Background()); len(ins) != 1 {
+		t.Fatalf("instances = %v, want only b", ins)
+	}
+	if got := flows.runs.Load(); got != 2 {
+		t.Fatalf("flow runs = %d, want 2", got)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
