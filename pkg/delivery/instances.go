@@ -16,6 +16,7 @@ func (s *Service) heartbeat(ctx context.Context) {
 	defer close(s.hbDone)
 	t := time.NewTicker(s.cfg.Heartbeat)
 	defer t.Stop()
+	lastPrune := time.Now()
 	for {
 		select {
 		case <-s.hbStop:
@@ -39,6 +40,13 @@ func (s *Service) heartbeat(ctx context.Context) {
 		}
 		if err := s.reap(cctx, ""); err != nil {
 			s.log.Warn("taking over dead instances failed", "err", err)
+		}
+		if time.Since(lastPrune) > time.Minute {
+			// The shared pacing ledger only needs the current windows.
+			lastPrune = time.Now()
+			if err := s.st.PrunePacing(cctx, lastPrune.Add(-time.Minute)); err != nil {
+				s.log.Warn("pruning the pacing ledger failed", "err", err)
+			}
 		}
 		cancel()
 	}

@@ -147,7 +147,7 @@ func Start(ctx context.Context, cfg SessionConfig) (s *Session, err error) {
 	s.svc, err = delivery.New(delivery.Config{
 		Providers: nil, Bundle: &bundle.Bundle{Dir: b.Dir, Manifest: b.Manifest, Providers: []*bundle.Provider{&local}, Serve: b.Serve},
 		Flows: flows, Store: s.store, Logger: cfg.Logger, Registerer: prometheus.NewRegistry(), Now: s.now,
-		NewClient: func(p *bundle.Provider) (*whatsapp.Client, error) { return serve.NewClient(p, cfg.LookupEnv) },
+		NewClient: func(p *bundle.Provider) (*whatsapp.Client, error) { return serve.NewClient(p, cfg.LookupEnv, nil, nil) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start delivery: %w", err)

@@ -167,7 +167,17 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc, err := delivery.New(delivery.Config{
 		Bundle: b, Flows: flows, Store: st, Logger: log, Registerer: reg, Now: time.Now,
-		NewClient: func(p *bundle.Provider) (*whatsapp.Client, error) { return NewClient(p, opts.LookupEnv) },
+		NewClient: func(p *bundle.Provider) (*whatsapp.Client, error) {
+			// On PostgreSQL the instances share each number's throughput through the store.
+			var shared whatsapp.SlotBooker
+			if st.Postgres() {
+				shared = st
+			}
+			return NewClient(p, opts.LookupEnv, shared, func(err error) {
+				log.Warn("shared pacing ledger failed: pacing on this instance's share for now",
+					"tenant", p.Tenant, "team", p.Team, "err", err)
+			})
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("start delivery: %w", err)

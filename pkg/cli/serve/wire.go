@@ -11,8 +11,10 @@ import (
 )
 
 // NewClient builds the Cloud API client of provider p, paced by its settings, with a
-// connection pool sized for many concurrent sends to one host.
-func NewClient(p *bundle.Provider, lookup func(string) (string, bool)) (*whatsapp.Client, error) {
+// connection pool sized for many concurrent sends to one host. shared, when not nil, is
+// the ledger the number's throughput is booked in across instances (the store on
+// PostgreSQL); onSharedError hears of its failures.
+func NewClient(p *bundle.Provider, lookup func(string) (string, bool), shared whatsapp.SlotBooker, onSharedError func(error)) (*whatsapp.Client, error) {
 	token, err := p.AccessToken.Resolve(lookup)
 	if err != nil {
 		return nil, fmt.Errorf("%s/%s access_token: %w", p.Tenant, p.Team, err)
@@ -24,7 +26,8 @@ func NewClient(p *bundle.Provider, lookup func(string) (string, bool)) (*whatsap
 			MaxIdleConns: 128, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
 			TLSHandshakeTimeout: 10 * time.Second, ForceAttemptHTTP2: true}},
 		Pacer: whatsapp.NewPacer(whatsapp.PacerConfig{RatePerSecond: p.RatePerSecond,
-			RecipientInterval: p.RecipientInterval, RecipientBurst: p.RecipientBurst}),
+			RecipientInterval: p.RecipientInterval, RecipientBurst: p.RecipientBurst,
+			Shared: shared, SharedKey: p.PhoneNumberID, OnSharedError: onSharedError}),
 	}), nil
 }
 

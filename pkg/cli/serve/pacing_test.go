@@ -1,0 +1,61 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/greentic/gtc/pkg/bundle"
+	"github.com/greentic/gtc/pkg/graphfake"
+	"github.com/greentic/gtc/pkg/secret"
+	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/store/storetest"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// Two instances' clients for one phone number, wired as gtc serve wires them on PostgreSQL,
+// share its rate: 60 sends at 20/s take at least two seconds in all, where two unshared
+// pacers would finish in about one. (A lower bound on time: a slow machine cannot fail it.)
+func TestClientsShareTheNumbersRateOnPostgres(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	g := graphfake.New(graphfake.Options{})
+	defer g.Close()
+	p := &bundle.Provider{Tenant: "default", Team: "default", PhoneNumberID: graphfake.DefaultPhoneNumberID,
+		APIBaseURL: g.URL, APIVersion: "v23.0", AccessToken: secret.New(graphfake.DefaultToken),
+		RatePerSecond: 20, RecipientBurst: 100}
+	var clients []*whatsapp.Client
+	for range 2 {
+		st, err := store.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		c, err := NewClient(p, func(string) (string, bool) { return "", false }, st, func(err error) { t.Errorf("shared ledger: %v", err) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	const perClient = 30
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		for j := range perClient {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m := &whatsapp.Message{MessagingProduct: "whatsapp", RecipientType: "individual", Type: "text",
+					To: fmt.Sprintf("+4915100%02d%02d", i, j), Text: &whatsapp.Text{Body: "hi"}}
+				if _, err := c.Send(context.Background(), m); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if took := time.Since(start); took < 2*time.Second {
+		t.Fatalf("%d sends at 20/s over two clients took %v: the rate is not shared", 2*perClient, took)
+	}
+}
