@@ -229,6 +229,8 @@ func BaselineHandler(appSecret string) http.Handler {
 type ReplyRecorder struct {
 	Next http.Handler
 
+	delay atomic.Int64 // nanoseconds each send waits before Next sees it (SetDelay)
+
 	mu      sync.Mutex
 	replies map[string][]time.Time
 	texts   map[string][]string // by recipient ("to"): the text bodies sent to it
@@ -250,6 +252,13 @@ func (rr *ReplyRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
+	}
+	if d := time.Duration(rr.delay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return // the sender went away (killed) before "Graph" took the message
+		}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	cw := &codeWriter{ResponseWriter: w, code: http.StatusOK}
@@ -317,6 +326,10 @@ func (rr *ReplyRecorder) Replies() map[string][]time.Time {
 	}
 	return out
 }
+
+// SetDelay makes every send wait d before the Graph double handles it, as a slow Graph
+// would, so that senders hold work in flight (0: no delay).
+func (rr *ReplyRecorder) SetDelay(d time.Duration) { rr.delay.Store(int64(d)) }
 
 // TextsTo returns the text bodies sent to recipient (as the "to" field names it), in the
 // order they reached the double.
