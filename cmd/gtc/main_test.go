@@ -3,10 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -26,9 +29,10 @@ func TestScripts(t *testing.T) {
 		Dir:                 "../../testdata/script",
 		RequireExplicitExec: true,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exit":      cmdExit,
-			"webhook":   cmdWebhook,
-			"graphfake": cmdGraphfake,
+			"exit":       cmdExit,
+			"eventually": cmdEventually,
+			"webhook":    cmdWebhook,
+			"graphfake":  cmdGraphfake,
 		},
 		Setup: func(env *testscript.Env) error {
 			// Scripts find shared fixtures (answers, flows, webhook payloads) here.
@@ -48,6 +52,11 @@ func TestScripts(t *testing.T) {
 					}
 				})
 				env.Setenv("GTC_PG_URL", dsn)
+				// The same with a password (trust auth ignores it): it must never be printed.
+				if u, err := url.Parse(dsn); err == nil {
+					u.User = url.UserPassword(u.User.Username(), "pg-s3cret-pw")
+					env.Setenv("GTC_PG_URL_PW", u.String())
+				}
 			}
 			return nil
 		},
@@ -90,5 +99,29 @@ func cmdExit(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Logf("[stdout]\n%s[stderr]\n%s", ts.ReadFile("stdout"), ts.ReadFile("stderr"))
 		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdEventually runs a program until its stdout matches REGEXP, for up to 30 s: "eventually
+// '"status": "sent"' gtc messages DIR --json" waits for state another process writes.
+func cmdEventually(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: eventually REGEXP program [args...]")
+	}
+	re, err := regexp.Compile(args[0])
+	if err != nil {
+		ts.Fatalf("eventually: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := ts.Exec(args[1], args[2:]...)
+		if err == nil && re.MatchString(ts.ReadFile("stdout")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Logf("[stdout]\n%s[stderr]\n%s", ts.ReadFile("stdout"), ts.ReadFile("stderr"))
+			ts.Fatalf("eventually: %s never printed a match for %q (last error: %v)", args[1], args[0], err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -154,6 +154,23 @@ func (b *Bundle) FlowsDir() string { return filepath.Join(b.Dir, FlowsDirName) }
 // StateDir is the bundle's state/ directory (created by gtc serve, never by setup).
 func (b *Bundle) StateDir() string { return filepath.Join(b.Dir, StateDirName) }
 
+// EnvDatabaseURL names the state database every command uses instead of the bundle's
+// serve.database when it is set (gtc serve's --database wins over both): one bundle can run
+// on SQLite on a laptop and on a shared PostgreSQL in production.
+const EnvDatabaseURL = "GTC_DATABASE_URL"
+
+// Database is the state database the commands use: $GTC_DATABASE_URL when set (looked up
+// with lookup, os.LookupEnv when nil), else serve.database (state/gtc.db by default).
+func (b *Bundle) Database(lookup func(string) (string, bool)) string {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	if v, ok := lookup(EnvDatabaseURL); ok && v != "" {
+		return v
+	}
+	return b.Serve.Database
+}
+
 // ProviderFile is the settings file of a tenant and team, relative to the bundle.
 func ProviderFile(tenant, team string) string {
 	return filepath.ToSlash(filepath.Join(ProvidersDir, ProviderKind, tenant, team+".yaml"))

@@ -15,24 +15,33 @@ import (
 var ErrNoState = errors.New("no state database")
 
 // StatePath is the SQLite file of the bundle's state, or "" when the database is not a
-// SQLite file (a postgres:// URL).
+// SQLite file (a postgres:// URL, from serve.database or GTC_DATABASE_URL).
 func StatePath(b *bundle.Bundle) string {
-	path, _ := store.SQLitePath(b.Serve.Database)
+	path, _ := store.SQLitePath(b.Database(nil))
 	return path
 }
 
-// OpenState opens the bundle's state database for reading. It never creates one: a
-// bundle that gtc serve has not run yet gives an error wrapping ErrNoState. SQLite in WAL
-// mode lets it read while gtc serve writes.
+// OpenState opens the bundle's state database for reading: $GTC_DATABASE_URL when set,
+// else serve.database. It never creates a SQLite file: a bundle that gtc serve has not run
+// yet gives an error wrapping ErrNoState. SQLite in WAL mode lets it read while gtc serve
+// writes; on PostgreSQL it reads what all the instances recorded.
 func OpenState(ctx context.Context, b *bundle.Bundle) (*store.Store, error) {
+	dsn := b.Database(nil)
+	if store.IsPostgres(dsn) {
+		st, err := store.Open(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("read state: %w", err)
+		}
+		return st, nil
+	}
 	path := StatePath(b)
 	if path == "" {
-		return nil, fmt.Errorf("state database %s: only SQLite state can be read by this command yet", redactDSN(b.Serve.Database))
+		return nil, fmt.Errorf("state database %s: not a SQLite file nor a postgres:// URL", redactDSN(dsn))
 	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w at %s: run gtc serve %s first (it records messages there)", ErrNoState, path, b.Dir)
 	}
-	st, err := store.Open(ctx, b.Serve.Database)
+	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("read state %s: %w", path, err)
 	}

@@ -509,14 +509,19 @@ func describe(m *whatsapp.Message) string {
 // readContact returns what the server recorded about the recipient, or nil when the bundle
 // has no state yet. It never creates the database.
 func readContact(ctx context.Context, b *bundle.Bundle, p *bundle.Provider, to string) (*store.Contact, error) {
-	path, ok := store.SQLitePath(b.Serve.Database)
-	if !ok {
-		return nil, nil // PostgreSQL state is read by the server; not here yet
-	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	dsn := b.Database(nil)
+	path, ok := store.SQLitePath(dsn)
+	switch {
+	case store.IsPostgres(dsn):
+		path = store.Redact(dsn)
+	case !ok:
 		return nil, nil
+	default:
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
 	}
-	st, err := store.Open(ctx, b.Serve.Database)
+	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("read state %s: %w", path, err)
 	}

@@ -142,12 +142,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	// --database, then GTC_DATABASE_URL, then the bundle's serve.database (state/gtc.db).
 	dsn := opts.Database
 	if dsn == "" {
-		if v, ok := opts.LookupEnv(EnvDatabaseURL); ok && v != "" {
-			dsn = v
-		}
-	}
-	if dsn == "" {
-		dsn = b.Serve.Database
+		dsn = b.Database(opts.LookupEnv)
 	}
 	if dsn == "" {
 		dsn = filepath.Join(b.StateDir(), "gtc.db")
@@ -159,7 +154,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err // names the database (without its password) already
 	}
 	defer st.Close()
 
@@ -271,11 +266,6 @@ func Tenants(b *bundle.Bundle, lookup func(string) (string, bool)) ([]server.Ten
 	}
 	return out, nil
 }
-
-// EnvDatabaseURL names the database when --database is not given; it wins over the
-// bundle's serve.database, so one bundle can run on SQLite locally and on a shared
-// PostgreSQL in production.
-const EnvDatabaseURL = "GTC_DATABASE_URL"
 
 func isURL(dsn string) bool {
 	for _, p := range []string{"postgres://", "postgresql://"} {
