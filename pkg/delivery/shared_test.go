@@ -208,3 +208,38 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Instances starting together on a fresh database migrate gtc's and River's tables one at
+// a time (the store's advisory lock) and all come up.
+func TestInstancesStartTogether(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := store.Open(context.Background(), dsn)
+			if err != nil {
+				errs <- err
+				return
+			}
+			svc, err := New(Config{Providers: []Provider{{Tenant: "acme", Team: "support", PhoneNumberID: "123", Sender: newFakeSender()}},
+				Runner: &echoFlows{}, Store: st, Instance: fmt.Sprint("s", i)})
+			if err == nil {
+				err = svc.Start(context.Background())
+			}
+			if err != nil {
+				errs <- err
+				st.Close()
+				return
+			}
+			t.Cleanup(func() { svc.Stop(context.Background()); st.Close() })
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("start: %v", err)
+	}
+}
