@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -128,5 +129,25 @@ func TestPercentile(t *testing.T) {
 	}
 	if Percentile(ds, 50) != 50*time.Millisecond || Percentile(ds, 99) != 99*time.Millisecond || Percentile(nil, 99) != 0 {
 		t.Errorf("p50 %s p99 %s", Percentile(ds, 50), Percentile(ds, 99))
+	}
+}
+
+func TestRunRefusesInstancesOnSQLite(t *testing.T) {
+	tests := []struct {
+		name string
+		o    options
+		want string
+	}{
+		{"two on the bundle's SQLite", options{mode: "serve", contacts: 1, messages: 1, batch: 1, concurrency: 1, instances: 2}, "needs -database postgres"},
+		{"two on a SQLite file", options{mode: "serve", contacts: 1, messages: 1, batch: 1, concurrency: 1, instances: 2, database: "x.db"}, "needs -database postgres"},
+		{"zero instances", options{mode: "serve", contacts: 1, messages: 1, batch: 1, concurrency: 1}, "at least 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), tt.o, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("run = %v, want an error with %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -6,6 +6,8 @@
 //
 //	go run ./cmd/gtc-load                      # build gtc, run serve + graphfake, measure, compare
 //	go run ./cmd/gtc-load -mode serve          # gtc serve only
+//	go run ./cmd/gtc-load -mode serve -database postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
+//	    -instances 2                           # 2 gtc serve on one PostgreSQL (a fresh schema per run)
 //	go run ./cmd/gtc-load -mode baseline       # the baseline handler only
 //	go run ./cmd/gtc-load -mode target -url http://127.0.0.1:8080/webhook/whatsapp/default/default \
 //	    -secret APP_SECRET -phone-number-id ID [-pid PID]   # drive a server you started
@@ -23,8 +25,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/greentic/gtc/pkg/store"
 )
 
 type options struct {
@@ -35,6 +40,9 @@ type options struct {
 	contacts, messages     int
 	batch, concurrency     int
 	replyTimeout           time.Duration
+	database               string // passed to gtc serve --database; "" is the bundle's SQLite file
+	instances              int    // gtc serve processes on that database
+	keepSchema             bool
 	baselineServerReadyOut string
 }
 
@@ -51,6 +59,9 @@ func main() {
 	flag.IntVar(&o.batch, "batch", 1, "messages per webhook POST")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "webhook POSTs in flight")
 	flag.DurationVar(&o.replyTimeout, "reply-timeout", 2*time.Minute, "how long to wait for every reply")
+	flag.StringVar(&o.database, "database", "", "database for gtc serve: a SQLite file or a postgres:// URL, in which each run gets a fresh schema (default: the bundle's state/gtc.db)")
+	flag.IntVar(&o.instances, "instances", 1, "gtc serve processes on the one database, POSTs spread round robin (more than 1 needs -database postgres://…)")
+	flag.BoolVar(&o.keepSchema, "keep-schema", false, "keep the run's PostgreSQL schema instead of dropping it")
 	flag.StringVar(&o.baselineServerReadyOut, "baseline-server", "", "internal: serve the baseline handler and write its address to this file")
 	flag.Parse()
 
@@ -70,8 +81,11 @@ func main() {
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
-	if o.contacts < 1 || o.messages < 1 || o.batch < 1 || o.concurrency < 1 {
-		return errors.New("-contacts, -messages, -batch and -concurrency must be at least 1")
+	if o.contacts < 1 || o.messages < 1 || o.batch < 1 || o.concurrency < 1 || o.instances < 1 {
+		return errors.New("-contacts, -messages, -batch, -concurrency and -instances must be at least 1")
+	}
+	if o.instances > 1 && !store.IsPostgres(o.database) {
+		return errors.New("-instances above 1 needs -database postgres://…: a SQLite file serves one process")
 	}
 	fmt.Fprintf(out, "load: %d messages from %d contacts, %d per POST, %d POSTs in flight\n",
 		o.messages, o.contacts, o.batch, o.concurrency)
@@ -177,8 +191,9 @@ func serveBaseline(ctx context.Context, addrFile string) error {
 	return nil
 }
 
-// runServe starts graphfake in this process, a bundle pointing at it, and `gtc serve` as a
-// subprocess; drives it; waits for every reply; reports.
+// runServe starts graphfake in this process, a bundle pointing at it, and o.instances
+// `gtc serve` subprocesses on one database; drives them (round robin); waits for every
+// reply; reports.
 func runServe(ctx context.Context, o options, out io.Writer) (*LoadResult, error) {
 	dir, err := os.MkdirTemp("", "gtc-load-serve-")
 	if err != nil {
@@ -200,17 +215,58 @@ func runServe(ctx context.Context, o options, out io.Writer) (*LoadResult, error
 	if err != nil {
 		return nil, err
 	}
-	p, err := StartServe(ctx, gtc, bundle, filepath.Join(dir, "serve.log"))
-	if err != nil {
-		return nil, err
+	var extra []string
+	dbName := "SQLite"
+	if o.database != "" {
+		db := o.database
+		if store.IsPostgres(db) {
+			dbName = "PostgreSQL"
+			schema, dsn, drop, err := freshSchema(ctx, db)
+			if err != nil {
+				return nil, err
+			}
+			if o.keepSchema {
+				fmt.Fprintf(out, "database: schema %s (kept)\n", schema)
+			} else {
+				defer func() {
+					if err := drop(); err != nil {
+						fmt.Fprintln(out, "gtc-load:", err)
+					}
+				}()
+			}
+			db = dsn
+		}
+		extra = []string{"--database", db}
 	}
-	defer p.Stop(30 * time.Second)
-	time.Sleep(time.Second) // let the process settle before reading its idle RSS
-	idle, _, _ := p.Memory()
+	var procs []*ServeProc
+	defer func() {
+		for _, p := range procs {
+			_ = p.Stop(30 * time.Second)
+		}
+	}()
+	var urls []string
+	for i := range o.instances {
+		p, err := StartServe(ctx, gtc, bundle, filepath.Join(dir, fmt.Sprintf("serve%d.log", i+1)), extra...)
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, p)
+		urls = append(urls, p.WebhookURL())
+	}
+	time.Sleep(time.Second) // let the processes settle before reading their idle RSS
+	idle := make([]int64, len(procs))
+	for i, p := range procs {
+		idle[i], _, _ = p.Memory()
+	}
 
-	cfg := o.loadConfig(p.WebhookURL(), LoadAppSecret, LoadPhoneNumberID)
+	cfg := o.loadConfig("", LoadAppSecret, LoadPhoneNumberID)
+	cfg.URLs = urls
 	r := Drive(ctx, cfg, Batches(cfg))
-	report(out, "gtc serve", r)
+	name := "gtc serve"
+	if o.instances > 1 {
+		name = fmt.Sprintf("gtc serve ×%d", o.instances)
+	}
+	report(out, fmt.Sprintf("%s (%s)", name, dbName), r)
 	wctx, cancel := context.WithTimeout(ctx, o.replyTimeout)
 	defer cancel()
 	got := graph.Recorder.WaitFor(wctx, r.AckedIDs)
@@ -243,10 +299,20 @@ func runServe(ctx context.Context, o options, out io.Writer) (*LoadResult, error
 		fmt.Fprintf(out, "  replies/s delivered: %.0f (first webhook to last reply %s)\n", float64(got)/span.Seconds(), span.Round(time.Millisecond))
 	}
 	fmt.Fprintf(out, "  webhook-to-reply latency: p50 %s, p99 %s\n", Percentile(lat, 50).Round(time.Millisecond), Percentile(lat, 99).Round(time.Millisecond))
-	_, peak, _ := p.Memory()
-	fmt.Fprintf(out, "  server RSS: idle %s, peak %s\n", mib(idle), mib(peak))
+	for i, p := range procs {
+		_, peak, _ := p.Memory()
+		label := "server RSS"
+		if len(procs) > 1 {
+			label = fmt.Sprintf("instance %d RSS", i+1)
+		}
+		fmt.Fprintf(out, "  %s: idle %s, peak %s\n", label, mib(idle[i]), mib(peak))
+	}
 	if got != len(r.AckedIDs) {
-		return r, fmt.Errorf("%d acknowledged messages got no reply within %s (server log: %s)", len(r.AckedIDs)-got, o.replyTimeout, p.Log)
+		logs := make([]string, len(procs))
+		for i, p := range procs {
+			logs[i] = p.Log
+		}
+		return r, fmt.Errorf("%d acknowledged messages got no reply within %s (server logs: %s)", len(r.AckedIDs)-got, o.replyTimeout, strings.Join(logs, ", "))
 	}
 	return r, nil
 }
