@@ -21,6 +21,7 @@ import (
 	flowcmd "github.com/greentic/gtc/pkg/cli/flow"
 	"github.com/greentic/gtc/pkg/cli/man"
 	"github.com/greentic/gtc/pkg/cli/messages"
+	"github.com/greentic/gtc/pkg/cli/migrate"
 	"github.com/greentic/gtc/pkg/cli/send"
 	"github.com/greentic/gtc/pkg/cli/serve"
 	"github.com/greentic/gtc/pkg/cli/setup"
@@ -154,5 +155,6 @@ var commands = []func(*cmdutil.Factory) *cobra.Command{
 	func(f *cmdutil.Factory) *cobra.Command { return messages.NewCmdMessages(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return messages.NewCmdContacts(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return doctor.NewCmdDoctor(f, nil) },
+	func(f *cmdutil.Factory) *cobra.Command { return migrate.NewCmdMigrate(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return man.NewCmdMan(f, nil) },
 }
