@@ -183,6 +183,36 @@ func memoryOf(pid int) (rss, peak int64, err error) {
 	return rss, peak, sc.Err()
 }
 
+// CPU reads the process's user + system CPU time so far.
+func (p *ServeProc) CPU() (time.Duration, error) { return cpuOf(p.Cmd.Process.Pid) }
+
+// cpuOf reads utime + stime of process pid from /proc/pid/stat (Linux only; clock ticks of
+// 1/100 s, the value of USER_HZ on every Linux architecture Go supports).
+func cpuOf(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read CPU time: %w", err)
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: count after it.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("read CPU time: malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("read CPU time: short /proc/%d/stat", pid)
+	}
+	var ticks int64
+	for _, s := range f[11:13] { // utime, stime (fields 14 and 15)
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("read CPU time: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 // WebhookURL is the webhook URL of the load bundle on p.
 func (p *ServeProc) WebhookURL() string {
 	return "http://" + p.Addr + "/webhook/whatsapp/" + LoadTenant + "/" + LoadTeam

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -149,5 +150,23 @@ func TestRunRefusesInstancesOnSQLite(t *testing.T) {
 				t.Errorf("run = %v, want an error with %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestCPUOf(t *testing.T) {
+	// Burn a little CPU so the count is above zero on any machine.
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for n := 0; time.Now().Before(deadline); n++ {
+		_ = strings.Repeat("x", n%64)
+	}
+	d, err := cpuOf(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d <= 0 || d > time.Hour {
+		t.Errorf("cpuOf(self) = %s", d)
+	}
+	if _, err := cpuOf(-1); err == nil {
+		t.Error("cpuOf(-1): no error")
 	}
 }

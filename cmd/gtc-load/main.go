@@ -255,8 +255,10 @@ func runServe(ctx context.Context, o options, out io.Writer) (*LoadResult, error
 	}
 	time.Sleep(time.Second) // let the processes settle before reading their idle RSS
 	idle := make([]int64, len(procs))
+	cpu0 := make([]time.Duration, len(procs))
 	for i, p := range procs {
 		idle[i], _, _ = p.Memory()
+		cpu0[i], _ = p.CPU()
 	}
 
 	cfg := o.loadConfig("", LoadAppSecret, LoadPhoneNumberID)
@@ -306,6 +308,21 @@ func runServe(ctx context.Context, o options, out io.Writer) (*LoadResult, error
 			label = fmt.Sprintf("instance %d RSS", i+1)
 		}
 		fmt.Fprintf(out, "  %s: idle %s, peak %s\n", label, mib(idle[i]), mib(peak))
+	}
+	if span > 0 {
+		for i, p := range procs {
+			cpu, err := p.CPU()
+			if err != nil {
+				break
+			}
+			cpu -= cpu0[i]
+			label := "server CPU"
+			if len(procs) > 1 {
+				label = fmt.Sprintf("instance %d CPU", i+1)
+			}
+			fmt.Fprintf(out, "  %s: %s in the %s to the last reply (%.2f cores)\n", label,
+				cpu.Round(10*time.Millisecond), span.Round(time.Millisecond), cpu.Seconds()/span.Seconds())
+		}
 	}
 	if got != len(r.AckedIDs) {
 		logs := make([]string, len(procs))
