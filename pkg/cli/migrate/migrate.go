@@ -219,8 +219,9 @@ func printResult(w io.Writer, dir string, r Result) error {
 		fmt.Fprintf(w, "queued: %d message(s) waiting for their flow run, %d reply(ies) not sent yet: gtc serve picks them up when it starts\n",
 			r.PendingEvents, r.OpenReplies)
 	}
-	fmt.Fprintf(w, `next: point gtc serve at PostgreSQL: set serve.database in bundle.yaml to ${%[1]s} and export
-      %[1]s, or run gtc serve --database "$%[1]s" %[2]s. %[3]s is left as it was (a backup).
+	fmt.Fprintf(w, `next: point gtc serve at PostgreSQL: set serve.database in bundle.yaml to ${%[1]s}
+  (and export %[1]s), or run gtc serve --database "$%[1]s" %[2]s
+%[3]s is left as it was: keep it as a backup
 `, EnvDatabaseURL, dir, r.From)
 	return nil
 }
