@@ -165,11 +165,11 @@ func migrateRun(o *MigrateOptions) error {
 
 	progress := func(string, int) {}
 	if o.IO.ErrTTY && !o.JSON {
-		progress = func(table string, rows int) { fmt.Fprintf(o.IO.ErrOut, "\r%-24s %d rows\x1b[K", table, rows) }
+		progress = func(table string, rows int) { fmt.Fprintf(o.IO.ErrOut, "\rcopying %-22s %12d rows", table, rows) }
 	}
 	rep, err := store.Copy(ctx, dst, src, progress)
 	if o.IO.ErrTTY && !o.JSON {
-		fmt.Fprint(o.IO.ErrOut, "\r\x1b[K")
+		fmt.Fprintf(o.IO.ErrOut, "\r%48s\r", "") // as wide as a progress line
 	}
 	if err != nil {
 		return err
