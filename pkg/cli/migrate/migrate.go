@@ -22,8 +22,8 @@ import (
 	"github.com/greentic/gtc/pkg/store"
 )
 
-// EnvDatabaseURL is read when --to is not given (the variable gtc serve reads too).
-const EnvDatabaseURL = "GTC_DATABASE_URL"
+// EnvDatabaseURL is read when --to is not given (the variable every command reads).
+const EnvDatabaseURL = bundle.EnvDatabaseURL
 
 // ErrNoState is returned when there is no SQLite state to copy.
 var ErrNoState = errors.New("no state database")
