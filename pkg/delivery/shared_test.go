@@ -243,3 +243,42 @@ func TestInstancesStartTogether(t *testing.T) {
 		t.Errorf("start: %v", err)
 	}
 }
+
+// What a SQLite state left undone (acknowledged events without a flow run, a reply recorded
+// but not sent) is finished once by gtc serve on PostgreSQL after gtc migrate copies it.
+func TestMigratedWorkIsFinishedOnPostgres(t *testing.T) {
+	pg := storetest.PostgresDSN(t)
+	ctx := context.Background()
+	h := newHarness(t, storetest.SQLite.DSN(t), false) // acknowledged, not processed
+	for i := range 10 {
+		h.ingest(textEvent(fmt.Sprint("m", i), fmt.Sprint("49151006", i%3), fmt.Sprint("m", i), tBase))
+	}
+	h.ingest(textEvent("recorded", "4915100699", "x", tBase))
+	evs, _ := h.st.PendingEvents(ctx, store.ContactRef{Tenant: "acme", Team: "support", Key: "4915100699"}, 1)
+	raw := []byte(`{"messaging_product":"whatsapp","to":"+4915100699","type":"text","text":{"body":"recorded on SQLite"}}`)
+	if _, done, err := h.st.CompleteEvent(ctx, evs[0], nil, []store.NewOutbound{{ContactKey: "4915100699",
+		Recipient: "+4915100699", Origin: store.OriginFlow, MessageType: "text", Request: raw}}); err != nil || !done {
+		t.Fatal(err)
+	}
+	dst, err := store.Open(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Copy(ctx, dst, h.st, nil); err != nil {
+		t.Fatal(err)
+	}
+	dst.Close()
+
+	sender, flows := newFakeSender(), &echoFlows{}
+	in := startInstance(t, pg, "after-migrate", sender, flows, func() time.Time { return tBase }, 4)
+	waitFor(t, "the migrated work done", func() bool {
+		d, err := in.st.QueueDepth(ctx)
+		return sender.total() == 11 && err == nil && d.PendingEvents == 0 && d.OpenOutbound == 0
+	})
+	if n := flows.runs.Load(); n != 10 {
+		t.Fatalf("flow runs = %d, want 10", n)
+	}
+	if got := sender.sentTo("+4915100699"); !slices.Equal(got, []string{"recorded on SQLite"}) {
+		t.Fatalf("recorded reply sent %q", got)
+	}
+}
