@@ -68,17 +68,19 @@ type PacerConfig struct {
 	// SharedKey names the number in Shared: its phone number id.
 	SharedKey string
 	// Block is the most sends booked in Shared per round trip (default capacity/8, at least
-	// 1, where capacity is the sends allowed per window: 10 at 80/s). The first ask in a
-	// window is the size of the last window's grants, then it grows with use, so a quiet
-	// instance does not hold places others could use; what an instance holds and does not
-	// use is lost when the window passes (under-use, never over-use).
+	// 1, where capacity is the sends allowed per window: 10 at 80/s). Asks are sized by use:
+	// the most of the places this instance had in the window so far, in the window it
+	// filled last, and the Reserves waiting, capped at Block; so a quiet instance asks for
+	// one at a time and does not hold places others could use. What an instance holds and
+	// does not use is lost when the window passes (under-use, never over-use).
 	Block int
 	// FallbackShare is how many sends per window this instance allows itself while Shared
 	// fails (default capacity/4, at least 1: the number's rate in all for up to 4
 	// instances that all fail at once; with more instances, set capacity/instances).
 	FallbackShare int
-	// OnSharedError is told of each failed Take (at most one per sharedRetryAfter, as the
-	// pacer stops asking for that long after a failure), e.g. to log it; nil ignores them.
+	// OnSharedError is told of each failed Take (a Take times out after 2 s), e.g. to log
+	// it; after a failure the pacer does not ask again for 5 s, so that is at most one call
+	// per 5 s. It is called without the pacer's lock held. Nil ignores them.
 	OnSharedError func(error)
 }
 
@@ -149,6 +151,14 @@ type window struct {
 	capacity int
 	shared   bool
 	slots    map[int64]*slots
+	// floor is the first window not known full at or after the current one: find starts
+	// there rather than step over every full window again (sends booked far ahead would
+	// make each Reserve slower with each window filled). Windows only ever fill up, so
+	// it only moves forward.
+	floor int64
+	// pruned is the current window when the past ones were last dropped.
+	pruned int64
+	steps  int // windows looked at by find, for tests
 }
 
 // slots is this instance's part of one window.
@@ -175,18 +185,28 @@ func (w *window) index(t time.Time) int64 { return t.UnixNano() / int64(w.size) 
 func (w *window) start(k int64) time.Time { return time.Unix(0, k*int64(w.size)) }
 
 // find returns the first window at or after t's that is not known to be full, and whether
-// this instance may book in it now (false: shared, and it must ask the ledger first).
-func (w *window) find(t time.Time) (k int64, ready bool) {
-	for k = w.index(t); ; k++ {
+// this instance may book in it now (false: shared, and it must ask the ledger first). now
+// is the current time (t is not before it).
+func (w *window) find(t, now time.Time) (k int64, ready bool) {
+	k = w.index(t)
+	base := max(w.floor, w.index(now))
+	fromBase := k <= base
+	if fromBase {
+		k = base
+	}
+	for ; ; k++ {
+		w.steps++
 		s := w.slots[k]
-		switch {
-		case s == nil:
-			return k, !w.shared
-		case s.left > 0:
-			return k, true
-		case !s.final:
-			return k, false
+		if s != nil && s.left == 0 && s.final {
+			continue
 		}
+		if fromBase {
+			w.floor = k
+		}
+		if s == nil {
+			return k, !w.shared
+		}
+		return k, s.left > 0
 	}
 }
 
@@ -201,13 +221,15 @@ func (w *window) at(k int64, t time.Time) time.Time {
 // book books the first time at or after t with room and returns it; when the first window
 // not known full needs the shared ledger first, it books nothing and returns that window.
 func (w *window) book(t time.Time, now time.Time) (at time.Time, k int64, ok bool) {
-	cur := w.index(now)
-	for k := range w.slots {
-		if k < cur {
-			delete(w.slots, k)
+	if cur := w.index(now); cur != w.pruned {
+		for k := range w.slots {
+			if k < cur {
+				delete(w.slots, k)
+			}
 		}
+		w.pruned = cur
 	}
-	k, ok = w.find(t)
+	k, ok = w.find(t, now)
 	if !ok {
 		return time.Time{}, k, false
 	}
@@ -222,8 +244,8 @@ func (w *window) book(t time.Time, now time.Time) (at time.Time, k int64, ok boo
 
 // earliest is book without booking. Shared, it answers from what this instance knows: a
 // window it has not asked the ledger about yet counts as having room.
-func (w *window) earliest(t time.Time) time.Time {
-	k, _ := w.find(t)
+func (w *window) earliest(t, now time.Time) time.Time {
+	k, _ := w.find(t, now)
 	return w.at(k, t)
 }
 
@@ -259,6 +281,7 @@ type Pacer struct {
 	clock      Clock
 	phone      *window
 	recipients map[string]*bucket
+	sweepAt    int // recipient buckets kept before the full ones are dropped, beyond maxIdleRecipients
 	rInterval  time.Duration
 	rBurst     int
 
@@ -314,13 +337,17 @@ func NewPacer(cfg PacerConfig) *Pacer {
 func (p *Pacer) recipient(to string) *bucket {
 	b, ok := p.recipients[to]
 	if !ok {
-		if len(p.recipients) >= maxIdleRecipients {
+		if len(p.recipients) >= max(maxIdleRecipients, p.sweepAt) {
 			now := p.clock.Now()
 			for k, v := range p.recipients {
 				if v.full(now) {
 					delete(p.recipients, k)
 				}
 			}
+			// When most buckets are still in use (many recipients paced at once), sweep
+			// again only once as many more are added: each new recipient does not pay
+			// for a walk over all of them.
+			p.sweepAt = 2 * len(p.recipients)
 		}
 		b = newBucket(p.rInterval, p.rBurst)
 		p.recipients[to] = b
@@ -335,7 +362,7 @@ func (p *Pacer) Delay(recipient string) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.clock.Now()
-	return p.phone.earliest(p.recipient(recipient).earliest(now)).Sub(now)
+	return p.phone.earliest(p.recipient(recipient).earliest(now), now).Sub(now)
 }
 
 // Reserve books the next send to recipient and returns how long the caller must wait before

@@ -99,3 +99,63 @@ func TestPacerForgetsIdleRecipients(t *testing.T) {
 		t.Errorf("%d recipient buckets kept, want 1", n)
 	}
 }
+
+// Sends booked far ahead: each Reserve starts at the first window with room (the floor)
+// instead of stepping over every full one again.
+func TestPacerBooksFarAhead(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		clk := newFakeClock()
+		cfg := PacerConfig{RatePerSecond: 2, RecipientBurst: 1000, Clock: clk}
+		if shared {
+			cfg.Shared, cfg.SharedKey = newFakeBooker(), "pn1"
+		}
+		p := NewPacer(cfg)
+		const n = 3000
+		var last time.Duration
+		for i := 0; i < n; i++ {
+			last = p.Reserve(string(rune(0x1000 + i)))
+		}
+		if want := (n/2 - 1) * time.Second; last != want {
+			t.Errorf("shared %v: send %d waits %v, want %v", shared, n, last, want)
+		}
+		if p.phone.steps > 3*n {
+			t.Errorf("shared %v: %d windows looked at for %d sends, want at most %d", shared, p.phone.steps, n, 3*n)
+		}
+		if want := p.phone.index(clk.Now()) + n/2 - 1; p.phone.floor != want {
+			t.Errorf("shared %v: floor at window %d, want %d (the last one, which has room left)", shared, p.phone.floor, want)
+		}
+		// The last window is full: alone, the pacer knows; shared, it has not asked the
+		// ledger for a third place there yet, so Delay counts it as having room.
+		want := last + time.Second
+		if shared {
+			want = last
+		}
+		if d := p.Delay("another"); d != want {
+			t.Errorf("shared %v: Delay %v, want %v", shared, d, want)
+		}
+	}
+}
+
+// When most recipient buckets are in use, the pacer sweeps them only once as many more are
+// added, not on each new recipient.
+func TestPacerSweepsRecipientsSeldom(t *testing.T) {
+	clk := newFakeClock()
+	p := NewPacer(PacerConfig{RatePerSecond: 1e6, RecipientInterval: time.Hour, RecipientBurst: 1, Clock: clk})
+	for i := 0; i <= maxIdleRecipients; i++ {
+		p.Reserve(string(rune(i + 0x1000)))
+	}
+	if p.sweepAt != 2*maxIdleRecipients {
+		t.Fatalf("after a sweep that dropped nothing, next sweep at %d buckets, want %d", p.sweepAt, 2*maxIdleRecipients)
+	}
+	for i := maxIdleRecipients + 1; i < 2*maxIdleRecipients; i++ {
+		p.Reserve(string(rune(i + 0x1000)))
+	}
+	if n := len(p.recipients); n != 2*maxIdleRecipients {
+		t.Errorf("%d buckets, want %d (all in use)", n, 2*maxIdleRecipients)
+	}
+	clk.Advance(2 * time.Hour)
+	p.Reserve("new")
+	if n := len(p.recipients); n != 1 || p.sweepAt != 0 {
+		t.Errorf("after they all recovered: %d buckets, next sweep at %d, want 1 and 0 (then maxIdleRecipients rules)", n, p.sweepAt)
+	}
+}
