@@ -249,8 +249,8 @@ func (w *window) earliest(t, now time.Time) time.Time {
 	return w.at(k, t)
 }
 
-// add records that this instance got n places in window k (asked: whether it asked the
-// ledger for more than that, which means the window is full now).
+// add records that this instance got n places in window k; full says there is nothing
+// more to get there (the ledger gave less than asked, or the fallback share is all).
 func (w *window) add(k int64, n int, full bool) *slots {
 	s := w.slots[k]
 	if s == nil {
@@ -274,8 +274,11 @@ func (w *window) add(k int64, n int, full bool) *slots {
 // Delay and Reserves that have room go on; one ask is in flight at a time, and Reserves
 // needing the same window wait for it rather than ask again. Delay never asks the ledger.
 // When the ledger fails, sends are neither held back forever nor let through unbounded:
-// the window in hand and every window of the next sharedRetryAfter get FallbackShare
-// places without asking, and OnSharedError hears of it.
+// the window in hand, and every window a Reserve needs in the next sharedRetryAfter, get
+// FallbackShare places (less those already had there) without asking, and OnSharedError
+// hears of it. A window given its fallback share keeps it (under-use if it lies after the
+// failure). A caller whose context ends while it waits gets ctx.Err(); places the ledger
+// granted to a Take abandoned that way are lost, never double counted.
 type Pacer struct {
 	mu         sync.Mutex
 	clock      Clock
