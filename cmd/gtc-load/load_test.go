@@ -170,3 +170,43 @@ func TestCPUOf(t *testing.T) {
 		t.Error("cpuOf(-1): no error")
 	}
 }
+
+// TestReplyRecorderDelay checks that SetDelay holds each send back (a lower bound only, so
+// a slow machine cannot fail it) and that a sender gone during the delay is not recorded.
+func TestReplyRecorderDelay(t *testing.T) {
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"messages":[{"id":"wamid.x"}]}`)) })
+	rec := NewReplyRecorder(inner)
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	send := func(ctx context.Context, id string) error {
+		body := `{"to":"1","type":"text","text":{"body":"echo load ` + id + `"}}`
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v18.0/1/messages", strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		return resp.Body.Close()
+	}
+	rec.SetDelay(100 * time.Millisecond)
+	start := time.Now()
+	if err := send(context.Background(), "wamid.load.d.1"); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Errorf("send took %s with a 100ms delay", d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	rec.SetDelay(time.Minute)
+	if err := send(ctx, "wamid.load.d.2"); err == nil {
+		t.Fatal("a send cancelled during the delay succeeded")
+	}
+	rec.SetDelay(0)
+	if err := send(context.Background(), "wamid.load.d.3"); err != nil {
+		t.Fatal(err)
+	}
+	got := rec.Replies()
+	if len(got["wamid.load.d.1"]) != 1 || len(got["wamid.load.d.2"]) != 0 || len(got["wamid.load.d.3"]) != 1 {
+		t.Errorf("replies = %v", got)
+	}
+}
