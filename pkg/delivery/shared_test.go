@@ -38,7 +38,10 @@ type instance struct {
 	svc *Service
 }
 
-func startInstance(t *testing.T, dsn, name string, sender Sender, flows FlowRunner, clock func() time.Time, workers int) *instance {
+// startInstance starts a Service on dsn. deadAfter is how long the others wait before
+// taking its work over: short only where a test kills an instance, as a loaded machine
+// can stall a live one's heartbeat for a second.
+func startInstance(t *testing.T, dsn, name string, sender Sender, flows FlowRunner, clock func() time.Time, workers int, deadAfter time.Duration) *instance {
 	t.Helper()
 	st, err := store.Open(context.Background(), dsn, store.Options{Now: clock})
 	if err != nil {
@@ -56,7 +59,7 @@ func startInstance(t *testing.T, dsn, name string, sender Sender, flows FlowRunn
 		Backoff:      func(int) time.Duration { return 20 * time.Millisecond },
 		Instance:     name,
 		Heartbeat:    100 * time.Millisecond,
-		DeadAfter:    time.Second,
+		DeadAfter:    deadAfter,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -81,8 +84,8 @@ func TestTwoInstancesShareOneDatabase(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	sender, flows := newFakeSender(), &echoFlows{}
 	clock := func() time.Time { return tBase }
-	a := startInstance(t, dsn, "a", sender, flows, clock, 4)
-	b := startInstance(t, dsn, "b", sender, flows, clock, 4)
+	a := startInstance(t, dsn, "a", sender, flows, clock, 4, time.Minute)
+	b := startInstance(t, dsn, "b", sender, flows, clock, 4, time.Minute)
 	both := []*instance{a, b}
 
 	const contacts, perContact = 12, 10
@@ -169,7 +172,7 @@ func TestDeadInstanceWorkTakenOver(t *testing.T) {
 	stuck := &blockingSender{fakeSender: newFakeSender(), started: make(chan struct{}), release: make(chan struct{})}
 	defer close(stuck.release)
 	// One worker, stuck in the send: like a frozen process, a takes no other job.
-	a := startInstance(t, dsn, "a", stuck, flows, clock, 1)
+	a := startInstance(t, dsn, "a", stuck, flows, clock, 1, time.Second)
 	const x = "4915105000"
 	if err := a.svc.Ingest(context.Background(), "acme", "support", []whatsapp.Event{textEvent("d1", x, "first", tBase)}); err != nil {
 		t.Fatal(err)
@@ -182,7 +185,7 @@ func TestDeadInstanceWorkTakenOver(t *testing.T) {
 	a.svc.stopHeartbeat() // a is "dead" from here on: its job is stuck in the send
 
 	live := newFakeSender()
-	b := startInstance(t, dsn, "b", live, flows, clock, 4)
+	b := startInstance(t, dsn, "b", live, flows, clock, 4, time.Second)
 	if err := b.svc.Ingest(context.Background(), "acme", "support", []whatsapp.Event{textEvent("d2", x, "second", tBase)}); err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +273,7 @@ func TestMigratedWorkIsFinishedOnPostgres(t *testing.T) {
 	dst.Close()
 
 	sender, flows := newFakeSender(), &echoFlows{}
-	in := startInstance(t, pg, "after-migrate", sender, flows, func() time.Time { return tBase }, 4)
+	in := startInstance(t, pg, "after-migrate", sender, flows, func() time.Time { return tBase }, 4, time.Minute)
 	waitFor(t, "the migrated work done", func() bool {
 		d, err := in.st.QueueDepth(ctx)
 		return sender.total() == 11 && err == nil && d.PendingEvents == 0 && d.OpenOutbound == 0
