@@ -393,7 +393,7 @@ func (s *Service) Instance() string { return s.instance }
 // starts the workers.
 func (s *Service) Start(ctx context.Context) error {
 	if s.shared {
-		if err := s.st.RegisterInstance(ctx, s.instance, time.Now()); err != nil {
+		if err := s.st.RegisterInstance(ctx, s.instance); err != nil {
 			return fmt.Errorf("start delivery: %w", err)
 		}
 		if err := s.reap(ctx, ""); err != nil {

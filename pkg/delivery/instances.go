@@ -24,7 +24,7 @@ func (s *Service) heartbeat(ctx context.Context) {
 		case <-t.C:
 		}
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.Heartbeat+5*time.Second)
-		alive, err := s.st.Heartbeat(cctx, s.instance, time.Now())
+		alive, err := s.st.Heartbeat(cctx, s.instance)
 		switch {
 		case err != nil:
 			s.log.Warn("heartbeat failed", "instance", s.instance, "err", err)
@@ -34,7 +34,7 @@ func (s *Service) heartbeat(ctx context.Context) {
 			// sent twice.
 			s.log.Error("this instance was taken for dead by another and its work handed over; registering again",
 				"instance", s.instance, "dead_after", s.cfg.DeadAfter)
-			if err := s.st.RegisterInstance(cctx, s.instance, time.Now()); err != nil {
+			if err := s.st.RegisterInstance(cctx, s.instance); err != nil {
 				s.log.Warn("register again failed", "err", err)
 			}
 		}
@@ -63,7 +63,7 @@ func (s *Service) stopHeartbeat() {
 // reap takes over the work of dead instances (only == ""), or hands this instance's over
 // (only == s.instance), in one transaction with the jobs that finish it.
 func (s *Service) reap(ctx context.Context, only string) error {
-	reaped, err := s.st.ReapInstances(ctx, time.Now().Add(-s.cfg.DeadAfter), only, s.enqueueOrphansTx)
+	reaped, err := s.st.ReapInstances(ctx, s.cfg.DeadAfter, only, s.enqueueOrphansTx)
 	if err != nil {
 		return err
 	}

@@ -32,10 +32,22 @@ type Orphans struct {
 	Sends []OpenSend
 }
 
-// RegisterInstance records instance id as alive at now.
-func (s *Store) RegisterInstance(ctx context.Context, id string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO gtc_instances (id, started_at, seen_at) VALUES (?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, id, ms(now), ms(now))
+// Liveness is judged on the database's clock, not the instances': machines whose clocks
+// disagree must not take each other for dead.
+
+// dbNowMS is the database's current time in Unix milliseconds, as SQL.
+func (s *Store) dbNowMS() string {
+	if s.Postgres() {
+		return `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)`
+	}
+	return `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`
+}
+
+// RegisterInstance records instance id as alive now.
+func (s *Store) RegisterInstance(ctx context.Context, id string) error {
+	now := s.dbNowMS()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO gtc_instances (id, started_at, seen_at) VALUES (?, `+now+`, `+now+`)
+		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, id)
 	if err != nil {
 		return fmt.Errorf("register instance: %w", err)
 	}
@@ -45,8 +57,8 @@ func (s *Store) RegisterInstance(ctx context.Context, id string, now time.Time) 
 // Heartbeat refreshes instance id's seen_at. It returns false when the row is gone: another
 // instance took this one for dead and reaped its work (a stall longer than the dead-after
 // time); the caller registers again and says so loudly.
-func (s *Store) Heartbeat(ctx context.Context, id string, now time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE gtc_instances SET seen_at = ? WHERE id = ?`, ms(now), id)
+func (s *Store) Heartbeat(ctx context.Context, id string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE gtc_instances SET seen_at = `+s.dbNowMS()+` WHERE id = ?`, id)
 	if err != nil {
 		return false, fmt.Errorf("heartbeat: %w", err)
 	}
@@ -73,12 +85,12 @@ func (s *Store) Instances(ctx context.Context) (map[string]time.Time, error) {
 	return out, rows.Err()
 }
 
-// ReapInstances reaps every instance last seen before deadBefore, or, when only is set,
+// ReapInstances reaps every instance not seen for deadAfter (by the database's clock), or, when only is set,
 // that one instance whatever its heartbeat (a clean stop hands its work over). For each it
 // frees the contacts leased by "<id>:…" owners and the open outbound messages with a
 // "<id>:…" sender, and calls enqueue in the same transaction with what it freed; an error
 // from enqueue rolls the reap back. It returns what it reaped.
-func (s *Store) ReapInstances(ctx context.Context, deadBefore time.Time, only string,
+func (s *Store) ReapInstances(ctx context.Context, deadAfter time.Duration, only string,
 	enqueue func(ctx context.Context, tx *sql.Tx, o Orphans) error) ([]Orphans, error) {
 	var out []Orphans
 	err := s.tx(ctx, func(tx *txn) error {
@@ -88,7 +100,8 @@ func (s *Store) ReapInstances(ctx context.Context, deadBefore time.Time, only st
 		if only != "" {
 			rows, err = tx.QueryContext(ctx, `DELETE FROM gtc_instances WHERE id = ? RETURNING id`, only)
 		} else {
-			rows, err = tx.QueryContext(ctx, `DELETE FROM gtc_instances WHERE seen_at < ? RETURNING id`, ms(deadBefore))
+			rows, err = tx.QueryContext(ctx, `DELETE FROM gtc_instances WHERE seen_at < `+s.dbNowMS()+` - ? RETURNING id`,
+				deadAfter.Milliseconds())
 		}
 		if err != nil {
 			return err

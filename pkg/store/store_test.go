@@ -422,3 +422,48 @@ func TestClaimOutbound(t *testing.T) {
 		}
 	})
 }
+
+// Instances are alive by the database's clock; a reap takes the dead one's leases and
+// replies once.
+func TestInstancesReap(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st, _ := openTest(t, b, Options{})
+		if err := st.RegisterInstance(ctx, "i1"); err != nil {
+			t.Fatal(err)
+		}
+		ins, err := st.Instances(ctx)
+		if err != nil || len(ins) != 1 {
+			t.Fatalf("instances = %v, %v", ins, err)
+		}
+		if d := time.Since(ins["i1"]); d < -time.Minute || d > time.Minute {
+			t.Fatalf("seen_at %v is not the database's now (off by %v)", ins["i1"], d)
+		}
+		if alive, err := st.Heartbeat(ctx, "i1"); err != nil || !alive {
+			t.Fatalf("heartbeat = %v, %v", alive, err)
+		}
+		ref := ContactRef{Tenant: "t", Team: "t", Key: "1"}
+		if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{msg("m1", "1", t0)}); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := st.ClaimContact(ctx, ref, "i1:job-1", t0.Add(time.Hour)); err != nil || !ok {
+			t.Fatalf("claim = %v, %v", ok, err)
+		}
+		if got, err := st.ReapInstances(ctx, time.Hour, "", nil); err != nil || len(got) != 0 {
+			t.Fatalf("reaped a live instance: %+v, %v", got, err)
+		}
+		got, err := st.ReapInstances(ctx, 0, "", nil)
+		if err != nil || len(got) != 1 || got[0].Instance != "i1" || len(got[0].Contacts) != 1 || got[0].Contacts[0] != ref {
+			t.Fatalf("reap = %+v, %v", got, err)
+		}
+		if again, _ := st.ReapInstances(ctx, 0, "", nil); len(again) != 0 {
+			t.Fatalf("reaped twice: %+v", again)
+		}
+		if alive, _ := st.Heartbeat(ctx, "i1"); alive {
+			t.Fatal("a reaped instance's heartbeat must say so")
+		}
+		if ok, _ := st.ClaimContact(ctx, ref, "i2:job-9", t0); !ok {
+			t.Fatal("the reaped lease is not free")
+		}
+	})
+}
