@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/store"
@@ -36,7 +35,7 @@ func OpenState(ctx context.Context, b *bundle.Bundle) (*store.Store, error) {
 	}
 	path := StatePath(b)
 	if path == "" {
-		return nil, fmt.Errorf("state database %s: not a SQLite file nor a postgres:// URL", redactDSN(dsn))
+		return nil, fmt.Errorf("state database %s: not a SQLite file nor a postgres:// URL", store.Redact(dsn))
 	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w at %s: run gtc serve %s first (it records messages there)", ErrNoState, path, b.Dir)
@@ -46,16 +45,4 @@ func OpenState(ctx context.Context, b *bundle.Bundle) (*store.Store, error) {
 		return nil, fmt.Errorf("read state %s: %w", path, err)
 	}
 	return st, nil
-}
-
-// redactDSN drops the password of a database URL.
-func redactDSN(dsn string) string {
-	scheme, rest, ok := strings.Cut(dsn, "://")
-	if !ok {
-		return dsn
-	}
-	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
-		rest = "[redacted]@" + rest[at+1:]
-	}
-	return scheme + "://" + rest
 }

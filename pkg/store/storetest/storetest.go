@@ -70,23 +70,31 @@ func PostgresDSN(t testing.TB) string {
 // NewSchema creates a uniquely named schema in base's database and returns a URL whose
 // search_path selects it, and a function that drops it.
 func NewSchema(base string) (dsn string, drop func() error, err error) {
-	ctx := context.Background()
+	_, dsn, drop, err = CreateSchema(context.Background(), base, "gtc_test_")
+	return dsn, drop, err
+}
+
+// CreateSchema creates a schema named prefix and a random suffix in base's database and
+// returns its name, a URL whose search_path selects it, and a function that drops it (the
+// load tool uses it too, with its own prefix).
+func CreateSchema(ctx context.Context, base, prefix string) (schema, dsn string, drop func() error, err error) {
 	u, err := url.Parse(base)
 	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", EnvPostgres, err)
+		return "", "", nil, fmt.Errorf("PostgreSQL URL: %w", err)
 	}
 	c, err := pgx.Connect(ctx, base)
 	if err != nil {
-		return "", nil, fmt.Errorf("connect to %s: %w", EnvPostgres, err)
+		return "", "", nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
 	defer c.Close(ctx)
 	var b [6]byte
 	rand.Read(b[:])
-	schema := "gtc_test_" + hex.EncodeToString(b[:])
+	schema = prefix + hex.EncodeToString(b[:])
 	if _, err := c.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		return "", nil, fmt.Errorf("create schema: %w", err)
+		return "", "", nil, fmt.Errorf("create schema %s: %w", schema, err)
 	}
 	drop = func() error {
+		ctx := context.Background()
 		c, err := pgx.Connect(ctx, base)
 		if err != nil {
 			return fmt.Errorf("drop schema %s: %w", schema, err)
@@ -100,5 +108,5 @@ func NewSchema(base string) (dsn string, drop func() error, err error) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return u.String(), drop, nil
+	return schema, u.String(), drop, nil
 }
