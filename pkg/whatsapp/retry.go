@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -46,30 +45,6 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	return p
 }
 
-// Backoff is the wait before retry number attempt (1-based) with full jitter: a random
-// duration in [0, min(max, base·2^(attempt-1))]. rnd returns a number in [0,1).
-func Backoff(attempt int, base, max time.Duration, rnd func() float64) time.Duration {
-	if attempt < 1 {
-		attempt = 1
-	}
-	ceil := float64(base) * math.Pow(2, float64(attempt-1))
-	if ceil > float64(max) || math.IsInf(ceil, 0) {
-		ceil = float64(max)
-	}
-	return time.Duration(rnd() * ceil)
-}
-
-// PairRateBackoff is the wait after the n-th (1-based) 131056 for one recipient: 4^n s.
-func PairRateBackoff(n int) time.Duration {
-	if n < 1 {
-		n = 1
-	}
-	if n > 6 {
-		n = 6 // 4096 s; beyond that the total-time bound ends the retries anyway
-	}
-	return time.Duration(math.Pow(4, float64(n))) * time.Second
-}
-
 // RetryError is the last error of SendWithRetry with how many attempts were made.
 type RetryError struct {
 	Attempts int
@@ -103,16 +78,15 @@ func (c *Client) SendWithRetry(ctx context.Context, m *Message, pol RetryPolicy)
 		if attempt >= pol.MaxAttempts {
 			return nil, &RetryError{Attempts: attempt, Err: err}
 		}
-		var wait time.Duration
-		if CodeOf(err) == CodePairRate {
+		code, n := CodeOf(err), attempt
+		if code == CodePairRate {
 			pairHits++
-			wait = PairRateBackoff(pairHits)
-			if c.cfg.Pacer != nil {
-				c.cfg.Pacer.BackOff(m.To, wait)
-				wait = 0 // Send waits for the recipient's bucket
-			}
-		} else {
-			wait = Backoff(attempt, pol.BaseDelay, pol.MaxDelay, pol.Rand)
+			n = pairHits // the pair rate counts this recipient's 131056s only
+		}
+		wait := RetryDelay(n, code, pol.BaseDelay, pol.MaxDelay, pol.Rand)
+		if code == CodePairRate && c.cfg.Pacer != nil {
+			c.cfg.Pacer.BackOff(m.To, wait)
+			wait = 0 // Send waits for the recipient's bucket
 		}
 		if clock.Now().Add(wait).Sub(start) > pol.MaxElapsed ||
 			(c.cfg.Pacer != nil && clock.Now().Add(c.cfg.Pacer.Delay(m.To)).Sub(start) > pol.MaxElapsed) {

@@ -3,6 +3,7 @@ package whatsapp
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -67,7 +68,7 @@ func TestSendWithRetry(t *testing.T) {
 			if n := len(g.requests()); n != tt.attempts {
 				t.Errorf("%d attempts, want %d", n, tt.attempts)
 			}
-			if got := clk.Sleeps(); !equalDurations(got, tt.sleeps) {
+			if got := clk.Sleeps(); !slices.Equal(got, tt.sleeps) {
 				t.Errorf("sleeps = %v, want %v", got, tt.sleeps)
 			}
 		})
@@ -83,7 +84,7 @@ func TestSendWithRetryPairRateUsesPacer(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The 4 s back-off is the recipient's: the pacer sleeps it, another recipient is free.
-	if got := clk.Sleeps(); !equalDurations(got, []time.Duration{0, 4 * time.Second}) {
+	if got := clk.Sleeps(); !slices.Equal(got, []time.Duration{0, 4 * time.Second}) {
 		t.Errorf("sleeps = %v", got)
 	}
 	if d := c.Pacer().Delay("+4915199999999"); d != 0 {
@@ -130,14 +131,31 @@ func TestBackoffFullJitter(t *testing.T) {
 	}
 }
 
-func equalDurations(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
+// TestRetryDelay is the one schedule both senders use: the CLI client (jittered) and the
+// server's send jobs (no jitter, a 5 min cap), with the pair rate's 4^n s after 131056.
+func TestRetryDelay(t *testing.T) {
+	tests := []struct {
+		name          string
+		attempt, code int
+		limit         time.Duration
+		rnd           func() float64
+		want          time.Duration
+	}{
+		{"first retry, no jitter", 1, 0, 5 * time.Minute, nil, time.Second},
+		{"doubles", 4, 131000, 5 * time.Minute, nil, 8 * time.Second},
+		{"capped", 12, 0, 5 * time.Minute, nil, 5 * time.Minute},
+		{"jitter", 3, 0, 30 * time.Second, half, 2 * time.Second},
+		{"pair rate 4^n", 2, CodePairRate, 5 * time.Minute, nil, 16 * time.Second},
+		{"pair rate beats jitter", 1, CodePairRate, 30 * time.Second, half, 4 * time.Second},
+		{"pair rate beyond the cap", 5, CodePairRate, 5 * time.Minute, nil, 1024 * time.Second},
+		{"pair rate bounded", 40, CodePairRate, 5 * time.Minute, nil, 4096 * time.Second},
+		{"attempt 0 is the first", 0, 0, time.Minute, nil, time.Second},
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RetryDelay(tt.attempt, tt.code, time.Second, tt.limit, tt.rnd); got != tt.want {
+				t.Errorf("RetryDelay(%d, %d) = %v, want %v", tt.attempt, tt.code, got, tt.want)
+			}
+		})
 	}
-	return true
 }
