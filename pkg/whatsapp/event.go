@@ -1,6 +1,11 @@
 package whatsapp
 
-import "encoding/json"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+)
 
 // EventKind says what a webhook event is.
 type EventKind string
@@ -24,6 +29,9 @@ type Event struct {
 	Field              string `json:"field,omitempty"`
 	PhoneNumberID      string `json:"phone_number_id,omitempty"`
 	DisplayPhoneNumber string `json:"display_phone_number,omitempty"`
+	// EntryTime is entry.time (Unix seconds) when Meta sends one (template and account
+	// updates do), else 0.
+	EntryTime int64 `json:"entry_time,omitempty"`
 
 	Message    *InboundMessage `json:"message,omitempty"`
 	Status     *Status         `json:"status,omitempty"`
@@ -32,10 +40,18 @@ type Event struct {
 	// Raw is the object as received (message, status, error or change value), so nothing
 	// Meta sent is lost even when gtc does not understand it.
 	Raw json.RawMessage `json:"raw,omitempty"`
+	// Reason says, for an EventUnknown that gtc could not read, what was wrong and where
+	// (a JSON path in the body: "entry[0].changes[0].value.messages[2].timestamp: …");
+	// empty for a change field gtc simply does not handle.
+	Reason string `json:"reason,omitempty"`
 }
 
 // DedupeKey identifies an event across Meta's retries: the message id; the status id and
-// status; for errors and preferences, a key built from their content by the parser.
+// status; for events without an id (template and account updates, errors, preferences,
+// unknown changes) a hash of what they say together with where and when Meta sent it (the
+// business account, the entry time, the phone number and the field), so only a true
+// redelivery shares a key: a template going APPROVED → PAUSED → APPROVED, or the same
+// change from another business account, does not.
 func (e *Event) DedupeKey() string {
 	switch {
 	case e.Message != nil:
@@ -43,7 +59,13 @@ func (e *Event) DedupeKey() string {
 	case e.Status != nil:
 		return "status:" + e.Status.ID + ":" + e.Status.Status
 	}
-	return ""
+	h := sha256.New()
+	for _, part := range []string{string(e.Kind), e.WABAID, strconv.FormatInt(e.EntryTime, 10), e.PhoneNumberID, e.Field} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	h.Write(e.Raw)
+	return string(e.Kind) + ":" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // InboundMessage is a customer's message, whatever its type.

@@ -100,8 +100,14 @@ func (e *WebhookError) Error() string {
 // ParseWebhook flattens a webhook POST body into events, in payload order: for each entry
 // and change, the messages, then the statuses, then value.errors; user_preferences changes
 // give one event per preference; any other change field (or a messages change with nothing
-// gtc knows in it) gives one EventUnknown carrying the change value as Raw. A malformed body
-// returns a *WebhookError naming the JSON path.
+// gtc knows in it) gives one EventUnknown carrying the change value as Raw.
+//
+// Only a body that is not a WhatsApp webhook at all (not a JSON object, another "object",
+// entry not an array) returns a *WebhookError naming the JSON path. Inside it, a part gtc
+// cannot read (an entry, a change, one message or status that lacks a field, has an odd
+// type or a timestamp like "1.7e9") becomes an EventUnknown with that part as Raw and the
+// path and problem as Reason, and the rest is parsed: one odd message must not make Meta
+// retry, and finally drop, the good ones sent with it.
 func ParseWebhook(body []byte) ([]Event, error) {
 	var top struct {
 		Object string            `json:"object"`
@@ -115,31 +121,68 @@ func ParseWebhook(body []byte) ([]Event, error) {
 	}
 	var events []Event
 	for i, rawEntry := range top.Entry {
-		entryPath := fmt.Sprintf("entry[%d]", i)
-		var entry struct {
-			ID      string            `json:"id"`
-			Changes []json.RawMessage `json:"changes"`
-		}
-		if err := decode(rawEntry, &entry, entryPath); err != nil {
-			return nil, err
-		}
-		for j, rawChange := range entry.Changes {
-			changePath := fmt.Sprintf("%s.changes[%d]", entryPath, j)
-			var change struct {
-				Field string          `json:"field"`
-				Value json.RawMessage `json:"value"`
-			}
-			if err := decode(rawChange, &change, changePath); err != nil {
-				return nil, err
-			}
-			evs, err := parseChange(entry.ID, change.Field, change.Value, changePath+".value")
-			if err != nil {
-				return nil, err
-			}
-			events = append(events, evs...)
-		}
+		events = parseEntry(events, rawEntry, fmt.Sprintf("entry[%d]", i))
 	}
 	return events, nil
+}
+
+// parseEntry appends the events of one entry.
+func parseEntry(events []Event, rawEntry json.RawMessage, path string) []Event {
+	var entry struct {
+		ID      string            `json:"id"`
+		Time    json.RawMessage   `json:"time"`
+		Changes []json.RawMessage `json:"changes"`
+	}
+	if err := decode(rawEntry, &entry, path); err != nil {
+		var id struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(rawEntry, &id) // best effort: which account the odd entry is from
+		return append(events, unreadable(Event{WABAID: id.ID}, rawEntry, err))
+	}
+	base := Event{WABAID: entry.ID}
+	var t flexInt
+	if t.UnmarshalJSON(entry.Time) == nil { // entry.time only tells redeliveries apart: an odd one is left out
+		base.EntryTime = int64(t)
+	}
+	for j, rawChange := range entry.Changes {
+		changePath := fmt.Sprintf("%s.changes[%d]", path, j)
+		var change struct {
+			Field string          `json:"field"`
+			Value json.RawMessage `json:"value"`
+		}
+		if err := decode(rawChange, &change, changePath); err != nil {
+			events = append(events, unreadable(base, rawChange, err))
+			continue
+		}
+		ev := base
+		ev.Field = change.Field
+		if v := bytes.TrimSpace(change.Value); len(v) == 0 || string(v) == "null" {
+			events = append(events, unreadable(ev, rawChange, &WebhookError{Path: changePath + ".value", Msg: "missing change value"}))
+			continue
+		}
+		events = parseChange(events, ev, change.Value, changePath+".value")
+	}
+	return events
+}
+
+// unreadable is the EventUnknown for a part of the body gtc could not read: raw as received
+// and err as the reason.
+func unreadable(base Event, raw json.RawMessage, err error) Event {
+	ev := base
+	ev.Kind, ev.Raw, ev.Reason = EventUnknown, cloneRaw(raw), err.Error()
+	var we *WebhookError
+	if errors.As(err, &we) {
+		ev.Reason = joinReason(we.Path, we.Msg)
+	}
+	return ev
+}
+
+func joinReason(path, msg string) string {
+	if path == "" {
+		return msg
+	}
+	return path + ": " + msg
 }
 
 type wireValue struct {
@@ -147,36 +190,45 @@ type wireValue struct {
 		DisplayPhoneNumber string `json:"display_phone_number"`
 		PhoneNumberID      string `json:"phone_number_id"`
 	} `json:"metadata"`
-	Contacts []struct {
-		Profile struct {
-			Name string `json:"name"`
-		} `json:"profile"`
-		WaID   string `json:"wa_id"`
-		UserID string `json:"user_id"`
-	} `json:"contacts"`
+	Contacts        []json.RawMessage `json:"contacts"`
 	Messages        []json.RawMessage `json:"messages"`
 	Statuses        []json.RawMessage `json:"statuses"`
 	Errors          []json.RawMessage `json:"errors"`
 	UserPreferences []json.RawMessage `json:"user_preferences"`
 }
 
-func parseChange(wabaID, field string, value json.RawMessage, path string) ([]Event, error) {
-	base := Event{WABAID: wabaID, Field: field}
-	if len(bytes.TrimSpace(value)) == 0 || string(bytes.TrimSpace(value)) == "null" {
-		return nil, &WebhookError{Path: path, Msg: "missing change value"}
-	}
+type wireContact struct {
+	Profile struct {
+		Name string `json:"name"`
+	} `json:"profile"`
+	WaID   string `json:"wa_id"`
+	UserID string `json:"user_id"`
+}
+
+// parseChange appends the events of one change; base carries the entry and the field.
+func parseChange(events []Event, base Event, value json.RawMessage, path string) []Event {
 	var v wireValue
 	if err := decode(value, &v, path); err != nil {
-		return nil, err
+		return append(events, unreadable(base, value, err))
 	}
 	base.PhoneNumberID = v.Metadata.PhoneNumberID
 	base.DisplayPhoneNumber = v.Metadata.DisplayPhoneNumber
 
-	var events []Event
-	switch field {
+	n := len(events)
+	add := func(kind EventKind, raw json.RawMessage, set func(*Event)) {
+		ev := base
+		ev.Kind, ev.Raw = kind, cloneRaw(raw)
+		set(&ev)
+		events = append(events, ev)
+	}
+	switch base.Field {
 	case "messages":
 		names := make(map[string]string, len(v.Contacts))
-		for _, c := range v.Contacts {
+		for _, raw := range v.Contacts {
+			var c wireContact
+			if json.Unmarshal(raw, &c) != nil {
+				continue // an odd contact only costs the sender's name
+			}
 			if c.WaID != "" {
 				names[c.WaID] = c.Profile.Name
 			}
@@ -185,44 +237,37 @@ func parseChange(wabaID, field string, value json.RawMessage, path string) ([]Ev
 			}
 		}
 		for k, raw := range v.Messages {
-			p := fmt.Sprintf("%s.messages[%d]", path, k)
-			m, err := parseMessage(raw, p)
+			m, err := parseMessage(raw, fmt.Sprintf("%s.messages[%d]", path, k))
 			if err != nil {
-				return nil, err
+				events = append(events, unreadable(base, raw, err))
+				continue
 			}
 			if name, ok := names[m.From]; ok && m.From != "" {
 				m.ContactName = name
 			} else if name, ok := names[m.FromUser]; ok && m.FromUser != "" {
 				m.ContactName = name
 			}
-			ev := base
-			ev.Kind, ev.Message, ev.Raw = EventMessage, m, cloneRaw(raw)
-			events = append(events, ev)
+			add(EventMessage, raw, func(ev *Event) { ev.Message = m })
 		}
 		for k, raw := range v.Statuses {
-			p := fmt.Sprintf("%s.statuses[%d]", path, k)
-			s, err := parseStatus(raw, p)
+			s, err := parseStatus(raw, fmt.Sprintf("%s.statuses[%d]", path, k))
 			if err != nil {
-				return nil, err
+				events = append(events, unreadable(base, raw, err))
+				continue
 			}
-			ev := base
-			ev.Kind, ev.Status, ev.Raw = EventStatus, s, cloneRaw(raw)
-			events = append(events, ev)
+			add(EventStatus, raw, func(ev *Event) { ev.Status = s })
 		}
 		for k, raw := range v.Errors {
-			p := fmt.Sprintf("%s.errors[%d]", path, k)
 			var we wireError
-			if err := decode(raw, &we, p); err != nil {
-				return nil, err
+			if err := decode(raw, &we, fmt.Sprintf("%s.errors[%d]", path, k)); err != nil {
+				events = append(events, unreadable(base, raw, err))
+				continue
 			}
 			d := we.detail()
-			ev := base
-			ev.Kind, ev.Error, ev.Raw = EventError, &d, cloneRaw(raw)
-			events = append(events, ev)
+			add(EventError, raw, func(ev *Event) { ev.Error = &d })
 		}
 	case "user_preferences":
 		for k, raw := range v.UserPreferences {
-			p := fmt.Sprintf("%s.user_preferences[%d]", path, k)
 			var w struct {
 				WaID      string  `json:"wa_id"`
 				UserID    string  `json:"user_id"`
@@ -231,24 +276,22 @@ func parseChange(wabaID, field string, value json.RawMessage, path string) ([]Ev
 				Value     string  `json:"value"`
 				Timestamp flexInt `json:"timestamp"`
 			}
-			if err := decode(raw, &w, p); err != nil {
-				return nil, err
+			if err := decode(raw, &w, fmt.Sprintf("%s.user_preferences[%d]", path, k)); err != nil {
+				events = append(events, unreadable(base, raw, err))
+				continue
 			}
-			ev := base
-			ev.Kind, ev.Raw = EventPreference, cloneRaw(raw)
-			ev.Preference = &UserPreference{WaID: w.WaID, UserID: w.UserID, Category: w.Category,
-				Value: w.Value, Detail: w.Detail, Timestamp: int64(w.Timestamp)}
-			events = append(events, ev)
+			add(EventPreference, raw, func(ev *Event) {
+				ev.Preference = &UserPreference{WaID: w.WaID, UserID: w.UserID, Category: w.Category,
+					Value: w.Value, Detail: w.Detail, Timestamp: int64(w.Timestamp)}
+			})
 		}
 	}
-	if len(events) == 0 {
-		// A field gtc does not handle (group updates, template status, …) or a messages change
-		// without anything gtc understands: keep it whole.
-		ev := base
-		ev.Kind, ev.Raw = EventUnknown, cloneRaw(value)
-		events = append(events, ev)
+	if len(events) == n {
+		// A field gtc does not handle (group updates, …) or a messages change without
+		// anything gtc understands: keep it whole.
+		add(EventUnknown, value, func(*Event) {})
 	}
-	return events, nil
+	return events
 }
 
 type wireError struct {

@@ -3,6 +3,7 @@ package whatsapp
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,24 +233,85 @@ func kindStrings(ks []EventKind) []string {
 	return out
 }
 
+// TestParseWebhookKeepsOddParts: one odd message, status, change or entry does not fail the
+// whole body (Meta would retry it for days and then drop the good messages with it): each
+// odd part becomes an unknown event with its raw JSON and a reason naming its JSON path.
+func TestParseWebhookKeepsOddParts(t *testing.T) {
+	body, err := os.ReadFile("testdata/webhooks/batch_odd.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := ParseWebhook(body)
+	if err != nil {
+		t.Fatalf("ParseWebhook: %v", err)
+	}
+	type want struct {
+		kind   EventKind
+		id     string // message or status id
+		reason string // part of the reason of an unknown event
+		raw    string // part of its raw JSON
+	}
+	wants := []want{
+		{EventMessage, "wamid.GOOD1", "", ""},
+		{EventUnknown, "", "entry[0].changes[0].value.messages[1].id: missing message id", `"no id"`},
+		{EventUnknown, "", "entry[0].changes[0].value.messages[2]: timestamp \"1.7e9\"", `wamid.EXP`},
+		{EventUnknown, "", "entry[0].changes[0].value.messages[3].text.body: is a JSON number", `wamid.ODDTYPE`},
+		{EventUnknown, "", "entry[0].changes[0].value.messages[4]", `"not an object"`},
+		{EventMessage, "wamid.GOOD2", "", ""},
+		{EventStatus, "wamid.OUT1", "", ""},
+		{EventUnknown, "", "entry[0].changes[0].value.statuses[1].id: missing status id", `"read"`},
+		{EventUnknown, "", "entry[0].changes[1].value", `"odd"`},
+		{EventUnknown, "", "entry[0].changes[2].value: missing change value", `"messages"`},
+		{EventUnknown, "", "entry[0].changes[3]", `"not a change"`},
+		{EventUnknown, "", "entry[1]", `"not an entry"`},
+		{EventMessage, "wamid.GOOD3", "", ""},
+	}
+	if len(evs) != len(wants) {
+		for i, e := range evs {
+			t.Logf("%d: %s %s %s", i, e.Kind, e.Reason, e.Raw)
+		}
+		t.Fatalf("%d events, want %d", len(evs), len(wants))
+	}
+	for i, w := range wants {
+		e := evs[i]
+		if e.Kind != w.kind {
+			t.Errorf("event %d: kind %s, want %s (reason %q)", i, e.Kind, w.kind, e.Reason)
+			continue
+		}
+		switch w.kind {
+		case EventMessage:
+			if e.Message.ID != w.id {
+				t.Errorf("event %d: message %s, want %s", i, e.Message.ID, w.id)
+			}
+		case EventStatus:
+			if e.Status.ID != w.id {
+				t.Errorf("event %d: status %s, want %s", i, e.Status.ID, w.id)
+			}
+		case EventUnknown:
+			if !strings.Contains(e.Reason, w.reason) || !strings.Contains(string(e.Raw), w.raw) {
+				t.Errorf("event %d: reason %q raw %s, want reason containing %q and raw containing %s", i, e.Reason, e.Raw, w.reason, w.raw)
+			}
+			if e.DedupeKey() == "" {
+				t.Errorf("event %d: unknown event without a dedupe key", i)
+			}
+		}
+	}
+	if evs[0].Message.ContactName != "Sheena" || evs[0].PhoneNumberID != "111" || evs[1].PhoneNumberID != "111" || evs[12].WABAID != "WABA2" {
+		t.Errorf("context lost: %+v / %+v / %+v", evs[0], evs[1], evs[12])
+	}
+}
+
+// TestParseWebhookErrors: only a body that is not a WhatsApp webhook at all is refused.
 func TestParseWebhookErrors(t *testing.T) {
 	tests := []struct {
 		name, body, wantPath, wantMsg string
 	}{
 		{"not json", `{"object":`, "", "invalid JSON"},
 		{"empty", ``, "", "invalid JSON"},
+		{"empty object", `{}`, "object", `want "whatsapp_business_account"`},
+		{"array", `[]`, "", "want an object"},
 		{"wrong object", `{"object":"page","entry":[]}`, "object", `want "whatsapp_business_account"`},
 		{"entry not array", `{"object":"whatsapp_business_account","entry":{}}`, "entry", "want an array"},
-		{"changes wrong", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":"x"}]}`, "entry[0].changes", "want an array"},
-		{"missing value", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages"}]}]}`, "entry[0].changes[0].value", "missing change value"},
-		{"message id missing", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[{"from":"1","type":"text"}]}}]}]}`,
-			"entry[0].changes[0].value.messages[0].id", "missing message id"},
-		{"bad timestamp", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[{"id":"a","from":"1","timestamp":"soon"}]}}]}]}`,
-			"entry[0].changes[0].value.messages[0]", "timestamp"},
-		{"text body number", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[{"id":"a","from":"1","type":"text","text":{"body":5}}]}}]}]}`,
-			"entry[0].changes[0].value.messages[0].text.body", "want a string"},
-		{"status without id", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"statuses":[{"status":"sent"}]}}]}]}`,
-			"entry[0].changes[0].value.statuses[0].id", "missing status id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -260,6 +322,38 @@ func TestParseWebhookErrors(t *testing.T) {
 			}
 			if we.Path != tt.wantPath || !strings.Contains(we.Msg, tt.wantMsg) {
 				t.Errorf("got path %q msg %q, want path %q msg containing %q", we.Path, we.Msg, tt.wantPath, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// TestParseWebhookOddPartsAreUnknown: what used to fail the whole body is now an unknown
+// event with the path in its reason.
+func TestParseWebhookOddPartsAreUnknown(t *testing.T) {
+	tests := []struct {
+		name, body, wantReason string
+	}{
+		{"changes wrong", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":"x"}]}`, "entry[0].changes: is a JSON string, want an array"},
+		{"missing value", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages"}]}]}`, "entry[0].changes[0].value: missing change value"},
+		{"message id missing", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[{"from":"1","type":"text"}]}}]}]}`,
+			"entry[0].changes[0].value.messages[0].id: missing message id"},
+		{"bad timestamp", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[{"id":"a","from":"1","timestamp":"soon"}]}}]}]}`,
+			"entry[0].changes[0].value.messages[0]: timestamp"},
+		{"text body number", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[{"id":"a","from":"1","type":"text","text":{"body":5}}]}}]}]}`,
+			"entry[0].changes[0].value.messages[0].text.body: is a JSON number, want a string"},
+		{"status without id", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"statuses":[{"status":"sent"}]}}]}]}`,
+			"entry[0].changes[0].value.statuses[0].id: missing status id"},
+		{"bad metadata", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":[]}}]}]}`,
+			"entry[0].changes[0].value.metadata: is a JSON array, want an object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs, err := ParseWebhook([]byte(tt.body))
+			if err != nil {
+				t.Fatalf("err = %v, want an unknown event", err)
+			}
+			if len(evs) != 1 || evs[0].Kind != EventUnknown || !strings.Contains(evs[0].Reason, tt.wantReason) {
+				t.Fatalf("events = %+v, want one unknown event with reason containing %q", evs, tt.wantReason)
 			}
 		})
 	}
@@ -372,4 +466,47 @@ func FuzzParseWebhook(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDedupeKeyWithoutID: events without an id (template status, account updates, errors,
+// preferences) are keyed on their content with their entry (business account and time),
+// so only a true redelivery shares a key: APPROVED → PAUSED → APPROVED keeps all three,
+// and the same change from another business account is not dropped.
+func TestDedupeKeyWithoutID(t *testing.T) {
+	status := func(waba string, at int64, event string) []byte {
+		return []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":%q,"time":%d,"changes":[{"field":"message_template_status_update",
+			"value":{"event":%q,"message_template_id":594425479261596,"message_template_name":"order_ready","message_template_language":"en_US","reason":"NONE"}}]}]}`,
+			waba, at, event))
+	}
+	key := func(body []byte) string {
+		t.Helper()
+		evs, err := ParseWebhook(body)
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("ParseWebhook: %v, %d events", err, len(evs))
+		}
+		k := evs[0].DedupeKey()
+		if k == "" {
+			t.Fatalf("no dedupe key for %s", body)
+		}
+		return k
+	}
+	approved := key(status("WABA1", 1750000000, "APPROVED"))
+	paused := key(status("WABA1", 1750000100, "PAUSED"))
+	again := key(status("WABA1", 1750000200, "APPROVED"))
+	other := key(status("WABA2", 1750000000, "APPROVED"))
+	redelivered := key(status("WABA1", 1750000000, "APPROVED"))
+	if approved == paused || approved == again || paused == again {
+		t.Errorf("APPROVED → PAUSED → APPROVED share keys: %s %s %s", approved, paused, again)
+	}
+	if approved == other {
+		t.Errorf("the same change from another business account shares the key %s", other)
+	}
+	if approved != redelivered {
+		t.Errorf("a redelivery has another key: %s, %s", approved, redelivered)
+	}
+	// An error without entry time: the same bytes again are a redelivery.
+	errBody := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{"errors":[{"code":131000,"title":"x"}]}}]}]}`)
+	if key(errBody) != key(errBody) {
+		t.Error("redelivered error has another key")
+	}
 }
