@@ -84,10 +84,24 @@ func (c *Client) Pacer() *Pacer { return c.cfg.Pacer }
 // SendResult is Graph's answer to an accepted message: accepted, not yet delivered.
 type SendResult struct {
 	MessageID string `json:"message_id"`
-	// WaID is the WhatsApp id Graph resolved the recipient to.
+	// WaID is the WhatsApp id Graph resolved the recipient to (contacts[0].wa_id): with
+	// Input, the recipient → wa_id mapping (in Mexico, Brazil and Argentina the two differ).
+	// Empty for a send to a BSUID.
 	WaID string `json:"wa_id,omitempty"`
-	// Input is the "to" as Graph echoed it.
+	// Input is the "to" (or "recipient") as Graph echoed it.
 	Input string `json:"input,omitempty"`
+	// UserID is the business-scoped user id Graph answered for a send to a BSUID.
+	UserID string `json:"user_id,omitempty"`
+	// Contacts is every contacts[] entry of the answer, as Graph sent it.
+	Contacts []SendContact `json:"contacts,omitempty"`
+}
+
+// SendContact is one contacts[] entry of a send answer: the recipient as sent (Input) and
+// who Graph resolved it to.
+type SendContact struct {
+	Input  string `json:"input,omitempty"`
+	WaID   string `json:"wa_id,omitempty"`
+	UserID string `json:"user_id,omitempty"`
 }
 
 func (c *Client) url(parts ...string) string {
@@ -98,9 +112,12 @@ func (c *Client) url(parts ...string) string {
 	return c.cfg.BaseURL + "/" + c.cfg.APIVersion + "/" + strings.Join(esc, "/")
 }
 
-// Prepare fills the envelope defaults of m (messaging_product, recipient_type) and
-// validates it.
+// Prepare fills the envelope defaults of m (messaging_product, recipient_type), moves a
+// business-scoped user id from To to Recipient, and validates m.
 func Prepare(m *Message) error {
+	if m.Recipient == "" && IsBSUID(m.To) {
+		m.To, m.Recipient = "", m.To // a BSUID goes in recipient (Meta's business-scoped user ids)
+	}
 	if m.MessagingProduct == "" {
 		m.MessagingProduct = MessagingProduct
 	}
@@ -181,10 +198,7 @@ func transportErr(err error) error {
 }
 
 type sendAnswer struct {
-	Contacts []struct {
-		Input string `json:"input"`
-		WaID  string `json:"wa_id"`
-	} `json:"contacts"`
+	Contacts []SendContact `json:"contacts"`
 	Messages []struct {
 		ID string `json:"id"`
 	} `json:"messages"`
@@ -198,11 +212,11 @@ func (c *Client) Send(ctx context.Context, m *Message) (*SendResult, error) {
 		return nil, err
 	}
 	if c.cfg.Pacer != nil {
-		if err := c.cfg.Pacer.Wait(ctx, m.To); err != nil {
+		if err := c.cfg.Pacer.Wait(ctx, m.RecipientKey()); err != nil {
 			return nil, err
 		}
 	}
-	return c.send(req, m.To)
+	return c.send(req, m.RecipientKey())
 }
 
 // SendNow is Send without the pacer, for callers that paced themselves (Pacer.Reserve).
@@ -211,7 +225,7 @@ func (c *Client) SendNow(ctx context.Context, m *Message) (*SendResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.send(req, m.To)
+	return c.send(req, m.RecipientKey())
 }
 
 func (c *Client) send(req *http.Request, to string) (*SendResult, error) {
@@ -226,9 +240,9 @@ func (c *Client) send(req *http.Request, to string) (*SendResult, error) {
 	if len(ans.Messages) == 0 || ans.Messages[0].ID == "" {
 		return nil, fmt.Errorf("send to %s: the answer has no message id", to)
 	}
-	r := &SendResult{MessageID: ans.Messages[0].ID}
+	r := &SendResult{MessageID: ans.Messages[0].ID, Contacts: ans.Contacts}
 	if len(ans.Contacts) > 0 {
-		r.WaID, r.Input = ans.Contacts[0].WaID, ans.Contacts[0].Input
+		r.WaID, r.Input, r.UserID = ans.Contacts[0].WaID, ans.Contacts[0].Input, ans.Contacts[0].UserID
 	}
 	return r, nil
 }

@@ -25,6 +25,7 @@ const (
 	MaxRowDescription    = 72
 	MaxCTADisplayText    = 20
 	MaxContacts          = 257
+	MaxCallbackData      = 512 // biz_opaque_callback_data
 	DefaultAPIVersion    = "v18.0"
 	DefaultAPIBaseURL    = "https://graph.facebook.com"
 	MessagingProduct     = "whatsapp"
@@ -52,11 +53,20 @@ var MediaTypes = []string{TypeImage, TypeDocument, TypeAudio, TypeVideo, TypeSti
 
 // Message is the body of POST /{phone_number_id}/messages.
 type Message struct {
-	MessagingProduct string   `json:"messaging_product"`
-	RecipientType    string   `json:"recipient_type,omitempty"`
-	To               string   `json:"to"`
-	Type             string   `json:"type"`
-	Context          *Context `json:"context,omitempty"`
+	MessagingProduct string `json:"messaging_product"`
+	RecipientType    string `json:"recipient_type,omitempty"`
+	// To is the recipient's phone number. A business-scoped user id (BSUID, "US.1349…")
+	// may be put here too: Prepare moves it to Recipient, where Meta wants it.
+	To string `json:"to,omitempty"`
+	// Recipient is a BSUID or parent BSUID, for a user known without a phone number. When
+	// both are set, Meta sends to To.
+	Recipient string   `json:"recipient,omitempty"`
+	Type      string   `json:"type"`
+	Context   *Context `json:"context,omitempty"`
+	// BizOpaqueCallbackData is an arbitrary string (at most 512 characters) Meta does not
+	// process but echoes in this message's status webhooks (Status.BizOpaqueCallbackData);
+	// gtc puts CallbackData(outbound id, attempt) there to tie statuses to sends.
+	BizOpaqueCallbackData string `json:"biz_opaque_callback_data,omitempty"`
 
 	Text        *Text        `json:"text,omitempty"`
 	Template    *Template    `json:"template,omitempty"`
@@ -69,6 +79,15 @@ type Message struct {
 	Location    *Location    `json:"location,omitempty"`
 	Contacts    []Contact    `json:"contacts,omitempty"`
 	Reaction    *Reaction    `json:"reaction,omitempty"`
+}
+
+// RecipientKey is who m goes to: To, or Recipient (a BSUID) when there is no To. Pacing and
+// errors name the recipient by it.
+func (m *Message) RecipientKey() string {
+	if m.To != "" {
+		return m.To
+	}
+	return m.Recipient
 }
 
 // IsTemplate reports whether m may be sent outside the 24-hour window.

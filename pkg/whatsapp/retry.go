@@ -85,11 +85,11 @@ func (c *Client) SendWithRetry(ctx context.Context, m *Message, pol RetryPolicy)
 		}
 		wait := RetryDelay(n, code, pol.BaseDelay, pol.MaxDelay, pol.Rand)
 		if code == CodePairRate && c.cfg.Pacer != nil {
-			c.cfg.Pacer.BackOff(m.To, wait)
+			c.cfg.Pacer.BackOff(m.RecipientKey(), wait)
 			wait = 0 // Send waits for the recipient's bucket
 		}
 		if clock.Now().Add(wait).Sub(start) > pol.MaxElapsed ||
-			(c.cfg.Pacer != nil && clock.Now().Add(c.cfg.Pacer.Delay(m.To)).Sub(start) > pol.MaxElapsed) {
+			(c.cfg.Pacer != nil && clock.Now().Add(c.cfg.Pacer.Delay(m.RecipientKey())).Sub(start) > pol.MaxElapsed) {
 			return nil, &RetryError{Attempts: attempt, Err: err}
 		}
 		if pol.OnRetry != nil {

@@ -60,7 +60,15 @@ func (m *Message) Validate() error {
 	if m.RecipientType != "" && m.RecipientType != RecipientIndividual {
 		c.add("recipient_type", "must be %q", RecipientIndividual)
 	}
-	c.required("to", m.To)
+	switch {
+	case m.To == "" && m.Recipient == "":
+		c.add("to", "is required (a phone number, or a business-scoped user id in recipient)")
+	case m.To == "":
+		if !IsBSUID(m.Recipient) {
+			c.add("recipient", "%q is not a business-scoped user id (CC.digits, e.g. US.13491208655302741918)", truncate(m.Recipient, 40))
+		}
+	}
+	c.max("biz_opaque_callback_data", m.BizOpaqueCallbackData, MaxCallbackData)
 	if m.Context != nil {
 		c.required("context.message_id", m.Context.MessageID)
 	}

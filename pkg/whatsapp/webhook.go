@@ -6,6 +6,7 @@ package whatsapp
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -199,10 +200,12 @@ type wireValue struct {
 
 type wireContact struct {
 	Profile struct {
-		Name string `json:"name"`
+		Name     string `json:"name"`
+		Username string `json:"username"`
 	} `json:"profile"`
-	WaID   string `json:"wa_id"`
-	UserID string `json:"user_id"`
+	WaID         string `json:"wa_id"`
+	UserID       string `json:"user_id"`
+	ParentUserID string `json:"parent_user_id"`
 }
 
 // parseChange appends the events of one change; base carries the entry and the field.
@@ -222,18 +225,22 @@ func parseChange(events []Event, base Event, value json.RawMessage, path string)
 		events = append(events, ev)
 	}
 	switch base.Field {
-	case "messages":
-		names := make(map[string]string, len(v.Contacts))
+	case "messages", "standby":
+		msgKind, statusKind := EventMessage, EventStatus
+		if base.Field == "standby" { // a thread another responder controls: recorded, never answered
+			msgKind, statusKind = EventStandby, EventStandby
+		}
+		contacts := make(map[string]wireContact, len(v.Contacts))
 		for _, raw := range v.Contacts {
 			var c wireContact
 			if json.Unmarshal(raw, &c) != nil {
 				continue // an odd contact only costs the sender's name
 			}
 			if c.WaID != "" {
-				names[c.WaID] = c.Profile.Name
+				contacts[c.WaID] = c
 			}
 			if c.UserID != "" {
-				names[c.UserID] = c.Profile.Name
+				contacts[c.UserID] = c
 			}
 		}
 		for k, raw := range v.Messages {
@@ -242,12 +249,21 @@ func parseChange(events []Event, base Event, value json.RawMessage, path string)
 				events = append(events, unreadable(base, raw, err))
 				continue
 			}
-			if name, ok := names[m.From]; ok && m.From != "" {
-				m.ContactName = name
-			} else if name, ok := names[m.FromUser]; ok && m.FromUser != "" {
-				m.ContactName = name
+			c, ok := contacts[m.From]
+			if !ok || m.From == "" {
+				c, ok = contacts[m.FromUser]
+				ok = ok && m.FromUser != ""
 			}
-			add(EventMessage, raw, func(ev *Event) { ev.Message = m })
+			if ok {
+				m.ContactName, m.Username = c.Profile.Name, c.Profile.Username
+				if m.FromUser == "" {
+					m.FromUser = c.UserID
+				}
+				if m.FromParentUser == "" {
+					m.FromParentUser = c.ParentUserID
+				}
+			}
+			add(msgKind, raw, func(ev *Event) { ev.Message = m })
 		}
 		for k, raw := range v.Statuses {
 			s, err := parseStatus(raw, fmt.Sprintf("%s.statuses[%d]", path, k))
@@ -255,7 +271,7 @@ func parseChange(events []Event, base Event, value json.RawMessage, path string)
 				events = append(events, unreadable(base, raw, err))
 				continue
 			}
-			add(EventStatus, raw, func(ev *Event) { ev.Status = s })
+			add(statusKind, raw, func(ev *Event) { ev.Status = s })
 		}
 		for k, raw := range v.Errors {
 			var we wireError
@@ -284,6 +300,20 @@ func parseChange(events []Event, base Event, value json.RawMessage, path string)
 				ev.Preference = &UserPreference{WaID: w.WaID, UserID: w.UserID, Category: w.Category,
 					Value: w.Value, Detail: w.Detail, Timestamp: int64(w.Timestamp)}
 			})
+		}
+	case "message_template_status_update", "template_category_update", "message_template_quality_update":
+		t, kind, err := parseTemplateUpdate(base.Field, value, path)
+		if err != nil {
+			return append(events, unreadable(base, value, err))
+		}
+		add(kind, value, func(ev *Event) { ev.Template = t })
+	case "messaging_handovers":
+		h, err := parseHandover(value, path)
+		if err != nil {
+			return append(events, unreadable(base, value, err))
+		}
+		if h != nil {
+			add(EventHandover, value, func(ev *Event) { ev.Handover = h })
 		}
 	}
 	if len(events) == n {
@@ -318,12 +348,13 @@ type wireMedia struct {
 }
 
 type wireMessage struct {
-	From       string  `json:"from"`
-	FromUserID string  `json:"from_user_id"`
-	ID         string  `json:"id"`
-	Timestamp  flexInt `json:"timestamp"`
-	Type       string  `json:"type"`
-	Context    *struct {
+	From             string  `json:"from"`
+	FromUserID       string  `json:"from_user_id"`
+	FromParentUserID string  `json:"from_parent_user_id"`
+	ID               string  `json:"id"`
+	Timestamp        flexInt `json:"timestamp"`
+	Type             string  `json:"type"`
+	Context          *struct {
 		From      string `json:"from"`
 		ID        string `json:"id"`
 		Forwarded bool   `json:"forwarded"`
@@ -379,7 +410,7 @@ func parseMessage(raw json.RawMessage, path string) (*InboundMessage, error) {
 	if w.From == "" && w.FromUserID == "" {
 		return nil, &WebhookError{Path: path + ".from", Msg: "missing sender: neither from nor from_user_id is set"}
 	}
-	m := &InboundMessage{ID: w.ID, Type: w.Type, From: w.From, FromUser: w.FromUserID,
+	m := &InboundMessage{ID: w.ID, Type: w.Type, From: w.From, FromUser: w.FromUserID, FromParentUser: w.FromParentUserID,
 		Timestamp: int64(w.Timestamp), Contacts: cloneRaws(w.Contacts), Order: cloneRaw(w.Order),
 		System: cloneRaw(w.System), Referral: cloneRaw(w.Referral)}
 	if w.Type == "" {
@@ -400,7 +431,27 @@ func parseMessage(raw json.RawMessage, path string) (*InboundMessage, error) {
 		}
 		if len(in.NFMReply) > 0 {
 			m.NFMReply = cloneRaw(in.NFMReply)
+			fr, err := parseFlowReply(in.NFMReply, path+".interactive.nfm_reply")
+			if err != nil {
+				return nil, err
+			}
+			m.FlowReply = fr
 		}
+	}
+	if len(m.System) > 0 {
+		var sc struct {
+			Type     string `json:"type"`
+			Body     string `json:"body"`
+			WaID     string `json:"wa_id"`
+			NewWaID  string `json:"new_wa_id"`
+			UserID   string `json:"user_id"`
+			NewUser  string `json:"new_user_id"`
+			Identity string `json:"identity"`
+		}
+		if err := decode(m.System, &sc, path+".system"); err != nil {
+			return nil, err
+		}
+		m.SystemChange = &SystemChange{Type: sc.Type, Body: sc.Body, WaID: cmp.Or(sc.WaID, sc.NewWaID), UserID: cmp.Or(sc.UserID, sc.NewUser)}
 	}
 	if w.Button != nil {
 		m.Button = &ButtonReply{Kind: "quick_reply", ID: w.Button.Payload, Title: w.Button.Text}
@@ -438,7 +489,22 @@ func parseStatus(raw json.RawMessage, path string) (*Status, error) {
 		Timestamp       flexInt     `json:"timestamp"`
 		RecipientID     string      `json:"recipient_id"`
 		RecipientUserID string      `json:"recipient_user_id"`
+		RecipientParent string      `json:"recipient_parent_user_id"`
 		Errors          []wireError `json:"errors"`
+		BizOpaque       string      `json:"biz_opaque_callback_data"`
+		Pricing         *struct {
+			Billable     bool   `json:"billable"`
+			PricingModel string `json:"pricing_model"`
+			Category     string `json:"category"`
+			Type         string `json:"type"`
+		} `json:"pricing"`
+		Conversation *struct {
+			ID         string  `json:"id"`
+			Expiration flexInt `json:"expiration_timestamp"`
+			Origin     struct {
+				Type string `json:"type"`
+			} `json:"origin"`
+		} `json:"conversation"`
 	}
 	if err := decode(raw, &w, path); err != nil {
 		return nil, err
@@ -450,7 +516,13 @@ func parseStatus(raw json.RawMessage, path string) (*Status, error) {
 		return nil, &WebhookError{Path: path + ".status", Msg: "missing status"}
 	}
 	s := &Status{ID: w.ID, Status: w.Status, Timestamp: int64(w.Timestamp), RecipientID: w.RecipientID,
-		RecipientUserID: w.RecipientUserID}
+		RecipientUserID: w.RecipientUserID, RecipientParentUserID: w.RecipientParent, BizOpaqueCallbackData: w.BizOpaque}
+	if p := w.Pricing; p != nil {
+		s.Pricing = &Pricing{Billable: p.Billable, PricingModel: p.PricingModel, Category: p.Category, Type: p.Type}
+	}
+	if c := w.Conversation; c != nil {
+		s.Conversation = &Conversation{ID: c.ID, ExpirationTimestamp: int64(c.Expiration), OriginType: c.Origin.Type}
+	}
 	for _, e := range w.Errors {
 		s.Errors = append(s.Errors, e.detail())
 	}

@@ -15,7 +15,12 @@
 //   - recipient_type is not required;
 //   - interactive type "cta_url" with action {name:"cta_url", parameters:{display_text ≤20,
 //     url}} is added: Meta documents and accepts it, but the v23.0 spec's InteractiveObject
-//     and ActionObject omit it.
+//     and ActionObject omit it;
+//   - every message may carry biz_opaque_callback_data (a string of at most 512
+//     characters, echoed in status webhooks) and recipient (a business-scoped user id),
+//     and needs to or recipient: Meta documents both fields on the messages endpoint
+//     (the Messages API reference and "Business-scoped user IDs"), the v23.0 spec has
+//     neither.
 //
 // A body is validated against the *Message schema its "type" selects through the spec's
 // discriminator mapping, so an error names the field that is wrong rather than eleven
@@ -483,6 +488,21 @@ func patch(s map[string]any) error {
 	}
 	if b, ok := s["BaseMessageProperties"].(map[string]any); ok {
 		b["required"] = without(b["required"], "recipient_type")
+	}
+
+	// 7. biz_opaque_callback_data (≤512 characters, echoed in status webhooks) and
+	// recipient (a business-scoped user id, instead of or besides to) on every message;
+	// to or recipient is required.
+	for name, sch := range s {
+		m, ok := sch.(map[string]any)
+		props, _ := m["properties"].(map[string]any)
+		if !ok || !strings.HasSuffix(name, "Message") || props == nil || props["messaging_product"] == nil {
+			continue
+		}
+		props["biz_opaque_callback_data"] = map[string]any{"type": "string", "maxLength": 512}
+		props["recipient"] = map[string]any{"type": "string", "pattern": `^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]+$`}
+		m["required"] = without(m["required"], "to")
+		m["anyOf"] = []any{map[string]any{"required": []any{"to"}}, map[string]any{"required": []any{"recipient"}}}
 	}
 
 	// 6. interactive cta_url.

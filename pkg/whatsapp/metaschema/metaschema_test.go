@@ -125,6 +125,11 @@ func TestValidateMessage(t *testing.T) {
 		{"list", `{"messaging_product":"whatsapp","to":"1","type":"interactive","interactive":{"type":"list","body":{"text":"Pick"},"action":{"button":"Menu","sections":[{"title":"S","rows":[{"id":"r1","title":"Row"}]}]}}}`, "", ""},
 		{"reaction", `{"messaging_product":"whatsapp","to":"1","type":"reaction","reaction":{"message_id":"wamid.X","emoji":"👍"}}`, "", ""},
 		{"reply context", `{"messaging_product":"whatsapp","to":"1","type":"text","context":{"message_id":"wamid.X"},"text":{"body":"hi"}}`, "", ""},
+		{"callback data", `{"messaging_product":"whatsapp","to":"1","type":"text","text":{"body":"hi"},"biz_opaque_callback_data":"gtc:42:1"}`, "", ""},
+		{"callback data too long", `{"messaging_product":"whatsapp","to":"1","type":"text","text":{"body":"hi"},"biz_opaque_callback_data":"` + strings.Repeat("x", 513) + `"}`, "biz_opaque_callback_data", ""},
+		{"BSUID recipient", `{"messaging_product":"whatsapp","recipient":"US.13491208655302741918","type":"text","text":{"body":"hi"}}`, "", ""},
+		{"parent BSUID recipient", `{"messaging_product":"whatsapp","recipient":"US.ENT.11815799212886844830","type":"template","template":{"name":"t","language":{"code":"en"}}}`, "", ""},
+		{"recipient not a BSUID", `{"messaging_product":"whatsapp","recipient":"+4915112345678","type":"text","text":{"body":"hi"}}`, "recipient", ""},
 		{"recipient_type wrong", `{"messaging_product":"whatsapp","recipient_type":"everyone","to":"1","type":"text","text":{"body":"hi"}}`, "recipient_type", ""},
 	}
 	for _, tt := range tests {
