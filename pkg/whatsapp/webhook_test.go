@@ -433,6 +433,11 @@ func FuzzParseWebhook(f *testing.F) {
 	}
 	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"id":"1","from":"2","timestamp":3}]}}]}]}`))
 	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"user_preferences","value":{"user_preferences":[{"timestamp":"x"}]}}]}]}`))
+	for _, name := range []string{"testdata/webhooks/batch_odd.json", "testdata/webhooks/shapes_2026.json"} {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		events, err := ParseWebhook(body)
 		if err != nil {
@@ -459,6 +464,18 @@ func FuzzParseWebhook(f *testing.F) {
 			case EventPreference:
 				if e.Preference == nil {
 					t.Fatal("preference event without preference")
+				}
+			case EventTemplateStatus, EventTemplateCategory, EventTemplateQuality:
+				if e.Template == nil {
+					t.Fatal("template event without template")
+				}
+			case EventHandover:
+				if e.Handover == nil {
+					t.Fatal("handover event without handover")
+				}
+			case EventStandby:
+				if (e.Message == nil) == (e.Status == nil) {
+					t.Fatalf("standby event with neither or both of message and status: %+v", e)
 				}
 			case EventUnknown:
 			default:
