@@ -18,7 +18,8 @@
 //
 // Every call is recorded (Calls, Messages, Reads). Faults make it answer with any Graph error
 // once, n times, for one recipient or always, synchronously or as a "failed" status
-// webhook (Inject, FailNext, FailFor, FailAlways); Delay slows every answer. Accepted sends
+// webhook (Inject, FailNext, FailFor, FailAlways); Delay slows every answer, SlowAnswers
+// answers late after accepting (a timeout whose send happened all the same). Accepted sends
 // get unique, realistic wamid ids and, when Options.StatusWebhook is set, the sent,
 // delivered and read status webhooks Meta would post, signed with X-Hub-Signature-256.
 package graphfake
@@ -72,6 +73,10 @@ type Options struct {
 	// "... is not a valid whatsapp business account media attachment ID", as Meta answers).
 	// Off by default so tests may send made-up ids.
 	CheckMediaIDs bool
+	// WaIDs maps a recipient's digits to the wa_id Graph resolves it to, for numbers whose
+	// WhatsApp id differs from the number people type (Mexico: 525512345678 →
+	// 5215512345678; Brazil: 5511987654321 → 551187654321). Others resolve to their digits.
+	WaIDs map[string]string
 	// MaxRecorded, when above 0, keeps only the last MaxRecorded calls, messages and reads
 	// (for long runs such as load tests); Counts still counts all of them.
 	MaxRecorded int
@@ -122,17 +127,19 @@ type Server struct {
 	srv     *httptest.Server
 	handler http.Handler
 
-	mu        sync.Mutex
-	changed   chan struct{} // closed and replaced on every recorded call
-	calls     []Call
-	messages  []whatsapp.Message
-	reads     []Read
-	counts    Counts
-	faults    []*Fault
-	delay     time.Duration
-	templates []Template
-	media     map[string]*mediaObject
-	seq       int
+	mu       sync.Mutex
+	changed  chan struct{} // closed and replaced on every recorded call
+	calls    []Call
+	messages []whatsapp.Message
+	reads    []Read
+	counts   Counts
+	faults   []*Fault
+	delay    time.Duration
+	// answerDelay holds answers back after the call was processed (SlowAnswers).
+	answerDelay time.Duration
+	templates   []Template
+	media       map[string]*mediaObject
+	seq         int
 
 	hooks   *hookQueue
 	limiter *limiter
@@ -395,6 +402,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	defer func() {
 		s.record(call, rec)
+		s.answerWait(r.Context())
 		for k, v := range rec.header {
 			w.Header()[k] = v
 		}
@@ -509,6 +517,34 @@ func (s *Server) checkToken(r *http.Request) (Fault, bool) {
 		return Fault{Code: 190, Message: "Invalid OAuth access token - Cannot parse access token"}, false
 	}
 	return Fault{}, true
+}
+
+// SlowAnswers makes every following call be processed at once (a send is accepted,
+// recorded and gets its status webhooks) but answered only after d, or never when the
+// client gives up first: a Graph slower than the client's timeout, whose send happened all
+// the same, so a client that retries on the timeout sends twice (0 turns it off). Delay, by
+// contrast, waits before processing, and a call abandoned meanwhile does nothing.
+func (s *Server) SlowAnswers(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.answerDelay = d
+}
+
+// answerWait applies SlowAnswers.
+func (s *Server) answerWait(ctx context.Context) {
+	s.mu.Lock()
+	d := s.answerDelay
+	s.mu.Unlock()
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	case <-s.closed:
+	}
 }
 
 // wait applies the configured delay.

@@ -27,6 +27,10 @@ type StatusWebhook struct {
 	// Duplicates posts each status webhook this many extra times, byte for byte, the way
 	// Meta redelivers (for testing deduplication).
 	Duplicates int
+	// PricingModel is the pricing statuses report: "" or "CBP" (per conversation, with a
+	// conversation object, as before July 2025), or "PMP" (per message: billable,
+	// pricing_model, category and type, no conversation object).
+	PricingModel string
 }
 
 // Webhook is one status webhook the fake posted (or tried to).
@@ -39,8 +43,10 @@ type Webhook struct {
 }
 
 type hookJob struct {
-	id, to string
-	fault  *Fault
+	id, to   string
+	biz      string // biz_opaque_callback_data of the send, echoed in every status
+	category string // pricing category: service, utility, marketing, authentication
+	fault    *Fault
 }
 
 // hookQueue posts status webhooks from one goroutine, in send order.
@@ -80,7 +86,7 @@ func newHookQueue(s *Server, cfg StatusWebhook) *hookQueue {
 	return q
 }
 
-func (q *hookQueue) enqueue(id, to string, f *Fault) {
+func (q *hookQueue) enqueue(job hookJob) {
 	if !q.started {
 		return
 	}
@@ -89,7 +95,7 @@ func (q *hookQueue) enqueue(id, to string, f *Fault) {
 	if q.closed {
 		return
 	}
-	q.queue = append(q.queue, hookJob{id: id, to: to, fault: f})
+	q.queue = append(q.queue, job)
 	q.cond.Broadcast()
 }
 
@@ -197,20 +203,40 @@ func Sign(body []byte, appSecret string) string {
 
 // statusPayload builds a status webhook exactly like Meta's.
 func (s *Server) statusPayload(job hookJob, status string, at time.Time) []byte {
+	q := s.hooks
 	ts := strconv.FormatInt(at.Unix(), 10)
 	st := map[string]any{
-		"id":           job.id,
-		"status":       status,
-		"timestamp":    ts,
-		"recipient_id": digits(job.to),
+		"id":        job.id,
+		"status":    status,
+		"timestamp": ts,
 	}
-	if status == "sent" || status == "delivered" {
+	if bsuidRe.MatchString(job.to) { // sent to a business-scoped user id: no phone number
+		st["recipient_user_id"] = job.to
+	} else {
+		st["recipient_id"] = s.waID(job.to)
+	}
+	if job.biz != "" {
+		st["biz_opaque_callback_data"] = job.biz
+	}
+	category := job.category
+	if category == "" {
+		category = "service"
+	}
+	switch {
+	case (status == "sent" || status == "delivered") && q.pricingModel() == "PMP":
+		free := category == "service"
+		typ := "regular"
+		if free {
+			typ = "free_customer_service"
+		}
+		st["pricing"] = map[string]any{"billable": !free, "pricing_model": "PMP", "category": category, "type": typ}
+	case status == "sent" || status == "delivered":
 		st["conversation"] = map[string]any{
 			"id":                   conversationID(job.to),
 			"expiration_timestamp": strconv.FormatInt(at.Add(24*time.Hour).Unix(), 10),
-			"origin":               map[string]string{"type": "service"},
+			"origin":               map[string]string{"type": category},
 		}
-		st["pricing"] = map[string]any{"billable": true, "pricing_model": "CBP", "category": "service"}
+		st["pricing"] = map[string]any{"billable": true, "pricing_model": "CBP", "category": category}
 	}
 	if status == "failed" && job.fault != nil {
 		b := job.fault.body()
@@ -250,4 +276,11 @@ func (s *Server) statusPayload(job hookJob, status string, at time.Time) []byte 
 func conversationID(to string) string {
 	sum := sha256.Sum256([]byte("conv:" + to))
 	return hex.EncodeToString(sum[:16])
+}
+
+func (q *hookQueue) pricingModel() string {
+	if q == nil {
+		return ""
+	}
+	return q.cfg.PricingModel
 }

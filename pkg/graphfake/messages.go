@@ -84,35 +84,42 @@ func (s *Server) serveMessages(rec *recorder, r *http.Request, call *Call) {
 			return
 		}
 	}
-	fault, faulty := s.takeFault(EndpointMessages, msg.To)
+	to := msg.RecipientKey()
+	fault, faulty := s.takeFault(EndpointMessages, to)
 	if faulty && !fault.Async {
 		s.fault(rec, call, fault)
 		return
 	}
 	s.mu.Lock()
-	lf, allowed := s.limiter.allow(msg.To, s.clock())
+	lf, allowed := s.limiter.allow(to, s.clock())
 	s.mu.Unlock()
 	if !allowed {
 		s.fault(rec, call, lf)
 		return
 	}
 
-	id := s.newWAMID(msg.To)
+	id := s.newWAMID(to)
 	call.MessageID = id
 	s.mu.Lock()
 	s.messages = keep(s.messages, *msg, s.opts.MaxRecorded)
 	s.counts.Messages++
 	s.mu.Unlock()
+	// contacts[]: the recipient as sent and who it resolved to, as Meta answers (wa_id for
+	// a phone number, user_id for a business-scoped user id; "to" wins when both are set).
+	contact := map[string]string{"input": msg.To, "wa_id": s.waID(msg.To)}
+	if msg.To == "" {
+		contact = map[string]string{"input": msg.Recipient, "user_id": msg.Recipient}
+	}
 	s.ok(rec, map[string]any{
 		"messaging_product": "whatsapp",
-		"contacts":          []map[string]string{{"input": msg.To, "wa_id": digits(msg.To)}},
+		"contacts":          []map[string]string{contact},
 		"messages":          []map[string]string{{"id": id}},
 	})
+	job := hookJob{id: id, to: to, biz: msg.BizOpaqueCallbackData, category: s.category(msg)}
 	if faulty {
-		s.hooks.enqueue(id, msg.To, &fault)
-	} else {
-		s.hooks.enqueue(id, msg.To, nil)
+		job.fault = &fault
 	}
+	s.hooks.enqueue(job)
 }
 
 func (s *Server) serveRead(rec *recorder, call *Call, body []byte) {
@@ -240,7 +247,7 @@ func (c *checker) maxLen(path, v string, n int) {
 var (
 	phoneRe = regexp.MustCompile(`^\+?[0-9]{7,15}$`)
 	// business-scoped user ids (2026): country code, a dot, then an opaque id.
-	bsuidRe  = regexp.MustCompile(`^[A-Z]{2}\.[0-9A-Za-z]{6,64}$`)
+	bsuidRe  = regexp.MustCompile(`^[A-Z]{2}\.(ENT\.)?[0-9A-Za-z]{6,64}$`)
 	kindKeys = []string{"text", "template", "interactive", "image", "video", "audio", "document",
 		"sticker", "location", "contacts", "reaction"}
 )
@@ -255,8 +262,16 @@ func checkMessage(m *whatsapp.Message) (Fault, bool) {
 	if m.RecipientType != "" && m.RecipientType != "individual" && m.RecipientType != "group" {
 		c.fail(131009, "recipient_type", `must be "individual" or "group", got %q`, m.RecipientType)
 	}
-	if c.required("to", m.To) && !phoneRe.MatchString(m.To) && !bsuidRe.MatchString(m.To) {
+	switch {
+	case m.To == "" && m.Recipient != "":
+		if !bsuidRe.MatchString(m.Recipient) {
+			c.fail(131009, "recipient", "%q is not a business-scoped user id (e.g. US.13491208655302741918)", m.Recipient)
+		}
+	case c.required("to", m.To) && !phoneRe.MatchString(m.To) && !bsuidRe.MatchString(m.To):
 		c.fail(131009, "to", "%q is not a phone number in international format (digits with country code, optional +)", m.To)
+	}
+	if n := utf8.RuneCountInString(m.BizOpaqueCallbackData); n > whatsapp.MaxCallbackData {
+		c.fail(100, "biz_opaque_callback_data", "is %d characters, the limit is %d", n, whatsapp.MaxCallbackData)
 	}
 	if m.Context != nil {
 		c.required("context.message_id", m.Context.MessageID)
@@ -628,4 +643,30 @@ func normalize(body []byte) []byte {
 		return body
 	}
 	return out
+}
+
+// waID is the wa_id a phone number resolves to: Options.WaIDs when it names the number
+// (digits), else its digits.
+func (s *Server) waID(to string) string {
+	d := digits(to)
+	if w, ok := s.opts.WaIDs[d]; ok {
+		return w
+	}
+	return d
+}
+
+// category is what Meta bills a send as: the template's category (lower case) for a
+// template, service for anything else (a reply in the customer service window).
+func (s *Server) category(m *whatsapp.Message) string {
+	if m.Template == nil {
+		return "service"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.templates {
+		if t.Name == m.Template.Name && t.Language == m.Template.Language.Code && t.Category != "" {
+			return strings.ToLower(t.Category)
+		}
+	}
+	return "utility"
 }

@@ -1,0 +1,179 @@
+package graphfake_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greentic/gtc/pkg/graphfake"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// statusEvents sends m through a real client to a fake whose status webhooks go to a sink,
+// and returns the send's result and the parsed status events.
+func statusEvents(t *testing.T, opts graphfake.Options, m *whatsapp.Message) (*whatsapp.SendResult, []whatsapp.Event) {
+	t.Helper()
+	sink := &hookSink{}
+	hs := httptest.NewServer(sink)
+	defer hs.Close()
+	opts.StatusWebhook.URL, opts.StatusWebhook.AppSecret = hs.URL, "shh"
+	s := graphfake.New(opts)
+	defer s.Close()
+	c := whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: s.URL, PhoneNumberID: phone, Token: tok})
+	res, err := c.Send(context.Background(), m)
+	if err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	s.Flush()
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	var evs []whatsapp.Event
+	for _, b := range sink.bodies {
+		got, err := whatsapp.ParseWebhook(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, got...)
+	}
+	if len(evs) == 0 {
+		t.Fatal("no status webhooks")
+	}
+	return res, evs
+}
+
+func TestCallbackDataEchoedInStatuses(t *testing.T) {
+	data := whatsapp.CallbackData(42, 2)
+	_, evs := statusEvents(t, graphfake.Options{}, &whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeText,
+		Text: &whatsapp.Text{Body: "hi"}, BizOpaqueCallbackData: data})
+	for _, e := range evs {
+		if e.Kind != whatsapp.EventStatus || e.Status.BizOpaqueCallbackData != data {
+			t.Errorf("%s status: callback data %q, want %q", e.Status.Status, e.Status.BizOpaqueCallbackData, data)
+		}
+		if id, att, ok := whatsapp.ParseCallbackData(e.Status.BizOpaqueCallbackData); !ok || id != 42 || att != 2 {
+			t.Errorf("ParseCallbackData: %d %d %v", id, att, ok)
+		}
+	}
+}
+
+func TestSendToBSUID(t *testing.T) {
+	const bsuid = "US.13491208655302741918"
+	res, evs := statusEvents(t, graphfake.Options{}, &whatsapp.Message{To: bsuid, Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "hi"}})
+	if res.UserID != bsuid || res.WaID != "" || res.Input != bsuid {
+		t.Errorf("answer %+v", res)
+	}
+	for _, e := range evs {
+		if e.Status.RecipientUserID != bsuid || e.Status.RecipientID != "" {
+			t.Errorf("status %+v, want recipient_user_id only", e.Status)
+		}
+	}
+}
+
+// TestWaIDMapping: the recipient → wa_id mapping of countries whose WhatsApp id differs
+// from the number people type, in the send's answer and its statuses.
+func TestWaIDMapping(t *testing.T) {
+	opts := graphfake.Options{WaIDs: map[string]string{"525512345678": "5215512345678", "5511987654321": "551187654321"}}
+	for typed, wa := range map[string]string{"+525512345678": "5215512345678", "+5511987654321": "551187654321", "+4915112345678": "4915112345678"} {
+		res, evs := statusEvents(t, opts, &whatsapp.Message{To: typed, Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "hi"}})
+		if res.WaID != wa || res.Input != typed || len(res.Contacts) != 1 {
+			t.Errorf("%s: answer %+v, want wa_id %s", typed, res, wa)
+		}
+		if evs[0].Status.RecipientID != wa {
+			t.Errorf("%s: status recipient_id %s, want %s", typed, evs[0].Status.RecipientID, wa)
+		}
+	}
+}
+
+func TestStatusPricing(t *testing.T) {
+	text := &whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "hi"}}
+	marketing := &whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeTemplate, Template: &whatsapp.Template{Name: "follow_up", Language: whatsapp.Language{Code: "en"}}}
+	tests := []struct {
+		name  string
+		model string
+		msg   *whatsapp.Message
+		want  whatsapp.Pricing
+		conv  bool
+	}{
+		{"CBP service", "", text, whatsapp.Pricing{Billable: true, PricingModel: "CBP", Category: "service"}, true},
+		{"CBP marketing template", "CBP", marketing, whatsapp.Pricing{Billable: true, PricingModel: "CBP", Category: "marketing"}, true},
+		{"PMP service is free", "PMP", text, whatsapp.Pricing{Billable: false, PricingModel: "PMP", Category: "service", Type: "free_customer_service"}, false},
+		{"PMP marketing template", "PMP", marketing, whatsapp.Pricing{Billable: true, PricingModel: "PMP", Category: "marketing", Type: "regular"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, evs := statusEvents(t, graphfake.Options{StatusWebhook: graphfake.StatusWebhook{PricingModel: tt.model}}, tt.msg)
+			sent := evs[0].Status
+			if sent.Status != "sent" || sent.Pricing == nil || *sent.Pricing != tt.want {
+				t.Fatalf("sent status pricing %+v, want %+v", sent.Pricing, tt.want)
+			}
+			if (sent.Conversation != nil) != tt.conv {
+				t.Errorf("conversation %+v, want present=%v", sent.Conversation, tt.conv)
+			}
+			if read := evs[len(evs)-1].Status; read.Status != "read" || read.Pricing != nil {
+				t.Errorf("read status %+v has pricing", read)
+			}
+		})
+	}
+}
+
+// TestSlowAnswers: Graph accepts the send but answers after the client's timeout: the
+// client sees a transient timeout, yet the message was sent and its statuses arrive.
+func TestSlowAnswers(t *testing.T) {
+	sink := &hookSink{}
+	hs := httptest.NewServer(sink)
+	defer hs.Close()
+	s := graphfake.New(graphfake.Options{StatusWebhook: graphfake.StatusWebhook{URL: hs.URL}})
+	defer s.Close()
+	s.SlowAnswers(time.Minute)
+	c := whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: s.URL, PhoneNumberID: phone, Token: tok, Timeout: 100 * time.Millisecond})
+	_, err := c.Send(context.Background(), &whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeText,
+		Text: &whatsapp.Text{Body: "hi"}, BizOpaqueCallbackData: whatsapp.CallbackData(9, 1)})
+	if whatsapp.ClassOf(err) != whatsapp.ClassTransient {
+		t.Fatalf("err = %v (class %s), want a transient timeout", err, whatsapp.ClassOf(err))
+	}
+	if n := len(s.Messages()); n != 1 {
+		t.Fatalf("%d messages accepted, want 1: the send happened despite the timeout", n)
+	}
+	s.Flush()
+	sink.mu.Lock()
+	n := len(sink.bodies)
+	sink.mu.Unlock()
+	if n != 3 {
+		t.Errorf("%d status webhooks, want sent, delivered, read", n)
+	}
+	s.SlowAnswers(0)
+	if _, err := c.Send(context.Background(), &whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "hi"}}); err != nil {
+		t.Fatalf("after SlowAnswers(0): %v", err)
+	}
+}
+
+func TestRecipientChecks(t *testing.T) {
+	s := graphfake.New(graphfake.Options{})
+	defer s.Close()
+	tests := []struct {
+		name, body string
+		code       int
+	}{
+		{"recipient BSUID", `{"messaging_product":"whatsapp","recipient":"US.13491208655302741918","type":"text","text":{"body":"hi"}}`, 200},
+		{"recipient not a BSUID", `{"messaging_product":"whatsapp","recipient":"+4915112345678","type":"text","text":{"body":"hi"}}`, 400},
+		{"neither", `{"messaging_product":"whatsapp","type":"text","text":{"body":"hi"}}`, 400},
+		{"callback data too long", `{"messaging_product":"whatsapp","to":"+4915112345678","type":"text","text":{"body":"hi"},"biz_opaque_callback_data":"` + strings.Repeat("x", 513) + `"}`, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, b := send(t, s, tt.body)
+			if st != tt.code {
+				t.Fatalf("%d %s, want %d", st, b, tt.code)
+			}
+			if st == 200 {
+				var ans struct{ Contacts []map[string]string }
+				_ = json.Unmarshal(b, &ans)
+				if len(ans.Contacts) != 1 || ans.Contacts[0]["user_id"] == "" {
+					t.Errorf("answer %s", b)
+				}
+			}
+		})
+	}
+}
