@@ -121,6 +121,14 @@ func Prepare(m *Message) error {
 	if m.MessagingProduct == "" {
 		m.MessagingProduct = MessagingProduct
 	}
+	if in := m.Interactive; in != nil && in.Action.Flow != nil {
+		if in.Action.Flow.FlowMessageVersion == "" {
+			in.Action.Flow.FlowMessageVersion = FlowMessageVersion
+		}
+		if in.Action.Name == "" {
+			in.Action.Name = "flow"
+		}
+	}
 	if m.RecipientType == "" {
 		m.RecipientType = RecipientIndividual
 	}

@@ -6,6 +6,8 @@
 // validate every body built here against #/components/schemas/Message.
 package whatsapp
 
+import "encoding/json"
+
 // Limits of the Cloud API that gtc checks before sending (and gtc validate checks in flows).
 const (
 	MaxTextBody          = 4096
@@ -170,6 +172,8 @@ type Parameter struct {
 	Video         *Media    `json:"video,omitempty"`
 	Currency      *Currency `json:"currency,omitempty"`
 	DateTime      *DateTime `json:"date_time,omitempty"`
+	// Action fills a FLOW button (component sub_type flow, parameter type action).
+	Action *TemplateAction `json:"action,omitempty"`
 }
 
 // Currency is a currency template parameter.
@@ -184,9 +188,9 @@ type DateTime struct {
 	FallbackValue string `json:"fallback_value"`
 }
 
-// Interactive is a reply-button, list or CTA URL message.
+// Interactive is a reply-button, list, CTA URL or Flow message.
 type Interactive struct {
-	Type   string             `json:"type"` // button, list, cta_url
+	Type   string             `json:"type"` // button, list, cta_url, flow
 	Header *InteractiveHeader `json:"header,omitempty"`
 	Body   *InteractiveText   `json:"body,omitempty"`
 	Footer *InteractiveText   `json:"footer,omitempty"`
@@ -207,13 +211,86 @@ type InteractiveText struct {
 	Text string `json:"text"`
 }
 
-// Action is the interactive part: reply buttons, list sections, or a CTA URL.
+// Action is the interactive part: reply buttons, list sections, a CTA URL or a Flow.
 type Action struct {
 	Button     string         `json:"button,omitempty"`   // list: the button that opens the list
 	Buttons    []ReplyButton  `json:"buttons,omitempty"`  // reply buttons
 	Sections   []Section      `json:"sections,omitempty"` // list sections
-	Name       string         `json:"name,omitempty"`     // cta_url
+	Name       string         `json:"name,omitempty"`     // cta_url, flow
 	Parameters *CTAParameters `json:"parameters,omitempty"`
+	// Flow is the parameters of a flow action (name "flow"); it goes on the wire as
+	// action.parameters, in place of Parameters.
+	Flow *FlowParameters `json:"-"`
+}
+
+// MarshalJSON writes Flow as action.parameters when it is set.
+func (a Action) MarshalJSON() ([]byte, error) {
+	type plain Action
+	if a.Flow == nil {
+		return json.Marshal(plain(a))
+	}
+	return json.Marshal(struct {
+		plain
+		Parameters *FlowParameters `json:"parameters"`
+	}{plain(a), a.Flow})
+}
+
+// UnmarshalJSON reads action.parameters into Flow for a flow action (name "flow"), else
+// into Parameters.
+func (a *Action) UnmarshalJSON(b []byte) error {
+	type plain Action
+	var w struct {
+		plain
+		Parameters json.RawMessage `json:"parameters"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*a = Action(w.plain)
+	if len(w.Parameters) == 0 || string(w.Parameters) == "null" {
+		return nil
+	}
+	if a.Name == "flow" {
+		a.Flow = &FlowParameters{}
+		return json.Unmarshal(w.Parameters, a.Flow)
+	}
+	a.Parameters = &CTAParameters{}
+	return json.Unmarshal(w.Parameters, a.Parameters)
+}
+
+// Flow actions and modes (interactive type "flow").
+const (
+	FlowMessageVersion = "3"
+	FlowActionNavigate = "navigate"
+	FlowActionData     = "data_exchange"
+	MaxFlowCTA         = 30
+)
+
+// FlowParameters open a WhatsApp Flow (Meta's native forms): by FlowID or FlowName (one of
+// them), with the button text FlowCTA. FlowAction navigate (the default) opens
+// FlowActionPayload.Screen with its Data; data_exchange asks the business's flow endpoint
+// for the first screen. FlowToken comes back in the reply (nfm_reply.response_json).
+type FlowParameters struct {
+	FlowMessageVersion string             `json:"flow_message_version"` // "3"; Prepare fills it
+	FlowID             string             `json:"flow_id,omitempty"`
+	FlowName           string             `json:"flow_name,omitempty"`
+	FlowCTA            string             `json:"flow_cta"`
+	Mode               string             `json:"mode,omitempty"` // draft or published (default)
+	FlowToken          string             `json:"flow_token,omitempty"`
+	FlowAction         string             `json:"flow_action,omitempty"` // navigate (default) or data_exchange
+	FlowActionPayload  *FlowActionPayload `json:"flow_action_payload,omitempty"`
+}
+
+// FlowActionPayload is the first screen of a navigate flow and its input data.
+type FlowActionPayload struct {
+	Screen string         `json:"screen,omitempty"`
+	Data   map[string]any `json:"data,omitempty"`
+}
+
+// TemplateAction is the parameter of a template's FLOW button (type "action").
+type TemplateAction struct {
+	FlowToken      string         `json:"flow_token,omitempty"`
+	FlowActionData map[string]any `json:"flow_action_data,omitempty"`
 }
 
 // ReplyButton is one reply button.

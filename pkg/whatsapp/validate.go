@@ -240,6 +240,15 @@ func validateTemplate(c *checker, t *Template) {
 				if par.DateTime == nil {
 					c.add(pp+".date_time", "is required")
 				}
+			case "action":
+				if comp.SubType != "flow" {
+					c.add(pp+".type", "an action parameter fills a FLOW button (sub_type flow)")
+				}
+				if par.Action == nil {
+					c.add(pp+".action", "is required (flow_token and/or flow_action_data)")
+				} else if par.Action.FlowActionData != nil && len(par.Action.FlowActionData) == 0 {
+					c.add(pp+".action.flow_action_data", "must not be empty: leave it out or give the first screen's data")
+				}
 			default:
 				c.add(pp+".type", "unknown parameter type %q", par.Type)
 			}
@@ -365,10 +374,15 @@ func validateInteractive(c *checker, in *Interactive) {
 		if u, err := url.Parse(in.Action.Parameters.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			c.add("interactive.action.parameters.url", "%q is not an http(s) URL", in.Action.Parameters.URL)
 		}
+	case "flow":
+		validateFlow(c, in)
 	case "":
-		c.add("interactive.type", "is required (button, list or cta_url)")
+		c.add("interactive.type", "is required (button, list, cta_url or flow)")
 	default:
-		c.add("interactive.type", "unknown interactive type %q (use button, list or cta_url)", in.Type)
+		c.add("interactive.type", "unknown interactive type %q (use button, list, cta_url or flow)", in.Type)
+	}
+	if in.Type != "flow" && in.Action.Flow != nil {
+		c.add("interactive.action.parameters", "flow parameters are only for interactive type flow")
 	}
 }
 
@@ -384,4 +398,59 @@ func percentEncoded(s string) bool {
 		}
 	}
 	return true
+}
+
+// validateFlow checks a WhatsApp Flow message (interactive type flow) against Meta's rules:
+// a body, action name "flow", flow_message_version "3", exactly one of flow_id and
+// flow_name, a flow_cta of at most 30 characters, mode draft or published, and flow_action
+// navigate (with an optional first screen and non-empty data) or data_exchange (no payload).
+func validateFlow(c *checker, in *Interactive) {
+	if in.Body == nil {
+		c.add("interactive.body.text", "is required")
+	} else if c.required("interactive.body.text", in.Body.Text) {
+		c.max("interactive.body.text", in.Body.Text, MaxInteractiveBody)
+	}
+	if in.Action.Name != "flow" {
+		c.add("interactive.action.name", "must be \"flow\"")
+	}
+	if in.Action.Parameters != nil {
+		c.add("interactive.action.parameters", "takes flow parameters (Action.Flow), not CTA URL ones")
+	}
+	f := in.Action.Flow
+	if f == nil {
+		c.add("interactive.action.parameters", "is required: flow_id or flow_name and flow_cta")
+		return
+	}
+	const p = "interactive.action.parameters"
+	if f.FlowMessageVersion != FlowMessageVersion {
+		c.add(p+".flow_message_version", "must be %q", FlowMessageVersion)
+	}
+	switch {
+	case f.FlowID == "" && f.FlowName == "":
+		c.add(p+".flow_id", "is required (or flow_name)")
+	case f.FlowID != "" && f.FlowName != "":
+		c.add(p+".flow_name", "cannot be used with flow_id: give one of them")
+	}
+	if c.required(p+".flow_cta", f.FlowCTA) {
+		c.max(p+".flow_cta", f.FlowCTA, MaxFlowCTA)
+	}
+	switch f.Mode {
+	case "", "draft", "published":
+	default:
+		c.add(p+".mode", "%q is not draft or published", f.Mode)
+	}
+	switch f.FlowAction {
+	case "", FlowActionNavigate:
+		if pl := f.FlowActionPayload; pl != nil {
+			if c.required(p+".flow_action_payload.screen", pl.Screen) && pl.Data != nil && len(pl.Data) == 0 {
+				c.add(p+".flow_action_payload.data", "must not be empty: leave it out or give the screen's data")
+			}
+		}
+	case FlowActionData:
+		if f.FlowActionPayload != nil {
+			c.add(p+".flow_action_payload", "is only for flow_action navigate: data_exchange asks your flow endpoint for the first screen")
+		}
+	default:
+		c.add(p+".flow_action", "%q is not navigate or data_exchange", f.FlowAction)
+	}
 }

@@ -20,7 +20,12 @@
 //     characters, echoed in status webhooks) and recipient (a business-scoped user id),
 //     and needs to or recipient: Meta documents both fields on the messages endpoint
 //     (the Messages API reference and "Business-scoped user IDs"), the v23.0 spec has
-//     neither.
+//     neither;
+//   - a template button may have sub_type "flow" with a parameter of type "action"
+//     ({flow_token, flow_action_data}): the spec's own "Send Flow Template Message"
+//     example sends one, its enums lack them. (The spec does not tie template button
+//     parameters to ButtonParameterObject, so the action object itself is checked by
+//     whatsapp.Message.Validate, not here.)
 //
 // A body is validated against the *Message schema its "type" selects through the spec's
 // discriminator mapping, so an error names the field that is wrong rather than eleven
@@ -490,6 +495,12 @@ func patch(s map[string]any) error {
 		b["required"] = without(b["required"], "recipient_type")
 	}
 
+	// 8. template FLOW buttons: sub_type flow with an action parameter (flow_token,
+	// flow_action_data), as in the spec's own "Send Flow Template Message" example.
+	if err := patchFlowButton(s); err != nil {
+		return err
+	}
+
 	// 7. biz_opaque_callback_data (≤512 characters, echoed in status webhooks) and
 	// recipient (a business-scoped user id, instead of or besides to) on every message;
 	// to or recipient is required.
@@ -617,4 +628,56 @@ func without(list any, name string) []any {
 		}
 	}
 	return out
+}
+
+// patchFlowButton adds sub_type "flow" to template button components and parameter type
+// "action" to their parameters.
+func patchFlowButton(s map[string]any) error {
+	addEnum := func(where string, v any, value string) error {
+		p, _ := v.(map[string]any)
+		if p == nil {
+			return fmt.Errorf("patch: no %s", where)
+		}
+		enum, _ := p["enum"].([]any)
+		p["enum"] = append(append([]any(nil), enum...), value)
+		return nil
+	}
+	if err := addEnum("TemplateComponent.sub_type", dig(s, "TemplateComponent", "properties", "sub_type"), "flow"); err != nil {
+		return err
+	}
+	if bc, _ := s["ButtonComponent"].(map[string]any); bc != nil {
+		branches, _ := bc["allOf"].([]any)
+		for _, br := range branches {
+			if b, ok := br.(map[string]any); ok && dig(b, "properties", "sub_type") != nil {
+				if err := addEnum("ButtonComponent.sub_type", dig(b, "properties", "sub_type"), "flow"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	bp, _ := s["ButtonParameterObject"].(map[string]any)
+	if bp == nil {
+		return errors.New("patch: no ButtonParameterObject")
+	}
+	if err := addEnum("ButtonParameterObject.type", dig(bp, "properties", "type"), "action"); err != nil {
+		return err
+	}
+	props, _ := bp["properties"].(map[string]any)
+	props["action"] = map[string]any{
+		"type":                 "object",
+		"additionalProperties": false,
+		"minProperties":        1,
+		"properties": map[string]any{
+			"flow_token":       map[string]any{"type": "string"},
+			"flow_action_data": map[string]any{"type": "object", "minProperties": 1},
+		},
+	}
+	if m, _ := bp["discriminator"].(map[string]any); m != nil {
+		if mapping, _ := m["mapping"].(map[string]any); mapping != nil {
+			s["ButtonActionParameter"] = map[string]any{"type": "object", "required": []any{"type", "action"},
+				"properties": map[string]any{"type": map[string]any{"enum": []any{"action"}}, "action": props["action"]}}
+			mapping["action"] = "#/components/schemas/ButtonActionParameter"
+		}
+	}
+	return nil
 }
