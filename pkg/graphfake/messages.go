@@ -516,10 +516,58 @@ func checkInteractive(c *checker, in *whatsapp.Interactive) {
 				c.fail(131009, "interactive.action.parameters.url", "%q is not an http(s) URL", a.Parameters.URL)
 			}
 		}
+	case "flow":
+		checkFlow(c, body, a)
 	case "":
 		c.fail(131008, "interactive.type", "is required")
 	default:
-		c.fail(131009, "interactive.type", "%q is not supported here (graphfake models button, list and cta_url)", in.Type)
+		c.fail(131009, "interactive.type", "%q is not supported here (graphfake models button, list, cta_url and flow)", in.Type)
+	}
+}
+
+// checkFlow applies Meta's rules for a WhatsApp Flow message (interactive type flow).
+func checkFlow(c *checker, body string, a whatsapp.Action) {
+	if c.required("interactive.body.text", body) {
+		c.maxLen("interactive.body.text", body, whatsapp.MaxInteractiveBody)
+	}
+	if a.Buttons != nil || a.Sections != nil || a.Button != "" || a.Parameters != nil {
+		c.fail(131009, "interactive.action", "a flow message takes only action.name and the flow parameters")
+	}
+	if c.required("interactive.action.name", a.Name) && a.Name != "flow" {
+		c.fail(131009, "interactive.action.name", `must be "flow", got %q`, a.Name)
+	}
+	f := a.Flow
+	const p = "interactive.action.parameters"
+	if f == nil {
+		c.fail(131008, p, "is required")
+		return
+	}
+	if f.FlowMessageVersion != whatsapp.FlowMessageVersion {
+		c.fail(131009, p+".flow_message_version", `must be "3", got %q`, f.FlowMessageVersion)
+	}
+	switch {
+	case f.FlowID == "" && f.FlowName == "":
+		c.fail(131008, p+".flow_id", "flow_id or flow_name is required")
+	case f.FlowID != "" && f.FlowName != "":
+		c.fail(131009, p+".flow_name", "cannot be used with flow_id")
+	}
+	if c.required(p+".flow_cta", f.FlowCTA) {
+		c.maxLen(p+".flow_cta", f.FlowCTA, whatsapp.MaxFlowCTA)
+	}
+	if f.Mode != "" && f.Mode != "draft" && f.Mode != "published" {
+		c.fail(131009, p+".mode", "%q is not draft or published", f.Mode)
+	}
+	switch f.FlowAction {
+	case "", whatsapp.FlowActionNavigate:
+		if pl := f.FlowActionPayload; pl != nil && pl.Data != nil && len(pl.Data) == 0 {
+			c.fail(131009, p+".flow_action_payload.data", "must be a non-empty object")
+		}
+	case whatsapp.FlowActionData:
+		if f.FlowActionPayload != nil {
+			c.fail(131009, p+".flow_action_payload", "is only for flow_action navigate")
+		}
+	default:
+		c.fail(131009, p+".flow_action", "%q is not navigate or data_exchange", f.FlowAction)
 	}
 }
 
@@ -592,6 +640,13 @@ func checkTemplateShape(c *checker, t *whatsapp.Template) {
 					c.fail(131008, pp+".date_time", "is required")
 				} else {
 					c.required(pp+".date_time.fallback_value", prm.DateTime.FallbackValue)
+				}
+			case "action":
+				if comp.Type != "button" || comp.SubType != "flow" {
+					c.fail(131009, pp+".type", "action parameters are only for FLOW buttons (sub_type flow)")
+				}
+				if prm.Action == nil || (prm.Action.FlowToken == "" && len(prm.Action.FlowActionData) == 0) {
+					c.fail(131008, pp+".action", "needs flow_token or flow_action_data")
 				}
 			case "":
 				c.fail(131008, pp+".type", "is required")

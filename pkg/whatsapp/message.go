@@ -6,7 +6,10 @@
 // validate every body built here against #/components/schemas/Message.
 package whatsapp
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // Limits of the Cloud API that gtc checks before sending (and gtc validate checks in flows).
 const (
@@ -236,14 +239,15 @@ func (a Action) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads action.parameters into Flow for a flow action (name "flow"), else
-// into Parameters.
+// into Parameters. It is strict, as a decoder with DisallowUnknownFields would be (that
+// setting does not reach a custom unmarshaler): an unknown key is an error.
 func (a *Action) UnmarshalJSON(b []byte) error {
 	type plain Action
 	var w struct {
 		plain
 		Parameters json.RawMessage `json:"parameters"`
 	}
-	if err := json.Unmarshal(b, &w); err != nil {
+	if err := strictUnmarshal(b, &w); err != nil {
 		return err
 	}
 	*a = Action(w.plain)
@@ -252,10 +256,16 @@ func (a *Action) UnmarshalJSON(b []byte) error {
 	}
 	if a.Name == "flow" {
 		a.Flow = &FlowParameters{}
-		return json.Unmarshal(w.Parameters, a.Flow)
+		return strictUnmarshal(w.Parameters, a.Flow)
 	}
 	a.Parameters = &CTAParameters{}
-	return json.Unmarshal(w.Parameters, a.Parameters)
+	return strictUnmarshal(w.Parameters, a.Parameters)
+}
+
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 // Flow actions and modes (interactive type "flow").
