@@ -30,14 +30,15 @@ type Fault struct {
 
 // Endpoints, as recorded in Call.Endpoint and matched by Fault.Endpoint.
 const (
-	EndpointMessages  = "messages"   // POST /{phone}/messages with a message
-	EndpointRead      = "read"       // POST /{phone}/messages with status:read (+ typing)
-	EndpointMedia     = "media"      // POST /{phone}/media
-	EndpointMediaInfo = "media_info" // GET /{media_id}
-	EndpointDownload  = "download"   // GET of a media url
-	EndpointTemplates = "templates"  // GET /{waba}/message_templates
-	EndpointPhone     = "phone"      // GET /{phone}
-	EndpointUnknown   = "unknown"    // anything else
+	EndpointMessages  = "messages"           // POST /{phone}/messages with a message
+	EndpointMarketing = "marketing_messages" // POST /{phone}/marketing_messages (Marketing Messages API)
+	EndpointRead      = "read"               // POST /{phone}/messages with status:read (+ typing)
+	EndpointMedia     = "media"              // POST /{phone}/media
+	EndpointMediaInfo = "media_info"         // GET /{media_id}
+	EndpointDownload  = "download"           // GET of a media url
+	EndpointTemplates = "templates"          // GET /{waba}/message_templates
+	EndpointPhone     = "phone"              // GET /{phone}
+	EndpointUnknown   = "unknown"            // anything else
 )
 
 // titles are Meta's error messages for the codes the fake answers with on its own or by

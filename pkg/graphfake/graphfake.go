@@ -451,6 +451,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveMessages(rec, r, &call)
+	case len(parts) == 2 && parts[1] == "marketing_messages":
+		if r.Method != http.MethodPost || parts[0] != s.opts.PhoneNumberID {
+			s.fault(rec, &call, unsupported(r.Method, parts[0]))
+			return
+		}
+		s.serveMessages(rec, r, &call)
 	case len(parts) == 2 && parts[1] == "media":
 		if r.Method != http.MethodPost || parts[0] != s.opts.PhoneNumberID {
 			s.fault(rec, &call, unsupported(r.Method, parts[0]))
@@ -479,6 +485,8 @@ func classify(method string, parts []string, o Options) string {
 	switch {
 	case len(parts) == 2 && parts[1] == "messages":
 		return EndpointMessages // refined to read once the body is known
+	case len(parts) == 2 && parts[1] == "marketing_messages":
+		return EndpointMarketing
 	case len(parts) == 2 && parts[1] == "media":
 		return EndpointMedia
 	case len(parts) == 2 && parts[1] == "message_templates":

@@ -47,7 +47,8 @@ func (s *Server) serveMessages(rec *recorder, r *http.Request, call *Call) {
 		s.fault(rec, call, badParam(100, "$", "body is not a JSON object: "+err.Error()))
 		return
 	}
-	if _, isRead := probe["status"]; isRead {
+	marketing := call.Endpoint == EndpointMarketing
+	if _, isRead := probe["status"]; isRead && !marketing {
 		call.Endpoint = EndpointRead
 		s.serveRead(rec, call, body)
 		return
@@ -84,8 +85,13 @@ func (s *Server) serveMessages(rec *recorder, r *http.Request, call *Call) {
 			return
 		}
 	}
+	if marketing && (msg.Type != whatsapp.TypeTemplate || s.category(msg) != "marketing") {
+		s.fault(rec, call, badParam(131009, "template",
+			"the Marketing Messages API sends marketing templates only: send other messages to /messages"))
+		return
+	}
 	to := msg.RecipientKey()
-	fault, faulty := s.takeFault(EndpointMessages, to)
+	fault, faulty := s.takeFault(call.Endpoint, to)
 	if faulty && !fault.Async {
 		s.fault(rec, call, fault)
 		return
@@ -113,7 +119,7 @@ func (s *Server) serveMessages(rec *recorder, r *http.Request, call *Call) {
 	s.ok(rec, map[string]any{
 		"messaging_product": "whatsapp",
 		"contacts":          []map[string]string{contact},
-		"messages":          []map[string]string{{"id": id}},
+		"messages":          []map[string]string{answerMessage(id, marketing)},
 	})
 	job := hookJob{id: id, to: to, biz: msg.BizOpaqueCallbackData, category: s.category(msg)}
 	if faulty {
@@ -724,4 +730,13 @@ func (s *Server) category(m *whatsapp.Message) string {
 		}
 	}
 	return "utility"
+}
+
+// answerMessage is messages[0] of a send's answer; the Marketing Messages API adds
+// message_status.
+func answerMessage(id string, marketing bool) map[string]string {
+	if marketing {
+		return map[string]string{"id": id, "message_status": "accepted"}
+	}
+	return map[string]string{"id": id}
 }

@@ -177,3 +177,49 @@ func TestRecipientChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestMarketingMessagesAPI: with MarketingMessages, marketing templates go to
+// /marketing_messages (answered with message_status); everything else to /messages.
+func TestMarketingMessagesAPI(t *testing.T) {
+	s := graphfake.New(graphfake.Options{})
+	defer s.Close()
+	c := whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: s.URL, PhoneNumberID: phone, Token: tok, MarketingMessages: true})
+	tpl := func(name string, marketing bool) *whatsapp.Message {
+		return &whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeTemplate, Marketing: marketing,
+			Template: &whatsapp.Template{Name: name, Language: whatsapp.Language{Code: "en"}}}
+	}
+	tests := []struct {
+		name     string
+		client   *whatsapp.Client
+		msg      *whatsapp.Message
+		endpoint string
+		status   string
+	}{
+		{"marketing template", c, tpl("follow_up", true), graphfake.EndpointMarketing, "accepted"},
+		{"utility template", c, tpl("order_confirmation", false), graphfake.EndpointMessages, ""},
+		{"text", c, &whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "hi"}, Marketing: true}, graphfake.EndpointMessages, ""},
+		{"client without the option", whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: s.URL, PhoneNumberID: phone, Token: tok}),
+			tpl("follow_up", true), graphfake.EndpointMessages, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s.Reset()
+			if tt.msg.Type == whatsapp.TypeTemplate && tt.msg.Template.Name == "order_confirmation" {
+				tt.msg.Template.Components = []whatsapp.Component{{Type: "body", Parameters: []whatsapp.Parameter{{Type: "text", Text: "Ada"}, {Type: "text", Text: "A-1"}}}}
+			}
+			res, err := tt.client.Send(context.Background(), tt.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := s.Calls()
+			if len(calls) != 1 || calls[0].Endpoint != tt.endpoint || res.MessageStatus != tt.status {
+				t.Fatalf("calls %+v, result %+v; want endpoint %s", calls, res, tt.endpoint)
+			}
+		})
+	}
+	// The Marketing Messages API takes marketing templates only.
+	st, b := do(t, "POST", s.URL+"/v23.0/"+phone+"/marketing_messages", tok, "application/json", []byte(textMsg))
+	if st != 400 || decodeErr(t, b).Error.Code != 131009 {
+		t.Fatalf("text to marketing_messages: %d %s", st, b)
+	}
+}

@@ -44,6 +44,10 @@ type ClientConfig struct {
 	Pacer *Pacer
 	// Clock is used by retries (default the system clock).
 	Clock Clock
+	// MarketingMessages sends marketing templates (messages with Marketing set) through
+	// the Marketing Messages API, POST /{phone_number_id}/marketing_messages, as Meta
+	// documents; everything else goes to /messages as before.
+	MarketingMessages bool
 }
 
 // Client talks to the WhatsApp Business Cloud API for one phone number.
@@ -94,6 +98,9 @@ type SendResult struct {
 	UserID string `json:"user_id,omitempty"`
 	// Contacts is every contacts[] entry of the answer, as Graph sent it.
 	Contacts []SendContact `json:"contacts,omitempty"`
+	// MessageStatus is messages[0].message_status when Graph sends one (the Marketing
+	// Messages API: accepted, held_for_quality_assessment, …).
+	MessageStatus string `json:"message_status,omitempty"`
 }
 
 // SendContact is one contacts[] entry of a send answer: the recipient as sent (Input) and
@@ -145,7 +152,22 @@ func (c *Client) NewSendRequest(ctx context.Context, m *Message) (*http.Request,
 	if err != nil {
 		return nil, fmt.Errorf("encode message: %w", err)
 	}
-	return c.newRequest(ctx, http.MethodPost, c.url(c.cfg.PhoneNumberID, "messages"), "application/json", bytes.NewReader(body))
+	return c.newRequest(ctx, http.MethodPost, c.url(c.cfg.PhoneNumberID, c.endpoint(m)), "application/json", bytes.NewReader(body))
+}
+
+// Endpoints a message can be sent to.
+const (
+	EndpointMessages          = "messages"
+	EndpointMarketingMessages = "marketing_messages"
+)
+
+// endpoint is where m goes: marketing_messages for a marketing template when the client
+// uses the Marketing Messages API, messages otherwise.
+func (c *Client) endpoint(m *Message) string {
+	if c.cfg.MarketingMessages && m.Marketing && m.Type == TypeTemplate {
+		return EndpointMarketingMessages
+	}
+	return EndpointMessages
 }
 
 func (c *Client) newRequest(ctx context.Context, method, u, contentType string, body io.Reader) (*http.Request, error) {
@@ -208,7 +230,8 @@ func transportErr(err error) error {
 type sendAnswer struct {
 	Contacts []SendContact `json:"contacts"`
 	Messages []struct {
-		ID string `json:"id"`
+		ID            string `json:"id"`
+		MessageStatus string `json:"message_status"`
 	} `json:"messages"`
 }
 
@@ -248,7 +271,7 @@ func (c *Client) send(req *http.Request, to string) (*SendResult, error) {
 	if len(ans.Messages) == 0 || ans.Messages[0].ID == "" {
 		return nil, fmt.Errorf("send to %s: the answer has no message id", to)
 	}
-	r := &SendResult{MessageID: ans.Messages[0].ID, Contacts: ans.Contacts}
+	r := &SendResult{MessageID: ans.Messages[0].ID, MessageStatus: ans.Messages[0].MessageStatus, Contacts: ans.Contacts}
 	if len(ans.Contacts) > 0 {
 		r.WaID, r.Input, r.UserID = ans.Contacts[0].WaID, ans.Contacts[0].Input, ans.Contacts[0].UserID
 	}

@@ -72,6 +72,9 @@ type Message struct {
 	// process but echoes in this message's status webhooks (Status.BizOpaqueCallbackData);
 	// gtc puts CallbackData(outbound id, attempt) there to tie statuses to sends.
 	BizOpaqueCallbackData string `json:"biz_opaque_callback_data,omitempty"`
+	// Marketing marks a marketing-category template: a client with
+	// ClientConfig.MarketingMessages sends it through the Marketing Messages API. Not sent.
+	Marketing bool `json:"-"`
 
 	Text        *Text        `json:"text,omitempty"`
 	Template    *Template    `json:"template,omitempty"`
