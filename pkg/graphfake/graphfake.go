@@ -21,7 +21,11 @@
 // webhook (Inject, FailNext, FailFor, FailAlways); Delay slows every answer, SlowAnswers
 // answers late after accepting (a timeout whose send happened all the same). Accepted sends
 // get unique, realistic wamid ids and, when Options.StatusWebhook is set, the sent,
-// delivered and read status webhooks Meta would post, signed with X-Hub-Signature-256.
+// delivered and read status webhooks Meta would post, signed with X-Hub-Signature-256,
+// echoing the send's biz_opaque_callback_data and carrying CBP or PMP pricing. The inbound
+// builders (InboundText, InboundFlowReply, InboundUserIDChange, StandbyText, Handover,
+// TemplateStatus, TemplateCategory, TemplateQuality) give every other webhook shape gtc
+// reads, from a phone number, a business-scoped user id or both; PostWebhook posts one.
 package graphfake
 
 import (
