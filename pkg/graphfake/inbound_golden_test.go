@@ -24,15 +24,15 @@ func TestInboundGolden(t *testing.T) {
 		return b
 	}
 	tests := map[string][]byte{
-		"text_bsuid_only":    s.InboundText(bsuidOnly, "wamid.IN1", "hola", at),
-		"flow_reply":         s.InboundFlowReply(both, "wamid.IN2", "wamid.OUT1", map[string]any{"flow_token": "gtc:42:1", "email": "ada@example.com"}, at),
-		"user_id_change":     s.InboundUserIDChange(bsuidOnly, "wamid.IN3", "US.99999999999999999999", at),
-		"standby":            s.StandbyText(both, "wamid.IN4", "to the agent", at),
-		"handover":           s.Handover(both, "control_taken", "primary", "escalation_partner", "", at),
-		"template_status":    must(s.TemplateStatus("follow_up", "en", "PAUSED", "", at)),
-		"template_category":  must(s.TemplateCategory("follow_up", "en", "MARKETING", "UTILITY", at)),
-		"template_quality":   must(s.TemplateQuality("follow_up", "en", "GREEN", "YELLOW", at)),
-		"status_sent_bsuid":  s.statusPayload(hookJob{id: "wamid.OUT2", to: "US.13491208655302741918", biz: "gtc:42:1", category: "utility"}, "sent", at),
+		"text_bsuid_only":   s.InboundText(bsuidOnly, "wamid.IN1", "hola", at),
+		"flow_reply":        s.InboundFlowReply(both, "wamid.IN2", "wamid.OUT1", map[string]any{"flow_token": "gtc:42:1", "email": "ada@example.com"}, at),
+		"user_id_change":    s.InboundUserIDChange(bsuidOnly, "wamid.IN3", "US.99999999999999999999", at),
+		"standby":           s.StandbyText(both, "wamid.IN4", "to the agent", at),
+		"handover":          s.Handover(both, "control_taken", "primary", "escalation_partner", "", at),
+		"template_status":   must(s.TemplateStatus("follow_up", "en", "PAUSED", "", at)),
+		"template_category": must(s.TemplateCategory("follow_up", "en", "MARKETING", "UTILITY", at)),
+		"template_quality":  must(s.TemplateQuality("follow_up", "en", "GREEN", "YELLOW", at)),
+		"status_sent_bsuid": s.statusPayload(hookJob{id: "wamid.OUT2", to: "US.13491208655302741918", biz: "gtc:42:1", category: "utility"}, "sent", at),
 		"status_delivered_pmp": func() []byte {
 			p := NewUnstarted(Options{StatusWebhook: StatusWebhook{PricingModel: "PMP"}})
 			defer p.Close()
