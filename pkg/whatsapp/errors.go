@@ -39,6 +39,9 @@ const (
 	CodeTokenInvalid      = 190
 	CodeUndeliverable     = 131026
 	CodeSpamLimit         = 131048
+	// CodeBSUIDUnsupported: this message cannot go to a business-scoped user id (one-tap,
+	// zero-tap and copy-code authentication templates need a phone number).
+	CodeBSUIDUnsupported = 131062
 )
 
 var codeClasses = map[int]ErrorClass{}
@@ -55,7 +58,7 @@ func init() {
 	add(ClassWindowClosed, 131047)
 	add(ClassUnreachable, 131026, 131049, 131050, 130472, 130403)
 	add(ClassBadRequest, 100, 131008, 131009, 131051, 131052, 131053, 132000, 132001, 132005,
-		132007, 132008, 132012, 132015, 132016, 131030)
+		132007, 132008, 132012, 132015, 132016, 131030, 131062)
 	add(ClassAuth, 0, 190, 3, 10, 368, 131031, 131042, 130497)
 	for c := 200; c <= 299; c++ {
 		add(ClassAuth, c)
@@ -123,6 +126,7 @@ var codeAdvice = map[int]string{
 	100:    "invalid parameter: check the message fields and ids (phone_number_id, media id)",
 	10:     "permission denied: the token lacks whatsapp_business_messaging/whatsapp_business_management permission",
 	131009: "a parameter value is invalid: check the message fields",
+	131062: "this message cannot be sent to a business-scoped user id (authentication templates need a phone number): send it to the contact's phone number",
 	131008: "a required parameter is missing",
 	131051: "unsupported message type",
 	131053: "the media could not be uploaded or fetched: check the URL or file type",
