@@ -119,12 +119,9 @@ func (c *Client) url(parts ...string) string {
 	return c.cfg.BaseURL + "/" + c.cfg.APIVersion + "/" + strings.Join(esc, "/")
 }
 
-// Prepare fills the envelope defaults of m (messaging_product, recipient_type), moves a
-// business-scoped user id from To to Recipient, and validates m.
+// Prepare fills the envelope defaults of m (messaging_product, recipient_type, a flow's
+// message version) and validates it.
 func Prepare(m *Message) error {
-	if m.Recipient == "" && IsBSUID(m.To) {
-		m.To, m.Recipient = "", m.To // a BSUID goes in recipient (Meta's business-scoped user ids)
-	}
 	if m.MessagingProduct == "" {
 		m.MessagingProduct = MessagingProduct
 	}
@@ -148,7 +145,7 @@ func (c *Client) NewSendRequest(ctx context.Context, m *Message) (*http.Request,
 	if err := Prepare(m); err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(m)
+	body, err := json.Marshal(m.Wire())
 	if err != nil {
 		return nil, fmt.Errorf("encode message: %w", err)
 	}

@@ -9,7 +9,8 @@ import (
 )
 
 // TestSendAddressing: a phone number goes in "to"; a business-scoped user id goes in
-// "recipient" as Meta documents, whether the caller put it in To or Recipient; the answer's
+// "recipient" as Meta documents, whether the caller put it in To or Recipient (the
+// caller's message is left as it was); the answer's
 // contacts give the recipient → wa_id (or user_id) mapping; biz_opaque_callback_data goes
 // out as set.
 func TestSendAddressing(t *testing.T) {
@@ -40,9 +41,13 @@ func TestSendAddressing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := newGraphStub(t, stubAnswer{200, tt.answer})
+			to, recipient := tt.msg.To, tt.msg.Recipient
 			res, err := g.client(nil).Send(context.Background(), tt.msg)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.msg.To != to || tt.msg.Recipient != recipient {
+				t.Errorf("Send changed the caller's addressing: to %q recipient %q", tt.msg.To, tt.msg.Recipient)
 			}
 			if res.MessageID != tt.want.MessageID || res.WaID != tt.want.WaID || res.Input != tt.want.Input || res.UserID != tt.want.UserID || len(res.Contacts) != len(tt.want.Contacts) {
 				t.Errorf("result = %+v, want %+v", res, tt.want)

@@ -61,7 +61,7 @@ type Message struct {
 	MessagingProduct string `json:"messaging_product"`
 	RecipientType    string `json:"recipient_type,omitempty"`
 	// To is the recipient's phone number. A business-scoped user id (BSUID, "US.1349…")
-	// may be put here too: Prepare moves it to Recipient, where Meta wants it.
+	// may be put here too: it goes on the wire as recipient, where Meta wants it (Wire).
 	To string `json:"to,omitempty"`
 	// Recipient is a BSUID or parent BSUID, for a user known without a phone number. When
 	// both are set, Meta sends to To.
@@ -87,6 +87,17 @@ type Message struct {
 	Location    *Location    `json:"location,omitempty"`
 	Contacts    []Contact    `json:"contacts,omitempty"`
 	Reaction    *Reaction    `json:"reaction,omitempty"`
+}
+
+// Wire is m as it goes over the wire: a business-scoped user id given in To moves to
+// recipient, as Meta documents for BSUIDs. m itself is not changed.
+func (m *Message) Wire() *Message {
+	if m.Recipient != "" || !IsBSUID(m.To) {
+		return m
+	}
+	w := *m
+	w.To, w.Recipient = "", m.To
+	return &w
 }
 
 // RecipientKey is who m goes to: To, or Recipient (a BSUID) when there is no To. Pacing and
