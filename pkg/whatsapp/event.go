@@ -1,6 +1,7 @@
 package whatsapp
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -304,4 +305,21 @@ type UserPreference struct {
 	Value     string `json:"value,omitempty"`    // stop, resume
 	Detail    string `json:"detail,omitempty"`
 	Timestamp int64  `json:"timestamp,omitempty"`
+}
+
+// ContactKey is the customer an event is about, by phone number (wa_id) when Meta sent
+// one, else by business-scoped user id: the sender of a message, the recipient of a
+// status, the user of a preference or handover; "" for template, account and error events.
+func (e *Event) ContactKey() string {
+	switch {
+	case e.Message != nil:
+		return e.Message.ContactKey()
+	case e.Status != nil:
+		return cmp.Or(e.Status.RecipientID, e.Status.RecipientUserID)
+	case e.Preference != nil:
+		return cmp.Or(e.Preference.WaID, e.Preference.UserID)
+	case e.Handover != nil:
+		return e.Handover.ContactKey()
+	}
+	return ""
 }

@@ -128,3 +128,24 @@ func TestIsBSUID(t *testing.T) {
 		}
 	}
 }
+
+func TestEventContactKey(t *testing.T) {
+	tests := []struct {
+		name string
+		e    Event
+		want string
+	}{
+		{"message by number", Event{Message: &InboundMessage{From: "1650", FromUser: "US.1"}}, "1650"},
+		{"message by BSUID", Event{Message: &InboundMessage{FromUser: "US.1"}}, "US.1"},
+		{"status", Event{Status: &Status{RecipientID: "1650", RecipientUserID: "US.1"}}, "1650"},
+		{"status to a BSUID", Event{Status: &Status{RecipientUserID: "US.1"}}, "US.1"},
+		{"preference", Event{Preference: &UserPreference{UserID: "US.1"}}, "US.1"},
+		{"handover", Event{Handover: &Handover{UserID: "US.1"}}, "US.1"},
+		{"template", Event{Template: &TemplateUpdate{Name: "t"}}, ""},
+	}
+	for _, tt := range tests {
+		if got := tt.e.ContactKey(); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
