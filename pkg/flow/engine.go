@@ -108,6 +108,7 @@ func (s *Set) Start(flowName, nodeID string, c Context) ([]Reply, error) {
 func NewEnv(ev *Event, c Context) *Env {
 	env := &Env{
 		Vars:            c.Vars,
+		User:            c.User,
 		Now:             c.Now,
 		LastMessageTime: c.LastMessageTime,
 		Tenant:          c.Tenant,
@@ -116,6 +117,9 @@ func NewEnv(ev *Event, c Context) *Env {
 	}
 	if env.Vars == nil {
 		env.Vars = map[string]any{}
+	}
+	if env.User == nil {
+		env.User = map[string]any{}
 	}
 	if ev == nil {
 		return env

@@ -50,6 +50,8 @@ type parser struct {
 	lastMap *yaml.Node
 	// lines are the source lines, to place errors inside strings.
 	lines []string
+	// userReads are the user.* names the flow's expressions read.
+	userReads []userRead
 }
 
 func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {
@@ -132,6 +134,7 @@ func (p *parser) parse(data []byte) *Flow {
 			}
 		}
 	}
+	f.userReads = p.userReads
 	return f
 }
 
@@ -286,14 +289,19 @@ func (p *parser) node(n *yaml.Node, path string) *Node {
 		}
 	}
 	var typNode *yaml.Node
-	node.Type, typNode = p.scalar(m, "type", ": reply or branch", true)
+	node.Type, typNode = p.scalar(m, "type", ": one of "+strings.Join(NodeTypes, ", "), true)
 	if next, nn := p.scalar(m, "next", "", false); nn != nil {
 		node.Next, node.nextPos = next, posOf(nn)
 	}
 	cfg := m.val("config")
 	if cfg == nil {
-		if node.Type == NodeReply || node.Type == NodeBranch {
+		switch node.Type {
+		case NodeReply, NodeBranch, NodeSet, NodeGoto, NodeHTTP, NodeAI:
 			p.errf(n, join(path, "config"), "missing config of the %s node", node.Type)
+		case NodeAsk:
+			p.errf(n, join(path, "config"), "missing config of the ask node: at least save_as")
+		case NodeHandoff:
+			node.Handoff = &HandoffConfig{}
 		}
 		return node
 	}
@@ -306,9 +314,25 @@ func (p *parser) node(n *yaml.Node, path string) *Node {
 			p.errAt(node.nextPos, join(path, "next"), "a branch goes on through its conditions and default, not next: remove next")
 		}
 		p.branch(node, cfg, cpath)
+	case NodeAsk:
+		p.ask(node, cfg, cpath)
+	case NodeSet:
+		p.set(node, cfg, cpath)
+	case NodeGoto:
+		p.gotoNode(node, cfg, cpath)
+	case NodeHTTP:
+		p.httpNode(node, cfg, cpath)
+	case NodeAI:
+		p.aiNode(node, cfg, cpath)
+	case NodeHandoff:
+		p.handoff(node, cfg, cpath)
 	case "":
 	default:
-		p.errf(typNode, join(path, "type"), "unknown node type %s: use reply or branch", node.Type)
+		msg := fmt.Sprintf("unknown node type %s: use one of %s", node.Type, strings.Join(NodeTypes, ", "))
+		if near := problem.Nearest(node.Type, NodeTypes); near != "" {
+			msg = fmt.Sprintf("unknown node type %s, did you mean %s? (one of %s)", node.Type, near, strings.Join(NodeTypes, ", "))
+		}
+		p.errf(typNode, join(path, "type"), "%s", msg)
 	}
 	return node
 }
@@ -346,7 +370,21 @@ func (p *parser) branch(node *Node, cfg *yaml.Node, path string) {
 		if en != nil {
 			cond.pos = posOf(en)
 			if strings.TrimSpace(cond.Expression) != "" {
+				secret := false
+				for _, r := range scanRefs(cond.Expression) {
+					at := p.stringPos(en, r.off)
+					switch r.scope {
+					case "secrets":
+						p.errAt(at, join(cp, "expression"), "%s", secretsMessage)
+						secret = true
+					case "user":
+						p.userReads = append(p.userReads, userRead{name: r.name, path: join(cp, "expression"), at: at})
+					}
+				}
 				prog, err := compileCondition(cond.Expression)
+				if secret {
+					prog, err = nil, nil
+				}
 				if err != nil {
 					off, msg := exprErrorOffset(err)
 					at := p.stringPos(en, byteOffset(cond.Expression, off))
@@ -444,11 +482,12 @@ func escapeWidth(esc []rune) (src, value int) {
 }
 
 func (p *parser) trigger(n *yaml.Node, path string) *Trigger {
-	m, ok := p.mapping(n, path, "a trigger", "type", "target", "keywords", "regex", "reply_type", "id", "payload", "media_type")
+	m, ok := p.mapping(n, path, "a trigger", "type", "target", "keywords", "regex", "reply_type", "id", "payload", "media_type", "interrupt")
 	if !ok {
 		return nil
 	}
 	t := &Trigger{pos: posOf(n)}
+	t.Interrupt = p.boolean(m, "interrupt")
 	var tn *yaml.Node
 	t.Type, tn = p.scalar(m, "type", ": message, text, interactive, button, media or location", true)
 	if tn != nil {
