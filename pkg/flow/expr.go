@@ -258,7 +258,6 @@ func (v *refVisitor) Visit(node *ast.Node) {
 	}
 }
 
-
 // templateError is a problem in a template string at a byte offset.
 type templateError struct {
 	off int

@@ -28,6 +28,7 @@ const (
 	DefaultHTTPRetries         = 2
 	MaxHTTPRetries             = 5
 	MaxAIHistory               = 20
+	AITimeout                  = 30 * time.Second
 )
 
 // HTTPMethods are the methods an http node may use.
@@ -657,9 +658,10 @@ func (p *parser) handoff(node *Node, cfg *yaml.Node, path string) {
 
 // jsonT is a JSON body whose strings may hold {{ }}.
 type jsonT struct {
-	obj  []string // keys, for objects
-	kids []*jsonT // values of objects and arrays
-	arr  bool
+	obj   []string // keys, for objects
+	kids  []*jsonT // values of objects and arrays
+	isObj bool
+	arr   bool
 	str  *text
 	lit  any // numbers, booleans, null
 }
@@ -681,7 +683,7 @@ func (j *jsonT) secrets() []string {
 func (p *parser) jsonValue(v *yaml.Node, path string) *jsonT {
 	switch v.Kind {
 	case yaml.MappingNode:
-		j := &jsonT{}
+		j := &jsonT{isObj: true}
 		for i := 0; i+1 < len(v.Content); i += 2 {
 			k := v.Content[i]
 			j.obj = append(j.obj, k.Value)

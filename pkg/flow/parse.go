@@ -661,6 +661,7 @@ func newSet(flows []*Flow, probs *problem.List) (*Set, error) {
 		return s.triggers[i].rank() > s.triggers[j].rank()
 	})
 	checkAmbiguous(s.triggers, probs)
+	s.checkSet(probs)
 	s.warnings = probs.Warnings()
 	return s, nil
 }
