@@ -662,8 +662,8 @@ type jsonT struct {
 	kids  []*jsonT // values of objects and arrays
 	isObj bool
 	arr   bool
-	str  *text
-	lit  any // numbers, booleans, null
+	str   *text
+	lit   any // numbers, booleans, null
 }
 
 func (j *jsonT) secrets() []string {
