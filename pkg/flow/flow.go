@@ -57,6 +57,8 @@ type Flow struct {
 	byID      map[string]*Node
 	pos       pos
 	userReads []userRead
+	// unreachable are the nodes no trigger, next or first node reaches within the flow.
+	unreachable []unreachable
 }
 
 // Node returns the node with id, if any.

@@ -35,6 +35,15 @@ func ParseFile(path string) (*Flow, error) {
 // when the file is not a flow at all; otherwise it is returned with whatever could be
 // parsed, and probs says whether it may be run (no errors).
 func Parse(file string, data []byte) (*Flow, *problem.List) {
+	f, probs := parseFlow(file, data)
+	if f != nil {
+		reportUnreachable(f, probs, nil)
+	}
+	return f, probs
+}
+
+// parseFlow is Parse without the unreachable nodes, which a set reports knowing its gotos.
+func parseFlow(file string, data []byte) (*Flow, *problem.List) {
 	p := &parser{file: file, probs: &problem.List{}}
 	f := p.parse(data)
 	if f != nil {
@@ -633,7 +642,7 @@ func CheckFiles(files []string) (*Set, *problem.List, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("read flow: %w", err)
 		}
-		f, fp := Parse(file, data)
+		f, fp := parseFlow(file, data)
 		probs.Merge(fp)
 		if f != nil {
 			flows = append(flows, f)

@@ -83,7 +83,8 @@ func (p *parser) validate(f *Flow) {
 	}
 	for i, n := range f.Nodes {
 		if !reached[n] && f.byID[n.ID] == n {
-			p.errAt(n.pos, fmt.Sprintf("nodes[%d]", i), "node %s is unreachable: no trigger targets it and no next, condition or default leads to it; point something at it or remove it", n.ID)
+			// Reported by Parse, or by the set, where a goto from another flow may reach it.
+			f.unreachable = append(f.unreachable, unreachable{n: n, path: fmt.Sprintf("nodes[%d]", i)})
 		}
 	}
 
@@ -143,6 +144,19 @@ func (p *parser) validate(f *Flow) {
 	for _, n := range f.Nodes {
 		if state[n] == 0 && f.byID[n.ID] == n {
 			visit(n, nil)
+		}
+	}
+}
+
+type unreachable struct {
+	n    *Node
+	path string
+}
+
+func reportUnreachable(f *Flow, probs *problem.List, reached map[*Node]bool) {
+	for _, u := range f.unreachable {
+		if !reached[u.n] {
+			probs.Errorf(f.File, u.path, u.n.pos.Line, u.n.pos.Col, "node %s is unreachable: no trigger or goto targets it and no next, condition or default leads to it; point something at it or remove it", u.n.ID)
 		}
 	}
 }

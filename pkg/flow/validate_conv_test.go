@@ -111,3 +111,26 @@ func TestSetSecretsAndAI(t *testing.T) {
 		t.Error("UsesAI = false")
 	}
 }
+
+// A node that only a goto from another flow reaches is not unreachable; without the goto
+// it is.
+func TestGotoReachesNodes(t *testing.T) {
+	shop := "name: shop\nnodes:\n  - {id: a, type: reply, config: {message: a}}\n  - {id: b, type: reply, config: {message: b}}\n"
+	caller := "name: t\nnodes:\n  - id: g\n    type: goto\n    config: {flow: shop, node: b}\n"
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		files []string
+		want  int
+	}{
+		{[]string{writeFlow(t, dir, "shop.ygtc", shop), writeFlow(t, dir, "t.ygtc", caller)}, 0},
+		{[]string{writeFlow(t, dir, "shop.ygtc", shop)}, 1},
+	} {
+		_, probs, err := CheckFiles(tt.files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(probs.Errors()); n != tt.want || (n == 1 && !strings.Contains(probs.Errors()[0].Msg, "node b is unreachable")) {
+			t.Errorf("%d files: problems\n%s", len(tt.files), dump(probs.All()))
+		}
+	}
+}

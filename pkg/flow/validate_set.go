@@ -85,6 +85,36 @@ func (s *Set) checkSet(probs *problem.List) {
 		}
 	}
 	s.checkSpins(probs)
+	s.checkReach(probs)
+}
+
+// checkReach reports the nodes of each flow that nothing reaches, counting gotos from any
+// flow as ways in.
+func (s *Set) checkReach(probs *problem.List) {
+	reached := map[*Node]bool{}
+	var walk func(f *Flow, n *Node)
+	walk = func(f *Flow, n *Node) {
+		if n == nil || reached[n] {
+			return
+		}
+		reached[n] = true
+		for _, x := range f.successors(n) {
+			walk(f, x)
+		}
+	}
+	for _, f := range s.Flows {
+		for _, n := range f.Nodes {
+			if n.Goto == nil || n.Goto.Node == "" {
+				continue
+			}
+			if g, ok := s.byName[n.Goto.Flow]; ok {
+				walk(g, g.byID[n.Goto.Node])
+			}
+		}
+	}
+	for _, f := range s.Flows {
+		reportUnreachable(f, probs, reached)
+	}
 }
 
 // checkSpins reports loops through set or goto nodes that never wait (ask, http, ai,
