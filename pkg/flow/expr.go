@@ -365,3 +365,15 @@ func (t *tmpl) render(env *Env) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// knownNames are the names problems suggest: every name but secrets, which only http and
+// ai configs may read.
+func knownNames() string {
+	var out []string
+	for _, n := range EnvNames {
+		if n != "secrets" {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, ", ")
+}

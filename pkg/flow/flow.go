@@ -1,7 +1,8 @@
 // Package flow is gtc's .ygtc flow language: it parses flow files with positions, validates
 // them (every problem at once, with file:line:col), compiles their expressions, and runs
-// them. The engine has no I/O: it turns an inbound event, or an explicit start, into the
-// ordered Cloud API request bodies to send.
+// them. The engine (Set.Step) has no I/O: it turns a conversation's state and one input (a
+// message, a start, a timeout, a call's result, a release) into the replies to send, the
+// next state and effects (wait, call, hand off) for the caller to run. See docs/flows.md.
 package flow
 
 import (

@@ -216,7 +216,7 @@ func (p *parser) compileExpr(v *yaml.Node, path, src string, opts ...expr.Option
 		off, msg := exprErrorOffset(err)
 		at := p.stringPos(v, byteOffset(src, off))
 		if strings.HasPrefix(msg, "unknown name") {
-			msg += ": known names are " + strings.Join(EnvNames, ", ") + "; quote text, like \"'de'\""
+			msg += ": known names are " + knownNames() + "; quote text, like \"'de'\""
 		}
 		p.errAt(at, path, "%s", msg)
 		return nil

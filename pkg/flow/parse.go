@@ -412,7 +412,7 @@ func conditionMessage(msg string) string {
 		return "a condition must be true or false, " + msg + ": compare it, like button.id == 'help'"
 	}
 	if strings.HasPrefix(msg, "unknown name") {
-		return msg + ": known names are " + strings.Join(EnvNames, ", ") + " (variables are vars.name)"
+		return msg + ": known names are " + knownNames() + " (variables are vars.name)"
 	}
 	return msg
 }

@@ -68,7 +68,7 @@ func (r *rp) str(v *yaml.Node, path string, max int, required bool, ref func(*wh
 
 func templateMessage(msg string) string {
 	if strings.HasPrefix(msg, "unknown name") {
-		return msg + ": known names are " + strings.Join(EnvNames, ", ") + " and any variable"
+		return msg + ": known names are " + knownNames() + " and any variable"
 	}
 	return msg
 }
