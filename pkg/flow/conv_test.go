@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/greentic/gtc/pkg/whatsapp"
+	"github.com/greentic/gtc/pkg/whatsapp/metaschema"
 )
 
 const convDir = "../../testdata/flows/conversations"
@@ -513,5 +514,41 @@ func TestHandleStatelessAsk(t *testing.T) {
 	got, err := s.Handle(textEv("status"), Context{To: "1"})
 	if err != nil || len(got) != 1 || got[0].Node != "ask_order" {
 		t.Fatalf("handle = %+v, %v", got, err)
+	}
+}
+
+// Every question and reply of the example conversations renders to a body that passes gtc's
+// limits and Meta's schema.
+func TestConversationRepliesMatchMetaSchema(t *testing.T) {
+	v := metaschema.Require(t)
+	s := convSet(t)
+	vars := map[string]any{"order_id": "A-1234", "order": map[string]any{"body": map[string]any{"status": "shipped"}},
+		"summary": "a@b.c / +4915123456789", "people": 2.0, "place": map[string]any{"latitude": 52.5, "longitude": 13.4}}
+	env := NewEnv(nil, Context{To: "15550001234", Vars: vars, User: map[string]any{"rating": "good"}})
+	n := 0
+	for _, f := range s.Flows {
+		for _, node := range f.Nodes {
+			if node.Message() == nil {
+				continue
+			}
+			n++
+			t.Run(f.Name+"/"+node.ID, func(t *testing.T) {
+				m, err := node.Render(env)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.To = "15550001234"
+				if err := m.Validate(); err != nil {
+					t.Errorf("whatsapp limits: %v", err)
+				}
+				body, _ := json.Marshal(m)
+				if err := v.ValidateMessage(body); err != nil {
+					t.Errorf("Meta schema: %v\n%s", err, body)
+				}
+			})
+		}
+	}
+	if n < 15 {
+		t.Errorf("only %d messages checked", n)
 	}
 }
