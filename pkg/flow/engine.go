@@ -207,6 +207,7 @@ func (s *Set) Only(name string) *Set {
 			out.triggers = append(out.triggers, t)
 		}
 	}
+	out.keep = historyKeep(out.Flows)
 	return out
 }
 

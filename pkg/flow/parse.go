@@ -590,6 +590,7 @@ type Set struct {
 	byName   map[string]*Flow
 	triggers []*Trigger // in precedence order
 	warnings []problem.Problem
+	keep     int // turns of history a conversation keeps (historyKeep)
 }
 
 // Flow returns the flow called name.
@@ -671,6 +672,7 @@ func newSet(flows []*Flow, probs *problem.List) (*Set, error) {
 	})
 	checkAmbiguous(s.triggers, probs)
 	s.checkSet(probs)
+	s.keep = historyKeep(s.Flows)
 	s.warnings = probs.Warnings()
 	return s, nil
 }

@@ -63,7 +63,7 @@ func (r *stepper) step(conv *Conversation, in Input) (*Conversation, error) {
 			} else if conv.State == StateCalling {
 				return nil, ErrCallPending
 			} else if n, ok := r.resume(conv, NodeAsk); ok {
-				addTurn(conv, "user", ev.Text)
+				r.addTurn(conv, "user", ev.Text)
 				return r.answer(conv, n, ev)
 			} else {
 				conv = nil
@@ -75,7 +75,7 @@ func (r *stepper) step(conv *Conversation, in Input) (*Conversation, error) {
 			return nil, nil
 		}
 		conv = r.newConv(&ev, nil)
-		addTurn(conv, "user", ev.Text)
+		r.addTurn(conv, "user", ev.Text)
 		return r.advance(conv, t.flow, t.Target, &ev)
 	case InputStart:
 		f, ok := r.s.byName[in.Flow]
@@ -213,9 +213,9 @@ func (r *stepper) reply(conv *Conversation, f *Flow, n *Node, m *whatsapp.Messag
 	r.out.Replies = append(r.out.Replies, Reply{Flow: f.Name, Node: n.ID, Message: *m, RetryOnRateLimit: retry})
 	switch {
 	case m.Text != nil:
-		addTurn(conv, "assistant", m.Text.Body)
+		r.addTurn(conv, "assistant", m.Text.Body)
 	case m.Interactive != nil && m.Interactive.Body != nil:
-		addTurn(conv, "assistant", m.Interactive.Body.Text)
+		r.addTurn(conv, "assistant", m.Interactive.Body.Text)
 	}
 }
 
@@ -226,16 +226,19 @@ func textMessage(body string) *whatsapp.Message {
 
 const maxTurnText = 2000
 
-func addTurn(conv *Conversation, role, text string) {
-	if conv == nil || text == "" {
+// addTurn keeps a message for ai nodes: only when the set has one, and only as many turns
+// as its largest history needs (plus the prompt).
+func (r *stepper) addTurn(conv *Conversation, role, text string) {
+	keep := r.s.keep
+	if conv == nil || text == "" || keep == 0 {
 		return
 	}
 	if utf8.RuneCountInString(text) > maxTurnText {
 		text = string([]rune(text)[:maxTurnText])
 	}
 	conv.History = append(conv.History, Turn{Role: role, Text: text})
-	if len(conv.History) > MaxAIHistory {
-		conv.History = append([]Turn(nil), conv.History[len(conv.History)-MaxAIHistory:]...)
+	if len(conv.History) > keep {
+		conv.History = append([]Turn(nil), conv.History[len(conv.History)-keep:]...)
 	}
 }
 
@@ -470,4 +473,21 @@ func (r *stepper) release(conv *Conversation, flowName, node, why string) (*Conv
 		return nil, nil
 	}
 	return r.advance(conv, f, node, nil)
+}
+
+// historyKeep is how many turns a conversation keeps: 0 without ai nodes, else the largest
+// history plus two (the prompt and the question before it).
+func historyKeep(flows []*Flow) int {
+	keep := -1
+	for _, f := range flows {
+		for _, n := range f.Nodes {
+			if n.AI != nil {
+				keep = max(keep, n.AI.History)
+			}
+		}
+	}
+	if keep < 0 {
+		return 0
+	}
+	return keep + 2
 }
