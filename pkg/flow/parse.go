@@ -235,7 +235,7 @@ func (p *parser) scalar(m *mapNode, key, what string, required bool) (string, *y
 	if required && v.Value == "" {
 		p.errf(v, path, "empty %s%s", key, what)
 	}
-	if strings.Contains(v.Value, "{{") && key != "regex" {
+	if strings.Contains(v.Value, "{{") && key != "regex" && key != "pattern" {
 		p.errf(v, path, "%s cannot use {{ }}: it is fixed when the flow loads (only texts, captions, ids of buttons and rows, links and parameters are rendered)", key)
 	}
 	return v.Value, v

@@ -134,3 +134,10 @@ func TestGotoReachesNodes(t *testing.T) {
 		}
 	}
 }
+
+func TestPatternWithBraces(t *testing.T) {
+	got := setProblems(t, askFlow("      message: Code?\n      save_as: code\n      pattern: '^[0-9]{{2}}$'\n"))
+	if len(got) > 0 {
+		t.Errorf("problems:\n%s", dump(got))
+	}
+}
