@@ -136,8 +136,15 @@ func answerText(expect string, ev Event) (string, error) {
 	if s == "" {
 		return "", invalid(expect, "empty text")
 	}
+	if expect != ExpectText && len(s) > maxTypedAnswer {
+		return "", invalid(expect, "%d characters: too long for a %s", len(s), expect)
+	}
 	return s, nil
 }
+
+// maxTypedAnswer bounds the text parsed as a number, email, phone or date (an email address
+// has at most 254 characters).
+const maxTypedAnswer = 320
 
 func parseTextAnswer(ev Event) (any, error) {
 	return answerText(ExpectText, ev)

@@ -37,7 +37,8 @@ func TestParseAnswer(t *testing.T) {
 		{"number words", ExpectNumber, textEv("five"), nil, "not a number"},
 		{"number two decimals", ExpectNumber, textEv("1,2,3"), nil, "mixes separators"},
 		{"number only separator", ExpectNumber, textEv(","), nil, "not a number"},
-		{"number huge", ExpectNumber, textEv(strings.Repeat("9", 400)), nil, "not a number"},
+		{"number huge", ExpectNumber, textEv(strings.Repeat("9", 310)), nil, "not a number"},
+		{"number too long", ExpectNumber, textEv(strings.Repeat("9", 400)), nil, "too long"},
 		{"number with unit", ExpectNumber, textEv("5kg"), nil, "not a number"},
 		// email
 		{"email lower-cased", ExpectEmail, textEv(" Ada@Example.COM "), "ada@example.com", ""},
