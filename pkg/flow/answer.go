@@ -231,10 +231,6 @@ func ParseEmail(s string) (string, error) {
 	return addr, nil
 }
 
-// ErrNoCountryCode is the AnswerError cause of a phone number typed without its country
-// code: gtc never guesses the country, the retry message asks for it.
-var ErrNoCountryCode = errors.New("no country code")
-
 // ParsePhone returns a phone number in E.164 with its "+" ("+49 151 2345 6789" and
 // "0049..." → "+4915123456789"). A number without a country code is invalid.
 func ParsePhone(s string) (string, error) {
