@@ -330,19 +330,18 @@ func (j *jsonT) render(env *Env, b *bytes.Buffer) error {
 			}
 			v = s
 		}
-		data, err := json.Marshal(v)
-		if err != nil {
+		if err := writeJSON(b, v); err != nil {
 			return err
 		}
-		b.Write(data)
 	case j.isObj:
 		b.WriteByte('{')
 		for i, k := range j.obj {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			kd, _ := json.Marshal(k)
-			b.Write(kd)
+			if err := writeJSON(b, k); err != nil {
+				return err
+			}
 			b.WriteByte(':')
 			if err := j.kids[i].render(env, b); err != nil {
 				return err
@@ -361,12 +360,20 @@ func (j *jsonT) render(env *Env, b *bytes.Buffer) error {
 		}
 		b.WriteByte(']')
 	default:
-		data, err := json.Marshal(j.lit)
-		if err != nil {
-			return err
-		}
-		b.Write(data)
+		return writeJSON(b, j.lit)
 	}
+	return nil
+}
+
+// writeJSON writes v as JSON without HTML escaping (a backend gets "a&b", not "a\u0026b").
+func writeJSON(b *bytes.Buffer, v any) error {
+	var one bytes.Buffer
+	enc := json.NewEncoder(&one)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	b.Write(bytes.TrimSuffix(one.Bytes(), []byte("\n")))
 	return nil
 }
 

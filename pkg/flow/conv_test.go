@@ -552,3 +552,68 @@ func TestConversationRepliesMatchMetaSchema(t *testing.T) {
 		t.Errorf("only %d messages checked", n)
 	}
 }
+
+func TestStepRendersCalls(t *testing.T) {
+	src := `name: calls
+nodes:
+  - id: post
+    type: http
+    config:
+      method: post
+      url: "https://api.example.com/orders/{{vars.id}}/items?q={{vars.q}}"
+      query: {page: "{{vars.n}}"}
+      headers: {X-Key: "{{secrets.KEY}}", Content-Type: application/vnd.shop+json}
+      json: {id: "{{vars.id}}", n: "{{vars.n}}", label: "n={{vars.n}}", flags: [true, "{{vars.q}}"], none: null, empty: {}}
+      save_as: res
+    next: ask_ai
+  - id: ask_ai
+    type: ai
+    config:
+      prompt: "Summarize {{vars.res.body.total}}"
+      model: small
+      send: false
+      save_as: summary
+    next: tell
+  - id: tell
+    type: reply
+    config: {message: "{{vars.summary.text}}"}
+`
+	s, err := LoadFiles([]string{writeFlow(t, t.TempDir(), "calls.ygtc", src)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Context{To: "1", Now: 100, Vars: map[string]any{"id": "A 1/2", "q": "a&b=c", "n": 3},
+		Secret: func(n string) (string, bool) { return "k-" + n, true }}
+	out, err := s.Step(nil, StartInput("calls", "", nil), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := out.Call.HTTP
+	if h.Method != "POST" || h.URL != "https://api.example.com/orders/A%201%2F2/items?page=3&q=a%26b%3Dc" {
+		t.Errorf("request %s %s", h.Method, h.URL)
+	}
+	if string(h.Body) != `{"id":"A 1/2","n":3,"label":"n=3","flags":[true,"a&b=c"],"none":null,"empty":{}}` {
+		t.Errorf("body = %s", h.Body)
+	}
+	if h.ContentType != "application/vnd.shop+json" || !h.Headers[0].Secret || h.Headers[1].Secret || h.URLSecret || h.BodySecret {
+		t.Errorf("request = %+v", h)
+	}
+	if !equal(out.Call.Secrets, []string{"k-KEY"}) {
+		t.Errorf("secrets = %v", out.Call.Secrets)
+	}
+	out, err = s.Step(out.Next, ResultInput(out.Call.Step, CallResult{Status: 200, Body: map[string]any{"total": 42.0}}), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ai := out.Call.AI
+	if ai == nil || ai.Model != "small" || !reflect.DeepEqual(ai.Messages, []ChatMessage{{Role: "user", Content: "Summarize 42"}}) {
+		t.Fatalf("ai = %+v", ai)
+	}
+	out, err = s.Step(out.Next, ResultInput(0, CallResult{Text: "Total 42.", FinishReason: "stop"}), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(out); !equal(got, []string{"Total 42."}) || out.Next != nil {
+		t.Errorf("replies %q, next %+v", got, out.Next)
+	}
+}
