@@ -1,6 +1,9 @@
 package flow
 
 import (
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -139,5 +142,35 @@ func TestPatternWithBraces(t *testing.T) {
 	got := setProblems(t, askFlow("      message: Code?\n      save_as: code\n      pattern: '^[0-9]{{2}}$'\n"))
 	if len(got) > 0 {
 		t.Errorf("problems:\n%s", dump(got))
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/flows/conversations_bad")
+
+// The bad example breaks every conversation rule once; its problems are a golden file that
+// CLI tests can rely on.
+func TestConversationProblemsGolden(t *testing.T) {
+	dir := "../../testdata/flows/conversations_bad"
+	_, probs, err := CheckFiles([]string{filepath.Join(dir, "bad.ygtc")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, p := range probs.All() {
+		p.File = filepath.Base(p.File)
+		b.WriteString(p.String() + "\n")
+	}
+	golden := filepath.Join(dir, "problems.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestConversationProblemsGolden -update)", err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("problems differ from %s (-update rewrites it):\n%s", golden, b.String())
 	}
 }
