@@ -617,3 +617,19 @@ nodes:
 		t.Errorf("replies %q, next %+v", got, out.Next)
 	}
 }
+
+// A flow with errors is never run in production; the engine still answers with an error,
+// not a panic.
+func TestStepOnBrokenNodes(t *testing.T) {
+	for _, typ := range []string{"ask", "set", "goto", "http", "ai"} {
+		src := "name: t\nnodes:\n  - id: a\n    type: " + typ + "\n    config: [1]\n"
+		f, probs := Parse("t.ygtc", []byte(src))
+		if !probs.HasErrors() {
+			t.Fatalf("%s: no errors", typ)
+		}
+		s, _ := newSet([]*Flow{f}, probs)
+		if _, err := s.Step(nil, StartInput("t", "", nil), Context{To: "1"}); err == nil || !strings.Contains(err.Error(), "no valid config") {
+			t.Errorf("%s: err = %v", typ, err)
+		}
+	}
+}

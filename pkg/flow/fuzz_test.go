@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/greentic/gtc/pkg/flow/starter"
+	"github.com/greentic/gtc/pkg/problem"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
@@ -41,7 +42,14 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("bad problem %+v for %q", p, data)
 			}
 		}
-		if fl == nil || probs.HasErrors() {
+		if fl == nil {
+			return
+		}
+		if probs.HasErrors() {
+			// Never run in production, but the engine must not panic on it either.
+			s, _ := newSet([]*Flow{fl}, &problem.List{})
+			_, _ = s.Step(nil, StartInput(fl.Name, "", nil), Context{To: "1"})
+			_, _ = s.Step(nil, MessageInput(Event{Type: "text", Text: "hi"}), Context{To: "1"})
 			return
 		}
 		// A valid flow runs without panicking.

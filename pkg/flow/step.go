@@ -181,7 +181,7 @@ func (r *stepper) resume(conv *Conversation, typ string) (*Node, bool) {
 		r.end(conv, EndFlowEdited, fmt.Sprintf("node %s is gone from flow %s", conv.Node, conv.Flow))
 		return nil, false
 	}
-	if n.Type != typ {
+	if n.Type != typ || !n.configured() {
 		r.end(conv, EndFlowEdited, fmt.Sprintf("node %s is no longer an %s node", conv.Node, typ))
 		return nil, false
 	}
@@ -261,6 +261,9 @@ func (r *stepper) advance(conv *Conversation, f *Flow, id string, ev *Event) (*C
 			return nil, fmt.Errorf("flow %s: node %s runs again in the same run: the flow loops; end the loop", f.Name, n.ID)
 		}
 		visited[n] = true
+		if !n.configured() {
+			return nil, fmt.Errorf("flow %s: node %s has no valid config: run gtc flow validate", f.Name, n.ID)
+		}
 		conv.Flow, conv.Node = f.Name, n.ID
 		conv.Step++
 		switch n.Type {
@@ -490,4 +493,24 @@ func historyKeep(flows []*Flow) int {
 		return 0
 	}
 	return keep + 2
+}
+
+// configured reports whether a node's config parsed (a set with errors is never run, but
+// the engine does not rely on that).
+func (n *Node) configured() bool {
+	switch n.Type {
+	case NodeAsk:
+		return n.Ask != nil
+	case NodeSet:
+		return n.Set != nil
+	case NodeGoto:
+		return n.Goto != nil
+	case NodeHTTP:
+		return n.HTTP != nil && n.HTTP.json != nil || n.HTTP != nil && !n.HTTP.HasJSON
+	case NodeAI:
+		return n.AI != nil
+	case NodeHandoff:
+		return n.Handoff != nil
+	}
+	return true
 }
