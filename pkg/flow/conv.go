@@ -84,17 +84,18 @@ const (
 // Input is what a Step reacts to. Build it with MessageInput, StartInput, TimeoutInput,
 // ResultInput or ReleaseInput.
 type Input struct {
-	Kind  InputKind
-	Event *Event
+	Kind  InputKind `json:"kind"`
+	Event *Event    `json:"event,omitempty"`
 	// Start: the flow, the node ("" for the first) and vars. Release: where to resume ("":
 	// the handoff's on_release; Flow "" the conversation's flow).
-	Flow, Node string
-	Vars       map[string]any
+	Flow string         `json:"flow,omitempty"`
+	Node string         `json:"node,omitempty"`
+	Vars map[string]any `json:"vars,omitempty"`
 	// Deadline is the Conversation.Deadline a timeout was scheduled for (0: any).
-	Deadline int64
+	Deadline int64 `json:"deadline,omitempty"`
 	// Step is the Call.Step a result answers (0: any).
-	Step   int64
-	Result *CallResult
+	Step   int64       `json:"step,omitempty"`
+	Result *CallResult `json:"result,omitempty"`
 }
 
 // MessageInput is an inbound message.
