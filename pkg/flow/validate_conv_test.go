@@ -73,6 +73,8 @@ func TestValidationConversations(t *testing.T) {
 			[]want{{10, 20, "goto flow shpo: there is no such flow, did you mean shop?"}, {13, 32, "goto node show_mneu: flow shop has no such node, did you mean show_menu?"}}, nil},
 		{"set loop that never waits", []string{"name: t\nnodes:\n  - id: count\n    type: set\n    config: {vars: {n: \"(vars.n ?? 0) + 1\"}}\n    next: check\n  - id: check\n    type: branch\n    config:\n      conditions: [{expression: \"vars.n < 3\", next: count}]\n      default: done\n  - id: done\n    type: reply\n    config: {message: ok}\n"},
 			[]want{{3, 9, "loop count -> check -> count never waits for the contact"}}, nil},
+		{"reply and set loop reported once", []string{"name: t\nnodes:\n  - id: r\n    type: reply\n    config: {message: hi}\n    next: s\n  - id: s\n    type: set\n    config: {vars: {n: \"1\"}}\n    next: r\n"},
+			[]want{{3, 9, "a run would send these messages forever"}}, nil},
 		{"goto loop across flows", []string{"name: t\nnodes:\n  - id: g\n    type: goto\n    config: {flow: u}\n", "name: u\nnodes:\n  - id: h\n    type: goto\n    config: {flow: t}\n"},
 			[]want{{3, 9, "never waits for the contact"}}, nil},
 		{"a loop through an ask is a conversation", []string{"name: t\nnodes:\n  - id: q\n    type: ask\n    config: {message: \"Again?\", save_as: a}\n    next: r\n  - id: r\n    type: reply\n    config: {message: ok}\n    next: q\n"}, nil, nil},

@@ -155,7 +155,7 @@ func (s *Set) checkSpins(probs *problem.List) {
 				visit(nx, stack)
 			case 1:
 				var cycle []string
-				waits, spins := false, false
+				waits, spins, replies, cross := false, false, false, false
 				for i := len(stack) - 1; i >= 0; i-- {
 					x := stack[i]
 					name := x.n.ID
@@ -165,11 +165,14 @@ func (s *Set) checkSpins(probs *problem.List) {
 					cycle = append([]string{name}, cycle...)
 					waits = waits || x.n.waits()
 					spins = spins || x.n.Type == NodeSet || x.n.Type == NodeGoto
+					replies = replies || x.n.Type == NodeReply
+					cross = cross || x.f != nx.f
 					if x == nx {
 						break
 					}
 				}
-				if spins && !waits && !reported[nx] {
+				// A loop of replies within one flow is reported by the flow's own check.
+				if spins && !waits && !(replies && !cross) && !reported[nx] {
 					reported[nx] = true
 					probs.Errorf(nx.f.File, "", nx.n.pos.Line, nx.n.pos.Col,
 						"loop %s -> %s never waits for the contact: a run would spin through it; put an ask (or an http, ai or handoff node) in the loop, or end it", strings.Join(cycle, " -> "), nx.n.ID)
