@@ -42,7 +42,7 @@ type AnswerError struct {
 	Msg    string
 }
 
-func (e *AnswerError) Error() string { return fmt.Sprintf("not a %s answer: %s", e.Expect, e.Msg) }
+func (e *AnswerError) Error() string { return fmt.Sprintf("invalid %s answer: %s", e.Expect, e.Msg) }
 
 func invalid(expect, format string, args ...any) *AnswerError {
 	return &AnswerError{Expect: expect, Msg: fmt.Sprintf(format, args...)}
