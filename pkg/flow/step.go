@@ -63,7 +63,7 @@ func (r *stepper) step(conv *Conversation, in Input) (*Conversation, error) {
 			} else if conv.State == StateCalling {
 				return nil, ErrCallPending
 			} else if n, ok := r.resume(conv, NodeAsk); ok {
-				r.addTurn(conv, "user", ev.Text)
+				r.addTurn(conv, "user", eventText(ev))
 				return r.answer(conv, n, ev)
 			} else {
 				conv = nil
@@ -75,7 +75,7 @@ func (r *stepper) step(conv *Conversation, in Input) (*Conversation, error) {
 			return nil, nil
 		}
 		conv = r.newConv(&ev, nil)
-		r.addTurn(conv, "user", ev.Text)
+		r.addTurn(conv, "user", eventText(ev))
 		return r.advance(conv, t.flow, t.Target, &ev)
 	case InputStart:
 		f, ok := r.s.byName[in.Flow]
@@ -513,4 +513,18 @@ func (n *Node) configured() bool {
 		return n.Handoff != nil
 	}
 	return true
+}
+
+// eventText is what a message says, for the history: its text, or the title of the tapped
+// button or row.
+func eventText(ev Event) string {
+	switch {
+	case ev.Text != "":
+		return ev.Text
+	case ev.List != nil:
+		return ev.List.Title
+	case ev.Button != nil:
+		return ev.Button.Title
+	}
+	return ""
 }
