@@ -45,3 +45,42 @@ func BenchmarkHandle(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStepAnswer is one conversation step without storage: the waiting "Check Status"
+// question takes a valid order number (parse, pattern, validate, save), runs a set node and
+// renders the http call.
+func BenchmarkStepAnswer(b *testing.B) {
+	s := convSet(b)
+	c := Context{To: "4915112345678", Now: 1_800_000_000, Secret: func(string) (string, bool) { return "tok", true }}
+	start, err := s.Step(nil, MessageInput(textEv("status")), c)
+	if err != nil || start.Next == nil {
+		b.Fatal(start, err)
+	}
+	in := MessageInput(textEv("A-1234"))
+	b.ReportAllocs()
+	for b.Loop() {
+		out, err := s.Step(start.Next, in, c)
+		if err != nil || out.Call == nil {
+			b.Fatal(out, err)
+		}
+	}
+}
+
+// BenchmarkStepRetry is an invalid answer: the retry message and the conversation waiting
+// again.
+func BenchmarkStepRetry(b *testing.B) {
+	s := convSet(b)
+	c := Context{To: "4915112345678", Now: 1_800_000_000}
+	start, err := s.Step(nil, MessageInput(textEv("status")), c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := MessageInput(textEv("no idea"))
+	b.ReportAllocs()
+	for b.Loop() {
+		out, err := s.Step(start.Next, in, c)
+		if err != nil || len(out.Replies) != 1 {
+			b.Fatal(out, err)
+		}
+	}
+}

@@ -76,38 +76,32 @@ func (t *Trigger) matches(ev Event) bool {
 }
 
 // Handle runs the flow whose trigger wins for ev and returns the replies to send, in order.
-// No matching trigger is not an error: it returns nil, nil.
+// No matching trigger is not an error: it returns nil, nil. It is one Step without a stored
+// conversation: a flow that asks sends its question, and the answer goes to the triggers.
 func (s *Set) Handle(ev Event, c Context) ([]Reply, error) {
-	t := s.Match(ev)
-	if t == nil {
-		return nil, nil
+	out, err := s.Step(nil, MessageInput(ev), c)
+	if err != nil {
+		return nil, err
 	}
-	return s.run(t.flow, t.Target, &ev, c)
+	return out.Replies, nil
 }
 
 // Start runs flowName from nodeID (its first node when empty) without an inbound event, as
-// gtc send --flow and the send API do; c.Vars fill the templates.
+// gtc send --flow and the send API do; c.Vars fill the templates. Like Handle, it is one
+// Step without a stored conversation.
 func (s *Set) Start(flowName, nodeID string, c Context) ([]Reply, error) {
-	f, ok := s.byName[flowName]
-	if !ok {
-		return nil, fmt.Errorf("no flow %s: flows are %s", flowName, strings.Join(s.sortedNames(), ", "))
+	out, err := s.Step(nil, StartInput(flowName, nodeID, nil), c)
+	if err != nil {
+		return nil, err
 	}
-	if nodeID == "" {
-		if len(f.Nodes) == 0 {
-			return nil, fmt.Errorf("flow %s has no nodes", flowName)
-		}
-		nodeID = f.Nodes[0].ID
-	}
-	if _, ok := f.byID[nodeID]; !ok {
-		return nil, fmt.Errorf("flow %s has no node %s", flowName, nodeID)
-	}
-	return s.run(f, nodeID, nil, c)
+	return out.Replies, nil
 }
 
 // NewEnv builds the expression environment of a run.
 func NewEnv(ev *Event, c Context) *Env {
 	env := &Env{
 		Vars:            c.Vars,
+		User:            c.User,
 		Now:             c.Now,
 		LastMessageTime: c.LastMessageTime,
 		Tenant:          c.Tenant,
@@ -116,6 +110,9 @@ func NewEnv(ev *Event, c Context) *Env {
 	}
 	if env.Vars == nil {
 		env.Vars = map[string]any{}
+	}
+	if env.User == nil {
+		env.User = map[string]any{}
 	}
 	if ev == nil {
 		return env
@@ -135,41 +132,6 @@ func NewEnv(ev *Event, c Context) *Env {
 		env.Location = LocationEnv{Latitude: ev.Location.Latitude, Longitude: ev.Location.Longitude, Name: ev.Location.Name, Address: ev.Location.Address}
 	}
 	return env
-}
-
-func (s *Set) run(f *Flow, start string, ev *Event, c Context) ([]Reply, error) {
-	env := NewEnv(ev, c)
-	var out []Reply
-	visited := map[*Node]bool{}
-	n := f.byID[start]
-	for steps := 0; n != nil; steps++ {
-		if steps >= MaxSteps || visited[n] {
-			return nil, fmt.Errorf("flow %s: node %s runs again in the same run: the flow loops; end the loop", f.Name, n.ID)
-		}
-		visited[n] = true
-		switch n.Type {
-		case NodeReply:
-			m, err := n.Render(env)
-			if err != nil {
-				return nil, fmt.Errorf("flow %s: %w", f.Name, err)
-			}
-			m.To = c.To
-			if c.ReplyTo != "" && m.Type != whatsapp.TypeReaction {
-				m.Context = &whatsapp.Context{MessageID: c.ReplyTo}
-			}
-			out = append(out, Reply{Flow: f.Name, Node: n.ID, Message: *m, RetryOnRateLimit: n.RetryOnRateLimit})
-			n = f.byID[n.Next]
-		case NodeBranch:
-			next, err := n.Choose(env)
-			if err != nil {
-				return nil, fmt.Errorf("flow %s: %w", f.Name, err)
-			}
-			n = f.byID[next]
-		default:
-			return nil, fmt.Errorf("flow %s: node %s has unknown type %s", f.Name, n.ID, n.Type)
-		}
-	}
-	return out, nil
 }
 
 // Choose evaluates a branch's conditions in order and returns the next node id: the first
@@ -245,6 +207,7 @@ func (s *Set) Only(name string) *Set {
 			out.triggers = append(out.triggers, t)
 		}
 	}
+	out.keep = historyKeep(out.Flows)
 	return out
 }
 

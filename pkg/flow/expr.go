@@ -12,6 +12,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
+	exprparser "github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -23,10 +24,14 @@ type Env struct {
 	Contact         ContactEnv     `expr:"contact"`
 	Location        LocationEnv    `expr:"location"`
 	Vars            map[string]any `expr:"vars"`
+	User            map[string]any `expr:"user"`
 	Now             int64          `expr:"now"`
 	LastMessageTime int64          `expr:"last_message_time"`
 	Tenant          string         `expr:"tenant"`
 	Team            string         `expr:"team"`
+	// Secrets holds, while an http or ai node renders, the secrets it reads. Validation
+	// refuses secrets anywhere else.
+	Secrets map[string]any `expr:"secrets"`
 }
 
 // MessageEnv is `message` in expressions.
@@ -180,6 +185,77 @@ type segment struct {
 // tmpl is a compiled string with {{ ... }} expressions.
 type tmpl struct {
 	segs []segment
+	// refs are the user.* and secrets.* names its expressions read (offsets into the
+	// template string).
+	refs []exprRef
+}
+
+// secrets lists the secret names the template reads.
+func (t *tmpl) secrets() []string {
+	if t == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range t.refs {
+		if r.scope == "secrets" && r.name != "" && !contains(out, r.name) {
+			out = append(out, r.name)
+		}
+	}
+	return out
+}
+
+// exprRef is a read of user.NAME or secrets.NAME (name "" for a dynamic read) at byte
+// offset off of the source.
+type exprRef struct {
+	scope, name string
+	off         int
+}
+
+// scanRefs finds the reads of user.* and secrets.* in an expression (none when it does not
+// parse: compiling reports that).
+func scanRefs(src string) []exprRef {
+	tree, err := exprparser.Parse(src)
+	if err != nil {
+		return nil
+	}
+	v := &refVisitor{members: map[ast.Node]bool{}}
+	ast.Walk(&tree.Node, v)
+	out := v.refs
+	for _, id := range v.bare {
+		if !v.members[id] && id.Value == "secrets" {
+			out = append(out, exprRef{scope: "secrets", off: id.Location().From})
+		}
+	}
+	for i := range out {
+		out[i].off = byteOffset(src, max(out[i].off, 0))
+	}
+	return out
+}
+
+type refVisitor struct {
+	refs    []exprRef
+	bare    []*ast.IdentifierNode
+	members map[ast.Node]bool
+}
+
+func (v *refVisitor) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if n.Value == "secrets" || n.Value == "user" {
+			v.bare = append(v.bare, n)
+		}
+	case *ast.MemberNode:
+		id, ok := n.Node.(*ast.IdentifierNode)
+		if !ok || (id.Value != "secrets" && id.Value != "user") {
+			return
+		}
+		prop, ok := n.Property.(*ast.StringNode)
+		if !ok {
+			return
+		}
+		v.members[id] = true
+		v.refs = append(v.refs, exprRef{scope: id.Value, name: prop.Value, off: id.Location().From})
+	}
 }
 
 // templateError is a problem in a template string at a byte offset.
@@ -191,6 +267,14 @@ type templateError struct {
 // parseTemplate splits s at {{ and }} and compiles each expression. It returns nil (and no
 // errors) for a string without {{.
 func parseTemplate(s string) (*tmpl, []templateError) {
+	return parseTemplateWith(s, false)
+}
+
+// secretsMessage is the problem of secrets where a customer or agent could see them.
+const secretsMessage = "secrets can only be read in http and ai configs (url, headers, query, json, body, system, prompt): a customer or an agent could see them here"
+
+// parseTemplateWith is parseTemplate; secretsOK allows secrets.NAME (http and ai configs).
+func parseTemplateWith(s string, secretsOK bool) (*tmpl, []templateError) {
 	if !strings.Contains(s, "{{") {
 		return nil, nil
 	}
@@ -222,6 +306,17 @@ func parseTemplate(s string) (*tmpl, []templateError) {
 			errs = append(errs, templateError{exprOff + byteOffset(src, roff), msg})
 		} else {
 			t.segs = append(t.segs, segment{prog: prog, src: strings.TrimSpace(src)})
+			for _, r := range scanRefs(src) {
+				r.off += exprOff
+				switch {
+				case r.scope == "secrets" && !secretsOK:
+					errs = append(errs, templateError{r.off, secretsMessage})
+				case r.scope == "secrets" && r.name == "":
+					errs = append(errs, templateError{r.off, "read a secret by its name, like secrets.SHOP_TOKEN"})
+				default:
+					t.refs = append(t.refs, r)
+				}
+			}
 		}
 		base += i + 2 + j + 2
 		rest = rest[i+2+j+2:]
@@ -269,4 +364,16 @@ func (t *tmpl) render(env *Env) (string, error) {
 		b.WriteString(str)
 	}
 	return b.String(), nil
+}
+
+// knownNames are the names problems suggest: every name but secrets, which only http and
+// ai configs may read.
+func knownNames() string {
+	var out []string
+	for _, n := range EnvNames {
+		if n != "secrets" {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, ", ")
 }

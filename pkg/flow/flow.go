@@ -1,11 +1,13 @@
 // Package flow is gtc's .ygtc flow language: it parses flow files with positions, validates
 // them (every problem at once, with file:line:col), compiles their expressions, and runs
-// them. The engine has no I/O: it turns an inbound event, or an explicit start, into the
-// ordered Cloud API request bodies to send.
+// them. The engine (Set.Step) has no I/O: it turns a conversation's state and one input (a
+// message, a start, a timeout, a call's result, a release) into the replies to send, the
+// next state and effects (wait, call, hand off) for the caller to run. See docs/flows.md.
 package flow
 
 import (
 	"regexp"
+	"time"
 
 	"github.com/expr-lang/expr/vm"
 
@@ -17,9 +19,18 @@ const Ext = ".ygtc"
 
 // Node types.
 const (
-	NodeReply  = "reply"
-	NodeBranch = "branch"
+	NodeReply   = "reply"
+	NodeBranch  = "branch"
+	NodeAsk     = "ask"     // send a question, wait for the answer
+	NodeSet     = "set"     // set conversation (vars) and contact (user) variables
+	NodeGoto    = "goto"    // continue in another flow
+	NodeHTTP    = "http"    // call a backend (an effect the caller runs)
+	NodeAI      = "ai"      // ask an OpenAI-compatible model (an effect the caller runs)
+	NodeHandoff = "handoff" // hand the contact to a person
 )
+
+// NodeTypes lists every node type.
+var NodeTypes = []string{NodeReply, NodeBranch, NodeAsk, NodeSet, NodeGoto, NodeHTTP, NodeAI, NodeHandoff}
 
 // Trigger types.
 const (
@@ -44,8 +55,11 @@ type Flow struct {
 	Nodes       []*Node
 	Triggers    []*Trigger
 
-	byID map[string]*Node
-	pos  pos
+	byID      map[string]*Node
+	pos       pos
+	userReads []userRead
+	// unreachable are the nodes no trigger, next or first node reaches within the flow.
+	unreachable []unreachable
 }
 
 // Node returns the node with id, if any.
@@ -69,6 +83,15 @@ type Node struct {
 	// Branch nodes.
 	Conditions []*Condition
 	Default    string
+
+	// The nodes of conversations (DESIGN.md §8–10); the one matching Type is set. An ask's
+	// question, when it has one, is the reply part above (Render, Message).
+	Ask     *Ask
+	Set     *SetConfig
+	Goto    *Goto
+	HTTP    *HTTPConfig
+	AI      *AIConfig
+	Handoff *HandoffConfig
 
 	pos     pos
 	nextPos pos
@@ -109,6 +132,8 @@ type Trigger struct {
 	Payload string
 	// Media triggers: image|video|audio|document|sticker.
 	MediaType string
+	// Interrupt: the trigger also fires while a conversation waits for an answer, ending it.
+	Interrupt bool
 
 	re    *regexp.Regexp
 	flow  *Flow
@@ -132,6 +157,8 @@ type Event struct {
 	// MediaType is set for media messages.
 	MediaType string
 	Location  *whatsapp.InboundLocation
+	// Media is the received media (id, mime type, caption), for media messages.
+	Media *whatsapp.InboundMedia
 }
 
 // EventFromInbound converts an inbound message from the webhook into an Event.
@@ -151,6 +178,8 @@ func EventFromInbound(m *whatsapp.InboundMessage) Event {
 		Location:    m.Location,
 	}
 	if m.Media != nil {
+		md := *m.Media
+		ev.Media = &md
 		ev.MediaType = m.Media.Type
 		if ev.MediaType == "" {
 			ev.MediaType = m.Type
@@ -174,6 +203,17 @@ type Context struct {
 	Now             int64
 	LastMessageTime int64
 	Vars            map[string]any
+
+	// User is the contact's persisted user.* variables (read-only here: Step returns
+	// updates in Outcome.UserUpdates).
+	User map[string]any
+	// Secret looks up secrets.NAME for http and ai nodes (secrets.env, then the
+	// environment). Nil: every secret is missing.
+	Secret func(name string) (string, bool)
+	// ConversationTimeout applies to asks without a timeout (0: DefaultConversationTimeout).
+	ConversationTimeout time.Duration
+	// NewID names a conversation Step starts (nil: an id derived from the contact and time).
+	NewID func() string
 }
 
 // Reply is one request body the engine wants sent, in order.

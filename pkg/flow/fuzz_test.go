@@ -1,10 +1,17 @@
 package flow
 
 import (
+	"encoding/json"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/greentic/gtc/pkg/flow/starter"
+	"github.com/greentic/gtc/pkg/problem"
+	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
 // FuzzParse: any input gives a flow or problems, never a panic, and every problem has a
@@ -13,6 +20,11 @@ func FuzzParse(f *testing.F) {
 	names, _ := fs.Glob(starter.FS, "*.ygtc")
 	for _, n := range names {
 		data, _ := fs.ReadFile(starter.FS, n)
+		f.Add(data)
+	}
+	convs, _ := filepath.Glob("../../testdata/flows/conversations/*.ygtc")
+	for _, n := range convs {
+		data, _ := os.ReadFile(n)
 		f.Add(data)
 	}
 	f.Add([]byte("name: t\nnodes:\n  - {id: a, type: reply, config: {message: \"{{x\"}}}\n"))
@@ -30,7 +42,14 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("bad problem %+v for %q", p, data)
 			}
 		}
-		if fl == nil || probs.HasErrors() {
+		if fl == nil {
+			return
+		}
+		if probs.HasErrors() {
+			// Never run in production, but the engine must not panic on it either.
+			s, _ := newSet([]*Flow{fl}, &problem.List{})
+			_, _ = s.Step(nil, StartInput(fl.Name, "", nil), Context{To: "1"})
+			_, _ = s.Step(nil, MessageInput(Event{Type: "text", Text: "hi"}), Context{To: "1"})
 			return
 		}
 		// A valid flow runs without panicking.
@@ -74,5 +93,55 @@ func FuzzTemplate(f *testing.F) {
 			return
 		}
 		_, _ = tp.render(NewEnv(nil, Context{Vars: map[string]any{"x": "y", "order_id": 1}}))
+	})
+}
+
+// FuzzStep: any sequence of texts, taps, timeouts and results through the example
+// conversations gives an outcome or an error, never a panic, and a state that round-trips.
+func FuzzStep(f *testing.F) {
+	f.Add("status|A-1234|#200|menu|~")
+	f.Add("help|Where?|#500|!|hello|feedback|@good|skip")
+	f.Add("profile|a@b.c|+4915123456789|01.01.2000|1,5|3|~|~")
+	s := convSet(f)
+	f.Fuzz(func(t *testing.T, script string) {
+		var conv *Conversation
+		now := int64(1_800_000_000)
+		for i, in := range strings.Split(script, "|") {
+			if i > 20 {
+				break
+			}
+			var input Input
+			switch {
+			case strings.HasPrefix(in, "#"):
+				code, _ := strconv.Atoi(in[1:])
+				input = ResultInput(0, CallResult{Status: code, Body: map[string]any{"status": in}, Text: in})
+			case in == "~":
+				if conv != nil {
+					now = conv.Deadline
+				}
+				input = TimeoutInput(0)
+			case in == "!":
+				input = ReleaseInput("", "")
+			case strings.HasPrefix(in, "@"):
+				input = MessageInput(Event{Type: "interactive", Button: &whatsapp.ButtonReply{ID: in[1:], Title: in[1:]}})
+			default:
+				input = MessageInput(textEv(in))
+			}
+			out, err := s.Step(conv, input, Context{To: "1", Now: now, Secret: func(string) (string, bool) { return "x", true }})
+			if err != nil {
+				continue
+			}
+			conv = nil
+			if out.Next != nil {
+				data, err := json.Marshal(out.Next)
+				if err != nil {
+					t.Fatalf("state does not marshal: %v", err)
+				}
+				if err := json.Unmarshal(data, &conv); err != nil {
+					t.Fatal(err)
+				}
+			}
+			now += 60
+		}
 	})
 }

@@ -35,6 +35,15 @@ func ParseFile(path string) (*Flow, error) {
 // when the file is not a flow at all; otherwise it is returned with whatever could be
 // parsed, and probs says whether it may be run (no errors).
 func Parse(file string, data []byte) (*Flow, *problem.List) {
+	f, probs := parseFlow(file, data)
+	if f != nil {
+		reportUnreachable(f, probs, nil)
+	}
+	return f, probs
+}
+
+// parseFlow is Parse without the unreachable nodes, which a set reports knowing its gotos.
+func parseFlow(file string, data []byte) (*Flow, *problem.List) {
 	p := &parser{file: file, probs: &problem.List{}}
 	f := p.parse(data)
 	if f != nil {
@@ -50,6 +59,8 @@ type parser struct {
 	lastMap *yaml.Node
 	// lines are the source lines, to place errors inside strings.
 	lines []string
+	// userReads are the user.* names the flow's expressions read.
+	userReads []userRead
 }
 
 func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {
@@ -132,6 +143,7 @@ func (p *parser) parse(data []byte) *Flow {
 			}
 		}
 	}
+	f.userReads = p.userReads
 	return f
 }
 
@@ -223,7 +235,7 @@ func (p *parser) scalar(m *mapNode, key, what string, required bool) (string, *y
 	if required && v.Value == "" {
 		p.errf(v, path, "empty %s%s", key, what)
 	}
-	if strings.Contains(v.Value, "{{") && key != "regex" {
+	if strings.Contains(v.Value, "{{") && key != "regex" && key != "pattern" {
 		p.errf(v, path, "%s cannot use {{ }}: it is fixed when the flow loads (only texts, captions, ids of buttons and rows, links and parameters are rendered)", key)
 	}
 	return v.Value, v
@@ -286,14 +298,19 @@ func (p *parser) node(n *yaml.Node, path string) *Node {
 		}
 	}
 	var typNode *yaml.Node
-	node.Type, typNode = p.scalar(m, "type", ": reply or branch", true)
+	node.Type, typNode = p.scalar(m, "type", ": one of "+strings.Join(NodeTypes, ", "), true)
 	if next, nn := p.scalar(m, "next", "", false); nn != nil {
 		node.Next, node.nextPos = next, posOf(nn)
 	}
 	cfg := m.val("config")
 	if cfg == nil {
-		if node.Type == NodeReply || node.Type == NodeBranch {
+		switch node.Type {
+		case NodeReply, NodeBranch, NodeSet, NodeGoto, NodeHTTP, NodeAI:
 			p.errf(n, join(path, "config"), "missing config of the %s node", node.Type)
+		case NodeAsk:
+			p.errf(n, join(path, "config"), "missing config of the ask node: at least save_as")
+		case NodeHandoff:
+			node.Handoff = &HandoffConfig{}
 		}
 		return node
 	}
@@ -306,9 +323,25 @@ func (p *parser) node(n *yaml.Node, path string) *Node {
 			p.errAt(node.nextPos, join(path, "next"), "a branch goes on through its conditions and default, not next: remove next")
 		}
 		p.branch(node, cfg, cpath)
+	case NodeAsk:
+		p.ask(node, cfg, cpath)
+	case NodeSet:
+		p.set(node, cfg, cpath)
+	case NodeGoto:
+		p.gotoNode(node, cfg, cpath)
+	case NodeHTTP:
+		p.httpNode(node, cfg, cpath)
+	case NodeAI:
+		p.aiNode(node, cfg, cpath)
+	case NodeHandoff:
+		p.handoff(node, cfg, cpath)
 	case "":
 	default:
-		p.errf(typNode, join(path, "type"), "unknown node type %s: use reply or branch", node.Type)
+		msg := fmt.Sprintf("unknown node type %s: use one of %s", node.Type, strings.Join(NodeTypes, ", "))
+		if near := problem.Nearest(node.Type, NodeTypes); near != "" {
+			msg = fmt.Sprintf("unknown node type %s, did you mean %s? (one of %s)", node.Type, near, strings.Join(NodeTypes, ", "))
+		}
+		p.errf(typNode, join(path, "type"), "%s", msg)
 	}
 	return node
 }
@@ -346,7 +379,21 @@ func (p *parser) branch(node *Node, cfg *yaml.Node, path string) {
 		if en != nil {
 			cond.pos = posOf(en)
 			if strings.TrimSpace(cond.Expression) != "" {
+				secret := false
+				for _, r := range scanRefs(cond.Expression) {
+					at := p.stringPos(en, r.off)
+					switch r.scope {
+					case "secrets":
+						p.errAt(at, join(cp, "expression"), "%s", secretsMessage)
+						secret = true
+					case "user":
+						p.userReads = append(p.userReads, userRead{name: r.name, path: join(cp, "expression"), at: at})
+					}
+				}
 				prog, err := compileCondition(cond.Expression)
+				if secret {
+					prog, err = nil, nil
+				}
 				if err != nil {
 					off, msg := exprErrorOffset(err)
 					at := p.stringPos(en, byteOffset(cond.Expression, off))
@@ -365,7 +412,7 @@ func conditionMessage(msg string) string {
 		return "a condition must be true or false, " + msg + ": compare it, like button.id == 'help'"
 	}
 	if strings.HasPrefix(msg, "unknown name") {
-		return msg + ": known names are " + strings.Join(EnvNames, ", ") + " (variables are vars.name)"
+		return msg + ": known names are " + knownNames() + " (variables are vars.name)"
 	}
 	return msg
 }
@@ -444,11 +491,12 @@ func escapeWidth(esc []rune) (src, value int) {
 }
 
 func (p *parser) trigger(n *yaml.Node, path string) *Trigger {
-	m, ok := p.mapping(n, path, "a trigger", "type", "target", "keywords", "regex", "reply_type", "id", "payload", "media_type")
+	m, ok := p.mapping(n, path, "a trigger", "type", "target", "keywords", "regex", "reply_type", "id", "payload", "media_type", "interrupt")
 	if !ok {
 		return nil
 	}
 	t := &Trigger{pos: posOf(n)}
+	t.Interrupt = p.boolean(m, "interrupt")
 	var tn *yaml.Node
 	t.Type, tn = p.scalar(m, "type", ": message, text, interactive, button, media or location", true)
 	if tn != nil {
@@ -542,6 +590,7 @@ type Set struct {
 	byName   map[string]*Flow
 	triggers []*Trigger // in precedence order
 	warnings []problem.Problem
+	keep     int // turns of history a conversation keeps (historyKeep)
 }
 
 // Flow returns the flow called name.
@@ -594,7 +643,7 @@ func CheckFiles(files []string) (*Set, *problem.List, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("read flow: %w", err)
 		}
-		f, fp := Parse(file, data)
+		f, fp := parseFlow(file, data)
 		probs.Merge(fp)
 		if f != nil {
 			flows = append(flows, f)
@@ -622,6 +671,8 @@ func newSet(flows []*Flow, probs *problem.List) (*Set, error) {
 		return s.triggers[i].rank() > s.triggers[j].rank()
 	})
 	checkAmbiguous(s.triggers, probs)
+	s.checkSet(probs)
+	s.keep = historyKeep(s.Flows)
 	s.warnings = probs.Warnings()
 	return s, nil
 }

@@ -50,6 +50,7 @@ func (r *rp) str(v *yaml.Node, path string, max int, required bool, ref func(*wh
 	for _, e := range errs {
 		r.p.errAt(r.p.stringPos(v, e.off), path, "%s", templateMessage(e.msg))
 	}
+	r.p.noteRefs(v, path, t)
 	if t != nil {
 		if len(errs) == 0 {
 			r.node.fields = append(r.node.fields, field{ref: ref, t: t, path: path, max: max, required: required})
@@ -67,7 +68,7 @@ func (r *rp) str(v *yaml.Node, path string, max int, required bool, ref func(*wh
 
 func templateMessage(msg string) string {
 	if strings.HasPrefix(msg, "unknown name") {
-		return msg + ": known names are " + strings.Join(EnvNames, ", ") + " and any variable"
+		return msg + ": known names are " + knownNames() + " and any variable"
 	}
 	return msg
 }

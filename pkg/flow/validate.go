@@ -45,6 +45,17 @@ func (p *parser) validate(f *Flow) {
 			ref(c.Next, c.nextPos, fmt.Sprintf("%s.config.conditions[%d].next", np, j), "next")
 		}
 		ref(n.Default, n.defPos, np+".config.default", "default")
+		switch {
+		case n.Ask != nil:
+			ref(n.Ask.OnInvalid, n.Ask.invPos, np+".config.on_invalid", "on_invalid")
+			ref(n.Ask.OnTimeout, n.Ask.toPos, np+".config.on_timeout", "on_timeout")
+		case n.HTTP != nil:
+			ref(n.HTTP.OnError, n.HTTP.errPos, np+".config.on_error", "on_error")
+		case n.AI != nil:
+			ref(n.AI.OnError, n.AI.errPos, np+".config.on_error", "on_error")
+		case n.Handoff != nil:
+			ref(n.Handoff.OnRelease, n.Handoff.relPos, np+".config.on_release", "on_release")
+		}
 	}
 	for i, t := range f.Triggers {
 		ref(t.Target, t.tpos, fmt.Sprintf("triggers[%d].target", i), "target")
@@ -72,7 +83,8 @@ func (p *parser) validate(f *Flow) {
 	}
 	for i, n := range f.Nodes {
 		if !reached[n] && f.byID[n.ID] == n {
-			p.errAt(n.pos, fmt.Sprintf("nodes[%d]", i), "node %s is unreachable: no trigger targets it and no next, condition or default leads to it; point something at it or remove it", n.ID)
+			// Reported by Parse, or by the set, where a goto from another flow may reach it.
+			f.unreachable = append(f.unreachable, unreachable{n: n, path: fmt.Sprintf("nodes[%d]", i)})
 		}
 	}
 
@@ -84,7 +96,7 @@ func (p *parser) validate(f *Flow) {
 			if replies[n] {
 				continue
 			}
-			ok := n.Type == NodeReply
+			ok := n.Type != NodeBranch
 			for _, s := range f.successors(n) {
 				ok = ok || replies[s]
 			}
@@ -112,15 +124,16 @@ func (p *parser) validate(f *Flow) {
 				visit(s, stack)
 			case 1:
 				var cycle []string
-				hasReply := false
+				hasReply, waits := false, false
 				for k := len(stack) - 1; k >= 0; k-- {
 					cycle = append([]string{stack[k].ID}, cycle...)
 					hasReply = hasReply || stack[k].Type == NodeReply
+					waits = waits || stack[k].waits()
 					if stack[k] == s {
 						break
 					}
 				}
-				if hasReply && !reported[s] {
+				if hasReply && !waits && !reported[s] {
 					reported[s] = true
 					p.errAt(s.pos, "", "loop %s -> %s: a run would send these messages forever; end the loop (a flow continues on the next inbound message through its triggers)", strings.Join(cycle, " -> "), s.ID)
 				}
@@ -131,6 +144,19 @@ func (p *parser) validate(f *Flow) {
 	for _, n := range f.Nodes {
 		if state[n] == 0 && f.byID[n.ID] == n {
 			visit(n, nil)
+		}
+	}
+}
+
+type unreachable struct {
+	n    *Node
+	path string
+}
+
+func reportUnreachable(f *Flow, probs *problem.List, reached map[*Node]bool) {
+	for _, u := range f.unreachable {
+		if !reached[u.n] {
+			probs.Errorf(f.File, u.path, u.n.pos.Line, u.n.pos.Col, "node %s is unreachable: no trigger or goto targets it and no next, condition or default leads to it; point something at it or remove it", u.n.ID)
 		}
 	}
 }
@@ -148,7 +174,28 @@ func (f *Flow) successors(n *Node) []*Node {
 		add(c.Next)
 	}
 	add(n.Default)
+	switch {
+	case n.Ask != nil:
+		add(n.Ask.OnInvalid)
+		add(n.Ask.OnTimeout)
+	case n.HTTP != nil:
+		add(n.HTTP.OnError)
+	case n.AI != nil:
+		add(n.AI.OnError)
+	case n.Handoff != nil:
+		add(n.Handoff.OnRelease)
+	}
 	return out
+}
+
+// waits reports whether a run stops at n until something happens (an answer, a call's
+// result, a person's release): a loop through such a node is a conversation, not a spin.
+func (n *Node) waits() bool {
+	switch n.Type {
+	case NodeAsk, NodeHTTP, NodeAI, NodeHandoff:
+		return true
+	}
+	return false
 }
 
 // Trigger precedence: the most specific trigger that matches wins; among equally specific
