@@ -467,7 +467,7 @@ func splitPattern(p string) (host, port string, err error) {
 // "[v6]:port") under the http_allow patterns. An empty list allows every host, as an unset
 // http_allow does. A pattern without a port matches any port; "*.example.com" matches
 // every subdomain of example.com at any depth but not example.com itself; "*" matches any
-// host. Matching ignores case and a trailing dot.
+// host. Matching ignores case and a trailing dot; an invalid pattern matches nothing.
 func AllowHost(patterns []string, host string) bool {
 	if len(patterns) == 0 {
 		return true
@@ -478,6 +478,9 @@ func AllowHost(patterns []string, host string) bool {
 	}
 	h = strings.TrimSuffix(h, ".")
 	for _, raw := range patterns {
+		if CheckHostPattern(raw) != nil {
+			continue // an invalid pattern never widens what is allowed
+		}
 		ph, pport, err := splitPattern(normalizePattern(raw))
 		if err != nil {
 			continue

@@ -225,12 +225,8 @@ func FuzzAllowHost(f *testing.F) {
 	f.Add("*.example.com", "a.example.com:80")
 	f.Add("[::1]:8080", "[::1]:8080")
 	f.Fuzz(func(t *testing.T, pattern, host string) {
-		ok := AllowHost([]string{pattern}, host)
-		if ok && CheckHostPattern(pattern) != nil && pattern != "" {
-			// An invalid pattern never matches anything but by accident of equality.
-			if normalizePattern(pattern) != normalizePattern(host) {
-				t.Fatalf("invalid pattern %q matched %q", pattern, host)
-			}
+		if AllowHost([]string{pattern}, host) && CheckHostPattern(pattern) != nil {
+			t.Fatalf("invalid pattern %q matched %q", pattern, host)
 		}
 	})
 }
