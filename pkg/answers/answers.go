@@ -658,7 +658,7 @@ func CheckField(field, value string) (warning string, err error) {
 	if _, ok := secret.IsRef(value); ok {
 		return "", nil
 	}
-	if warning, err, ok := checkSettingField(field, value); ok {
+	if warning, ok, err := checkSettingField(field, value); ok {
 		return warning, err
 	}
 	switch field {

@@ -347,7 +347,7 @@ var modelRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$`)
 
 // checkSettingField is CheckField for the newer string settings; handled reports whether
 // field is one of them.
-func checkSettingField(field, value string) (warning string, err error, handled bool) {
+func checkSettingField(field, value string) (warning string, handled bool, err error) {
 	switch field {
 	case FieldOrderAPIURL:
 		warning, err = checkURLRule(field, value, urlRule{anyHTTP: true})
@@ -372,9 +372,9 @@ func checkSettingField(field, value string) (warning string, err error, handled 
 			err = fmt.Errorf("%s contains whitespace: copy the value again without spaces or line breaks", field)
 		}
 	default:
-		return "", nil, false
+		return "", false, nil
 	}
-	return warning, err, true
+	return warning, true, err
 }
 
 func isSpace(r rune) bool {

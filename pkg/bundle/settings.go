@@ -24,7 +24,7 @@ var newSettingFields = map[string]bool{
 	answers.FieldRetentionIdemKeys: true, answers.FieldPortfolioID: true, answers.FieldPortfolioLimit: true,
 }
 
-// errField reports a problem about a (possibly dotted) settings field at its YAML node, or
+// problemAt reports a problem about a (possibly dotted) settings field at its YAML node, or
 // at its parent's when the key itself is missing.
 func (l *loader) problemAt(file string, data []byte, field string, warning bool, msg string) {
 	path := strings.Split(field, ".")
@@ -113,6 +113,15 @@ func (l *loader) portfolios() {
 				id, s.p.Portfolio.MessagingLimit, f.p.Portfolio.MessagingLimit, f.p.File))
 		}
 	}
+}
+
+// ListFlows lists the flows/*.ygtc files of the bundle in dir like Load does, for a command
+// that reads flows without loading the bundle: the files that may be read, sorted, and a
+// *problem.Error naming every refused one (nil when none is).
+func ListFlows(dir string) ([]string, error) {
+	var probs problem.List
+	files := listFlows(dir, &probs)
+	return files, probs.Err()
 }
 
 // listFlows lists flows/*.ygtc, refusing any entry that is not a regular file or that

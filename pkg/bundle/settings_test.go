@@ -345,3 +345,20 @@ func TestRerunUnsetReferenceKeepsSecret(t *testing.T) {
 		t.Fatalf("%v", res.Warnings)
 	}
 }
+
+func TestListFlows(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symlinks")
+	}
+	dir := filepath.Join(t.TempDir(), "b")
+	_, err := Write(dir, testAnswers(t, "default", "default"), opts())
+	must(t, err)
+	must(t, os.Symlink("/etc/passwd", filepath.Join(dir, "flows", "evil.ygtc")))
+	files, err := ListFlows(dir)
+	if _, ok := problem.As(err); !ok || !strings.Contains(err.Error(), "evil.ygtc: symbolic link to a file outside the bundle") {
+		t.Fatalf("%v", err)
+	}
+	if len(files) != 2 {
+		t.Fatalf("files %v", files)
+	}
+}
