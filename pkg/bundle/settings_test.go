@@ -362,3 +362,19 @@ func TestListFlows(t *testing.T) {
 		t.Fatalf("files %v", files)
 	}
 }
+
+func TestBundleRetentionShortestWins(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "b")
+	_, err := Write(dir, fullAnswers(t, nil), opts()) // 30d, 48h
+	must(t, err)
+	_, err = Write(dir, testAnswers(t, "acme", "support"), opts()) // defaults: 90d, 24h
+	must(t, err)
+	b, err := Load(dir, LoadOptions{})
+	must(t, err)
+	if got := b.Retention(); got != (answers.Retention{Messages: 30 * 24 * time.Hour, IdempotencyKeys: 24 * time.Hour}) {
+		t.Fatalf("%+v", got)
+	}
+	if (&Bundle{}).Retention() != answers.DefaultRetention() {
+		t.Fatal("empty bundle")
+	}
+}
