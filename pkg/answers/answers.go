@@ -23,9 +23,11 @@ const ProviderID = "messaging-whatsapp"
 
 // Defaults.
 const (
-	DefaultTenant            = "default"
-	DefaultTeam              = "default"
-	DefaultAPIVersion        = "v18.0"
+	DefaultTenant = "default"
+	DefaultTeam   = "default"
+	// DefaultAPIVersion is the newest Graph API version Meta documents (v26.0, released
+	// 29 July 2026) and the one gtc's graphfake and tests speak; answers.json may pin another.
+	DefaultAPIVersion        = "v26.0"
 	DefaultAPIBaseURL        = "https://graph.facebook.com"
 	DefaultRatePerSecond     = 80.0
 	DefaultRecipientInterval = 6 * time.Second
@@ -83,6 +85,25 @@ type Answers struct {
 	OptOutKeywords []string
 	OptInKeywords  []string
 	MarkRead       bool
+
+	// ConversationTimeout applies to a waiting ask node that sets no timeout.
+	ConversationTimeout time.Duration
+	// LLM is the endpoint of ai nodes; nil when answers.json has no llm.
+	LLM *LLM
+	// OrderAPIURL is the starter "Check Status" flow's order API (settings.order_api_url);
+	// empty when not configured.
+	OrderAPIURL string
+	// HTTPAllow restricts the hosts http nodes may call (AllowHost); empty allows any.
+	HTTPAllow []string
+	// EventsURL receives gtc's event webhooks, signed with EventsSecret.
+	EventsURL    string
+	EventsSecret secret.Value
+	Retention    Retention
+	// MarketingMessages sends marketing templates through Meta's Marketing Messages API.
+	MarketingMessages bool
+	// Portfolio is the business portfolio whose messaging limit this number shares; nil
+	// means the number's own messaging_limit applies to it alone.
+	Portfolio *Portfolio
 }
 
 // Default returns answers holding every default, for a wizard to start from.
@@ -101,6 +122,9 @@ func Default() *Answers {
 		OptOutKeywords:    append([]string(nil), DefaultOptOutKeywords...),
 		OptInKeywords:     append([]string(nil), DefaultOptInKeywords...),
 		MarkRead:          true,
+
+		ConversationTimeout: DefaultConversationTimeout,
+		Retention:           DefaultRetention(),
 	}
 }
 
@@ -133,12 +157,14 @@ var ProviderFields = []string{
 	FieldBusinessAccountID, FieldAPIVersion, FieldAppSecret, FieldTenant, FieldTeam,
 	FieldAPIBaseURL, FieldAPIKey, FieldRatePerSecond, FieldRecipientInterval,
 	FieldRecipientBurst, FieldMessagingLimit, FieldOptOutKeywords, FieldOptInKeywords,
-	FieldMarkRead,
+	FieldMarkRead, FieldConversationTimeout, FieldLLM, FieldOrderAPIURL, FieldHTTPAllow,
+	FieldEventsURL, FieldEventsSecret, FieldRetention, FieldMarketingMessages, FieldPortfolio,
 }
 
 var topFields = []string{ProviderID, "tenant", "team", "setup_answers"}
 
-var secretFields = map[string]bool{FieldAccessToken: true, FieldVerifyToken: true, FieldAppSecret: true, FieldAPIKey: true}
+var secretFields = map[string]bool{FieldAccessToken: true, FieldVerifyToken: true, FieldAppSecret: true, FieldAPIKey: true,
+	FieldEventsSecret: true, FieldLLMAPIKey: true}
 
 // IsSecret reports whether a provider field holds a secret.
 func IsSecret(field string) bool { return secretFields[field] }
@@ -156,6 +182,10 @@ type decoder struct {
 	// base is the JSON path of the provider object, basePos where it starts.
 	base    string
 	basePos pos
+	// bad marks nested fields whose value was refused (already reported).
+	bad map[string]bool
+	// portfolioLimitDefault: portfolio without messaging_limit takes the number's.
+	portfolioLimitDefault bool
 }
 
 type place struct {
@@ -177,7 +207,7 @@ func (d *decoder) errorf(path string, off int, format string, args ...any) {
 // the answers (nil when the file is not even JSON) and every problem found, errors and
 // warnings; problems.Err() is non-nil when the answers must not be used.
 func Parse(filename string, data []byte) (*Answers, *problem.List) {
-	d := &decoder{file: filename, data: data, where: map[string]place{}}
+	d := &decoder{file: filename, data: data, where: map[string]place{}, bad: map[string]bool{}}
 	root, err := parseJSON(data)
 	if err != nil {
 		se := err.(*syntaxError)
@@ -317,6 +347,9 @@ func (d *decoder) provider(a *Answers, base string, n *node, topTenant, topTeam 
 		case FieldOptInKeywords:
 			d.keywords(path, v, &a.OptInKeywords)
 		default:
+			if d.setting(a, path, m.key, v) {
+				break
+			}
 			known = false
 			d.errorf(path, m.keyOff, "%s", problem.UnknownKey(m.key, ProviderFields))
 			if near := problem.Nearest(m.key, ProviderFields); near != "" {
@@ -329,6 +362,9 @@ func (d *decoder) provider(a *Answers, base string, n *node, topTenant, topTeam 
 				d.where[m.key] = place{path, d.at(v.off)}
 			}
 		}
+	}
+	if d.portfolioLimitDefault && a.Portfolio != nil {
+		a.Portfolio.MessagingLimit = a.MessagingLimit
 	}
 	for _, f := range []string{FieldEnabled, FieldPublicBaseURL, FieldPhoneNumberID, FieldAccessToken, FieldVerifyToken} {
 		if seen[f] == nil && !suggested[f] {
@@ -484,6 +520,10 @@ func (d *decoder) validate(a *Answers) {
 		if !ok && p.field == FieldOptInKeywords {
 			w, ok = d.where[FieldOptOutKeywords]
 		}
+		if !ok && strings.Contains(p.field, ".") && !d.bad[p.field] {
+			// A nested key that is missing: point at its object.
+			w, ok = d.where[p.field[:strings.Index(p.field, ".")]]
+		}
 		if !ok {
 			// Missing or undecodable: already reported, except the app_secret warning.
 			if p.field != FieldAppSecret {
@@ -584,6 +624,7 @@ func Check(a *Answers) []FieldProblem {
 	if a.MessagingLimit < 0 {
 		add(FieldMessagingLimit, false, "messaging_limit must not be negative (0 means no limit)")
 	}
+	checkSettings(a, add)
 	in := map[string]bool{}
 	for _, k := range a.OptInKeywords {
 		in[strings.ToUpper(strings.TrimSpace(k))] = true
@@ -616,6 +657,9 @@ func CheckName(s string) error {
 func CheckField(field, value string) (warning string, err error) {
 	if _, ok := secret.IsRef(value); ok {
 		return "", nil
+	}
+	if warning, ok, err := checkSettingField(field, value); ok {
+		return warning, err
 	}
 	switch field {
 	case FieldPublicBaseURL:

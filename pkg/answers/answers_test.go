@@ -27,10 +27,11 @@ func TestParseFiles(t *testing.T) {
 		version  string
 		warnings int
 	}{
-		{"seed.json", FormFlat, "default", "default", "v18.0", 1},
+		{"seed.json", FormFlat, "default", "default", DefaultAPIVersion, 1},
 		{"structured.json", FormStructured, "acme", "support", "v19.0", 0},
-		{"local.json", FormFlat, "default", "default", "v18.0", 1},
+		{"local.json", FormFlat, "default", "default", DefaultAPIVersion, 1},
 		{"example.json", FormFlat, "default", "default", "v18.0", 0},
+		{"full.json", FormFlat, "default", "default", "v18.0", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -248,7 +249,7 @@ func TestCallbackURL(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, n := range []string{"seed.json", "structured.json", "local.json", "example.json"} {
+	for _, n := range []string{"seed.json", "structured.json", "local.json", "example.json", "full.json"} {
 		b, err := os.ReadFile("../../testdata/answers/" + n)
 		if err != nil {
 			f.Fatal(err)

@@ -14,7 +14,7 @@ import (
 // Secrets are included as written (the secret or its ${NAME} reference): keep the map in
 // memory and mask those fields (IsSecret). Keyword lists are comma-separated.
 func (a *Answers) Values() map[string]string {
-	return map[string]string{
+	v := map[string]string{
 		FieldEnabled:           strconv.FormatBool(a.Enabled),
 		FieldPublicBaseURL:     a.PublicBaseURL,
 		FieldPhoneNumberID:     a.PhoneNumberID,
@@ -34,8 +34,43 @@ func (a *Answers) Values() map[string]string {
 		FieldOptOutKeywords:    strings.Join(a.OptOutKeywords, ", "),
 		FieldOptInKeywords:     strings.Join(a.OptInKeywords, ", "),
 		FieldMarkRead:          strconv.FormatBool(a.MarkRead),
+
+		FieldConversationTimeout: FormatDuration(a.ConversationTimeout),
+		FieldOrderAPIURL:         a.OrderAPIURL,
+		FieldHTTPAllow:           strings.Join(a.HTTPAllow, ", "),
+		FieldEventsURL:           a.EventsURL,
+		FieldEventsSecret:        a.EventsSecret.Raw(),
+		FieldRetentionMessages:   FormatDuration(a.Retention.Messages),
+		FieldRetentionIdemKeys:   FormatDuration(a.Retention.IdempotencyKeys),
+		FieldMarketingMessages:   strconv.FormatBool(a.MarketingMessages),
 	}
+	if a.LLM != nil {
+		v[FieldLLMBaseURL], v[FieldLLMModel], v[FieldLLMAPIKey] = a.LLM.BaseURL, a.LLM.Model, a.LLM.APIKey.Raw()
+	}
+	if a.Portfolio != nil {
+		v[FieldPortfolioID], v[FieldPortfolioLimit] = a.Portfolio.ID, strconv.Itoa(a.Portfolio.MessagingLimit)
+	}
+	return v
 }
+
+// ValueFields are the keys of Values and FromValues: the provider keys with the nested
+// ones (llm, retention, portfolio) spelled with a dot, like "llm.model".
+var ValueFields = func() []string {
+	var out []string
+	for _, f := range ProviderFields {
+		switch f {
+		case FieldLLM:
+			out = append(out, FieldLLMBaseURL, FieldLLMModel, FieldLLMAPIKey)
+		case FieldRetention:
+			out = append(out, FieldRetentionMessages, FieldRetentionIdemKeys)
+		case FieldPortfolio:
+			out = append(out, FieldPortfolioID, FieldPortfolioLimit)
+		default:
+			out = append(out, f)
+		}
+	}
+	return out
+}()
 
 // FromValues builds answers from strings keyed like answers.json (what a form collects):
 // missing keys keep their defaults, empty optional values mean the default too. It returns
@@ -50,17 +85,85 @@ func FromValues(v map[string]string) (*Answers, *problem.List) {
 	for _, k := range sortedFields(v) {
 		s := strings.TrimSpace(v[k])
 		switch k {
-		case FieldEnabled, FieldMarkRead:
+		case FieldEnabled, FieldMarkRead, FieldMarketingMessages:
+			if s == "" && k == FieldMarketingMessages {
+				continue
+			}
 			b, err := strconv.ParseBool(s)
 			if err != nil {
 				bad(k, "must be true or false")
 				continue
 			}
-			if k == FieldEnabled {
+			switch k {
+			case FieldEnabled:
 				a.Enabled = b
-			} else {
+			case FieldMarkRead:
 				a.MarkRead = b
+			default:
+				a.MarketingMessages = b
 			}
+		case FieldConversationTimeout, FieldRetentionMessages, FieldRetentionIdemKeys:
+			if s == "" {
+				continue
+			}
+			d, err := ParseDuration(s)
+			if err != nil {
+				bad(k, "must be a duration like \"1h\", \"30m\" or \"90d\"")
+				continue
+			}
+			switch k {
+			case FieldConversationTimeout:
+				a.ConversationTimeout = d
+			case FieldRetentionMessages:
+				a.Retention.Messages = d
+			default:
+				a.Retention.IdempotencyKeys = d
+			}
+		case FieldOrderAPIURL:
+			a.OrderAPIURL = s
+		case FieldEventsURL:
+			a.EventsURL = s
+		case FieldEventsSecret:
+			a.EventsSecret = secret.New(v[k])
+		case FieldHTTPAllow:
+			a.HTTPAllow = nil
+			for _, p := range strings.Split(s, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					a.HTTPAllow = append(a.HTTPAllow, normalizePattern(p))
+				}
+			}
+		case FieldLLMBaseURL, FieldLLMModel, FieldLLMAPIKey:
+			if s == "" {
+				continue
+			}
+			if a.LLM == nil {
+				a.LLM = &LLM{BaseURL: DefaultLLMBaseURL}
+			}
+			switch k {
+			case FieldLLMBaseURL:
+				a.LLM.BaseURL = s
+			case FieldLLMModel:
+				a.LLM.Model = s
+			default:
+				a.LLM.APIKey = secret.New(v[k])
+			}
+		case FieldPortfolioID, FieldPortfolioLimit:
+			if s == "" {
+				continue
+			}
+			if a.Portfolio == nil {
+				a.Portfolio = &Portfolio{MessagingLimit: -1}
+			}
+			if k == FieldPortfolioID {
+				a.Portfolio.ID = s
+				continue
+			}
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				bad(k, "must be a whole number")
+				continue
+			}
+			a.Portfolio.MessagingLimit = n
 		case FieldPublicBaseURL:
 			a.PublicBaseURL = s
 		case FieldPhoneNumberID:
@@ -141,13 +244,16 @@ func FromValues(v map[string]string) (*Answers, *problem.List) {
 				a.OptInKeywords = words
 			}
 		default:
-			l.Errorf("", ProviderID+"."+k, 0, 0, "%s", problem.UnknownKey(k, ProviderFields))
+			l.Errorf("", ProviderID+"."+k, 0, 0, "%s", problem.UnknownKey(k, ValueFields))
 		}
+	}
+	if a.Portfolio != nil && a.Portfolio.MessagingLimit == -1 {
+		a.Portfolio.MessagingLimit = a.MessagingLimit
 	}
 	for _, f := range []struct{ name, v string }{
 		{FieldPublicBaseURL, a.PublicBaseURL}, {FieldPhoneNumberID, a.PhoneNumberID},
 		{FieldBusinessAccountID, a.BusinessAccountID}, {FieldAPIVersion, a.APIVersion},
-		{FieldAPIBaseURL, a.APIBaseURL},
+		{FieldAPIBaseURL, a.APIBaseURL}, {FieldOrderAPIURL, a.OrderAPIURL}, {FieldEventsURL, a.EventsURL},
 	} {
 		if !isWholeRefOrPlain(f.v) {
 			bad(f.name, "only a whole-value ${NAME} reference is supported: write the value itself or \"${NAME}\" alone")
@@ -172,7 +278,7 @@ func isWholeRefOrPlain(s string) bool {
 
 func sortedFields(v map[string]string) []string {
 	out := make([]string, 0, len(v))
-	for _, f := range ProviderFields {
+	for _, f := range ValueFields {
 		if _, ok := v[f]; ok {
 			out = append(out, f)
 		}
@@ -180,7 +286,7 @@ func sortedFields(v map[string]string) []string {
 	var unknown []string
 	for k := range v {
 		known := false
-		for _, f := range ProviderFields {
+		for _, f := range ValueFields {
 			known = known || f == k
 		}
 		if !known {

@@ -1,6 +1,7 @@
 package answers
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -54,6 +55,39 @@ func TestFromValuesProblems(t *testing.T) {
 		})
 	}
 	if _, probs := FromValues(base); probs.HasErrors() {
+		t.Fatal(probs.Err())
+	}
+}
+
+func TestValuesRoundTripFull(t *testing.T) {
+	a, probs := Parse("full.json", readAnswers(t, "full.json"))
+	if probs.HasErrors() {
+		t.Fatal(probs.Err())
+	}
+	b, probs := FromValues(a.Values())
+	if probs.HasErrors() {
+		t.Fatal(probs.Err())
+	}
+	b.Form = a.Form
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("round trip:\n%+v\n%+v", a, b)
+	}
+	for _, f := range []string{FieldLLMAPIKey, FieldEventsSecret} {
+		if !IsSecret(f) {
+			t.Errorf("%s is not a secret", f)
+		}
+	}
+	// Without the optional settings, nothing appears.
+	d := Default()
+	d.PublicBaseURL, d.PhoneNumberID = "https://x.example", "1"
+	c, probs := FromValues(d.Values())
+	if c.LLM != nil || c.Portfolio != nil || c.HTTPAllow != nil {
+		t.Fatalf("%+v %v", c, probs.Err())
+	}
+	if _, probs := FromValues(map[string]string{"llm.modle": "x"}); !strings.Contains(probs.Err().Error(), "did you mean llm.model?") {
+		t.Fatal(probs.Err())
+	}
+	if _, probs := FromValues(map[string]string{FieldRetentionMessages: "forever"}); !strings.Contains(probs.Err().Error(), "retention.messages: must be a duration") {
 		t.Fatal(probs.Err())
 	}
 }

@@ -81,6 +81,8 @@ type Bundle struct {
 	Serve     Serve
 	// Warnings are problems worth showing that do not stop the bundle from loading.
 	Warnings []problem.Problem
+
+	flowFiles []string
 }
 
 // Provider is one WhatsApp provider: the settings of a tenant and team. Non-secret values
@@ -107,7 +109,68 @@ type Provider struct {
 	OptOutKeywords []string
 	OptInKeywords  []string
 	MarkRead       bool
+
+	// ConversationTimeout applies to an ask node that sets no timeout (default 1h).
+	ConversationTimeout time.Duration
+	// LLM is the OpenAI-compatible endpoint of ai nodes; nil when not configured.
+	LLM *answers.LLM
+	// OrderAPIURL is the order API of the starter "Check Status" flow, read by flows as
+	// settings.order_api_url (FlowSettings); empty when not configured.
+	OrderAPIURL string
+	// HTTPAllow are the host patterns http nodes may call; empty allows any host.
+	HTTPAllow []string
+	// EventsURL receives event webhooks signed with EventsSecret; empty sends none.
+	EventsURL    string
+	EventsSecret secret.Value
+	// Retention says how long the state database keeps message content and idempotency
+	// keys (defaults 90d and 24h).
+	Retention answers.Retention
+	// MarketingMessages sends marketing templates through /{phone_number_id}/marketing_messages.
+	MarketingMessages bool
+	// Portfolio is the business portfolio this number shares its messaging limit with; ID
+	// is empty when none is configured (see MessagingLimitScope).
+	Portfolio answers.Portfolio
 }
+
+// FlowSettings are the bundle settings flows read as settings.NAME: today order_api_url
+// (an empty string when not configured).
+func (p *Provider) FlowSettings() map[string]string {
+	return map[string]string{"order_api_url": p.OrderAPIURL}
+}
+
+// MessagingLimitScope says which counter of business-initiated conversations a send from
+// this number draws on, and its limit per 24 hours (0: no limit): "portfolio:<id>", shared
+// by every number of the bundle in that portfolio, or "phone:<phone_number_id>" when the
+// number has no portfolio setting.
+func (p *Provider) MessagingLimitScope() (key string, limit int) {
+	if p.Portfolio.ID != "" {
+		return "portfolio:" + p.Portfolio.ID, p.Portfolio.MessagingLimit
+	}
+	return "phone:" + p.PhoneNumberID, p.MessagingLimit
+}
+
+// AllowHost reports whether an http node may call host (a URL's Host) under http_allow.
+func (p *Provider) AllowHost(host string) bool { return answers.AllowHost(p.HTTPAllow, host) }
+
+// Retention is the shortest retention of the bundle's providers: one state database holds
+// them all, and the privacy setting that asks for less wins.
+func (b *Bundle) Retention() answers.Retention {
+	r := answers.DefaultRetention()
+	for i, p := range b.Providers {
+		if i == 0 || p.Retention.Messages < r.Messages {
+			r.Messages = p.Retention.Messages
+		}
+		if i == 0 || p.Retention.IdempotencyKeys < r.IdempotencyKeys {
+			r.IdempotencyKeys = p.Retention.IdempotencyKeys
+		}
+	}
+	return r
+}
+
+// FlowFiles are the bundle's flows/*.ygtc files (absolute or relative to the working
+// directory, like Dir), sorted, each checked by Load to be a regular file inside the
+// bundle. Read flows from this list rather than listing flows/ again.
+func (b *Bundle) FlowFiles() []string { return append([]string(nil), b.flowFiles...) }
 
 // CallbackPath is the webhook path Meta calls: /webhook/whatsapp/{tenant}/{team}.
 func (p *Provider) CallbackPath() string { return answers.CallbackPath(p.Tenant, p.Team) }
@@ -193,28 +256,57 @@ type LoadOptions struct {
 
 // providerFile is the YAML of providers/messaging-whatsapp/<tenant>/<team>.yaml.
 type providerFile struct {
-	Enabled           bool            `yaml:"enabled"`
-	PublicBaseURL     string          `yaml:"public_base_url"`
-	PhoneNumberID     string          `yaml:"phone_number_id"`
-	BusinessAccountID string          `yaml:"business_account_id,omitempty"`
-	APIVersion        string          `yaml:"api_version"`
-	APIBaseURL        string          `yaml:"api_base_url"`
-	RatePerSecond     float64         `yaml:"rate_per_second"`
-	RecipientInterval string          `yaml:"recipient_interval"`
-	RecipientBurst    int             `yaml:"recipient_burst"`
-	MessagingLimit    int             `yaml:"messaging_limit"`
-	OptOutKeywords    []string        `yaml:"opt_out_keywords,flow"`
-	OptInKeywords     []string        `yaml:"opt_in_keywords,flow"`
-	MarkRead          bool            `yaml:"mark_read"`
-	Secrets           providerSecrets `yaml:"secrets"`
+	Enabled           bool     `yaml:"enabled"`
+	PublicBaseURL     string   `yaml:"public_base_url"`
+	PhoneNumberID     string   `yaml:"phone_number_id"`
+	BusinessAccountID string   `yaml:"business_account_id,omitempty"`
+	APIVersion        string   `yaml:"api_version"`
+	APIBaseURL        string   `yaml:"api_base_url"`
+	RatePerSecond     float64  `yaml:"rate_per_second"`
+	RecipientInterval string   `yaml:"recipient_interval"`
+	RecipientBurst    int      `yaml:"recipient_burst"`
+	MessagingLimit    int      `yaml:"messaging_limit"`
+	OptOutKeywords    []string `yaml:"opt_out_keywords,flow"`
+	OptInKeywords     []string `yaml:"opt_in_keywords,flow"`
+	MarkRead          bool     `yaml:"mark_read"`
+
+	// Written by gtc setup since the conversation settings; absent in older files, which
+	// then load with the defaults.
+	ConversationTimeout string         `yaml:"conversation_timeout,omitempty"`
+	Retention           *retentionFile `yaml:"retention,omitempty"`
+	MarketingMessages   bool           `yaml:"marketing_messages"`
+	OrderAPIURL         string         `yaml:"order_api_url,omitempty"`
+	HTTPAllow           []string       `yaml:"http_allow,omitempty,flow"`
+	EventsURL           string         `yaml:"events_url,omitempty"`
+	LLM                 *llmFile       `yaml:"llm,omitempty"`
+	Portfolio           *portfolioFile `yaml:"portfolio,omitempty"`
+
+	Secrets providerSecrets `yaml:"secrets"`
+}
+
+type retentionFile struct {
+	Messages        string `yaml:"messages,omitempty"`
+	IdempotencyKeys string `yaml:"idempotency_keys,omitempty"`
+}
+
+type llmFile struct {
+	BaseURL string `yaml:"base_url"`
+	Model   string `yaml:"model"`
+}
+
+type portfolioFile struct {
+	ID             string `yaml:"id"`
+	MessagingLimit int    `yaml:"messaging_limit"`
 }
 
 // providerSecrets names the secrets.env keys that hold the provider's secrets.
 type providerSecrets struct {
-	AccessToken string `yaml:"access_token"`
-	VerifyToken string `yaml:"verify_token"`
-	AppSecret   string `yaml:"app_secret,omitempty"`
-	APIKey      string `yaml:"api_key"`
+	AccessToken  string `yaml:"access_token"`
+	VerifyToken  string `yaml:"verify_token"`
+	AppSecret    string `yaml:"app_secret,omitempty"`
+	APIKey       string `yaml:"api_key"`
+	LLMAPIKey    string `yaml:"llm_api_key,omitempty"`
+	EventsSecret string `yaml:"events_secret,omitempty"`
 }
 
 // Load reads the bundle in dir. Every problem of every file comes back at once as a
@@ -273,6 +365,8 @@ func Load(dir string, opts LoadOptions) (*Bundle, error) {
 			}
 		}
 	}
+	l.portfolios()
+	b.flowFiles = listFlows(dir, &probs)
 	if len(b.Providers) == 0 && !probs.HasErrors() {
 		probs.Errorf(mf, "tenants", 0, 0, "the bundle has no provider: re-run gtc setup --answers answers.json %s", dir)
 	}
@@ -287,6 +381,14 @@ type loader struct {
 	b     *Bundle
 	opts  LoadOptions
 	probs *problem.List
+	// files holds each loaded provider's file and YAML, for checks across providers.
+	files []providerSource
+}
+
+type providerSource struct {
+	p    *Provider
+	file string
+	data []byte
 }
 
 func (l *loader) errAt(file string, data []byte, msg string, path ...string) {
@@ -431,6 +533,12 @@ func (l *loader) provider(tenant, team string, secrets map[string]string) {
 	p.VerifyToken = sec(answers.FieldVerifyToken, pf.Secrets.VerifyToken, true)
 	p.AppSecret = sec(answers.FieldAppSecret, pf.Secrets.AppSecret, false)
 	p.APIKey = sec(answers.FieldAPIKey, pf.Secrets.APIKey, false)
+	p.EventsSecret = sec("events_secret", pf.Secrets.EventsSecret, false)
+	var llmKey secret.Value
+	if pf.LLM != nil {
+		llmKey = sec("llm_api_key", pf.Secrets.LLMAPIKey, false)
+	}
+	l.settings(file, data, &pf, p, llmKey)
 	if p.Enabled && p.AppSecret.IsZero() {
 		n := findNode(data, "secrets")
 		line, col := 0, 0
@@ -440,6 +548,7 @@ func (l *loader) provider(tenant, team string, secrets map[string]string) {
 		l.probs.Warnf(file, "secrets.app_secret", line, col, "no app secret: gtc serve rejects every webhook POST until app_secret is set (re-run gtc setup with it)")
 	}
 	l.b.Providers = append(l.b.Providers, p)
+	l.files = append(l.files, providerSource{p, file, data})
 }
 
 // secretKeyRE is what a secrets.env key name in a provider file looks like; anything else

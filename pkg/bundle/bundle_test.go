@@ -121,7 +121,7 @@ func TestWriteLoad(t *testing.T) {
 	if err != nil || tok != testToken {
 		t.Fatalf("access token %v", err)
 	}
-	if p.CallbackPath() != "/webhook/whatsapp/default/default" || p.RatePerSecond != 80 || p.RecipientBurst != 45 || p.MessagingLimit != 1000 || !p.MarkRead || p.APIVersion != "v18.0" {
+	if p.CallbackPath() != "/webhook/whatsapp/default/default" || p.RatePerSecond != 80 || p.RecipientBurst != 45 || p.MessagingLimit != 1000 || !p.MarkRead || p.APIVersion != answers.DefaultAPIVersion {
 		t.Errorf("provider %+v", p)
 	}
 	if b.Serve.Addr != DefaultAddr || b.Serve.Database != filepath.Join(dir, "state", "gtc.db") {

@@ -57,9 +57,11 @@ replace it by its value in the URL above.
 - ` + "`bundle.yaml`" + ` — name, gtc version, serve address and database, tenants → teams → providers.
 - ` + "`providers/messaging-whatsapp/<tenant>/<team>.yaml`" + ` — non-secret settings (pacing,
   messaging limit, opt-out keywords…) and the names of the secrets.env keys.
-- ` + "`secrets.env`" + ` — mode 0600, the only file with tokens, app secret and API key (or ${NAME}
-  references to environment variables). Keep it out of version control.
+- ` + "`secrets.env`" + ` — mode 0600, the only file with tokens, app secret, API key, LLM API key and
+  events secret (or ${NAME} references to environment variables). Keep it out of version
+  control. It may be a symbolic link (to a vault mount, say): gtc setup writes through it.
 - ` + "`flows/*.ygtc`" + ` — the bot's flows; add your own here or with ` + "`gtc setup --flows DIR`" + `.
+  Each must be a regular file inside the bundle (a link to a file elsewhere is refused).
 - ` + "`state/`" + ` — created by gtc serve (the SQLite database); never touched by setup.
 
 ## Next steps

@@ -39,6 +39,9 @@ type WriteOptions struct {
 	GTCVersion string
 	// Rand generates the send-API key (crypto/rand when nil).
 	Rand io.Reader
+	// LookupEnv tells whether a ${NAME} reference in a secret is set (os.LookupEnv when
+	// nil): a reference to an unset variable never replaces a working secret.
+	LookupEnv func(string) (string, bool)
 }
 
 // WriteResult says what Write did.
@@ -55,6 +58,9 @@ type WriteResult struct {
 	FlowsKept    []string
 	// APIKeyGenerated is true when a new random GTC_API_KEY was created.
 	APIKeyGenerated bool
+	// Warnings are worth printing: a secret kept because its new ${NAME} reference is
+	// unset, say. They never hold a secret.
+	Warnings []problem.Problem
 }
 
 // dirState is what a target folder holds.
@@ -106,6 +112,9 @@ func SecretKey(tenant, team, field string) string {
 func Write(dir string, a *answers.Answers, opts WriteOptions) (*WriteResult, error) {
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
+	}
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
 	}
 	state, err := inspect(dir)
 	if err != nil {
@@ -171,17 +180,22 @@ func Write(dir string, a *answers.Answers, opts WriteOptions) (*WriteResult, err
 
 	// Secrets.
 	pf, p := providerFromAnswers(a)
-	secrets[pf.Secrets.AccessToken] = a.AccessToken.Raw()
-	secrets[pf.Secrets.VerifyToken] = a.VerifyToken.Raw()
-	appKey := SecretKey(a.Tenant, a.Team, answers.FieldAppSecret)
-	if a.AppSecret.IsZero() {
-		delete(secrets, appKey)
-	} else {
-		secrets[appKey] = a.AppSecret.Raw()
+	secretsPath := filepath.Join(dir, SecretsFile)
+	put := func(key, field string, v secret.Value) {
+		putSecret(secrets, key, field, v, opts.LookupEnv, secretsPath, res)
 	}
+	put(pf.Secrets.AccessToken, answers.FieldAccessToken, a.AccessToken)
+	put(pf.Secrets.VerifyToken, answers.FieldVerifyToken, a.VerifyToken)
+	put(SecretKey(a.Tenant, a.Team, answers.FieldAppSecret), answers.FieldAppSecret, a.AppSecret)
+	var llmKey secret.Value
+	if a.LLM != nil {
+		llmKey = a.LLM.APIKey
+	}
+	put(SecretKey(a.Tenant, a.Team, "llm_api_key"), answers.FieldLLMAPIKey, llmKey)
+	put(SecretKey(a.Tenant, a.Team, "events_secret"), answers.FieldEventsSecret, a.EventsSecret)
 	switch {
 	case !a.APIKey.IsZero():
-		secrets[APIKeyName] = a.APIKey.Raw()
+		put(APIKeyName, answers.FieldAPIKey, a.APIKey)
 	case secrets[APIKeyName] != "":
 	default:
 		b := make([]byte, 24)
@@ -191,8 +205,14 @@ func Write(dir string, a *answers.Answers, opts WriteOptions) (*WriteResult, err
 		secrets[APIKeyName] = "gtc_" + hex.EncodeToString(b)
 		res.APIKeyGenerated = true
 	}
-	p.AccessToken, p.VerifyToken, p.AppSecret = a.AccessToken, a.VerifyToken, a.AppSecret
-	p.APIKey = secret.New(secrets[APIKeyName])
+	stored := func(key string) secret.Value { return secret.New(secrets[key]) }
+	p.AccessToken, p.VerifyToken = stored(pf.Secrets.AccessToken), stored(pf.Secrets.VerifyToken)
+	p.AppSecret = stored(SecretKey(a.Tenant, a.Team, answers.FieldAppSecret))
+	p.EventsSecret = stored(SecretKey(a.Tenant, a.Team, "events_secret"))
+	if p.LLM != nil {
+		p.LLM.APIKey = stored(SecretKey(a.Tenant, a.Team, "llm_api_key"))
+	}
+	p.APIKey = stored(APIKeyName)
 	res.Provider = p
 
 	// Flows: decide everything before writing.
@@ -266,7 +286,13 @@ func Write(dir string, a *answers.Answers, opts WriteOptions) (*WriteResult, err
 			return nil, err
 		}
 	}
-	if err := writeAtomic(filepath.Join(dir, SecretsFile), marshalSecrets(secrets), 0o600); err != nil {
+	// A secrets.env that links elsewhere (a vault mount, a shared file) is updated there and
+	// stays a link.
+	secretsTarget, err := linkTarget(secretsPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(secretsTarget, marshalSecrets(secrets), 0o600); err != nil {
 		return nil, err
 	}
 	if err := writeAtomic(filepath.Join(dir, ReadmeFile), files[ReadmeFile], 0o644); err != nil {
@@ -458,6 +484,8 @@ func providerFromAnswers(a *answers.Answers) (*providerFile, *Provider) {
 		RatePerSecond: a.RatePerSecond, RecipientInterval: a.RecipientInterval,
 		RecipientBurst: a.RecipientBurst, MessagingLimit: a.MessagingLimit,
 		OptOutKeywords: a.OptOutKeywords, OptInKeywords: a.OptInKeywords, MarkRead: a.MarkRead}
+	settingsFile(a, pf)
+	settingsProvider(a, p)
 	return pf, p
 }
 
