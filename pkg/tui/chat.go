@@ -474,18 +474,53 @@ func (c *Chat) View() string {
 }
 
 // writeTemplate writes a template's name, language and filled parameters (by name when the
-// template uses named parameters, else by position).
+// template uses named parameters, else by position; a media header by its link, a button's
+// payload as such).
 func writeTemplate(b *strings.Builder, t *whatsapp.Template) {
 	fmt.Fprintf(b, "template %s (%s)", t.Name, t.Language.Code)
 	for _, c := range t.Components {
+		part := c.Type
+		if c.Index != nil {
+			part += " " + *c.Index
+		}
 		for i, p := range c.Parameters {
-			name := p.ParameterName
-			if name == "" {
-				name = strconv.Itoa(i + 1)
+			switch {
+			case p.Image != nil || p.Video != nil || p.Document != nil:
+				md := p.Image
+				if md == nil {
+					md = p.Video
+				}
+				if md == nil {
+					md = p.Document
+				}
+				ref := md.Link
+				if ref == "" {
+					ref = "media " + md.ID
+				}
+				fmt.Fprintf(b, "\n  %s %s = %s", part, p.Type, ref)
+			case p.Type == "payload":
+				fmt.Fprintf(b, "\n  %s payload = %s", part, p.Payload)
+			default:
+				name := p.ParameterName
+				if name == "" {
+					name = strconv.Itoa(i + 1)
+				}
+				fmt.Fprintf(b, "\n  %s {{%s}} = %s", part, name, p.Text)
 			}
-			fmt.Fprintf(b, "\n  %s {{%s}} = %s", c.Type, name, p.Text)
 		}
 	}
+}
+
+// cardFrame is the columns a card's border and padding take.
+const cardFrame = 4
+
+// renderCard draws text in a bordered card no wider than width columns, wrapping the text to
+// fit (width 0: as wide as the text).
+func renderCard(s *Styles, text string, width int) string {
+	if width > 0 {
+		text = wrap(text, width-cardFrame)
+	}
+	return s.Card.Render(text)
 }
 
 // writeMedia writes a media message's kind, link or id, filename and caption; false when m

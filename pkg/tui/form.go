@@ -317,21 +317,27 @@ func masked(fd Field, v string) string {
 }
 
 // wrap breaks s into lines of at most width columns (display width), at spaces, and inside
-// a word only when the word alone is longer than a line; the line breaks s has are kept. A
-// width of 10 or less (unknown or absurd) leaves s as it is.
+// a word only when the word alone is longer than a line; the line breaks s has are kept, and
+// a line's indentation is repeated on the lines it wraps onto. A width of 10 or less
+// (unknown or absurd) leaves s as it is.
 func wrap(s string, width int) string {
 	if width <= 10 {
 		return s
 	}
 	var out []string
 	for _, para := range strings.Split(s, "\n") {
+		indent := para[:len(para)-len(strings.TrimLeft(para, " "))]
+		if len(indent) > width/2 {
+			indent = ""
+		}
 		var line strings.Builder
 		lineW := 0
 		flush := func() {
-			out = append(out, line.String())
+			out = append(out, indent+line.String())
 			line.Reset()
 			lineW = 0
 		}
+		width := width - len(indent)
 		for _, w := range strings.Fields(para) {
 			ww := ansi.StringWidth(w)
 			if lineW > 0 && lineW+1+ww > width {
