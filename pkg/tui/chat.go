@@ -399,6 +399,10 @@ func NewChat(ctx context.Context, s *Styles, k KeyMap, backend ChatBackend) *Cha
 	in := textinput.New()
 	in.Placeholder = "type a message (or /press, /stop, /start, /wait, /flow, /quit)"
 	in.Prompt = "> "
+	// Every part of the input is drawn through s, so NO_COLOR holds there too.
+	in.PromptStyle, in.PlaceholderStyle = s.Prompt, s.Muted
+	in.TextStyle, in.CompletionStyle = s.renderer.NewStyle(), s.Muted
+	in.Cursor.Style, in.Cursor.TextStyle = s.Cursor, s.renderer.NewStyle()
 	in.Cursor.SetMode(1)
 	in.Focus()
 	c := &Chat{styles: s, keys: k, ctx: ctx, backend: backend, input: in, height: 24}

@@ -383,10 +383,10 @@ func (c *Composer) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (c *Composer) View() string {
 	s := c.cfg.Styles
 	var b strings.Builder
-	b.WriteString(s.Title.Render("gtc send — compose a message") + "\n\n")
+	b.WriteString(renderLines(s.Title, wrap("gtc send — compose a message", c.form.width)) + "\n\n")
 	switch c.stage {
 	case stageLoading:
-		b.WriteString(s.Muted.Render("Loading the business account's templates…") + "\n")
+		b.WriteString(renderLines(s.Muted, wrap("Loading the business account's templates…", c.form.width)) + "\n")
 	case stageFields:
 		b.WriteString(c.form.view())
 	case stagePreview, stageSending:
@@ -394,15 +394,15 @@ func (c *Composer) View() string {
 		b.WriteString(renderMessage(s, c.message, c.form.width) + "\n")
 		if c.buildErr != nil {
 			b.WriteString(s.Error.Render(wrap("✗ "+c.buildErr.Error(), c.form.width)) + "\n")
-			b.WriteString("\n" + s.Help.Render("n edit • ctrl+c cancel") + "\n")
+			b.WriteString("\n" + renderLines(s.Help, wrap("n edit • ctrl+c cancel", c.form.width)) + "\n")
 			break
 		}
 		if c.stage == stageSending {
-			b.WriteString("\n" + s.Muted.Render("Sending…") + "\n")
+			b.WriteString("\n" + renderLines(s.Muted, wrap("Sending…", c.form.width)) + "\n")
 			break
 		}
 		b.WriteString("\n" + c.confirm.view() + "\n")
-		b.WriteString("\n" + s.Help.Render("y send • n edit • ←/→ choose • ctrl+c cancel") + "\n")
+		b.WriteString("\n" + renderLines(s.Help, wrap("y send • n edit • ←/→ choose • ctrl+c cancel", c.form.width)) + "\n")
 	case stageFailed, stageResult:
 		if c.SendErr == nil {
 			b.WriteString(s.OK.Render("✓ sent, message id "+c.MessageID) + "\n")
@@ -417,7 +417,7 @@ func (c *Composer) View() string {
 		}
 		if c.stage == stageFailed {
 			b.WriteString("\n" + c.confirm.view() + "\n")
-			b.WriteString("\n" + s.Help.Render(wrap("y edit and retry • n quit • ←/→ choose • ctrl+c quit", c.form.width)) + "\n")
+			b.WriteString("\n" + renderLines(s.Help, wrap("y edit and retry • n quit • ←/→ choose • ctrl+c quit", c.form.width)) + "\n")
 		}
 	}
 	return b.String()

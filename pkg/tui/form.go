@@ -237,7 +237,7 @@ func (f *form) view() string {
 	if len(fd.Choices) > 0 {
 		keys = "↑/↓ choose • " + keys
 	}
-	b.WriteString("\n" + s.Help.Render(keys) + "\n")
+	b.WriteString("\n" + renderLines(s.Help, wrap(keys, f.width)) + "\n")
 	return b.String()
 }
 

@@ -145,7 +145,7 @@ func (w *Wizard) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (w *Wizard) View() string {
 	s := w.cfg.Styles
 	var b strings.Builder
-	b.WriteString(s.Title.Render("gtc setup — WhatsApp provider") + "\n\n")
+	b.WriteString(renderLines(s.Title, wrap("gtc setup — WhatsApp provider", w.form.width)) + "\n\n")
 	if w.Confirmed || w.Cancelled {
 		return b.String()
 	}
@@ -156,7 +156,7 @@ func (w *Wizard) View() string {
 	b.WriteString(s.Label.Render("Summary") + "\n")
 	b.WriteString(w.Summary() + "\n")
 	b.WriteString(w.confirm.view() + "\n")
-	b.WriteString("\n" + s.Help.Render("y write • n edit • ←/→ choose • ctrl+c cancel") + "\n")
+	b.WriteString("\n" + renderLines(s.Help, wrap("y write • n edit • ←/→ choose • ctrl+c cancel", w.form.width)) + "\n")
 	return b.String()
 }
 
