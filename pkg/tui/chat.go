@@ -455,9 +455,10 @@ func (c *Chat) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			c.entries = append(c.entries, entry{who: "error", text: msg.err.Error()})
 		}
-		if !sameChoices(c.choices, msg.choices) {
-			c.choices, c.cursor = msg.choices, 0
+		if offered(msg.lines) || len(msg.choices) != len(c.choices) {
+			c.cursor = 0 // a new picker starts at its first choice
 		}
+		c.choices = msg.choices
 		return c, nil
 	case tea.KeyMsg:
 		if key.Matches(msg, c.keys.Quit) {
@@ -510,16 +511,14 @@ func (c *Chat) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return c, cmd
 }
 
-func sameChoices(a, b []ChatChoice) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+// offered reports whether the bot offered choices among lines.
+func offered(lines []entry) bool {
+	for _, e := range lines {
+		if e.who == "bot" && choicesOf(e.msg.Message) != nil {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // stateLine is the line under the title about the session's state.

@@ -378,3 +378,17 @@ func TestRenderEntryTickAtTheEdge(t *testing.T) {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
 	}
 }
+
+// TestChatNewPickerStartsAtTheFirst: the same buttons offered again start at the first; a
+// wait keeps the selection.
+func TestChatNewPickerStartsAtTheFirst(t *testing.T) {
+	c := NewChat(context.Background(), PlainStyles(), DefaultKeyMap(), &fakeChat{})
+	step(c, typed("hi"), press("enter"), press("right"), typed("/wait 1h"), press("enter"))
+	if c.cursor != 1 {
+		t.Fatalf("a wait moved the selection to %d", c.cursor)
+	}
+	step(c, typed("hi"), press("enter"))
+	if c.cursor != 0 {
+		t.Errorf("the buttons offered again start at %d, want the first", c.cursor)
+	}
+}
