@@ -225,6 +225,7 @@ type entry struct {
 // renderEntry draws one transcript entry wrapped to width columns (0: unwrapped). status is
 // the message's tick status ("" none).
 func renderEntry(s *Styles, e entry, status string, width int) string {
+	e.text = printable(e.text)
 	switch e.who {
 	case "you":
 		return renderLines(s.User, wrap("you: "+e.text, width))
@@ -233,7 +234,7 @@ func renderEntry(s *Styles, e entry, status string, width int) string {
 	case "error":
 		return renderLines(s.Error, wrap("✗ "+e.text, width))
 	}
-	body := botText(e.msg.Message)
+	body := printable(botText(e.msg.Message))
 	tick := ""
 	switch status {
 	case "sent":
@@ -546,9 +547,9 @@ func (c *Chat) picker() []string {
 	var out []string
 	if c.listPicker() {
 		for i, ch := range c.choices {
-			label := ch.Title
+			label := printable(ch.Title)
 			if ch.Description != "" {
-				label += " — " + ch.Description
+				label += " — " + printable(ch.Description)
 			}
 			if c.width > 0 && ansi.StringWidth(label)+1 > c.width {
 				label = ansi.Truncate(label, c.width-2, "…")
@@ -559,7 +560,7 @@ func (c *Chat) picker() []string {
 	}
 	line, lineW := "", 0
 	for i, ch := range c.choices {
-		label := "[" + ch.Title + "]"
+		label := "[" + printable(ch.Title) + "]"
 		w := ansi.StringWidth(label) + 1
 		if lineW > 0 && c.width > 0 && lineW+1+w > c.width {
 			out = append(out, line)
@@ -655,12 +656,30 @@ func writeTemplate(b *strings.Builder, t *whatsapp.Template) {
 	}
 }
 
+// printable makes text from outside (the bot's messages) safe to draw: a tab becomes a space
+// and any other control character, an escape sequence's ESC included, becomes U+FFFD, so a
+// message can neither restyle nor move around the terminal. Line breaks stay.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n':
+			return r
+		case r == '\t':
+			return ' '
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
+
 // cardFrame is the columns a card's border and padding take.
 const cardFrame = 4
 
 // renderCard draws text in a bordered card no wider than width columns, wrapping the text to
 // fit (width 0: as wide as the text).
 func renderCard(s *Styles, text string, width int) string {
+	text = printable(text)
 	if width > 0 {
 		text = wrap(text, width-cardFrame)
 	}

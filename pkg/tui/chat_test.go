@@ -10,6 +10,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/greentic/gtc/pkg/problem"
@@ -391,4 +392,40 @@ func TestChatNewPickerStartsAtTheFirst(t *testing.T) {
 	if c.cursor != 0 {
 		t.Errorf("the buttons offered again start at %d, want the first", c.cursor)
 	}
+}
+
+func TestRenderEntryDrawsNoControlCharacters(t *testing.T) {
+	e := entry{who: "bot", msg: ChatMessage{Message: whatsapp.Message{Type: "text", Text: &whatsapp.Text{Body: "hi\x1b[2J\x1b]0;pwned\x07\tthere\r"}}}}
+	got := renderEntry(PlainStyles(), e, "", 40)
+	if got != "bot: hi\uFFFD[2J\uFFFD]0;pwned\uFFFD there\uFFFD" {
+		t.Errorf("got %q", got)
+	}
+}
+
+// FuzzWrap checks wrap never draws a line wider than asked and keeps every word's text.
+func FuzzWrap(f *testing.F) {
+	for _, seed := range []string{"Here's how I can help: write \"menu\"", "  • indented row with a long description", "https://maps.example.com/a-very-long-path-without-spaces", "Friedrichstraße 東京都 😀 \n\n two", ""} {
+		f.Add(seed, 20)
+	}
+	f.Fuzz(func(t *testing.T, s string, width int) {
+		s = printable(s)
+		if width > 200 {
+			width = 200
+		}
+		got := wrap(s, width)
+		if width <= 10 {
+			if got != s {
+				t.Fatalf("width %d changed the text", width)
+			}
+			return
+		}
+		for _, l := range strings.Split(got, "\n") {
+			if w := ansi.StringWidth(l); w > width {
+				t.Fatalf("line %q is %d wide, want at most %d", l, w, width)
+			}
+		}
+		if strings.Join(strings.Fields(got), "") != strings.Join(strings.Fields(s), "") {
+			t.Fatalf("text changed:\n%q\n%q", s, got)
+		}
+	})
 }
