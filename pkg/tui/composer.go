@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -393,7 +394,7 @@ func (c *Composer) View() string {
 		b.WriteString(s.Label.Render("Preview") + "\n")
 		b.WriteString(renderMessage(s, c.message, c.form.width) + "\n")
 		if c.buildErr != nil {
-			b.WriteString(s.Error.Render(wrap("✗ "+c.buildErr.Error(), c.form.width)) + "\n")
+			b.WriteString(renderLines(s.Error, wrap("✗ "+c.buildErr.Error(), c.form.width)) + "\n")
 			b.WriteString("\n" + renderLines(s.Help, wrap("n edit • ctrl+c cancel", c.form.width)) + "\n")
 			break
 		}
@@ -409,10 +410,10 @@ func (c *Composer) View() string {
 			break
 		}
 		b.WriteString(renderMessage(s, c.message, c.form.width) + "\n")
-		b.WriteString(s.Error.Render(wrap("✗ not sent: "+c.SendErr.Error(), c.form.width)) + "\n")
+		b.WriteString(renderLines(s.Error, wrap("✗ not sent: "+c.SendErr.Error(), c.form.width)) + "\n")
 		if c.cfg.Explain != nil {
 			if adv := c.cfg.Explain(c.SendErr); adv != "" {
-				b.WriteString(s.Muted.Render(wrap(adv, c.form.width)) + "\n")
+				b.WriteString(renderLines(s.Muted, wrap(adv, c.form.width)) + "\n")
 			}
 		}
 		if c.stage == stageFailed {
@@ -591,6 +592,12 @@ func paramField(key string, p TemplateParam) Field {
 		f.Help = "Value for " + p.Label() + "."
 		if p.ButtonType == "url" {
 			f.Help = fmt.Sprintf("Value for %s, the end of the link of button %q.", p.Label(), p.ButtonText)
+			f.Warn = func(s string) string {
+				if e := urlParam(s); e != s {
+					return "sent percent-encoded, as " + e
+				}
+				return ""
+			}
 		}
 		f.Validate = func(s string) error {
 			if s == "" {
@@ -618,6 +625,15 @@ func checkLink(s string) error {
 		return errors.New("the link must be an http(s) URL Meta can download, like https://example.com/file.pdf")
 	}
 	return nil
+}
+
+// urlParam percent-encodes a URL button's value, as Meta requires, unless it is encoded
+// already.
+func urlParam(s string) string {
+	if u, err := url.PathUnescape(s); err == nil && u != s {
+		return s
+	}
+	return url.PathEscape(s)
 }
 
 // mediaRef splits "image:https://…" into its kind and link.
@@ -753,6 +769,8 @@ func templateComponents(ps []TemplateParam, values []string) []whatsapp.Componen
 				continue
 			}
 			param = whatsapp.Parameter{Type: "payload", Payload: values[i]}
+		case p.Component == "button":
+			param = whatsapp.Parameter{Type: "text", Text: urlParam(values[i]), ParameterName: p.Name}
 		default:
 			param = whatsapp.Parameter{Type: "text", Text: values[i], ParameterName: p.Name}
 		}

@@ -470,3 +470,30 @@ func TestComposerCheckRecipient(t *testing.T) {
 		t.Errorf("checked %v", checked)
 	}
 }
+
+func TestComposerURLButtonParameterIsEncoded(t *testing.T) {
+	track := Template{Name: "track", Language: "en", Category: "UTILITY",
+		Params: []TemplateParam{{Component: "button", ButtonIndex: "0", ButtonType: "url", ButtonText: "Track", Index: 1}}}
+	for _, tt := range []struct{ typed, sent, warn string }{
+		{typed: "A 1/2", sent: "A%201%2F2", warn: "! sent percent-encoded, as A%201%2F2"},
+		{typed: "A%201", sent: "A%201"},
+		{typed: "A-1042", sent: "A-1042"},
+	} {
+		t.Run(tt.typed, func(t *testing.T) {
+			b := &fakeBackend{templates: []Template{track}}
+			c := drive(newTestComposer(b), "+4915123456789", "enter", "down", "enter", "enter", tt.typed)
+			if v := stripANSI(c.View()); tt.warn != "" && !strings.Contains(v, tt.warn) {
+				t.Errorf("view lacks %q:\n%s", tt.warn, v)
+			}
+			drive(c, "enter", "y")
+			if len(b.sent) != 1 {
+				t.Fatalf("sent %d", len(b.sent))
+			}
+			got, _ := json.Marshal(b.sent[0].Template.Components)
+			want := `[{"type":"button","sub_type":"url","index":"0","parameters":[{"type":"text","text":"` + tt.sent + `"}]}]`
+			if string(got) != want {
+				t.Errorf("components\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}

@@ -227,10 +227,10 @@ func (f *form) view() string {
 	var b strings.Builder
 	b.WriteString(f.step.View() + "\n")
 	if f.err != nil {
-		b.WriteString(s.Error.Render(wrap("✗ "+f.err.Error(), f.width)) + "\n")
+		b.WriteString(renderLines(s.Error, wrap("✗ "+f.err.Error(), f.width)) + "\n")
 	} else if fd.Warn != nil && len(fd.Choices) == 0 {
 		if w := fd.Warn(strings.TrimSpace(f.value)); w != "" {
-			b.WriteString(s.Muted.Render(wrap("! "+w, f.width)) + "\n")
+			b.WriteString(renderLines(s.Muted, wrap("! "+w, f.width)) + "\n")
 		}
 	}
 	keys := "enter next • esc back • ctrl+c cancel"
