@@ -286,3 +286,30 @@ func quote(s string) string {
 	out, _ := json.Marshal(s) // a string always marshals
 	return string(out)
 }
+
+// AnswersEnvRefs lists the environment variables an answers.json written by AnswersJSON with
+// the same arguments refers to, for each secret field: the GTC_* names it writes in place of
+// the secrets (keepSecrets false) and the ${NAME} references the user typed. `gtc setup
+// --answers FILE` needs them exported; the wizard's caller says so after saving.
+func AnswersEnvRefs(values map[string]string, keepSecrets bool) []EnvRef {
+	var out []EnvRef
+	for _, fd := range WizardFields() {
+		v := values[fd.Key]
+		if !fd.Secret || v == "" {
+			continue
+		}
+		if name, isRef := secret.IsRef(v); isRef {
+			out = append(out, EnvRef{Field: fd.Key, Name: name})
+		} else if !keepSecrets {
+			out = append(out, EnvRef{Field: fd.Key, Name: "GTC_" + strings.ToUpper(fd.Key), Replaced: true})
+		}
+	}
+	return out
+}
+
+// EnvRef is one ${NAME} reference of a saved answers.json.
+type EnvRef struct {
+	Field    string // access_token, verify_token, app_secret
+	Name     string // the environment variable
+	Replaced bool   // the file holds the reference in place of the secret the user typed
+}

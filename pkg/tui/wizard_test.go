@@ -419,3 +419,36 @@ func TestWizardTeatestEditPick(t *testing.T) {
 	tm.Send(press("ctrl+c"))
 	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
 }
+
+func TestAnswersEnvRefs(t *testing.T) {
+	values := map[string]string{"access_token": "EAAsecret", "verify_token": "${VT}", "app_secret": ""}
+	tests := []struct {
+		keep bool
+		want string
+	}{
+		{keep: false, want: "access_token=GTC_ACCESS_TOKEN(replaced) verify_token=VT"},
+		{keep: true, want: "verify_token=VT"},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, r := range AnswersEnvRefs(values, tt.keep) {
+			s := r.Field + "=" + r.Name
+			if r.Replaced {
+				s += "(replaced)"
+			}
+			got = append(got, s)
+		}
+		if g := strings.Join(got, " "); g != tt.want {
+			t.Errorf("keep=%v: got %q, want %q", tt.keep, g, tt.want)
+		}
+		data, err := AnswersJSON(values, tt.keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range AnswersEnvRefs(values, tt.keep) {
+			if !strings.Contains(string(data), "${"+r.Name+"}") {
+				t.Errorf("keep=%v: the file lacks ${%s}:\n%s", tt.keep, r.Name, data)
+			}
+		}
+	}
+}
