@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/teatest"
 
@@ -495,5 +496,25 @@ func TestComposerURLButtonParameterIsEncoded(t *testing.T) {
 				t.Errorf("components\n%s\nwant\n%s", got, want)
 			}
 		})
+	}
+}
+
+// TestComposerNarrowChoices keeps each choice on one line on a narrow terminal, so none is
+// pushed out of the list.
+func TestComposerNarrowChoices(t *testing.T) {
+	b := &fakeBackend{templates: []Template{orderTemplate, {Name: "appointment_reminder_with_a_long_name", Language: "en_US", Category: "MARKETING"}}}
+	c := newTestComposer(b)
+	c.Update(tea.WindowSizeMsg{Width: 36, Height: 30})
+	drive(c, "+4915123456789", "enter", "down", "enter")
+	v := stripANSI(c.View())
+	for _, want := range []string{"> order_confirmation  en · utili…", "  appointment_reminder_with_a_lo…"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
+	}
+	for i, l := range strings.Split(v, "\n") {
+		if w := lipgloss.Width(l); w > 36 {
+			t.Errorf("line %d is %d columns wide: %q", i+1, w, l)
+		}
 	}
 }

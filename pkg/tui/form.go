@@ -111,6 +111,10 @@ func (f *form) enter() tea.Cmd {
 			if c.Detail != "" {
 				label += "  " + f.styles.Muted.Render(c.Detail)
 			}
+			// One line an option: huh sizes the list by options, so a wrapped one hides the next.
+			if w := f.fieldWidth() - 3; w > 10 {
+				label = ansi.Truncate(label, w, "…")
+			}
 			opts[i] = huh.NewOption(label, c.Value)
 		}
 		field = huh.NewSelect[string]().Key(fd.Key).Title(title).Description(help).Options(opts...).Value(&f.value)
