@@ -603,6 +603,9 @@ func paramField(key string, p TemplateParam) Field {
 			if s == "" {
 				return fmt.Errorf("a value for %s is required", p.Label())
 			}
+			if n := len([]rune(s)); p.Component == "header" && n > whatsapp.MaxHeaderText {
+				return fmt.Errorf("a header is at most %d characters, the value alone is %d", whatsapp.MaxHeaderText, n)
+			}
 			return nil
 		}
 	}
