@@ -234,7 +234,7 @@ func (f *form) view() string {
 		b.WriteString(renderLines(s.Error, wrap("✗ "+f.err.Error(), f.width)) + "\n")
 	} else if fd.Warn != nil && len(fd.Choices) == 0 {
 		if w := fd.Warn(strings.TrimSpace(f.value)); w != "" {
-			b.WriteString(renderLines(s.Muted, wrap("! "+w, f.width)) + "\n")
+			b.WriteString(renderLines(s.Warn, wrap("! "+w, f.width)) + "\n")
 		}
 	}
 	keys := "enter next • esc back • ctrl+c cancel"

@@ -27,7 +27,7 @@ func TestStylesNoColor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := tt.styles.Error.Render("boom") + tt.styles.Title.Render("title")
+			out := tt.styles.Error.Render("boom") + tt.styles.Title.Render("title") + tt.styles.Warn.Render("hm")
 			if has := strings.Contains(out, "\x1b["); has != tt.colored {
 				t.Errorf("escape codes present = %v, want %v: %q", has, tt.colored, out)
 			}

@@ -215,7 +215,7 @@ func (w *Wizard) View() string {
 	b.WriteString(s.Label.Render("Summary") + "\n")
 	b.WriteString(w.Summary() + "\n")
 	for _, warn := range w.Warnings() {
-		b.WriteString(renderLines(s.Muted, wrap("! "+warn, w.form.width)) + "\n")
+		b.WriteString(renderLines(s.Warn, wrap("! "+warn, w.form.width)) + "\n")
 	}
 	b.WriteString(w.confirm.view() + "\n")
 	b.WriteString("\n" + renderLines(s.Help, wrap("y write • n edit • ←/→ choose • ctrl+c cancel", w.form.width)) + "\n")
