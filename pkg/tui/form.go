@@ -61,6 +61,8 @@ type form struct {
 	value string    // bound to the current huh field
 	err   error     // Validate's verdict on value after the last key press
 	start tea.Cmd   // the first field's Init command
+
+	keysHelp string // the key help line for a typed field, when not the usual one
 }
 
 func newForm(s *Styles, k KeyMap, values map[string]string, plan func(map[string]string) []Field) *form {
@@ -238,6 +240,9 @@ func (f *form) view() string {
 		}
 	}
 	keys := "enter next • esc back • ctrl+c cancel"
+	if f.keysHelp != "" {
+		keys = f.keysHelp
+	}
 	if len(fd.Choices) > 0 {
 		keys = "↑/↓ choose • " + keys
 	}

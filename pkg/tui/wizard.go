@@ -165,7 +165,7 @@ func (w *Wizard) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // summary shows the answers and the write question.
 func (w *Wizard) summary() tea.Cmd {
-	w.pick, w.editing = nil, -1
+	w.pick, w.editing, w.form.keysHelp = nil, -1, ""
 	w.form.idx, w.form.step = len(w.fields), nil
 	var cmd tea.Cmd
 	w.confirm, cmd = newConfirm(w.cfg.Styles, w.cfg.Keys, w.form.width, "Write "+w.cfg.Target+"?", "Yes, write", "No, edit")
@@ -191,6 +191,7 @@ func (w *Wizard) edit(key string) tea.Cmd {
 	for i, fd := range w.fields {
 		if fd.Key == key {
 			w.editing, w.form.idx = i, i
+			w.form.keysHelp = "enter save • esc back to the summary • ctrl+c cancel"
 			return w.form.enter()
 		}
 	}

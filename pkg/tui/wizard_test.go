@@ -192,7 +192,8 @@ func TestWizardSummaryMasksSecretsAndEditGoesBack(t *testing.T) {
 	}
 	m, _ = m.Update(press("down"))
 	m, _ = m.Update(press("enter"))
-	if v := stripANSI(m.View()); !strings.Contains(v, "public_base_url  (2 of 10)") || !strings.Contains(v, "> https://bot.example.com") {
+	if v := stripANSI(m.View()); !strings.Contains(v, "public_base_url  (2 of 10)") || !strings.Contains(v, "> https://bot.example.com") ||
+		!strings.Contains(v, "enter save • esc back to the summary") {
 		t.Errorf("the picked answer is not asked again:\n%s", v)
 	}
 	m, _ = m.Update(press("ctrl+u"))
