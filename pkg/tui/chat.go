@@ -11,15 +11,22 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/greentic/gtc/pkg/problem"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
-// ChatMessage is one message the bot sent, with the id the Graph API gave it.
+// ChatMessage is one message the bot sent, with the id the Graph API gave it; or, with
+// NoReply set and no message, why the bot sent nothing for the customer's action.
 type ChatMessage struct {
 	ID      string
 	Message whatsapp.Message
+	// NoReply says why the bot did not answer: "you opted out (/start opts in again)", "the
+	// 24-hour window is closed", "no flow is triggered by this text". Shown as
+	// "(no reply: …)"; a turn with no message and no reason shows "(no reply)".
+	NoReply string
 }
 
 // ChatChoice is a reply button or list row the customer can pick.
@@ -147,7 +154,9 @@ func findChoice(choices []ChatChoice, what string) (ChatChoice, bool) {
 	return ChatChoice{}, false
 }
 
-// chatTurn runs one action and returns the transcript lines it adds and the new choices.
+// chatTurn runs one action and returns the transcript lines it adds and the choices the
+// customer has after it: those of the bot's latest message of the turn, none when its reply
+// offered none (an old picker does not stay active). A wait or a failed action keeps them.
 func chatTurn(ctx context.Context, b ChatBackend, a Action, choices []ChatChoice) ([]entry, []ChatChoice, error) {
 	var got []ChatMessage
 	var err error
@@ -174,22 +183,35 @@ func chatTurn(ctx context.Context, b ChatBackend, a Action, choices []ChatChoice
 		b.Advance(a.Wait)
 		return []entry{{who: "--", text: "waited " + a.Wait.String() + " (the clock moved on)"}}, choices, nil
 	case "flow":
-		lines = append(lines, entry{who: "--", text: "started flow " + a.Text})
 		got, err = b.StartFlow(ctx, a.Text)
+		if err == nil {
+			lines = append(lines, entry{who: "--", text: "started flow " + a.Text})
+		}
 	default:
 		return nil, choices, nil
 	}
 	if err != nil {
 		return lines, choices, err
 	}
+	choices = nil
+	replied, why := false, ""
 	for _, m := range got {
+		if m.NoReply != "" && m.Message.Type == "" {
+			why = m.NoReply
+			continue
+		}
+		replied = true
 		lines = append(lines, entry{who: "bot", msg: m})
 		if cs := choicesOf(m.Message); cs != nil {
 			choices = cs
 		}
 	}
-	if len(got) == 0 {
-		lines = append(lines, entry{who: "--", text: "(no reply)"})
+	if !replied {
+		text := "(no reply)"
+		if why != "" {
+			text = "(no reply: " + why + ")"
+		}
+		lines = append(lines, entry{who: "--", text: text})
 	}
 	return lines, choices, nil
 }
@@ -200,17 +222,19 @@ type entry struct {
 	msg  ChatMessage
 }
 
-// renderEntry draws one transcript entry. status is the message's tick status ("" none).
-func renderEntry(s *Styles, e entry, status string) string {
+// renderEntry draws one transcript entry wrapped to width columns (0: unwrapped). status is
+// the message's tick status ("" none).
+func renderEntry(s *Styles, e entry, status string, width int) string {
+	e.text = printable(e.text)
 	switch e.who {
 	case "you":
-		return s.User.Render("you: " + e.text)
+		return renderLines(s.User, wrap("you: "+e.text, width))
 	case "--":
-		return s.Muted.Render("· " + e.text)
+		return renderLines(s.Muted, wrap("· "+e.text, width))
 	case "error":
-		return s.Error.Render("✗ " + e.text)
+		return renderLines(s.Error, wrap("✗ "+e.text, width))
 	}
-	body := botText(e.msg.Message)
+	body := printable(botText(e.msg.Message))
 	tick := ""
 	switch status {
 	case "sent":
@@ -223,9 +247,29 @@ func renderEntry(s *Styles, e entry, status string) string {
 		tick = " ✗ failed"
 	}
 	if strings.Contains(body, "\n") || e.msg.Message.Type != whatsapp.TypeText {
-		return s.Bot.Render("bot:"+s.Tick.Render(tick)) + "\n" + renderMessageCard(s, e.msg.Message)
+		return s.Bot.Render("bot:") + s.Tick.Render(tick) + "\n" + renderMessageCard(s, e.msg.Message, width)
 	}
-	return s.Bot.Render("bot: "+body) + s.Tick.Render(tick)
+	text := wrap("bot: "+body, width)
+	last := text[strings.LastIndex(text, "\n")+1:]
+	if width > 0 && tick != "" && ansi.StringWidth(last)+ansi.StringWidth(tick) > width {
+		tick = "\n    " + tick // the tick goes under the text rather than past the edge
+	}
+	return renderLines(s.Bot, text) + renderLines(s.Tick, tick)
+}
+
+// renderLines renders each line of text on its own, so a style never pads the short lines of
+// a block to the width of its longest.
+func renderLines(st lipgloss.Style, text string) string {
+	if text == "" {
+		return ""
+	}
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = st.Render(l)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 func botText(m whatsapp.Message) string {
@@ -235,8 +279,9 @@ func botText(m whatsapp.Message) string {
 	return ""
 }
 
-// renderMessageCard draws a non-text bot message as a card, buttons and rows included.
-func renderMessageCard(s *Styles, m whatsapp.Message) string {
+// renderMessageCard draws a non-text bot message as a card no wider than width (0: any),
+// buttons and rows included.
+func renderMessageCard(s *Styles, m whatsapp.Message, width int) string {
 	var b strings.Builder
 	switch {
 	case m.Template != nil:
@@ -253,8 +298,10 @@ func renderMessageCard(s *Styles, m whatsapp.Message) string {
 		for _, bt := range in.Action.Buttons {
 			btns = append(btns, "[ "+bt.Reply.Title+" ]")
 		}
-		if len(btns) > 0 {
-			b.WriteString("\n" + strings.Join(btns, " "))
+		if row := strings.Join(btns, " "); len(btns) > 0 && (width <= 0 || ansi.StringWidth(row) <= width-cardFrame) {
+			b.WriteString("\n" + row)
+		} else if len(btns) > 0 { // too narrow for a row: one button a line
+			b.WriteString("\n" + strings.Join(btns, "\n"))
 		}
 		if in.Action.Button != "" {
 			b.WriteString("\n≡ " + in.Action.Button)
@@ -288,7 +335,7 @@ func renderMessageCard(s *Styles, m whatsapp.Message) string {
 			b.WriteString(m.Type + " message")
 		}
 	}
-	return s.Card.Render(b.String())
+	return renderCard(s, b.String(), width)
 }
 
 // RunChatScript runs actions against b and writes the transcript to w (no status ticks:
@@ -303,7 +350,7 @@ func RunChatScript(ctx context.Context, b ChatBackend, actions []Action, s *Styl
 		lines, cs, err := chatTurn(ctx, b, a, choices)
 		choices = cs
 		for _, e := range lines {
-			fmt.Fprintln(w, renderEntry(s, e, ""))
+			fmt.Fprintln(w, renderEntry(s, e, "", 0))
 		}
 		if err != nil {
 			return fmt.Errorf("script line %d: %w", a.Line, err)
@@ -312,7 +359,9 @@ func RunChatScript(ctx context.Context, b ChatBackend, actions []Action, s *Styl
 	return nil
 }
 
-// Chat is the interactive chat screen.
+// Chat is the interactive chat screen. The bot's reply buttons are a row picked with ←/→, a
+// list's rows a column picked with ↑/↓; the first is selected when they arrive and enter on
+// an empty line presses the selected one.
 type Chat struct {
 	styles  *Styles
 	keys    KeyMap
@@ -322,10 +371,17 @@ type Chat struct {
 	input   textinput.Model
 	entries []entry
 	choices []ChatChoice
-	cursor  int // -1: typing; 0..: a choice is selected
+	cursor  int // the selected choice
 	busy    bool
 	width   int
 	height  int
+
+	// KeepState says the session's state outlives the chat (gtc messages can read it); while
+	// it is false the screen says the state is throwaway. Set before Run.
+	KeepState bool
+	// StateNote, when set, replaces the screen's line about the state (where it is kept, or
+	// how to keep it). Set before Run.
+	StateNote string
 
 	// Quit is true after /quit or Ctrl+C.
 	Quit bool
@@ -342,11 +398,24 @@ type chatTickMsg struct{}
 // NewChat builds the chat screen over backend.
 func NewChat(ctx context.Context, s *Styles, k KeyMap, backend ChatBackend) *Chat {
 	in := textinput.New()
-	in.Placeholder = "type a message, or /press TITLE, /stop, /start, /wait 25h, /flow NAME, /quit"
+	in.Placeholder = "type a message (or /press, /stop, /start, /wait, /flow, /quit)"
 	in.Prompt = "> "
+	// Every part of the input is drawn through s, so NO_COLOR holds there too.
+	in.PromptStyle, in.PlaceholderStyle = s.Prompt, s.Muted
+	in.TextStyle, in.CompletionStyle = s.renderer.NewStyle(), s.Muted
+	in.Cursor.Style, in.Cursor.TextStyle = s.Cursor, s.renderer.NewStyle()
 	in.Cursor.SetMode(1)
 	in.Focus()
-	return &Chat{styles: s, keys: k, ctx: ctx, backend: backend, input: in, cursor: -1, width: 80, height: 24}
+	c := &Chat{styles: s, keys: k, ctx: ctx, backend: backend, input: in, height: 24}
+	c.resize(80)
+	return c
+}
+
+func (c *Chat) resize(width int) {
+	c.width = width
+	if w := width - 3; w > 0 { // the prompt and the cursor
+		c.input.Width = w
+	}
 }
 
 func (c *Chat) Init() tea.Cmd { return c.tick() }
@@ -364,10 +433,17 @@ func (c *Chat) run(a Action) tea.Cmd {
 	}
 }
 
+// listPicker reports whether the choices are list rows (a column) rather than reply buttons
+// (a row).
+func (c *Chat) listPicker() bool {
+	return len(c.choices) > 0 && c.choices[0].Kind == "list"
+}
+
 func (c *Chat) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		c.width, c.height = msg.Width, msg.Height
+		c.resize(msg.Width)
+		c.height = msg.Height
 		return c, nil
 	case chatTickMsg:
 		if c.Quit {
@@ -380,8 +456,10 @@ func (c *Chat) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			c.entries = append(c.entries, entry{who: "error", text: msg.err.Error()})
 		}
+		if offered(msg.lines) || len(msg.choices) != len(c.choices) {
+			c.cursor = 0 // a new picker starts at its first choice
+		}
 		c.choices = msg.choices
-		c.cursor = -1
 		return c, nil
 	case tea.KeyMsg:
 		if key.Matches(msg, c.keys.Quit) {
@@ -391,23 +469,29 @@ func (c *Chat) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if c.busy {
 			return c, nil
 		}
-		typing := strings.TrimSpace(c.input.Value()) != ""
+		picking := strings.TrimSpace(c.input.Value()) == "" && len(c.choices) > 0
+		prev, next := c.keys.Left, c.keys.Right
+		if c.listPicker() {
+			prev, next = c.keys.Up, c.keys.Down
+		}
 		switch {
-		case !typing && len(c.choices) > 0 && key.Matches(msg, c.keys.Up):
-			if c.cursor <= 0 {
-				c.cursor = len(c.choices) - 1
-			} else {
+		case picking && key.Matches(msg, prev):
+			if c.cursor > 0 {
 				c.cursor--
 			}
 			return c, nil
-		case !typing && len(c.choices) > 0 && key.Matches(msg, c.keys.Down):
-			c.cursor = (c.cursor + 1) % len(c.choices)
+		case picking && key.Matches(msg, next):
+			if c.cursor < len(c.choices)-1 {
+				c.cursor++
+			}
 			return c, nil
+		case picking && key.Matches(msg, c.keys.Up, c.keys.Down, c.keys.Left, c.keys.Right):
+			return c, nil // the other axis does nothing
 		case key.Matches(msg, c.keys.Next):
-			if !typing && c.cursor >= 0 && c.cursor < len(c.choices) {
+			if picking {
 				return c, c.run(Action{Kind: "press", Text: c.choices[c.cursor].ID})
 			}
-			if !typing {
+			if strings.TrimSpace(c.input.Value()) == "" {
 				return c, nil
 			}
 			a, err := ParseAction(c.input.Value())
@@ -425,67 +509,181 @@ func (c *Chat) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	var cmd tea.Cmd
 	c.input, cmd = c.input.Update(msg)
-	if strings.TrimSpace(c.input.Value()) != "" {
-		c.cursor = -1
-	}
 	return c, cmd
+}
+
+// offered reports whether the bot offered choices among lines.
+func offered(lines []entry) bool {
+	for _, e := range lines {
+		if e.who == "bot" && choicesOf(e.msg.Message) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// stateLine is the line under the title about the session's state.
+func (c *Chat) stateLine() string {
+	switch {
+	case c.StateNote != "":
+		return c.StateNote
+	case c.KeepState:
+		return ""
+	}
+	return "throwaway state: this chat's contacts and messages are deleted when it ends"
+}
+
+// picker draws the choices: buttons in a row (wrapped to the width), list rows one a line;
+// the selected one is marked while the input line is empty.
+func (c *Chat) picker() []string {
+	s := c.styles
+	showCursor := strings.TrimSpace(c.input.Value()) == ""
+	item := func(i int, label string) string {
+		if showCursor && i == c.cursor {
+			return s.Cursor.Render(">" + label)
+		}
+		return s.Choice.Render(" " + label)
+	}
+	var out []string
+	if c.listPicker() {
+		for i, ch := range c.choices {
+			label := printable(ch.Title)
+			if ch.Description != "" {
+				label += " — " + printable(ch.Description)
+			}
+			if c.width > 0 && ansi.StringWidth(label)+1 > c.width {
+				label = ansi.Truncate(label, c.width-2, "…")
+			}
+			out = append(out, item(i, label))
+		}
+		return out
+	}
+	line, lineW := "", 0
+	for i, ch := range c.choices {
+		label := "[" + printable(ch.Title) + "]"
+		w := ansi.StringWidth(label) + 1
+		if lineW > 0 && c.width > 0 && lineW+1+w > c.width {
+			out = append(out, line)
+			line, lineW = "", 0
+		}
+		if lineW > 0 {
+			line += " "
+			lineW++
+		}
+		line += item(i, label)
+		lineW += w
+	}
+	return append(out, line)
 }
 
 func (c *Chat) View() string {
 	s := c.styles
-	var lines []string
-	lines = append(lines, s.Title.Render("gtc chat — you are "+c.backend.Customer()))
+	var head []string
+	head = append(head, strings.Split(renderLines(s.Title, wrap("gtc chat — you are "+c.backend.Customer(), c.width)), "\n")...)
+	if note := c.stateLine(); note != "" {
+		head = append(head, strings.Split(renderLines(s.Muted, wrap("· "+note, c.width)), "\n")...)
+	}
 	var body []string
 	for _, e := range c.entries {
 		status := ""
 		if e.who == "bot" {
 			status = c.backend.Status(e.msg.ID)
 		}
-		body = append(body, strings.Split(renderEntry(s, e, status), "\n")...)
+		body = append(body, strings.Split(renderEntry(s, e, status, c.width), "\n")...)
 	}
 	var foot []string
+	help := "enter send • /quit or ctrl+c quit"
 	if len(c.choices) > 0 {
-		var cs []string
-		for i, ch := range c.choices {
-			label := "[" + ch.Title + "]"
-			if i == c.cursor {
-				cs = append(cs, s.Cursor.Render(">"+label))
-			} else {
-				cs = append(cs, s.Choice.Render(" "+label))
-			}
+		foot = append(foot, c.picker()...)
+		help = "←/→ choose a button • enter press it • or type a reply • ctrl+c quit"
+		if c.listPicker() {
+			help = "↑/↓ choose a row • enter pick it • or type a reply • ctrl+c quit"
 		}
-		foot = append(foot, strings.Join(cs, " "))
 	}
 	if c.busy {
 		foot = append(foot, s.Muted.Render("…"))
 	}
-	foot = append(foot, c.input.View(), s.Help.Render("enter send • ↑/↓ pick a button • ctrl+c quit"))
-	room := c.height - len(lines) - len(foot) - 1
+	foot = append(foot, c.input.View())
+	foot = append(foot, strings.Split(renderLines(s.Help, wrap(help, c.width)), "\n")...)
+	room := c.height - len(head) - len(foot) - 1
 	if room < 3 {
 		room = 3
 	}
 	if len(body) > room {
 		body = body[len(body)-room:]
 	}
-	lines = append(lines, body...)
+	lines := append(head, body...)
 	lines = append(lines, "")
 	lines = append(lines, foot...)
 	return strings.Join(lines, "\n") + "\n"
 }
 
 // writeTemplate writes a template's name, language and filled parameters (by name when the
-// template uses named parameters, else by position).
+// template uses named parameters, else by position; a media header by its link, a button's
+// payload as such).
 func writeTemplate(b *strings.Builder, t *whatsapp.Template) {
 	fmt.Fprintf(b, "template %s (%s)", t.Name, t.Language.Code)
 	for _, c := range t.Components {
+		part := c.Type
+		if c.Index != nil {
+			part += " " + *c.Index
+		}
 		for i, p := range c.Parameters {
-			name := p.ParameterName
-			if name == "" {
-				name = strconv.Itoa(i + 1)
+			switch {
+			case p.Image != nil || p.Video != nil || p.Document != nil:
+				md := p.Image
+				if md == nil {
+					md = p.Video
+				}
+				if md == nil {
+					md = p.Document
+				}
+				ref := md.Link
+				if ref == "" {
+					ref = "media " + md.ID
+				}
+				fmt.Fprintf(b, "\n  %s %s = %s", part, p.Type, ref)
+			case p.Type == "payload":
+				fmt.Fprintf(b, "\n  %s payload = %s", part, p.Payload)
+			default:
+				name := p.ParameterName
+				if name == "" {
+					name = strconv.Itoa(i + 1)
+				}
+				fmt.Fprintf(b, "\n  %s {{%s}} = %s", part, name, p.Text)
 			}
-			fmt.Fprintf(b, "\n  %s {{%s}} = %s", c.Type, name, p.Text)
 		}
 	}
+}
+
+// printable makes text from outside (the bot's messages) safe to draw: a tab becomes a space
+// and any other control character, an escape sequence's ESC included, becomes U+FFFD, so a
+// message can neither restyle nor move around the terminal. Line breaks stay.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n':
+			return r
+		case r == '\t':
+			return ' '
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
+
+// cardFrame is the columns a card's border and padding take.
+const cardFrame = 4
+
+// renderCard draws text in a bordered card no wider than width columns, wrapping the text to
+// fit (width 0: as wide as the text).
+func renderCard(s *Styles, text string, width int) string {
+	text = printable(text)
+	if width > 0 {
+		text = wrap(text, width-cardFrame)
+	}
+	return s.Card.Render(text)
 }
 
 // writeMedia writes a media message's kind, link or id, filename and caption; false when m

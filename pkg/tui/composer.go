@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,27 +24,111 @@ type Template struct {
 	Params   []TemplateParam
 }
 
-// TemplateParam is one placeholder of a template: {{1}} (Index) or {{name}} (Name) in a
-// component (header, body, or button with ButtonIndex).
+// TemplateParam is one parameter a template declares: a placeholder {{1}} (Index) or
+// {{name}} (Name) in a component's text (header, body, or a URL button's link), a media
+// header (Format image, video or document: a link is asked for), or a quick-reply button's
+// payload (ButtonType quick_reply).
 type TemplateParam struct {
 	Component   string // header, body, button
 	ButtonIndex string // "0".."9" for a button's parameter
+	ButtonType  string // url or quick_reply for a button's parameter ("" means url)
+	ButtonText  string // the button's title, for the prompt
+	Format      string // image, video or document for a media header; "" for text
 	Index       int    // positional placeholder number, 0 for a named one
 	Name        string // named placeholder
 	Example     string
 }
 
-// Label names the parameter for a prompt: "body {{1}}".
+// media reports whether p is a media header (its value is a link).
+func (p TemplateParam) media() bool { return p.Format != "" }
+
+// payload reports whether p is a quick-reply button's payload (optional).
+func (p TemplateParam) payload() bool { return p.ButtonType == "quick_reply" }
+
+// Label names the parameter for a prompt: "body {{1}}", "header image", "button 1 payload".
 func (p TemplateParam) Label() string {
-	ph := p.Name
-	if p.Index > 0 {
-		ph = strconv.Itoa(p.Index)
-	}
 	c := p.Component
 	if c == "button" {
 		c = "button " + p.ButtonIndex
 	}
+	switch {
+	case p.media():
+		return c + " " + p.Format
+	case p.payload():
+		return c + " payload"
+	}
+	ph := p.Name
+	if p.Index > 0 {
+		ph = strconv.Itoa(p.Index)
+	}
 	return c + " {{" + ph + "}}"
+}
+
+// TemplateFromInfo lists every parameter of a template as Graph describes it, in the order
+// Meta wants the components: header (text placeholders, or one image, video or document
+// link), body placeholders (with the template's examples), then each button's (a URL
+// button's placeholders, a quick-reply button's payload). A location header and the other
+// button types take no parameter the composer asks for.
+func TemplateFromInfo(ti whatsapp.TemplateInfo) Template {
+	t := Template{Name: ti.Name, Language: ti.Language, Category: ti.Category}
+	for _, c := range ti.Components {
+		typ := strings.ToLower(c.Type)
+		switch typ {
+		case "header":
+			switch f := strings.ToLower(c.Format); f {
+			case "", "text":
+				t.Params = append(t.Params, withExamples(ParamsFromText("header", "", c.Text), c.Example, "header_text")...)
+			case "image", "video", "document":
+				t.Params = append(t.Params, TemplateParam{Component: "header", Format: f, Example: firstExample(c.Example, "header_handle")})
+			}
+		case "body":
+			t.Params = append(t.Params, withExamples(ParamsFromText("body", "", c.Text), c.Example, "body_text")...)
+		case "buttons":
+			for i, bt := range c.Buttons {
+				idx := strconv.Itoa(i)
+				switch strings.ToLower(bt.Type) {
+				case "url":
+					for _, p := range ParamsFromText("button", idx, bt.URL) {
+						p.ButtonType, p.ButtonText = "url", bt.Text
+						t.Params = append(t.Params, p)
+					}
+				case "quick_reply":
+					t.Params = append(t.Params, TemplateParam{Component: "button", ButtonIndex: idx, ButtonType: "quick_reply", ButtonText: bt.Text})
+				}
+			}
+		}
+	}
+	return t
+}
+
+// withExamples fills the examples of a component's placeholders from its "example" object
+// ({"body_text":[["Alice","A-1"]]} or {"header_text":["Alice"]}), when it has them.
+func withExamples(ps []TemplateParam, raw json.RawMessage, field string) []TemplateParam {
+	if len(raw) == 0 {
+		return ps
+	}
+	var ex map[string]json.RawMessage
+	if json.Unmarshal(raw, &ex) != nil {
+		return ps
+	}
+	var vals []string
+	var nested [][]string
+	if json.Unmarshal(ex[field], &nested) == nil && len(nested) > 0 {
+		vals = nested[0]
+	} else {
+		_ = json.Unmarshal(ex[field], &vals)
+	}
+	for i := range ps {
+		if i < len(vals) {
+			ps[i].Example = vals[i]
+		}
+	}
+	return ps
+}
+
+func firstExample(raw json.RawMessage, field string) string {
+	ps := withExamples([]TemplateParam{{}}, raw, field)
+	return ps[0].Example
 }
 
 var placeholderRE = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_]+)\s*\}\}`)
@@ -85,7 +170,11 @@ type ComposerConfig struct {
 	Backend ComposerBackend
 	// Normalize checks and normalizes a recipient to E.164 (whatsapp.NormalizeE164).
 	Normalize func(string) (string, error)
-	// Check validates the finished message before the preview (Message.Validate); optional.
+	// CheckRecipient checks the normalized recipient when it is entered, before anything is
+	// composed (an opted-out contact is refused there); optional.
+	CheckRecipient func(to string) error
+	// Check validates the finished message before the preview (Message.Validate, the 24-hour
+	// window); optional.
 	Check func(*whatsapp.Message) error
 	// Explain turns a send error into its class and advice for the result screen; optional.
 	Explain func(error) string
@@ -113,6 +202,7 @@ const (
 	stageLoading
 	stagePreview
 	stageSending
+	stageFailed // the send failed: edit and retry, or quit
 	stageResult
 )
 
@@ -127,13 +217,14 @@ type sentMsg struct {
 }
 
 // Composer is the message composer's model: each question is a huh form (see form), the
-// preview ends with a huh.Confirm "Send to …?". After Run, read Cancelled, Sent, MessageID and
-// SendErr.
+// preview ends with a huh.Confirm "Send to …?". A failed send shows its error and advice once
+// and asks whether to edit and try again. After Run, read Cancelled, Sent, MessageID and
+// SendErr (the last attempt's error, already shown on the screen).
 type Composer struct {
 	cfg     ComposerConfig
 	form    *form
 	stage   composerStage
-	confirm *confirm // the send question of the preview, nil when the message has a problem
+	confirm *confirm // the send question of the preview (nil when the message has a problem), or the retry question after a failed send
 
 	templates     []Template
 	templatesErr  error
@@ -203,12 +294,22 @@ func (c *Composer) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		c.stage = stageFields
 		return c, c.form.enter()
 	case sentMsg:
-		c.stage = stageResult
 		c.Sent, c.MessageID, c.SendErr = true, msg.id, msg.err
-		return c, tea.Quit // the result stays on the screen
+		if msg.err == nil {
+			c.stage = stageResult
+			return c, tea.Quit // the result stays on the screen
+		}
+		c.stage = stageFailed
+		var cmd tea.Cmd
+		c.confirm, cmd = newConfirm(c.cfg.Styles, c.cfg.Keys, c.form.width, "Edit the message and try again?", "Edit", "Quit")
+		return c, cmd
 	case tea.KeyMsg:
 		if key.Matches(msg, c.cfg.Keys.Quit) {
-			if c.stage != stageResult {
+			switch c.stage {
+			case stageFailed: // nothing more was sent: quit with the error shown
+				c.stage, c.confirm = stageResult, nil
+			case stageResult:
+			default:
 				c.Cancelled = true
 			}
 			return c, tea.Quit
@@ -222,9 +323,25 @@ func (c *Composer) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			if key.Matches(msg, c.cfg.Keys.Back) || (c.confirm == nil && key.Matches(msg, c.cfg.Keys.Deny)) {
 				return c, c.edit()
 			}
+		case stageFailed:
+			if key.Matches(msg, c.cfg.Keys.Back) {
+				return c, c.edit()
+			}
 		}
 	}
 	switch c.stage {
+	case stageFailed:
+		answered, cmd := c.confirm.update(msg)
+		switch {
+		case !answered:
+			return c, cmd
+		case c.confirm.yes:
+			return c, c.edit()
+		default: // quit: the error stays on the screen
+			c.stage = stageResult
+			c.confirm = nil
+			return c, tea.Quit
+		}
 	case stagePreview:
 		if c.confirm == nil {
 			return c, nil
@@ -267,36 +384,41 @@ func (c *Composer) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (c *Composer) View() string {
 	s := c.cfg.Styles
 	var b strings.Builder
-	b.WriteString(s.Title.Render("gtc send — compose a message") + "\n\n")
+	b.WriteString(renderLines(s.Title, wrap("gtc send — compose a message", c.form.width)) + "\n\n")
 	switch c.stage {
 	case stageLoading:
-		b.WriteString(s.Muted.Render("Loading the business account's templates…") + "\n")
+		b.WriteString(renderLines(s.Muted, wrap("Loading the business account's templates…", c.form.width)) + "\n")
 	case stageFields:
 		b.WriteString(c.form.view())
 	case stagePreview, stageSending:
 		b.WriteString(s.Label.Render("Preview") + "\n")
-		b.WriteString(renderMessage(s, c.message) + "\n")
+		b.WriteString(renderMessage(s, c.message, c.form.width) + "\n")
 		if c.buildErr != nil {
-			b.WriteString(s.Error.Render(wrap("✗ "+c.buildErr.Error(), c.form.width)) + "\n")
-			b.WriteString("\n" + s.Help.Render("n edit • ctrl+c cancel") + "\n")
+			b.WriteString(renderLines(s.Error, wrap("✗ "+c.buildErr.Error(), c.form.width)) + "\n")
+			b.WriteString("\n" + renderLines(s.Help, wrap("n edit • ctrl+c cancel", c.form.width)) + "\n")
 			break
 		}
 		if c.stage == stageSending {
-			b.WriteString("\n" + s.Muted.Render("Sending…") + "\n")
+			b.WriteString("\n" + renderLines(s.Muted, wrap("Sending…", c.form.width)) + "\n")
 			break
 		}
 		b.WriteString("\n" + c.confirm.view() + "\n")
-		b.WriteString("\n" + s.Help.Render("y send • n edit • ←/→ choose • ctrl+c cancel") + "\n")
-	case stageResult:
-		if c.SendErr != nil {
-			b.WriteString(s.Error.Render(wrap("✗ send failed: "+c.SendErr.Error(), c.form.width)) + "\n")
-			if c.cfg.Explain != nil {
-				if adv := c.cfg.Explain(c.SendErr); adv != "" {
-					b.WriteString(wrap(adv, c.form.width) + "\n")
-				}
-			}
-		} else {
+		b.WriteString("\n" + renderLines(s.Help, wrap("y send • n edit • ←/→ choose • ctrl+c cancel", c.form.width)) + "\n")
+	case stageFailed, stageResult:
+		if c.SendErr == nil {
 			b.WriteString(s.OK.Render("✓ sent, message id "+c.MessageID) + "\n")
+			break
+		}
+		b.WriteString(renderMessage(s, c.message, c.form.width) + "\n")
+		b.WriteString(renderLines(s.Error, wrap("✗ not sent: "+c.SendErr.Error(), c.form.width)) + "\n")
+		if c.cfg.Explain != nil {
+			if adv := c.cfg.Explain(c.SendErr); adv != "" {
+				b.WriteString(renderLines(s.Muted, wrap(adv, c.form.width)) + "\n")
+			}
+		}
+		if c.stage == stageFailed {
+			b.WriteString("\n" + c.confirm.view() + "\n")
+			b.WriteString("\n" + renderLines(s.Help, wrap("y edit and retry • n quit • ←/→ choose • ctrl+c quit", c.form.width)) + "\n")
 		}
 	}
 	return b.String()
@@ -315,8 +437,21 @@ func (c *Composer) plan(v map[string]string) []Field {
 				}
 				_, err := c.cfg.Normalize(s)
 				return err
+			},
+			Check: func(s string) error {
+				if c.cfg.CheckRecipient == nil {
+					return nil
+				}
+				if c.cfg.Normalize != nil {
+					n, err := c.cfg.Normalize(s)
+					if err != nil {
+						return err
+					}
+					s = n
+				}
+				return c.cfg.CheckRecipient(s)
 			}},
-		{Key: "kind", Title: "kind", Help: "What to send.", Choices: composerKinds},
+		{Key: "kind", Title: "kind", Help: "What to send.", Choices: composerKinds, Decides: true},
 	}
 	req := func(what string, max int) func(string) error {
 		return func(s string) error {
@@ -336,12 +471,6 @@ func (c *Composer) plan(v map[string]string) []Field {
 			}
 			return req(what, max)(s)
 		}
-	}
-	link := func(s string) error {
-		if !strings.HasPrefix(s, "https://") && !strings.HasPrefix(s, "http://") {
-			return errors.New("the link must be an http(s) URL Meta can download, like https://example.com/file.pdf")
-		}
-		return nil
 	}
 	switch v["kind"] {
 	case "text":
@@ -371,7 +500,7 @@ func (c *Composer) plan(v map[string]string) []Field {
 				return nil
 			}})
 	case "image", "video", "document", "audio":
-		fs = append(fs, Field{Key: "link", Title: "link", Help: "Public URL of the " + v["kind"] + ".", Validate: link})
+		fs = append(fs, Field{Key: "link", Title: "link", Help: "Public URL of the " + v["kind"] + ".", Validate: checkLink})
 		if v["kind"] != "audio" {
 			fs = append(fs, Field{Key: "caption", Title: "caption", Help: "Caption (optional).", Validate: opt("the caption", whatsapp.MaxCaption)})
 		}
@@ -420,6 +549,15 @@ func (c *Composer) templateFields(v map[string]string) []Field {
 					}
 					return nil
 				}},
+			{Key: "header_param", Title: "header parameter", Help: "Empty when the template's header has no parameter; else its text, or image:, video: or document: and a link, like image:https://example.com/a.jpg.",
+				Validate: func(s string) error {
+					if kind, link, ok := mediaRef(s); ok {
+						if err := checkLink(link); err != nil {
+							return fmt.Errorf("%s header: %w", kind, err)
+						}
+					}
+					return nil
+				}},
 			{Key: "body_params", Title: "body parameters", Help: "Values for {{1}}, {{2}}, … separated by ; (empty for none)."},
 		}
 	}
@@ -427,23 +565,88 @@ func (c *Composer) templateFields(v map[string]string) []Field {
 	for i, t := range c.templates {
 		choices[i] = Choice{Label: t.Name, Value: strconv.Itoa(i), Detail: t.Language + " · " + strings.ToLower(t.Category) + " · " + plural(len(t.Params), "parameter")}
 	}
-	fs := []Field{{Key: "template", Title: "template", Help: "Approved templates of the business account.", Choices: choices}}
+	fs := []Field{{Key: "template", Title: "template", Help: "Approved templates of the business account.", Choices: choices, Decides: true}}
 	if t, ok := c.chosenTemplate(v); ok {
 		for i, p := range t.Params {
-			help := "Value for " + p.Label() + "."
-			if p.Example != "" {
-				help += " Example: " + p.Example + "."
-			}
-			fs = append(fs, Field{Key: "param" + strconv.Itoa(i), Title: p.Label(), Help: help,
-				Validate: func(s string) error {
-					if s == "" {
-						return fmt.Errorf("a value for %s is required", p.Label())
-					}
-					return nil
-				}})
+			fs = append(fs, paramField("param"+strconv.Itoa(i), p))
 		}
 	}
 	return fs
+}
+
+// paramField is the question for one template parameter.
+func paramField(key string, p TemplateParam) Field {
+	f := Field{Key: key, Title: p.Label()}
+	switch {
+	case p.media():
+		f.Help = "Public https:// link to the header's " + p.Format + "; Meta downloads it when it delivers the message."
+		f.Validate = func(s string) error {
+			if s == "" {
+				return fmt.Errorf("the template's header is %s %s: a link is required", article(p.Format), p.Format)
+			}
+			return checkLink(s)
+		}
+	case p.payload():
+		f.Help = fmt.Sprintf("Payload your webhook receives when the customer taps %q (optional: empty sends none).", p.ButtonText)
+	default:
+		f.Help = "Value for " + p.Label() + "."
+		if p.ButtonType == "url" {
+			f.Help = fmt.Sprintf("Value for %s, the end of the link of button %q.", p.Label(), p.ButtonText)
+			f.Warn = func(s string) string {
+				if e := urlParam(s); e != s {
+					return "sent percent-encoded, as " + e
+				}
+				return ""
+			}
+		}
+		f.Validate = func(s string) error {
+			if s == "" {
+				return fmt.Errorf("a value for %s is required", p.Label())
+			}
+			if n := len([]rune(s)); p.Component == "header" && n > whatsapp.MaxHeaderText {
+				return fmt.Errorf("a header is at most %d characters, the value alone is %d", whatsapp.MaxHeaderText, n)
+			}
+			return nil
+		}
+	}
+	if p.Example != "" {
+		f.Help += " Example: " + p.Example + "."
+	}
+	return f
+}
+
+func article(word string) string {
+	if strings.ContainsAny(word[:1], "aeiou") {
+		return "an"
+	}
+	return "a"
+}
+
+// checkLink accepts an http(s) URL.
+func checkLink(s string) error {
+	if !strings.HasPrefix(s, "https://") && !strings.HasPrefix(s, "http://") {
+		return errors.New("the link must be an http(s) URL Meta can download, like https://example.com/file.pdf")
+	}
+	return nil
+}
+
+// urlParam percent-encodes a URL button's value, as Meta requires, unless it is encoded
+// already.
+func urlParam(s string) string {
+	if u, err := url.PathUnescape(s); err == nil && u != s {
+		return s
+	}
+	return url.PathEscape(s)
+}
+
+// mediaRef splits "image:https://…" into its kind and link.
+func mediaRef(s string) (kind, link string, ok bool) {
+	kind, link, ok = strings.Cut(s, ":")
+	switch kind = strings.ToLower(strings.TrimSpace(kind)); kind {
+	case "image", "video", "document":
+		return kind, strings.TrimSpace(link), ok
+	}
+	return "", "", false
 }
 
 func (c *Composer) chosenTemplate(v map[string]string) (Template, bool) {
@@ -481,10 +684,17 @@ func (c *Composer) build() (*whatsapp.Message, error) {
 			m.Template.Components = templateComponents(t.Params, values)
 		} else {
 			m.Template = &whatsapp.Template{Name: v["template"], Language: whatsapp.Language{Code: v["language"]}}
-			vals := splitList(v["body_params"])
-			ps := make([]TemplateParam, len(vals))
-			for i := range vals {
-				ps[i] = TemplateParam{Component: "body", Index: i + 1}
+			var ps []TemplateParam
+			var vals []string
+			if h := v["header_param"]; h != "" {
+				if kind, link, ok := mediaRef(h); ok {
+					ps, vals = append(ps, TemplateParam{Component: "header", Format: kind}), append(vals, link)
+				} else {
+					ps, vals = append(ps, TemplateParam{Component: "header", Index: 1}), append(vals, h)
+				}
+			}
+			for i, val := range splitList(v["body_params"]) {
+				ps, vals = append(ps, TemplateParam{Component: "body", Index: i + 1}), append(vals, val)
 			}
 			m.Template.Components = templateComponents(ps, vals)
 		}
@@ -522,32 +732,59 @@ func (c *Composer) build() (*whatsapp.Message, error) {
 	return m, nil
 }
 
-// templateComponents groups parameter values by component, in placeholder order.
+// templateComponents groups parameter values by component, in placeholder order. An empty
+// quick-reply payload sends no button component (the tap then carries the button's text).
 func templateComponents(ps []TemplateParam, values []string) []whatsapp.Component {
 	var out []whatsapp.Component
-	find := func(typ, idx string) *whatsapp.Component {
+	find := func(p TemplateParam) *whatsapp.Component {
 		for i := range out {
-			if out[i].Type == typ && (out[i].Index == nil || *out[i].Index == idx) {
+			if out[i].Type == p.Component && (out[i].Index == nil || *out[i].Index == p.ButtonIndex) {
 				return &out[i]
 			}
 		}
-		c := whatsapp.Component{Type: typ}
-		if typ == "button" {
-			ix := idx
-			c.Index, c.SubType = &ix, "url"
+		c := whatsapp.Component{Type: p.Component}
+		if p.Component == "button" {
+			ix := p.ButtonIndex
+			c.Index, c.SubType = &ix, p.ButtonType
+			if c.SubType == "" {
+				c.SubType = "url"
+			}
 		}
 		out = append(out, c)
 		return &out[len(out)-1]
 	}
 	for i, p := range ps {
-		c := find(p.Component, p.ButtonIndex)
-		c.Parameters = append(c.Parameters, whatsapp.Parameter{Type: "text", Text: values[i], ParameterName: p.Name})
+		var param whatsapp.Parameter
+		switch {
+		case p.media():
+			param.Type = p.Format
+			m := &whatsapp.Media{Link: values[i]}
+			switch p.Format {
+			case "image":
+				param.Image = m
+			case "video":
+				param.Video = m
+			default:
+				param.Document = m
+			}
+		case p.payload():
+			if values[i] == "" {
+				continue
+			}
+			param = whatsapp.Parameter{Type: "payload", Payload: values[i]}
+		case p.Component == "button":
+			param = whatsapp.Parameter{Type: "text", Text: urlParam(values[i]), ParameterName: p.Name}
+		default:
+			param = whatsapp.Parameter{Type: "text", Text: values[i], ParameterName: p.Name}
+		}
+		c := find(p)
+		c.Parameters = append(c.Parameters, param)
 	}
 	return out
 }
 
-// renderMessage draws a message as a readable card.
-func renderMessage(s *Styles, m *whatsapp.Message) string {
+// renderMessage draws a message as a readable card that fits width columns (0: any width).
+func renderMessage(s *Styles, m *whatsapp.Message, width int) string {
 	if m == nil {
 		return ""
 	}
@@ -593,7 +830,7 @@ func renderMessage(s *Styles, m *whatsapp.Message) string {
 			b.Write(raw)
 		}
 	}
-	return s.Card.Render(b.String())
+	return renderCard(s, b.String(), width)
 }
 
 func splitList(s string) []string {

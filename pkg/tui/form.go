@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/huh"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/greentic/gtc/pkg/secret"
 )
@@ -26,6 +27,12 @@ type Field struct {
 	Validate func(string) error
 	// Warn returns a warning worth showing for an acceptable value ("" for none).
 	Warn func(string) string
+	// Check checks a value Validate accepted, only when it is submitted (enter): for checks too
+	// slow to run on every key press, like a look-up in the state database. nil accepts.
+	Check func(string) error
+	// Decides marks a field whose answer changes which fields follow (the composer's kind and
+	// template): until every such field is behind, the step counter shows no total.
+	Decides bool
 }
 
 // Choice is one entry of a choice field.
@@ -54,6 +61,8 @@ type form struct {
 	value string    // bound to the current huh field
 	err   error     // Validate's verdict on value after the last key press
 	start tea.Cmd   // the first field's Init command
+
+	keysHelp string // the key help line for a typed field, when not the usual one
 }
 
 func newForm(s *Styles, k KeyMap, values map[string]string, plan func(map[string]string) []Field) *form {
@@ -94,7 +103,7 @@ func (f *form) enter() tea.Cmd {
 		v = fd.Default
 	}
 	f.value = v
-	title := fd.Title + "  " + f.styles.Step.Render(fmt.Sprintf("(%d of %d)", f.idx+1, len(f.fields())))
+	title := fd.Title + "  " + f.styles.Step.Render(f.counter())
 	help := wrap(fd.Help, f.fieldWidth())
 	var field huh.Field
 	if len(fd.Choices) > 0 {
@@ -103,6 +112,10 @@ func (f *form) enter() tea.Cmd {
 			label := c.Label
 			if c.Detail != "" {
 				label += "  " + f.styles.Muted.Render(c.Detail)
+			}
+			// One line an option: huh sizes the list by options, so a wrapped one hides the next.
+			if w := f.fieldWidth() - 3; w > 10 {
+				label = ansi.Truncate(label, w, "…")
 			}
 			opts[i] = huh.NewOption(label, c.Value)
 		}
@@ -117,6 +130,18 @@ func (f *form) enter() tea.Cmd {
 	}
 	f.step = newStep(f.theme, f.keys, f.width, field)
 	return f.step.Init()
+}
+
+// counter is the step counter of the current field: "(3 of 5)", or "(step 3)" while an
+// answer still to give (this field's or a later one's) decides how many questions follow.
+func (f *form) counter() string {
+	fs := f.fields()
+	for _, fd := range fs[f.idx:] {
+		if fd.Decides {
+			return fmt.Sprintf("(step %d)", f.idx+1)
+		}
+	}
+	return fmt.Sprintf("(%d of %d)", f.idx+1, len(fs))
 }
 
 // fieldWidth is the text width inside a field (huh draws a border and a space on its left).
@@ -163,6 +188,12 @@ func (f *form) update(msg tea.Msg) (bool, tea.Cmd) {
 		return false, cmd
 	}
 	if key.Matches(km, f.keys.Next) {
+		if err := f.step.GetFocusedField().Error(); err == nil && fd.Check != nil {
+			if err := fd.Check(strings.TrimSpace(f.value)); err != nil {
+				f.err = err
+				return false, nil
+			}
+		}
 		if !submitStep(f.step) {
 			f.err = f.step.GetFocusedField().Error()
 			return false, nil
@@ -202,17 +233,20 @@ func (f *form) view() string {
 	var b strings.Builder
 	b.WriteString(f.step.View() + "\n")
 	if f.err != nil {
-		b.WriteString(s.Error.Render(wrap("✗ "+f.err.Error(), f.width)) + "\n")
+		b.WriteString(renderLines(s.Error, wrap("✗ "+f.err.Error(), f.width)) + "\n")
 	} else if fd.Warn != nil && len(fd.Choices) == 0 {
 		if w := fd.Warn(strings.TrimSpace(f.value)); w != "" {
-			b.WriteString(s.Muted.Render(wrap("! "+w, f.width)) + "\n")
+			b.WriteString(renderLines(s.Warn, wrap("! "+w, f.width)) + "\n")
 		}
 	}
 	keys := "enter next • esc back • ctrl+c cancel"
+	if f.keysHelp != "" {
+		keys = f.keysHelp
+	}
 	if len(fd.Choices) > 0 {
 		keys = "↑/↓ choose • " + keys
 	}
-	b.WriteString("\n" + s.Help.Render(keys) + "\n")
+	b.WriteString("\n" + renderLines(s.Help, wrap(keys, f.width)) + "\n")
 	return b.String()
 }
 
@@ -291,22 +325,51 @@ func masked(fd Field, v string) string {
 	return v
 }
 
-// wrap breaks s into lines of at most width columns at spaces.
+// wrap breaks s into lines of at most width columns (display width), at spaces, and inside
+// a word only when the word alone is longer than a line; the line breaks s has are kept, and
+// a line's indentation is repeated on the lines it wraps onto. A width of 10 or less
+// (unknown or absurd) leaves s as it is.
 func wrap(s string, width int) string {
 	if width <= 10 {
 		return s
 	}
-	var out, line strings.Builder
-	for _, w := range strings.Fields(s) {
-		if line.Len() > 0 && line.Len()+1+len(w) > width {
-			out.WriteString(line.String() + "\n")
+	var out []string
+	for _, para := range strings.Split(s, "\n") {
+		indent := para[:len(para)-len(strings.TrimLeft(para, " "))]
+		if len(indent) > width/2 {
+			indent = ""
+		}
+		var line strings.Builder
+		lineW := 0
+		flush := func() {
+			out = append(out, indent+line.String())
 			line.Reset()
+			lineW = 0
 		}
-		if line.Len() > 0 {
-			line.WriteByte(' ')
+		width := width - len(indent)
+		for _, w := range strings.Fields(para) {
+			ww := ansi.StringWidth(w)
+			if lineW > 0 && lineW+1+ww > width {
+				flush()
+			}
+			if ww > width { // a word longer than a line: cut it
+				if lineW > 0 {
+					flush()
+				}
+				parts := strings.Split(ansi.Hardwrap(w, width, false), "\n")
+				for _, p := range parts[:len(parts)-1] {
+					out = append(out, p)
+				}
+				w, ww = parts[len(parts)-1], ansi.StringWidth(parts[len(parts)-1])
+			}
+			if lineW > 0 {
+				line.WriteByte(' ')
+				lineW++
+			}
+			line.WriteString(w)
+			lineW += ww
 		}
-		line.WriteString(w)
+		flush()
 	}
-	out.WriteString(line.String())
-	return out.String()
+	return strings.Join(out, "\n")
 }

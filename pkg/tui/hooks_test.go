@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +173,39 @@ func TestSetupWizardCtrlCWritesNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(save); !os.IsNotExist(err) {
 		t.Errorf("answers saved after ctrl+c: %v", err)
+	}
+}
+
+// TestComposerRetryToGraphfake fails the first send at graphfake (131026, undeliverable): the
+// composer shows the Graph error and its classified advice once and sends the edited message
+// on the second try.
+func TestComposerRetryToGraphfake(t *testing.T) {
+	fake, client := newFakeClient(t)
+	fake.FailNext(1, 131026)
+	c := NewComposer(ComposerConfig{Styles: PlainStyles(), Keys: DefaultKeyMap(), Backend: ClientBackend{Client: client},
+		Normalize: whatsapp.NormalizeE164, Explain: ExplainSendError})
+	tm := teatest.NewTestModel(t, snapModel{c}, teatest.WithInitialTermSize(80, 30))
+	tm.Type("+4915123456789")
+	tm.Send(press("enter"))
+	tm.Send(press("enter"))
+	tm.Type("Your order shipped")
+	tm.Send(press("enter"))
+	tm.Send(press("y"))
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("try again?")) },
+		teatest.WithDuration(10*time.Second))
+	failed := regexp.MustCompile(`fbtrace_id [^\]]+`).ReplaceAllString(snapshot(t, tm), "fbtrace_id TRACE") // random per call
+	golden(t, "composer_graphfake_failed", failed)
+	if n := strings.Count(failed, "131026"); n != 1 {
+		t.Errorf("the error shows %d times, want once:\n%s", n, failed)
+	}
+	tm.Send(press("y"))
+	tm.Send(press("enter"))
+	tm.Send(press("y"))
+	final := finalScreen(t, tm).(*Composer)
+	if final.SendErr != nil || !strings.HasPrefix(final.MessageID, "wamid.") {
+		t.Fatalf("err=%v id=%q", final.SendErr, final.MessageID)
+	}
+	if msgs := fake.Messages(); len(msgs) != 1 || msgs[0].Text.Body != "Your order shipped" {
+		t.Fatalf("graphfake accepted %+v", msgs)
 	}
 }

@@ -11,6 +11,8 @@ type KeyMap struct {
 	Back    key.Binding // previous field
 	Up      key.Binding
 	Down    key.Binding
+	Left    key.Binding // previous reply button in a row (chat)
+	Right   key.Binding // next reply button in a row (chat)
 	Confirm key.Binding // yes on a confirm screen
 	Deny    key.Binding // no on a confirm screen: go back and edit
 	Quit    key.Binding // cancel everything (exit 130 in the wizard and composer)
@@ -23,6 +25,8 @@ func DefaultKeyMap() KeyMap {
 		Back:    key.NewBinding(key.WithKeys("shift+tab", "esc"), key.WithHelp("esc", "back")),
 		Up:      key.NewBinding(key.WithKeys("up", "ctrl+p"), key.WithHelp("↑", "up")),
 		Down:    key.NewBinding(key.WithKeys("down", "ctrl+n", "tab"), key.WithHelp("↓", "down")),
+		Left:    key.NewBinding(key.WithKeys("left"), key.WithHelp("←", "left")),
+		Right:   key.NewBinding(key.WithKeys("right"), key.WithHelp("→", "right")),
 		Confirm: key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes")),
 		Deny:    key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n", "edit")),
 		Quit:    key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "cancel")),

@@ -24,6 +24,7 @@ type Styles struct {
 	Label  lipgloss.Style // a field's name
 	Help   lipgloss.Style // a field's help text and the key help line
 	Error  lipgloss.Style // inline validation errors and failed sends
+	Warn   lipgloss.Style // warnings: acceptable, but worth a second look
 	OK     lipgloss.Style // success lines
 	Cursor lipgloss.Style // the selected choice
 	Choice lipgloss.Style // an unselected choice
@@ -67,6 +68,7 @@ func PlainStyles() *Styles {
 func newStyles(r *lipgloss.Renderer) *Styles {
 	green := lipgloss.AdaptiveColor{Light: "#1a7f37", Dark: "#25D366"}
 	red := lipgloss.AdaptiveColor{Light: "#cf222e", Dark: "#ff6b6b"}
+	amber := lipgloss.AdaptiveColor{Light: "#9a6700", Dark: "#d29922"}
 	muted := lipgloss.AdaptiveColor{Light: "#6e7781", Dark: "#8b949e"}
 	accent := lipgloss.AdaptiveColor{Light: "#0969da", Dark: "#58a6ff"}
 	return &Styles{
@@ -76,6 +78,7 @@ func newStyles(r *lipgloss.Renderer) *Styles {
 		Label:    r.NewStyle().Bold(true),
 		Help:     r.NewStyle().Foreground(muted),
 		Error:    r.NewStyle().Foreground(red),
+		Warn:     r.NewStyle().Foreground(amber),
 		OK:       r.NewStyle().Foreground(green),
 		Cursor:   r.NewStyle().Foreground(accent).Bold(true),
 		Choice:   r.NewStyle(),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/huh"
 
 	"github.com/greentic/gtc/pkg/answers"
 	"github.com/greentic/gtc/pkg/secret"
@@ -64,13 +65,18 @@ type WizardConfig struct {
 }
 
 // Wizard is the setup wizard's model: each field of answers.json is a huh form (see form),
-// then the summary and a huh.Confirm "Write …?". Run it, then read Cancelled, Confirmed and
-// Values.
+// then the summary with its warnings and a huh.Confirm "Write …?". "No, edit" asks which
+// answer to change and comes back to the summary after it. Run it, then read Cancelled,
+// Confirmed and Values.
 type Wizard struct {
 	cfg     WizardConfig
 	fields  []Field
 	form    *form
 	confirm *confirm // the write question, nil until every field is answered
+
+	pick      *huh.Form // "which answer?" after "No, edit"; nil otherwise
+	pickValue string    // the key of the answer picked
+	editing   int       // the index of the answer being edited from the summary, -1 when none
 
 	// Confirmed is true when the user accepted the summary.
 	Confirmed bool
@@ -91,7 +97,7 @@ func NewWizard(cfg WizardConfig) *Wizard {
 		values[k] = v
 	}
 	fields := WizardFields()
-	w := &Wizard{cfg: cfg, fields: fields}
+	w := &Wizard{cfg: cfg, fields: fields, editing: -1}
 	w.form = newForm(cfg.Styles, cfg.Keys, values, func(map[string]string) []Field { return fields })
 	return w
 }
@@ -109,16 +115,31 @@ func (w *Wizard) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if w.confirm != nil {
 			w.confirm.resize(w.form.width)
 		}
+		if w.pick != nil {
+			sizeStep(w.pick, w.form.width)
+		}
 		return w, nil
 	case tea.KeyMsg:
 		if key.Matches(msg, w.cfg.Keys.Quit) {
 			w.Cancelled = true
 			return w, tea.Quit
 		}
-		if w.confirm != nil && key.Matches(msg, w.cfg.Keys.Back) {
-			w.confirm = nil
-			return w, w.form.back()
+		switch {
+		case w.confirm != nil && key.Matches(msg, w.cfg.Keys.Back):
+			return w, w.openPick()
+		case w.pick != nil && key.Matches(msg, w.cfg.Keys.Back), w.editing >= 0 && key.Matches(msg, w.cfg.Keys.Back):
+			return w, w.summary() // the answer stays as it was
+		case w.pick != nil && key.Matches(msg, w.cfg.Keys.Next):
+			w.pick.Update(msg)
+			if !submitStep(w.pick) {
+				return w, nil
+			}
+			return w, w.edit(w.pickValue)
 		}
+	}
+	if w.pick != nil {
+		_, cmd := w.pick.Update(msg)
+		return w, cmd
 	}
 	if w.confirm != nil {
 		answered, cmd := w.confirm.update(msg)
@@ -128,36 +149,90 @@ func (w *Wizard) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		case w.confirm.yes:
 			w.Confirmed = true
 			return w, tea.Quit
-		default: // "no, edit": back to the last field
-			w.confirm = nil
-			return w, w.form.back()
+		default: // "no, edit": which answer?
+			return w, w.openPick()
 		}
 	}
 	done, cmd := w.form.update(msg)
+	if w.editing >= 0 && w.form.idx != w.editing { // the edited answer was accepted
+		return w, w.summary()
+	}
 	if done {
-		var initCmd tea.Cmd
-		w.confirm, initCmd = newConfirm(w.cfg.Styles, w.cfg.Keys, w.form.width, "Write "+w.cfg.Target+"?", "Yes, write", "No, edit")
-		return w, initCmd
+		return w, w.summary()
 	}
 	return w, cmd
+}
+
+// summary shows the answers and the write question.
+func (w *Wizard) summary() tea.Cmd {
+	w.pick, w.editing, w.form.keysHelp = nil, -1, ""
+	w.form.idx, w.form.step = len(w.fields), nil
+	var cmd tea.Cmd
+	w.confirm, cmd = newConfirm(w.cfg.Styles, w.cfg.Keys, w.form.width, "Write "+w.cfg.Target+"?", "Yes, write", "No, edit")
+	return cmd
+}
+
+// openPick asks which answer to edit, the first one selected.
+func (w *Wizard) openPick() tea.Cmd {
+	w.confirm = nil
+	opts := make([]huh.Option[string], len(w.fields))
+	for i, fd := range w.fields {
+		opts[i] = huh.NewOption(fmt.Sprintf("%-20s %s", fd.Key, w.cfg.Styles.Muted.Render(masked(fd, w.form.values[fd.Key]))), fd.Key)
+	}
+	w.pickValue = w.fields[0].Key
+	w.pick = newStep(w.form.theme, w.cfg.Keys, w.form.width,
+		huh.NewSelect[string]().Title("Which answer do you want to change?").Options(opts...).Value(&w.pickValue))
+	return w.pick.Init()
+}
+
+// edit asks one answer again; accepting it returns to the summary.
+func (w *Wizard) edit(key string) tea.Cmd {
+	w.pick = nil
+	for i, fd := range w.fields {
+		if fd.Key == key {
+			w.editing, w.form.idx = i, i
+			w.form.keysHelp = "enter save • esc back to the summary • ctrl+c cancel"
+			return w.form.enter()
+		}
+	}
+	return w.summary()
 }
 
 func (w *Wizard) View() string {
 	s := w.cfg.Styles
 	var b strings.Builder
-	b.WriteString(s.Title.Render("gtc setup — WhatsApp provider") + "\n\n")
-	if w.Confirmed || w.Cancelled {
+	b.WriteString(renderLines(s.Title, wrap("gtc setup — WhatsApp provider", w.form.width)) + "\n\n")
+	switch {
+	case w.Confirmed || w.Cancelled:
 		return b.String()
-	}
-	if w.confirm == nil {
+	case w.pick != nil:
+		b.WriteString(w.pick.View() + "\n")
+		b.WriteString("\n" + renderLines(s.Help, wrap("↑/↓ choose • enter edit • esc back to the summary • ctrl+c cancel", w.form.width)) + "\n")
+		return b.String()
+	case w.confirm == nil:
 		b.WriteString(w.form.view())
 		return b.String()
 	}
 	b.WriteString(s.Label.Render("Summary") + "\n")
 	b.WriteString(w.Summary() + "\n")
+	for _, warn := range w.Warnings() {
+		b.WriteString(renderLines(s.Warn, wrap("! "+warn, w.form.width)) + "\n")
+	}
 	b.WriteString(w.confirm.view() + "\n")
-	b.WriteString("\n" + s.Help.Render("y write • n edit • ←/→ choose • ctrl+c cancel") + "\n")
+	b.WriteString("\n" + renderLines(s.Help, wrap("y write • n edit • ←/→ choose • ctrl+c cancel", w.form.width)) + "\n")
 	return b.String()
+}
+
+// Warnings are the answers' warnings `gtc setup` would print (no app secret, …), shown on the
+// summary before the write question.
+func (w *Wizard) Warnings() []string {
+	var out []string
+	for _, p := range answers.Check(AnswersFromValues(nil, w.form.values)) {
+		if p.Warning() {
+			out = append(out, p.Message())
+		}
+	}
+	return out
 }
 
 // Summary lists every answer, secrets masked.
@@ -211,4 +286,31 @@ func AnswersJSON(values map[string]string, keepSecrets bool) ([]byte, error) {
 func quote(s string) string {
 	out, _ := json.Marshal(s) // a string always marshals
 	return string(out)
+}
+
+// AnswersEnvRefs lists the environment variables an answers.json written by AnswersJSON with
+// the same arguments refers to, for each secret field: the GTC_* names it writes in place of
+// the secrets (keepSecrets false) and the ${NAME} references the user typed. `gtc setup
+// --answers FILE` needs them exported; the wizard's caller says so after saving.
+func AnswersEnvRefs(values map[string]string, keepSecrets bool) []EnvRef {
+	var out []EnvRef
+	for _, fd := range WizardFields() {
+		v := values[fd.Key]
+		if !fd.Secret || v == "" {
+			continue
+		}
+		if name, isRef := secret.IsRef(v); isRef {
+			out = append(out, EnvRef{Field: fd.Key, Name: name})
+		} else if !keepSecrets {
+			out = append(out, EnvRef{Field: fd.Key, Name: "GTC_" + strings.ToUpper(fd.Key), Replaced: true})
+		}
+	}
+	return out
+}
+
+// EnvRef is one ${NAME} reference of a saved answers.json.
+type EnvRef struct {
+	Field    string // access_token, verify_token, app_secret
+	Name     string // the environment variable
+	Replaced bool   // the file holds the reference in place of the secret the user typed
 }

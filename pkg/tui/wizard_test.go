@@ -186,8 +186,44 @@ func TestWizardSummaryMasksSecretsAndEditGoesBack(t *testing.T) {
 		}
 	}
 	m, _ = m.Update(press("n"))
-	if v := stripANSI(m.View()); !strings.Contains(v, "(10 of 10)") || !strings.Contains(v, "> support") {
-		t.Errorf("n did not go back to the last field:\n%s", v)
+	if v := stripANSI(m.View()); !strings.Contains(v, "Which answer do you want to change?") || !strings.Contains(v, "> enabled") ||
+		!strings.Contains(v, "access_token         set (12 characters)") || strings.Contains(v, "EAAtesttoken") {
+		t.Errorf("n did not ask which answer to edit:\n%s", v)
+	}
+	m, _ = m.Update(press("down"))
+	m, _ = m.Update(press("enter"))
+	if v := stripANSI(m.View()); !strings.Contains(v, "public_base_url  (2 of 10)") || !strings.Contains(v, "> https://bot.example.com") ||
+		!strings.Contains(v, "enter save • esc back to the summary") {
+		t.Errorf("the picked answer is not asked again:\n%s", v)
+	}
+	m, _ = m.Update(press("ctrl+u"))
+	m = typeInto(m, "https://new.example.com")
+	m, _ = m.Update(press("enter"))
+	v = stripANSI(m.View())
+	for _, want := range []string{"Summary", "public_base_url      https://new.example.com", "team                 support", "Write ./my-bundle?"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("not back at the summary with the edited answer, lacks %q:\n%s", want, v)
+		}
+	}
+}
+
+// TestWizardSummaryWarns shows the answers' warnings (no app secret) above the write question.
+func TestWizardSummaryWarns(t *testing.T) {
+	var m tea.Model = newTestWizard()
+	for _, in := range wizardInputs {
+		if in == "${WA_APP_SECRET}" {
+			in = ""
+		}
+		if in != "" {
+			m, _ = m.Update(press("ctrl+u"))
+		}
+		m = typeInto(m, in)
+		m, _ = m.Update(press("enter"))
+	}
+	v := stripANSI(m.View())
+	warn, write := strings.Index(v, "! app_secret is not set"), strings.Index(v, "Write ./my-bundle?")
+	if warn < 0 || write < 0 || warn > write {
+		t.Errorf("the app_secret warning is not above the write question:\n%s", v)
 	}
 }
 
@@ -301,10 +337,15 @@ func TestWizardConfirm(t *testing.T) {
 	}{
 		{name: "y writes", keys: []string{"y"}, confirmed: true},
 		{name: "enter takes the pre-selected yes", keys: []string{"enter"}, confirmed: true},
-		{name: "right then enter is no", keys: []string{"right", "enter"}, wantView: []string{"(10 of 10)", "> support"}},
-		{name: "esc edits", keys: []string{"esc"}, wantView: []string{"(10 of 10)", "> support"}},
+		{name: "right then enter is no", keys: []string{"right", "enter"}, wantView: []string{"Which answer do you want to change?"}},
+		{name: "esc edits", keys: []string{"esc"}, wantView: []string{"Which answer do you want to change?"}},
+		{name: "esc at the pick is back at the summary", keys: []string{"n", "esc"}, wantView: []string{"Summary", "[ Yes, write ]"}},
+		{name: "esc while editing keeps the answer", keys: []string{"n", "down", "enter", "ctrl+u", "x", "esc"},
+			wantView: []string{"Summary", "public_base_url      https://bot.example.com"}},
+		{name: "the last answer can be picked", keys: []string{"n", "down", "down", "down", "down", "down", "down", "down", "down", "down", "enter"},
+			wantView: []string{"team  (10 of 10)", "> support"}},
 		{name: "right moves the brackets to no", keys: []string{"right"}, wantView: []string{"Yes, write   [ No, edit ]"}},
-		{name: "back at the summary after editing", keys: []string{"n", "enter"}, wantView: []string{"Summary", "[ Yes, write ]"}},
+		{name: "back at the summary after editing", keys: []string{"n", "enter", "enter"}, wantView: []string{"Summary", "[ Yes, write ]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -358,5 +399,57 @@ func TestWizardColours(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWizardTeatestEditPick: "No, edit" lists the answers (secrets masked) to pick one.
+func TestWizardTeatestEditPick(t *testing.T) {
+	tm := teatest.NewTestModel(t, snapModel{newTestWizard()}, teatest.WithInitialTermSize(80, 30))
+	for _, in := range wizardInputs {
+		if in != "" {
+			tm.Send(press("ctrl+u"))
+			tm.Type(in)
+		}
+		tm.Send(press("enter"))
+	}
+	tm.Send(press("n"))
+	tm.Send(press("down"))
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("Which answer")) },
+		teatest.WithDuration(5*time.Second))
+	golden(t, "wizard_edit_pick", snapshot(t, tm))
+	tm.Send(press("ctrl+c"))
+	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+}
+
+func TestAnswersEnvRefs(t *testing.T) {
+	values := map[string]string{"access_token": "EAAsecret", "verify_token": "${VT}", "app_secret": ""}
+	tests := []struct {
+		keep bool
+		want string
+	}{
+		{keep: false, want: "access_token=GTC_ACCESS_TOKEN(replaced) verify_token=VT"},
+		{keep: true, want: "verify_token=VT"},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, r := range AnswersEnvRefs(values, tt.keep) {
+			s := r.Field + "=" + r.Name
+			if r.Replaced {
+				s += "(replaced)"
+			}
+			got = append(got, s)
+		}
+		if g := strings.Join(got, " "); g != tt.want {
+			t.Errorf("keep=%v: got %q, want %q", tt.keep, g, tt.want)
+		}
+		data, err := AnswersJSON(values, tt.keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range AnswersEnvRefs(values, tt.keep) {
+			if !strings.Contains(string(data), "${"+r.Name+"}") {
+				t.Errorf("keep=%v: the file lacks ${%s}:\n%s", tt.keep, r.Name, data)
+			}
+		}
 	}
 }
