@@ -47,7 +47,7 @@ func WizardFields() []Field {
 		field(answers.FieldAccessToken, "Permanent access token (required). ${ENV_NAME} keeps it in the environment.", true, false, ""),
 		field(answers.FieldVerifyToken, "Webhook verification token (required): any string you choose, entered again under WhatsApp → Configuration.", true, false, ""),
 		field(answers.FieldBusinessAccountID, "WhatsApp Business Account ID (optional; needed to list templates).", false, true, ""),
-		field(answers.FieldAPIVersion, "Graph API version (optional, default: v18.0).", false, false, answers.DefaultAPIVersion),
+		field(answers.FieldAPIVersion, "Graph API version (optional, default: "+answers.DefaultAPIVersion+").", false, false, answers.DefaultAPIVersion),
 		field(answers.FieldAppSecret, "App secret for checking X-Hub-Signature-256 on webhooks (optional, recommended).", true, true, ""),
 		field(answers.FieldTenant, "Tenant this provider belongs to (optional, default: default).", false, false, answers.DefaultTenant),
 		field(answers.FieldTeam, "Team within the tenant (optional, default: default).", false, false, answers.DefaultTeam),

@@ -67,7 +67,7 @@ var wizardInputs = []string{
 	"EAAtesttoken",
 	"my-verify-token",
 	"987654321098765",
-	"", // api_version: keep v18.0
+	"", // api_version: keep the default
 	"${WA_APP_SECRET}",
 	"", // tenant: default
 	"support",
@@ -108,7 +108,7 @@ func TestWizardUpdateView(t *testing.T) {
 			notView: []string{"✗"}},
 		{name: "api_version default pre-filled",
 			keys:     []string{"enter", "https://b.example", "enter", "1", "enter", "t", "enter", "v", "enter", "", "enter"},
-			wantView: []string{"api_version", "> v18.0"}},
+			wantView: []string{"api_version", "> " + answers.DefaultAPIVersion}},
 		{name: "esc goes back",
 			keys:     []string{"enter", "https://b.example", "enter", "esc"},
 			wantView: []string{"(2 of 10)", "> https://b.example"}},
