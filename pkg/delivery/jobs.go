@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,7 +37,7 @@ func (sendArgs) Kind() string { return "gtc_send" }
 // enqueueTx runs inside the store's Ingest transaction.
 func (s *Service) enqueueTx(ctx context.Context, tx *sql.Tx, contacts []store.ContactRef) error {
 	params := make([]river.InsertManyParams, 0, len(contacts)/contactsPerJob+1)
-	for c := range chunk(contacts, contactsPerJob) {
+	for c := range slices.Chunk(contacts, contactsPerJob) {
 		params = append(params, river.InsertManyParams{Args: inboundArgs{Contacts: c}})
 	}
 	_, err := s.ins.InsertManyTx(ctx, tx, params)
@@ -296,7 +297,7 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, sev *
 		o := &store.Outbound{Tenant: sev.Tenant, Team: sev.Team, ContactKey: sev.ContactKey, Recipient: msg.To,
 			InboundSeq: sev.Seq, Origin: origin, Flow: flow, Node: node, MessageType: msg.Type, Request: raw,
 			RetryOnRateLimit: retryRL, State: store.OutPending}
-		planned = append(planned, plannedReply{out: o, refuse: refusal(o, &msg, *optedOut, c, now)})
+		planned = append(planned, plannedReply{out: o, refuse: Refusal(c, *optedOut, origin, &msg, now)})
 	}
 	text := func(body string) whatsapp.Message {
 		return whatsapp.Message{RecipientType: "individual", Type: "text", Text: &whatsapp.Text{Body: body}}
@@ -313,10 +314,8 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, sev *
 		add(store.OriginOptOut, "", "", text(s.cfg.OptInConfirmation), false)
 		log.Info("contact opted in")
 	default:
-		rc := RunContext{Tenant: sev.Tenant, Team: sev.Team, To: to, ReplyTo: m.ID, Now: now.Unix()}
-		if !c.LastInboundAt.IsZero() {
-			rc.LastMessageTime = c.LastInboundAt.Unix()
-		}
+		rc := RunContext{Tenant: sev.Tenant, Team: sev.Team, To: to, ReplyTo: m.ID, Now: now.Unix(),
+			LastMessageTime: LastMessageTime(c)}
 		out, err := s.cfg.Runner.Handle(ctx, m, rc)
 		if err != nil {
 			// A flow error is deterministic: running it again gives the same result.
@@ -328,17 +327,6 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, sev *
 		}
 	}
 	return comp, m.ID, planned
-}
-
-// refusal says why a reply must not be sent, or "".
-func refusal(o *store.Outbound, msg *whatsapp.Message, optedOut bool, c *store.Contact, now time.Time) string {
-	switch {
-	case optedOut && o.Origin != store.OriginOptOut:
-		return "opted_out"
-	case !msg.IsTemplate() && !c.WindowOpen(now):
-		return "window_closed"
-	}
-	return ""
 }
 
 // sendContact marks the contact's messages read and sends its replies in order.
@@ -383,7 +371,7 @@ func (s *Service) refuse(o *store.Outbound, class string) store.Finish {
 func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool, c *store.Contact) (store.Finish, time.Time) {
 	p := s.provider(o.Tenant, o.Team)
 	if p == nil {
-		return s.refuse(o, "no_provider"), time.Time{}
+		return s.refuse(o, ReasonNoProvider), time.Time{}
 	}
 	var msg whatsapp.Message
 	if err := json.Unmarshal(o.Request, &msg); err != nil {
@@ -391,7 +379,7 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 			ErrorMessage: "stored request cannot be decoded"}}, time.Time{}
 	}
 	now := s.now()
-	if why := refusal(o, &msg, optedOut, c, now); why != "" {
+	if why := Refusal(c, optedOut, o.Origin, &msg, now); why != "" {
 		return s.refuse(o, why), time.Time{}
 	}
 	if pc, ok := p.Sender.(Pacer); ok {
@@ -416,7 +404,7 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 	if (info.Transient || (info.RateLimited && o.RetryOnRateLimit)) && attempt < s.cfg.MaxAttempts {
 		wait := s.cfg.Backoff(attempt)
 		if info.Code == 131056 { // pair rate: 4^n s for this recipient only
-			wait = max(wait, time.Duration(1<<(2*min(attempt, 5)))*time.Second)
+			wait = max(wait, whatsapp.PairRateBackoff(attempt))
 			if b, ok := p.Sender.(BackOffer); ok {
 				b.BackOff(msg.To, wait)
 			}

@@ -25,9 +25,6 @@ import (
 
 	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
-	"github.com/greentic/gtc/pkg/cli/messages"
-	"github.com/greentic/gtc/pkg/cli/send"
-	"github.com/greentic/gtc/pkg/cli/validate"
 	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/problem"
 	"github.com/greentic/gtc/pkg/secret"
@@ -241,7 +238,7 @@ type usedTemplate struct {
 
 // flows checks the flow files and returns the templates they use.
 func (d *doctor) flows(b *bundle.Bundle) []usedTemplate {
-	files, err := validate.FlowFiles(b.FlowsDir())
+	files, err := cmdutil.FlowFiles(b.FlowsDir())
 	if err != nil {
 		d.r.add(Check{Name: "flows", Status: Problem, Message: err.Error(), Fix: "make " + b.FlowsDir() + " readable"})
 		return nil
@@ -453,7 +450,7 @@ func (d *doctor) publicURL(ctx context.Context, p *bundle.Provider, verify strin
 }
 
 func (d *doctor) graph(ctx context.Context, p *bundle.Provider, used []usedTemplate, add func(Check)) {
-	client, err := send.ClientFor(p, d.o.LookupEnv, d.o.HTTPClient, nil)
+	client, err := cmdutil.ClientFor(p, d.o.LookupEnv, d.o.HTTPClient, nil)
 	if err != nil {
 		add(Check{Name: "token", Status: Problem, Message: err.Error(), Fix: "set access_token and re-run gtc setup"})
 		return
@@ -563,8 +560,8 @@ func templateFix(status string) string {
 
 // state reports what the state database says about the last 24 hours.
 func (d *doctor) state(ctx context.Context, b *bundle.Bundle, p *bundle.Provider, add func(Check)) {
-	st, err := messages.OpenState(ctx, b)
-	if errors.Is(err, messages.ErrNoState) {
+	st, err := cmdutil.OpenState(ctx, b)
+	if errors.Is(err, cmdutil.ErrNoState) {
 		add(Check{Name: "state", Status: OK, Message: "no state database yet: gtc serve has not run"})
 		return
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
-	"github.com/greentic/gtc/pkg/cli/send"
 	"github.com/greentic/gtc/pkg/store"
 )
 
@@ -92,7 +91,7 @@ func contactsRun(o *ContactsOptions) error {
 	if o.Now != nil {
 		now = o.Now()
 	}
-	b, p, err := send.Provider(o.BundleDir, o.Tenant, o.Team, o.LookupEnv)
+	b, p, err := cmdutil.LoadProvider(o.BundleDir, o.Tenant, o.Team, o.LookupEnv)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
-	"github.com/greentic/gtc/pkg/cli/send"
 	"github.com/greentic/gtc/pkg/store"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
@@ -149,7 +148,7 @@ func messagesRun(o *MessagesOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	b, p, err := send.Provider(o.BundleDir, o.Tenant, o.Team, o.LookupEnv)
+	b, p, err := cmdutil.LoadProvider(o.BundleDir, o.Tenant, o.Team, o.LookupEnv)
 	if err != nil {
 		return err
 	}
