@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -323,7 +324,7 @@ func (d *doctor) provider(ctx context.Context, b *bundle.Bundle, p *bundle.Provi
 	}
 	verify := resolved["verify_token"]
 	switch {
-	case p.VerifyToken.IsZero() || verify == "" && !contains(missing, "verify_token"):
+	case p.VerifyToken.IsZero() || verify == "" && !slices.ContainsFunc(missing, func(m string) bool { return strings.HasPrefix(m, "verify_token ") }):
 		add(Check{Name: "verify_token", Status: Problem, Message: "no verify token: Meta's webhook verification cannot succeed",
 			Fix: "set verify_token in the answers (any random string, the same in Meta's webhook settings) and re-run gtc setup"})
 	case verify != "":
@@ -354,15 +355,6 @@ func (d *doctor) provider(ctx context.Context, b *bundle.Bundle, p *bundle.Provi
 
 	// State.
 	d.state(ctx, b, p, add)
-}
-
-func contains(ss []string, sub string) bool {
-	for _, s := range ss {
-		if strings.HasPrefix(s, sub+" ") {
-			return true
-		}
-	}
-	return false
 }
 
 // older reports whether Graph version a ("v18.0") is older than b.
