@@ -95,7 +95,7 @@ func contactsRun(o *ContactsOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := OpenState(ctx, b)
+	st, err := cmdutil.OpenState(ctx, b)
 	if err != nil {
 		return err
 	}

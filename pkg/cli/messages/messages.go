@@ -152,7 +152,7 @@ func messagesRun(o *MessagesOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := OpenState(ctx, b)
+	st, err := cmdutil.OpenState(ctx, b)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package send
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/greentic/gtc/pkg/bundle"
@@ -67,14 +66,4 @@ func (o *SendOptions) guard(ctx context.Context, b *bundle.Bundle, p *bundle.Pro
 		}
 		return refuse(contact, o.Now(), m)
 	}
-}
-
-// ClientFor builds the Cloud API client of a provider (cmdutil.ClientFor).
-func ClientFor(p *bundle.Provider, lookupEnv func(string) (string, bool), hc *http.Client, clock whatsapp.Clock) (*whatsapp.Client, error) {
-	return cmdutil.ClientFor(p, lookupEnv, hc, clock)
-}
-
-// Provider loads the bundle and picks the provider of --tenant/--team (cmdutil.LoadProvider).
-func Provider(dir, tenant, team string, lookupEnv func(string) (string, bool)) (*bundle.Bundle, *bundle.Provider, error) {
-	return cmdutil.LoadProvider(dir, tenant, team, lookupEnv)
 }

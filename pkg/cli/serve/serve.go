@@ -104,7 +104,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("load flows: %w", err)
 	}
-	tenants, err := Tenants(b, opts.LookupEnv)
+	tenants, err := app.Tenants(app.Enabled(b), opts.LookupEnv)
 	if err != nil {
 		return err
 	}
@@ -213,11 +213,6 @@ func announce(opts *ServeOptions, b *bundle.Bundle, base string, tenants []serve
 	if opts.FakeGraph {
 		log.Warn("--fake-graph: replies go to an in-process Graph API double, not to WhatsApp")
 	}
-}
-
-// Tenants turns the bundle's enabled providers into the server's routes (app.Tenants).
-func Tenants(b *bundle.Bundle, lookup func(string) (string, bool)) ([]server.Tenant, error) {
-	return app.Tenants(app.Enabled(b), lookup)
 }
 
 func isURL(dsn string) bool {
