@@ -167,9 +167,9 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, t *Tenant, req *ap
 		if api.Now != nil {
 			now = api.Now
 		}
-		m, err := delivery.RenderReply(node, delivery.RunContext{Tenant: t.Tenant, Team: t.Team, To: to, Now: now().Unix(), Vars: req.Vars})
-		if err != nil {
-			s.sendFailed(w, r, err)
+		m, rerr := delivery.RenderReply(node, delivery.RunContext{Tenant: t.Tenant, Team: t.Team, To: to, Now: now().Unix(), Vars: req.Vars})
+		if rerr != nil {
+			s.sendFailed(w, r, rerr)
 			return 0, nil, false
 		}
 		m.To = to
@@ -182,6 +182,9 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, t *Tenant, req *ap
 	var refused *delivery.RefusedError
 	if errors.As(err, &refused) {
 		return http.StatusConflict, apiError{Error: refused.Error(), Reason: refused.Reason, ID: strconv.FormatInt(refused.ID, 10)}, true
+	}
+	if err == nil && len(rows) == 0 {
+		err = errors.New("delivery recorded no message")
 	}
 	if err != nil {
 		s.sendFailed(w, r, err)
