@@ -16,7 +16,8 @@ const module = "github.com/greentic/gtc/"
 var helperPackages = []string{"cmdutil"}
 
 // TestCommandsStandAlone fails when a command package imports another command package, or
-// when pkg/delivery imports pkg/bundle (delivery takes plain values). See docs/design.md.
+// when a lower layer imports an upper one (pkg/delivery importing pkg/bundle, for one).
+// See docs/design.md.
 func TestCommandsStandAlone(t *testing.T) {
 	entries, err := os.ReadDir(".")
 	if err != nil {
@@ -38,9 +39,19 @@ func TestCommandsStandAlone(t *testing.T) {
 			}
 		}
 	}
-	for _, imp := range imports(t, filepath.Join("..", "delivery")) {
-		if imp == module+"pkg/bundle" {
-			t.Errorf("pkg/delivery imports pkg/bundle: delivery takes plain values (delivery.Provider); the bundle is read by pkg/app")
+	// Lower layers never import upper ones (data flows one way); delivery takes plain values
+	// rather than a bundle.
+	for dir, banned := range map[string][]string{
+		"../delivery": {"pkg/bundle", "pkg/app", "pkg/server", "pkg/cli"},
+		"../server":   {"pkg/bundle", "pkg/app", "pkg/cli"},
+		"../app":      {"pkg/cli"},
+	} {
+		for _, imp := range imports(t, dir) {
+			for _, b := range banned {
+				if imp == module+b || strings.HasPrefix(imp, module+b+"/") {
+					t.Errorf("%s imports %s: it must take plain values from the layer above (see docs/design.md)", dir, imp)
+				}
+			}
 		}
 	}
 }
