@@ -39,7 +39,8 @@ type Config struct {
 	NoAPI      bool
 	Logger     *slog.Logger
 	Registerer *prometheus.Registry
-	Now        func() time.Time
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // App is a running delivery service and the webhook server in front of it.
@@ -55,11 +56,8 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Registerer == nil {
+	if cfg.Registerer == nil { // one registry for delivery's metrics and the server's /metrics
 		cfg.Registerer = prometheus.NewRegistry()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	if cfg.Providers == nil && cfg.Bundle != nil {
 		cfg.Providers = Enabled(cfg.Bundle)
