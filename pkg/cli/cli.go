@@ -1,5 +1,6 @@
-// Package cli builds gtc's root command, runs it, and turns its error into an exit code and
-// a message in exactly one place (Main). Each command lives in a package of its own.
+// Package cli builds gtc's root command and Factory, runs it, and turns its error into an
+// exit code and a message in exactly one place (Main). Each command lives in a package of
+// its own and imports no other command. See docs/design.md.
 package cli
 
 import (
@@ -38,7 +39,7 @@ func Main() int {
 
 // Run runs gtc with args on io and returns the exit code. Tests call it directly.
 func Run(args []string, io *cmdutil.IOStreams) int {
-	f := cmdutil.NewFactory(io)
+	f := newFactory(io)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := NewRootCmd(f)
@@ -48,6 +49,13 @@ func Run(args []string, io *cmdutil.IOStreams) int {
 	root.SetErr(io.ErrOut)
 	err := root.ExecuteContext(ctx)
 	return handleError(io, err)
+}
+
+// newFactory is the Factory every command gets: cmdutil's, with the TUI composer.
+func newFactory(io *cmdutil.IOStreams) *cmdutil.Factory {
+	f := cmdutil.NewFactory(io)
+	f.Composer = Compose
+	return f
 }
 
 // handleError prints err once and picks the exit code.
@@ -145,7 +153,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 // commands lists every subcommand constructor. Each command package adds itself here.
 var commands = []func(*cmdutil.Factory) *cobra.Command{
 	func(f *cmdutil.Factory) *cobra.Command { return version.NewCmdVersion(f, nil) },
-	func(f *cmdutil.Factory) *cobra.Command { chat.InstallHooks(); return chat.NewCmdChat(f, nil) }, // before send: sets its composer
+	func(f *cmdutil.Factory) *cobra.Command { return chat.NewCmdChat(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return setup.NewCmdSetup(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return validate.NewCmdValidate(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return flowcmd.NewCmdFlow(f) },

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -74,7 +75,7 @@ func TestStartFlowFollowUp(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		out, err := h.svc.StartFlow(ctx, "acme", "support", "follow_up", "", "+4915100070", nil)
+		out, err := h.svc.StartFlow(ctx, "acme", "support", FlowStart{Flow: "follow_up", To: "+4915100070"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,15 +84,21 @@ func TestStartFlowFollowUp(t *testing.T) {
 		}
 		h.ingest(textEvent("wamid.fu", "4915100070", "hi", tBase))
 		h.eventually("idle", h.idle)
-		out, err = h.svc.StartFlow(ctx, "acme", "support", "follow_up", "", "+4915100070", nil)
+		out, err = h.svc.StartFlow(ctx, "acme", "support", FlowStart{Flow: "follow_up", To: "+4915100070"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(out) != 1 || out[0].MessageType != "text" || out[0].State != store.OutSent || out[0].Flow != "follow_up" {
 			t.Fatalf("open window: %+v", out)
 		}
-		if _, err := h.svc.StartFlow(ctx, "acme", "support", "no_such_flow", "", "+4915100070", nil); err == nil {
-			t.Fatal("unknown flow accepted")
+		_, err = h.svc.StartFlow(ctx, "acme", "support", FlowStart{Flow: "no_such_flow", To: "+4915100070"})
+		var nf *NotFoundError
+		if !errors.As(err, &nf) || nf.What != "flow" {
+			t.Fatalf("unknown flow: %v, want a *NotFoundError for the flow", err)
+		}
+		_, err = h.svc.StartFlow(ctx, "acme", "support", FlowStart{Flow: "follow_up", Node: "nope", To: "+4915100070"})
+		if !errors.As(err, &nf) || nf.What != "node" {
+			t.Fatalf("unknown node: %v, want a *NotFoundError for the node", err)
 		}
 	})
 }

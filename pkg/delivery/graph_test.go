@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/graphfake"
 	"github.com/greentic/gtc/pkg/store"
 	"github.com/greentic/gtc/pkg/store/storetest"
@@ -30,8 +29,6 @@ func graphHarnessWith(t *testing.T, be storetest.Backend, opts graphfake.Options
 	}
 	g := graphfake.New(opts)
 	t.Cleanup(g.Close)
-	b := &bundle.Bundle{Providers: []*bundle.Provider{{Tenant: "acme", Team: "support", Enabled: true,
-		PhoneNumberID: graphfake.DefaultPhoneNumberID, MarkRead: true}}}
 	h := &harness{t: t, path: be.DSN(t), flows: &echoFlows{}}
 	h.now.Store(time.Now().UnixMilli())
 	st, err := store.Open(context.Background(), h.path, store.Options{Now: h.clock})
@@ -39,11 +36,9 @@ func graphHarnessWith(t *testing.T, be storetest.Backend, opts graphfake.Options
 		t.Fatal(err)
 	}
 	svc, err := New(Config{
-		Bundle: b,
-		NewClient: func(p *bundle.Provider) (*whatsapp.Client, error) {
-			return whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: g.URL, PhoneNumberID: p.PhoneNumberID,
-				Token: graphfake.DefaultToken}), nil
-		},
+		Providers: []Provider{{Tenant: "acme", Team: "support", PhoneNumberID: graphfake.DefaultPhoneNumberID, MarkRead: true,
+			Sender: ClientSender(whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: g.URL,
+				PhoneNumberID: graphfake.DefaultPhoneNumberID, Token: graphfake.DefaultToken}))}},
 		Runner: h.flows, Store: st, Now: h.clock, Workers: 4, PollInterval: 5 * time.Millisecond,
 		Backoff: func(int) time.Duration { return 20 * time.Millisecond },
 	})

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -82,7 +83,7 @@ func (s *Service) reap(ctx context.Context, only string) error {
 // reaped instance held and one send job per reply it was sending.
 func (s *Service) enqueueOrphansTx(ctx context.Context, tx *sql.Tx, o store.Orphans) error {
 	var params []river.InsertManyParams
-	for c := range chunk(o.Contacts, contactsPerJob) {
+	for c := range slices.Chunk(o.Contacts, contactsPerJob) {
 		params = append(params, river.InsertManyParams{Args: inboundArgs{Contacts: c}})
 	}
 	for _, os := range o.Sends {

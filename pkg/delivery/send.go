@@ -3,18 +3,12 @@ package delivery
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/store"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
-
-// ErrUnknownProvider is returned by Send and StartFlow for a tenant/team without an enabled
-// provider.
-var ErrUnknownProvider = errors.New("no enabled provider for this tenant/team")
 
 // OutboundMessage is a message to send on purpose (the send API), outside a flow run.
 type OutboundMessage struct {
@@ -26,10 +20,21 @@ type OutboundMessage struct {
 	Origin string
 }
 
+// FlowStart asks for a flow started on purpose for one contact (gtc send --flow, the send
+// API's {"flow": NAME}, gtc chat's /flow).
+type FlowStart struct {
+	Flow string
+	Node string // empty: the flow's first node
+	To   string // the recipient, E.164 or a user id
+	Vars map[string]any
+	// Origin is recorded with the replies; empty means store.OriginFlow.
+	Origin string
+}
+
 // Send records msgs for tenant/team and sends them now, in order, under the same rules as
 // flow replies: refused to opted-out contacts, free-form refused when the 24-hour window is
 // closed, retried in the background when rate limited (RetryOnRateLimit) or transient. It
-// returns the recorded messages with their outcome.
+// returns the recorded messages with their outcome (Refused turns a refusal into an error).
 func (s *Service) Send(ctx context.Context, tenant, team string, msgs []OutboundMessage) ([]*store.Outbound, error) {
 	if s.stopping.Load() {
 		return nil, ErrStopped
@@ -87,36 +92,43 @@ func (s *Service) Send(ctx context.Context, tenant, team string, msgs []Outbound
 	return out, nil
 }
 
-// StartFlow runs flowName from nodeID (its first node when empty) for the contact to, with
-// vars filling its templates, and sends its replies (see Send). It needs Config.Flows.
-func (s *Service) StartFlow(ctx context.Context, tenant, team, flowName, nodeID, to string, vars map[string]any) ([]*store.Outbound, error) {
+// StartFlow runs a flow on purpose for one contact (StartReplies, with the contact's last
+// inbound time) and sends its replies (see Send). Errors are typed: ErrNoFlows,
+// ErrUnknownProvider, and StartReplies' *NotFoundError, *RunError and *NoRepliesError.
+func (s *Service) StartFlow(ctx context.Context, tenant, team string, req FlowStart) ([]*store.Outbound, error) {
 	if s.cfg.Flows == nil {
-		return nil, errors.New("start flow: no flows loaded")
+		return nil, ErrNoFlows
 	}
 	if s.provider(tenant, team) == nil {
 		return nil, fmt.Errorf("start flow for %s/%s: %w", tenant, team, ErrUnknownProvider)
 	}
-	key := ContactKeyOf(to)
-	c, err := s.st.Contact(ctx, tenant, team, key)
+	c, err := s.st.Contact(ctx, tenant, team, ContactKeyOf(req.To))
 	if err != nil {
 		return nil, err
 	}
-	fc := flow.Context{Tenant: tenant, Team: team, To: to, Now: s.now().Unix(), Vars: vars}
-	if !c.LastInboundAt.IsZero() {
-		fc.LastMessageTime = c.LastInboundAt.Unix()
-	}
-	replies, err := s.cfg.Flows.Start(flowName, nodeID, fc)
+	rc := RunContext{Tenant: tenant, Team: team, To: req.To, Now: s.now().Unix(), LastMessageTime: LastMessageTime(c), Vars: req.Vars}
+	replies, err := StartReplies(s.cfg.Flows, req.Flow, req.Node, rc)
 	if err != nil {
-		return nil, fmt.Errorf("start flow %s: %w", flowName, err)
+		return nil, err
 	}
 	msgs := make([]OutboundMessage, len(replies))
 	for i, r := range replies {
 		if r.Message.To == "" {
-			r.Message.To = to
+			r.Message.To = req.To
 		}
-		msgs[i] = OutboundMessage{Message: r.Message, RetryOnRateLimit: r.RetryOnRateLimit, Flow: r.Flow, Node: r.Node}
+		msgs[i] = OutboundMessage{Message: r.Message, RetryOnRateLimit: r.RetryOnRateLimit, Flow: r.Flow, Node: r.Node, Origin: req.Origin}
 	}
 	return s.Send(ctx, tenant, team, msgs)
+}
+
+// Refused returns a *RefusedError for the first refused row of a Send, or nil.
+func Refused(rows []*store.Outbound) error {
+	for _, o := range rows {
+		if o.State == store.OutRefused {
+			return &RefusedError{Reason: o.ErrorClass, ID: o.ID}
+		}
+	}
+	return nil
 }
 
 // ContactKeyOf is the contact key for a recipient: the digits of a phone number ("+49 151…"

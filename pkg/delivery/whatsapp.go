@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
@@ -39,17 +38,6 @@ func (s clientSender) BackOff(recipient string, d time.Duration) {
 	}
 }
 
-// newClientSender wraps Config.NewClient.
-func newClientSender(newClient func(*bundle.Provider) (*whatsapp.Client, error)) func(*bundle.Provider) (Sender, error) {
-	return func(p *bundle.Provider) (Sender, error) {
-		c, err := newClient(p)
-		if err != nil {
-			return nil, err
-		}
-		return ClientSender(c), nil
-	}
-}
-
 // ClassifyError is the default Config.Classify: the Cloud API client's error classes.
 func ClassifyError(err error) ErrorInfo {
 	class := whatsapp.ClassOf(err)
@@ -74,4 +62,11 @@ func classInfo(class whatsapp.ErrorClass, code int) ErrorInfo {
 		info.Class = string(whatsapp.ClassUnknown)
 	}
 	return info
+}
+
+// DefaultBackoff is the wait before retry n (1-based) of a reply: whatsapp.Backoff's
+// exponential curve (1 s doubling, at most 5 min) at its ceiling, the same function gtc
+// send's client retries with. Jobs are spread by the pacer, not by jitter.
+func DefaultBackoff(n int) time.Duration {
+	return whatsapp.Backoff(n, time.Second, 5*time.Minute, func() float64 { return 1 })
 }

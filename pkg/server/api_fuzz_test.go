@@ -28,6 +28,10 @@ func (c *countingSender) Send(_ context.Context, _, _ string, msgs []delivery.Ou
 	return out, nil
 }
 
+func (c *countingSender) StartFlow(context.Context, string, string, delivery.FlowStart) ([]*store.Outbound, error) {
+	return nil, delivery.ErrNoFlows
+}
+
 // apiIngester accepts webhooks without recording them: these tests only use the send API.
 type apiIngester struct{}
 

@@ -100,7 +100,7 @@ func startStack(t *testing.T, dir string, flows *flow.Set, tenants []server.Tena
 	}
 	cfg := server.Config{Delivery: svc, Tenants: tenants}
 	if api {
-		cfg.API = &server.API{Sender: svc, Store: st, Flows: flows}
+		cfg.API = &server.API{Sender: svc, Store: st}
 	}
 	srv, err := server.New(cfg)
 	if err != nil {

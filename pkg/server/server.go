@@ -1,10 +1,6 @@
-// Package server is gtc serve's HTTP side: the WhatsApp webhook routes (Meta's handshake,
-// signature check, parsing, hand-off to the durable delivery pipeline), the send API
-// (/v1/messages, api.go), health, readiness and Prometheus metrics, with timeouts, body
-// limits, panic recovery and request-id logging.
-//
-// A webhook POST is answered 200 only after Ingester.Ingest returned nil, that is after its
-// events are durably committed; any failure answers non-200 so that Meta retries.
+// Package server owns gtc serve's HTTP side: the webhook routes (handshake, signature,
+// parse, durable hand-off; 200 only after the commit), the send API over delivery's
+// service, health, readiness and metrics. See docs/design.md.
 package server
 
 import (

@@ -19,10 +19,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/greentic/gtc/pkg/app"
 	"github.com/greentic/gtc/pkg/bundle"
-	"github.com/greentic/gtc/pkg/cli/serve"
 	"github.com/greentic/gtc/pkg/delivery"
 	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/graphfake"
@@ -60,7 +58,7 @@ type Session struct {
 	flows    *flow.Set
 	fake     *graphfake.Server
 	store    *store.Store
-	svc      *delivery.Service
+	app      *app.App
 	http     *http.Server
 	ln       net.Listener
 	base     string
@@ -96,20 +94,8 @@ func Start(ctx context.Context, cfg SessionConfig) (s *Session, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("load bundle: %w", err)
 	}
-	var p *bundle.Provider
-	if cfg.Tenant != "" || cfg.Team != "" {
-		t, tm := cfg.Tenant, cfg.Team
-		if t == "" {
-			t = "default"
-		}
-		if tm == "" {
-			tm = "default"
-		}
-		var ok bool
-		if p, ok = b.Provider(t, tm); !ok {
-			return nil, fmt.Errorf("bundle %s has no provider for tenant %s team %s", b.Dir, t, tm)
-		}
-	} else if p, err = b.Only(); err != nil {
+	p, err := app.SelectProvider(b, cfg.Tenant, cfg.Team)
+	if err != nil {
 		return nil, err
 	}
 	flows, err := flow.LoadDir(b.FlowsDir())
@@ -141,26 +127,16 @@ func Start(ctx context.Context, cfg SessionConfig) (s *Session, err error) {
 	}
 	local := *p
 	local.APIBaseURL = s.fake.URL
-	local.AccessToken = secretValue(token)
+	local.AccessToken = secret.New(token)
 	// Delivery marks each inbound message read, as it would on WhatsApp.
 	local.MarkRead = true
-	s.svc, err = delivery.New(delivery.Config{
-		Providers: nil, Bundle: &bundle.Bundle{Dir: b.Dir, Manifest: b.Manifest, Providers: []*bundle.Provider{&local}, Serve: b.Serve},
-		Flows: flows, Store: s.store, Logger: cfg.Logger, Registerer: prometheus.NewRegistry(), Now: s.now,
-		NewClient: func(p *bundle.Provider) (*whatsapp.Client, error) { return serve.NewClient(p, cfg.LookupEnv, nil, nil) },
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start delivery: %w", err)
-	}
-	if err = s.svc.Start(context.WithoutCancel(ctx)); err != nil {
-		return nil, fmt.Errorf("start delivery: %w", err)
-	}
-	srv, err := server.New(server.Config{Tenants: []server.Tenant{{Tenant: p.Tenant, Team: p.Team, PhoneNumberID: p.PhoneNumberID,
-		AppSecret: secretValue(s.secret)}}, Delivery: s.svc, Logger: cfg.Logger})
-	if err != nil {
+	// The same assembly as gtc serve, over a temporary store, with the local provider.
+	if s.app, err = app.Start(ctx, app.Config{Providers: []*bundle.Provider{&local}, Flows: flows, Store: s.store,
+		LookupEnv: cfg.LookupEnv, Logger: cfg.Logger, Now: s.now, NoAPI: true,
+		Tenants: []server.Tenant{{Tenant: p.Tenant, Team: p.Team, PhoneNumberID: p.PhoneNumberID, AppSecret: secret.New(s.secret)}}}); err != nil {
 		return nil, err
 	}
-	h := srv.Handler()
+	h := s.app.Server.Handler()
 	s.http = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Watch the status webhooks graphfake sends back, for the ticks.
 		if r.Method == http.MethodPost {
@@ -212,9 +188,9 @@ func (s *Session) Close() {
 	} else if s.ln != nil {
 		s.ln.Close()
 	}
-	if s.svc != nil {
+	if s.app != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = s.svc.Stop(ctx)
+		_ = s.app.Stop(ctx)
 		cancel()
 	}
 	if s.store != nil {
@@ -259,7 +235,11 @@ func (s *Session) Choose(ctx context.Context, c tui.ChatChoice) ([]tui.ChatMessa
 func (s *Session) StartFlow(ctx context.Context, name string) ([]tui.ChatMessage, error) {
 	// Through delivery, like `gtc send --flow`: the flow sees the contact's last inbound time,
 	// and opt-outs, the 24-hour window and pacing apply to its replies.
-	out, err := s.svc.StartFlow(ctx, s.provider.Tenant, s.provider.Team, name, "", "+"+s.waID, nil)
+	out, err := s.app.Delivery.StartFlow(ctx, s.provider.Tenant, s.provider.Team, delivery.FlowStart{Flow: name, To: "+" + s.waID})
+	var none *delivery.NoRepliesError
+	if errors.As(err, &none) {
+		return s.collect(ctx, 0, "")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -397,5 +377,3 @@ func (s *Session) Status(id string) string {
 	defer s.mu.Unlock()
 	return s.statuses[id]
 }
-
-func secretValue(s string) secret.Value { return secret.New(s) }

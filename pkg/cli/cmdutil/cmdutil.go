@@ -1,6 +1,6 @@
-// Package cmdutil is what every gtc command shares: IO streams, the Factory that hands out
-// loggers and clocks, and the error types that pick an exit code. Commands live in their own
-// packages under pkg/cli and return errors; only pkg/cli.Main prints them and exits.
+// Package cmdutil is what gtc commands share: IO streams, the Factory (logger, clock, bundle,
+// provider, client, composer) and the error types that pick an exit code. Commands never
+// import each other; only pkg/cli.Main prints errors and exits. See docs/design.md.
 package cmdutil
 
 import (
@@ -56,6 +56,9 @@ type Factory struct {
 	Now func() time.Time
 	// LookupEnv reads the environment (for ${ENV} references).
 	LookupEnv func(string) (string, bool)
+	// Composer is the terminal composer gtc send opens when no message flag is given on a
+	// terminal; nil means none (pkg/cli sets the TUI one).
+	Composer Composer
 }
 
 // NewFactory returns a Factory over streams with a text logger at info level.

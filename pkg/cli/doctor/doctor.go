@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,9 +26,6 @@ import (
 
 	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
-	"github.com/greentic/gtc/pkg/cli/messages"
-	"github.com/greentic/gtc/pkg/cli/send"
-	"github.com/greentic/gtc/pkg/cli/validate"
 	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/problem"
 	"github.com/greentic/gtc/pkg/secret"
@@ -241,7 +239,7 @@ type usedTemplate struct {
 
 // flows checks the flow files and returns the templates they use.
 func (d *doctor) flows(b *bundle.Bundle) []usedTemplate {
-	files, err := validate.FlowFiles(b.FlowsDir())
+	files, err := cmdutil.FlowFiles(b.FlowsDir())
 	if err != nil {
 		d.r.add(Check{Name: "flows", Status: Problem, Message: err.Error(), Fix: "make " + b.FlowsDir() + " readable"})
 		return nil
@@ -326,7 +324,7 @@ func (d *doctor) provider(ctx context.Context, b *bundle.Bundle, p *bundle.Provi
 	}
 	verify := resolved["verify_token"]
 	switch {
-	case p.VerifyToken.IsZero() || verify == "" && !contains(missing, "verify_token"):
+	case p.VerifyToken.IsZero() || verify == "" && !slices.ContainsFunc(missing, func(m string) bool { return strings.HasPrefix(m, "verify_token ") }):
 		add(Check{Name: "verify_token", Status: Problem, Message: "no verify token: Meta's webhook verification cannot succeed",
 			Fix: "set verify_token in the answers (any random string, the same in Meta's webhook settings) and re-run gtc setup"})
 	case verify != "":
@@ -357,15 +355,6 @@ func (d *doctor) provider(ctx context.Context, b *bundle.Bundle, p *bundle.Provi
 
 	// State.
 	d.state(ctx, b, p, add)
-}
-
-func contains(ss []string, sub string) bool {
-	for _, s := range ss {
-		if strings.HasPrefix(s, sub+" ") {
-			return true
-		}
-	}
-	return false
 }
 
 // older reports whether Graph version a ("v18.0") is older than b.
@@ -453,7 +442,7 @@ func (d *doctor) publicURL(ctx context.Context, p *bundle.Provider, verify strin
 }
 
 func (d *doctor) graph(ctx context.Context, p *bundle.Provider, used []usedTemplate, add func(Check)) {
-	client, err := send.ClientFor(p, d.o.LookupEnv, d.o.HTTPClient, nil)
+	client, err := cmdutil.ClientFor(p, d.o.LookupEnv, d.o.HTTPClient, nil)
 	if err != nil {
 		add(Check{Name: "token", Status: Problem, Message: err.Error(), Fix: "set access_token and re-run gtc setup"})
 		return
@@ -563,8 +552,8 @@ func templateFix(status string) string {
 
 // state reports what the state database says about the last 24 hours.
 func (d *doctor) state(ctx context.Context, b *bundle.Bundle, p *bundle.Provider, add func(Check)) {
-	st, err := messages.OpenState(ctx, b)
-	if errors.Is(err, messages.ErrNoState) {
+	st, err := cmdutil.OpenState(ctx, b)
+	if errors.Is(err, cmdutil.ErrNoState) {
 		add(Check{Name: "state", Status: OK, Message: "no state database yet: gtc serve has not run"})
 		return
 	}

@@ -11,8 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/greentic/gtc/pkg/app"
 	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/delivery"
 	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
@@ -140,10 +142,14 @@ func runRun(opts *RunOptions) error {
 			return cmdutil.FlagErrorf("--flow %s: no such flow in %s", opts.Flow, flowsDir)
 		}
 	}
-	c := flow.Context{Tenant: tenant, Team: team, To: opts.From, Now: opts.NowUnix, LastMessageTime: opts.LastMessageTime, Vars: vars}
-	var replies []flow.Reply
+	rc := delivery.RunContext{Tenant: tenant, Team: team, To: opts.From, Now: opts.NowUnix, LastMessageTime: opts.LastMessageTime, Vars: vars}
+	var replies []delivery.Reply
 	if ev == nil {
-		replies, err = set.Start(opts.Flow, opts.Node, c)
+		replies, err = delivery.StartReplies(set, opts.Flow, opts.Node, rc)
+		var none *delivery.NoRepliesError
+		if errors.As(err, &none) {
+			err = nil
+		}
 	} else {
 		if opts.Flow != "" {
 			set = set.Only(opts.Flow)
@@ -154,7 +160,7 @@ func runRun(opts *RunOptions) error {
 			return nil
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "flow %s, trigger %s\n", t.FlowName(), t.Describe())
-		replies, err = set.Handle(*ev, c)
+		replies, err = delivery.HandleInbound(set, *ev, rc)
 	}
 	if err != nil {
 		if errors.Is(err, flow.ErrMissingVar) {
@@ -195,13 +201,8 @@ func (opts *RunOptions) resolve() (dir, tenant, team string, err error) {
 	if err != nil {
 		return "", "", "", err
 	}
-	var p *bundle.Provider
-	if opts.Tenant != "" || opts.Team != "" {
-		var ok bool
-		if p, ok = b.Provider(opts.Tenant, opts.Team); !ok {
-			return "", "", "", cmdutil.FlagErrorf("the bundle has no provider for --tenant %q --team %q", opts.Tenant, opts.Team)
-		}
-	} else if p, err = b.Only(); err != nil {
+	p, err := app.SelectProvider(b, opts.Tenant, opts.Team)
+	if err != nil {
 		return "", "", "", &cmdutil.FlagError{Err: err}
 	}
 	return b.FlowsDir(), p.Tenant, p.Team, nil

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -114,20 +112,13 @@ func expand(paths []string) ([]string, error) {
 			out = append(out, p)
 			continue
 		}
-		entries, err := os.ReadDir(p)
+		found, err := cmdutil.FlowFiles(p)
 		if err != nil {
 			return nil, fmt.Errorf("flow validate: %w", err)
-		}
-		var found []string
-		for _, e := range entries {
-			if !e.IsDir() && strings.HasSuffix(e.Name(), flow.Ext) {
-				found = append(found, filepath.Join(p, e.Name()))
-			}
 		}
 		if len(found) == 0 {
 			return nil, cmdutil.FlagErrorf("%s has no %s files", p, flow.Ext)
 		}
-		sort.Strings(found)
 		out = append(out, found...)
 	}
 	return out, nil

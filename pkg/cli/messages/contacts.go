@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
-	"github.com/greentic/gtc/pkg/cli/send"
 	"github.com/greentic/gtc/pkg/store"
 )
 
@@ -92,11 +91,11 @@ func contactsRun(o *ContactsOptions) error {
 	if o.Now != nil {
 		now = o.Now()
 	}
-	b, p, err := send.Provider(o.BundleDir, o.Tenant, o.Team, o.LookupEnv)
+	b, p, err := cmdutil.LoadProvider(o.BundleDir, o.Tenant, o.Team, o.LookupEnv)
 	if err != nil {
 		return err
 	}
-	st, err := OpenState(ctx, b)
+	st, err := cmdutil.OpenState(ctx, b)
 	if err != nil {
 		return err
 	}

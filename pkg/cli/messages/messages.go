@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
-	"github.com/greentic/gtc/pkg/cli/send"
 	"github.com/greentic/gtc/pkg/store"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
@@ -149,11 +148,11 @@ func messagesRun(o *MessagesOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	b, p, err := send.Provider(o.BundleDir, o.Tenant, o.Team, o.LookupEnv)
+	b, p, err := cmdutil.LoadProvider(o.BundleDir, o.Tenant, o.Team, o.LookupEnv)
 	if err != nil {
 		return err
 	}
-	st, err := OpenState(ctx, b)
+	st, err := cmdutil.OpenState(ctx, b)
 	if err != nil {
 		return err
 	}

@@ -197,7 +197,7 @@ func TestNoStateIsNotCreated(t *testing.T) {
 	dir := newBundle(t)
 	var out bytes.Buffer
 	err := messagesRun(&MessagesOptions{IO: &cmdutil.IOStreams{Out: &out, ErrOut: &out}, BundleDir: dir, Limit: 10})
-	if !errors.Is(err, ErrNoState) {
+	if !errors.Is(err, cmdutil.ErrNoState) {
 		t.Fatalf("err = %v, want ErrNoState", err)
 	}
 	if !strings.Contains(err.Error(), "run gtc serve") {

@@ -25,8 +25,8 @@ import (
 // EnvDatabaseURL is read when --to is not given (the variable every command reads).
 const EnvDatabaseURL = bundle.EnvDatabaseURL
 
-// ErrNoState is returned when there is no SQLite state to copy.
-var ErrNoState = errors.New("no state database")
+// ErrNoState is returned when there is no SQLite state to copy (cmdutil.ErrNoState).
+var ErrNoState = cmdutil.ErrNoState
 
 // ErrInUse is returned when another process has the SQLite state open.
 var ErrInUse = errors.New("the state database is in use")

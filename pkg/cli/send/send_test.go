@@ -3,6 +3,7 @@ package send
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/greentic/gtc/pkg/answers"
 	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/delivery"
 	"github.com/greentic/gtc/pkg/flow/starter"
 	"github.com/greentic/gtc/pkg/graphfake"
 	"github.com/greentic/gtc/pkg/store"
@@ -294,11 +296,10 @@ func TestComposerHookOnTerminal(t *testing.T) {
 	called := false
 	f := &cmdutil.Factory{IO: &cmdutil.IOStreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}, InTTY: true, ErrTTY: true},
 		Now: e.clock.Now, LookupEnv: func(string) (string, bool) { return "", false }}
-	DefaultComposer = func(ctx context.Context, o *SendOptions, c *whatsapp.Client) error {
-		called = c != nil && o.To == "+4915112345678"
+	f.Composer = func(ctx context.Context, _ *cmdutil.IOStreams, req cmdutil.ComposeRequest) error {
+		called = req.Client != nil && req.To == "+4915112345678" && req.Check != nil
 		return nil
 	}
-	defer func() { DefaultComposer = nil }()
 	cmd := NewCmdSend(f, nil)
 	cmd.SetArgs([]string{e.dir, "--to", "004915112345678"})
 	cmd.SetOut(&bytes.Buffer{})
@@ -315,15 +316,14 @@ func TestGuardForComposer(t *testing.T) {
 	e := newEnv(t)
 	seedState(t, e, "4915112345678", e.clock.Now().Add(-30*time.Hour), false)
 	var guardText, guardTemplate error
-	DefaultComposer = func(ctx context.Context, o *SendOptions, c *whatsapp.Client) error {
-		guardText = o.Guard(ctx, &whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "hi"}})
-		guardTemplate = o.Guard(ctx, &whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeTemplate,
+	f := &cmdutil.Factory{IO: &cmdutil.IOStreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}, InTTY: true, ErrTTY: true},
+		Now: e.clock.Now, LookupEnv: func(string) (string, bool) { return "", false }}
+	f.Composer = func(ctx context.Context, _ *cmdutil.IOStreams, req cmdutil.ComposeRequest) error {
+		guardText = req.Check(&whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "hi"}})
+		guardTemplate = req.Check(&whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeTemplate,
 			Template: &whatsapp.Template{Name: "hello_world", Language: whatsapp.Language{Code: "en_US"}}})
 		return nil
 	}
-	defer func() { DefaultComposer = nil }()
-	f := &cmdutil.Factory{IO: &cmdutil.IOStreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}, InTTY: true, ErrTTY: true},
-		Now: e.clock.Now, LookupEnv: func(string) (string, bool) { return "", false }}
 	cmd := NewCmdSend(f, nil)
 	cmd.SetArgs([]string{e.dir})
 	cmd.SetOut(&bytes.Buffer{})
@@ -331,8 +331,9 @@ func TestGuardForComposer(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := guardText.(*Refusal); !ok {
-		t.Errorf("free-form outside the window: Guard = %v, want a refusal", guardText)
+	var refused *delivery.RefusedError
+	if _, ok := guardText.(*Refusal); !ok || !errors.As(guardText, &refused) || refused.Reason != delivery.ReasonWindowClosed {
+		t.Errorf("free-form outside the window: Check = %v, want a window_closed refusal", guardText)
 	}
 	if guardTemplate != nil {
 		t.Errorf("template outside the window: Guard = %v, want nil", guardTemplate)

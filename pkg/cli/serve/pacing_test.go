@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greentic/gtc/pkg/app"
 	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/graphfake"
 	"github.com/greentic/gtc/pkg/secret"
@@ -32,7 +33,8 @@ func TestClientsShareTheNumbersRateOnPostgres(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		c, err := NewClient(p, func(string) (string, bool) { return "", false }, st, func(err error) { t.Errorf("shared ledger: %v", err) })
+		c, err := app.NewClient(p, func(string) (string, bool) { return "", false }, app.ClientOptions{Pooled: true, Shared: st,
+			OnSharedError: func(err error) { t.Errorf("shared ledger: %v", err) }})
 		if err != nil {
 			t.Fatal(err)
 		}

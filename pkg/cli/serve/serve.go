@@ -1,6 +1,6 @@
 // Package serve is `gtc serve`: it loads a bundle and its flows, opens the store, starts the
-// durable delivery workers and the webhook server, and shuts them down in order on SIGINT or
-// SIGTERM (stop accepting, drain in-flight requests, drain jobs, close the database).
+// app (pkg/app: delivery and webhook server) and shuts it down in order on SIGINT or SIGTERM
+// (stop accepting, drain requests, drain jobs, close the database). See docs/design.md.
 package serve
 
 import (
@@ -17,13 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/greentic/gtc/pkg/app"
 	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
-	"github.com/greentic/gtc/pkg/delivery"
 	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/server"
 	"github.com/greentic/gtc/pkg/store"
-	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
 // DefaultAddr is where gtc serve listens when neither --addr nor bundle.yaml says.
@@ -105,7 +104,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("load flows: %w", err)
 	}
-	tenants, err := Tenants(b, opts.LookupEnv)
+	tenants, err := app.Tenants(app.Enabled(b), opts.LookupEnv)
 	if err != nil {
 		return err
 	}
@@ -160,43 +159,16 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc, err := delivery.New(delivery.Config{
-		Bundle: b, Flows: flows, Store: st, Logger: log, Registerer: reg, Now: time.Now,
-		NewClient: func(p *bundle.Provider) (*whatsapp.Client, error) {
-			// On PostgreSQL the instances share each number's throughput through the store.
-			var shared whatsapp.SlotBooker
-			if st.Postgres() {
-				shared = st
-			}
-			return NewClient(p, opts.LookupEnv, shared, func(err error) {
-				log.Warn("shared pacing ledger failed: pacing on this instance's share for now",
-					"tenant", p.Tenant, "team", p.Team, "err", err)
-			})
-		},
-	})
+	a, err := app.Start(ctx, app.Config{Bundle: b, Flows: flows, Store: st, LookupEnv: opts.LookupEnv, Tenants: tenants,
+		InsecureSkipSignature: opts.InsecureSkipSignature, Logger: log, Registerer: reg, Now: time.Now})
 	if err != nil {
-		return fmt.Errorf("start delivery: %w", err)
+		return err
 	}
-	log.Info("state database", "database", st.String(), "shared", st.Postgres(), "instance", svc.Instance())
-	// The workers outlive the signal: they are stopped, bounded, after the HTTP side drained.
-	if err := svc.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("start delivery: %w", err)
-	}
+	log.Info("state database", "database", st.String(), "shared", st.Postgres(), "instance", a.Delivery.Instance())
 	stopDelivery := func() error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.DrainTimeout)
 		defer cancel()
-		if err := svc.Stop(sctx); err != nil {
-			return fmt.Errorf("drain delivery jobs: %w", err)
-		}
-		return nil
-	}
-
-	srv, err := server.New(server.Config{Tenants: tenants, Delivery: svc, Logger: log, Registry: reg,
-		InsecureSkipSignature: opts.InsecureSkipSignature,
-		API:                   &server.API{Sender: svc, Store: st, Flows: flows, Now: time.Now}})
-	if err != nil {
-		_ = stopDelivery()
-		return err
+		return a.Stop(sctx)
 	}
 
 	announce(opts, b, base, tenants)
@@ -207,7 +179,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		}
 	}
 
-	serveErr := srv.Serve(ctx, ln, opts.DrainTimeout)
+	serveErr := a.Server.Serve(ctx, ln, opts.DrainTimeout)
 	log.Info("shutting down: HTTP drained, draining jobs", "timeout", opts.DrainTimeout)
 	stopErr := stopDelivery()
 	if err := errors.Join(serveErr, stopErr); err != nil {
@@ -241,30 +213,6 @@ func announce(opts *ServeOptions, b *bundle.Bundle, base string, tenants []serve
 	if opts.FakeGraph {
 		log.Warn("--fake-graph: replies go to an in-process Graph API double, not to WhatsApp")
 	}
-}
-
-// Tenants turns the bundle's enabled providers into the server's routes, resolving the
-// verify token and app secret.
-func Tenants(b *bundle.Bundle, lookup func(string) (string, bool)) ([]server.Tenant, error) {
-	var out []server.Tenant
-	for _, p := range b.Providers {
-		if !p.Enabled {
-			continue
-		}
-		vt, err := p.VerifyToken.Resolve(lookup)
-		if err != nil {
-			return nil, fmt.Errorf("%s/%s verify_token: %w", p.Tenant, p.Team, err)
-		}
-		as, err := p.AppSecret.Resolve(lookup)
-		if err != nil {
-			return nil, fmt.Errorf("%s/%s app_secret: %w", p.Tenant, p.Team, err)
-		}
-		// A missing API key only disables the send API for this tenant/team (announce warns).
-		key, _ := p.APIKey.Resolve(lookup)
-		out = append(out, server.Tenant{Tenant: p.Tenant, Team: p.Team, PhoneNumberID: p.PhoneNumberID,
-			VerifyToken: secretOf(vt), AppSecret: secretOf(as), APIKey: secretOf(key)})
-	}
-	return out, nil
 }
 
 func isURL(dsn string) bool {

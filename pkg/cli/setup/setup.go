@@ -17,7 +17,6 @@ import (
 	"github.com/greentic/gtc/pkg/build"
 	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
-	"github.com/greentic/gtc/pkg/cli/validate"
 	"github.com/greentic/gtc/pkg/problem"
 	"github.com/greentic/gtc/pkg/tui"
 )
@@ -171,7 +170,7 @@ func setupRun(opts *SetupOptions) error {
 		if err != nil || !st.IsDir() {
 			return cmdutil.FlagErrorf("--flows %s: not a folder", opts.FlowsDir)
 		}
-		files, err := validate.FlowFiles(opts.FlowsDir)
+		files, err := cmdutil.FlowFiles(opts.FlowsDir)
 		if err != nil {
 			return err
 		}
@@ -185,7 +184,7 @@ func setupRun(opts *SetupOptions) error {
 			return err
 		}
 		defer cleanup()
-		checked, err := validate.CheckFlows(append(append([]string(nil), files...), beside...))
+		checked, err := cmdutil.CheckFlows(append(append([]string(nil), files...), beside...))
 		if err != nil {
 			return err
 		}
@@ -299,7 +298,7 @@ func besideFlows(opts *SetupOptions, newFiles []string) (files []string, tmp str
 		return out
 	}
 	if bundle.IsBundle(opts.Dir) {
-		files, err := validate.FlowFiles(filepath.Join(opts.Dir, bundle.FlowsDirName))
+		files, err := cmdutil.FlowFiles(filepath.Join(opts.Dir, bundle.FlowsDirName))
 		return keep(files), "", func() {}, err
 	}
 	if opts.StarterFlows == nil {

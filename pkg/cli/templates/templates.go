@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
-	"github.com/greentic/gtc/pkg/cli/send"
 )
 
 // ListOptions are gtc templates list's inputs.
@@ -81,14 +80,14 @@ func listRun(o *ListOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	_, p, err := send.Provider(o.BundleDir, o.Tenant, o.Team, o.LookupEnv)
+	_, p, err := cmdutil.LoadProvider(o.BundleDir, o.Tenant, o.Team, o.LookupEnv)
 	if err != nil {
 		return err
 	}
 	if p.BusinessAccountID == "" {
 		return cmdutil.FlagErrorf("%s/%s has no business_account_id: add business_account_id (the WhatsApp Business Account id, WhatsApp Manager → Account tools) to the answers and re-run gtc setup", p.Tenant, p.Team)
 	}
-	client, err := send.ClientFor(p, o.LookupEnv, o.HTTPClient, nil)
+	client, err := cmdutil.ClientFor(p, o.LookupEnv, o.HTTPClient, nil)
 	if err != nil {
 		return err
 	}
@@ -97,7 +96,7 @@ func listRun(o *ListOptions) error {
 		if errors.Is(err, context.Canceled) {
 			return cmdutil.ErrCancelled
 		}
-		return &send.SendError{Err: err}
+		return &cmdutil.SendError{Err: err}
 	}
 	items := make([]item, len(ts))
 	for i := range ts {

@@ -168,11 +168,11 @@ func checkBundle(opts *ValidateOptions) (*problem.List, string, error) {
 			}
 		}
 	}
-	files, err := FlowFiles(filepath.Join(opts.Target, bundle.FlowsDirName))
+	files, err := cmdutil.FlowFiles(filepath.Join(opts.Target, bundle.FlowsDirName))
 	if err != nil {
 		return nil, "", err
 	}
-	fp, err := CheckFlows(files)
+	fp, err := cmdutil.CheckFlows(files)
 	if err != nil {
 		return nil, "", err
 	}

@@ -1,51 +1,18 @@
-// Package delivery is the durable pipeline behind `gtc serve`: it records webhook events
-// (group commit, dedupe) together with the jobs that process them, runs the flows for each
-// contact's messages in order, and sends the replies with the 24-hour window, opt-out,
-// retry and status rules of the Cloud API.
-//
-// Shape (see DESIGN.md §6, the throughput budget): Ingest hands the events to the store's
-// group commit; inside that transaction one River job (kind gtc_inbound) is inserted per
-// small group of contacts with new messages, not one per message. A job claims each contact
-// (a lease in the store, so one worker per contact at a time), runs the flow for each pending
-// message in arrival order, records the event processed and its replies as pending outbound
-// rows in one transaction, then sends those replies from inside the job. Only sends that
-// must wait (rate limited with retry_on_rate_limit, transient errors) become River jobs
-// (kind gtc_send) scheduled for later, so they never block other contacts.
-//
-// Guarantees: an event acknowledged by Ingest is processed by the flows exactly once, even
-// across crashes (the "processed" mark and the pending replies commit together). Replies are
-// sent at least once: a crash between Graph's 200 and the commit of the wamid resends that
-// one reply on restart, because Graph offers no idempotency key. Start recovers all open
-// work before the workers run.
-//
-// Limits worth knowing: River moves scheduled jobs to runnable about every 5 s, so a retry
-// or a paced send runs up to ~5 s after its time; a job that keeps failing on the database
-// leaves its contacts leased for up to 5 min (the next start clears leases); replies of one
-// contact keep their order except around a retry (a retried reply may go after a later one,
-// which Graph does not order either).
-//
-// Several instances (PostgreSQL, DESIGN.md §7): the jobs, the leases and the outbound rows
-// live in the shared database, so any instance works any contact, one at a time. Each
-// instance registers in the store and heartbeats; lease owners and outbound senders are
-// named "<instance>:<job>". When an instance stops cleanly it hands its leases and unsent
-// replies over; when one dies, the first live instance to see its heartbeat stale
-// (Config.DeadAfter) does the same for it in one transaction with the jobs that finish its
-// work (store.ReapInstances). A send job first claims its outbound row
-// (store.ClaimOutbound), so a duplicate job never sends twice. On SQLite (one process per
-// file) Start clears every lease instead, as nobody else can hold one.
+// Package delivery owns the durable pipeline behind gtc serve and the rules every send
+// path shares: starting a flow, refusing a send (opt-out, 24-hour window), recording and
+// sending an outbound message with retries. See docs/design.md.
 package delivery
 
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,94 +25,14 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
-	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/store"
-	"github.com/greentic/gtc/pkg/whatsapp"
 )
-
-// ErrStopped is returned by Ingest after Stop, and by Ready before Start.
-var ErrStopped = errors.New("delivery is not running")
-
-// Sender sends to the Cloud API for one phone number (whatsapp.Client in production).
-type Sender interface {
-	// Send makes one attempt and returns the wamid Graph assigned.
-	Send(ctx context.Context, m *whatsapp.Message) (wamid string, err error)
-	// MarkRead marks an inbound message read.
-	MarkRead(ctx context.Context, wamid string) error
-}
-
-// Pacer is implemented by Senders that pace sends (whatsapp.Pacer): Delay is how long a
-// send to recipient would wait now. A send that would wait longer than
-// Config.MaxInlineWait is scheduled as a job instead of holding a worker.
-type Pacer interface {
-	Delay(recipient string) time.Duration
-}
-
-// BackOffer is implemented by Senders whose pacer can hold one recipient back (after
-// 131056, the pair rate limit).
-type BackOffer interface {
-	BackOff(recipient string, d time.Duration)
-}
-
-// Provider is one tenant/team's WhatsApp number as delivery needs it.
-type Provider struct {
-	Tenant, Team  string
-	PhoneNumberID string
-	// OptOutKeywords and OptInKeywords are compared with an inbound text case- and
-	// space-insensitively; empty means STOP, UNSUBSCRIBE and START, SUBSCRIBE.
-	OptOutKeywords, OptInKeywords []string
-	// MarkRead marks every inbound message read.
-	MarkRead bool
-	Sender   Sender
-}
-
-// RunContext is what a flow run knows about its surroundings.
-type RunContext struct {
-	Tenant, Team string
-	To           string // the contact, as a recipient ("+<wa_id>" or the user id)
-	ReplyTo      string // the inbound message id
-	Now          int64  // Unix seconds
-	// LastMessageTime is the contact's last inbound time (Unix seconds) before this
-	// message, 0 when this is the first.
-	LastMessageTime int64
-}
-
-// Reply is one message a flow decided to send.
-type Reply struct {
-	Flow, Node       string
-	Message          whatsapp.Message
-	RetryOnRateLimit bool
-}
-
-// FlowRunner decides the replies to an inbound message (flow.Set in production). No matching
-// flow is (nil, nil).
-type FlowRunner interface {
-	Handle(ctx context.Context, m *whatsapp.InboundMessage, rc RunContext) ([]Reply, error)
-}
-
-// ErrorInfo is how a send error is handled.
-type ErrorInfo struct {
-	Class   string // rate_limited, transient, window_closed, unreachable, bad_request, auth, …
-	Code    int
-	Message string // safe to log: no token, no body
-	// Transient errors are retried with backoff; RateLimited ones only when the reply asks
-	// for it (retry_on_rate_limit).
-	Transient, RateLimited bool
-	// Unreachable is recorded on the contact (131026 and friends), never retried.
-	Unreachable bool
-}
 
 // Config wires a Service.
 type Config struct {
-	// Bundle supplies the providers (its enabled ones) when Providers is empty; NewSender
-	// builds each one's Sender (a whatsapp.Client for its phone number).
-	Bundle    *bundle.Bundle
-	NewSender func(*bundle.Provider) (Sender, error)
-	// NewClient is the usual way to build the Senders: one Cloud API client per provider.
-	// Used when NewSender is nil.
-	NewClient func(*bundle.Provider) (*whatsapp.Client, error)
-	// Providers lists the tenant/team numbers directly (tests, or instead of Bundle).
+	// Providers are the tenant/team numbers served, each with its Sender (pkg/app builds
+	// them from a bundle).
 	Providers []Provider
 	// Flows are the bundle's flows; Runner, when set, is used instead (tests).
 	Flows  *flow.Set
@@ -234,9 +121,6 @@ func New(cfg Config) (*Service, error) {
 	if cfg.ClassifyCode == nil {
 		cfg.ClassifyCode = ClassifyCode
 	}
-	if cfg.NewSender == nil && cfg.NewClient != nil {
-		cfg.NewSender = newClientSender(cfg.NewClient)
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -253,10 +137,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.MaxAttempts = 8
 	}
 	if cfg.Backoff == nil {
-		cfg.Backoff = func(n int) time.Duration {
-			d := time.Second << min(n-1, 9)
-			return min(d, 5*time.Minute)
-		}
+		cfg.Backoff = DefaultBackoff
 	}
 	if cfg.MaxInlineWait <= 0 {
 		cfg.MaxInlineWait = time.Second
@@ -281,13 +162,6 @@ func New(cfg Config) (*Service, error) {
 	}
 	if strings.Contains(cfg.Instance, ":") {
 		return nil, fmt.Errorf("delivery: instance name %q must not contain ':'", cfg.Instance)
-	}
-	if len(cfg.Providers) == 0 && cfg.Bundle != nil {
-		ps, err := providersFromBundle(cfg.Bundle, cfg.NewSender)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Providers = ps
 	}
 	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, providers: map[string]*Provider{}}
 	for i := range cfg.Providers {
@@ -430,7 +304,7 @@ func (s *Service) recover(ctx context.Context) error {
 		return err
 	}
 	var params []river.InsertManyParams
-	for c := range chunk(contacts, contactsPerJob) {
+	for c := range slices.Chunk(contacts, contactsPerJob) {
 		params = append(params, river.InsertManyParams{Args: inboundArgs{Contacts: c}})
 	}
 	open, err := s.st.OpenOutbound(ctx)
@@ -497,143 +371,5 @@ func (s *Service) Stop(ctx context.Context) error {
 }
 
 // Ingest durably records the events of one webhook POST for tenant/team (duplicates
-// dropped) together with the jobs that process them, and returns after the commit: only
-// then may the POST be answered 200.
-func (s *Service) Ingest(ctx context.Context, tenant, team string, events []whatsapp.Event) error {
-	if s.stopping.Load() {
-		return ErrStopped
-	}
-	start := time.Now()
-	in := make([]store.InboundEvent, 0, len(events))
-	for i := range events {
-		ie, err := s.prepare(&events[i])
-		if err != nil {
-			return fmt.Errorf("event %d: %w", i, err)
-		}
-		in = append(in, ie)
-	}
-	res, err := s.st.Ingest(ctx, tenant, team, in)
-	if err != nil {
-		return err
-	}
-	s.m.ingestSeconds.Observe(time.Since(start).Seconds())
-	s.m.duplicates.Add(float64(res.Duplicates))
-	for i := range events {
-		ev := &events[i]
-		s.m.events.WithLabelValues(string(ev.Kind)).Inc()
-		if ev.Kind == whatsapp.EventUnknown || ev.Kind == whatsapp.EventError {
-			s.log.Warn("webhook event recorded without processing", "tenant", tenant, "team", team, "kind", ev.Kind, "field", ev.Field)
-		}
-	}
-	return nil
-}
-
-// prepare turns a parsed webhook event into what the store records.
-func (s *Service) prepare(ev *whatsapp.Event) (store.InboundEvent, error) {
-	raw, err := json.Marshal(ev)
-	if err != nil {
-		return store.InboundEvent{}, fmt.Errorf("encode event: %w", err)
-	}
-	ie := store.InboundEvent{Kind: string(ev.Kind), DedupeKey: ev.DedupeKey(), Raw: raw}
-	switch {
-	case ev.Kind == whatsapp.EventMessage && ev.Message != nil && ev.Message.ContactKey() != "" && ev.Message.ID != "":
-		m := ev.Message
-		ie.ContactKey, ie.MessageID, ie.MessageType = m.ContactKey(), m.ID, m.Type
-		ie.WaID, ie.UserID, ie.Name = m.From, m.FromUser, m.ContactName
-		ie.Timestamp = time.Unix(m.Timestamp, 0)
-		if m.Timestamp == 0 {
-			ie.Timestamp = s.now()
-		}
-	case ev.Kind == whatsapp.EventMessage:
-		// No sender or no id: nobody to answer and nothing to dedupe on. Kept as unknown
-		// rather than failing the POST, which Meta would retry for days.
-		ie.Kind, ie.DedupeKey = store.KindUnknown, ""
-	case ev.Status != nil && ev.Status.ID != "":
-		st := ev.Status
-		u := &store.StatusUpdate{WAMID: st.ID, Status: st.Status, At: time.Unix(st.Timestamp, 0)}
-		if len(st.Errors) > 0 {
-			info := s.cfg.ClassifyCode(st.Errors[0].Code)
-			u.ErrorCode, u.ErrorClass, u.Unreachable = st.Errors[0].Code, info.Class, info.Unreachable
-		}
-		ie.Status = u
-	case ev.Preference != nil:
-		p := ev.Preference
-		key := p.WaID
-		if key == "" {
-			key = p.UserID
-		}
-		ie.Preference = &store.PreferenceUpdate{ContactKey: key, Value: p.Value, At: time.Unix(p.Timestamp, 0)}
-	}
-	if ie.Kind == store.KindStatus && ie.Status == nil {
-		ie.Kind, ie.DedupeKey = store.KindUnknown, ""
-	}
-	if ie.DedupeKey == "" {
-		// Errors, preferences and unknown changes carry no id: their content is their key.
-		h := sha256.Sum256(append([]byte(string(ev.Kind)+"\x00"+ev.Field+"\x00"), ev.Raw...))
-		if len(ev.Raw) == 0 {
-			h = sha256.Sum256(raw)
-		}
-		ie.DedupeKey = string(ev.Kind) + ":" + hex.EncodeToString(h[:16])
-	}
-	return ie, nil
-}
 
 func (s *Service) provider(tenant, team string) *Provider { return s.providers[tenant+"/"+team] }
-
-// normalizeKeyword folds case and collapses whitespace: " Stop  " → "STOP".
-func normalizeKeyword(s string) string {
-	return strings.ToUpper(strings.Join(strings.Fields(s), " "))
-}
-
-func matchKeyword(text string, list, def []string) bool {
-	if len(list) == 0 {
-		list = def
-	}
-	t := normalizeKeyword(text)
-	if t == "" {
-		return false
-	}
-	for _, k := range list {
-		if normalizeKeyword(k) == t {
-			return true
-		}
-	}
-	return false
-}
-
-var (
-	defaultOptOut = []string{"STOP", "UNSUBSCRIBE"}
-	defaultOptIn  = []string{"START", "SUBSCRIBE"}
-)
-
-func chunk[T any](xs []T, n int) func(func([]T) bool) {
-	return func(yield func([]T) bool) {
-		for len(xs) > 0 {
-			k := min(n, len(xs))
-			if !yield(xs[:k:k]) {
-				return
-			}
-			xs = xs[k:]
-		}
-	}
-}
-
-// providersFromBundle turns the bundle's enabled providers into delivery Providers.
-func providersFromBundle(b *bundle.Bundle, newSender func(*bundle.Provider) (Sender, error)) ([]Provider, error) {
-	if newSender == nil {
-		return nil, errors.New("delivery: a bundle needs NewClient or NewSender")
-	}
-	var out []Provider
-	for _, bp := range b.Providers {
-		if !bp.Enabled {
-			continue
-		}
-		snd, err := newSender(bp)
-		if err != nil {
-			return nil, fmt.Errorf("delivery: provider %s/%s: %w", bp.Tenant, bp.Team, err)
-		}
-		out = append(out, Provider{Tenant: bp.Tenant, Team: bp.Team, PhoneNumberID: bp.PhoneNumberID,
-			OptOutKeywords: bp.OptOutKeywords, OptInKeywords: bp.OptInKeywords, MarkRead: bp.MarkRead, Sender: snd})
-	}
-	return out, nil
-}

@@ -1,4 +1,4 @@
-package chat
+package cli
 
 import (
 	"bytes"
@@ -58,12 +58,8 @@ func TestComposerRespectsOptOut(t *testing.T) {
 	var out, screen bytes.Buffer
 	io := &cmdutil.IOStreams{In: strings.NewReader("+" + key + "\r\rHello again\ry\x03"), Out: &out, ErrOut: &screen,
 		InTTY: true, ErrTTY: true, NoColor: true}
-	f := &cmdutil.Factory{IO: io, Now: time.Now, LookupEnv: func(string) (string, bool) { return "", false }}
+	f := &cmdutil.Factory{IO: io, Now: time.Now, LookupEnv: func(string) (string, bool) { return "", false }, Composer: Compose}
 	sendErr := func() error {
-		// The composer is the hook InstallHooks sets; set it for this command only.
-		prev := send.DefaultComposer
-		send.DefaultComposer = Compose
-		defer func() { send.DefaultComposer = prev }()
 		c := send.NewCmdSend(f, nil)
 		c.SetArgs([]string{dir})
 		c.SetOut(&out)

@@ -1,4 +1,4 @@
-package chat
+package cli
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
-	"github.com/greentic/gtc/pkg/cli/send"
 	"github.com/greentic/gtc/pkg/graphfake"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
@@ -33,8 +32,8 @@ func TestCompose(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(fake.Messages())
 			var out, screen bytes.Buffer
-			opts := &send.SendOptions{IO: &cmdutil.IOStreams{In: strings.NewReader(tt.keys), Out: &out, ErrOut: &screen, NoColor: true}}
-			err := Compose(context.Background(), opts, client)
+			io := &cmdutil.IOStreams{In: strings.NewReader(tt.keys), Out: &out, ErrOut: &screen, NoColor: true}
+			err := Compose(context.Background(), io, cmdutil.ComposeRequest{Client: client})
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v\n%s", err, tt.wantErr, screen.String())
 			}
@@ -48,10 +47,9 @@ func TestCompose(t *testing.T) {
 	}
 }
 
-func TestInstallHooks(t *testing.T) {
-	t.Cleanup(func() { send.DefaultComposer = nil })
-	InstallHooks()
-	if send.DefaultComposer == nil {
-		t.Fatal("composer hook not installed")
+// TestFactoryHasComposer: gtc send gets the TUI composer from the Factory Run builds.
+func TestFactoryHasComposer(t *testing.T) {
+	if f := newFactory(&cmdutil.IOStreams{}); f.Composer == nil {
+		t.Fatal("the Factory has no composer: gtc send would not open it on a terminal")
 	}
 }

@@ -1,0 +1,155 @@
+// Package app is the one place a bundle becomes a running gtc: it picks providers and
+// builds their Cloud API clients, and assembles store, delivery and webhook server for
+// gtc serve and gtc chat. The rules themselves live in pkg/delivery. See docs/design.md.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/greentic/gtc/pkg/bundle"
+	"github.com/greentic/gtc/pkg/delivery"
+	"github.com/greentic/gtc/pkg/flow"
+	"github.com/greentic/gtc/pkg/secret"
+	"github.com/greentic/gtc/pkg/server"
+	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// Config is what Start assembles.
+type Config struct {
+	// Providers are the numbers served; nil means the Bundle's enabled ones.
+	Bundle    *bundle.Bundle
+	Providers []*bundle.Provider
+	Flows     *flow.Set
+	Store     *store.Store
+	LookupEnv func(string) (string, bool)
+	// NewClient builds a provider's Cloud API client; nil means NewClient with a pooled
+	// transport and, on PostgreSQL, the store as the shared pacing ledger.
+	NewClient func(*bundle.Provider) (*whatsapp.Client, error)
+	// Tenants are the server's routes; nil means Tenants(Providers).
+	Tenants               []server.Tenant
+	InsecureSkipSignature bool
+	// NoAPI leaves the send API (/v1/messages) out.
+	NoAPI      bool
+	Logger     *slog.Logger
+	Registerer *prometheus.Registry
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// App is a running delivery service and the webhook server in front of it.
+type App struct {
+	Delivery *delivery.Service
+	Server   *server.Server
+	Tenants  []server.Tenant
+}
+
+// Start builds the delivery service over cfg.Store, starts its workers (recovering open
+// work first) and builds the server; Serve the Server, then Stop.
+func Start(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registerer == nil { // one registry for delivery's metrics and the server's /metrics
+		cfg.Registerer = prometheus.NewRegistry()
+	}
+	if cfg.Providers == nil && cfg.Bundle != nil {
+		cfg.Providers = Enabled(cfg.Bundle)
+	}
+	if cfg.NewClient == nil {
+		log := cfg.Logger
+		cfg.NewClient = func(p *bundle.Provider) (*whatsapp.Client, error) {
+			opts := ClientOptions{Pooled: true, OnSharedError: func(err error) {
+				log.Warn("shared pacing ledger failed: pacing on this instance's share for now",
+					"tenant", p.Tenant, "team", p.Team, "err", err)
+			}}
+			// On PostgreSQL the instances share each number's throughput through the store.
+			if cfg.Store.Postgres() {
+				opts.Shared = cfg.Store
+			}
+			return NewClient(p, cfg.LookupEnv, opts)
+		}
+	}
+	if cfg.Tenants == nil {
+		ts, err := Tenants(cfg.Providers, cfg.LookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Tenants = ts
+	}
+	providers, err := DeliveryProviders(cfg.Providers, cfg.NewClient)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := delivery.New(delivery.Config{Providers: providers, Flows: cfg.Flows, Store: cfg.Store,
+		Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("start delivery: %w", err)
+	}
+	// The workers outlive ctx: Stop ends them, bounded, after the HTTP side drained.
+	if err := svc.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, fmt.Errorf("start delivery: %w", err)
+	}
+	a := &App{Delivery: svc, Tenants: cfg.Tenants}
+	scfg := server.Config{Tenants: cfg.Tenants, Delivery: svc, Logger: cfg.Logger, Registry: cfg.Registerer,
+		InsecureSkipSignature: cfg.InsecureSkipSignature}
+	if !cfg.NoAPI {
+		scfg.API = &server.API{Sender: svc, Store: cfg.Store, Now: cfg.Now}
+	}
+	if a.Server, err = server.New(scfg); err != nil {
+		return nil, errors.Join(err, a.Stop(context.Background()))
+	}
+	return a, nil
+}
+
+// Stop drains the delivery jobs until ctx ends (see delivery.Service.Stop). It does not
+// close the store.
+func (a *App) Stop(ctx context.Context) error {
+	if err := a.Delivery.Stop(ctx); err != nil {
+		return fmt.Errorf("drain delivery jobs: %w", err)
+	}
+	return nil
+}
+
+// DeliveryProviders turns bundle providers into delivery's plain values, each with the
+// client newClient builds.
+func DeliveryProviders(ps []*bundle.Provider, newClient func(*bundle.Provider) (*whatsapp.Client, error)) ([]delivery.Provider, error) {
+	out := make([]delivery.Provider, 0, len(ps))
+	for _, bp := range ps {
+		c, err := newClient(bp)
+		if err != nil {
+			return nil, fmt.Errorf("delivery: provider %s/%s: %w", bp.Tenant, bp.Team, err)
+		}
+		out = append(out, delivery.Provider{Tenant: bp.Tenant, Team: bp.Team, PhoneNumberID: bp.PhoneNumberID,
+			OptOutKeywords: bp.OptOutKeywords, OptInKeywords: bp.OptInKeywords, MarkRead: bp.MarkRead,
+			Sender: delivery.ClientSender(c)})
+	}
+	return out, nil
+}
+
+// Tenants turns providers into the server's routes, resolving the verify token, app
+// secret and API key.
+func Tenants(ps []*bundle.Provider, lookup func(string) (string, bool)) ([]server.Tenant, error) {
+	var out []server.Tenant
+	for _, p := range ps {
+		vt, err := p.VerifyToken.Resolve(lookup)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s verify_token: %w", p.Tenant, p.Team, err)
+		}
+		as, err := p.AppSecret.Resolve(lookup)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s app_secret: %w", p.Tenant, p.Team, err)
+		}
+		// A missing API key only disables the send API for this tenant/team.
+		key, _ := p.APIKey.Resolve(lookup)
+		out = append(out, server.Tenant{Tenant: p.Tenant, Team: p.Team, PhoneNumberID: p.PhoneNumberID,
+			VerifyToken: secret.New(vt), AppSecret: secret.New(as), APIKey: secret.New(key)})
+	}
+	return out, nil
+}

@@ -1,0 +1,20 @@
+package cmdutil
+
+import (
+	"context"
+
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// ComposeRequest is what gtc send hands the terminal composer.
+type ComposeRequest struct {
+	To     string // the recipient, when --to was given
+	Client *whatsapp.Client
+	// Check is what a composed message must pass before its preview: the Cloud API's limits
+	// and gtc send's refusal rules (opt-out, 24-hour window).
+	Check func(*whatsapp.Message) error
+}
+
+// Composer composes and sends one message interactively on io, printing its id on io.Out.
+// Ctrl+C is ErrCancelled.
+type Composer func(ctx context.Context, io *IOStreams, req ComposeRequest) error

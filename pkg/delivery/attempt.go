@@ -1,0 +1,70 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+func (s *Service) refuse(o *store.Outbound, class string) store.Finish {
+	s.m.sends.WithLabelValues(class).Inc()
+	s.log.Info("reply not sent", "tenant", o.Tenant, "team", o.Team, "outbound_id", o.ID, "class", class)
+	return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutRefused, ErrorClass: class}}
+}
+
+// attempt makes one send of o (unless it must be refused) and returns the outcome to
+// record and, for a retry, when.
+func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool, c *store.Contact) (store.Finish, time.Time) {
+	p := s.provider(o.Tenant, o.Team)
+	if p == nil {
+		return s.refuse(o, ReasonNoProvider), time.Time{}
+	}
+	var msg whatsapp.Message
+	if err := json.Unmarshal(o.Request, &msg); err != nil {
+		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutFailed, ErrorClass: "bad_request",
+			ErrorMessage: "stored request cannot be decoded"}}, time.Time{}
+	}
+	now := s.now()
+	if why := Refusal(c, optedOut, o.Origin, &msg, now); why != "" {
+		return s.refuse(o, why), time.Time{}
+	}
+	if pc, ok := p.Sender.(Pacer); ok {
+		if d := pc.Delay(msg.To); d > s.cfg.MaxInlineWait {
+			s.m.sends.WithLabelValues("paced").Inc()
+			next := now.Add(d)
+			return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutRetrying, ErrorClass: "paced",
+				NextAttemptAt: next}}, next
+		}
+	}
+	start := time.Now()
+	wamid, err := p.Sender.Send(ctx, &msg)
+	s.m.sendSeconds.Observe(time.Since(start).Seconds())
+	if err == nil {
+		s.m.sends.WithLabelValues("ok").Inc()
+		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutSent, WAMID: wamid, Attempted: true}}, time.Time{}
+	}
+	info := s.cfg.Classify(err)
+	s.m.sends.WithLabelValues(info.Class).Inc()
+	log := s.log.With("tenant", o.Tenant, "team", o.Team, "outbound_id", o.ID, "class", info.Class, "code", info.Code)
+	attempt := o.Attempts + 1
+	if (info.Transient || (info.RateLimited && o.RetryOnRateLimit)) && attempt < s.cfg.MaxAttempts {
+		wait := s.cfg.Backoff(attempt)
+		if info.Code == 131056 { // pair rate: 4^n s for this recipient only
+			wait = max(wait, whatsapp.PairRateBackoff(attempt))
+			if b, ok := p.Sender.(BackOffer); ok {
+				b.BackOff(msg.To, wait)
+			}
+		}
+		next := now.Add(wait)
+		log.Info("send will be retried", "attempt", attempt, "at", next)
+		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutRetrying, ErrorClass: info.Class,
+			ErrorCode: info.Code, ErrorMessage: info.Message, NextAttemptAt: next, Attempted: true}}, next
+	}
+	log.Warn("send failed", "attempt", attempt)
+	return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutFailed, ErrorClass: info.Class,
+		ErrorCode: info.Code, ErrorMessage: info.Message, Attempted: true},
+		Unreachable: info.Unreachable}, time.Time{}
+}

@@ -1,0 +1,87 @@
+package delivery
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrStopped is returned by Ingest after Stop, and by Ready before Start.
+var ErrStopped = errors.New("delivery is not running")
+
+// ErrUnknownProvider is returned by Send and StartFlow for a tenant/team without an enabled
+// provider.
+var ErrUnknownProvider = errors.New("no enabled provider for this tenant/team")
+
+// ErrNoFlows is returned by StartFlow when the service has no flows loaded.
+var ErrNoFlows = errors.New("no flows loaded")
+
+// NotFoundError is a flow start naming a flow or node that does not exist.
+type NotFoundError struct {
+	What       string // "flow" or "node"
+	Flow, Node string
+	Err        error // the engine's error, which lists what exists
+}
+
+func (e *NotFoundError) Error() string { return e.Err.Error() }
+func (e *NotFoundError) Unwrap() error { return e.Err }
+
+// RunError is a flow start that failed while running (a missing variable, a template that
+// renders empty or too long).
+type RunError struct {
+	Flow string
+	Err  error
+}
+
+func (e *RunError) Error() string { return e.Err.Error() }
+func (e *RunError) Unwrap() error { return e.Err }
+
+// NoRepliesError is a flow start that sends nothing from its node.
+type NoRepliesError struct{ Flow string }
+
+func (e *NoRepliesError) Error() string {
+	return fmt.Sprintf("flow %s sends nothing from this node", e.Flow)
+}
+
+// RenderError is a reply config that does not render; Path is the JSON path of the field
+// at fault (message, template.name, ...).
+type RenderError struct {
+	Path string
+	Msg  string
+	Err  error
+}
+
+func (e *RenderError) Error() string { return e.Msg }
+func (e *RenderError) Unwrap() error { return e.Err }
+
+// newRenderError takes the path from the engine's "node ID: PATH: problem" text.
+// pkg/flow does not type its render errors yet; this is the one place that reads them.
+func newRenderError(err error) *RenderError {
+	msg := err.Error()
+	if _, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(msg, "node ") {
+		msg = rest
+	}
+	path := msg
+	if i := strings.IndexAny(msg, ": "); i > 0 {
+		path = msg[:i]
+	}
+	return &RenderError{Path: path, Msg: msg, Err: err}
+}
+
+// RefusedError is a message gtc would not send: Reason is ReasonOptedOut or
+// ReasonWindowClosed (or ReasonNoProvider); ID is its outbound row, 0 when none was
+// recorded.
+type RefusedError struct {
+	Reason string
+	ID     int64
+}
+
+func (e *RefusedError) Error() string {
+	switch e.Reason {
+	case ReasonOptedOut:
+		return "the contact opted out: gtc sends nothing to them until they opt in again"
+	case ReasonWindowClosed:
+		return "the 24-hour customer service window is closed: send an approved template instead"
+	}
+	return "gtc refused to send this message: " + e.Reason
+}

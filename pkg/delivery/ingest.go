@@ -1,0 +1,94 @@
+package delivery
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// dropped) together with the jobs that process them, and returns after the commit: only
+// then may the POST be answered 200.
+func (s *Service) Ingest(ctx context.Context, tenant, team string, events []whatsapp.Event) error {
+	if s.stopping.Load() {
+		return ErrStopped
+	}
+	start := time.Now()
+	in := make([]store.InboundEvent, 0, len(events))
+	for i := range events {
+		ie, err := s.prepare(&events[i])
+		if err != nil {
+			return fmt.Errorf("event %d: %w", i, err)
+		}
+		in = append(in, ie)
+	}
+	res, err := s.st.Ingest(ctx, tenant, team, in)
+	if err != nil {
+		return err
+	}
+	s.m.ingestSeconds.Observe(time.Since(start).Seconds())
+	s.m.duplicates.Add(float64(res.Duplicates))
+	for i := range events {
+		ev := &events[i]
+		s.m.events.WithLabelValues(string(ev.Kind)).Inc()
+		if ev.Kind == whatsapp.EventUnknown || ev.Kind == whatsapp.EventError {
+			s.log.Warn("webhook event recorded without processing", "tenant", tenant, "team", team, "kind", ev.Kind, "field", ev.Field)
+		}
+	}
+	return nil
+}
+
+// prepare turns a parsed webhook event into what the store records.
+func (s *Service) prepare(ev *whatsapp.Event) (store.InboundEvent, error) {
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return store.InboundEvent{}, fmt.Errorf("encode event: %w", err)
+	}
+	ie := store.InboundEvent{Kind: string(ev.Kind), DedupeKey: ev.DedupeKey(), Raw: raw}
+	switch {
+	case ev.Kind == whatsapp.EventMessage && ev.Message != nil && ev.Message.ContactKey() != "" && ev.Message.ID != "":
+		m := ev.Message
+		ie.ContactKey, ie.MessageID, ie.MessageType = m.ContactKey(), m.ID, m.Type
+		ie.WaID, ie.UserID, ie.Name = m.From, m.FromUser, m.ContactName
+		ie.Timestamp = time.Unix(m.Timestamp, 0)
+		if m.Timestamp == 0 {
+			ie.Timestamp = s.now()
+		}
+	case ev.Kind == whatsapp.EventMessage:
+		// No sender or no id: nobody to answer and nothing to dedupe on. Kept as unknown
+		// rather than failing the POST, which Meta would retry for days.
+		ie.Kind, ie.DedupeKey = store.KindUnknown, ""
+	case ev.Status != nil && ev.Status.ID != "":
+		st := ev.Status
+		u := &store.StatusUpdate{WAMID: st.ID, Status: st.Status, At: time.Unix(st.Timestamp, 0)}
+		if len(st.Errors) > 0 {
+			info := s.cfg.ClassifyCode(st.Errors[0].Code)
+			u.ErrorCode, u.ErrorClass, u.Unreachable = st.Errors[0].Code, info.Class, info.Unreachable
+		}
+		ie.Status = u
+	case ev.Preference != nil:
+		p := ev.Preference
+		key := p.WaID
+		if key == "" {
+			key = p.UserID
+		}
+		ie.Preference = &store.PreferenceUpdate{ContactKey: key, Value: p.Value, At: time.Unix(p.Timestamp, 0)}
+	}
+	if ie.Kind == store.KindStatus && ie.Status == nil {
+		ie.Kind, ie.DedupeKey = store.KindUnknown, ""
+	}
+	if ie.DedupeKey == "" {
+		// Errors, preferences and unknown changes carry no id: their content is their key.
+		h := sha256.Sum256(append([]byte(string(ev.Kind)+"\x00"+ev.Field+"\x00"), ev.Raw...))
+		if len(ev.Raw) == 0 {
+			h = sha256.Sum256(raw)
+		}
+		ie.DedupeKey = string(ev.Kind) + ":" + hex.EncodeToString(h[:16])
+	}
+	return ie, nil
+}

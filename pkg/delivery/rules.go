@@ -1,0 +1,101 @@
+package delivery
+
+import (
+	"time"
+
+	"github.com/greentic/gtc/pkg/flow"
+	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// The rules every path shares (webhook jobs, the send API, gtc send, the composer, gtc chat,
+// gtc flow run): the engine is called here and nowhere else, and the refusal rule exists
+// once. See docs/design.md.
+
+// Reasons a message is refused; recorded as the outbound row's error class.
+const (
+	ReasonOptedOut     = "opted_out"
+	ReasonWindowClosed = "window_closed"
+	ReasonNoProvider   = "no_provider"
+)
+
+// Refusal says why msg must not be sent to contact c at now, or "" when it may go: nothing
+// to an opted-out contact (except the opt-out/opt-in confirmation, origin
+// store.OriginOptOut), and only templates outside the 24-hour window. optedOut is the
+// contact's opt-out as of this message (a job decides it in event order).
+func Refusal(c *store.Contact, optedOut bool, origin string, msg *whatsapp.Message, now time.Time) string {
+	switch {
+	case optedOut && origin != store.OriginOptOut:
+		return ReasonOptedOut
+	case !msg.IsTemplate() && !c.WindowOpen(now):
+		return ReasonWindowClosed
+	}
+	return ""
+}
+
+// LastMessageTime is a contact's last inbound time as a flow sees it (Unix seconds, 0 for
+// none or no contact).
+func LastMessageTime(c *store.Contact) int64 {
+	if c == nil || c.LastInboundAt.IsZero() {
+		return 0
+	}
+	return c.LastInboundAt.Unix()
+}
+
+// HandleInbound runs the flow whose trigger wins for an inbound message. No matching
+// trigger is (nil, nil).
+func HandleInbound(set *flow.Set, ev flow.Event, rc RunContext) ([]Reply, error) {
+	out, err := set.Handle(ev, rc.flowContext())
+	if err != nil {
+		return nil, err
+	}
+	return replies(out), nil
+}
+
+// StartReplies runs flowName from nodeID (its first node when empty) without an inbound
+// message, rc.Vars filling its templates. Errors are typed: *NotFoundError for a missing
+// flow or node, *RunError when the run fails, *NoRepliesError when it sends nothing.
+func StartReplies(set *flow.Set, flowName, nodeID string, rc RunContext) ([]Reply, error) {
+	out, err := set.Start(flowName, nodeID, rc.flowContext())
+	if err != nil {
+		f, ok := set.Flow(flowName)
+		switch {
+		case !ok:
+			return nil, &NotFoundError{What: "flow", Flow: flowName, Err: err}
+		case nodeID != "" && !hasNode(f, nodeID):
+			return nil, &NotFoundError{What: "node", Flow: flowName, Node: nodeID, Err: err}
+		}
+		return nil, &RunError{Flow: flowName, Err: err}
+	}
+	if len(out) == 0 {
+		return nil, &NoRepliesError{Flow: flowName}
+	}
+	return replies(out), nil
+}
+
+func hasNode(f *flow.Flow, id string) bool {
+	_, ok := f.Node(id)
+	return ok
+}
+
+// RenderReply renders a reply config given outside a flow (the send API's body) for rc.
+func RenderReply(node *flow.Node, rc RunContext) (*whatsapp.Message, error) {
+	m, err := node.Render(flow.NewEnv(nil, rc.flowContext()))
+	if err != nil {
+		return nil, newRenderError(err)
+	}
+	return m, nil
+}
+
+func (rc RunContext) flowContext() flow.Context {
+	return flow.Context{Tenant: rc.Tenant, Team: rc.Team, To: rc.To, ReplyTo: rc.ReplyTo, Now: rc.Now,
+		LastMessageTime: rc.LastMessageTime, Vars: rc.Vars}
+}
+
+func replies(out []flow.Reply) []Reply {
+	rs := make([]Reply, len(out))
+	for i, r := range out {
+		rs[i] = Reply{Flow: r.Flow, Node: r.Node, Message: r.Message, RetryOnRateLimit: r.RetryOnRateLimit}
+	}
+	return rs
+}

@@ -1,0 +1,79 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+// Sender sends to the Cloud API for one phone number (whatsapp.Client in production).
+type Sender interface {
+	// Send makes one attempt and returns the wamid Graph assigned.
+	Send(ctx context.Context, m *whatsapp.Message) (wamid string, err error)
+	// MarkRead marks an inbound message read.
+	MarkRead(ctx context.Context, wamid string) error
+}
+
+// Pacer is implemented by Senders that pace sends (whatsapp.Pacer): Delay is how long a
+// send to recipient would wait now. A send that would wait longer than
+// Config.MaxInlineWait is scheduled as a job instead of holding a worker.
+type Pacer interface {
+	Delay(recipient string) time.Duration
+}
+
+// BackOffer is implemented by Senders whose pacer can hold one recipient back (after
+// 131056, the pair rate limit).
+type BackOffer interface {
+	BackOff(recipient string, d time.Duration)
+}
+
+// Provider is one tenant/team's WhatsApp number as delivery needs it.
+type Provider struct {
+	Tenant, Team  string
+	PhoneNumberID string
+	// OptOutKeywords and OptInKeywords are compared with an inbound text case- and
+	// space-insensitively; empty means STOP, UNSUBSCRIBE and START, SUBSCRIBE.
+	OptOutKeywords, OptInKeywords []string
+	// MarkRead marks every inbound message read.
+	MarkRead bool
+	Sender   Sender
+}
+
+// RunContext is what a flow run knows about its surroundings.
+type RunContext struct {
+	Tenant, Team string
+	To           string // the contact, as a recipient ("+<wa_id>" or the user id)
+	ReplyTo      string // the inbound message id
+	Now          int64  // Unix seconds
+	// LastMessageTime is the contact's last inbound time (Unix seconds) before this
+	// message, 0 when this is the first.
+	LastMessageTime int64
+	// Vars fill the templates of a flow started on purpose.
+	Vars map[string]any
+}
+
+// Reply is one message a flow decided to send.
+type Reply struct {
+	Flow, Node       string
+	Message          whatsapp.Message
+	RetryOnRateLimit bool
+}
+
+// FlowRunner decides the replies to an inbound message (flow.Set in production). No matching
+// flow is (nil, nil).
+type FlowRunner interface {
+	Handle(ctx context.Context, m *whatsapp.InboundMessage, rc RunContext) ([]Reply, error)
+}
+
+// ErrorInfo is how a send error is handled.
+type ErrorInfo struct {
+	Class   string // rate_limited, transient, window_closed, unreachable, bad_request, auth, …
+	Code    int
+	Message string // safe to log: no token, no body
+	// Transient errors are retried with backoff; RateLimited ones only when the reply asks
+	// for it (retry_on_rate_limit).
+	Transient, RateLimited bool
+	// Unreachable is recorded on the contact (131026 and friends), never retried.
+	Unreachable bool
+}
