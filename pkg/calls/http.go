@@ -94,17 +94,17 @@ func (r *Runner) send(ctx context.Context, c *flow.Call, q request) (answer, try
 	u, err := url.Parse(q.url)
 	if q.target == "" {
 		q.target = q.method
-		if err == nil {
+		if err == nil && u.Host != "" {
 			q.target += " " + u.Host
 		}
 	}
-	if err != nil || u.Host == "" {
+	if err == nil && u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https" {
+		return fail(OutcomeRefused, fmt.Sprintf("scheme %q refused: only http and https URLs can be called", u.Scheme), false)
+	}
+	if err != nil || u.Host == "" || u.Scheme == "" {
 		return fail(OutcomeBadCall, "the url is not an absolute http(s) URL", false)
 	}
 	t.host = u.Host
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fail(OutcomeRefused, fmt.Sprintf("scheme %q refused: only http and https URLs can be called", u.Scheme), false)
-	}
 	if u.User != nil {
 		return fail(OutcomeRefused, "a URL with user info (user:password@) is refused: send credentials in a header", false)
 	}
