@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/secret"
@@ -90,12 +89,12 @@ func (r *Runner) tryAI(ctx context.Context, c *flow.Call) try {
 		return t
 	case s == http.StatusTooManyRequests:
 		t.retryable = true
-		t.retryAfter = retryAfter(ans.header.Get("Retry-After"), time.Now())
+		t.retryAfter = retryAfter(ans.header.Get("Retry-After"), r.clock().Now())
 		return fail(OutcomeRateLimited, "the LLM answered 429 Too Many Requests"+apiMessage(ans.body))
 	case s >= 500:
 		t.retryable = true
 		if s == http.StatusServiceUnavailable {
-			t.retryAfter = retryAfter(ans.header.Get("Retry-After"), time.Now())
+			t.retryAfter = retryAfter(ans.header.Get("Retry-After"), r.clock().Now())
 		}
 		return fail(OutcomeServerError, fmt.Sprintf("the LLM answered %d %s", s, http.StatusText(s))+apiMessage(ans.body))
 	}

@@ -69,11 +69,11 @@ func (r *Runner) tryHTTP(ctx context.Context, c *flow.Call) try {
 		t.outcome = OutcomeOK
 	case s == http.StatusTooManyRequests:
 		t.outcome, t.retryable = OutcomeRateLimited, true
-		t.retryAfter = retryAfter(ans.header.Get("Retry-After"), time.Now())
+		t.retryAfter = retryAfter(ans.header.Get("Retry-After"), r.clock().Now())
 	case s >= 500:
 		t.outcome, t.retryable = OutcomeServerError, true
 		if s == http.StatusServiceUnavailable {
-			t.retryAfter = retryAfter(ans.header.Get("Retry-After"), time.Now())
+			t.retryAfter = retryAfter(ans.header.Get("Retry-After"), r.clock().Now())
 		}
 	default:
 		t.outcome = OutcomeClientError

@@ -145,6 +145,12 @@ func TestIdempotencyKeyIdenticalAcrossRetries(t *testing.T) {
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("Try keys %q", keys)
 	}
+	// after a crash a new process runs the stored call again: the same key
+	keys, n = nil, 2
+	fresh := &Runner{UserAgent: "gtc/test"}
+	if res := run(t, fresh, c); res.Status != 200 || !reflect.DeepEqual(keys, want[:1]) {
+		t.Errorf("after a restart: %+v, keys %q", res, keys)
+	}
 }
 
 func TestTryDecidesRetries(t *testing.T) {
@@ -502,4 +508,21 @@ func TestDefaultSlowAfterIsOneSecond(t *testing.T) {
 	if calls.Load() != 1 {
 		t.Errorf("hook called %d times for a 1.2 s call", calls.Load())
 	}
+}
+
+// BenchmarkRun is one http call against the order API double (no delay): the Runner's own
+// cost per call, in parallel.
+func BenchmarkRun(b *testing.B) {
+	api := orderapi.New(orderapi.Options{})
+	defer api.Close()
+	r := &Runner{}
+	c := get(api.OrdersURL() + "/12345")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if res, err := r.Run(context.Background(), c); err != nil || res.Status != 200 {
+				b.Fatalf("%+v %v", res, err)
+			}
+		}
+	})
 }
