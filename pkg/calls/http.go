@@ -29,6 +29,10 @@ type request struct {
 	allow func(string) bool
 	// target names what is called in errors: "GET shop.example.com", "the LLM".
 	target string
+	// secretHeaders are dropped on a redirect to another host; with secretBody, a redirect
+	// to another host that would re-send the body (307, 308) is refused.
+	secretHeaders []string
+	secretBody    bool
 }
 
 // answer is a response read whole (at most MaxBody).
@@ -50,8 +54,12 @@ func (r *Runner) tryHTTP(ctx context.Context, c *flow.Call) try {
 		method = http.MethodGet
 	}
 	hd := http.Header{}
+	var secretHeaders []string
 	for _, x := range h.Headers {
 		hd.Add(x.Name, x.Value)
+		if x.Secret {
+			secretHeaders = append(secretHeaders, x.Name)
+		}
 	}
 	if h.Body != nil && h.ContentType != "" {
 		hd.Set("Content-Type", h.ContentType)
@@ -59,7 +67,8 @@ func (r *Runner) tryHTTP(ctx context.Context, c *flow.Call) try {
 	if hd.Get("Accept") == "" {
 		hd.Set("Accept", "application/json, text/plain;q=0.9, */*;q=0.5")
 	}
-	ans, t := r.send(ctx, c, request{method: method, url: h.URL, header: hd, body: h.Body, allow: r.Allow})
+	ans, t := r.send(ctx, c, request{method: method, url: h.URL, header: hd, body: h.Body, allow: r.Allow,
+		secretHeaders: secretHeaders, secretBody: h.BodySecret})
 	if t.outcome != "" {
 		return t
 	}
@@ -137,6 +146,16 @@ func (r *Runner) send(ctx context.Context, c *flow.Call, q request) (answer, try
 		}
 		if q.allow != nil && !q.allow(next.URL.Host) {
 			return &refusal{fmt.Sprintf("redirect to %s refused: the host is not in http_allow", next.URL.Host)}
+		}
+		if !strings.EqualFold(next.URL.Hostname(), u.Hostname()) {
+			// Go drops Authorization and cookies when the host changes, not other headers.
+			for _, name := range q.secretHeaders {
+				next.Header.Del(name)
+			}
+			if q.secretBody && len(q.body) > 0 && next.GetBody != nil && next.Response != nil &&
+				(next.Response.StatusCode == http.StatusTemporaryRedirect || next.Response.StatusCode == http.StatusPermanentRedirect) {
+				return &refusal{fmt.Sprintf("redirect to %s refused: it would send a body holding a secret to another host", next.URL.Host)}
+			}
 		}
 		// Go keeps custom headers on a redirect; the key must stay, the agent too.
 		next.Header.Set("Idempotency-Key", c.IdempotencyKey)

@@ -178,3 +178,39 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	}
 	return out
 }
+
+func TestSecretsStayOnTheirHost(t *testing.T) {
+	var seen []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Method+" key="+r.Header.Get("X-Api-Key")+" auth="+r.Header.Get("Authorization")+" plain="+r.Header.Get("X-Plain"))
+	}))
+	defer other.Close()
+	// 127.0.0.1 and localhost are different hosts to the redirect rules
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	first := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code := http.StatusFound
+		if r.URL.Path == "/307" {
+			code = http.StatusTemporaryRedirect
+		}
+		http.Redirect(w, r, otherURL+"/x", code)
+	}))
+	defer first.Close()
+	r, _, _ := newRunner(t)
+	c := get(first.URL + "/302")
+	c.HTTP.Headers = []flow.HTTPHeader{{Name: "X-Api-Key", Value: headerSecret, Secret: true},
+		{Name: "Authorization", Value: "Bearer " + headerSecret, Secret: true}, {Name: "X-Plain", Value: "p"}}
+	c.Secrets = []string{headerSecret}
+	if res := run(t, r, c); res.Status != 200 {
+		t.Fatalf("302: %+v", res)
+	}
+	if len(seen) != 1 || seen[0] != "GET key= auth= plain=p" {
+		t.Errorf("the other host saw %q", seen)
+	}
+	c = get(first.URL + "/307")
+	c.HTTP.Method, c.HTTP.Body, c.HTTP.ContentType, c.HTTP.BodySecret = "POST", []byte(bodySecret), "text/plain", true
+	c.Secrets = []string{bodySecret}
+	res := run(t, r, c)
+	if !strings.Contains(res.Err, "it would send a body holding a secret to another host") || len(seen) != 1 {
+		t.Errorf("307 with a secret body: %+v, seen %q", res, seen)
+	}
+}
