@@ -1,6 +1,7 @@
 // Package calls runs the effects of http and ai flow nodes: it sends a rendered *flow.Call
 // (with its timeout, retries, redirect and host rules) and turns the answer into the
-// flow.CallResult the engine takes back. No database, no delivery: see docs/design.md §9.
+// flow.CallResult the engine takes back. No database, no delivery (DESIGN.md §9; the
+// user-facing rules are in docs/flows.md).
 package calls
 
 import (
