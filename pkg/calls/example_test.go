@@ -27,6 +27,7 @@ func ExampleRunner_Run() {
 	body := res.Body.(map[string]any)
 	fmt.Println(res.Status, body["status"], api.Requests()[0].IdempotencyKey)
 	// feed back: set.Step(conv, flow.ResultInput(c.Step, res), ctx)
+
 	// Output: 200 shipped gtc-conv1-2
 }
 
