@@ -244,7 +244,7 @@ func (r *Runner) observe(c *flow.Call, t try, attempt int, a Attempt, took time.
 	if a.Retry {
 		attrs = append(attrs, slog.Duration("retry_in", a.Wait))
 	}
-	if a.Outcome != OutcomeOK && a.Outcome != OutcomeClientError {
+	if a.Result.Err != "" || (a.Outcome != OutcomeOK && a.Outcome != OutcomeClientError) {
 		level = slog.LevelWarn
 	}
 	log.LogAttrs(context.Background(), level, "call", attrs...)
