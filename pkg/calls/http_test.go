@@ -526,3 +526,14 @@ func BenchmarkRun(b *testing.B) {
 		}
 	})
 }
+
+func TestUntrustedCertificateIsNotRetried(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	r, clk, _ := newRunner(t)
+	r.Transport = &http.Transport{} // trusts the system roots only
+	res := run(t, r, get(srv.URL))
+	if !strings.HasSuffix(res.Err, ": the server's TLS certificate is not trusted") || len(clk.waits()) != 0 {
+		t.Errorf("%+v, waits %v", res, clk.waits())
+	}
+}
