@@ -9,7 +9,7 @@ import (
 // keep each contact's events in order.
 type Pending struct {
 	// Seq is the outbox row id: the order events were made in.
-	Seq                  int64
+	Seq                   int64
 	Tenant, Team, Contact string
 	// NextAt is when the row may be tried (its creation, then NextAttempt's answer, or a
 	// claim's lease).
