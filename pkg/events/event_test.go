@@ -42,7 +42,7 @@ func examples() map[Type]*Event {
 		TypeSendFailed: NewSendFailed(head("evt_106"), SendFailed{
 			MessageID: "319", Kind: "text", ErrorClass: "window_closed", ErrorCode: 131047,
 			ErrorMessage: "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
-			Attempts: 1}),
+			Attempts:     1}),
 	}
 }
 
