@@ -19,6 +19,11 @@ import (
 // DefaultTimeout bounds one delivery attempt: connecting, sending and the answer's headers.
 const DefaultTimeout = 10 * time.Second
 
+// Lease is how long an instance holds a row it claimed for delivery (by moving its next_at
+// forward): longer than an attempt, so no other instance posts it meanwhile, short enough
+// that a row whose instance died is tried again soon (at least once).
+const Lease = 6 * DefaultTimeout
+
 // Target is where a provider's events go: events_url and the resolved events_secret ("" sends
 // them unsigned, which gtc validate warns about).
 type Target struct {

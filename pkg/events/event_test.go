@@ -256,3 +256,32 @@ func TestFromStatus(t *testing.T) {
 		t.Errorf("StatusContact = %+v", c)
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	for _, ev := range examples() {
+		b, err := ev.Marshal()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"id":"evt_1","type":"send.failed","data":null}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ev, err := Parse(body)
+		if err != nil {
+			return
+		}
+		again, err := ev.Marshal()
+		if err != nil {
+			t.Fatalf("a parsed event does not marshal: %v", err)
+		}
+		ev2, err := Parse(again)
+		if err != nil {
+			t.Fatalf("a marshalled event does not parse: %v\n%s", err, again)
+		}
+		if again2, _ := ev2.Marshal(); !bytes.Equal(again, again2) {
+			t.Fatalf("not stable:\n%s\n%s", again, again2)
+		}
+	})
+}
