@@ -262,20 +262,19 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	prev, dup := s.bodies[ev.ID]
+	if prev, dup := s.bodies[ev.ID]; dup && !bytes.Equal(prev, body) {
+		s.mu.Unlock()
+		refuse(http.StatusBadRequest, "event %s sent again with another body: a retry must send the stored bytes", ev.ID)
+		return
+	}
 	scripted := s.failN > 0
 	code, delay := s.failCode, s.delay
 	if scripted {
 		s.failN--
-	}
-	if !dup && !scripted {
+	} else {
 		s.bodies[ev.ID] = body
 	}
 	s.mu.Unlock()
-	if dup && !bytes.Equal(prev, body) {
-		refuse(http.StatusBadRequest, "event %s sent again with another body: a retry must send the stored bytes", ev.ID)
-		return
-	}
 	if scripted {
 		r.Status, r.Scripted = code, true
 		s.record(r, nil)
