@@ -1,7 +1,7 @@
 // Package eventstest is a receiver of gtc's event webhooks for tests: an HTTP server that
 // checks every POST strictly (signature, headers, body), records the events in order and can
 // be scripted to fail or to answer slowly. New starts one for a Go test; Start starts one on
-// a given address for a testscript command or a manual try.
+// a given address for a manual try; ScriptCmd is the "eventsink" command for .txtar scripts.
 package eventstest
 
 import (
