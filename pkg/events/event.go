@@ -395,7 +395,7 @@ func (e *Event) Marshal() ([]byte, error) {
 	return json.Marshal(e)
 }
 
-func (e *Event) MarshalJSON() ([]byte, error) {
+func (e Event) MarshalJSON() ([]byte, error) {
 	data, err := json.Marshal(e.Data)
 	if err != nil {
 		return nil, fmt.Errorf("event %s data: %w", e.ID, err)

@@ -285,3 +285,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestMarshalValue(t *testing.T) {
+	ev := examples()[TypeHandoffReleased]
+	byPtr, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byVal, err := json.Marshal(*ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(byPtr, byVal) {
+		t.Errorf("an Event value marshals differently:\n%s\n%s", byVal, byPtr)
+	}
+}
