@@ -166,7 +166,7 @@ func (s *Store) commitBatch(batch []*ingestReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	results := make([]IngestResult, len(batch))
-	err := s.tx(ctx, func(tx *txn) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for i := range results {
 			results[i] = IngestResult{}
 		}
@@ -199,7 +199,7 @@ func (s *Store) commitBatch(batch []*ingestReq) {
 			}
 		}
 		if len(work) > 0 && s.opts.Enqueue != nil {
-			if err := s.opts.Enqueue(ctx, tx.Tx, work); err != nil {
+			if err := s.opts.Enqueue(ctx, tx, work); err != nil {
 				return fmt.Errorf("enqueue: %w", err)
 			}
 		}
@@ -222,7 +222,7 @@ type ingestWriter struct {
 	upPref                                                *sql.Stmt
 }
 
-func newIngestWriter(ctx context.Context, tx *txn, now int64) (*ingestWriter, error) {
+func newIngestWriter(ctx context.Context, tx *sql.Tx, now int64) (*ingestWriter, error) {
 	w := &ingestWriter{now: now}
 	var err error
 	prep := func(q string) *sql.Stmt {
@@ -234,28 +234,28 @@ func newIngestWriter(ctx context.Context, tx *txn, now int64) (*ingestWriter, er
 		return st
 	}
 	w.insEvent = prep(`INSERT INTO gtc_inbound_events (tenant, team, dedupe_key, kind, message_type, message_id, contact_key, event, received_at, state, processed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, team, dedupe_key) DO NOTHING`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (tenant, team, dedupe_key) DO NOTHING`)
 	w.upContact = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, wa_id, user_id, name, last_inbound_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET
 			wa_id = CASE WHEN excluded.wa_id <> '' THEN excluded.wa_id ELSE gtc_contacts.wa_id END,
 			user_id = CASE WHEN excluded.user_id <> '' THEN excluded.user_id ELSE gtc_contacts.user_id END,
 			name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE gtc_contacts.name END,
 			last_inbound_at = CASE WHEN excluded.last_inbound_at > gtc_contacts.last_inbound_at THEN excluded.last_inbound_at ELSE gtc_contacts.last_inbound_at END,
 			updated_at = excluded.updated_at`)
-	w.insStatus = prep(`INSERT INTO gtc_outbound_statuses (wamid, status, at, error_class, error_code) VALUES (?, ?, ?, ?, ?)
+	w.insStatus = prep(`INSERT INTO gtc_outbound_statuses (wamid, status, at, error_class, error_code) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (wamid, status) DO NOTHING`)
 	// A status only moves the outbound row forward (sent < delivered < read/played), except
 	// failed, which always wins: statuses arrive in any order.
-	w.upOutbound = prep(`UPDATE gtc_outbound_messages SET state = ?, error_class = CASE WHEN ? <> '' THEN ? ELSE error_class END,
-		error_code = CASE WHEN ? <> 0 THEN ? ELSE error_code END, updated_at = ?
-		WHERE wamid = ? AND state <> 'failed' AND (? = 'failed' OR ` + stateRankSQL("state") + ` < ?)`)
+	w.upOutbound = prep(`UPDATE gtc_outbound_messages SET state = $1, error_class = CASE WHEN $2 <> '' THEN $3 ELSE error_class END,
+		error_code = CASE WHEN $4 <> 0 THEN $5 ELSE error_code END, updated_at = $6
+		WHERE wamid = $7 AND state <> 'failed' AND ($8 = 'failed' OR ` + stateRankSQL("state") + ` < $9)`)
 	w.upUnreach = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, unreachable_code, unreachable_at, created_at, updated_at)
-		SELECT tenant, team, contact_key, ?, ?, ?, ? FROM gtc_outbound_messages WHERE wamid = ? AND true LIMIT 1
+		SELECT tenant, team, contact_key, $1, $2, $3, $4 FROM gtc_outbound_messages WHERE wamid = $5 AND true LIMIT 1
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET unreachable_code = excluded.unreachable_code,
 			unreachable_at = excluded.unreachable_at, updated_at = excluded.updated_at`)
 	w.upPref = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, marketing, marketing_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET marketing = excluded.marketing, marketing_at = excluded.marketing_at,
 			updated_at = excluded.updated_at WHERE excluded.marketing_at >= gtc_contacts.marketing_at`)
 	if err != nil {

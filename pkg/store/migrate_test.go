@@ -220,4 +220,46 @@ func TestUpgradeFromOldRunner(t *testing.T) {
 	})
 }
 
-func latestVersion(t *testing.T, st *Store) int { return len(migrations) }
+func latestVersion(t *testing.T, st *Store) int {
+	t.Helper()
+	list, err := loadMigrations(st.backend())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list)
+}
+
+// TestMigrationsInStep checks both backends have the same versions under the same names:
+// one list of migrations, written in each backend's types.
+func TestMigrationsInStep(t *testing.T) {
+	lite, err := loadMigrations("sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := loadMigrations("postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lite) == 0 || len(lite) != len(pg) {
+		t.Fatalf("sqlite has %d migrations, postgres %d", len(lite), len(pg))
+	}
+	for i := range lite {
+		if lite[i].name != pg[i].name {
+			t.Errorf("version %d: sqlite/%s but postgres/%s", i+1, lite[i].name, pg[i].name)
+		}
+	}
+}
+
+// TestPlaceholdersBindByNumber shows both drivers bind $n to the nth argument, whatever the
+// order the placeholders appear in and however often: the store's SQL relies on it.
+func TestPlaceholdersBindByNumber(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		st, _ := openTest(t, b, Options{})
+		var x, y, z string
+		err := st.DB().QueryRowContext(context.Background(), `SELECT CAST($2 AS TEXT), CAST($1 AS TEXT), CAST($2 AS TEXT) || CAST($3 AS TEXT)`,
+			"one", "two", "three").Scan(&x, &y, &z)
+		if err != nil || x != "two" || y != "one" || z != "twothree" {
+			t.Fatalf("got %q %q %q, %v; want two one twothree", x, y, z, err)
+		}
+	})
+}

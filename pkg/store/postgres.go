@@ -39,7 +39,7 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (*Store, error)
 		return nil, fmt.Errorf("open store %s: %w (is PostgreSQL running and the database created?)", name, err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
-	c := conn{DB: db, pg: true}
+	c := db
 	s := &Store{db: c, rdb: c, pool: pool, dsn: name, opts: opts, ingestCh: make(chan *ingestReq, 1024),
 		stop: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
