@@ -166,7 +166,7 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish, inTx func(cont
 			if r.Attempted {
 				inc = 1
 			}
-			if _, err := st.ExecContext(ctx, r.State, r.WAMID, r.WAMID, r.ErrorClass, r.ErrorCode, r.ErrorMessage,
+			if _, err := st.ExecContext(ctx, r.State, r.WAMID, r.WAMID, r.ErrorClass, r.ErrorCode, safeText(r.ErrorMessage),
 				ms(r.NextAttemptAt), inc, now, f.ID); err != nil {
 				return err
 			}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Event kinds as stored (they match whatsapp.EventKind).
@@ -159,12 +161,44 @@ func (s *Store) committer() {
 	}
 }
 
+// commitBatch commits a group of requests in one transaction and answers each. When the
+// group fails, each request is retried alone, so one bad request (or one whose Enqueue
+// fails) fails by itself and its neighbours are recorded.
 func (s *Store) commitBatch(batch []*ingestReq) {
 	// Requests whose caller already gave up are still written: the caller answered non-200,
 	// Meta will retry, and the retry is a duplicate. Only the live context matters for the
 	// transaction itself, so use a background one bounded by a timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	results, err := s.commitGroup(ctx, batch)
+	if err != nil && len(batch) > 1 {
+		for _, r := range batch {
+			res, err := s.commitGroup(ctx, []*ingestReq{r})
+			s.answer(r, res[0], err)
+		}
+		return
+	}
+	for i, r := range batch {
+		s.answer(r, results[i], err)
+	}
+}
+
+// answer wakes r's caller with its result: only after the transaction has committed (and,
+// on SQLite with synchronous=FULL, the WAL has been synced).
+func (s *Store) answer(r *ingestReq, res IngestResult, err error) {
+	if s.answered != nil {
+		s.answered(r)
+	}
+	if err != nil {
+		r.err = fmt.Errorf("record events: %w", err)
+	} else {
+		r.res = res
+	}
+	close(r.done)
+}
+
+// commitGroup records the events of batch in one transaction.
+func (s *Store) commitGroup(ctx context.Context, batch []*ingestReq) ([]IngestResult, error) {
 	results := make([]IngestResult, len(batch))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for i := range results {
@@ -190,7 +224,7 @@ func (s *Store) commitBatch(batch []*ingestReq) {
 				}
 				results[i].New++
 				if ev.Kind == KindMessage {
-					ref := ContactRef{r.tenant, r.team, ev.ContactKey}
+					ref := ContactRef{r.tenant, r.team, safeText(ev.ContactKey)}
 					if !seen[ref] {
 						seen[ref] = true
 						work = append(work, ref)
@@ -205,14 +239,10 @@ func (s *Store) commitBatch(batch []*ingestReq) {
 		}
 		return nil
 	})
-	for i, r := range batch {
-		if err != nil {
-			r.err = fmt.Errorf("record events: %w", err)
-		} else {
-			r.res = results[i]
-		}
-		close(r.done)
+	if s.grouped != nil {
+		s.grouped(len(batch), err)
 	}
+	return results, err
 }
 
 // ingestWriter holds the prepared statements of one Ingest transaction.
@@ -303,8 +333,8 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 		}
 		state, processed = EventPending, 0
 	}
-	res, err := w.insEvent.Exec(tenant, team, ev.DedupeKey, ev.Kind, ev.MessageType, ev.MessageID, ev.ContactKey,
-		ev.Raw, w.now, state, processed)
+	res, err := w.insEvent.Exec(tenant, team, safeText(ev.DedupeKey), ev.Kind, safeText(ev.MessageType), safeText(ev.MessageID),
+		safeText(ev.ContactKey), ev.Raw, w.now, state, processed)
 	if err != nil {
 		return false, err
 	}
@@ -313,28 +343,40 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 	}
 	switch {
 	case ev.Kind == KindMessage:
-		if _, err := w.upContact.Exec(tenant, team, ev.ContactKey, ev.WaID, ev.UserID, ev.Name, ms(ev.Timestamp), w.now, w.now); err != nil {
+		if _, err := w.upContact.Exec(tenant, team, safeText(ev.ContactKey), safeText(ev.WaID), safeText(ev.UserID), safeText(ev.Name),
+			ms(ev.Timestamp), w.now, w.now); err != nil {
 			return false, err
 		}
 	case ev.Status != nil:
 		st := ev.Status
-		if _, err := w.insStatus.Exec(st.WAMID, st.Status, ms(st.At), st.ErrorClass, st.ErrorCode); err != nil {
+		if _, err := w.insStatus.Exec(safeText(st.WAMID), safeText(st.Status), ms(st.At), st.ErrorClass, st.ErrorCode); err != nil {
 			return false, err
 		}
-		if _, err := w.upOutbound.Exec(st.Status, st.ErrorClass, st.ErrorClass, st.ErrorCode, st.ErrorCode, w.now,
-			st.WAMID, st.Status, stateRank(st.Status)); err != nil {
+		if _, err := w.upOutbound.Exec(safeText(st.Status), st.ErrorClass, st.ErrorClass, st.ErrorCode, st.ErrorCode, w.now,
+			safeText(st.WAMID), safeText(st.Status), stateRank(st.Status)); err != nil {
 			return false, err
 		}
 		if st.Unreachable {
-			if _, err := w.upUnreach.Exec(st.ErrorCode, ms(st.At), w.now, w.now, st.WAMID); err != nil {
+			if _, err := w.upUnreach.Exec(st.ErrorCode, ms(st.At), w.now, w.now, safeText(st.WAMID)); err != nil {
 				return false, err
 			}
 		}
 	case ev.Preference != nil && ev.Preference.ContactKey != "":
 		p := ev.Preference
-		if _, err := w.upPref.Exec(tenant, team, p.ContactKey, p.Value, ms(p.At), w.now, w.now); err != nil {
+		if _, err := w.upPref.Exec(tenant, team, safeText(p.ContactKey), safeText(p.Value), ms(p.At), w.now, w.now); err != nil {
 			return false, err
 		}
 	}
 	return true, nil
+}
+
+// safeText makes outside text storable in a text column of either backend: PostgreSQL
+// refuses NUL bytes and invalid UTF-8 in text, so a NUL is stored as the six characters
+// \u0000 (as JSON writes it) and invalid bytes as U+FFFD. The raw event keeps the bytes as
+// received (a BLOB or BYTEA column).
+func safeText(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", `\u0000`)
 }

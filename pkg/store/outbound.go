@@ -175,7 +175,8 @@ func insertOutbound(ctx context.Context, tx *sql.Tx, ins *sql.Stmt, tenant, team
 			retry = 1
 		}
 		var id int64
-		err := ins.QueryRowContext(ctx, tenant, team, m.ContactKey, m.Recipient, seq, m.Origin, m.Flow, m.Node, m.MessageType, m.Request, retry, now, now, m.Sender).Scan(&id)
+		err := ins.QueryRowContext(ctx, tenant, team, safeText(m.ContactKey), safeText(m.Recipient), seq, m.Origin, m.Flow, m.Node,
+			m.MessageType, m.Request, retry, now, now, m.Sender).Scan(&id)
 		if err != nil {
 			return nil, fmt.Errorf("record outbound message: %w", err)
 		}

@@ -3,7 +3,8 @@
 // log and its delivery statuses. It is the only package that writes SQL.
 //
 // The default database is SQLite (modernc.org/sqlite, pure Go) in WAL mode with
-// synchronous=NORMAL and a busy timeout, opened with a single connection because SQLite
+// synchronous=FULL (every commit syncs the WAL before it returns, so an acknowledged webhook
+// is on disk) and a busy timeout, opened with a single connection because SQLite
 // allows one writer at a time; the same *sql.DB carries River's job tables (see DB), so the
 // webhook events and the jobs that process them commit in one transaction. Ingest is a group
 // commit: concurrent callers share one transaction when load is high.
@@ -64,6 +65,11 @@ type Store struct {
 	done     chan struct{}
 	closeMu  sync.Once
 	closed   chan struct{}
+
+	// Test hooks on the committer: grouped runs after each group's transaction committed or
+	// failed, answered before each request's caller is woken.
+	grouped  func(requests int, err error)
+	answered func(r *ingestReq)
 }
 
 // SQLitePath returns the file of a SQLite dsn ("path", "sqlite://path" or "file:path",
@@ -127,7 +133,7 @@ func Open(ctx context.Context, dsn string, options ...Options) (*Store, error) {
 		}
 	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
