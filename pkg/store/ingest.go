@@ -200,7 +200,7 @@ func (s *Store) answer(r *ingestReq, res IngestResult, err error) {
 // commitGroup records the events of batch in one transaction.
 func (s *Store) commitGroup(ctx context.Context, batch []*ingestReq) ([]IngestResult, error) {
 	results := make([]IngestResult, len(batch))
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.durableTx(ctx, func(tx *sql.Tx) error {
 		for i := range results {
 			results[i] = IngestResult{}
 		}
@@ -243,6 +243,36 @@ func (s *Store) commitGroup(ctx context.Context, batch []*ingestReq) ([]IngestRe
 		s.grouped(len(batch), err)
 	}
 	return results, err
+}
+
+// durableTx runs f in a transaction whose commit returns only once it is on disk. On
+// PostgreSQL every session has synchronous_commit on (see openPostgres). On SQLite the one
+// connection runs with synchronous=NORMAL, which in WAL mode syncs only at checkpoints, so
+// that workers and River commit cheaply; the ingest transaction switches it to FULL, which
+// syncs the WAL inside COMMIT (and with it every frame committed before). The connection is
+// held from the switch to its reset, so no other transaction commits in between.
+func (s *Store) durableTx(ctx context.Context, f func(*sql.Tx) error) error {
+	if s.Postgres() || s.nonDurableIngest {
+		return s.tx(ctx, f)
+	}
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+		return err
+	}
+	defer c.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = NORMAL`)
+	tx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // ingestWriter holds the prepared statements of one Ingest transaction.

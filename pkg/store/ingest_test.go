@@ -14,15 +14,14 @@ import (
 	"github.com/greentic/gtc/pkg/store/storetest"
 )
 
-// durability reads the setting that makes a commit wait for the disk, on the connection the
-// committer uses (SQLite has one; PostgreSQL's pool connections all run AfterConnect).
-func durability(t *testing.T, db *sql.DB, pg bool) string {
-	q := `PRAGMA synchronous` // 2 = FULL: in WAL mode the WAL is synced at every commit
+// durability reads the setting that makes a commit wait for the disk, inside tx.
+func durability(t *testing.T, tx *sql.Tx, pg bool) string {
+	q := `PRAGMA synchronous` // 2 = FULL: in WAL mode the WAL is synced inside every COMMIT
 	if pg {
 		q = `SHOW synchronous_commit`
 	}
 	var v string
-	if err := db.QueryRowContext(context.Background(), q).Scan(&v); err != nil {
+	if err := tx.QueryRowContext(context.Background(), q).Scan(&v); err != nil {
 		t.Error(err)
 	}
 	return v
@@ -30,16 +29,30 @@ func durability(t *testing.T, db *sql.DB, pg bool) string {
 
 // An Ingest returns only after the transaction holding its events has committed with the
 // durable setting: SQLite synchronous=FULL in WAL mode (the WAL is fsynced inside COMMIT),
-// PostgreSQL synchronous_commit on, even when the URL turned it off.
+// PostgreSQL synchronous_commit on, even when the URL turned it off. Other transactions keep
+// SQLite's cheaper NORMAL.
 func TestIngestDurableBeforeAnswer(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
 		dsn := b.DSN(t)
-		want := "2"
+		want, other := "2", "1"
 		if b.Name == "postgres" {
 			dsn += "&synchronous_commit=off"
-			want = "on"
+			want, other = "on", "on"
 		}
-		st, err := Open(context.Background(), dsn, Options{Now: func() time.Time { return t0 }})
+		var mu sync.Mutex
+		var order []string
+		note := func(s string) {
+			mu.Lock()
+			order = append(order, s)
+			mu.Unlock()
+		}
+		pg := b.Name == "postgres"
+		st, err := Open(ctx, dsn, Options{Now: func() time.Time { return t0 },
+			Enqueue: func(_ context.Context, tx *sql.Tx, _ []ContactRef) error {
+				note("in the events' transaction, durability " + durability(t, tx, pg))
+				return nil
+			}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,28 +63,29 @@ func TestIngestDurableBeforeAnswer(t *testing.T) {
 				t.Fatalf("journal_mode = %q, %v; want wal", mode, err)
 			}
 		}
-		var mu sync.Mutex
-		var order []string
-		note := func(s string) {
-			mu.Lock()
-			order = append(order, s)
-			mu.Unlock()
-		}
 		st.grouped = func(n int, err error) {
 			if err != nil {
 				t.Errorf("group of %d failed: %v", n, err)
 			}
-			// The connection that just committed is free again; ask it how it commits.
-			note("commit, durability " + durability(t, st.DB(), st.Postgres()))
+			note("committed")
 		}
 		st.answered = func(*ingestReq) { note("answer") }
-		if _, err := st.Ingest(context.Background(), "t", "t", []InboundEvent{msg("m1", "1", t0)}); err != nil {
+		if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{msg("m1", "1", t0)}); err != nil {
 			t.Fatal(err)
 		}
 		note("return")
-		want1 := []string{"commit, durability " + want, "answer", "return"}
-		if !slices.Equal(order, want1) {
-			t.Fatalf("order = %q; want %q", order, want1)
+		wantOrder := []string{"in the events' transaction, durability " + want, "committed", "answer", "return"}
+		if !slices.Equal(order, wantOrder) {
+			t.Fatalf("order = %q; want %q", order, wantOrder)
+		}
+		err = st.tx(ctx, func(tx *sql.Tx) error {
+			if got := durability(t, tx, pg); got != other {
+				t.Errorf("other transactions: durability %s, want %s", got, other)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	})
 }

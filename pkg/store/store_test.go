@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"github.com/greentic/gtc/pkg/store/storetest"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -305,29 +307,73 @@ func TestCompleteEventOnceAndLeases(t *testing.T) {
 	})
 }
 
+// BenchmarkIngest measures acknowledged events per second through the group commit: one
+// event per call from 16 or 64 concurrent callers (webhook connections), with the durable
+// commit (SQLite synchronous=FULL for the ingest transaction) and without it, to show what
+// the sync costs; "+worker" adds a goroutine committing small transactions meanwhile, as
+// the job workers do.
 func BenchmarkIngest(b *testing.B) {
+	for _, durable := range []bool{true, false} {
+		for _, callers := range []int{16, 64} {
+			for _, worker := range []bool{false, true} {
+				name := fmt.Sprintf("durable=%v/callers=%d", durable, callers)
+				if worker {
+					name += "+worker"
+				}
+				b.Run(name, func(b *testing.B) { benchIngest(b, durable, callers, worker) })
+			}
+		}
+	}
+}
+
+func benchIngest(b *testing.B, durable bool, callers int, worker bool) {
 	ctx := context.Background()
 	st, err := Open(ctx, filepath.Join(b.TempDir(), "gtc.db"), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	b.SetParallelism(16)
-	var mu sync.Mutex
-	n := 0
+	st.nonDurableIngest = !durable
+	stop := make(chan struct{})
+	var workerDone sync.WaitGroup
+	var commits int
+	if worker {
+		workerDone.Add(1)
+		go func() {
+			defer workerDone.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ref := ContactRef{"t", "t", fmt.Sprint(commits % 1000)}
+				if _, err := st.ClaimContacts(ctx, []ContactRef{ref}, "w", t0.Add(time.Minute)); err != nil {
+					b.Error(err)
+					return
+				}
+				commits++
+			}
+		}()
+	}
+	b.SetParallelism((callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	var n atomic.Int64
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			mu.Lock()
-			n++
-			i := n
-			mu.Unlock()
+			i := n.Add(1)
 			if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{msg(fmt.Sprint("m", i), fmt.Sprint(i%1000), t0)}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+	elapsed := time.Since(start)
+	close(stop)
+	workerDone.Wait()
+	b.ReportMetric(float64(n.Load())/elapsed.Seconds(), "events/s")
+	if worker {
+		b.ReportMetric(float64(commits)/elapsed.Seconds(), "worker-commits/s")
+	}
 }
 
 func TestStatusBeforeSendIsRecorded(t *testing.T) {
