@@ -166,7 +166,7 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish, inTx func(cont
 			if r.Attempted {
 				inc = 1
 			}
-			if _, err := st.ExecContext(ctx, r.State, r.WAMID, r.WAMID, r.ErrorClass, r.ErrorCode, safeText(r.ErrorMessage),
+			if _, err := st.ExecContext(ctx, r.State, r.WAMID, r.ErrorClass, r.ErrorCode, safeText(r.ErrorMessage),
 				ms(r.NextAttemptAt), inc, now, f.ID); err != nil {
 				return err
 			}
@@ -192,9 +192,9 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish, inTx func(cont
 	return nil
 }
 
-const finishSQL = `UPDATE gtc_outbound_messages SET state = $1, wamid = CASE WHEN $2 <> '' THEN $3 ELSE wamid END,
-	error_class = $4, error_code = $5, error_message = $6, next_attempt_at = $7, attempts = attempts + $8, updated_at = $9, sender = ''
-	WHERE id = $10 AND state IN ('pending', 'retrying')`
+const finishSQL = `UPDATE gtc_outbound_messages SET state = $1, wamid = CASE WHEN $2 <> '' THEN $2 ELSE wamid END,
+	error_class = $3, error_code = $4, error_message = $5, next_attempt_at = $6, attempts = attempts + $7, updated_at = $8, sender = ''
+	WHERE id = $9 AND state IN ('pending', 'retrying')`
 
 // ContactsFor reads several contacts; unknown ones come back with Known false.
 func (s *Store) ContactsFor(ctx context.Context, refs []ContactRef) (map[ContactRef]*Contact, error) {
@@ -275,8 +275,8 @@ func applyEarlyStatuses(ctx context.Context, tx *sql.Tx, early *sql.Stmt, id int
 	if err := rows.Err(); err != nil || best == "" || best == "sent" {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE gtc_outbound_messages SET state = $1, error_class = CASE WHEN $2 <> '' THEN $3 ELSE error_class END,
-		error_code = CASE WHEN $4 <> 0 THEN $5 ELSE error_code END, updated_at = $6 WHERE id = $7`, best, class, class, code, code, now, id)
+	_, err = tx.ExecContext(ctx, `UPDATE gtc_outbound_messages SET state = $1, error_class = CASE WHEN $2 <> '' THEN $2 ELSE error_class END,
+		error_code = CASE WHEN $3 <> 0 THEN $3 ELSE error_code END, updated_at = $4 WHERE id = $5`, best, class, code, now, id)
 	if err != nil {
 		return err
 	}

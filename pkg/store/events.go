@@ -131,8 +131,8 @@ func (s *Store) InboundEvents(ctx context.Context, f EventFilter) ([]*StoredEven
 		f.Limit = 100
 	}
 	evs, err := s.queryEvents(ctx, `SELECT `+eventCols+` FROM gtc_inbound_events
-		WHERE ($1 = '' OR tenant = $2) AND ($3 = '' OR team = $4) AND ($5 = '' OR contact_key = $6) AND ($7 = '' OR kind = $8)
-		ORDER BY seq DESC LIMIT $9`, f.Tenant, f.Tenant, f.Team, f.Team, f.ContactKey, f.ContactKey, f.Kind, f.Kind, f.Limit)
+		WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR team = $2) AND ($3 = '' OR contact_key = $3) AND ($4 = '' OR kind = $4)
+		ORDER BY seq DESC LIMIT $5`, f.Tenant, f.Team, f.ContactKey, f.Kind, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list inbound events: %w", err)
 	}

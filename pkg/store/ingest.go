@@ -307,9 +307,9 @@ func newIngestWriter(ctx context.Context, tx *sql.Tx, now int64) (*ingestWriter,
 		ON CONFLICT (wamid, status) DO NOTHING`)
 	// A status only moves the outbound row forward (sent < delivered < read/played), except
 	// failed, which always wins: statuses arrive in any order.
-	w.upOutbound = prep(`UPDATE gtc_outbound_messages SET state = $1, error_class = CASE WHEN $2 <> '' THEN $3 ELSE error_class END,
-		error_code = CASE WHEN $4 <> 0 THEN $5 ELSE error_code END, updated_at = $6
-		WHERE wamid = $7 AND state <> 'failed' AND ($8 = 'failed' OR ` + stateRankSQL("state") + ` < $9)`)
+	w.upOutbound = prep(`UPDATE gtc_outbound_messages SET state = $1, error_class = CASE WHEN $2 <> '' THEN $2 ELSE error_class END,
+		error_code = CASE WHEN $3 <> 0 THEN $3 ELSE error_code END, updated_at = $4
+		WHERE wamid = $5 AND state <> 'failed' AND ($1 = 'failed' OR ` + stateRankSQL("state") + ` < $6)`)
 	w.upUnreach = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, unreachable_code, unreachable_at, created_at, updated_at)
 		SELECT tenant, team, contact_key, $1, $2, $3, $4 FROM gtc_outbound_messages WHERE wamid = $5 AND true LIMIT 1
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET unreachable_code = excluded.unreachable_code,
@@ -382,8 +382,7 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 		if _, err := w.insStatus.Exec(safeText(st.WAMID), safeText(st.Status), ms(st.At), st.ErrorClass, st.ErrorCode); err != nil {
 			return false, err
 		}
-		if _, err := w.upOutbound.Exec(safeText(st.Status), st.ErrorClass, st.ErrorClass, st.ErrorCode, st.ErrorCode, w.now,
-			safeText(st.WAMID), safeText(st.Status), stateRank(st.Status)); err != nil {
+		if _, err := w.upOutbound.Exec(safeText(st.Status), st.ErrorClass, st.ErrorCode, w.now, safeText(st.WAMID), stateRank(st.Status)); err != nil {
 			return false, err
 		}
 		if st.Unreachable {

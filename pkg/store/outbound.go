@@ -107,8 +107,8 @@ func (s *Store) OutboundMessages(ctx context.Context, f OutboundFilter) ([]*Outb
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	q := `SELECT ` + outboundCols + ` FROM gtc_outbound_messages WHERE ($1 = '' OR tenant = $2) AND ($3 = '' OR team = $4) AND ($5 = '' OR contact_key = $6)`
-	args := []any{f.Tenant, f.Tenant, f.Team, f.Team, f.ContactKey, f.ContactKey}
+	q := `SELECT ` + outboundCols + ` FROM gtc_outbound_messages WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR team = $2) AND ($3 = '' OR contact_key = $3)`
+	args := []any{f.Tenant, f.Team, f.ContactKey}
 	if len(f.States) > 0 {
 		q += ` AND state IN (` + params(&args, f.States) + `)`
 	}

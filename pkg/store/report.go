@@ -27,9 +27,9 @@ func (f *LogFilter) limit() int {
 // OutboundLog lists outbound messages matching f, newest first. Their State is the latest
 // status (a status webhook moves sent on to delivered, read or failed).
 func (s *Store) OutboundLog(ctx context.Context, f LogFilter) ([]*Outbound, error) {
-	q := `SELECT ` + outboundCols + ` FROM gtc_outbound_messages WHERE ($1 = '' OR tenant = $2) AND ($3 = '' OR team = $4)
-		AND ($5 = '' OR contact_key = $6) AND created_at >= $7`
-	args := []any{f.Tenant, f.Tenant, f.Team, f.Team, f.ContactKey, f.ContactKey, ms(f.Since)}
+	q := `SELECT ` + outboundCols + ` FROM gtc_outbound_messages WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR team = $2)
+		AND ($3 = '' OR contact_key = $3) AND created_at >= $4`
+	args := []any{f.Tenant, f.Team, f.ContactKey, ms(f.Since)}
 	if len(f.States) > 0 {
 		q += ` AND state IN (` + params(&args, f.States) + `)`
 	}
@@ -53,8 +53,8 @@ func (s *Store) OutboundLog(ctx context.Context, f LogFilter) ([]*Outbound, erro
 // InboundLog lists inbound events matching f (States is ignored), newest first.
 func (s *Store) InboundLog(ctx context.Context, f LogFilter) ([]*StoredEvent, error) {
 	evs, err := s.queryEvents(ctx, `SELECT `+eventCols+` FROM gtc_inbound_events
-		WHERE ($1 = '' OR tenant = $2) AND ($3 = '' OR team = $4) AND ($5 = '' OR contact_key = $6) AND received_at >= $7
-		ORDER BY seq DESC LIMIT $8`, f.Tenant, f.Tenant, f.Team, f.Team, f.ContactKey, f.ContactKey, ms(f.Since), f.limit())
+		WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR team = $2) AND ($3 = '' OR contact_key = $3) AND received_at >= $4
+		ORDER BY seq DESC LIMIT $5`, f.Tenant, f.Team, f.ContactKey, ms(f.Since), f.limit())
 	if err != nil {
 		return nil, fmt.Errorf("read inbound log: %w", err)
 	}
