@@ -30,8 +30,12 @@ type migration struct {
 
 // loadMigrations reads backend's files ("sqlite" or "postgres") in version order.
 func loadMigrations(backend string) ([]migration, error) {
-	dir := path.Join("migrations", backend)
-	ents, err := fs.ReadDir(migrationFiles, dir) // sorted by name
+	return readMigrations(migrationFiles, path.Join("migrations", backend))
+}
+
+// readMigrations reads dir's NNNN_what.sql files, which must number 1, 2, 3, … without gaps.
+func readMigrations(fsys fs.FS, dir string) ([]migration, error) {
+	ents, err := fs.ReadDir(fsys, dir) // sorted by name
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +46,7 @@ func loadMigrations(backend string) ([]migration, error) {
 		if !ok || err != nil || v != i+1 || !strings.HasSuffix(e.Name(), ".sql") {
 			return nil, fmt.Errorf("migration %s/%s: want %04d_<what>.sql", dir, e.Name(), i+1)
 		}
-		b, err := fs.ReadFile(migrationFiles, path.Join(dir, e.Name()))
+		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/greentic/gtc/pkg/store/storetest"
@@ -262,4 +263,68 @@ func TestPlaceholdersBindByNumber(t *testing.T) {
 			t.Fatalf("got %q %q %q, %v; want two one twothree", x, y, z, err)
 		}
 	})
+}
+
+func TestReadMigrationsRefusesBadNames(t *testing.T) {
+	file := &fstest.MapFile{Data: []byte("CREATE TABLE x (a INTEGER);")}
+	tests := []struct {
+		name  string
+		files []string
+		want  string // error text; "" for success
+	}{
+		{"in order", []string{"0001_a.sql", "0002_b.sql"}, ""},
+		{"a gap", []string{"0001_a.sql", "0003_c.sql"}, "m/0003_c.sql: want 0002_<what>.sql"},
+		{"no name", []string{"0001.sql"}, "m/0001.sql: want 0001_<what>.sql"},
+		{"not sql", []string{"0001_a.txt"}, "m/0001_a.txt: want 0001_<what>.sql"},
+		{"not a number", []string{"first_a.sql"}, "m/first_a.sql: want 0001_<what>.sql"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := fstest.MapFS{}
+			for _, f := range tt.files {
+				fsys["m/"+f] = file
+			}
+			list, err := readMigrations(fsys, "m")
+			switch {
+			case tt.want == "" && (err != nil || len(list) != len(tt.files)):
+				t.Fatalf("got %d migrations, %v", len(list), err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error = %v; want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// A database migrated by a newer gtc is refused with what to do, and left as it is.
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st, dsn := openTest(t, b, Options{})
+		next := latestVersion(t, st) + 1
+		if _, err := st.DB().ExecContext(ctx, `INSERT INTO gtc_schema_migrations (version, applied_at) VALUES ($1, 0)`, next); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		_, err := Open(ctx, dsn)
+		want := fmt.Sprintf("database schema version %d is newer than this gtc (%d): upgrade gtc", next, next-1)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("open = %v; want %q", err, want)
+		}
+	})
+}
+
+func TestSafeText(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"Ana María 🙂", "Ana María 🙂"},
+		{"a\x00b", `a\u0000b`},
+		{"\x00\x00", `\u0000\u0000`},
+		{"bad \xff byte", "bad \uFFFD byte"},
+		{"both\x00\xfe", `both\u0000` + "\uFFFD"},
+	}
+	for _, tt := range tests {
+		if got := safeText(tt.in); got != tt.want {
+			t.Errorf("safeText(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
 }
