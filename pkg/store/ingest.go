@@ -91,8 +91,7 @@ type ingestReq struct {
 // the transaction that holds them has committed. In the same transaction it updates
 // contacts (last inbound time), applies statuses and preferences, and calls
 // Options.Enqueue with the contacts that got new message events. Concurrent calls are
-// grouped into one transaction (group commit); each returns after its group commits, durably
-// (see durableTx). A group that fails is retried call by call, so a bad call fails alone.
+// grouped into one transaction (group commit); each returns after its group commits.
 func (s *Store) Ingest(ctx context.Context, tenant, team string, events []InboundEvent) (IngestResult, error) {
 	if len(events) == 0 {
 		return IngestResult{}, nil
@@ -131,17 +130,6 @@ func (s *Store) Ingest(ctx context.Context, tenant, team string, events []Inboun
 // while the previous transaction ran, so load turns into bigger transactions, not more.
 func (s *Store) committer() {
 	defer close(s.done)
-	if s.syncCh != nil {
-		synced := make(chan struct{})
-		go func() {
-			defer close(synced)
-			s.syncer()
-		}()
-		defer func() {
-			close(s.syncCh)
-			<-synced
-		}()
-	}
 	for {
 		var first *ingestReq
 		select {
@@ -173,9 +161,9 @@ func (s *Store) committer() {
 	}
 }
 
-// commitBatch commits a group of requests in one transaction and answers each once its
-// commit is durable. When the group fails, each request is retried alone, so one bad request
-// (or one whose Enqueue fails) fails by itself and its neighbours are recorded.
+// commitBatch commits a group of requests in one transaction and answers each. When the
+// group fails, each request is retried alone, so one bad request (or one whose Enqueue
+// fails) fails by itself and its neighbours are recorded.
 func (s *Store) commitBatch(batch []*ingestReq) {
 	// Requests whose caller already gave up are still written: the caller answered non-200,
 	// Meta will retry, and the retry is a duplicate. Only the live context matters for the
@@ -183,44 +171,20 @@ func (s *Store) commitBatch(batch []*ingestReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	results, err := s.commitGroup(ctx, batch)
-	switch {
-	case err == nil:
-		s.deliver(batch, results)
-		return
-	case len(batch) == 1:
-		s.answer(batch[0], IngestResult{}, err)
-		return
-	}
-	var ok []*ingestReq
-	var okResults []IngestResult
-	for _, r := range batch {
-		res, err := s.commitGroup(ctx, []*ingestReq{r})
-		if err != nil {
-			s.answer(r, IngestResult{}, err)
-			continue
-		}
-		ok, okResults = append(ok, r), append(okResults, res[0])
-	}
-	s.deliver(ok, okResults)
-}
-
-// deliver answers committed requests once their commit is on disk: on SQLite after the
-// syncer has synced the write-ahead log (see walSync), on PostgreSQL at once (its COMMIT
-// returns after the WAL flush, synchronous_commit being on).
-func (s *Store) deliver(reqs []*ingestReq, results []IngestResult) {
-	if len(reqs) == 0 {
-		return
-	}
-	if s.syncCh == nil || s.nonDurableIngest {
-		for i, r := range reqs {
-			s.answer(r, results[i], nil)
+	if err != nil && len(batch) > 1 {
+		for _, r := range batch {
+			res, err := s.commitGroup(ctx, []*ingestReq{r})
+			s.answer(r, res[0], err)
 		}
 		return
 	}
-	s.syncCh <- syncUnit{reqs, results}
+	for i, r := range batch {
+		s.answer(r, results[i], err)
+	}
 }
 
-// answer wakes r's caller with its result.
+// answer wakes r's caller with its result: only after the transaction has committed (and,
+// on SQLite with synchronous=FULL, the WAL has been synced).
 func (s *Store) answer(r *ingestReq, res IngestResult, err error) {
 	if s.answered != nil {
 		s.answered(r)
@@ -236,7 +200,7 @@ func (s *Store) answer(r *ingestReq, res IngestResult, err error) {
 // commitGroup records the events of batch in one transaction.
 func (s *Store) commitGroup(ctx context.Context, batch []*ingestReq) ([]IngestResult, error) {
 	results := make([]IngestResult, len(batch))
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.durableTx(ctx, func(tx *sql.Tx) error {
 		for i := range results {
 			results[i] = IngestResult{}
 		}
@@ -279,6 +243,36 @@ func (s *Store) commitGroup(ctx context.Context, batch []*ingestReq) ([]IngestRe
 		s.grouped(len(batch), err)
 	}
 	return results, err
+}
+
+// durableTx runs f in a transaction whose commit returns only once it is on disk. On
+// PostgreSQL every session has synchronous_commit on (see openPostgres). On SQLite the one
+// connection runs with synchronous=NORMAL, which in WAL mode syncs only at checkpoints, so
+// that workers and River commit cheaply; the ingest transaction switches it to FULL, which
+// syncs the WAL inside COMMIT (and with it every frame committed before). The connection is
+// held from the switch to its reset, so no other transaction commits in between.
+func (s *Store) durableTx(ctx context.Context, f func(*sql.Tx) error) error {
+	if s.Postgres() || s.nonDurableIngest {
+		return s.tx(ctx, f)
+	}
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+		return err
+	}
+	defer c.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = NORMAL`)
+	tx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // ingestWriter holds the prepared statements of one Ingest transaction.

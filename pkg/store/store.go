@@ -3,9 +3,9 @@
 // log and its delivery statuses. It is the only package that writes SQL.
 //
 // The default database is SQLite (modernc.org/sqlite, pure Go) in WAL mode with
-// synchronous=NORMAL and a busy timeout; an Ingest is answered only after the write-ahead log
-// holding it has been fsynced (see walSync), so an acknowledged webhook is on disk. It is
-// opened with a single connection because SQLite allows one writer at a time; the same *sql.DB carries River's job tables (see DB), so the
+// synchronous=NORMAL, raised to FULL for the ingest transaction so an acknowledged webhook is
+// on disk (see durableTx), and a busy timeout, opened with a single connection because SQLite
+// allows one writer at a time; the same *sql.DB carries River's job tables (see DB), so the
 // webhook events and the jobs that process them commit in one transaction. Ingest is a group
 // commit: concurrent callers share one transaction when load is high.
 //
@@ -66,18 +66,12 @@ type Store struct {
 	closeMu  sync.Once
 	closed   chan struct{}
 
-	// On SQLite: the write-ahead log, synced before an Ingest is answered, and the committed
-	// groups waiting for that sync.
-	wal    *walSync
-	syncCh chan syncUnit
-
 	// Test hooks on the committer: grouped runs after each group's transaction committed or
-	// failed, synced after each sync of the write-ahead log, answered before each request's
-	// caller is woken.
+	// failed, answered before each request's caller is woken.
 	grouped  func(requests int, err error)
-	synced   func()
 	answered func(r *ingestReq)
-	// nonDurableIngest answers without the sync, for the benchmark that measures its cost.
+	// nonDurableIngest skips the synchronous=FULL of ingest on SQLite, for the benchmark
+	// that measures what durability costs.
 	nonDurableIngest bool
 }
 
@@ -168,11 +162,6 @@ func Open(ctx context.Context, dsn string, options ...Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if s.wal, err = openWALSync(path); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	s.syncCh = make(chan syncUnit, 1024)
 	go s.committer()
 	return s, nil
 }
@@ -213,11 +202,6 @@ func (s *Store) Close() error {
 		close(s.closed)
 		close(s.stop)
 		<-s.done
-		// The log's handle goes first: SQLite removes the -wal file when its last connection
-		// closes, which Windows refuses while another handle is open.
-		if s.wal != nil {
-			s.wal.close()
-		}
 		err = s.db.Close()
 		if s.pool != nil {
 			s.pool.Close()
