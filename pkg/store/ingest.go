@@ -91,7 +91,9 @@ type ingestReq struct {
 // the transaction that holds them has committed. In the same transaction it updates
 // contacts (last inbound time), applies statuses and preferences, and calls
 // Options.Enqueue with the contacts that got new message events. Concurrent calls are
-// grouped into one transaction (group commit); each returns after its group commits.
+// grouped into one transaction (group commit); each returns after its group commits, on
+// disk (see durableTx). A group that fails is retried call by call, so a bad call fails
+// alone.
 func (s *Store) Ingest(ctx context.Context, tenant, team string, events []InboundEvent) (IngestResult, error) {
 	if len(events) == 0 {
 		return IngestResult{}, nil
