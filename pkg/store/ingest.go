@@ -164,20 +164,23 @@ func (s *Store) committer() {
 }
 
 // commitBatch commits a group of requests in one transaction and answers each. When the
-// group fails, each request is retried alone, so one bad request (or one whose Enqueue
-// fails) fails by itself and its neighbours are recorded.
+// group fails, its halves are committed apart, down to single requests, so a bad request
+// (or one whose Enqueue fails) fails by itself and its neighbours are recorded, at the cost
+// of about 2·log2(n) more transactions for one bad request among n, not n.
 func (s *Store) commitBatch(batch []*ingestReq) {
 	// Requests whose caller already gave up are still written: the caller answered non-200,
 	// Meta will retry, and the retry is a duplicate. Only the live context matters for the
 	// transaction itself, so use a background one bounded by a timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	s.commitSplit(ctx, batch)
+}
+
+func (s *Store) commitSplit(ctx context.Context, batch []*ingestReq) {
 	results, err := s.commitGroup(ctx, batch)
 	if err != nil && len(batch) > 1 {
-		for _, r := range batch {
-			res, err := s.commitGroup(ctx, []*ingestReq{r})
-			s.answer(r, res[0], err)
-		}
+		s.commitSplit(ctx, batch[:len(batch)/2])
+		s.commitSplit(ctx, batch[len(batch)/2:])
 		return
 	}
 	for i, r := range batch {
