@@ -42,9 +42,9 @@ func (m *Inbox) helpLine() string {
 		if !m.conv.windowOpen(m.now()) {
 			reply = "reply (template)"
 		}
-		return fmt.Sprintf("%s %s • %s template • %s note • %s release to bot • %s/%s %s/%s scroll • %s back • %s quit",
+		return fmt.Sprintf("%s %s • %s template • %s note • %s release • %s/%s scroll • %s back • %s quit",
 			helpKey(k.Reply), reply, helpKey(k.Template), helpKey(k.Note), helpKey(k.Release),
-			helpKey(k.Up), helpKey(k.Down), helpKey(k.PageUp), helpKey(k.PageDown), helpKey(k.Back), helpKey(k.Quit))
+			helpKey(k.Up), helpKey(k.Down), helpKey(k.Back), helpKey(k.Quit))
 	case inboxReply:
 		return fmt.Sprintf("%s send • %s new line • %s back (keeps the draft) • %s quit", helpKey(k.Next), helpKey(k.Newline), helpKey(k.Back), helpKey(k.Quit))
 	case inboxNoteMode:
@@ -162,7 +162,7 @@ func (m *Inbox) listItem(c InboxConversation, selected bool) []string {
 	out := m.block(st, first)
 	facts := []string{"waiting " + human(now.Sub(c.Since))}
 	if c.Unread > 0 {
-		facts = append(facts, plural(c.Unread, "unread"))
+		facts = append(facts, fmt.Sprintf("%d unread", c.Unread))
 	}
 	window, wst := m.windowFact(c, now)
 	facts = append(facts, window)
