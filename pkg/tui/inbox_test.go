@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
@@ -561,5 +563,36 @@ func TestInboxReplyMessage(t *testing.T) {
 	got, _ := json.Marshal(InboxReply{Text: "hi"}.Message(alice))
 	if string(got) != `{"messaging_product":"whatsapp","recipient_type":"individual","to":"+4915123456789","type":"text","text":{"body":"hi"}}` {
 		t.Errorf("text reply: %s", got)
+	}
+}
+
+// TestInboxNoColor draws the inbox's screens with NO_COLOR styles: no colour escape, the
+// reply box included; with colour they are coloured (so the check can fail).
+func TestInboxNoColor(t *testing.T) {
+	var buf bytes.Buffer
+	colour := NewStyles(&buf, false)
+	colour.renderer.SetColorProfile(termenv.TrueColor)
+	colour = newStyles(colour.renderer)
+	for _, tt := range []struct {
+		name    string
+		styles  *Styles
+		colored bool
+	}{{"NO_COLOR", NewStyles(&buf, true), false}, {"colour", colour, true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewInbox(context.Background(), tt.styles, DefaultKeyMap(), newFakeInbox(t),
+				InboxOptions{Now: func() time.Time { return inboxNow }, Refresh: time.Hour})
+			views := map[string]string{"list": listed(m).View()}
+			driveInbox(m, "enter!")
+			views["conversation"] = m.View()
+			driveInbox(m, "r", "Hi")
+			views["reply"] = m.View()
+			driveInbox(m, "esc", "x")
+			views["release"] = m.View()
+			for name, v := range views {
+				if has := strings.Contains(v, "\x1b[38;") || strings.Contains(v, "\x1b[3"); has != tt.colored {
+					t.Errorf("%s: colour escapes = %v, want %v:\n%q", name, has, tt.colored, v)
+				}
+			}
+		})
 	}
 }
