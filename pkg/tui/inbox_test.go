@@ -596,3 +596,21 @@ func TestInboxNoColor(t *testing.T) {
 		})
 	}
 }
+
+// TestRunInbox runs the inbox on a terminal made of a reader and a buffer: q leaves it
+// (nil), Ctrl+C cancels (ErrCancelled).
+func TestRunInbox(t *testing.T) {
+	for _, tt := range []struct {
+		keys string
+		want error
+	}{{"q", nil}, {"\x03", ErrCancelled}} {
+		t.Run(fmt.Sprintf("%q", tt.keys), func(t *testing.T) {
+			var screen bytes.Buffer
+			err := RunInbox(context.Background(), Terminal{In: strings.NewReader(tt.keys), ErrOut: &screen, NoColor: true},
+				newFakeInbox(t), InboxOptions{Refresh: time.Hour})
+			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+				t.Fatalf("err = %v, want %v\n%s", err, tt.want, screen.String())
+			}
+		})
+	}
+}
