@@ -305,7 +305,12 @@ func (m *Inbox) gotHistory(msg inboxHistoryMsg) {
 	} else if m.history == nil {
 		m.more = len(msg.msgs) >= m.opts.Page
 	}
+	before := len(m.historyLines())
 	m.history = mergeHistory(m.history, msg.msgs)
+	if m.scroll > 0 && !msg.older {
+		// Scrolled up: newer lines arrive below, so keep the lines being read in place.
+		m.scroll += len(m.historyLines()) - before
+	}
 }
 
 // mergeHistory adds msgs to h: a message already there is replaced (its status moved on),

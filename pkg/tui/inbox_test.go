@@ -460,12 +460,12 @@ func TestInboxOlderMessages(t *testing.T) {
 	f := newFakeInbox(t)
 	m := NewInbox(context.Background(), PlainStyles(), DefaultKeyMap(), f,
 		InboxOptions{Now: func() time.Time { return inboxNow }, Refresh: time.Hour, Page: 3})
-	m.Update(tea.WindowSizeMsg{Width: 80, Height: 40})
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 20})
 	driveInbox(listed(m), "enter!")
 	if v := stripANSI(m.View()); !strings.Contains(v, "· older messages: scroll up") || strings.Contains(v, "where is my order") {
 		t.Fatalf("first page:\n%s", v)
 	}
-	for range 3 {
+	for range 6 {
 		driveInbox(m, "pgup!")
 	}
 	v := stripANSI(m.View())
@@ -476,9 +476,18 @@ func TestInboxOlderMessages(t *testing.T) {
 	if got := f.histCalls; strings.Join(got, ";") != strings.Join(want, ";") {
 		t.Errorf("History calls %q, want %q", got, want)
 	}
-	driveInbox(m, "pgdown", "pgdown", "pgdown")
-	if m.scroll != 0 {
-		t.Errorf("scroll %d after paging down", m.scroll)
+	// Scrolled up, a new message arrives: the lines being read stay where they are.
+	top := stripANSI(m.View())
+	f.mu.Lock()
+	f.add(alice, InboxMessage{Dir: InboxIn, In: &whatsapp.InboundMessage{Type: "text", Text: "Any news?"}})
+	f.mu.Unlock()
+	feed(m, m.loadHistory()())
+	if v := stripANSI(m.View()); v != top {
+		t.Errorf("the view moved when a message arrived:\n%s\nwas\n%s", v, top)
+	}
+	driveInbox(m, "pgdown", "pgdown", "pgdown", "pgdown", "pgdown", "pgdown")
+	if v := stripANSI(m.View()); m.scroll != 0 || !strings.Contains(v, "Any news?") {
+		t.Errorf("scroll %d after paging down:\n%s", m.scroll, v)
 	}
 }
 
