@@ -623,3 +623,24 @@ func TestRunInbox(t *testing.T) {
 		})
 	}
 }
+
+// TestInboxLongList keeps the selected conversation on a screen too short for the list.
+func TestInboxLongList(t *testing.T) {
+	f := newFakeInbox(t)
+	f.convs = nil
+	for i := range 12 {
+		f.convs = append(f.convs, InboxConversation{Contact: fmt.Sprintf("+491510000%04d", i), Since: at("09:00"), WindowClosesAt: at("09:00").Add(24 * time.Hour)})
+	}
+	m := listed(newTestInbox(f))
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 16})
+	for i := range 12 {
+		v := stripANSI(m.View())
+		if !strings.Contains(v, fmt.Sprintf("> +491510000%04d", i)) || !strings.Contains(v, "12 open conversations") || !strings.Contains(v, "q quit") {
+			t.Fatalf("selected %d not on the screen:\n%s", i, v)
+		}
+		if n := strings.Count(v, "\n"); n > 16 {
+			t.Fatalf("%d lines on a 16-line screen:\n%s", n, v)
+		}
+		driveInbox(m, "down")
+	}
+}
