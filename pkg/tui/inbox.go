@@ -93,6 +93,7 @@ type Inbox struct {
 	gone     bool // no longer in the list (released elsewhere, timed out)
 	history  []InboxMessage
 	histErr  error
+	loaded   bool // the first page arrived
 	more     bool // older messages may exist
 	scroll   int  // lines scrolled up from the newest
 	box      textarea.Model
@@ -300,6 +301,7 @@ func (m *Inbox) gotHistory(msg inboxHistoryMsg) {
 	if msg.err != nil {
 		return
 	}
+	m.loaded = true
 	if msg.older {
 		m.more = len(msg.msgs) >= m.opts.Page
 	} else if m.history == nil {
@@ -411,7 +413,7 @@ func (m *Inbox) openConversation(c InboxConversation) tea.Cmd {
 	m.mode = inboxConversation
 	m.conv, m.gone = c, false
 	m.conv.Unread = 0
-	m.history, m.histErr, m.more, m.scroll = nil, nil, false, 0
+	m.history, m.histErr, m.more, m.scroll, m.loaded = nil, nil, false, 0, false
 	m.setStatus(false, "", "")
 	return m.loadHistory()
 }

@@ -55,6 +55,24 @@ func TestInboxGoldenList(t *testing.T) {
 	quitInbox(t, tm)
 }
 
+// TestInboxTeatestRefresh: a refresh tick shows a new handoff and new unread messages.
+func TestInboxTeatestRefresh(t *testing.T) {
+	f := newFakeInbox(t)
+	tm := startInbox(t, f)
+	f.mu.Lock()
+	f.convs[0].Unread = 3
+	f.convs = append(f.convs, InboxConversation{Contact: "+12025550100", Name: "Dan", Queue: "sales", Since: inboxNow})
+	f.mu.Unlock()
+	tm.Send(inboxTickMsg{})
+	v := stripANSI(waitView(t, tm, "4 open conversations"))
+	for _, w := range []string{"3 unread", "+12025550100 · Dan · sales", "waiting 0s · no window (templates only)"} {
+		if !strings.Contains(v, w) {
+			t.Errorf("view lacks %q:\n%s", w, v)
+		}
+	}
+	quitInbox(t, tm)
+}
+
 func TestInboxGoldenConversation(t *testing.T) {
 	tm := startInbox(t, newFakeInbox(t))
 	tm.Send(press("enter"))

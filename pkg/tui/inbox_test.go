@@ -302,6 +302,7 @@ func TestInboxUpdateView(t *testing.T) {
 					t.Errorf("marked read: %v", f.read)
 				}
 			}},
+		{name: "a conversation loading", keys: []string{"enter"}, want: []string{"· loading the conversation…"}, not: []string{"no messages yet"}},
 		{name: "esc goes back to the list", keys: []string{"enter!", "esc"}, want: []string{"3 open conversations"}},
 		{name: "q quits from the list", keys: []string{"q"}, check: func(t *testing.T, _ *fakeInbox, m *Inbox) {
 			if !m.Quit || m.Cancelled {
@@ -448,6 +449,12 @@ func TestInboxLiveRefresh(t *testing.T) {
 	feed(m, m.list())
 	if v := stripANSI(m.View()); !strings.Contains(v, "! no longer in the inbox") {
 		t.Errorf("view:\n%s", v)
+	}
+	// Time passes: the waiting time and the window move on at the next refresh.
+	now := inboxNow.Add(time.Hour)
+	m.opts.Now = func() time.Time { return now }
+	if v := stripANSI(m.View()); !strings.Contains(v, "waiting 1h 12m · window 22h 48m left") {
+		t.Errorf("an hour later:\n%s", v)
 	}
 	// The tick reads the list and the conversation again and ticks on.
 	if _, cmd := m.Update(inboxTickMsg{}); cmd == nil {

@@ -288,7 +288,10 @@ func (m *Inbox) historyLines() []string {
 	if m.more {
 		out = append(out, m.block(m.styles.Muted, "· older messages: scroll up")...)
 	}
-	if len(m.history) == 0 && m.histErr == nil {
+	switch {
+	case !m.loaded && m.histErr == nil:
+		out = append(out, m.block(m.styles.Muted, "· loading the conversation…")...)
+	case m.loaded && len(m.history) == 0:
 		out = append(out, m.block(m.styles.Muted, "· no messages yet")...)
 	}
 	for _, x := range m.history {
