@@ -484,6 +484,10 @@ func (m *Inbox) key(msg tea.KeyMsg) tea.Cmd {
 		return nil
 	case inboxReply, inboxNoteMode:
 		switch {
+		case key.Matches(msg, k.PageUp): // the conversation scrolls while typing
+			return m.scrollBy(m.bodyRoom() - 1)
+		case key.Matches(msg, k.PageDown):
+			return m.scrollBy(1 - m.bodyRoom())
 		case key.Matches(msg, k.Back):
 			if m.mode == inboxReply {
 				m.drafts[m.conv.Contact] = m.box.Value()

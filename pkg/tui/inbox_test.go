@@ -323,6 +323,15 @@ func TestInboxUpdateView(t *testing.T) {
 					t.Errorf("replies %v", f.replies)
 				}
 			}},
+		{name: "pgup scrolls the conversation while typing", keys: []string{"enter!", "r", "draft", "pgup"},
+			check: func(t *testing.T, f *fakeInbox, m *Inbox) {
+				m.Update(tea.WindowSizeMsg{Width: 80, Height: 20})
+				driveInbox(m, "pgup")
+				v := stripANSI(m.View())
+				if m.scroll == 0 || !strings.Contains(v, "│ draft") || m.mode != inboxReply {
+					t.Errorf("scroll %d mode %v:\n%s", m.scroll, m.mode, v)
+				}
+			}},
 		{name: "an empty reply is not sent", keys: []string{"enter!", "r", "enter"}, want: []string{"Reply to +4915123456789"},
 			check: func(t *testing.T, f *fakeInbox, m *Inbox) {
 				if len(f.replies) != 0 {

@@ -46,7 +46,7 @@ func (m *Inbox) helpLine() string {
 			helpKey(k.Reply), reply, helpKey(k.Template), helpKey(k.Note), helpKey(k.Release),
 			helpKey(k.Up), helpKey(k.Down), helpKey(k.Back), helpKey(k.Quit))
 	case inboxReply:
-		return fmt.Sprintf("%s send • %s new line • %s back (keeps the draft) • %s quit", helpKey(k.Next), helpKey(k.Newline), helpKey(k.Back), helpKey(k.Quit))
+		return fmt.Sprintf("%s send • %s new line • %s/%s scroll • %s back • %s quit", helpKey(k.Next), helpKey(k.Newline), helpKey(k.PageUp), helpKey(k.PageDown), helpKey(k.Back), helpKey(k.Quit))
 	case inboxNoteMode:
 		return fmt.Sprintf("%s save the note • %s new line • %s back • %s quit", helpKey(k.Next), helpKey(k.Newline), helpKey(k.Back), helpKey(k.Quit))
 	case inboxTemplateSend:
