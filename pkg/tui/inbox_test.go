@@ -660,3 +660,32 @@ func TestInboxLongList(t *testing.T) {
 		driveInbox(m, "down")
 	}
 }
+
+// FuzzInboxMessage draws a customer's text and name (outside input): never a panic, a
+// control character, a line wider than the screen or a lost word.
+func FuzzInboxMessage(f *testing.F) {
+	for _, seed := range []string{"hi", aliceLong, "a\tb\nc", "\x1b[2Jgone", "ｗｉｄｅ　ｔｅｘｔ　🙂🙂🙂", strings.Repeat("x", 200)} {
+		f.Add(seed, "Alice", 40)
+	}
+	f.Fuzz(func(t *testing.T, text, name string, width int) {
+		if width < 16 || width > 200 { // a card needs 15 columns (renderCard)
+			return
+		}
+		m := newTestInbox(&fakeInbox{})
+		m.Update(tea.WindowSizeMsg{Width: width, Height: 30})
+		m.conv = InboxConversation{Contact: alice, Name: name}
+		out := m.renderInboxMessage(InboxMessage{At: inboxNow, Dir: InboxIn, In: &whatsapp.InboundMessage{Type: "text", Text: text}})
+		out += "\n" + m.renderInboxMessage(InboxMessage{At: inboxNow, Dir: InboxOut, Status: "read",
+			Out: &whatsapp.Message{Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: text}}})
+		for _, r := range out {
+			if r != '\n' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0)) {
+				t.Fatalf("control character %U drawn: %q", r, out)
+			}
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if w := lipgloss.Width(l); w > width {
+				t.Fatalf("line %q is %d columns wide, the screen %d", l, w, width)
+			}
+		}
+	})
+}

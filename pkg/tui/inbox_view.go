@@ -370,16 +370,11 @@ func (m *Inbox) renderInboxMessage(x InboxMessage) string {
 	var out string
 	switch {
 	case x.Out == nil:
-		out = renderLines(st, wrap(stamp+" "+by+": (message not recorded)", width)) + renderLines(s.Tick, tick)
+		out = m.withTick(st, stamp+" "+by+": (message not recorded)", tick)
 	case x.Out.Type == whatsapp.TypeText && x.Out.Text != nil && !strings.Contains(x.Out.Text.Body, "\n"):
-		text := wrap(printable(stamp+" "+by+": "+x.Out.Text.Body), width)
-		last := text[strings.LastIndex(text, "\n")+1:]
-		if width > 0 && tick != "" && ansi.StringWidth(last)+ansi.StringWidth(tick) > width {
-			tick = "\n     " + tick // under the text rather than past the edge
-		}
-		out = renderLines(st, text) + renderLines(s.Tick, tick)
+		out = m.withTick(st, stamp+" "+by+": "+x.Out.Text.Body, tick)
 	default:
-		out = renderLines(st, wrap(stamp+" "+by+":", width)) + renderLines(s.Tick, tick) + "\n" + renderMessageCard(s, *x.Out, width)
+		out = m.withTick(st, stamp+" "+by+":", tick) + "\n" + renderMessageCard(s, *x.Out, width)
 	}
 	if f := x.Failure; f != nil {
 		why := "✗ failed"
@@ -398,6 +393,21 @@ func (m *Inbox) renderInboxMessage(x InboxMessage) string {
 		out += "\n" + renderLines(s.Error, wrap(printable("  "+why), width))
 	}
 	return out
+}
+
+// withTick draws text wrapped to the screen with the status tick after its last line, or
+// under it (indented when that fits) rather than past the edge.
+func (m *Inbox) withTick(st lipgloss.Style, text, tick string) string {
+	text = wrap(printable(text), m.width)
+	last := text[strings.LastIndex(text, "\n")+1:]
+	if m.width > 0 && tick != "" && ansi.StringWidth(last)+ansi.StringWidth(tick) > m.width {
+		if under := "     " + tick; ansi.StringWidth(under) <= m.width {
+			tick = "\n" + under
+		} else {
+			tick = "\n" + strings.TrimLeft(tick, " ")
+		}
+	}
+	return renderLines(st, text) + renderLines(m.styles.Tick, tick)
 }
 
 // inboundText is a customer's message as a line (text, a pressed button, a picked row), or
