@@ -124,7 +124,7 @@ type InboxConversationJSON struct {
 	Name              string     `json:"name,omitempty"`
 	Queue             string     `json:"queue,omitempty"`
 	Note              string     `json:"note,omitempty"`
-	WaitingSince      time.Time  `json:"waiting_since"`
+	WaitingSince      *time.Time `json:"waiting_since,omitempty"`
 	WaitingSeconds    int64      `json:"waiting_seconds"`
 	Unread            int        `json:"unread"`
 	WindowOpen        bool       `json:"window_open"`
@@ -139,10 +139,10 @@ func InboxJSON(convs []InboxConversation, now time.Time) []InboxConversationJSON
 	out := make([]InboxConversationJSON, 0, len(convs))
 	for _, c := range convs {
 		j := InboxConversationJSON{Contact: c.Contact, Name: c.Name, Queue: c.Queue, Note: c.Note,
-			WaitingSince: c.Since.UTC(), WaitingSeconds: int64(now.Sub(c.Since) / time.Second),
 			Unread: c.Unread, OptedOut: c.OptedOut}
-		if j.WaitingSeconds < 0 {
-			j.WaitingSeconds = 0
+		if !c.Since.IsZero() {
+			since := c.Since.UTC()
+			j.WaitingSince, j.WaitingSeconds = &since, max(int64(now.Sub(c.Since)/time.Second), 0)
 		}
 		if !c.WindowClosesAt.IsZero() {
 			at := c.WindowClosesAt.UTC()

@@ -560,6 +560,10 @@ func TestInboxJSON(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
+	got, _ = json.Marshal(InboxJSON([]InboxConversation{{Contact: carol}}, inboxNow))
+	if want := `[{"contact":"+447700900123","waiting_seconds":0,"unread":0,"window_open":false,"window_left_seconds":0}]`; string(got) != want {
+		t.Errorf("no times: %s", got)
+	}
 	if got, _ := json.Marshal(InboxJSON(nil, inboxNow)); string(got) != "[]" {
 		t.Errorf("empty inbox: %s", got)
 	}

@@ -160,7 +160,10 @@ func (m *Inbox) listItem(c InboxConversation, selected bool) []string {
 		first, st = "> "+strings.Join(who, " · "), m.styles.Cursor
 	}
 	out := m.block(st, first)
-	facts := []string{"waiting " + human(now.Sub(c.Since))}
+	var facts []string
+	if !c.Since.IsZero() {
+		facts = append(facts, "waiting "+human(now.Sub(c.Since)))
+	}
 	if c.Unread > 0 {
 		facts = append(facts, fmt.Sprintf("%d unread", c.Unread))
 	}
@@ -216,7 +219,10 @@ func (m *Inbox) convHead() []string {
 	}
 	head := m.block(m.styles.Title, "gtc inbox — "+strings.Join(who, " · "))
 	window, wst := m.windowFact(c, now)
-	head = append(head, m.block(wst, "waiting "+human(now.Sub(c.Since))+" · "+window)...)
+	if !c.Since.IsZero() {
+		window = "waiting " + human(now.Sub(c.Since)) + " · " + window
+	}
+	head = append(head, m.block(wst, window)...)
 	if c.OptedOut {
 		head = append(head, m.block(m.styles.Error, "opted out (sent STOP): replies are refused")...)
 	}
