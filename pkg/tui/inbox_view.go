@@ -90,8 +90,10 @@ func (m *Inbox) roomFor(head, foot []string) int {
 	return room
 }
 
+// bodyRoom is how many history lines the screen shows now.
 func (m *Inbox) bodyRoom() int { return m.roomFor(m.convHead(), m.convFoot()) }
 
+// block is text made safe to draw, wrapped to the screen and styled, as lines.
 func (m *Inbox) block(st lipgloss.Style, text string) []string {
 	return strings.Split(renderLines(st, wrap(printable(text), m.width)), "\n")
 }
