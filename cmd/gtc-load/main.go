@@ -56,6 +56,7 @@ type options struct {
 	peerHarness, peerDir   string // where wa-api-js-server.mjs is; where to install the peer ("": a temporary folder)
 	slowloris              int    // slow clients (0: the normal load)
 	slowlorisTime          time.Duration
+	perf                   string // prefix of perf record files of gtc serve: PREFIX-ack.data, PREFIX-replies.data
 	runID                  string // message ids' run part, one per invocation (the same bodies for every server)
 	baselineServerReadyOut string
 }
@@ -82,6 +83,7 @@ func main() {
 	flag.StringVar(&o.peerDir, "peer-dir", "", "install the peer here and keep it (default: a temporary folder, removed afterwards)")
 	flag.IntVar(&o.slowloris, "slowloris", 0, "instead of the load: open this many connections that each trickle a signed 3 MB − 1 byte webhook, and report serve's peak RSS")
 	flag.DurationVar(&o.slowlorisTime, "slowloris-time", 20*time.Second, "how long each slow client takes to send its body (serve's read timeout is 30 s)")
+	flag.StringVar(&o.perf, "perf", "", "record CPU profiles of the (first) gtc serve with perf: PREFIX-ack.data while the webhooks are sent, PREFIX-replies.data from then to the last reply")
 	flag.StringVar(&o.baselineServerReadyOut, "baseline-server", "", "internal: serve the baseline handler and write its address to this file")
 	flag.Parse()
 
@@ -342,7 +344,21 @@ func runServe(ctx context.Context, o options, out io.Writer, batches []Batch) (*
 		}
 	}
 	cfg := o.loadConfig("", LoadAppSecret, LoadPhoneNumberID)
+	var prof *perfRecord
+	if o.perf != "" {
+		if prof, err = startPerf(procs[0].Cmd.Process.Pid, o.perf+"-ack.data"); err != nil {
+			return nil, err
+		}
+	}
 	r := Drive(ctx, cfg, routed)
+	if prof != nil {
+		if err := prof.Stop(); err != nil {
+			return r, err
+		}
+		if prof, err = startPerf(procs[0].Cmd.Process.Pid, o.perf+"-replies.data"); err != nil {
+			return r, err
+		}
+	}
 	name := "gtc serve"
 	if o.instances > 1 {
 		name = fmt.Sprintf("gtc serve ×%d", o.instances)
@@ -351,6 +367,12 @@ func runServe(ctx context.Context, o options, out io.Writer, batches []Batch) (*
 	wctx, cancel := context.WithTimeout(ctx, o.replyTimeout)
 	defer cancel()
 	graph.Recorder.WaitFor(wctx, r.AckedIDs)
+	if err := prof.Stop(); err != nil {
+		return r, err
+	}
+	if o.perf != "" {
+		fmt.Fprintf(out, "  CPU profiles of gtc serve: %s-ack.data, %s-replies.data (perf report -i FILE --no-children)\n", o.perf, o.perf)
+	}
 	time.Sleep(200 * time.Millisecond) // a second reply to a message, if any, would come right after the first
 	rs := AnalyzeReplies(r, graph.Recorder.Replies(), graph.Recorder.Via(), expect)
 	fmt.Fprintf(out, "  replies delivered: %d of %d acknowledged messages; %d with more than one reply, %d sent from another number than the one written to, %d not matching any message\n",
