@@ -240,8 +240,10 @@ func runBaseline(ctx context.Context, o options, out io.Writer, batches []Batch)
 	defer p.Stop(10 * time.Second)
 	url := "http://" + p.Addr + "/webhook/whatsapp/default/default"
 	cfg := o.loadConfig(url, LoadAppSecret, LoadPhoneNumberID)
+	cpu0, self0 := procCPU(p), selfCPU()
 	r := Drive(ctx, cfg, withoutURLs(batches))
 	report(out, "baseline (bare Go: HMAC + JSON decode only)", r)
+	printCPU(out, "baseline", procCPU(p)-cpu0, selfCPU()-self0, r.Elapsed)
 	if rss, peak, err := p.Memory(); err == nil {
 		fmt.Fprintf(out, "  baseline RSS now %s, peak %s\n", mib(rss), mib(peak))
 	}
@@ -350,7 +352,9 @@ func runServe(ctx context.Context, o options, out io.Writer, batches []Batch) (*
 			return nil, err
 		}
 	}
+	self0 := selfCPU()
 	r := Drive(ctx, cfg, routed)
+	ackCPU, ackSelf := procCPU(procs[0])-cpu0[0], selfCPU()-self0
 	if prof != nil {
 		if err := prof.Stop(); err != nil {
 			return r, err
@@ -364,6 +368,9 @@ func runServe(ctx context.Context, o options, out io.Writer, batches []Batch) (*
 		name = fmt.Sprintf("gtc serve ×%d", o.instances)
 	}
 	report(out, fmt.Sprintf("%s (%s)", name, dbName), r)
+	if len(procs) == 1 {
+		printCPU(out, "gtc serve", ackCPU, ackSelf, r.Elapsed)
+	}
 	wctx, cancel := context.WithTimeout(ctx, o.replyTimeout)
 	defer cancel()
 	graph.Recorder.WaitFor(wctx, r.AckedIDs)
@@ -495,6 +502,28 @@ func AnalyzeReplies(r *LoadResult, replies map[string][]time.Time, via, expect m
 		}
 	}
 	return rs
+}
+
+// printCPU prints the CPU time a server and the load tool used while the webhooks were
+// sent: on a shared 2-core machine the load tool's share is part of the figure.
+func printCPU(out io.Writer, server string, cpu, self, span time.Duration) {
+	if span <= 0 {
+		return
+	}
+	fmt.Fprintf(out, "  CPU while sending: %s %s (%.2f cores), load tool %s (%.2f cores)\n", server,
+		cpu.Round(10*time.Millisecond), cpu.Seconds()/span.Seconds(), self.Round(10*time.Millisecond), self.Seconds()/span.Seconds())
+}
+
+// procCPU is p's CPU time so far (0 when it cannot be read).
+func procCPU(p *ServeProc) time.Duration {
+	d, _ := p.CPU()
+	return d
+}
+
+// selfCPU is the load tool's own CPU time so far (0 when it cannot be read).
+func selfCPU() time.Duration {
+	d, _ := cpuOf(os.Getpid())
+	return d
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

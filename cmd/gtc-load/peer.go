@@ -176,9 +176,11 @@ func runPeer(ctx context.Context, o options, out io.Writer, batches []Batch) (*L
 	defer p.Stop(10 * time.Second)
 	time.Sleep(time.Second) // as for gtc serve: let it settle before reading its idle RSS
 	idle, _, _ := p.Memory()
+	cpu0, self0 := procCPU(p), selfCPU()
 	r, counted, err := drivePeer(ctx, o.loadConfig("", LoadAppSecret, LoadPhoneNumberID), batches, "http://"+p.Addr)
 	if r != nil {
 		report(out, "peer (whatsapp-api-js 6 on node:http)", r)
+		printCPU(out, "peer", procCPU(p)-cpu0, selfCPU()-self0, r.Elapsed)
 	}
 	if err != nil {
 		return r, err
