@@ -297,3 +297,12 @@ func TestNumbersServe(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintMedians(t *testing.T) {
+	var out strings.Builder
+	printMedians(&out, []roundRatios{{0.6, 0.3, 0.5}, {0.8, 0.2, 0.25}, {0.7, 0.4, 0.57}, {0.5, 0.1, 0.2}}, true)
+	want := "median gtc/peer over 4 rounds: 0.65x (0.50–0.80)\nmedian gtc/bare over 4 rounds: 0.25x (0.10–0.40)\nmedian peer/bare over 4 rounds: 0.38x (0.20–0.57)\n"
+	if out.String() != want {
+		t.Errorf("got\n%swant\n%s", out.String(), want)
+	}
+}

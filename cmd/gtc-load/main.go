@@ -56,6 +56,7 @@ type options struct {
 	peerHarness, peerDir   string // where wa-api-js-server.mjs is; where to install the peer ("": a temporary folder)
 	slowloris              int    // slow clients (0: the normal load)
 	slowlorisTime          time.Duration
+	rounds                 int    // compare: how many times to run the servers in turn
 	perf                   string // prefix of perf record files of gtc serve: PREFIX-ack.data, PREFIX-replies.data
 	runID                  string // message ids' run part, one per invocation (the same bodies for every server)
 	baselineServerReadyOut string
@@ -78,6 +79,7 @@ func main() {
 	flag.IntVar(&o.instances, "instances", 1, "gtc serve processes on the one database, POSTs spread round robin (more than 1 needs -database postgres://…)")
 	flag.BoolVar(&o.keepSchema, "keep-schema", false, "keep the run's PostgreSQL schema instead of dropping it")
 	flag.IntVar(&o.numbers, "numbers", 1, "phone numbers to spread the contacts over: tenants num1…numK of one bundle, each paced at the Cloud API's 1,000 msg/s")
+	flag.IntVar(&o.rounds, "rounds", 1, "compare: run the baseline, the peer and gtc serve in turn this many times and print the median ratios (a shared machine drifts)")
 	flag.BoolVar(&o.peer, "peer", false, "compare: also drive whatsapp-api-js on node:http (needs node and npm) and print the ratios")
 	flag.StringVar(&o.peerHarness, "peer-harness", "", "folder holding "+PeerScript+" (default: ../shared/bench/peer beside the repository root)")
 	flag.StringVar(&o.peerDir, "peer-dir", "", "install the peer here and keep it (default: a temporary folder, removed afterwards)")
@@ -103,8 +105,11 @@ func main() {
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
-	if o.contacts < 1 || o.messages < 1 || o.batch < 1 || o.concurrency < 1 || o.instances < 1 || o.numbers < 1 {
-		return errors.New("-contacts, -messages, -batch, -concurrency, -instances and -numbers must be at least 1")
+	if o.rounds == 0 {
+		o.rounds = 1
+	}
+	if o.contacts < 1 || o.messages < 1 || o.batch < 1 || o.concurrency < 1 || o.instances < 1 || o.numbers < 1 || o.rounds < 1 {
+		return errors.New("-contacts, -messages, -batch, -concurrency, -instances, -numbers and -rounds must be at least 1")
 	}
 	if o.instances > 1 && !store.IsPostgres(o.database) {
 		return errors.New("-instances above 1 needs -database postgres://…: a SQLite file serves one process")
@@ -160,21 +165,43 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		_, err := runServe(ctx, o, out, batches)
 		return err
 	case "compare":
-		b, err := runBaseline(ctx, o, out, batches)
-		if err != nil {
-			return err
-		}
-		var p *LoadResult
-		if o.peer {
-			if p, err = runPeer(ctx, o, out, batches); err != nil {
+		if o.peer && o.peerDir == "" && o.rounds > 1 {
+			tmp, err := os.MkdirTemp("", "gtc-load-peer-")
+			if err != nil {
 				return err
 			}
+			defer os.RemoveAll(tmp)
+			o.peerDir = tmp // install the peer once for every round
 		}
-		s, err := runServe(ctx, o, out, batches)
-		if err != nil {
-			return err
+		var rounds []roundRatios
+		for i := range o.rounds {
+			if o.rounds > 1 {
+				fmt.Fprintf(out, "round %d of %d\n", i+1, o.rounds)
+			}
+			b, err := runBaseline(ctx, o, out, batches)
+			if err != nil {
+				return err
+			}
+			var p *LoadResult
+			if o.peer {
+				if p, err = runPeer(ctx, o, out, batches); err != nil {
+					return err
+				}
+			}
+			s, err := runServe(ctx, o, out, batches)
+			if err != nil {
+				return err
+			}
+			printRatios(out, s, p, b)
+			rr := roundRatios{gtcBare: ratio(s, b)}
+			if p != nil {
+				rr.gtcPeer, rr.peerBare = ratio(s, p), ratio(p, b)
+			}
+			rounds = append(rounds, rr)
 		}
-		printRatios(out, s, p, b)
+		if len(rounds) > 1 {
+			printMedians(out, rounds, o.peer)
+		}
 		return nil
 	}
 	return fmt.Errorf("unknown -mode %q: use compare, serve, baseline, peer or target", o.mode)
@@ -189,6 +216,32 @@ func printRatios(out io.Writer, gtc, peer, bare *LoadResult) {
 	fmt.Fprintf(out, "ratio gtc/bare: %.2fx (%.0f vs %.0f webhooks/s)\n", ratio(gtc, bare), gtc.rate(), bare.rate())
 	if peer != nil {
 		fmt.Fprintf(out, "ratio peer/bare: %.2fx\n", ratio(peer, bare))
+	}
+}
+
+// roundRatios are one compare round's ratios of acknowledged webhooks/s.
+type roundRatios struct{ gtcPeer, gtcBare, peerBare float64 }
+
+// printMedians prints the median and the range of each ratio over the rounds.
+func printMedians(out io.Writer, rounds []roundRatios, peer bool) {
+	line := func(name string, pick func(roundRatios) float64) {
+		vs := make([]float64, len(rounds))
+		for i, r := range rounds {
+			vs[i] = pick(r)
+		}
+		slices.Sort(vs)
+		med := vs[len(vs)/2]
+		if len(vs)%2 == 0 {
+			med = (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
+		}
+		fmt.Fprintf(out, "median %s over %d rounds: %.2fx (%.2f–%.2f)\n", name, len(vs), med, vs[0], vs[len(vs)-1])
+	}
+	if peer {
+		line("gtc/peer", func(r roundRatios) float64 { return r.gtcPeer })
+	}
+	line("gtc/bare", func(r roundRatios) float64 { return r.gtcBare })
+	if peer {
+		line("peer/bare", func(r roundRatios) float64 { return r.peerBare })
 	}
 }
 

@@ -211,7 +211,10 @@ func runSlowloris(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 		var extra []string
-		if o.database != "" && !store.IsPostgres(o.database) {
+		if store.IsPostgres(o.database) {
+			return errors.New("-slowloris measures the HTTP side on the bundle's SQLite: leave out -database postgres://…")
+		}
+		if o.database != "" {
 			extra = []string{"--database", o.database}
 		}
 		p, err := StartServe(ctx, gtc, bundle, filepath.Join(dir, "serve.log"), extra...)
