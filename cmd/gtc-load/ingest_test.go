@@ -306,3 +306,10 @@ func TestPrintMedians(t *testing.T) {
 		t.Errorf("got\n%swant\n%s", out.String(), want)
 	}
 }
+
+func TestMachineLoad(t *testing.T) {
+	got := machineLoad()
+	if _, err := os.Stat("/proc/loadavg"); err == nil && !strings.HasPrefix(got, "load average ") {
+		t.Errorf("machineLoad() = %q", got)
+	}
+}

@@ -293,6 +293,7 @@ func runBaseline(ctx context.Context, o options, out io.Writer, batches []Batch)
 	defer p.Stop(10 * time.Second)
 	url := "http://" + p.Addr + "/webhook/whatsapp/default/default"
 	cfg := o.loadConfig(url, LoadAppSecret, LoadPhoneNumberID)
+	fmt.Fprintf(out, "machine before the baseline: %s\n", machineLoad())
 	cpu0, self0 := procCPU(p), selfCPU()
 	r := Drive(ctx, cfg, withoutURLs(batches))
 	report(out, "baseline (bare Go: HMAC + JSON decode only)", r)
@@ -405,6 +406,7 @@ func runServe(ctx context.Context, o options, out io.Writer, batches []Batch) (*
 			return nil, err
 		}
 	}
+	fmt.Fprintf(out, "machine before gtc serve: %s\n", machineLoad())
 	self0 := selfCPU()
 	r := Drive(ctx, cfg, routed)
 	ackCPU, ackSelf := procCPU(procs[0])-cpu0[0], selfCPU()-self0
@@ -565,6 +567,29 @@ func printCPU(out io.Writer, server string, cpu, self, span time.Duration) {
 	}
 	fmt.Fprintf(out, "  CPU while sending: %s %s (%.2f cores), load tool %s (%.2f cores)\n", server,
 		cpu.Round(10*time.Millisecond), cpu.Seconds()/span.Seconds(), self.Round(10*time.Millisecond), self.Seconds()/span.Seconds())
+}
+
+// machineLoad describes how busy the machine is: the load average and, where the kernel
+// has it, CPU pressure (the share of the last 10 s in which some task waited for a CPU).
+func machineLoad() string {
+	var parts []string
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			parts = append(parts, "load average "+strings.Join(f[:3], " "))
+		}
+	}
+	if b, err := os.ReadFile("/proc/pressure/cpu"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "avg10="); ok {
+				parts = append(parts, "CPU pressure "+v+"% (some, 10 s)")
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return "unknown"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // procCPU is p's CPU time so far (0 when it cannot be read).

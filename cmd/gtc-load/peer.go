@@ -176,6 +176,7 @@ func runPeer(ctx context.Context, o options, out io.Writer, batches []Batch) (*L
 	defer p.Stop(10 * time.Second)
 	time.Sleep(time.Second) // as for gtc serve: let it settle before reading its idle RSS
 	idle, _, _ := p.Memory()
+	fmt.Fprintf(out, "machine before the peer: %s\n", machineLoad())
 	cpu0, self0 := procCPU(p), selfCPU()
 	r, counted, err := drivePeer(ctx, o.loadConfig("", LoadAppSecret, LoadPhoneNumberID), batches, "http://"+p.Addr)
 	if r != nil {

@@ -227,6 +227,7 @@ func runSlowloris(ctx context.Context, o options, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "slow clients: %d connections at once, each sending a signed %d-byte webhook over %s\n",
 		cfg.Conns, cfg.Size, o.slowlorisTime)
+	fmt.Fprintf(out, "machine: %s\n", machineLoad())
 	var idle int64
 	if pid > 0 {
 		idle, _, _ = memoryOf(pid)
