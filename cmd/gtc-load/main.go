@@ -56,6 +56,7 @@ type options struct {
 	peerHarness, peerDir   string // where wa-api-js-server.mjs is; where to install the peer ("": a temporary folder)
 	slowloris              int    // slow clients (0: the normal load)
 	slowlorisTime          time.Duration
+	maxRSS                 int64  // slowloris: fail when the server's RSS goes above this many MiB (0: report only)
 	rounds                 int    // compare: how many times to run the servers in turn
 	perf                   string // prefix of perf record files of gtc serve: PREFIX-ack.data, PREFIX-replies.data
 	runID                  string // message ids' run part, one per invocation (the same bodies for every server)
@@ -79,6 +80,7 @@ func main() {
 	flag.IntVar(&o.instances, "instances", 1, "gtc serve processes on the one database, POSTs spread round robin (more than 1 needs -database postgres://…)")
 	flag.BoolVar(&o.keepSchema, "keep-schema", false, "keep the run's PostgreSQL schema instead of dropping it")
 	flag.IntVar(&o.numbers, "numbers", 1, "phone numbers to spread the contacts over: tenants num1…numK of one bundle, each paced at the Cloud API's 1,000 msg/s")
+	flag.Int64Var(&o.maxRSS, "max-rss", 0, "with -slowloris: exit 1 when the server's RSS goes above this many MiB while the clients run (0: only report)")
 	flag.IntVar(&o.rounds, "rounds", 1, "compare: run the baseline, the peer and gtc serve in turn this many times and print the median ratios (a shared machine drifts)")
 	flag.BoolVar(&o.peer, "peer", false, "compare: also drive whatsapp-api-js on node:http (needs node and npm) and print the ratios")
 	flag.StringVar(&o.peerHarness, "peer-harness", "", "folder holding "+PeerScript+" (default: ../shared/bench/peer beside the repository root)")

@@ -262,6 +262,11 @@ func runSlowloris(ctx context.Context, o options, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "  server RSS: idle %s before, %s at most while the clients ran (sampled every 50 ms), %s after; peak (VmHWM) %s\n",
 			mib(idle), mib(top), mib(rss), mib(hwm))
+		if o.maxRSS > 0 && top > o.maxRSS<<20 {
+			return fmt.Errorf("the server's RSS reached %s with %d slow clients, above -max-rss %d MiB", mib(top), cfg.Conns, o.maxRSS)
+		}
+	} else if o.maxRSS > 0 {
+		return errors.New("-max-rss needs the server's process: with -mode target give -pid")
 	}
 	return nil
 }
