@@ -144,6 +144,8 @@ func startProc(ctx context.Context, bin, readyFile, logPath string, args ...stri
 // the address it listens on.
 func startProcReady(ctx context.Context, cmd *exec.Cmd, logPath string, ready func() (string, bool)) (*ServeProc, error) {
 	bin := cmd.Path
+	// A load tool that dies (Ctrl+C, a closed pipe) takes its servers with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
