@@ -1,0 +1,134 @@
+package flow
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestExpressionBudget runs expressions that try to use unbounded memory or time: each
+// must fail fast with a *BudgetError naming its limit, allocating little.
+func TestExpressionBudget(t *testing.T) {
+	text := strings.Repeat("a", 4096) // the longest text a customer can send
+	tests := []struct {
+		name, src, limit string
+	}{
+		{"replace of repeat (the 844 MB report)", `replace(repeat('x', 60000), 'x', repeat('y', 1000))`, "string"},
+		{"repeat of repeat", `repeat(repeat('x', 60000), 60000)`, "string"},
+		{"huge count", `repeat('ab', 9223372036854775807)`, "string"},
+		{"repeat through a pipe", `'xy' | repeat(40000)`, "string"},
+		{"join", `join(map(1..1000, repeat('x', 1000)), '')`, "string"},
+		{"concatenation", `repeat('x', 40000) + repeat('y', 40000)`, "string"},
+		{"concatenation in a loop", `reduce(1..1000, #acc + message.text, '')`, "string"},
+		{"text work in a loop", `len(map(1..5000, upper(message.text)))`, "work"},
+		{"too many items", `len(map(1..200000, #))`, "items"},
+		{"nested loops", `len(map(1..1000, map(1..1000, #)))`, "items"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tm, errs := parseTemplate("{{" + tt.src + "}}")
+			if len(errs) > 0 {
+				t.Fatalf("compile: %v", errs)
+			}
+			env := &Env{Message: MessageEnv{Text: text}}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			_, err := tm.render(env)
+			took := time.Since(start)
+			runtime.ReadMemStats(&after)
+			var be *BudgetError
+			if !errors.As(err, &be) || !errors.Is(err, ErrBudget) {
+				t.Fatalf("render error = %v, want a budget error", err)
+			}
+			if be.Limit != tt.limit {
+				t.Fatalf("limit %q (%v), want %q", be.Limit, err, tt.limit)
+			}
+			if !strings.Contains(err.Error(), "expression budget exceeded") {
+				t.Fatalf("error %q does not say what happened", err)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+				t.Fatalf("allocated %d MB before failing", alloc>>20)
+			}
+			if took > 2*time.Second {
+				t.Fatalf("took %v to fail", took)
+			}
+			if _, ok := budgets.Load(env); ok {
+				t.Fatal("the run's budget is still registered")
+			}
+		})
+	}
+}
+
+// TestExpressionBudgetAllowsNormalWork checks that ordinary expressions are unaffected.
+func TestExpressionBudgetAllowsNormalWork(t *testing.T) {
+	env := &Env{Message: MessageEnv{Text: "Hello World"}, Vars: map[string]any{"n": 3, "name": "Ana", "items": []any{"a", "b"}}}
+	tests := []struct{ src, want string }{
+		{`upper(message.text) + "!"`, "HELLO WORLD!"},
+		{`vars.name + " " + contact.wa_id + "x"`, "Ana x"},
+		{`vars.n + 1`, "4"},
+		{`join(vars.items, ", ")`, "a, b"},
+		{`repeat("-", 10)`, "----------"},
+		{`replace(message.text, "o", "0")`, "Hell0 W0rld"},
+		{`len(map(1..1000, # * 2))`, "1000"},
+		{`toJSON(vars.items)`, "[\n  \"a\",\n  \"b\"\n]"},
+		{`message.text | lower()`, "hello world"},
+		{`name`, "Ana"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			tm, errs := parseTemplate("{{" + tt.src + "}}")
+			if len(errs) > 0 {
+				t.Fatalf("compile: %v", errs)
+			}
+			got, err := tm.render(env)
+			if err != nil || got != tt.want {
+				t.Fatalf("render = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := compileCondition(`vars.a + vars.b == "xy" && upper(message.text) startsWith "H"`); err != nil {
+		t.Fatalf("condition: %v", err)
+	}
+}
+
+func TestExpressionTooBig(t *testing.T) {
+	src := "1" + strings.Repeat(" + 1", MaxExprNodes)
+	if _, err := compileCondition(src + " > 0"); err == nil {
+		t.Fatalf("an expression of %d nodes compiled", MaxExprNodes+1)
+	}
+}
+
+// TestFlowBudget runs a repeat bomb in a flow's set node: the run fails at once with a
+// clear error instead of eating memory.
+func TestFlowBudget(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFlow(t, dir, "bomb.ygtc", `name: bomb
+version: "1.0"
+nodes:
+  - id: grow
+    type: set
+    config:
+      vars: {big: "replace(repeat('x', 60000), 'x', repeat('yy', 1000))"}
+    next: say
+  - id: say
+    type: reply
+    config:
+      message: "{{vars.big}}"
+`)
+	s, err := LoadFiles([]string{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = s.Start("bomb", "", Context{To: "4915112345678", Vars: map[string]any{}})
+	if err == nil || !errors.Is(err, ErrBudget) || !strings.Contains(err.Error(), "expression budget exceeded") {
+		t.Fatalf("start error = %v, want a budget error", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("took %v", took)
+	}
+}
