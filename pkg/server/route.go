@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // AppWebhookPath is the app-level webhook route: one callback URL for every number of the
@@ -30,10 +31,16 @@ type routes struct {
 	byWABA  map[string][]*Tenant
 	all     []*Tenant
 	secrets []string // distinct non-empty app secrets, in tenant order
+
+	// learned are the business accounts of tenant/teams without a BusinessAccountID, as
+	// signed message and status payloads for their numbers name them (entry.id). Kept in
+	// memory only: after a restart a template update waits for the next message.
+	mu      sync.RWMutex
+	learned map[string][]*Tenant
 }
 
-func newRoutes(ts []*Tenant) routes {
-	r := routes{byPhone: map[string][]*Tenant{}, byWABA: map[string][]*Tenant{}, all: ts}
+func newRoutes(ts []*Tenant) *routes {
+	r := &routes{byPhone: map[string][]*Tenant{}, byWABA: map[string][]*Tenant{}, all: ts, learned: map[string][]*Tenant{}}
 	for _, t := range ts {
 		if t.PhoneNumberID != "" {
 			r.byPhone[t.PhoneNumberID] = append(r.byPhone[t.PhoneNumberID], t)
@@ -98,7 +105,7 @@ func (r *routes) target(route *Tenant, secret string, checked bool, phone, waba 
 	}
 	// Updates without a number (templates, account) concern every tenant/team of the
 	// business account.
-	if cands := sameApp(r.byWABA[waba], secret, checked); waba != "" && len(cands) > 0 {
+	if cands := sameApp(r.ofWABA(waba), secret, checked); waba != "" && len(cands) > 0 {
 		return cands, nil
 	}
 	if route != nil {
@@ -111,4 +118,32 @@ func (r *routes) target(route *Tenant, secret string, checked bool, phone, waba 
 		return nil, &misdirected{"payload names neither a phone_number_id nor a business account: post it to a tenant/team's own URL, " + WebhookPrefix + "<tenant>/<team>"}
 	}
 	return nil, &misdirected{fmt.Sprintf("payload is for business account %s, which is no tenant/team's business_account_id: set it in the bundle's answers, or post to a tenant/team's own URL", waba)}
+}
+
+// ofWABA returns the tenant/teams of a business account: configured, else learned.
+func (r *routes) ofWABA(waba string) []*Tenant {
+	if ts := r.byWABA[waba]; len(ts) > 0 {
+		return ts
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.learned[waba]
+}
+
+// learn notes that a signed payload for t's number named waba as its business account.
+func (r *routes) learn(t *Tenant, waba string) {
+	if waba == "" || t.BusinessAccountID != "" || len(r.byWABA[waba]) > 0 {
+		return
+	}
+	r.mu.RLock()
+	known := slices.Contains(r.learned[waba], t)
+	r.mu.RUnlock()
+	if known {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !slices.Contains(r.learned[waba], t) {
+		r.learned[waba] = append(r.learned[waba], t)
+	}
 }

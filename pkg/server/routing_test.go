@@ -180,3 +180,36 @@ func TestAppHandshake(t *testing.T) {
 		}
 	}
 }
+
+// TestRouteLearnsBusinessAccount: a tenant/team without business_account_id gets its
+// account's template updates once a signed message for its number named the account.
+func TestRouteLearnsBusinessAccount(t *testing.T) {
+	ing := &routeIngester{}
+	s, err := New(Config{Delivery: ing, Tenants: []Tenant{
+		{Tenant: "shop", Team: "default", PhoneNumberID: shopPhone, AppSecret: secret.New(appSecret)},
+		{Tenant: "cafe", Team: "default", PhoneNumberID: cafePhone, AppSecret: secret.New(appSecret)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	postApp := func(body []byte) int {
+		req := httptest.NewRequest("POST", AppWebhookPath, strings.NewReader(string(body)))
+		req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(body, appSecret))
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := postApp(templateWebhook(cafeWABA)); code != StatusMisdirected {
+		t.Fatalf("template update of a business account not seen yet: %d, want 421", code)
+	}
+	if code := postApp(messagesWebhook([3]string{cafeWABA, cafePhone, "m1"})); code != 200 {
+		t.Fatalf("message: %d", code)
+	}
+	ing.take()
+	if code := postApp(templateWebhook(cafeWABA)); code != 200 {
+		t.Fatalf("template update after a message named the account: %d, want 200", code)
+	}
+	if got := ing.take(); len(got) != 1 || len(got["cafe/default"]) != 1 {
+		t.Fatalf("ingested %v, want the update for cafe/default", got)
+	}
+}

@@ -80,7 +80,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	tenants  map[string]*Tenant
-	routes   routes
+	routes   *routes
 	reg      *prometheus.Registry
 	handler  http.Handler
 	apiLocks apiState
@@ -383,9 +383,13 @@ func (s *Server) split(route *Tenant, secret string, checked bool, events []what
 	var out []batch
 	at := map[*Tenant]int{}
 	for i := range events {
-		ts, err := s.routes.target(route, secret, checked, events[i].PhoneNumberID, events[i].WABAID)
+		ev := &events[i]
+		ts, err := s.routes.target(route, secret, checked, ev.PhoneNumberID, ev.WABAID)
 		if err != nil {
 			return nil, err
+		}
+		if checked && ev.PhoneNumberID != "" && len(ts) == 1 {
+			s.routes.learn(ts[0], ev.WABAID)
 		}
 		for _, t := range ts {
 			j, ok := at[t]
