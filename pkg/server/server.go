@@ -62,6 +62,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// API enables the send API (/v1/messages); nil leaves it out.
 	API *API
+	// WriteCheck tells /readyz whether an ingest could commit now; nil uses Delivery when
+	// it implements WriteChecker, else only Delivery.Ready is asked.
+	WriteCheck WriteChecker
+	// ReadyTimeout bounds the write check; 0 means DefaultReadyTimeout.
+	ReadyTimeout time.Duration
 }
 
 // Webhook paths. Both answer the same way (DESIGN §6).
@@ -77,13 +82,15 @@ const StatusMisdirected = http.StatusMisdirectedRequest
 
 // Server serves gtc's HTTP routes.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	tenants  map[string]*Tenant
-	routes   *routes
-	reg      *prometheus.Registry
-	handler  http.Handler
-	apiLocks apiState
+	cfg     Config
+	log     *slog.Logger
+	tenants map[string]*Tenant
+	routes  *routes
+	// readiness is /readyz's write check; nil when there is none.
+	readiness *readiness
+	reg       *prometheus.Registry
+	handler   http.Handler
+	apiLocks  apiState
 
 	webhooks   *prometheus.CounterVec
 	ackSeconds *prometheus.HistogramVec
@@ -119,6 +126,16 @@ func New(cfg Config) (*Server, error) {
 		ts[i] = &cfg.Tenants[i]
 	}
 	s.routes = newRoutes(ts)
+	wc := cfg.WriteCheck
+	if wc == nil {
+		wc, _ = cfg.Delivery.(WriteChecker)
+	}
+	if wc != nil {
+		if cfg.ReadyTimeout <= 0 {
+			cfg.ReadyTimeout = DefaultReadyTimeout
+		}
+		s.readiness = &readiness{check: wc, timeout: cfg.ReadyTimeout}
+	}
 	s.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gtc_webhooks_total",
 		Help: "Webhook requests by result: ok, handshake_ok, handshake_forbidden, bad_signature, too_large, bad_request, misdirected, unknown_tenant, ingest_failed, panic.",
@@ -402,14 +419,6 @@ func (s *Server) split(route *Tenant, secret string, checked bool, events []what
 		}
 	}
 	return out, nil
-}
-
-func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	if err := s.cfg.Delivery.Ready(); err != nil {
-		writeText(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
-		return
-	}
-	writeText(w, http.StatusOK, "ok")
 }
 
 type ctxKey struct{}
