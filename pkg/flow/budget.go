@@ -148,7 +148,15 @@ func budgetOptions() []expr.Option {
 	for _, name := range budgeted {
 		opts = append(opts, budgetedBuiltin(name))
 	}
-	opts = append(opts, expr.Function(addFunc, budgetedAdd, new(func(any, any, any) any)))
+	add := &builtin.Function{Name: addFunc, Func: budgetedAdd, Validate: func(args []reflect.Type) (reflect.Type, error) {
+		// string + string stays a string, so a condition that is not boolean is still
+		// refused when the flow loads.
+		if len(args) == 3 && args[1].Kind() == reflect.String && args[2].Kind() == reflect.String {
+			return stringType, nil
+		}
+		return anyType, nil
+	}}
+	opts = append(opts, func(c *conf.Config) { c.Functions[addFunc] = add })
 	return opts
 }
 
@@ -197,7 +205,10 @@ func budgetedAdd(args ...any) (any, error) {
 	return a + b, nil
 }
 
-var anyType = reflect.TypeOf((*any)(nil)).Elem()
+var (
+	anyType    = reflect.TypeOf((*any)(nil)).Elem()
+	stringType = reflect.TypeOf("")
+)
 
 // budgetedBuiltin registers the budgeted twin of a builtin: the same types with the env
 // first, a check of the size it would build before building it, and its work charged.

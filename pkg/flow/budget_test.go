@@ -132,3 +132,55 @@ nodes:
 		t.Fatalf("took %v", took)
 	}
 }
+
+// FuzzExprBudget runs arbitrary expressions over a customer's longest text: none may panic,
+// run long or return a string over the limits.
+func FuzzExprBudget(f *testing.F) {
+	for _, s := range []string{
+		`replace(repeat('x', 60000), 'x', repeat('y', 1000))`, `repeat(message.text, 100)`,
+		`reduce(1..100, #acc + message.text, '')`, `join(split(message.text, ''), '--')`,
+		`toJSON(map(1..5000, message.text))`, `upper(message.text) + lower(message.text)`,
+		`replace(message.text, '', '<>')`, `message.text | repeat(3) | replace('a', 'bb')`,
+		`vars.x + vars.x`, `trim(message.text, 'a') + 1`, `repeat('a', -1)`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		tm, errs := parseTemplate("{{" + src + "}}")
+		if tm == nil || len(errs) > 0 {
+			return
+		}
+		env := &Env{Message: MessageEnv{Text: strings.Repeat("a", 4096)}, Vars: map[string]any{"x": strings.Repeat("b", 4096)}}
+		start := time.Now()
+		s, _ := tm.render(env)
+		if took := time.Since(start); took > 5*time.Second {
+			t.Fatalf("%q ran %v", src, took)
+		}
+		if len(s) > MaxRendered {
+			t.Fatalf("%q rendered %d bytes", src, len(s))
+		}
+	})
+}
+
+// TestBudgetKeepsTypeChecks: patching + and the string builtins must not weaken what the
+// flow's validation catches.
+func TestBudgetKeepsTypeChecks(t *testing.T) {
+	for _, tt := range []struct {
+		src string
+		ok  bool
+	}{
+		{`"a" + "b"`, false},
+		{`contact.name + "x"`, false},
+		{`upper(contact.name)`, false},
+		{`repeat("a", 2)`, false},
+		{`"a" + 1 == "a1"`, false},
+		{`contact.name + "x" == "ax"`, true},
+		{`vars.a + vars.b > 3`, true},
+		{`len(upper(contact.name) + "!") > 1`, true},
+	} {
+		_, err := compileCondition(tt.src)
+		if (err == nil) != tt.ok {
+			t.Errorf("compile %s: %v, want ok=%v", tt.src, err, tt.ok)
+		}
+	}
+}
