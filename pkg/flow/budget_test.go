@@ -97,8 +97,12 @@ func TestExpressionBudgetAllowsNormalWork(t *testing.T) {
 
 func TestExpressionTooBig(t *testing.T) {
 	src := "1" + strings.Repeat(" + 1", MaxExprNodes)
-	if _, err := compileCondition(src + " > 0"); err == nil {
+	_, err := compileCondition(src + " > 0")
+	if err == nil {
 		t.Fatalf("an expression of %d nodes compiled", MaxExprNodes+1)
+	}
+	if _, msg := exprErrorOffset(err); !strings.Contains(msg, "expression too big") {
+		t.Fatalf("problem %q does not say the expression is too big", msg)
 	}
 }
 
@@ -181,6 +185,20 @@ func TestBudgetKeepsTypeChecks(t *testing.T) {
 		_, err := compileCondition(tt.src)
 		if (err == nil) != tt.ok {
 			t.Errorf("compile %s: %v, want ok=%v", tt.src, err, tt.ok)
+		}
+	}
+}
+
+// TestBudgetNamesStayHidden: problems name the builtin the flow called, not its budgeted twin.
+func TestBudgetNamesStayHidden(t *testing.T) {
+	for _, src := range []string{`upper(1) == "1"`, `repeat("a") == ""`, `join(1) == ""`} {
+		_, err := compileCondition(src)
+		if err == nil {
+			t.Fatalf("%s compiled", src)
+		}
+		_, msg := exprErrorOffset(err)
+		if strings.Contains(msg, budgetPrefix) || strings.Contains(msg, "$env") {
+			t.Errorf("%s: problem %q names an internal function", src, msg)
 		}
 	}
 }

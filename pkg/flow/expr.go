@@ -149,6 +149,10 @@ var goTypeRe = regexp.MustCompile(`type flow\.(\w+)Env has no field`)
 
 // exprMessage rewrites expr's messages in the names flows use.
 func exprMessage(msg string) string {
+	msg = strings.ReplaceAll(msg, budgetPrefix, "")
+	if strings.Contains(msg, "exceeds maximum allowed nodes") {
+		return fmt.Sprintf("expression too big: more than %d parts; split it into several set variables", MaxExprNodes)
+	}
 	return goTypeRe.ReplaceAllStringFunc(msg, func(m string) string {
 		name := goTypeRe.FindStringSubmatch(m)[1]
 		return strings.ToLower(name) + " has no field"
