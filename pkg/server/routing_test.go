@@ -213,3 +213,29 @@ func TestRouteLearnsBusinessAccount(t *testing.T) {
 		t.Fatalf("ingested %v, want the update for cafe/default", got)
 	}
 }
+
+// FuzzAppRoute posts arbitrary signed bodies to the app-level route: every answer is one
+// of 200, 400 or 421, never a 500 (a panic in routing).
+func FuzzAppRoute(f *testing.F) {
+	f.Add(messagesWebhook([3]string{shopWABA, shopPhone, "m1"}, [3]string{cafeWABA, cafePhone, "m2"}))
+	f.Add(templateWebhook(shopWABA))
+	f.Add(templateWebhook(""))
+	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"from":"1"}]}}]}]}`))
+	f.Add([]byte(`{}`))
+	s, err := New(Config{Delivery: &routeIngester{}, Tenants: []Tenant{
+		{Tenant: "shop", Team: "support", PhoneNumberID: shopPhone, BusinessAccountID: shopWABA, AppSecret: secret.New(appSecret)},
+		{Tenant: "cafe", Team: "default", PhoneNumberID: cafePhone, AppSecret: secret.New(appSecret)},
+	}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := httptest.NewRequest("POST", AppWebhookPath, strings.NewReader(string(body)))
+		req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(body, appSecret))
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		if c := rec.Code; c != 200 && c != 400 && c != StatusMisdirected {
+			t.Fatalf("answer %d %q", c, rec.Body.String())
+		}
+	})
+}
