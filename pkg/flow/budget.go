@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
@@ -38,14 +39,19 @@ const (
 	MaxExprItems = 100_000
 	// MaxRendered caps a rendered template string.
 	MaxRendered = 1 << 20
+	// MaxExprTime caps one run's wall time, checked whenever it reads or builds text.
+	MaxExprTime = time.Second
 )
+
+// exprTimeLimit is MaxExprTime (tests lower it).
+var exprTimeLimit = MaxExprTime
 
 // ErrBudget is matched (errors.Is) by every *BudgetError.
 var ErrBudget = errors.New("expression budget exceeded")
 
 // BudgetError is an expression run that went over one of its limits.
 type BudgetError struct {
-	// Limit names the limit: "string", "work", "items" or "rendered".
+	// Limit names the limit: "string", "work", "time", "items" or "rendered".
 	Limit string
 	Msg   string
 }
@@ -61,8 +67,9 @@ func stringTooLong(what string, n int) *BudgetError {
 
 // budget is what one run has left.
 type budget struct {
-	mu   sync.Mutex
-	work int
+	mu       sync.Mutex
+	work     int
+	deadline time.Time
 }
 
 // budgets holds the budget of each env being run. Compiled programs are shared by every
@@ -97,6 +104,9 @@ func charge(env any, n int) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.work -= n
+	if time.Now().After(b.deadline) {
+		return &BudgetError{Limit: "time", Msg: fmt.Sprintf("the expression ran longer than %s", exprTimeLimit)}
+	}
 	if b.work < 0 {
 		return &BudgetError{Limit: "work", Msg: fmt.Sprintf("the expression processed more than %d bytes of text in one run: it loops over too much text", MaxExprWork)}
 	}
@@ -107,7 +117,7 @@ func charge(env any, n int) error {
 func runExpr(prog *vm.Program, env any) (any, error) {
 	if fe, ok := env.(flowEnver); ok && fe.flowEnv() != nil {
 		key := fe.flowEnv()
-		if _, loaded := budgets.LoadOrStore(key, &budget{work: MaxExprWork}); !loaded {
+		if _, loaded := budgets.LoadOrStore(key, &budget{work: MaxExprWork, deadline: time.Now().Add(exprTimeLimit)}); !loaded {
 			defer budgets.Delete(key)
 		}
 	}
@@ -157,6 +167,11 @@ func budgetOptions() []expr.Option {
 		return anyType, nil
 	}}
 	opts = append(opts, func(c *conf.Config) { c.Functions[addFunc] = add })
+	for op, f := range textOps {
+		fn := &builtin.Function{Name: budgetPrefix + op, Func: budgetedTextOp(op, f),
+			Validate: func([]reflect.Type) (reflect.Type, error) { return boolType, nil }}
+		opts = append(opts, func(c *conf.Config) { c.Functions[fn.Name] = fn })
+	}
 	return opts
 }
 
@@ -174,10 +189,17 @@ func (budgetPatcher) Visit(node *ast.Node) {
 		ast.Patch(node, call)
 		(*node).SetLocation(n.Location())
 	case *ast.BinaryNode:
-		if n.Operator != "+" || !maybeString(n.Left) || !maybeString(n.Right) {
+		name := addFunc
+		if n.Operator != "+" {
+			if _, ok := textOps[n.Operator]; !ok {
+				return
+			}
+			name = budgetPrefix + n.Operator
+		}
+		if !maybeString(n.Left) || !maybeString(n.Right) {
 			return
 		}
-		call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: addFunc},
+		call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: name},
 			Arguments: []ast.Node{&ast.IdentifierNode{Value: "$env"}, n.Left, n.Right}}
 		ast.Patch(node, call)
 		(*node).SetLocation(n.Location())
@@ -208,7 +230,32 @@ func budgetedAdd(args ...any) (any, error) {
 var (
 	anyType    = reflect.TypeOf((*any)(nil)).Elem()
 	stringType = reflect.TypeOf("")
+	boolType   = reflect.TypeOf(true)
 )
+
+// textOps are the operators that scan text; each run of them is charged.
+var textOps = map[string]func(a, b string) bool{
+	"contains":   strings.Contains,
+	"startsWith": strings.HasPrefix,
+	"endsWith":   strings.HasSuffix,
+}
+
+func budgetedTextOp(op string, f func(a, b string) bool) func(...any) (any, error) {
+	return func(args ...any) (any, error) {
+		if runtime.IsNil(args[1]) || runtime.IsNil(args[2]) {
+			return false, nil // as expr's own operator
+		}
+		a, aok := args[1].(string)
+		b, bok := args[2].(string)
+		if !aok || !bok {
+			return nil, fmt.Errorf("invalid operation: %T %s %T: %s needs text on both sides", args[1], op, args[2], op)
+		}
+		if err := charge(args[0], len(a)+len(b)); err != nil {
+			return nil, err
+		}
+		return f(a, b), nil
+	}
+}
 
 // budgetedBuiltin registers the budgeted twin of a builtin: the same types with the env
 // first, a check of the size it would build before building it, and its work charged.

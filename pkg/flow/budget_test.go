@@ -202,3 +202,52 @@ func TestBudgetNamesStayHidden(t *testing.T) {
 		}
 	}
 }
+
+// TestBudgetTextOperators: contains, startsWith and endsWith keep their meaning (nil is
+// false, a condition stays boolean) and are charged, so scanning a long text in a loop stops.
+func TestBudgetTextOperators(t *testing.T) {
+	env := &Env{Message: MessageEnv{Text: "Hello World"}, Vars: map[string]any{"s": "abc"}}
+	for _, tt := range []struct {
+		src  string
+		want bool
+	}{
+		{`message.text contains "World"`, true},
+		{`message.text startsWith "Hell"`, true},
+		{`message.text endsWith "Hell"`, false},
+		{`vars.missing contains "a"`, false},
+		{`vars.s not contains "z"`, true},
+		{`not (vars.s startsWith "a")`, false},
+	} {
+		prog, err := compileCondition(tt.src)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.src, err)
+		}
+		v, err := runExpr(prog, env)
+		if err != nil || v != tt.want {
+			t.Errorf("%s = %v, %v; want %v", tt.src, v, err, tt.want)
+		}
+	}
+	prog, err := compileCondition(`len(filter(1..90000, message.text contains "zz")) > 0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := &Env{Message: MessageEnv{Text: strings.Repeat("a", 4096)}}
+	if _, err := runExpr(prog, long); !errors.Is(err, ErrBudget) {
+		t.Fatalf("scanning 90000 × 4 KB: %v, want a budget error", err)
+	}
+}
+
+// TestBudgetTime: a run that keeps reading text past its time limit stops.
+func TestBudgetTime(t *testing.T) {
+	defer func(d time.Duration) { exprTimeLimit = d }(exprTimeLimit)
+	exprTimeLimit = 0
+	tm, errs := parseTemplate(`{{upper(message.text)}}`)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	_, err := tm.render(&Env{Message: MessageEnv{Text: "hi"}})
+	var be *BudgetError
+	if !errors.As(err, &be) || be.Limit != "time" {
+		t.Fatalf("render: %v, want the time limit", err)
+	}
+}
