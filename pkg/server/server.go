@@ -349,8 +349,12 @@ func (s *Server) receiveFor(w http.ResponseWriter, r *http.Request, route *Tenan
 				slog.LevelError, append(tattrs, "for_tenant", b.t.Tenant, "for_team", b.t.Team, "err", err.Error())...)
 			return
 		}
-		if b.t != route {
+		switch {
+		case route != nil && b.t != route:
+			// Another tenant/team's URL: worth a line, the operator may expect its own.
 			s.reqLog(r).Info("webhook events routed by payload", append(tattrs, "to_tenant", b.t.Tenant, "to_team", b.t.Team, "events", len(b.events))...)
+		case route == nil && s.log.Enabled(r.Context(), slog.LevelDebug):
+			s.reqLog(r).Debug("webhook events routed by payload", "to_tenant", b.t.Tenant, "to_team", b.t.Team, "events", len(b.events))
 		}
 	}
 	for i := range events {
