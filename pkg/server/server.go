@@ -326,8 +326,8 @@ func (s *Server) receiveFor(w http.ResponseWriter, r *http.Request, route *Tenan
 	checked := !s.cfg.InsecureSkipSignature
 	var appSecret string
 	if checked {
-		var err error
-		if appSecret, err = s.verify(body, r.Header.Get(whatsapp.SignatureHeader), route); err != nil {
+		appSecret, err = s.verify(body, r.Header.Get(whatsapp.SignatureHeader), route)
+		if err != nil {
 			fail("bad_signature", http.StatusUnauthorized, err.Error(), slog.LevelWarn, tattrs...)
 			return
 		}
