@@ -60,6 +60,13 @@ type Config struct {
 	InsecureSkipSignature bool
 	// MaxBodyBytes caps a webhook body; 0 means whatsapp.MaxWebhookBody (3 MB, Meta's maximum).
 	MaxBodyBytes int64
+	// BodyBudget bounds the bytes of webhook bodies held in memory at once (a POST counts
+	// its Content-Length rounded up to a buffer size class, or MaxBodyBytes when it sends
+	// none); a quarter is kept for bodies of 64 KiB or less. 0 means DefaultBodyBudget.
+	BodyBudget int64
+	// BodyWait is how long a POST waits for room in BodyBudget before it is answered 503;
+	// 0 means DefaultBodyWait.
+	BodyWait time.Duration
 	// API enables the send API (/v1/messages); nil leaves it out.
 	API *API
 	// WriteCheck tells /readyz whether an ingest could commit now; nil uses Delivery when
@@ -88,6 +95,7 @@ type Server struct {
 	routes  *routes
 	// readiness is /readyz's write check; nil when there is none.
 	readiness *readiness
+	bodies    *bodies
 	reg       *prometheus.Registry
 	handler   http.Handler
 	apiLocks  apiState
@@ -112,7 +120,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = whatsapp.MaxWebhookBody
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, reg: cfg.Registry, tenants: map[string]*Tenant{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, reg: cfg.Registry, tenants: map[string]*Tenant{},
+		bodies: newBodies(cfg.MaxBodyBytes, cfg.BodyBudget, cfg.BodyWait)}
 	for i := range cfg.Tenants {
 		t := &cfg.Tenants[i]
 		k := t.Tenant + "/" + t.Team
@@ -138,7 +147,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gtc_webhooks_total",
-		Help: "Webhook requests by result: ok, handshake_ok, handshake_forbidden, bad_signature, too_large, bad_request, misdirected, unknown_tenant, ingest_failed, panic.",
+		Help: "Webhook requests by result: ok, handshake_ok, handshake_forbidden, bad_signature, too_large, busy, bad_request, misdirected, unknown_tenant, ingest_failed, panic.",
 	}, []string{"result"})
 	s.ackSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "gtc_webhook_ack_seconds",
@@ -311,29 +320,49 @@ func (s *Server) receiveFor(w http.ResponseWriter, r *http.Request, route *Tenan
 		tattrs = []any{"tenant", route.Tenant, "team", route.Team}
 	}
 
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			fail("too_large", http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("body larger than %d bytes", s.cfg.MaxBodyBytes), slog.LevelWarn, tattrs...)
+	// Refused before the body is read: a signature that cannot verify, a Content-Length
+	// over the limit, no room in the body budget.
+	checked := !s.cfg.InsecureSkipSignature
+	if checked {
+		haveSecret := len(s.routes.secrets) > 0
+		if route != nil {
+			haveSecret = route.AppSecret.Raw() != ""
+		}
+		if err := checkSignatureHeader(r.Header.Get(whatsapp.SignatureHeader), haveSecret); err != nil {
+			fail("bad_signature", http.StatusUnauthorized, err.Error(), slog.LevelWarn, tattrs...)
 			return
 		}
-		fail("bad_request", http.StatusBadRequest, "read body: "+err.Error(), slog.LevelWarn, tattrs...)
+	}
+	body, err := s.bodies.read(r.Context(), r)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			fail("too_large", http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("body larger than %d bytes", s.cfg.MaxBodyBytes), slog.LevelWarn, tattrs...)
+		case errors.Is(err, errBusy):
+			w.Header().Set("Retry-After", "1")
+			fail("busy", http.StatusServiceUnavailable, err.Error(), slog.LevelWarn, tattrs...)
+		default:
+			fail("bad_request", http.StatusBadRequest, "read body: "+err.Error(), slog.LevelWarn, tattrs...)
+		}
 		return
 	}
+	defer body.release() // idempotent: the events parsed below do not refer to the buffer
 
-	checked := !s.cfg.InsecureSkipSignature
 	var appSecret string
 	if checked {
-		appSecret, err = s.verify(body, r.Header.Get(whatsapp.SignatureHeader), route)
+		appSecret, err = s.verify(body.Bytes, r.Header.Get(whatsapp.SignatureHeader), route)
 		if err != nil {
 			fail("bad_signature", http.StatusUnauthorized, err.Error(), slog.LevelWarn, tattrs...)
 			return
 		}
 	}
 
-	events, err := whatsapp.ParseWebhook(body)
+	events, err := whatsapp.ParseWebhook(body.Bytes)
+	// The events are copies: the buffer and its room in the budget go back before the
+	// (durable, so slower) ingest.
+	body.release()
 	if err != nil {
 		fail("bad_request", http.StatusBadRequest, err.Error(), slog.LevelWarn, tattrs...)
 		return
