@@ -348,7 +348,7 @@ func (s *Server) receiveFor(w http.ResponseWriter, r *http.Request, route *Tenan
 		}
 		return
 	}
-	defer body.release() // idempotent: the events parsed below do not refer to the buffer
+	defer body.release() // for the returns before the parse; release is idempotent
 
 	var appSecret string
 	if checked {
