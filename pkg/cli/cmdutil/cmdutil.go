@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -120,4 +122,22 @@ func ExactArgs(n int, what string) func(cmd interface{ UseLine() string }, args 
 		}
 		return nil
 	}
+}
+
+// CommandName is how the user runs gtc here, for the commands gtc suggests: "go run
+// ./cmd/gtc" under go run (whose binary sits in a go-build temporary folder), else "gtc".
+func CommandName() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "gtc"
+	}
+	return commandName(exe)
+}
+
+func commandName(exe string) string {
+	dir := filepath.Dir(exe)
+	if filepath.Base(dir) == "exe" && strings.Contains(filepath.ToSlash(exe), "/go-build") {
+		return "go run ./cmd/gtc"
+	}
+	return "gtc"
 }
