@@ -133,6 +133,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 				return cmdutil.FlagErrorf("invalid --log-format %q: use text or json", logFormat)
 			}
 			f.Logger = cmdutil.NewLogger(f.IO.ErrOut, logFormat, level)
+			f.LogFormat = logFormat
 			return nil
 		},
 	}

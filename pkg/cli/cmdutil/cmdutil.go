@@ -54,6 +54,8 @@ type Factory struct {
 	IO *IOStreams
 	// Logger writes structured logs to ErrOut in the format chosen by --log-format.
 	Logger *slog.Logger
+	// LogFormat is --log-format: "text" or "json" (then every line on ErrOut must be JSON).
+	LogFormat string
 	// Now is the clock; tests fix it.
 	Now func() time.Time
 	// LookupEnv reads the environment (for ${ENV} references).
@@ -65,7 +67,7 @@ type Factory struct {
 
 // NewFactory returns a Factory over streams with a text logger at info level.
 func NewFactory(io *IOStreams) *Factory {
-	return &Factory{IO: io, Logger: NewLogger(io.ErrOut, "text", slog.LevelInfo),
+	return &Factory{IO: io, Logger: NewLogger(io.ErrOut, "text", slog.LevelInfo), LogFormat: "text",
 		Now: time.Now, LookupEnv: os.LookupEnv}
 }
 
