@@ -198,7 +198,11 @@ func (d *doctor) run(ctx context.Context) {
 		d.r.add(c)
 		return
 	}
-	if ws := b.Warnings; len(ws) > 0 {
+	// The public_url check explains a plain-http public_base_url in full: say it once.
+	ws := slices.DeleteFunc(slices.Clone(b.Warnings), func(p problem.Problem) bool {
+		return p.Path == "public_base_url" || strings.HasSuffix(p.Path, ".public_base_url")
+	})
+	if len(ws) > 0 {
 		d.r.add(Check{Name: "bundle", Status: Warning, Message: warningText(ws)})
 	} else {
 		d.r.add(Check{Name: "bundle", Status: OK, Message: fmt.Sprintf("%d provider(s) configured", len(b.Providers))})
