@@ -129,6 +129,28 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		return fmt.Errorf("bundle %s has no enabled provider: set enabled to true in answers.json and re-run gtc setup", b.Dir)
 	}
 
+	// --database, then GTC_DATABASE_URL, then the bundle's serve.database (state/gtc.db).
+	dsn := opts.Database
+	if dsn == "" {
+		dsn = b.Database(opts.LookupEnv)
+	}
+	if dsn == "" {
+		dsn = filepath.Join(b.StateDir(), "gtc.db")
+	}
+	if !isURL(dsn) {
+		if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
+			return fmt.Errorf("create state directory: %w", err)
+		}
+	}
+	if path, ok := store.SQLitePath(dsn); ok && path != ":memory:" {
+		// One gtc serve per SQLite file: refuse a second one before it listens or opens it.
+		unlock, err := lockState(path + ".lock")
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+
 	addr := opts.Addr
 	if addr == "" {
 		addr = b.Serve.Addr
@@ -160,19 +182,6 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		}
 	}
 
-	// --database, then GTC_DATABASE_URL, then the bundle's serve.database (state/gtc.db).
-	dsn := opts.Database
-	if dsn == "" {
-		dsn = b.Database(opts.LookupEnv)
-	}
-	if dsn == "" {
-		dsn = filepath.Join(b.StateDir(), "gtc.db")
-	}
-	if !isURL(dsn) {
-		if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
-			return fmt.Errorf("create state directory: %w", err)
-		}
-	}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		return err // names the database (without its password) already
