@@ -207,7 +207,40 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 	}
 	root.InitDefaultCompletionCmd()
 	unknownSubcommands(root)
+	registerCompletions(root)
 	return root
+}
+
+// registerCompletions adds shell completion of bundle folders, tenants, teams, flow and
+// node names (read from the bundle being typed) and of enum flag values.
+func registerCompletions(root *cobra.Command) {
+	_ = root.RegisterFlagCompletionFunc("log-format", cmdutil.CompleteValues("text", "json"))
+	_ = root.RegisterFlagCompletionFunc("log-level", cmdutil.CompleteValues("debug", "info", "warn", "error"))
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.Runnable() || c.HasSubCommands() {
+			return
+		}
+		// Commands whose first argument is a bundle folder: send, doctor, serve, templates
+		// list, messages, contacts, chat, migrate, setup, flow run, man.
+		use := strings.Fields(c.Use)
+		for _, a := range use[1:] {
+			if strings.HasPrefix(a, "[") || strings.HasPrefix(a, "--") {
+				continue
+			}
+			if strings.HasPrefix(a, "BUNDLE") || a == "DIR" {
+				cmdutil.RegisterBundleCompletions(c)
+			}
+			break
+		}
+	}
+	walk(root)
+	if c, _, err := root.Find([]string{"messages"}); err == nil && c.Name() == "messages" {
+		_ = c.RegisterFlagCompletionFunc("status", cmdutil.CompleteValues(messages.States...))
+	}
 }
 
 // unknownSubcommands makes every command that only groups subcommands (gtc templates, gtc
