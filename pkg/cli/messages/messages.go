@@ -4,6 +4,7 @@
 package messages
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
 	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/tui"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
@@ -205,7 +207,8 @@ func messagesRun(o *MessagesOptions) error {
 		fmt.Fprintln(o.IO.ErrOut, "no messages match")
 		return nil
 	}
-	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 	if len(log.Outbound) > 0 {
 		fmt.Fprintln(tw, "SENT\tTO\tTYPE\tSTATUS\tCLASS\tORIGIN\tMESSAGE ID")
 		for _, m := range log.Outbound {
@@ -233,7 +236,31 @@ func messagesRun(o *MessagesOptions) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", stamp(e.ReceivedAt), dash(e.From), e.Kind, dash(typ), e.State, dash(text))
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err = o.IO.Out.Write(colourStatus(table.Bytes(), len(log.Outbound), tui.NewStyles(o.IO.Out, o.IO.NoColor || !o.IO.OutTTY)))
+	return err
+}
+
+// colourStatus colours the STATUS column of the outbound table (its first rows+1 lines) by
+// status: delivered and read green, pending and retrying amber, failed and refused red. It
+// colours after the table is laid out, so the colour codes do not shift the columns.
+func colourStatus(table []byte, rows int, st *tui.Styles) []byte {
+	if rows == 0 {
+		return table
+	}
+	lines := strings.SplitAfter(string(table), "\n")
+	at := strings.Index(lines[0], "STATUS")
+	for i := 1; i <= rows && i < len(lines) && at >= 0; i++ {
+		l := lines[i]
+		if len(l) <= at {
+			continue
+		}
+		end := at + strings.IndexByte(l[at:]+" ", ' ')
+		lines[i] = l[:at] + st.Status(l[at:end], l[at:end]) + l[end:]
+	}
+	return []byte(strings.Join(lines, ""))
 }
 
 func (o *MessagesOptions) now() time.Time {
