@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -236,14 +237,19 @@ func setupRun(opts *SetupOptions) error {
 	}
 	warnings = append(warnings, res.Warnings...)
 	gtc := cmdutil.CommandName()
+	serve := gtc + " serve " + opts.Dir
+	if u, err := url.Parse(a.APIBaseURL); err == nil && answers.IsLoopback(u.Hostname()) {
+		// api_base_url is this machine: the Graph API double of gtc serve --fake-graph.
+		serve = gtc + " serve --fake-graph " + opts.Dir
+	}
 	s := Summary{
 		Dir: opts.Dir, Created: res.Created, AddedProvider: res.AddedProvider,
 		Tenant: a.Tenant, Team: a.Team, Enabled: a.Enabled,
 		CallbackURL: res.Provider.CallbackURL(), VerifyToken: a.VerifyToken.Hint(),
 		AppSecret: a.AppSecret.Hint(), APIKeyGenerated: res.APIKeyGenerated,
 		FlowsWritten: nonNil(res.FlowsWritten), FlowsKept: nonNil(res.FlowsKept),
-		Warnings: nonNilP(warnings), Next: gtc + " serve " + opts.Dir,
-		NextCommands: []string{gtc + " serve " + opts.Dir, gtc + " chat " + opts.Dir},
+		Warnings: nonNilP(warnings), Next: serve,
+		NextCommands: []string{serve, gtc + " chat " + opts.Dir},
 	}
 	if opts.SaveAnswers != "" && opts.AnswersFile == "" {
 		s.SavedAnswers = opts.SaveAnswers
