@@ -48,7 +48,11 @@ func Run(args []string, io *cmdutil.IOStreams) int {
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
 	err := root.ExecuteContext(ctx)
-	return handleError(io, err, f.LogFormat == "json")
+	code := handleError(f.IO, err, f.LogFormat == "json")
+	if j, ok := f.IO.ErrOut.(*cmdutil.JSONLineWriter); ok {
+		_ = j.Flush()
+	}
+	return code
 }
 
 // newFactory is the Factory every command gets: cmdutil's, with the TUI composer.
@@ -188,6 +192,11 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 			case "text", "json":
 			default:
 				return cmdutil.FlagErrorf("invalid --log-format %q: use text or json", logFormat)
+			}
+			if logFormat == "json" && !f.IO.ErrTTY {
+				// Every line on stderr is JSON: the commands' lines for people become records
+				// too. (On a terminal the screens of the wizard, composer and chat draw there.)
+				f.IO.ErrOut = cmdutil.JSONLines(f.IO.ErrOut, f.Now)
 			}
 			f.Logger = cmdutil.NewLogger(f.IO.ErrOut, logFormat, level)
 			f.LogFormat = logFormat
