@@ -127,7 +127,8 @@ func ExactArgs(n int, what string) func(cmd interface{ UseLine() string }, args 
 }
 
 // CommandName is how the user runs gtc here, for the commands gtc suggests: "go run
-// ./cmd/gtc" under go run (whose binary sits in a go-build temporary folder), else "gtc".
+// ./cmd/gtc" under go run (whose binary sits in a go-build temporary folder, or, since Go
+// 1.24, in the build cache as <hash>-d/gtc), else "gtc".
 func CommandName() string {
 	exe, err := os.Executable()
 	if err != nil {
@@ -137,9 +138,19 @@ func CommandName() string {
 }
 
 func commandName(exe string) string {
-	dir := filepath.Dir(exe)
-	if filepath.Base(dir) == "exe" && strings.Contains(filepath.ToSlash(exe), "/go-build") {
+	dir := filepath.Base(filepath.Dir(exe))
+	if dir == "exe" && strings.Contains(filepath.ToSlash(exe), "/go-build") || goRunCacheDir(dir) {
 		return "go run ./cmd/gtc"
 	}
 	return "gtc"
+}
+
+// goRunCacheDir reports whether dir looks like the build cache's folder of a go run binary:
+// 64 hex digits and "-d".
+func goRunCacheDir(dir string) bool {
+	h, ok := strings.CutSuffix(dir, "-d")
+	if !ok || len(h) != 64 {
+		return false
+	}
+	return strings.Trim(h, "0123456789abcdef") == ""
 }
