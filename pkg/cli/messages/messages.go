@@ -139,7 +139,7 @@ type Inbound struct {
 	Text       string    `json:"text,omitempty"`
 	// For a status event: the delivery status Meta reported (sent, delivered, read, failed, …)
 	// and the id of the outbound message it is about.
-	Status          string `json:"status,omitempty"`
+	Status          string `json:"delivery_status,omitempty"`
 	StatusMessageID string `json:"status_message_id,omitempty"`
 	// ErrorCode and ErrorTitle are a failed status's first error.
 	ErrorCode  int    `json:"error_code,omitempty"`
