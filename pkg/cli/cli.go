@@ -48,7 +48,11 @@ func Run(args []string, io *cmdutil.IOStreams) int {
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
 	err := root.ExecuteContext(ctx)
-	return handleError(io, err)
+	code := handleError(f.IO, err, f.LogFormat == "json")
+	if j, ok := f.IO.ErrOut.(*cmdutil.JSONLineWriter); ok {
+		_ = j.Flush()
+	}
+	return code
 }
 
 // newFactory is the Factory every command gets: cmdutil's, with the TUI composer.
@@ -58,11 +62,65 @@ func newFactory(io *cmdutil.IOStreams) *cmdutil.Factory {
 	return f
 }
 
-// handleError prints err once and picks the exit code.
-func handleError(io *cmdutil.IOStreams, err error) int {
+// handleError prints err once and picks the exit code. With jsonLogs (--log-format json)
+// the message is one JSON log record, so every line on stderr is JSON.
+func handleError(io *cmdutil.IOStreams, err error, jsonLogs bool) int {
 	if err == nil {
 		return cmdutil.ExitOK
 	}
+	code := errorCode(err)
+	if code == cmdutil.ExitOK {
+		return code
+	}
+	if jsonLogs {
+		var msg string
+		switch {
+		case errors.Is(err, cmdutil.ErrSilent):
+			return code
+		case errors.Is(err, cmdutil.ErrCancelled), errors.Is(err, context.Canceled):
+			msg = "cancelled"
+		default:
+			var exitErr *cmdutil.ExitError
+			if errors.As(err, &exitErr) && (exitErr.Err == nil || errors.Is(exitErr.Err, cmdutil.ErrSilent)) {
+				return code
+			}
+			msg = err.Error()
+		}
+		cmdutil.NewLogger(io.ErrOut, "json", slog.LevelError).Error(strings.TrimSpace(msg), "exit_code", code)
+		return code
+	}
+	return printError(io, err)
+}
+
+// errorCode is the exit code of err.
+func errorCode(err error) int {
+	var (
+		flagErr *cmdutil.FlagError
+		exitErr *cmdutil.ExitError
+		coder   cmdutil.ExitCoder
+	)
+	switch {
+	case errors.Is(err, cmdutil.ErrSilent):
+		return cmdutil.ExitFailure
+	case errors.Is(err, cmdutil.ErrCancelled), errors.Is(err, context.Canceled):
+		return cmdutil.ExitCancelled
+	case errors.As(err, &exitErr):
+		return exitErr.Code
+	}
+	if _, ok := problem.As(err); ok {
+		return cmdutil.ExitInvalid
+	}
+	if errors.As(err, &flagErr) || isCobraUsageError(err) {
+		return cmdutil.ExitInvalid
+	}
+	if errors.As(err, &coder) {
+		return coder.ExitCode()
+	}
+	return cmdutil.ExitFailure
+}
+
+// printError prints err for people and returns its exit code.
+func printError(io *cmdutil.IOStreams, err error) int {
 	var (
 		flagErr *cmdutil.FlagError
 		exitErr *cmdutil.ExitError
@@ -86,8 +144,11 @@ func handleError(io *cmdutil.IOStreams, err error) int {
 		return cmdutil.ExitInvalid
 	}
 	if errors.As(err, &flagErr) || isCobraUsageError(err) {
-		fmt.Fprintln(io.ErrOut, "gtc:", err)
-		fmt.Fprintln(io.ErrOut, "Run 'gtc --help' for usage.")
+		msg := strings.TrimRight(err.Error(), "\n")
+		fmt.Fprintln(io.ErrOut, "gtc:", msg)
+		if !strings.Contains(msg, "--help'") { // unless the message names the help to read
+			fmt.Fprintln(io.ErrOut, "Run 'gtc --help' for usage.")
+		}
 		return cmdutil.ExitInvalid
 	}
 	fmt.Fprintln(io.ErrOut, "gtc:", err)
@@ -132,7 +193,13 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 			default:
 				return cmdutil.FlagErrorf("invalid --log-format %q: use text or json", logFormat)
 			}
+			if logFormat == "json" && !f.IO.ErrTTY {
+				// Every line on stderr is JSON: the commands' lines for people become records
+				// too. (On a terminal the screens of the wizard, composer and chat draw there.)
+				f.IO.ErrOut = cmdutil.JSONLines(f.IO.ErrOut, f.Now)
+			}
 			f.Logger = cmdutil.NewLogger(f.IO.ErrOut, logFormat, level)
+			f.LogFormat = logFormat
 			return nil
 		},
 	}
@@ -147,7 +214,69 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 	for _, add := range commands {
 		root.AddCommand(add(f))
 	}
+	root.InitDefaultCompletionCmd()
+	unknownSubcommands(root)
+	registerCompletions(root)
 	return root
+}
+
+// registerCompletions adds shell completion of bundle folders, tenants, teams, flow and
+// node names (read from the bundle being typed) and of enum flag values.
+func registerCompletions(root *cobra.Command) {
+	_ = root.RegisterFlagCompletionFunc("log-format", cmdutil.CompleteValues("text", "json"))
+	_ = root.RegisterFlagCompletionFunc("log-level", cmdutil.CompleteValues("debug", "info", "warn", "error"))
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.Runnable() || c.HasSubCommands() {
+			return
+		}
+		// Commands whose first argument is a bundle folder: send, doctor, serve, templates
+		// list, messages, contacts, chat, migrate, setup, flow run, man.
+		use := strings.Fields(c.Use)
+		for _, a := range use[1:] {
+			if strings.HasPrefix(a, "[") || strings.HasPrefix(a, "--") {
+				continue
+			}
+			if strings.HasPrefix(a, "BUNDLE") || a == "DIR" {
+				cmdutil.RegisterBundleCompletions(c)
+			}
+			break
+		}
+	}
+	walk(root)
+	if c, _, err := root.Find([]string{"messages"}); err == nil && c.Name() == "messages" {
+		_ = c.RegisterFlagCompletionFunc("status", cmdutil.CompleteValues(messages.States...))
+	}
+}
+
+// unknownSubcommands makes every command that only groups subcommands (gtc templates, gtc
+// flow, gtc completion) refuse an unknown one as the root does: exit 2 with "unknown
+// command … Did you mean this? …". Without arguments it prints its help.
+func unknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		unknownSubcommands(sub)
+	}
+	if !c.HasParent() || !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+		}
+		msg += fmt.Sprintf("\nRun '%s --help' for usage.", cmd.CommandPath())
+		return &cmdutil.FlagError{Err: errors.New(msg)}
+	}
 }
 
 // commands lists every subcommand constructor. Each command package adds itself here.

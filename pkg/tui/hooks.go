@@ -111,7 +111,8 @@ func SetupWizard(term Terminal, opts SetupWizardOptions) func(context.Context, *
 // ClientBackend adapts the Graph API client to the composer.
 type ClientBackend struct{ Client *whatsapp.Client }
 
-// ListTemplates lists the approved templates with their text parameters.
+// ListTemplates lists the approved templates with every parameter they declare (header
+// text or media, body, button url or payload), as TemplateFromInfo reads them.
 func (b ClientBackend) ListTemplates(ctx context.Context) ([]Template, error) {
 	infos, err := b.Client.ListTemplates(ctx)
 	if err != nil {
@@ -122,24 +123,7 @@ func (b ClientBackend) ListTemplates(ctx context.Context) ([]Template, error) {
 		if ti.Status != "" && !strings.EqualFold(ti.Status, "APPROVED") {
 			continue
 		}
-		t := Template{Name: ti.Name, Language: ti.Language, Category: ti.Category}
-		for _, c := range ti.Components {
-			typ := strings.ToLower(c.Type)
-			switch typ {
-			case "header", "body":
-				if typ == "header" && c.Format != "" && !strings.EqualFold(c.Format, "text") {
-					continue // media headers are not asked for by the composer
-				}
-				t.Params = append(t.Params, ParamsFromText(typ, "", c.Text)...)
-			case "buttons":
-				for i, bt := range c.Buttons {
-					if strings.EqualFold(bt.Type, "url") {
-						t.Params = append(t.Params, ParamsFromText("button", fmt.Sprint(i), bt.URL)...)
-					}
-				}
-			}
-		}
-		out = append(out, t)
+		out = append(out, TemplateFromInfo(ti))
 	}
 	return out, nil
 }

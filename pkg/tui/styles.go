@@ -153,3 +153,17 @@ func (s *Styles) HuhTheme() *huh.Theme {
 	t.Blurred.PrevIndicator = r.NewStyle()
 	return &t
 }
+
+// Status renders text in the colour of a check or message status: "ok" (and delivered, read,
+// sent) green, "warning" amber, "problem" (and failed, refused) red, anything else as is.
+func (s *Styles) Status(status, text string) string {
+	switch status {
+	case "ok", "sent", "delivered", "read":
+		return s.OK.Render(text)
+	case "warning", "pending", "retrying":
+		return s.Warn.Render(text)
+	case "problem", "failed", "refused", "error":
+		return s.Error.Render(text)
+	}
+	return text
+}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -52,6 +54,8 @@ type Factory struct {
 	IO *IOStreams
 	// Logger writes structured logs to ErrOut in the format chosen by --log-format.
 	Logger *slog.Logger
+	// LogFormat is --log-format: "text" or "json" (then every line on ErrOut must be JSON).
+	LogFormat string
 	// Now is the clock; tests fix it.
 	Now func() time.Time
 	// LookupEnv reads the environment (for ${ENV} references).
@@ -63,7 +67,7 @@ type Factory struct {
 
 // NewFactory returns a Factory over streams with a text logger at info level.
 func NewFactory(io *IOStreams) *Factory {
-	return &Factory{IO: io, Logger: NewLogger(io.ErrOut, "text", slog.LevelInfo),
+	return &Factory{IO: io, Logger: NewLogger(io.ErrOut, "text", slog.LevelInfo), LogFormat: "text",
 		Now: time.Now, LookupEnv: os.LookupEnv}
 }
 
@@ -120,4 +124,33 @@ func ExactArgs(n int, what string) func(cmd interface{ UseLine() string }, args 
 		}
 		return nil
 	}
+}
+
+// CommandName is how the user runs gtc here, for the commands gtc suggests: "go run
+// ./cmd/gtc" under go run (whose binary sits in a go-build temporary folder, or, since Go
+// 1.24, in the build cache as <hash>-d/gtc), else "gtc".
+func CommandName() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "gtc"
+	}
+	return commandName(exe)
+}
+
+func commandName(exe string) string {
+	dir := filepath.Base(filepath.Dir(exe))
+	if dir == "exe" && strings.Contains(filepath.ToSlash(exe), "/go-build") || goRunCacheDir(dir) {
+		return "go run ./cmd/gtc"
+	}
+	return "gtc"
+}
+
+// goRunCacheDir reports whether dir looks like the build cache's folder of a go run binary:
+// 64 hex digits and "-d".
+func goRunCacheDir(dir string) bool {
+	h, ok := strings.CutSuffix(dir, "-d")
+	if !ok || len(h) != 64 {
+		return false
+	}
+	return strings.Trim(h, "0123456789abcdef") == ""
 }

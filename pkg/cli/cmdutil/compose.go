@@ -13,6 +13,9 @@ type ComposeRequest struct {
 	// Check is what a composed message must pass before its preview: the Cloud API's limits
 	// and gtc send's refusal rules (opt-out, 24-hour window).
 	Check func(*whatsapp.Message) error
+	// CheckRecipient refuses a recipient (E.164 with +) as soon as it is entered, before
+	// anything is composed: gtc send's opt-out refusal. Optional.
+	CheckRecipient func(to string) error
 }
 
 // Composer composes and sends one message interactively on io, printing its id on io.Out.

@@ -24,18 +24,24 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/greentic/gtc/pkg/answers"
 	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
 	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/problem"
 	"github.com/greentic/gtc/pkg/secret"
 	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/tui"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
-// NewestAPIVersion is the newest Graph API version gtc knows; an older api_version is a
-// warning.
-const NewestAPIVersion = "v23.0"
+// NewestAPIVersion is the newest Graph API version gtc knows and is tested against
+// (answers.DefaultAPIVersion). Doctor warns about an api_version that is retired, retires
+// within RetireWarning, or that gtc does not know.
+const NewestAPIVersion = answers.DefaultAPIVersion
+
+// RetireWarning is how long before a pinned api_version's expiry doctor starts warning.
+const RetireWarning = 90 * 24 * time.Hour
 
 // Check results.
 const (
@@ -106,7 +112,8 @@ func NewCmdDoctor(f *cmdutil.Factory, runF func(*DoctorOptions) error) *cobra.Co
   - the access token is valid and the phone number readable (display number, verified
     name, quality rating, throughput);
   - every template the flows use exists in that language and is APPROVED;
-  - api_version is not older than the newest version gtc knows;
+  - api_version is known to gtc and not retired or retiring within 90 days (Meta serves a
+    call to a retired version as the oldest version still available);
   - from the state database: webhook errors, failed sends by class, contacts near or past
     the 24-hour window, opt-outs, messages sent in the last 24 hours against
     messaging_limit.
@@ -191,8 +198,12 @@ func (d *doctor) run(ctx context.Context) {
 		d.r.add(c)
 		return
 	}
-	if ws := b.Warnings; len(ws) > 0 {
-		d.r.add(Check{Name: "bundle", Status: Warning, Message: problemText(ws)})
+	// The public_url check explains a plain-http public_base_url in full: say it once.
+	ws := slices.DeleteFunc(slices.Clone(b.Warnings), func(p problem.Problem) bool {
+		return p.Path == "public_base_url" || strings.HasSuffix(p.Path, ".public_base_url")
+	})
+	if len(ws) > 0 {
+		d.r.add(Check{Name: "bundle", Status: Warning, Message: warningText(ws)})
 	} else {
 		d.r.add(Check{Name: "bundle", Status: OK, Message: fmt.Sprintf("%d provider(s) configured", len(b.Providers))})
 	}
@@ -221,6 +232,17 @@ func (d *doctor) run(ctx context.Context) {
 	for _, p := range ps {
 		d.provider(ctx, b, p, used)
 	}
+}
+
+// warningText is problemText for a warning check: the status column says "warning"
+// already, so each line drops its own "warning: ".
+func warningText(ps []problem.Problem) string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		p.Severity = problem.SeverityError
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
 }
 
 func problemText(ps []problem.Problem) string {
@@ -254,7 +276,7 @@ func (d *doctor) flows(b *bundle.Bundle) []usedTemplate {
 		d.r.add(Check{Name: "flows", Status: Problem, Message: problemText(probs.All()),
 			Fix: "fix the flows at the positions named (gtc flow validate shows the same)"})
 	case len(probs.Warnings()) > 0:
-		d.r.add(Check{Name: "flows", Status: Warning, Message: problemText(probs.Warnings())})
+		d.r.add(Check{Name: "flows", Status: Warning, Message: warningText(probs.Warnings())})
 	case len(files) == 0:
 		d.r.add(Check{Name: "flows", Status: Warning, Message: "no flows: gtc serve records messages but answers none",
 			Fix: "add .ygtc files to " + b.FlowsDir() + " (gtc setup writes starter flows into a new bundle)"})
@@ -334,13 +356,10 @@ func (d *doctor) provider(ctx context.Context, b *bundle.Bundle, p *bundle.Provi
 	// Public URL and the handshake through it.
 	d.publicURL(ctx, p, verify, add)
 
-	// API version.
-	if older(p.APIVersion, NewestAPIVersion) {
-		add(Check{Name: "api_version", Status: Warning,
-			Message: fmt.Sprintf("%s is older than %s, the newest version gtc knows; Meta retires versions about two years after release", p.APIVersion, NewestAPIVersion),
-			Fix:     fmt.Sprintf("set api_version: %s in %s (or the answers, then re-run gtc setup) after reading Meta's changelog", NewestAPIVersion, file)})
-	} else {
-		add(Check{Name: "api_version", Status: OK, Message: p.APIVersion})
+	// API version and where the Graph calls go.
+	add(apiVersionCheck(p.APIVersion, d.o.Now(), file))
+	if local := localGraph(p.APIBaseURL); local {
+		add(Check{Name: "api_base_url", Status: OK, Message: fmt.Sprintf("%s is a local Graph API double (gtc serve --fake-graph), not Meta: the token, phone number and template checks run against it; to reach WhatsApp set api_base_url to %s", p.APIBaseURL, answers.DefaultAPIBaseURL)})
 	}
 
 	// Token, phone number, templates.
@@ -355,6 +374,36 @@ func (d *doctor) provider(ctx context.Context, b *bundle.Bundle, p *bundle.Provi
 
 	// State.
 	d.state(ctx, b, p, add)
+}
+
+// apiVersionCheck judges a pinned api_version by Meta's published expiry dates
+// (answers.GraphVersions).
+func apiVersionCheck(v string, now time.Time, file string) Check {
+	fix := fmt.Sprintf("set api_version: %s in %s (or in the answers, then re-run gtc setup) after reading Meta's changelog", NewestAPIVersion, file)
+	g, known := answers.LookupGraphVersion(v)
+	switch {
+	case !known && older(NewestAPIVersion, v):
+		return Check{Name: "api_version", Status: Warning, Fix: fix,
+			Message: fmt.Sprintf("%s is newer than %s, the newest version gtc is tested against", v, NewestAPIVersion)}
+	case !known:
+		return Check{Name: "api_version", Status: Warning, Fix: fix,
+			Message: fmt.Sprintf("%s is not a Graph API version gtc knows (it knows %s to %s); Meta serves a call to a retired version as the oldest version still available", v, answers.GraphVersions[len(answers.GraphVersions)-1].Version, NewestAPIVersion)}
+	case !g.Expires.IsZero() && !now.Before(g.Expires):
+		return Check{Name: "api_version", Status: Warning, Fix: fix,
+			Message: fmt.Sprintf("%s retired on %s: Meta now serves calls to it as the oldest version still available, so requests may behave differently than %s did; gtc is tested against %s", v, g.Expires.Format(time.DateOnly), v, NewestAPIVersion)}
+	case !g.Expires.IsZero() && g.Expires.Sub(now) < RetireWarning:
+		return Check{Name: "api_version", Status: Warning, Fix: fix,
+			Message: fmt.Sprintf("%s retires on %s; after that Meta serves calls to it as the oldest version still available; gtc is tested against %s", v, g.Expires.Format(time.DateOnly), NewestAPIVersion)}
+	case v != NewestAPIVersion && !g.Expires.IsZero():
+		return Check{Name: "api_version", Status: OK, Message: fmt.Sprintf("%s, available until %s (the newest is %s)", v, g.Expires.Format(time.DateOnly), NewestAPIVersion)}
+	}
+	return Check{Name: "api_version", Status: OK, Message: v}
+}
+
+// localGraph reports whether the API base URL is on this machine (the Graph API double).
+func localGraph(base string) bool {
+	u, err := url.Parse(base)
+	return err == nil && answers.IsLoopback(u.Hostname())
 }
 
 // older reports whether Graph version a ("v18.0") is older than b.
@@ -384,7 +433,10 @@ func (d *doctor) publicURL(ctx context.Context, p *bundle.Provider, verify strin
 			Fix: "set public_base_url to the https address Meta reaches gtc serve at, and re-run gtc setup"})
 		return
 	}
-	if u.Scheme != "https" {
+	if u.Scheme == "http" && answers.IsLoopback(u.Hostname()) {
+		add(Check{Name: "public_url", Status: Warning, Message: fmt.Sprintf("public_base_url %s is this machine: fine for trying gtc locally (gtc chat, webhooks you post yourself), but Meta cannot deliver webhooks to it, as it calls only public https URLs", p.PublicBaseURL),
+			Fix: "to receive messages from WhatsApp, put gtc serve behind a tunnel (cloudflared, ngrok) or a TLS reverse proxy, set public_base_url to its https address and re-run gtc setup"})
+	} else if u.Scheme != "https" {
 		add(Check{Name: "public_url", Status: Problem, Message: fmt.Sprintf("public_base_url %s is not https: Meta only calls https webhooks", p.PublicBaseURL),
 			Fix: "put gtc serve behind a TLS reverse proxy or a tunnel (cloudflared, ngrok) and set public_base_url to its https address"})
 	} else {
@@ -451,7 +503,11 @@ func (d *doctor) graph(ctx context.Context, p *bundle.Provider, used []usedTempl
 	defer cancel()
 	info, err := client.PhoneNumberInfo(cctx)
 	if err != nil {
-		add(graphProblem("token", "read phone number "+p.PhoneNumberID, err))
+		c := graphProblem("token", "read phone number "+p.PhoneNumberID, err)
+		if localGraph(p.APIBaseURL) && whatsapp.ClassOf(err) != whatsapp.ClassAuth {
+			c.Fix = fmt.Sprintf("api_base_url %s is the local Graph API double: start gtc serve --fake-graph %s (in another terminal) and run gtc doctor again", p.APIBaseURL, d.o.BundleDir)
+		}
+		add(c)
 		return
 	}
 	add(Check{Name: "token", Status: OK, Message: "valid for phone number " + p.PhoneNumberID})
@@ -634,13 +690,14 @@ func (d *doctor) print() error {
 		return enc.Encode(d.r)
 	}
 	w := d.o.IO.Out
+	st := tui.NewStyles(w, d.o.IO.NoColor || !d.o.IO.OutTTY)
 	for _, c := range d.r.Checks {
 		name := c.Name
 		if c.Provider != "" {
 			name = c.Provider + " " + c.Name
 		}
 		lines := strings.Split(c.Message, "\n")
-		fmt.Fprintf(w, "%-8s %s: %s\n", c.Status, name, lines[0])
+		fmt.Fprintf(w, "%s %s: %s\n", st.Status(c.Status, fmt.Sprintf("%-8s", c.Status)), name, lines[0])
 		for _, l := range lines[1:] {
 			fmt.Fprintf(w, "%-8s   %s\n", "", l)
 		}
@@ -648,10 +705,14 @@ func (d *doctor) print() error {
 			fmt.Fprintf(w, "%-8s   fix: %s\n", "", c.Fix)
 		}
 	}
-	verdict := "no problems"
+	verdict := st.OK.Render("no problems")
 	if d.r.Problems > 0 {
-		verdict = fmt.Sprintf("%d problem(s)", d.r.Problems)
+		verdict = st.Error.Render(fmt.Sprintf("%d problem(s)", d.r.Problems))
 	}
-	fmt.Fprintf(w, "\n%s, %d warning(s)\n", verdict, d.r.Warnings)
+	warnings := fmt.Sprintf("%d warning(s)", d.r.Warnings)
+	if d.r.Warnings > 0 {
+		warnings = st.Warn.Render(warnings)
+	}
+	fmt.Fprintf(w, "\n%s, %s\n", verdict, warnings)
 	return nil
 }

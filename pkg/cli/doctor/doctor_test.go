@@ -262,18 +262,20 @@ func TestPublicURL(t *testing.T) {
 		settings map[string]string
 		check    string
 		msg      string
+		status   string
 	}{
-		{"not reaching the server", "closed", nil, "webhook", "cannot be reached"},
-		{"another server", "", nil, "webhook", "answered HTTP 404"},
-		{"a gtc serve of another bundle", "another-verify-token", nil, "webhook", "refused the verify token (403)"},
-		{"plain http", verifyToken, map[string]string{"public_base_url": "http://127.0.0.1:1"}, "public_url", "is not https"},
+		{"not reaching the server", "closed", nil, "webhook", "cannot be reached", Problem},
+		{"another server", "", nil, "webhook", "answered HTTP 404", Problem},
+		{"a gtc serve of another bundle", "another-verify-token", nil, "webhook", "refused the verify token (403)", Problem},
+		// Plain http is allowed for this machine only: fine locally, but Meta cannot call it.
+		{"plain http on this machine", verifyToken, map[string]string{"public_base_url": "http://127.0.0.1:1"}, "public_url", "Meta cannot deliver webhooks to it", Warning},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := setup(t, tt.verify, tt.settings)
 			r, err := e.run(t, nil)
 			wantExit(t, err, 1)
-			c := wantCheck(t, r, tt.check, Problem, tt.msg)
+			c := wantCheck(t, r, tt.check, tt.status, tt.msg)
 			if c.Fix == "" {
 				t.Errorf("no fix for %+v", c)
 			}
@@ -289,8 +291,8 @@ func TestOfflineMakesNoCalls(t *testing.T) {
 		t.Errorf("--offline made %d Graph calls", n)
 	}
 	wantCheck(t, r, "webhook", OK, "--offline")
-	c := wantCheck(t, r, "api_version", Warning, "v18.0 is older than v23.0")
-	if !strings.Contains(c.Fix, "api_version: v23.0") {
+	c := wantCheck(t, r, "api_version", Warning, "v18.0 retired on 2026-01-26: Meta now serves calls to it as the oldest version still available")
+	if !strings.Contains(c.Fix, "api_version: "+NewestAPIVersion) {
 		t.Errorf("fix = %q", c.Fix)
 	}
 }
@@ -445,4 +447,25 @@ func FuzzOlder(f *testing.F) {
 			t.Fatalf("%q is both older and newer than %s", v, NewestAPIVersion)
 		}
 	})
+}
+
+func TestAPIVersionCheck(t *testing.T) {
+	now := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		version, status, msg string
+	}{
+		{NewestAPIVersion, OK, NewestAPIVersion},
+		{"v25.0", OK, "v25.0, available until 2028-07-29"},
+		{"v20.0", Warning, "v20.0 retired on 2026-09-24: Meta now serves calls to it as the oldest version still available"},
+		{"v18.0", Warning, "v18.0 retired on 2026-01-26"},
+		{"v21.0", Warning, "v21.0 retires on 2027-01-21; after that Meta serves calls to it as the oldest version still available"},
+		{"v99.0", Warning, "v99.0 is newer than " + NewestAPIVersion},
+		{"v9.0", Warning, "v9.0 is not a Graph API version gtc knows"},
+	}
+	for _, tt := range tests {
+		c := apiVersionCheck(tt.version, now, "p.yaml")
+		if c.Status != tt.status || !strings.Contains(c.Message, tt.msg) {
+			t.Errorf("%s: %s %q, want %s containing %q", tt.version, c.Status, c.Message, tt.status, tt.msg)
+		}
+	}
 }

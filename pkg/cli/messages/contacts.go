@@ -106,7 +106,7 @@ func contactsRun(o *ContactsOptions) error {
 	}
 	out := []Contact{}
 	for _, c := range cs {
-		item := Contact{Contact: c.Key, Name: c.Name, LastInboundAt: timePtr(c.LastInboundAt), WindowOpen: c.WindowOpen(now),
+		item := Contact{Contact: Phone(c.Key), Name: c.Name, LastInboundAt: timePtr(c.LastInboundAt), WindowOpen: c.WindowOpen(now),
 			OptedOut: c.OptedOut, Marketing: c.Marketing, UnreachableCode: c.UnreachableCode}
 		if c.OptedOut {
 			item.OptedOutAt = timePtr(c.OptedOutAt)

@@ -4,6 +4,7 @@
 package messages
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
 	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/tui"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
@@ -68,7 +70,7 @@ runs.`,
 				}
 			}
 			if opts.To != "" {
-				if _, err := whatsapp.NormalizeE164(opts.To); err != nil {
+				if _, err := ParsePhone(opts.To); err != nil {
 					return cmdutil.FlagErrorf("invalid --to %q: %v", opts.To, err)
 				}
 			}
@@ -135,6 +137,13 @@ type Inbound struct {
 	MessageID  string    `json:"message_id,omitempty"`
 	State      string    `json:"state"`
 	Text       string    `json:"text,omitempty"`
+	// For a status event: the delivery status Meta reported (sent, delivered, read, failed, …)
+	// and the id of the outbound message it is about.
+	Status          string `json:"delivery_status,omitempty"`
+	StatusMessageID string `json:"status_message_id,omitempty"`
+	// ErrorCode and ErrorTitle are a failed status's first error.
+	ErrorCode  int    `json:"error_code,omitempty"`
+	ErrorTitle string `json:"error_title,omitempty"`
 }
 
 // Log is gtc messages' --json output.
@@ -159,7 +168,7 @@ func messagesRun(o *MessagesOptions) error {
 	defer st.Close()
 	f := store.LogFilter{Tenant: p.Tenant, Team: p.Team, Limit: o.Limit}
 	if o.To != "" {
-		to, _ := whatsapp.NormalizeE164(o.To)
+		to, _ := ParsePhone(o.To)
 		f.ContactKey = strings.TrimPrefix(to, "+")
 	}
 	if o.Since != "" {
@@ -176,7 +185,7 @@ func messagesRun(o *MessagesOptions) error {
 	log := Log{Outbound: []Outbound{}, Inbound: []Inbound{}}
 	for _, m := range outs {
 		log.Outbound = append(log.Outbound, Outbound{ID: m.ID, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
-			To: m.Recipient, Origin: m.Origin, Flow: m.Flow, Node: m.Node, Type: m.MessageType, Status: m.State,
+			To: Phone(m.Recipient), Origin: m.Origin, Flow: m.Flow, Node: m.Node, Type: m.MessageType, Status: m.State,
 			MessageID: m.WAMID, ErrorClass: m.ErrorClass, ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage,
 			Attempts: m.Attempts})
 	}
@@ -198,7 +207,8 @@ func messagesRun(o *MessagesOptions) error {
 		fmt.Fprintln(o.IO.ErrOut, "no messages match")
 		return nil
 	}
-	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 	if len(log.Outbound) > 0 {
 		fmt.Fprintln(tw, "SENT\tTO\tTYPE\tSTATUS\tCLASS\tORIGIN\tMESSAGE ID")
 		for _, m := range log.Outbound {
@@ -219,10 +229,38 @@ func messagesRun(o *MessagesOptions) error {
 		}
 		fmt.Fprintln(tw, "RECEIVED\tFROM\tKIND\tTYPE\tSTATE\tTEXT")
 		for _, e := range log.Inbound {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", stamp(e.ReceivedAt), dash(e.From), e.Kind, dash(e.Type), e.State, dash(e.Text))
+			typ, text := e.Type, e.Text
+			if e.Kind == store.KindStatus {
+				typ, text = e.Status, statusText(e)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", stamp(e.ReceivedAt), dash(e.From), e.Kind, dash(typ), e.State, dash(text))
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err = o.IO.Out.Write(colourStatus(table.Bytes(), len(log.Outbound), tui.NewStyles(o.IO.Out, o.IO.NoColor || !o.IO.OutTTY)))
+	return err
+}
+
+// colourStatus colours the STATUS column of the outbound table (its first rows+1 lines) by
+// status: delivered and read green, pending and retrying amber, failed and refused red. It
+// colours after the table is laid out, so the colour codes do not shift the columns.
+func colourStatus(table []byte, rows int, st *tui.Styles) []byte {
+	if rows == 0 {
+		return table
+	}
+	lines := strings.SplitAfter(string(table), "\n")
+	at := strings.Index(lines[0], "STATUS")
+	for i := 1; i <= rows && i < len(lines) && at >= 0; i++ {
+		l := lines[i]
+		if len(l) <= at {
+			continue
+		}
+		end := at + strings.IndexByte(l[at:]+" ", ' ')
+		lines[i] = l[:at] + st.Status(l[at:end], l[at:end]) + l[end:]
+	}
+	return []byte(strings.Join(lines, ""))
 }
 
 func (o *MessagesOptions) now() time.Time {
@@ -235,13 +273,81 @@ func (o *MessagesOptions) now() time.Time {
 // inbound turns a stored event into its printed form; the text comes from the recorded
 // event, shortened.
 func inbound(e *store.StoredEvent) Inbound {
-	in := Inbound{Seq: e.Seq, ReceivedAt: e.ReceivedAt, Kind: e.Kind, Type: e.MessageType, From: e.ContactKey,
+	in := Inbound{Seq: e.Seq, ReceivedAt: e.ReceivedAt, Kind: e.Kind, Type: e.MessageType, From: Phone(e.ContactKey),
 		MessageID: e.MessageID, State: e.State}
 	var ev whatsapp.Event
-	if json.Unmarshal(e.Raw, &ev) == nil && ev.Message != nil {
+	ok := json.Unmarshal(e.Raw, &ev) == nil
+	if ok && ev.Message != nil {
 		in.Text = shorten(ev.Message.Text, 60)
 	}
+	if e.Kind != store.KindStatus {
+		return in
+	}
+	if ok && ev.Status != nil {
+		in.Status, in.StatusMessageID = ev.Status.Status, ev.Status.ID
+		if in.From == "" {
+			in.From = Phone(ev.Status.RecipientID)
+		}
+		if len(ev.Status.Errors) > 0 {
+			in.ErrorCode, in.ErrorTitle = ev.Status.Errors[0].Code, ev.Status.Errors[0].Title
+		}
+	}
+	if in.Status == "" { // the dedupe key says it too: status:<wamid>:<status>
+		k := strings.TrimPrefix(strings.TrimPrefix(e.DedupeKey, "standby:"), "status:")
+		if i := strings.LastIndexAny(k, ":/"); i > 0 {
+			in.StatusMessageID, in.Status = k[:i], k[i+1:]
+		}
+	}
+	if in.StatusMessageID == "" {
+		in.StatusMessageID = e.MessageID
+	}
 	return in
+}
+
+// statusText is a status row's TEXT: the message it is about, and a failure's error.
+func statusText(e Inbound) string {
+	if e.StatusMessageID == "" {
+		return ""
+	}
+	t := "for " + e.StatusMessageID
+	if e.ErrorCode != 0 {
+		t += fmt.Sprintf(": error %d", e.ErrorCode)
+		if e.ErrorTitle != "" {
+			t += " " + shorten(e.ErrorTitle, 50)
+		}
+	}
+	return t
+}
+
+// Phone shows a contact key or recipient as E.164 with "+" (the store keeps a number's
+// digits, as Meta's wa_id); a BSUID or anything else that is not digits is shown as is.
+func Phone(key string) string {
+	if key == "" || strings.HasPrefix(key, "+") {
+		return key
+	}
+	for _, r := range key {
+		if r < '0' || r > '9' {
+			return key
+		}
+	}
+	return "+" + key
+}
+
+// ParsePhone reads a number as gtc messages and gtc contacts take it: E.164 with "+" (or
+// 00), or the international digits alone as gtc and Meta print them (4915123456789, a
+// wa_id). A national number (leading 0) is still refused.
+func ParsePhone(s string) (string, error) {
+	n, err := whatsapp.NormalizeE164(s)
+	if err == nil {
+		return n, nil
+	}
+	t := strings.TrimSpace(s)
+	if t != "" && t[0] >= '1' && t[0] <= '9' && Phone(t) != t {
+		if n, err2 := whatsapp.NormalizeE164("+" + t); err2 == nil {
+			return n, nil
+		}
+	}
+	return "", err
 }
 
 func shorten(s string, n int) string {

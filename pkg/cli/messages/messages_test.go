@@ -258,3 +258,25 @@ func FuzzParseSince(f *testing.F) {
 		}
 	})
 }
+
+func TestPhone(t *testing.T) {
+	for in, want := range map[string]string{"4915100000001": "+4915100000001", "+4915100000001": "+4915100000001",
+		"": "", "US.13491208655302741918": "US.13491208655302741918"} {
+		if got := Phone(in); got != want {
+			t.Errorf("Phone(%q) = %q, want %q", in, got, want)
+		}
+	}
+	tests := []struct{ in, want, err string }{
+		{"+4915100000001", "+4915100000001", ""},
+		{"4915100000001", "+4915100000001", ""},
+		{"004915100000001", "+4915100000001", ""},
+		{"015100000001", "", "no country code"},
+		{"49x", "", "unexpected character"},
+	}
+	for _, tt := range tests {
+		got, err := ParsePhone(tt.in)
+		if got != tt.want || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("ParsePhone(%q) = %q, %v; want %q, %q", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}

@@ -67,3 +67,15 @@ func (o *SendOptions) guard(ctx context.Context, b *bundle.Bundle, p *bundle.Pro
 		return refuse(contact, o.Now(), m)
 	}
 }
+
+// recipientGuard refuses an opted-out recipient when the composer's recipient is entered.
+// The 24-hour window is checked later, by guard: a template may still be sent.
+func (o *SendOptions) recipientGuard(ctx context.Context, b *bundle.Bundle, p *bundle.Provider) func(string) error {
+	return func(to string) error {
+		contact, err := cmdutil.ReadContact(ctx, b, p, to)
+		if err != nil || contact == nil || !contact.OptedOut {
+			return err
+		}
+		return refuse(contact, o.Now(), &whatsapp.Message{To: to, Type: "template"})
+	}
+}

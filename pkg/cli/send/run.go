@@ -47,7 +47,8 @@ func sendRun(o *SendOptions) error {
 		if o.Composer == nil || !o.IO.CanPrompt() {
 			return cmdutil.FlagErrorf("a message is required when not running interactively: give one of --%s", strings.Join(messageFlags, ", --"))
 		}
-		return o.Composer(ctx, o.IO, cmdutil.ComposeRequest{To: o.To, Client: client, Check: o.guard(ctx, b, p)})
+		return o.Composer(ctx, o.IO, cmdutil.ComposeRequest{To: o.To, Client: client,
+			Check: o.guard(ctx, b, p), CheckRecipient: o.recipientGuard(ctx, b, p)})
 	}
 
 	contact, err := cmdutil.ReadContact(ctx, b, p, o.To)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,7 @@ const DefaultAddr = "127.0.0.1:8080"
 type ServeOptions struct {
 	IO        *cmdutil.IOStreams
 	Logger    *slog.Logger
+	JSONLogs  bool // --log-format json: every line on stderr is JSON
 	LookupEnv func(string) (string, bool)
 
 	Dir                   string
@@ -39,6 +41,8 @@ type ServeOptions struct {
 	Database              string // empty: the bundle's serve.database (state/gtc.db)
 	InsecureSkipSignature bool
 	FakeGraph             bool
+	FakeGraphAddr         string // where the first provider's double listens (DefaultFakeGraphAddr)
+	fakeGraphAddrSet      bool   // --fake-graph-addr was given: no fallback to a free port
 	ReadyFile             string
 	DrainTimeout          time.Duration
 }
@@ -57,18 +61,30 @@ Routes: GET/POST /webhook/whatsapp/{tenant}/{team} (also
 /v1/messaging/ingress/messaging-whatsapp/{tenant}/{team}), /healthz, /readyz, /metrics.
 
 With --fake-graph, replies go to an in-process Graph API double instead of Meta, so the
-bundle runs with no Meta account.`,
+bundle runs with no Meta account. The double listens on --fake-graph-addr (default
+` + DefaultFakeGraphAddr + `; a second enabled provider on the next port), printed at the start: a
+bundle whose api_base_url is that address (testdata/answers/local.json's is) sends gtc send,
+gtc templates list and gtc doctor there while gtc serve runs.`,
 		Example: `  gtc serve ./my-bundle
-  gtc serve --fake-graph --addr 127.0.0.1:9090 ./my-bundle`,
+  gtc serve --fake-graph ./my-bundle
+  gtc serve --fake-graph --addr 127.0.0.1:9090 --fake-graph-addr 127.0.0.1:9089 ./my-bundle`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			return cmdutil.ExactArgs(1, "the bundle directory")(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Dir = args[0]
 			opts.Logger = f.Logger
+			opts.JSONLogs = f.LogFormat == "json"
 			opts.LookupEnv = f.LookupEnv
 			if opts.DrainTimeout <= 0 {
 				return cmdutil.FlagErrorf("--drain-timeout must be positive, got %s", opts.DrainTimeout)
+			}
+			opts.fakeGraphAddrSet = cmd.Flags().Changed("fake-graph-addr")
+			if opts.fakeGraphAddrSet && !opts.FakeGraph {
+				return cmdutil.FlagErrorf("--fake-graph-addr goes with --fake-graph")
+			}
+			if _, _, err := net.SplitHostPort(opts.FakeGraphAddr); err != nil {
+				return cmdutil.FlagErrorf("invalid --fake-graph-addr %q: want host:port, e.g. %s", opts.FakeGraphAddr, DefaultFakeGraphAddr)
 			}
 			if opts.Addr != "" {
 				if _, _, err := net.SplitHostPort(opts.Addr); err != nil {
@@ -86,6 +102,7 @@ bundle runs with no Meta account.`,
 	fl.StringVar(&opts.Database, "database", "", "SQLite file or postgres:// URL (default: $GTC_DATABASE_URL, else the bundle's serve.database, else state/gtc.db)")
 	fl.BoolVar(&opts.InsecureSkipSignature, "insecure-skip-signature", false, "accept webhook POSTs without a valid X-Hub-Signature-256 (local testing only)")
 	fl.BoolVar(&opts.FakeGraph, "fake-graph", false, "send replies to an in-process Graph API double instead of Meta")
+	fl.StringVar(&opts.FakeGraphAddr, "fake-graph-addr", DefaultFakeGraphAddr, "with --fake-graph: where the Graph API double listens (port 0 picks a free one)")
 	fl.StringVar(&opts.ReadyFile, "ready-file", "", "write the listening host:port to this file once serving (for scripts)")
 	fl.DurationVar(&opts.DrainTimeout, "drain-timeout", 20*time.Second, "how long shutdown waits for in-flight requests and jobs")
 	return cmd
@@ -112,6 +129,28 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		return fmt.Errorf("bundle %s has no enabled provider: set enabled to true in answers.json and re-run gtc setup", b.Dir)
 	}
 
+	// --database, then GTC_DATABASE_URL, then the bundle's serve.database (state/gtc.db).
+	dsn := opts.Database
+	if dsn == "" {
+		dsn = b.Database(opts.LookupEnv)
+	}
+	if dsn == "" {
+		dsn = filepath.Join(b.StateDir(), "gtc.db")
+	}
+	if !isURL(dsn) {
+		if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
+			return fmt.Errorf("create state directory: %w", err)
+		}
+	}
+	if path, ok := store.SQLitePath(dsn); ok && path != ":memory:" {
+		// One gtc serve per SQLite file: refuse a second one before it listens or opens it.
+		unlock, err := lockState(path + ".lock")
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+
 	addr := opts.Addr
 	if addr == "" {
 		addr = b.Serve.Addr
@@ -126,11 +165,16 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	defer ln.Close()
 	base := "http://" + ln.Addr().String()
 
+	var fakes []*fakeGraph
 	if opts.FakeGraph {
-		fakes, err := startFakeGraph(b, base, opts.LookupEnv)
+		addr := opts.FakeGraphAddr
+		if addr == "" {
+			addr = DefaultFakeGraphAddr
+		}
+		fakes, err = startFakeGraph(b, base, addr, opts.fakeGraphAddrSet, opts.LookupEnv)
 		defer func() {
 			for _, g := range fakes {
-				g.Close()
+				g.close()
 			}
 		}()
 		if err != nil {
@@ -138,19 +182,6 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		}
 	}
 
-	// --database, then GTC_DATABASE_URL, then the bundle's serve.database (state/gtc.db).
-	dsn := opts.Database
-	if dsn == "" {
-		dsn = b.Database(opts.LookupEnv)
-	}
-	if dsn == "" {
-		dsn = filepath.Join(b.StateDir(), "gtc.db")
-	}
-	if !isURL(dsn) {
-		if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
-			return fmt.Errorf("create state directory: %w", err)
-		}
-	}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		return err // names the database (without its password) already
@@ -171,7 +202,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		return a.Stop(sctx)
 	}
 
-	announce(opts, b, base, tenants)
+	announce(opts, b, base, tenants, fakes)
 	if opts.ReadyFile != "" {
 		if err := os.WriteFile(opts.ReadyFile, []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
 			_ = stopDelivery()
@@ -190,7 +221,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 }
 
 // announce logs where gtc listens and what to do next, with warnings for risky settings.
-func announce(opts *ServeOptions, b *bundle.Bundle, base string, tenants []server.Tenant) {
+func announce(opts *ServeOptions, b *bundle.Bundle, base string, tenants []server.Tenant, fakes []*fakeGraph) {
 	log := opts.Logger
 	log.Info("gtc serve listening", "addr", base, "bundle", b.Dir)
 	if opts.InsecureSkipSignature {
@@ -208,10 +239,26 @@ func announce(opts *ServeOptions, b *bundle.Bundle, base string, tenants []serve
 			log.Warn("no API key: the send API (/v1/messages) refuses every request for this tenant/team; set "+bundle.APIKeyName+" in the bundle's secrets.env",
 				"tenant", t.Tenant, "team", t.Team)
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "POST webhooks for %s/%s to %s%s\n", t.Tenant, t.Team, base, p.CallbackPath())
+		if !opts.JSONLogs { // the "webhook route" line says it already; JSON logs are JSON only
+			fmt.Fprintf(opts.IO.ErrOut, "POST webhooks for %s/%s to %s%s\n", t.Tenant, t.Team, base, p.CallbackPath())
+		}
 	}
 	if opts.FakeGraph {
 		log.Warn("--fake-graph: replies go to an in-process Graph API double, not to WhatsApp")
+	}
+	for _, g := range fakes {
+		p := g.Provider
+		if g.Fallback {
+			log.Warn("the default Graph API double address is taken: using a free port instead", "tenant", p.Tenant, "team", p.Team, "graph_url", g.Fake.URL)
+		}
+		log.Info("Graph API double", "tenant", p.Tenant, "team", p.Team, "graph_url", g.Fake.URL)
+		if strings.TrimSuffix(g.Configured, "/") != g.Fake.URL {
+			log.Warn("gtc send, gtc templates list and gtc doctor on this bundle go to its api_base_url, not to the double: set api_base_url to "+g.Fake.URL+" in answers.json and re-run gtc setup to try them locally",
+				"tenant", p.Tenant, "team", p.Team, "api_base_url", g.Configured)
+		}
+		if !opts.JSONLogs {
+			fmt.Fprintf(opts.IO.ErrOut, "Graph API double for %s/%s at %s\n", p.Tenant, p.Team, g.Fake.URL)
+		}
 	}
 }
 

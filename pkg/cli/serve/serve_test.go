@@ -18,9 +18,13 @@ func TestNewCmdServeFlags(t *testing.T) {
 		want    ServeOptions
 		wantErr string
 	}{
-		{"defaults", []string{"./b"}, ServeOptions{Dir: "./b", DrainTimeout: 20 * time.Second}, ""},
+		{"defaults", []string{"./b"}, ServeOptions{Dir: "./b", DrainTimeout: 20 * time.Second, FakeGraphAddr: DefaultFakeGraphAddr}, ""},
+		{"fake graph address", []string{"--fake-graph", "--fake-graph-addr", "127.0.0.1:9089", "b"},
+			ServeOptions{Dir: "b", FakeGraph: true, FakeGraphAddr: "127.0.0.1:9089", DrainTimeout: 20 * time.Second}, ""},
+		{"fake graph address alone", []string{"--fake-graph-addr", "127.0.0.1:9089", "b"}, ServeOptions{}, "--fake-graph-addr goes with --fake-graph"},
+		{"bad fake graph address", []string{"--fake-graph", "--fake-graph-addr", "9089", "b"}, ServeOptions{}, `invalid --fake-graph-addr "9089"`},
 		{"all flags", []string{"--addr", "127.0.0.1:0", "--insecure-skip-signature", "--fake-graph", "--ready-file", "r", "--drain-timeout", "3s", "--database", "x.db", "b"},
-			ServeOptions{Dir: "b", Addr: "127.0.0.1:0", InsecureSkipSignature: true, FakeGraph: true, ReadyFile: "r", DrainTimeout: 3 * time.Second, Database: "x.db"}, ""},
+			ServeOptions{Dir: "b", Addr: "127.0.0.1:0", InsecureSkipSignature: true, FakeGraph: true, ReadyFile: "r", DrainTimeout: 3 * time.Second, Database: "x.db", FakeGraphAddr: DefaultFakeGraphAddr}, ""},
 		{"no dir", nil, ServeOptions{}, "expected the bundle directory"},
 		{"two dirs", []string{"a", "b"}, ServeOptions{}, "expected the bundle directory"},
 		{"bad addr", []string{"--addr", "8080", "b"}, ServeOptions{}, `invalid --addr "8080"`},
@@ -49,7 +53,7 @@ func TestNewCmdServeFlags(t *testing.T) {
 			}
 			w := tt.want
 			if got.Dir != w.Dir || got.Addr != w.Addr || got.InsecureSkipSignature != w.InsecureSkipSignature || got.FakeGraph != w.FakeGraph ||
-				got.ReadyFile != w.ReadyFile || got.DrainTimeout != w.DrainTimeout || got.Database != w.Database {
+				got.ReadyFile != w.ReadyFile || got.DrainTimeout != w.DrainTimeout || got.Database != w.Database || got.FakeGraphAddr != w.FakeGraphAddr {
 				t.Errorf("opts = %+v, want %+v", *got, w)
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,14 +60,20 @@ func NewCmdSetup(f *cmdutil.Factory, runF func(*SetupOptions) error) *cobra.Comm
 	opts := &SetupOptions{IO: f.IO, StarterFlows: StarterFlows}
 	cmd := &cobra.Command{
 		Use:   "setup [--answers FILE] DIR",
-		Short: "Write a runnable bundle from answers.json",
+		Short: "Write a runnable bundle from answers.json, or from a wizard on a terminal",
 		Long: `Write a runnable bundle into DIR from answers.json: bundle.yaml, the provider's settings,
 secrets.env (mode 0600, the only file with secrets), starter flows and a README with the
 webhook callback URL to paste into Meta.
 
+Without --answers, on a terminal, a wizard asks for each setting, checks it as you type and
+shows a summary before writing; --save-answers FILE also keeps the answers as an
+answers.json (secrets as ${ENV} references, whose variables it lists at the end).
+
 Re-running on the same DIR updates the settings and keeps flows/ and state/; a different
 tenant/team adds a provider. A non-empty folder that is not a bundle is refused.`,
 		Example: `  gtc setup --answers answers.json ./my-bundle
+  gtc setup ./my-bundle                                # the wizard
+  gtc setup --save-answers answers.json ./my-bundle    # the wizard, keeping the answers
   gtc setup --answers answers.json --flows ./my-flows ./my-bundle --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -118,7 +125,14 @@ type Summary struct {
 	FlowsWritten    []string          `json:"flows_written"`
 	FlowsKept       []string          `json:"flows_kept"`
 	Warnings        []problem.Problem `json:"warnings"`
-	Next            string            `json:"next"`
+	// SavedAnswers is the wizard's --save-answers file, Export the environment variables its
+	// ${NAME} references need before gtc setup --answers reads it.
+	SavedAnswers string   `json:"saved_answers,omitempty"`
+	Export       []string `json:"export,omitempty"`
+	Next         string   `json:"next"`
+	// NextCommands are the commands to run next, in the form that works here (go run
+	// ./cmd/gtc when gtc is not installed).
+	NextCommands []string `json:"next_commands"`
 }
 
 func setupRun(opts *SetupOptions) error {
@@ -128,6 +142,7 @@ func setupRun(opts *SetupOptions) error {
 	}
 	var a *answers.Answers
 	var warnings []problem.Problem
+	var export []tui.EnvRef
 	if opts.AnswersFile != "" {
 		data, err := os.ReadFile(opts.AnswersFile)
 		if err != nil {
@@ -161,6 +176,9 @@ func setupRun(opts *SetupOptions) error {
 			return err
 		}
 		a, warnings = got, probs.Warnings()
+		if opts.SaveAnswers != "" {
+			export = tui.AnswersEnvRefs(tui.ValuesFromAnswers(got), opts.SaveSecrets)
+		}
 	}
 
 	// Every flow is checked before anything is written.
@@ -217,13 +235,27 @@ func setupRun(opts *SetupOptions) error {
 	if err != nil {
 		return err
 	}
+	warnings = append(warnings, res.Warnings...)
+	gtc := cmdutil.CommandName()
+	serve := gtc + " serve " + opts.Dir
+	if u, err := url.Parse(a.APIBaseURL); err == nil && answers.IsLoopback(u.Hostname()) {
+		// api_base_url is this machine: the Graph API double of gtc serve --fake-graph.
+		serve = gtc + " serve --fake-graph " + opts.Dir
+	}
 	s := Summary{
 		Dir: opts.Dir, Created: res.Created, AddedProvider: res.AddedProvider,
 		Tenant: a.Tenant, Team: a.Team, Enabled: a.Enabled,
 		CallbackURL: res.Provider.CallbackURL(), VerifyToken: a.VerifyToken.Hint(),
 		AppSecret: a.AppSecret.Hint(), APIKeyGenerated: res.APIKeyGenerated,
 		FlowsWritten: nonNil(res.FlowsWritten), FlowsKept: nonNil(res.FlowsKept),
-		Warnings: nonNilP(warnings), Next: "gtc serve " + opts.Dir,
+		Warnings: nonNilP(warnings), Next: serve,
+		NextCommands: []string{serve, gtc + " chat " + opts.Dir},
+	}
+	if opts.SaveAnswers != "" && opts.AnswersFile == "" {
+		s.SavedAnswers = opts.SaveAnswers
+		for _, r := range export {
+			s.Export = append(s.Export, r.Name)
+		}
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(opts.IO.ErrOut, w.String())
@@ -257,7 +289,21 @@ func printSummary(io *cmdutil.IOStreams, s *Summary) {
 	fmt.Fprintf(w, "  verify token:  %s (type the same one into Meta's webhook settings)\n", s.VerifyToken)
 	fmt.Fprintf(w, "  app secret:    %s\n", s.AppSecret)
 	fmt.Fprintf(w, "  flows:         %d written, %d kept\n", len(s.FlowsWritten), len(s.FlowsKept))
-	fmt.Fprintf(w, "Next: %s\n", s.Next)
+	if s.SavedAnswers != "" {
+		if len(s.Export) == 0 {
+			fmt.Fprintf(w, "Saved the answers to %s (with the secrets themselves: keep it private).\n", s.SavedAnswers)
+		} else {
+			fmt.Fprintf(w, "Saved the answers to %s; its secrets are ${NAME} references. Before\n", s.SavedAnswers)
+			fmt.Fprintf(w, "gtc setup --answers %s, export:\n", s.SavedAnswers)
+			for _, name := range s.Export {
+				fmt.Fprintf(w, "  export %s=...\n", name)
+			}
+		}
+	}
+	fmt.Fprintln(w, "Next:")
+	for _, c := range s.NextCommands {
+		fmt.Fprintf(w, "  %s\n", c)
+	}
 }
 
 // currentAnswers are the wizard's starting point: the bundle's only provider on a re-run,

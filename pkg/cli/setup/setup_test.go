@@ -274,3 +274,28 @@ func TestSetupRunWithoutWizard(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestWizardSaveAnswersSaysWhatToExport: after --save-answers the summary names the
+// variables the saved file's ${NAME} references need.
+func TestWizardSaveAnswersSaysWhatToExport(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "b")
+	io, _, errOut := testIO(true)
+	opts := &SetupOptions{IO: io, Dir: dir, StarterFlows: StarterFlows, SaveAnswers: filepath.Join(t.TempDir(), "a.json"),
+		Wizard: func(_ context.Context, cur *answers.Answers) (*answers.Answers, error) {
+			a := *cur
+			a.PublicBaseURL, a.PhoneNumberID = "https://w.example", "42"
+			a.AccessToken, a.VerifyToken, a.AppSecret = secret.New("wizard-token"), secret.New("${MY_VERIFY}"), secret.New("ws")
+			return &a, nil
+		}}
+	if err := setupRun(opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"export GTC_ACCESS_TOKEN=...", "export MY_VERIFY=...", "export GTC_APP_SECRET=...", "Next:\n  gtc serve " + dir + "\n  gtc chat " + dir} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut.String(), "wizard-token") {
+		t.Errorf("summary shows a secret:\n%s", errOut)
+	}
+}

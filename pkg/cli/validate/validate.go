@@ -168,9 +168,27 @@ func checkBundle(opts *ValidateOptions) (*problem.List, string, error) {
 			}
 		}
 	}
-	files, err := cmdutil.FlowFiles(filepath.Join(opts.Target, bundle.FlowsDirName))
-	if err != nil {
-		return nil, "", err
+	// The flows bundle.Load checked: regular files inside the bundle only (a link to a file
+	// outside it is refused, never read).
+	var files []string
+	if b != nil {
+		files = b.FlowFiles()
+	} else {
+		var ferr error
+		files, ferr = bundle.ListFlows(opts.Target)
+		if pe, ok := problem.As(ferr); ok {
+			seen := map[string]bool{}
+			for _, p := range l.All() {
+				seen[p.String()] = true
+			}
+			for _, p := range pe.Problems {
+				if !seen[p.String()] {
+					l.Add(p)
+				}
+			}
+		} else if ferr != nil {
+			return nil, "", ferr
+		}
 	}
 	fp, err := cmdutil.CheckFlows(files)
 	if err != nil {
