@@ -1,0 +1,552 @@
+package whatsapp
+
+// The one-pass reader of webhook bodies. parseWebhookByLevel decodes a body level by level
+// (top, entry, change, value, message), each level an encoding/json.Unmarshal into
+// json.RawMessage parts: the bytes of a message are scanned about ten times and copied four
+// times before the message itself is read. parseWebhookOnePass walks the body once,
+// checking it is valid JSON as it goes, cuts out the parts (entries, changes, values and
+// their messages, statuses, errors, preferences) as sub-slices without copying, and reads
+// each part with the same code as the level-by-level parser, so both give the same events
+// for the same body.
+//
+// It reads only what it reads exactly as encoding/json would: when a part of the frame is
+// odd (an entry that is not an object, a change without a value, a value of another type, a
+// key given twice or in another case, a nesting deeper than any webhook), it gives up and
+// the level-by-level parser, which cuts the odd part out exactly where it is, reads the
+// body instead. An odd message or status inside a well-formed frame is read by the shared
+// code and needs no fallback.
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// maxScanDepth is the nesting the one-pass reader follows before giving up (encoding/json
+// refuses beyond 10,000; webhooks nest about ten deep).
+const maxScanDepth = 512
+
+// scannedChange is one change cut out of a body: the entry's id and time and the change's
+// field in base, the value's raw JSON and its parts in v.
+type scannedChange struct {
+	base  Event
+	ref   changeRef
+	value json.RawMessage
+	v     wireValue
+}
+
+// parseWebhookOnePass is ParseWebhook for a body whose frame it reads exactly; ok is false
+// when it gives up (see the top of this file), and then the body must be parsed by level.
+func parseWebhookOnePass(body []byte) (events []Event, ok bool) {
+	s := &scanner{b: body}
+	var (
+		changes               []scannedChange
+		object                string
+		seenObject, seenEntry bool
+	)
+	s.ws()
+	ok = s.object(func(key []byte) bool {
+		switch string(key) {
+		case "object":
+			if seenObject {
+				return false
+			}
+			seenObject = true
+			var ok bool
+			object, ok = s.stringValue()
+			return ok
+		case "entry":
+			if seenEntry {
+				return false
+			}
+			seenEntry = true
+			return s.arrayOrNull(func(i int) bool { return s.entry(i, &changes) })
+		}
+		return s.other(key, "object", "entry")
+	})
+	if !ok {
+		return nil, false
+	}
+	s.ws()
+	if s.i != len(s.b) || object != "whatsapp_business_account" {
+		return nil, false
+	}
+	if len(changes) == 0 {
+		return nil, true
+	}
+	n, size := 0, 0
+	for i := range changes {
+		c := &changes[i]
+		n += len(c.v.Messages) + len(c.v.Statuses) + len(c.v.Errors) + len(c.v.UserPreferences) + 1
+		for _, list := range [][]json.RawMessage{c.v.Messages, c.v.Statuses, c.v.Errors, c.v.UserPreferences} {
+			for _, raw := range list {
+				size += len(raw)
+			}
+		}
+		if c.base.Field != "messages" && c.base.Field != "standby" {
+			size += len(c.value)
+		}
+	}
+	a := &rawArena{buf: make([]byte, 0, size)}
+	events = make([]Event, 0, n)
+	for i := range changes {
+		c := &changes[i]
+		events = appendChange(events, c.base, c.value, &c.v, c.ref, a)
+	}
+	return events, true
+}
+
+// rawArena holds the raw JSON the events of one body keep (Event.Raw), copied out of the
+// body into one allocation: events never alias the caller's buffer, nor keep the rest of
+// it alive. A nil *rawArena keeps raw JSON as it is (encoding/json's parts are copies).
+type rawArena struct{ buf []byte }
+
+func (a *rawArena) keep(raw json.RawMessage) json.RawMessage {
+	raw = cloneRaw(raw)
+	if a == nil || raw == nil {
+		return raw
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, raw...)
+	return a.buf[start:len(a.buf):len(a.buf)] // full slice: an append to one Raw cannot overwrite the next
+}
+
+// entry reads entry[i] into changes.
+func (s *scanner) entry(i int, changes *[]scannedChange) bool {
+	if !s.at('{') {
+		return false // null, or not an object: the level-by-level parser says what it is
+	}
+	first := len(*changes)
+	var (
+		id                            string
+		rawTime                       []byte
+		seenID, seenTime, seenChanges bool
+	)
+	ok := s.object(func(key []byte) bool {
+		switch string(key) {
+		case "id":
+			if seenID {
+				return false
+			}
+			seenID = true
+			var ok bool
+			id, ok = s.stringValue()
+			return ok
+		case "time":
+			if seenTime {
+				return false
+			}
+			seenTime = true
+			var ok bool
+			rawTime, ok = s.value()
+			return ok
+		case "changes":
+			if seenChanges {
+				return false
+			}
+			seenChanges = true
+			return s.arrayOrNull(func(j int) bool { return s.change(changeRef{i, j}, changes) })
+		}
+		return s.other(key, "id", "time", "changes")
+	})
+	if !ok {
+		return false
+	}
+	base := Event{WABAID: id}
+	var t flexInt
+	if t.UnmarshalJSON(rawTime) == nil { // as parseEntry: an odd entry.time is left out
+		base.EntryTime = int64(t)
+	}
+	for k := first; k < len(*changes); k++ {
+		c := &(*changes)[k]
+		c.base.WABAID, c.base.EntryTime = base.WABAID, base.EntryTime
+	}
+	return true
+}
+
+// change reads one change of an entry into changes.
+func (s *scanner) change(ref changeRef, changes *[]scannedChange) bool {
+	if !s.at('{') {
+		return false
+	}
+	var (
+		c                    scannedChange
+		seenField, seenValue bool
+	)
+	c.ref = ref
+	ok := s.object(func(key []byte) bool {
+		switch string(key) {
+		case "field":
+			if seenField {
+				return false
+			}
+			seenField = true
+			var ok bool
+			c.base.Field, ok = s.stringValue()
+			return ok
+		case "value":
+			if seenValue || !s.at('{') {
+				return false // a missing, null or odd value is cut out by level
+			}
+			seenValue = true
+			start := s.i
+			if !s.changeValue(&c.v) {
+				return false
+			}
+			c.value = s.b[start:s.i:s.i]
+			return true
+		}
+		return s.other(key, "field", "value")
+	})
+	if !ok || !seenValue {
+		return false
+	}
+	*changes = append(*changes, c)
+	return true
+}
+
+// changeValue reads a change value into v as json.Unmarshal into a wireValue would.
+func (s *scanner) changeValue(v *wireValue) bool {
+	var seen [6]bool
+	once := func(i int) bool {
+		if seen[i] {
+			return false
+		}
+		seen[i] = true
+		return true
+	}
+	return s.object(func(key []byte) bool {
+		switch string(key) {
+		case "metadata":
+			return once(0) && s.metadata(v)
+		case "contacts":
+			return once(1) && s.rawList(&v.Contacts)
+		case "messages":
+			return once(2) && s.rawList(&v.Messages)
+		case "statuses":
+			return once(3) && s.rawList(&v.Statuses)
+		case "errors":
+			return once(4) && s.rawList(&v.Errors)
+		case "user_preferences":
+			return once(5) && s.rawList(&v.UserPreferences)
+		}
+		return s.other(key, "metadata", "contacts", "messages", "statuses", "errors", "user_preferences")
+	})
+}
+
+func (s *scanner) metadata(v *wireValue) bool {
+	if s.at('n') {
+		return s.literal("null")
+	}
+	var seenDisplay, seenID bool
+	return s.object(func(key []byte) bool {
+		var ok bool
+		switch string(key) {
+		case "display_phone_number":
+			if seenDisplay {
+				return false
+			}
+			seenDisplay = true
+			v.Metadata.DisplayPhoneNumber, ok = s.stringValue()
+			return ok
+		case "phone_number_id":
+			if seenID {
+				return false
+			}
+			seenID = true
+			v.Metadata.PhoneNumberID, ok = s.stringValue()
+			return ok
+		}
+		return s.other(key, "display_phone_number", "phone_number_id")
+	})
+}
+
+// rawList reads an array (or null) of any values, each kept as its raw JSON.
+func (s *scanner) rawList(list *[]json.RawMessage) bool {
+	if s.at('n') {
+		return s.literal("null")
+	}
+	*list = []json.RawMessage{} // [] is an empty list, as encoding/json makes it
+	return s.array(func(int) bool {
+		raw, ok := s.value()
+		if ok {
+			*list = append(*list, raw)
+		}
+		return ok
+	})
+}
+
+// scanner walks JSON in b from i. Every method checks the JSON it passes over as
+// strictly as encoding/json does (or more: it may refuse what encoding/json accepts, never
+// the reverse) and returns false on anything it does not read.
+type scanner struct {
+	b     []byte
+	i     int
+	depth int
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) at(c byte) bool { return s.i < len(s.b) && s.b[s.i] == c }
+
+func (s *scanner) literal(lit string) bool {
+	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+		return false
+	}
+	s.i += len(lit)
+	return true
+}
+
+// object walks the object at i, calling member with i at the value of each key (after
+// the colon and spaces); member must pass over the value.
+func (s *scanner) object(member func(key []byte) bool) bool {
+	if !s.at('{') || s.depth >= maxScanDepth {
+		return false
+	}
+	s.i++
+	s.depth++
+	s.ws()
+	if s.at('}') {
+		s.i++
+		s.depth--
+		return true
+	}
+	for {
+		key, ok := s.str()
+		if !ok {
+			return false
+		}
+		s.ws()
+		if !s.at(':') {
+			return false
+		}
+		s.i++
+		s.ws()
+		if !member(key) {
+			return false
+		}
+		s.ws()
+		switch {
+		case s.at(','):
+			s.i++
+			s.ws()
+		case s.at('}'):
+			s.i++
+			s.depth--
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// array walks the array at i, calling elem with i at each element; elem must pass over it.
+func (s *scanner) array(elem func(k int) bool) bool {
+	if !s.at('[') || s.depth >= maxScanDepth {
+		return false
+	}
+	s.i++
+	s.depth++
+	s.ws()
+	if s.at(']') {
+		s.i++
+		s.depth--
+		return true
+	}
+	for k := 0; ; k++ {
+		if !elem(k) {
+			return false
+		}
+		s.ws()
+		switch {
+		case s.at(','):
+			s.i++
+			s.ws()
+		case s.at(']'):
+			s.i++
+			s.depth--
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func (s *scanner) arrayOrNull(elem func(k int) bool) bool {
+	if s.at('n') {
+		return s.literal("null")
+	}
+	return s.array(elem)
+}
+
+// other passes over the value of a key the reader does not use. A key that encoding/json
+// might match to one of known (in another case, or spelled with escapes or non-ASCII
+// letters, which fold) makes it give up.
+func (s *scanner) other(key []byte, known ...string) bool {
+	for _, c := range key {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	for _, k := range known {
+		if bytes.EqualFold(key, []byte(k)) {
+			return false
+		}
+	}
+	_, ok := s.value()
+	return ok
+}
+
+// stringValue reads a string (or null, as "") as encoding/json decodes it into a string.
+func (s *scanner) stringValue() (string, bool) {
+	if s.at('n') {
+		return "", s.literal("null")
+	}
+	start := s.i
+	inner, ok := s.str()
+	if !ok {
+		return "", false
+	}
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return string(inner), true
+	}
+	var v string // escapes, or invalid UTF-8 that encoding/json replaces
+	if json.Unmarshal(s.b[start:s.i], &v) != nil {
+		return "", false
+	}
+	return v, true
+}
+
+// value passes over any value and returns its raw JSON (a sub-slice of b whose capacity
+// ends with it).
+func (s *scanner) value() ([]byte, bool) {
+	start := s.i
+	if !s.skip() {
+		return nil, false
+	}
+	return s.b[start:s.i:s.i], true
+}
+
+func (s *scanner) skip() bool {
+	if s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '{':
+		return s.object(func([]byte) bool { return s.skip() })
+	case c == '[':
+		return s.array(func(int) bool { return s.skip() })
+	case c == '"':
+		_, ok := s.str()
+		return ok
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || ('0' <= c && c <= '9'):
+		return s.number()
+	}
+	return false
+}
+
+// str passes over the string at i and returns what is between the quotes, escapes as
+// they are. Like encoding/json it refuses control characters and bad escapes, and lets
+// bytes that are not UTF-8 through.
+func (s *scanner) str() ([]byte, bool) {
+	if !s.at('"') {
+		return nil, false
+	}
+	s.i++
+	start := s.i
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			inner := s.b[start:s.i]
+			s.i++
+			return inner, true
+		case c < 0x20:
+			return nil, false
+		case c == '\\':
+			s.i++
+			if s.i >= len(s.b) {
+				return nil, false
+			}
+			switch s.b[s.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i++
+			case 'u':
+				s.i++
+				if len(s.b)-s.i < 4 {
+					return nil, false
+				}
+				for _, h := range s.b[s.i : s.i+4] {
+					if !isHex(h) {
+						return nil, false
+					}
+				}
+				s.i += 4
+			default:
+				return nil, false
+			}
+		default:
+			s.i++
+		}
+	}
+	return nil, false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// number passes over a number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scanner) number() bool {
+	if s.at('-') {
+		s.i++
+	}
+	switch {
+	case s.at('0'):
+		s.i++
+	case s.i < len(s.b) && '1' <= s.b[s.i] && s.b[s.i] <= '9':
+		s.digits()
+	default:
+		return false
+	}
+	if s.at('.') {
+		s.i++
+		if !s.digits() {
+			return false
+		}
+	}
+	if s.at('e') || s.at('E') {
+		s.i++
+		if s.at('+') || s.at('-') {
+			s.i++
+		}
+		if !s.digits() {
+			return false
+		}
+	}
+	return true
+}
+
+// digits passes over [0-9]* and says whether there was one.
+func (s *scanner) digits() bool {
+	start := s.i
+	for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
+		s.i++
+	}
+	return s.i > start
+}
