@@ -72,13 +72,13 @@ func VerifySignature(body []byte, header, appSecret string) error {
 	if !ok || len(hexMAC) != sha256.Size*2 {
 		return ErrSignatureMalformed
 	}
-	got, err := hex.DecodeString(hexMAC)
-	if err != nil {
+	var got, want [sha256.Size]byte // on the stack: no copy of the header or the MAC
+	if _, err := hex.Decode(got[:], []byte(hexMAC)); err != nil {
 		return ErrSignatureMalformed
 	}
 	m := hmac.New(sha256.New, []byte(appSecret))
 	m.Write(body)
-	if !hmac.Equal(got, m.Sum(nil)) {
+	if !hmac.Equal(got[:], m.Sum(want[:0])) {
 		return ErrSignatureMismatch
 	}
 	return nil
