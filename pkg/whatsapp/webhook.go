@@ -270,8 +270,11 @@ func appendChange(events []Event, base Event, value json.RawMessage, v *wireValu
 		contacts := make(map[string]wireContact, len(v.Contacts))
 		for _, raw := range v.Contacts {
 			var c wireContact
-			if json.Unmarshal(raw, &c) != nil {
-				continue // an odd contact only costs the sender's name
+			if !quickContact(raw, &c) {
+				c = wireContact{}
+				if json.Unmarshal(raw, &c) != nil {
+					continue // an odd contact only costs the sender's name
+				}
 			}
 			if c.WaID != "" {
 				contacts[c.WaID] = c
@@ -440,8 +443,11 @@ type wireMessage struct {
 
 func parseMessage(raw json.RawMessage, at itemRef) (*InboundMessage, error) {
 	var w wireMessage
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, webhookError(err, at.String())
+	if !quickMessage(raw, &w) {
+		w = wireMessage{}
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, webhookError(err, at.String())
+		}
 	}
 	if w.ID == "" {
 		return nil, &WebhookError{Path: at.String() + ".id", Msg: "missing message id"}

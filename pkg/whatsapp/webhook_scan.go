@@ -550,3 +550,271 @@ func (s *scanner) digits() bool {
 	}
 	return s.i > start
 }
+
+// wireMessageKeys are the keys encoding/json reads into a wireMessage.
+var wireMessageKeys = []string{"from", "from_user_id", "from_parent_user_id", "id", "timestamp", "type", "context", "text",
+	"interactive", "button", "image", "video", "audio", "document", "sticker", "location", "contacts", "reaction",
+	"order", "system", "referral", "errors"}
+
+// quickMessage reads the messages a bot gets most (text, replies, button and list replies)
+// into w as json.Unmarshal would, in one pass and without encoding/json's reflection. It
+// reads from, from_user_id, from_parent_user_id, id, timestamp, type, context, text,
+// interactive (button_reply, list_reply) and button, each once; on any other field gtc
+// reads (media, location, nfm_reply, …), a null or odd-typed part, a key given twice or
+// in another case, it returns false and parseMessage uses json.Unmarshal.
+func quickMessage(raw []byte, w *wireMessage) bool {
+	s := &scanner{b: raw}
+	var seen [10]bool
+	once := func(i int) bool {
+		if seen[i] {
+			return false
+		}
+		seen[i] = true
+		return true
+	}
+	s.ws()
+	ok := s.object(func(key []byte) bool {
+		var ok bool
+		switch string(key) {
+		case "from":
+			if !once(0) {
+				return false
+			}
+			w.From, ok = s.stringValue()
+		case "from_user_id":
+			if !once(1) {
+				return false
+			}
+			w.FromUserID, ok = s.stringValue()
+		case "from_parent_user_id":
+			if !once(2) {
+				return false
+			}
+			w.FromParentUserID, ok = s.stringValue()
+		case "id":
+			if !once(3) {
+				return false
+			}
+			w.ID, ok = s.stringValue()
+		case "type":
+			if !once(4) {
+				return false
+			}
+			w.Type, ok = s.stringValue()
+		case "timestamp":
+			if !once(5) {
+				return false
+			}
+			var raw []byte
+			if raw, ok = s.value(); ok {
+				ok = w.Timestamp.UnmarshalJSON(raw) == nil
+			}
+		case "text":
+			if !once(6) {
+				return false
+			}
+			w.Text = &struct {
+				Body string `json:"body"`
+			}{}
+			ok = s.stringFields(strField{"body", &w.Text.Body})
+		case "context":
+			if !once(7) {
+				return false
+			}
+			ok = s.context(w)
+		case "interactive":
+			if !once(8) {
+				return false
+			}
+			ok = s.interactive(w)
+		case "button":
+			if !once(9) {
+				return false
+			}
+			w.Button = &struct {
+				Payload string `json:"payload"`
+				Text    string `json:"text"`
+			}{}
+			ok = s.stringFields(strField{"payload", &w.Button.Payload}, strField{"text", &w.Button.Text})
+		default:
+			ok = s.other(key, wireMessageKeys...)
+		}
+		return ok
+	})
+	s.ws()
+	return ok && s.i == len(s.b)
+}
+
+func (s *scanner) context(w *wireMessage) bool {
+	if !s.at('{') {
+		return false
+	}
+	w.Context = &struct {
+		From      string `json:"from"`
+		ID        string `json:"id"`
+		Forwarded bool   `json:"forwarded"`
+	}{}
+	c := w.Context
+	var seenFrom, seenID, seenForwarded bool
+	return s.object(func(key []byte) bool {
+		var ok bool
+		switch string(key) {
+		case "from":
+			if seenFrom {
+				return false
+			}
+			seenFrom = true
+			c.From, ok = s.stringValue()
+		case "id":
+			if seenID {
+				return false
+			}
+			seenID = true
+			c.ID, ok = s.stringValue()
+		case "forwarded":
+			if seenForwarded {
+				return false
+			}
+			seenForwarded = true
+			switch {
+			case s.literal("true"):
+				c.Forwarded, ok = true, true
+			case s.literal("false"), s.literal("null"):
+				ok = true
+			}
+		default:
+			ok = s.other(key, "from", "id", "forwarded")
+		}
+		return ok
+	})
+}
+
+func (s *scanner) interactive(w *wireMessage) bool {
+	if !s.at('{') {
+		return false
+	}
+	in := &struct {
+		Type        string `json:"type"`
+		ButtonReply *struct {
+			ID    string `json:"id"`
+			Title string `json:"title"`
+		} `json:"button_reply"`
+		ListReply *struct {
+			ID          string `json:"id"`
+			Title       string `json:"title"`
+			Description string `json:"description"`
+		} `json:"list_reply"`
+		NFMReply json.RawMessage `json:"nfm_reply"`
+	}{}
+	w.Interactive = in
+	var seenType bool
+	return s.object(func(key []byte) bool {
+		var ok bool
+		switch string(key) {
+		case "type":
+			if seenType {
+				return false
+			}
+			seenType = true
+			in.Type, ok = s.stringValue()
+		case "button_reply":
+			if in.ButtonReply != nil {
+				return false
+			}
+			in.ButtonReply = &struct {
+				ID    string `json:"id"`
+				Title string `json:"title"`
+			}{}
+			ok = s.stringFields(strField{"id", &in.ButtonReply.ID}, strField{"title", &in.ButtonReply.Title})
+		case "list_reply":
+			if in.ListReply != nil {
+				return false
+			}
+			in.ListReply = &struct {
+				ID          string `json:"id"`
+				Title       string `json:"title"`
+				Description string `json:"description"`
+			}{}
+			ok = s.stringFields(strField{"id", &in.ListReply.ID}, strField{"title", &in.ListReply.Title}, strField{"description", &in.ListReply.Description})
+		default: // nfm_reply is read by encoding/json
+			ok = s.other(key, "type", "button_reply", "list_reply", "nfm_reply")
+		}
+		return ok
+	})
+}
+
+// strField is a string field of an object: its key and where its value goes.
+type strField struct {
+	key string
+	p   *string
+}
+
+// stringFields reads an object of string fields (at most 8, each at most once) into
+// fields; other keys are passed over. It wants an object: null or another type returns false.
+func (s *scanner) stringFields(fields ...strField) bool {
+	if !s.at('{') {
+		return false
+	}
+	var seen uint8
+	return s.object(func(key []byte) bool {
+		for i, f := range fields {
+			if string(key) == f.key {
+				if seen&(1<<i) != 0 {
+					return false
+				}
+				seen |= 1 << i
+				var ok bool
+				*f.p, ok = s.stringValue()
+				return ok
+			}
+		}
+		for _, f := range fields {
+			if bytes.EqualFold(key, []byte(f.key)) {
+				return false
+			}
+		}
+		return s.other(key)
+	})
+}
+
+// quickContact reads a value.contacts entry as json.Unmarshal into a wireContact would, or
+// returns false (see quickMessage).
+func quickContact(raw []byte, c *wireContact) bool {
+	s := &scanner{b: raw}
+	var seenProfile, seenWaID, seenUser, seenParent bool
+	s.ws()
+	ok := s.object(func(key []byte) bool {
+		var ok bool
+		switch string(key) {
+		case "profile":
+			if seenProfile {
+				return false
+			}
+			seenProfile = true
+			ok = s.stringFields(strField{"name", &c.Profile.Name}, strField{"username", &c.Profile.Username})
+		case "wa_id":
+			if seenWaID {
+				return false
+			}
+			seenWaID = true
+			c.WaID, ok = s.stringValue()
+		case "user_id":
+			if seenUser {
+				return false
+			}
+			seenUser = true
+			c.UserID, ok = s.stringValue()
+		case "parent_user_id":
+			if seenParent {
+				return false
+			}
+			seenParent = true
+			c.ParentUserID, ok = s.stringValue()
+		default:
+			ok = s.other(key, "profile", "wa_id", "user_id", "parent_user_id")
+		}
+		return ok
+	})
+	s.ws()
+	return ok && s.i == len(s.b)
+}

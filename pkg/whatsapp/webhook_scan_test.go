@@ -158,3 +158,93 @@ func FuzzParseWebhookOnePass(f *testing.F) {
 		}
 	})
 }
+
+// TestQuickDecodersReadCommonParts: the common messages and contacts take the quick
+// decoders, which give what json.Unmarshal gives; the others are left to json.Unmarshal.
+func TestQuickDecodersReadCommonParts(t *testing.T) {
+	messages := map[string]bool{ // raw → read by quickMessage
+		`{"from":"1","id":"wamid.A","timestamp":"1749416383","type":"text","text":{"body":"hi \u00e9\n"}}`:                                                                                   true,
+		`{"from_user_id":"US.1","from_parent_user_id":"US.ENT.2","id":"a","timestamp":17,"type":"text","text":{"body":"x"}}`:                                                                 true,
+		`{"context":{"from":"155","id":"wamid.C","forwarded":true},"from":"1","id":"a","type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"b1","title":"Yes"}}}`: true,
+		`{"from":"1","id":"a","type":"interactive","interactive":{"type":"list_reply","list_reply":{"id":"r","title":"T","description":"D"}}}`:                                               true,
+		`{"from":"1","id":"a","type":"button","button":{"payload":"P","text":"T"},"context":{"from":"2","id":"c","forwarded":null}}`:                                                         true,
+		`{"from":null,"id":"a","extra":{"x":[1]}}`:                                                                  true,
+		`{"from":"1","id":"a","type":"image","image":{"id":"m"}}`:                                                   false,
+		`{"from":"1","id":"a","type":"interactive","interactive":{"type":"nfm_reply","nfm_reply":{"name":"flow"}}}`: false,
+		`{"from":"1","id":"a","text":null}`:                                                                         false,
+		`{"from":"1","id":"a","text":{"body":5}}`:                                                                   false,
+		`{"from":"1","id":"a","timestamp":"1.7e9"}`:                                                                 false,
+		`{"from":"1","id":"a","ID":"b"}`:                                                                            false,
+		`{"from":"1","id":"a","text":{"body":"x","Body":"y"}}`:                                                      false,
+		`{"from":"1","id":"a","text":{"body":"x"},"text":{}}`:                                                       false,
+		`"not an object"`: false,
+	}
+	for _, raw := range []string{`{"profile":{"name":"Sheena"},"wa_id":"16505551234"}`, `{"profile":{"name":"Pablo","username":"pablo.m"},"user_id":"US.1","parent_user_id":"US.ENT.1"}`} {
+		var c wireContact
+		if !quickContact([]byte(raw), &c) {
+			t.Errorf("quickContact gave up on %s", raw)
+		}
+		sameAsUnmarshal(t, []byte(raw))
+	}
+	for raw, quick := range messages {
+		if got := sameAsUnmarshal(t, []byte(raw)); got != quick {
+			t.Errorf("quick decoders read %s: %v, want %v", raw, got, quick)
+		}
+	}
+}
+
+// sameAsUnmarshal fails t unless quickMessage and quickContact, when they read raw, give
+// what json.Unmarshal gives.
+func sameAsUnmarshal(t *testing.T, raw []byte) (quick bool) {
+	t.Helper()
+	var qm, m wireMessage
+	if quickMessage(raw, &qm) {
+		quick = true
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatalf("quickMessage read what json.Unmarshal refuses (%v): %q", err, raw)
+		}
+		if !reflect.DeepEqual(qm, m) {
+			t.Fatalf("quickMessage(%q) = %+v, json.Unmarshal %+v", raw, qm, m)
+		}
+	}
+	var qc, c wireContact
+	if quickContact(raw, &qc) {
+		if err := json.Unmarshal(raw, &c); err != nil {
+			t.Fatalf("quickContact read what json.Unmarshal refuses (%v): %q", err, raw)
+		}
+		if qc != c {
+			t.Fatalf("quickContact(%q) = %+v, json.Unmarshal %+v", raw, qc, c)
+		}
+	}
+	return quick
+}
+
+// FuzzQuickDecoders: quickMessage and quickContact read only what they read exactly as
+// json.Unmarshal does.
+func FuzzQuickDecoders(f *testing.F) {
+	for _, body := range webhookFixtures(f) {
+		var top struct {
+			Entry []struct {
+				Changes []struct {
+					Value struct {
+						Contacts []json.RawMessage `json:"contacts"`
+						Messages []json.RawMessage `json:"messages"`
+					} `json:"value"`
+				} `json:"changes"`
+			} `json:"entry"`
+		}
+		_ = json.Unmarshal(body, &top)
+		for _, e := range top.Entry {
+			for _, c := range e.Changes {
+				for _, raw := range append(c.Value.Contacts, c.Value.Messages...) {
+					f.Add([]byte(raw))
+				}
+			}
+		}
+	}
+	f.Add([]byte(`{"profile":{"name":"A","username":"a"},"wa_id":"1","user_id":"US.1","parent_user_id":"US.ENT.1"}`))
+	f.Add([]byte(`{"context":{"from":"1","id":"c","forwarded":false},"from":"1","id":"a","type":"interactive","interactive":{"type":"list_reply","list_reply":{"id":"r","title":"T\ud83d\ude00","description":"D"}}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		sameAsUnmarshal(t, raw)
+	})
+}
