@@ -527,32 +527,41 @@ func parseMessage(raw json.RawMessage, at itemRef) (*InboundMessage, error) {
 	return m, nil
 }
 
+type wireStatus struct {
+	ID              string            `json:"id"`
+	Status          string            `json:"status"`
+	Timestamp       flexInt           `json:"timestamp"`
+	RecipientID     string            `json:"recipient_id"`
+	RecipientUserID string            `json:"recipient_user_id"`
+	RecipientParent string            `json:"recipient_parent_user_id"`
+	Errors          []wireError       `json:"errors"`
+	BizOpaque       string            `json:"biz_opaque_callback_data"`
+	Pricing         *wirePricing      `json:"pricing"`
+	Conversation    *wireConversation `json:"conversation"`
+}
+
+type wirePricing struct {
+	Billable     bool   `json:"billable"`
+	PricingModel string `json:"pricing_model"`
+	Category     string `json:"category"`
+	Type         string `json:"type"`
+}
+
+type wireConversation struct {
+	ID         string  `json:"id"`
+	Expiration flexInt `json:"expiration_timestamp"`
+	Origin     struct {
+		Type string `json:"type"`
+	} `json:"origin"`
+}
+
 func parseStatus(raw json.RawMessage, at itemRef) (*Status, error) {
-	var w struct {
-		ID              string      `json:"id"`
-		Status          string      `json:"status"`
-		Timestamp       flexInt     `json:"timestamp"`
-		RecipientID     string      `json:"recipient_id"`
-		RecipientUserID string      `json:"recipient_user_id"`
-		RecipientParent string      `json:"recipient_parent_user_id"`
-		Errors          []wireError `json:"errors"`
-		BizOpaque       string      `json:"biz_opaque_callback_data"`
-		Pricing         *struct {
-			Billable     bool   `json:"billable"`
-			PricingModel string `json:"pricing_model"`
-			Category     string `json:"category"`
-			Type         string `json:"type"`
-		} `json:"pricing"`
-		Conversation *struct {
-			ID         string  `json:"id"`
-			Expiration flexInt `json:"expiration_timestamp"`
-			Origin     struct {
-				Type string `json:"type"`
-			} `json:"origin"`
-		} `json:"conversation"`
-	}
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, webhookError(err, at.String())
+	var w wireStatus
+	if !quickStatus(raw, &w) {
+		w = wireStatus{}
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, webhookError(err, at.String())
+		}
 	}
 	if w.ID == "" {
 		return nil, &WebhookError{Path: at.String() + ".id", Msg: "missing status id"}

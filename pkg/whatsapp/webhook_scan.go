@@ -605,10 +605,7 @@ func quickMessage(raw []byte, w *wireMessage) bool {
 			if !once(5) {
 				return false
 			}
-			var raw []byte
-			if raw, ok = s.value(); ok {
-				ok = w.Timestamp.UnmarshalJSON(raw) == nil
-			}
+			ok = s.flexInt(&w.Timestamp)
 		case "text":
 			if !once(6) {
 				return false
@@ -676,12 +673,7 @@ func (s *scanner) context(w *wireMessage) bool {
 				return false
 			}
 			seenForwarded = true
-			switch {
-			case s.literal("true"):
-				c.Forwarded, ok = true, true
-			case s.literal("false"), s.literal("null"):
-				ok = true
-			}
+			ok = s.bool(&c.Forwarded)
 		default:
 			ok = s.other(key, "from", "id", "forwarded")
 		}
@@ -817,4 +809,167 @@ func quickContact(raw []byte, c *wireContact) bool {
 	})
 	s.ws()
 	return ok && s.i == len(s.b)
+}
+
+// wireStatusKeys are the keys encoding/json reads into a wireStatus.
+var wireStatusKeys = []string{"id", "status", "timestamp", "recipient_id", "recipient_user_id", "recipient_parent_user_id",
+	"errors", "biz_opaque_callback_data", "pricing", "conversation"}
+
+// quickStatus reads a status without errors (sent, delivered, read, with pricing and
+// conversation) into w as json.Unmarshal would, or returns false (see quickMessage).
+func quickStatus(raw []byte, w *wireStatus) bool {
+	s := &scanner{b: raw}
+	var seen [9]bool
+	once := func(i int) bool {
+		if seen[i] {
+			return false
+		}
+		seen[i] = true
+		return true
+	}
+	s.ws()
+	ok := s.object(func(key []byte) bool {
+		var ok bool
+		switch string(key) {
+		case "id":
+			if !once(0) {
+				return false
+			}
+			w.ID, ok = s.stringValue()
+		case "status":
+			if !once(1) {
+				return false
+			}
+			w.Status, ok = s.stringValue()
+		case "timestamp":
+			if !once(2) {
+				return false
+			}
+			ok = s.flexInt(&w.Timestamp)
+		case "recipient_id":
+			if !once(3) {
+				return false
+			}
+			w.RecipientID, ok = s.stringValue()
+		case "recipient_user_id":
+			if !once(4) {
+				return false
+			}
+			w.RecipientUserID, ok = s.stringValue()
+		case "recipient_parent_user_id":
+			if !once(5) {
+				return false
+			}
+			w.RecipientParent, ok = s.stringValue()
+		case "biz_opaque_callback_data":
+			if !once(6) {
+				return false
+			}
+			w.BizOpaque, ok = s.stringValue()
+		case "pricing":
+			if !once(7) || !s.at('{') {
+				return false
+			}
+			w.Pricing = &wirePricing{}
+			ok = s.pricing(w.Pricing)
+		case "conversation":
+			if !once(8) || !s.at('{') {
+				return false
+			}
+			w.Conversation = &wireConversation{}
+			ok = s.conversation(w.Conversation)
+		default: // errors are read by encoding/json
+			ok = s.other(key, wireStatusKeys...)
+		}
+		return ok
+	})
+	s.ws()
+	return ok && s.i == len(s.b)
+}
+
+func (s *scanner) pricing(p *wirePricing) bool {
+	var seen [4]bool
+	return s.object(func(key []byte) bool {
+		i := -1
+		switch string(key) {
+		case "billable":
+			i = 0
+		case "pricing_model":
+			i = 1
+		case "category":
+			i = 2
+		case "type":
+			i = 3
+		default:
+			return s.other(key, "billable", "pricing_model", "category", "type")
+		}
+		if seen[i] {
+			return false
+		}
+		seen[i] = true
+		var ok bool
+		switch i {
+		case 0:
+			ok = s.bool(&p.Billable)
+		case 1:
+			p.PricingModel, ok = s.stringValue()
+		case 2:
+			p.Category, ok = s.stringValue()
+		case 3:
+			p.Type, ok = s.stringValue()
+		}
+		return ok
+	})
+}
+
+func (s *scanner) conversation(c *wireConversation) bool {
+	var seen [3]bool
+	return s.object(func(key []byte) bool {
+		i := -1
+		switch string(key) {
+		case "id":
+			i = 0
+		case "expiration_timestamp":
+			i = 1
+		case "origin":
+			i = 2
+		default:
+			return s.other(key, "id", "expiration_timestamp", "origin")
+		}
+		if seen[i] {
+			return false
+		}
+		seen[i] = true
+		var ok bool
+		switch i {
+		case 0:
+			c.ID, ok = s.stringValue()
+		case 1:
+			ok = s.flexInt(&c.Expiration)
+		case 2:
+			ok = s.stringFields(strField{"type", &c.Origin.Type})
+		}
+		return ok
+	})
+}
+
+// bool reads true or false (null leaves b as it is), as encoding/json does.
+func (s *scanner) bool(b *bool) bool {
+	switch {
+	case s.literal("true"):
+		*b = true
+	case s.literal("false"):
+		*b = false
+	case s.literal("null"):
+	default:
+		return false
+	}
+	return true
+}
+
+// flexInt reads a timestamp as encoding/json does through flexInt.UnmarshalJSON (which
+// gets any value, null included); an odd one returns false.
+func (s *scanner) flexInt(f *flexInt) bool {
+	raw, ok := s.value()
+	return ok && f.UnmarshalJSON(raw) == nil
 }

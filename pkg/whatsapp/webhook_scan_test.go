@@ -186,6 +186,21 @@ func TestQuickDecodersReadCommonParts(t *testing.T) {
 		}
 		sameAsUnmarshal(t, []byte(raw))
 	}
+	statuses := map[string]bool{ // raw → read by quickStatus
+		`{"id":"wamid.S","status":"delivered","timestamp":"1750263773","recipient_id":"1","pricing":{"billable":true,"pricing_model":"PMP","category":"utility","type":"regular"}}`:                                                                                            true,
+		`{"id":"s","status":"sent","timestamp":1,"recipient_user_id":"US.1","recipient_parent_user_id":"US.ENT.1","biz_opaque_callback_data":"gtc:1:2","conversation":{"id":"c","expiration_timestamp":"1750086400","origin":{"type":"utility"}},"pricing":{"billable":null}}`: true,
+		`{"id":"s","status":"failed","errors":[{"code":131026}]}`:   false,
+		`{"id":"s","status":"read","pricing":{"billable":"yes"}}`:   false,
+		`{"id":"s","status":"read","conversation":null}`:            false,
+		`{"id":"s","status":"read","conversation":{"origin":null}}`: false,
+	}
+	for raw, quick := range statuses {
+		var w wireStatus
+		if got := quickStatus([]byte(raw), &w); got != quick {
+			t.Errorf("quickStatus read %s: %v, want %v", raw, got, quick)
+		}
+		sameAsUnmarshal(t, []byte(raw))
+	}
 	for raw, quick := range messages {
 		if got := sameAsUnmarshal(t, []byte(raw)); got != quick {
 			t.Errorf("quick decoders read %s: %v, want %v", raw, got, quick)
@@ -193,7 +208,7 @@ func TestQuickDecodersReadCommonParts(t *testing.T) {
 	}
 }
 
-// sameAsUnmarshal fails t unless quickMessage and quickContact, when they read raw, give
+// sameAsUnmarshal fails t unless quickMessage, quickStatus and quickContact, when they read raw, give
 // what json.Unmarshal gives.
 func sameAsUnmarshal(t *testing.T, raw []byte) (quick bool) {
 	t.Helper()
@@ -205,6 +220,15 @@ func sameAsUnmarshal(t *testing.T, raw []byte) (quick bool) {
 		}
 		if !reflect.DeepEqual(qm, m) {
 			t.Fatalf("quickMessage(%q) = %+v, json.Unmarshal %+v", raw, qm, m)
+		}
+	}
+	var qs, st wireStatus
+	if quickStatus(raw, &qs) {
+		if err := json.Unmarshal(raw, &st); err != nil {
+			t.Fatalf("quickStatus read what json.Unmarshal refuses (%v): %q", err, raw)
+		}
+		if !reflect.DeepEqual(qs, st) {
+			t.Fatalf("quickStatus(%q) = %+v, json.Unmarshal %+v", raw, qs, st)
 		}
 	}
 	var qc, c wireContact
@@ -219,7 +243,7 @@ func sameAsUnmarshal(t *testing.T, raw []byte) (quick bool) {
 	return quick
 }
 
-// FuzzQuickDecoders: quickMessage and quickContact read only what they read exactly as
+// FuzzQuickDecoders: quickMessage, quickStatus and quickContact read only what they read exactly as
 // json.Unmarshal does.
 func FuzzQuickDecoders(f *testing.F) {
 	for _, body := range webhookFixtures(f) {
@@ -229,6 +253,7 @@ func FuzzQuickDecoders(f *testing.F) {
 					Value struct {
 						Contacts []json.RawMessage `json:"contacts"`
 						Messages []json.RawMessage `json:"messages"`
+						Statuses []json.RawMessage `json:"statuses"`
 					} `json:"value"`
 				} `json:"changes"`
 			} `json:"entry"`
@@ -236,7 +261,7 @@ func FuzzQuickDecoders(f *testing.F) {
 		_ = json.Unmarshal(body, &top)
 		for _, e := range top.Entry {
 			for _, c := range e.Changes {
-				for _, raw := range append(c.Value.Contacts, c.Value.Messages...) {
+				for _, raw := range append(append(c.Value.Contacts, c.Value.Messages...), c.Value.Statuses...) {
 					f.Add([]byte(raw))
 				}
 			}
