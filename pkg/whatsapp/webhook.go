@@ -711,7 +711,8 @@ func truncate(s string, n int) string {
 }
 
 // cloneRaw normalises an absent raw value to nil. encoding/json already copies RawMessage
-// values out of the input, so events never alias the request body.
+// values out of the input, and the one-pass reader copies what events keep (rawArena),
+// so events never alias the request body.
 func cloneRaw(r json.RawMessage) json.RawMessage {
 	if len(r) == 0 || string(r) == "null" {
 		return nil
