@@ -198,6 +198,9 @@ func joinReason(path, msg string) string {
 	return path + ": " + msg
 }
 
+// The one-pass reader (webhook_scan.go) reads this struct too, without reflection: a
+// field added here needs its key in changeValue there (or it is skipped silently) and, to be read
+// on the quick path, a case in changeValue.
 type wireValue struct {
 	Metadata struct {
 		DisplayPhoneNumber string `json:"display_phone_number"`
@@ -210,6 +213,9 @@ type wireValue struct {
 	UserPreferences []json.RawMessage `json:"user_preferences"`
 }
 
+// The one-pass reader (webhook_scan.go) reads this struct too, without reflection: a
+// field added here needs its key in quickContact there (or it is skipped silently) and, to be read
+// on the quick path, a case in quickContact.
 type wireContact struct {
 	Profile struct {
 		Name     string `json:"name"`
@@ -389,6 +395,9 @@ type wireMedia struct {
 	Voice    bool   `json:"voice"`
 }
 
+// The one-pass reader (webhook_scan.go) reads this struct too, without reflection: a
+// field added here needs its key in wireMessageKeys there (or it is skipped silently) and, to be read
+// on the quick path, a case in quickMessage.
 type wireMessage struct {
 	From             string  `json:"from"`
 	FromUserID       string  `json:"from_user_id"`
@@ -527,6 +536,9 @@ func parseMessage(raw json.RawMessage, at itemRef) (*InboundMessage, error) {
 	return m, nil
 }
 
+// The one-pass reader (webhook_scan.go) reads this struct too, without reflection: a
+// field added here needs its key in wireStatusKeys there (or it is skipped silently) and, to be read
+// on the quick path, a case in quickStatus.
 type wireStatus struct {
 	ID              string            `json:"id"`
 	Status          string            `json:"status"`
