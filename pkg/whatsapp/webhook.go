@@ -199,8 +199,8 @@ func joinReason(path, msg string) string {
 }
 
 // The one-pass reader (webhook_scan.go) reads this struct too, without reflection: a
-// field added here needs its key in changeValue there (or it is skipped silently) and, to be read
-// on the quick path, a case in changeValue.
+// field added here needs its key in wireValueKeys there (TestQuickKeys checks) and a case
+// in changeValue.
 type wireValue struct {
 	Metadata struct {
 		DisplayPhoneNumber string `json:"display_phone_number"`
@@ -214,8 +214,8 @@ type wireValue struct {
 }
 
 // The one-pass reader (webhook_scan.go) reads this struct too, without reflection: a
-// field added here needs its key in quickContact there (or it is skipped silently) and, to be read
-// on the quick path, a case in quickContact.
+// field added here needs its key in wireContactKeys there (TestQuickKeys checks) and, to
+// be read on the quick path, a case in quickContact.
 type wireContact struct {
 	Profile struct {
 		Name     string `json:"name"`
@@ -396,8 +396,8 @@ type wireMedia struct {
 }
 
 // The one-pass reader (webhook_scan.go) reads this struct too, without reflection: a
-// field added here needs its key in wireMessageKeys there (or it is skipped silently) and, to be read
-// on the quick path, a case in quickMessage.
+// field added here needs its key in wireMessageKeys there (TestQuickKeys checks) and, to
+// be read on the quick path, a case in quickMessage.
 type wireMessage struct {
 	From             string  `json:"from"`
 	FromUserID       string  `json:"from_user_id"`
@@ -537,8 +537,8 @@ func parseMessage(raw json.RawMessage, at itemRef) (*InboundMessage, error) {
 }
 
 // The one-pass reader (webhook_scan.go) reads this struct too, without reflection: a
-// field added here needs its key in wireStatusKeys there (or it is skipped silently) and, to be read
-// on the quick path, a case in quickStatus.
+// field added here needs its key in wireStatusKeys there (TestQuickKeys checks) and, to
+// be read on the quick path, a case in quickStatus.
 type wireStatus struct {
 	ID              string            `json:"id"`
 	Status          string            `json:"status"`

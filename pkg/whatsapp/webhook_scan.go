@@ -205,6 +205,9 @@ func (s *scanner) change(ref changeRef, changes *[]scannedChange) bool {
 	return true
 }
 
+// wireValueKeys are the keys encoding/json reads into a wireValue (TestQuickKeys).
+var wireValueKeys = []string{"metadata", "contacts", "messages", "statuses", "errors", "user_preferences"}
+
 // changeValue reads a change value into v as json.Unmarshal into a wireValue would.
 func (s *scanner) changeValue(v *wireValue) bool {
 	var seen [6]bool
@@ -230,7 +233,7 @@ func (s *scanner) changeValue(v *wireValue) bool {
 		case "user_preferences":
 			return once(5) && s.rawList(&v.UserPreferences)
 		}
-		return s.other(key, "metadata", "contacts", "messages", "statuses", "errors", "user_preferences")
+		return s.other(key, wireValueKeys...)
 	})
 }
 
@@ -551,7 +554,7 @@ func (s *scanner) digits() bool {
 	return s.i > start
 }
 
-// wireMessageKeys are the keys encoding/json reads into a wireMessage.
+// wireMessageKeys are the keys encoding/json reads into a wireMessage (TestQuickKeys).
 var wireMessageKeys = []string{"from", "from_user_id", "from_parent_user_id", "id", "timestamp", "type", "context", "text",
 	"interactive", "button", "image", "video", "audio", "document", "sticker", "location", "contacts", "reaction",
 	"order", "system", "referral", "errors"}
@@ -769,6 +772,9 @@ func (s *scanner) stringFields(fields ...strField) bool {
 	})
 }
 
+// wireContactKeys are the keys encoding/json reads into a wireContact (TestQuickKeys).
+var wireContactKeys = []string{"profile", "wa_id", "user_id", "parent_user_id"}
+
 // quickContact reads a value.contacts entry as json.Unmarshal into a wireContact would, or
 // returns false (see quickMessage).
 func quickContact(raw []byte, c *wireContact) bool {
@@ -803,7 +809,7 @@ func quickContact(raw []byte, c *wireContact) bool {
 			seenParent = true
 			c.ParentUserID, ok = s.stringValue()
 		default:
-			ok = s.other(key, "profile", "wa_id", "user_id", "parent_user_id")
+			ok = s.other(key, wireContactKeys...)
 		}
 		return ok
 	})
@@ -811,7 +817,7 @@ func quickContact(raw []byte, c *wireContact) bool {
 	return ok && s.i == len(s.b)
 }
 
-// wireStatusKeys are the keys encoding/json reads into a wireStatus.
+// wireStatusKeys are the keys encoding/json reads into a wireStatus (TestQuickKeys).
 var wireStatusKeys = []string{"id", "status", "timestamp", "recipient_id", "recipient_user_id", "recipient_parent_user_id",
 	"errors", "biz_opaque_callback_data", "pricing", "conversation"}
 

@@ -273,3 +273,119 @@ func FuzzQuickDecoders(f *testing.F) {
 		sameAsUnmarshal(t, raw)
 	})
 }
+
+// TestQuickKeys: the one-pass reader knows every key encoding/json reads into the wire
+// structs, so a field added to one cannot be skipped silently by the quick path (an
+// unknown key is passed over; a known one it does not read makes it give up).
+func TestQuickKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		typ  reflect.Type
+		keys []string
+	}{
+		{"wireValue", reflect.TypeFor[wireValue](), wireValueKeys},
+		{"wireContact", reflect.TypeFor[wireContact](), wireContactKeys},
+		{"wireMessage", reflect.TypeFor[wireMessage](), wireMessageKeys},
+		{"wireStatus", reflect.TypeFor[wireStatus](), wireStatusKeys},
+	}
+	for _, tt := range tests {
+		var want []string
+		for f := range tt.typ.Fields() {
+			want = append(want, strings.Split(f.Tag.Get("json"), ",")[0])
+		}
+		if strings.Join(want, " ") != strings.Join(tt.keys, " ") {
+			t.Errorf("%s reads %v, the one-pass reader knows %v", tt.name, want, tt.keys)
+		}
+	}
+}
+
+// TestQuickDecodersReadWholeParts: each nested part the quick decoders read (text,
+// context, interactive, button, pricing, conversation, profile, metadata), with every
+// field its wire struct has set, is read by them and equals json.Unmarshal: a field added
+// to one of these structs fails here until the quick decoder reads it.
+func TestQuickDecodersReadWholeParts(t *testing.T) {
+	var m wireMessage
+	var st wireStatus
+	var c wireContact
+	var v wireValue
+	full := func(p any) any {
+		t.Helper()
+		fill(reflect.ValueOf(p).Elem())
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var generic any
+		if err := json.Unmarshal(b, &generic); err != nil {
+			t.Fatal(err)
+		}
+		return dropNulls(generic)
+	}
+	enc := func(obj map[string]any) []byte {
+		b, err := json.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	parts := map[string][]byte{
+		"message text":        enc(map[string]any{"id": "a", "from": "1", "text": full(&m.Text)}),
+		"message context":     enc(map[string]any{"id": "a", "from": "1", "context": full(&m.Context)}),
+		"message interactive": enc(map[string]any{"id": "a", "from": "1", "interactive": full(&m.Interactive)}),
+		"message button":      enc(map[string]any{"id": "a", "from": "1", "button": full(&m.Button)}),
+		"status pricing":      enc(map[string]any{"id": "s", "status": "sent", "pricing": full(&st.Pricing)}),
+		"status conversation": enc(map[string]any{"id": "s", "status": "sent", "conversation": full(&st.Conversation)}),
+		"contact profile":     enc(map[string]any{"wa_id": "1", "profile": full(&c.Profile)}),
+	}
+	for name, raw := range parts {
+		var qm wireMessage
+		var qs wireStatus
+		var qc wireContact
+		if !quickMessage(raw, &qm) && !quickStatus(raw, &qs) && !quickContact(raw, &qc) {
+			t.Errorf("%s: no quick decoder reads %s", name, raw)
+		}
+		sameAsUnmarshal(t, raw)
+	}
+	body := enc(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{"id": "1", "changes": []any{
+		map[string]any{"field": "messages", "value": map[string]any{"metadata": full(&v.Metadata)}}}}}})
+	if !sameAsByLevel(t, body) {
+		t.Errorf("the one-pass reader gave up on %s", body)
+	}
+}
+
+// fill sets every string, bool, number and struct pointer under v to a non-zero value;
+// slices and raw JSON stay nil.
+func fill(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int64:
+		v.SetInt(17)
+	case reflect.Float64:
+		v.SetFloat(1.5)
+	case reflect.Pointer:
+		if v.Type().Elem().Kind() == reflect.Struct {
+			v.Set(reflect.New(v.Type().Elem()))
+			fill(v.Elem())
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fill(v.Field(i))
+		}
+	}
+}
+
+func dropNulls(v any) any {
+	if m, ok := v.(map[string]any); ok {
+		for k, e := range m {
+			if e == nil {
+				delete(m, k)
+			} else {
+				m[k] = dropNulls(e)
+			}
+		}
+	}
+	return v
+}
