@@ -40,29 +40,18 @@ type scannedChange struct {
 func parseWebhookOnePass(body []byte) (events []Event, ok bool) {
 	s := &scanner{b: body}
 	var (
-		changes               []scannedChange
-		object                string
-		seenObject, seenEntry bool
+		changes []scannedChange
+		object  string
 	)
 	s.ws()
-	ok = s.object(func(key []byte) bool {
-		switch string(key) {
+	ok = s.fields(topKeys, func(key string) (ok bool) {
+		switch key {
 		case "object":
-			if seenObject {
-				return false
-			}
-			seenObject = true
-			var ok bool
 			object, ok = s.stringValue()
-			return ok
 		case "entry":
-			if seenEntry {
-				return false
-			}
-			seenEntry = true
-			return s.arrayOrNull(func(i int) bool { return s.entry(i, &changes) })
+			ok = s.arrayOrNull(func(i int) bool { return s.entry(i, &changes) })
 		}
-		return s.other(key, "object", "entry")
+		return ok
 	})
 	if !ok {
 		return nil, false
@@ -111,6 +100,15 @@ func (a *rawArena) keep(raw json.RawMessage) json.RawMessage {
 	return a.buf[start:len(a.buf):len(a.buf)] // full slice: an append to one Raw cannot overwrite the next
 }
 
+// The keys of the frame's objects, as encoding/json reads them into parseWebhookByLevel's
+// structs.
+var (
+	topKeys      = []string{"object", "entry"}
+	entryKeys    = []string{"id", "time", "changes"}
+	changeKeys   = []string{"field", "value"}
+	metadataKeys = []string{"display_phone_number", "phone_number_id"}
+)
+
 // entry reads entry[i] into changes.
 func (s *scanner) entry(i int, changes *[]scannedChange) bool {
 	if !s.at('{') {
@@ -118,36 +116,19 @@ func (s *scanner) entry(i int, changes *[]scannedChange) bool {
 	}
 	first := len(*changes)
 	var (
-		id                            string
-		rawTime                       []byte
-		seenID, seenTime, seenChanges bool
+		id      string
+		rawTime []byte
 	)
-	ok := s.object(func(key []byte) bool {
-		switch string(key) {
+	ok := s.fields(entryKeys, func(key string) (ok bool) {
+		switch key {
 		case "id":
-			if seenID {
-				return false
-			}
-			seenID = true
-			var ok bool
 			id, ok = s.stringValue()
-			return ok
 		case "time":
-			if seenTime {
-				return false
-			}
-			seenTime = true
-			var ok bool
 			rawTime, ok = s.value()
-			return ok
 		case "changes":
-			if seenChanges {
-				return false
-			}
-			seenChanges = true
-			return s.arrayOrNull(func(j int) bool { return s.change(changeRef{i, j}, changes) })
+			ok = s.arrayOrNull(func(j int) bool { return s.change(changeRef{i, j}, changes) })
 		}
-		return s.other(key, "id", "time", "changes")
+		return ok
 	})
 	if !ok {
 		return false
@@ -169,37 +150,24 @@ func (s *scanner) change(ref changeRef, changes *[]scannedChange) bool {
 	if !s.at('{') {
 		return false
 	}
-	var (
-		c                    scannedChange
-		seenField, seenValue bool
-	)
-	c.ref = ref
-	ok := s.object(func(key []byte) bool {
-		switch string(key) {
+	c := scannedChange{ref: ref}
+	ok := s.fields(changeKeys, func(key string) (ok bool) {
+		switch key {
 		case "field":
-			if seenField {
-				return false
-			}
-			seenField = true
-			var ok bool
 			c.base.Field, ok = s.stringValue()
-			return ok
 		case "value":
-			if seenValue || !s.at('{') {
-				return false // a missing, null or odd value is cut out by level
+			if !s.at('{') {
+				return false // a null or odd value is cut out by level
 			}
-			seenValue = true
 			start := s.i
-			if !s.changeValue(&c.v) {
-				return false
+			if ok = s.changeValue(&c.v); ok {
+				c.value = s.b[start:s.i:s.i]
 			}
-			c.value = s.b[start:s.i:s.i]
-			return true
 		}
-		return s.other(key, "field", "value")
+		return ok
 	})
-	if !ok || !seenValue {
-		return false
+	if !ok || c.value == nil {
+		return false // and a change without a value
 	}
 	*changes = append(*changes, c)
 	return true
@@ -210,57 +178,33 @@ var wireValueKeys = []string{"metadata", "contacts", "messages", "statuses", "er
 
 // changeValue reads a change value into v as json.Unmarshal into a wireValue would.
 func (s *scanner) changeValue(v *wireValue) bool {
-	var seen [6]bool
-	once := func(i int) bool {
-		if seen[i] {
-			return false
-		}
-		seen[i] = true
-		return true
-	}
-	return s.object(func(key []byte) bool {
-		switch string(key) {
+	return s.fields(wireValueKeys, func(key string) (ok bool) {
+		switch key {
 		case "metadata":
-			return once(0) && s.metadata(v)
+			if s.at('n') {
+				return s.literal("null")
+			}
+			ok = s.fields(metadataKeys, func(key string) (ok bool) {
+				switch key {
+				case "display_phone_number":
+					v.Metadata.DisplayPhoneNumber, ok = s.stringValue()
+				case "phone_number_id":
+					v.Metadata.PhoneNumberID, ok = s.stringValue()
+				}
+				return ok
+			})
 		case "contacts":
-			return once(1) && s.rawList(&v.Contacts)
+			ok = s.rawList(&v.Contacts)
 		case "messages":
-			return once(2) && s.rawList(&v.Messages)
+			ok = s.rawList(&v.Messages)
 		case "statuses":
-			return once(3) && s.rawList(&v.Statuses)
+			ok = s.rawList(&v.Statuses)
 		case "errors":
-			return once(4) && s.rawList(&v.Errors)
+			ok = s.rawList(&v.Errors)
 		case "user_preferences":
-			return once(5) && s.rawList(&v.UserPreferences)
+			ok = s.rawList(&v.UserPreferences)
 		}
-		return s.other(key, wireValueKeys...)
-	})
-}
-
-func (s *scanner) metadata(v *wireValue) bool {
-	if s.at('n') {
-		return s.literal("null")
-	}
-	var seenDisplay, seenID bool
-	return s.object(func(key []byte) bool {
-		var ok bool
-		switch string(key) {
-		case "display_phone_number":
-			if seenDisplay {
-				return false
-			}
-			seenDisplay = true
-			v.Metadata.DisplayPhoneNumber, ok = s.stringValue()
-			return ok
-		case "phone_number_id":
-			if seenID {
-				return false
-			}
-			seenID = true
-			v.Metadata.PhoneNumberID, ok = s.stringValue()
-			return ok
-		}
-		return s.other(key, "display_phone_number", "phone_number_id")
+		return ok
 	})
 }
 
@@ -350,6 +294,25 @@ func (s *scanner) object(member func(key []byte) bool) bool {
 			return false
 		}
 	}
+}
+
+// fields walks the object at i, calling read with i at the value of each key in keys,
+// which must pass over it and may say false to give up. A key given twice makes it give
+// up (encoding/json would merge or overwrite); other keys are passed over (see other).
+func (s *scanner) fields(keys []string, read func(key string) bool) bool {
+	var seen uint64 // a bit per key in keys
+	return s.object(func(key []byte) bool {
+		for i, k := range keys {
+			if string(key) == k {
+				if seen&(1<<i) != 0 {
+					return false
+				}
+				seen |= 1 << i
+				return read(k)
+			}
+		}
+		return s.other(key, keys...)
+	})
 }
 
 // array walks the array at i, calling elem with i at each element; elem must pass over it.
@@ -567,83 +530,47 @@ var wireMessageKeys = []string{"from", "from_user_id", "from_parent_user_id", "i
 // in another case, it returns false and parseMessage uses json.Unmarshal.
 func quickMessage(raw []byte, w *wireMessage) bool {
 	s := &scanner{b: raw}
-	var seen [10]bool
-	once := func(i int) bool {
-		if seen[i] {
-			return false
-		}
-		seen[i] = true
-		return true
-	}
 	s.ws()
-	ok := s.object(func(key []byte) bool {
-		var ok bool
-		switch string(key) {
+	ok := s.fields(wireMessageKeys, func(key string) (ok bool) {
+		switch key {
 		case "from":
-			if !once(0) {
-				return false
-			}
 			w.From, ok = s.stringValue()
 		case "from_user_id":
-			if !once(1) {
-				return false
-			}
 			w.FromUserID, ok = s.stringValue()
 		case "from_parent_user_id":
-			if !once(2) {
-				return false
-			}
 			w.FromParentUserID, ok = s.stringValue()
 		case "id":
-			if !once(3) {
-				return false
-			}
 			w.ID, ok = s.stringValue()
 		case "type":
-			if !once(4) {
-				return false
-			}
 			w.Type, ok = s.stringValue()
 		case "timestamp":
-			if !once(5) {
-				return false
-			}
 			ok = s.flexInt(&w.Timestamp)
 		case "text":
-			if !once(6) {
-				return false
-			}
 			w.Text = &struct {
 				Body string `json:"body"`
 			}{}
 			ok = s.stringFields(strField{"body", &w.Text.Body})
 		case "context":
-			if !once(7) {
-				return false
-			}
 			ok = s.context(w)
 		case "interactive":
-			if !once(8) {
-				return false
-			}
 			ok = s.interactive(w)
 		case "button":
-			if !once(9) {
-				return false
-			}
 			w.Button = &struct {
 				Payload string `json:"payload"`
 				Text    string `json:"text"`
 			}{}
 			ok = s.stringFields(strField{"payload", &w.Button.Payload}, strField{"text", &w.Button.Text})
-		default:
-			ok = s.other(key, wireMessageKeys...)
-		}
+		} // any other field (media, location, …) is read by encoding/json
 		return ok
 	})
 	s.ws()
 	return ok && s.i == len(s.b)
 }
+
+var (
+	contextKeys     = []string{"from", "id", "forwarded"}
+	interactiveKeys = []string{"type", "button_reply", "list_reply", "nfm_reply"}
+)
 
 func (s *scanner) context(w *wireMessage) bool {
 	if !s.at('{') {
@@ -655,30 +582,14 @@ func (s *scanner) context(w *wireMessage) bool {
 		Forwarded bool   `json:"forwarded"`
 	}{}
 	c := w.Context
-	var seenFrom, seenID, seenForwarded bool
-	return s.object(func(key []byte) bool {
-		var ok bool
-		switch string(key) {
+	return s.fields(contextKeys, func(key string) (ok bool) {
+		switch key {
 		case "from":
-			if seenFrom {
-				return false
-			}
-			seenFrom = true
 			c.From, ok = s.stringValue()
 		case "id":
-			if seenID {
-				return false
-			}
-			seenID = true
 			c.ID, ok = s.stringValue()
 		case "forwarded":
-			if seenForwarded {
-				return false
-			}
-			seenForwarded = true
 			ok = s.bool(&c.Forwarded)
-		default:
-			ok = s.other(key, "from", "id", "forwarded")
 		}
 		return ok
 	})
@@ -702,38 +613,24 @@ func (s *scanner) interactive(w *wireMessage) bool {
 		NFMReply json.RawMessage `json:"nfm_reply"`
 	}{}
 	w.Interactive = in
-	var seenType bool
-	return s.object(func(key []byte) bool {
-		var ok bool
-		switch string(key) {
+	return s.fields(interactiveKeys, func(key string) (ok bool) {
+		switch key {
 		case "type":
-			if seenType {
-				return false
-			}
-			seenType = true
 			in.Type, ok = s.stringValue()
 		case "button_reply":
-			if in.ButtonReply != nil {
-				return false
-			}
 			in.ButtonReply = &struct {
 				ID    string `json:"id"`
 				Title string `json:"title"`
 			}{}
 			ok = s.stringFields(strField{"id", &in.ButtonReply.ID}, strField{"title", &in.ButtonReply.Title})
 		case "list_reply":
-			if in.ListReply != nil {
-				return false
-			}
 			in.ListReply = &struct {
 				ID          string `json:"id"`
 				Title       string `json:"title"`
 				Description string `json:"description"`
 			}{}
 			ok = s.stringFields(strField{"id", &in.ListReply.ID}, strField{"title", &in.ListReply.Title}, strField{"description", &in.ListReply.Description})
-		default: // nfm_reply is read by encoding/json
-			ok = s.other(key, "type", "button_reply", "list_reply", "nfm_reply")
-		}
+		} // nfm_reply is read by encoding/json
 		return ok
 	})
 }
@@ -779,37 +676,17 @@ var wireContactKeys = []string{"profile", "wa_id", "user_id", "parent_user_id"}
 // returns false (see quickMessage).
 func quickContact(raw []byte, c *wireContact) bool {
 	s := &scanner{b: raw}
-	var seenProfile, seenWaID, seenUser, seenParent bool
 	s.ws()
-	ok := s.object(func(key []byte) bool {
-		var ok bool
-		switch string(key) {
+	ok := s.fields(wireContactKeys, func(key string) (ok bool) {
+		switch key {
 		case "profile":
-			if seenProfile {
-				return false
-			}
-			seenProfile = true
 			ok = s.stringFields(strField{"name", &c.Profile.Name}, strField{"username", &c.Profile.Username})
 		case "wa_id":
-			if seenWaID {
-				return false
-			}
-			seenWaID = true
 			c.WaID, ok = s.stringValue()
 		case "user_id":
-			if seenUser {
-				return false
-			}
-			seenUser = true
 			c.UserID, ok = s.stringValue()
 		case "parent_user_id":
-			if seenParent {
-				return false
-			}
-			seenParent = true
 			c.ParentUserID, ok = s.stringValue()
-		default:
-			ok = s.other(key, wireContactKeys...)
 		}
 		return ok
 	})
@@ -825,103 +702,51 @@ var wireStatusKeys = []string{"id", "status", "timestamp", "recipient_id", "reci
 // conversation) into w as json.Unmarshal would, or returns false (see quickMessage).
 func quickStatus(raw []byte, w *wireStatus) bool {
 	s := &scanner{b: raw}
-	var seen [9]bool
-	once := func(i int) bool {
-		if seen[i] {
-			return false
-		}
-		seen[i] = true
-		return true
-	}
 	s.ws()
-	ok := s.object(func(key []byte) bool {
-		var ok bool
-		switch string(key) {
+	ok := s.fields(wireStatusKeys, func(key string) (ok bool) {
+		switch key {
 		case "id":
-			if !once(0) {
-				return false
-			}
 			w.ID, ok = s.stringValue()
 		case "status":
-			if !once(1) {
-				return false
-			}
 			w.Status, ok = s.stringValue()
 		case "timestamp":
-			if !once(2) {
-				return false
-			}
 			ok = s.flexInt(&w.Timestamp)
 		case "recipient_id":
-			if !once(3) {
-				return false
-			}
 			w.RecipientID, ok = s.stringValue()
 		case "recipient_user_id":
-			if !once(4) {
-				return false
-			}
 			w.RecipientUserID, ok = s.stringValue()
 		case "recipient_parent_user_id":
-			if !once(5) {
-				return false
-			}
 			w.RecipientParent, ok = s.stringValue()
 		case "biz_opaque_callback_data":
-			if !once(6) {
-				return false
-			}
 			w.BizOpaque, ok = s.stringValue()
 		case "pricing":
-			if !once(7) || !s.at('{') {
-				return false
-			}
 			w.Pricing = &wirePricing{}
 			ok = s.pricing(w.Pricing)
 		case "conversation":
-			if !once(8) || !s.at('{') {
-				return false
-			}
 			w.Conversation = &wireConversation{}
 			ok = s.conversation(w.Conversation)
-		default: // errors are read by encoding/json
-			ok = s.other(key, wireStatusKeys...)
-		}
+		} // errors are read by encoding/json
 		return ok
 	})
 	s.ws()
 	return ok && s.i == len(s.b)
 }
 
+var (
+	pricingKeys      = []string{"billable", "pricing_model", "category", "type"}
+	conversationKeys = []string{"id", "expiration_timestamp", "origin"}
+)
+
 func (s *scanner) pricing(p *wirePricing) bool {
-	var seen [4]bool
-	return s.object(func(key []byte) bool {
-		i := -1
-		switch string(key) {
+	return s.at('{') && s.fields(pricingKeys, func(key string) (ok bool) {
+		switch key {
 		case "billable":
-			i = 0
-		case "pricing_model":
-			i = 1
-		case "category":
-			i = 2
-		case "type":
-			i = 3
-		default:
-			return s.other(key, "billable", "pricing_model", "category", "type")
-		}
-		if seen[i] {
-			return false
-		}
-		seen[i] = true
-		var ok bool
-		switch i {
-		case 0:
 			ok = s.bool(&p.Billable)
-		case 1:
+		case "pricing_model":
 			p.PricingModel, ok = s.stringValue()
-		case 2:
+		case "category":
 			p.Category, ok = s.stringValue()
-		case 3:
+		case "type":
 			p.Type, ok = s.stringValue()
 		}
 		return ok
@@ -929,30 +754,13 @@ func (s *scanner) pricing(p *wirePricing) bool {
 }
 
 func (s *scanner) conversation(c *wireConversation) bool {
-	var seen [3]bool
-	return s.object(func(key []byte) bool {
-		i := -1
-		switch string(key) {
+	return s.at('{') && s.fields(conversationKeys, func(key string) (ok bool) {
+		switch key {
 		case "id":
-			i = 0
-		case "expiration_timestamp":
-			i = 1
-		case "origin":
-			i = 2
-		default:
-			return s.other(key, "id", "expiration_timestamp", "origin")
-		}
-		if seen[i] {
-			return false
-		}
-		seen[i] = true
-		var ok bool
-		switch i {
-		case 0:
 			c.ID, ok = s.stringValue()
-		case 1:
+		case "expiration_timestamp":
 			ok = s.flexInt(&c.Expiration)
-		case 2:
+		case "origin":
 			ok = s.stringFields(strField{"type", &c.Origin.Type})
 		}
 		return ok
