@@ -15,6 +15,12 @@ package whatsapp
 // the level-by-level parser, which cuts the odd part out exactly where it is, reads the
 // body instead. An odd message or status inside a well-formed frame is read by the shared
 // code and needs no fallback.
+//
+// That shared code reads the messages, statuses and contacts seen most (text, replies,
+// button and list replies; statuses without errors) with quickMessage, quickStatus and
+// quickContact below: typed, without encoding/json's reflection, with json.Unmarshal for
+// anything else. FuzzParseWebhookOnePass and FuzzQuickDecoders hold both readers to
+// encoding/json's answers.
 
 import (
 	"bytes"
