@@ -72,13 +72,13 @@ func VerifySignature(body []byte, header, appSecret string) error {
 	if !ok || len(hexMAC) != sha256.Size*2 {
 		return ErrSignatureMalformed
 	}
-	got, err := hex.DecodeString(hexMAC)
-	if err != nil {
+	var got, want [sha256.Size]byte // on the stack: no copy of the header or the MAC
+	if _, err := hex.Decode(got[:], []byte(hexMAC)); err != nil {
 		return ErrSignatureMalformed
 	}
 	m := hmac.New(sha256.New, []byte(appSecret))
 	m.Write(body)
-	if !hmac.Equal(got, m.Sum(nil)) {
+	if !hmac.Equal(got[:], m.Sum(want[:0])) {
 		return ErrSignatureMismatch
 	}
 	return nil
@@ -110,6 +110,17 @@ func (e *WebhookError) Error() string {
 // path and problem as Reason, and the rest is parsed: one odd message must not make Meta
 // retry, and finally drop, the good ones sent with it.
 func ParseWebhook(body []byte) ([]Event, error) {
+	if events, ok := parseWebhookOnePass(body); ok {
+		return events, nil
+	}
+	return parseWebhookByLevel(body)
+}
+
+// parseWebhookByLevel is ParseWebhook decoding the body level by level (top, entry,
+// change, value, then each message or status), so that an odd part is cut out exactly
+// where it is. It is the reference for parseWebhookOnePass, which reads the common, clean
+// body in one pass and gives up on anything odd.
+func parseWebhookByLevel(body []byte) ([]Event, error) {
 	var top struct {
 		Object string            `json:"object"`
 		Entry  []json.RawMessage `json:"entry"`
@@ -122,13 +133,14 @@ func ParseWebhook(body []byte) ([]Event, error) {
 	}
 	var events []Event
 	for i, rawEntry := range top.Entry {
-		events = parseEntry(events, rawEntry, fmt.Sprintf("entry[%d]", i))
+		events = parseEntry(events, rawEntry, i)
 	}
 	return events, nil
 }
 
 // parseEntry appends the events of one entry.
-func parseEntry(events []Event, rawEntry json.RawMessage, path string) []Event {
+func parseEntry(events []Event, rawEntry json.RawMessage, i int) []Event {
+	path := fmt.Sprintf("entry[%d]", i)
 	var entry struct {
 		ID      string            `json:"id"`
 		Time    json.RawMessage   `json:"time"`
@@ -139,7 +151,7 @@ func parseEntry(events []Event, rawEntry json.RawMessage, path string) []Event {
 			ID string `json:"id"`
 		}
 		_ = json.Unmarshal(rawEntry, &id) // best effort: which account the odd entry is from
-		return append(events, unreadable(Event{WABAID: id.ID}, rawEntry, err))
+		return append(events, unreadable(nil, Event{WABAID: id.ID}, rawEntry, err))
 	}
 	base := Event{WABAID: entry.ID}
 	var t flexInt
@@ -153,25 +165,25 @@ func parseEntry(events []Event, rawEntry json.RawMessage, path string) []Event {
 			Value json.RawMessage `json:"value"`
 		}
 		if err := decode(rawChange, &change, changePath); err != nil {
-			events = append(events, unreadable(base, rawChange, err))
+			events = append(events, unreadable(nil, base, rawChange, err))
 			continue
 		}
 		ev := base
 		ev.Field = change.Field
 		if v := bytes.TrimSpace(change.Value); len(v) == 0 || string(v) == "null" {
-			events = append(events, unreadable(ev, rawChange, &WebhookError{Path: changePath + ".value", Msg: "missing change value"}))
+			events = append(events, unreadable(nil, ev, rawChange, &WebhookError{Path: changePath + ".value", Msg: "missing change value"}))
 			continue
 		}
-		events = parseChange(events, ev, change.Value, changePath+".value")
+		events = parseChange(events, ev, change.Value, changeRef{i, j})
 	}
 	return events
 }
 
 // unreadable is the EventUnknown for a part of the body gtc could not read: raw as received
-// and err as the reason.
-func unreadable(base Event, raw json.RawMessage, err error) Event {
+// (kept in a, see rawArena) and err as the reason.
+func unreadable(a *rawArena, base Event, raw json.RawMessage, err error) Event {
 	ev := base
-	ev.Kind, ev.Raw, ev.Reason = EventUnknown, cloneRaw(raw), err.Error()
+	ev.Kind, ev.Raw, ev.Reason = EventUnknown, a.keep(raw), err.Error()
 	var we *WebhookError
 	if errors.As(err, &we) {
 		ev.Reason = joinReason(we.Path, we.Msg)
@@ -186,6 +198,9 @@ func joinReason(path, msg string) string {
 	return path + ": " + msg
 }
 
+// The one-pass reader (webhook_scan.go) reads this struct too, without reflection: a
+// field added here needs its key in wireValueKeys there (TestQuickKeys checks) and a case
+// in changeValue.
 type wireValue struct {
 	Metadata struct {
 		DisplayPhoneNumber string `json:"display_phone_number"`
@@ -198,6 +213,9 @@ type wireValue struct {
 	UserPreferences []json.RawMessage `json:"user_preferences"`
 }
 
+// The one-pass reader (webhook_scan.go) reads this struct too, without reflection: a
+// field added here needs its key in wireContactKeys there (TestQuickKeys checks) and, to
+// be read on the quick path, a case in quickContact.
 type wireContact struct {
 	Profile struct {
 		Name     string `json:"name"`
@@ -209,18 +227,43 @@ type wireContact struct {
 }
 
 // parseChange appends the events of one change; base carries the entry and the field.
-func parseChange(events []Event, base Event, value json.RawMessage, path string) []Event {
+func parseChange(events []Event, base Event, value json.RawMessage, ref changeRef) []Event {
 	var v wireValue
-	if err := decode(value, &v, path); err != nil {
-		return append(events, unreadable(base, value, err))
+	if err := json.Unmarshal(value, &v); err != nil {
+		return append(events, unreadable(nil, base, value, webhookError(err, ref.value())))
 	}
+	return appendChange(events, base, value, &v, ref, nil)
+}
+
+// changeRef is where a change is in the body: entry[entry].changes[change]. JSON paths
+// are built from it only when an error names them.
+type changeRef struct{ entry, change int }
+
+func (c changeRef) value() string {
+	return "entry[" + strconv.Itoa(c.entry) + "].changes[" + strconv.Itoa(c.change) + "].value"
+}
+
+// itemRef is value.<list>[k] of a change.
+type itemRef struct {
+	change changeRef
+	list   string
+	k      int
+}
+
+func (r itemRef) String() string {
+	return r.change.value() + "." + r.list + "[" + strconv.Itoa(r.k) + "]"
+}
+
+// appendChange appends the events of one change whose value is read into v; raw parts
+// the events keep go through a.
+func appendChange(events []Event, base Event, value json.RawMessage, v *wireValue, ref changeRef, a *rawArena) []Event {
 	base.PhoneNumberID = v.Metadata.PhoneNumberID
 	base.DisplayPhoneNumber = v.Metadata.DisplayPhoneNumber
 
 	n := len(events)
 	add := func(kind EventKind, raw json.RawMessage, set func(*Event)) {
 		ev := base
-		ev.Kind, ev.Raw = kind, cloneRaw(raw)
+		ev.Kind, ev.Raw = kind, a.keep(raw)
 		set(&ev)
 		events = append(events, ev)
 	}
@@ -233,8 +276,11 @@ func parseChange(events []Event, base Event, value json.RawMessage, path string)
 		contacts := make(map[string]wireContact, len(v.Contacts))
 		for _, raw := range v.Contacts {
 			var c wireContact
-			if json.Unmarshal(raw, &c) != nil {
-				continue // an odd contact only costs the sender's name
+			if !quickContact(raw, &c) {
+				c = wireContact{}
+				if json.Unmarshal(raw, &c) != nil {
+					continue // an odd contact only costs the sender's name
+				}
 			}
 			if c.WaID != "" {
 				contacts[c.WaID] = c
@@ -244,9 +290,9 @@ func parseChange(events []Event, base Event, value json.RawMessage, path string)
 			}
 		}
 		for k, raw := range v.Messages {
-			m, err := parseMessage(raw, fmt.Sprintf("%s.messages[%d]", path, k))
+			m, err := parseMessage(raw, itemRef{ref, "messages", k})
 			if err != nil {
-				events = append(events, unreadable(base, raw, err))
+				events = append(events, unreadable(a, base, raw, err))
 				continue
 			}
 			c, ok := contacts[m.From]
@@ -266,17 +312,18 @@ func parseChange(events []Event, base Event, value json.RawMessage, path string)
 			add(msgKind, raw, func(ev *Event) { ev.Message = m })
 		}
 		for k, raw := range v.Statuses {
-			s, err := parseStatus(raw, fmt.Sprintf("%s.statuses[%d]", path, k))
+			s, err := parseStatus(raw, itemRef{ref, "statuses", k})
 			if err != nil {
-				events = append(events, unreadable(base, raw, err))
+				events = append(events, unreadable(a, base, raw, err))
 				continue
 			}
 			add(statusKind, raw, func(ev *Event) { ev.Status = s })
 		}
 		for k, raw := range v.Errors {
 			var we wireError
-			if err := decode(raw, &we, fmt.Sprintf("%s.errors[%d]", path, k)); err != nil {
-				events = append(events, unreadable(base, raw, err))
+			if err := json.Unmarshal(raw, &we); err != nil {
+				err := webhookError(err, itemRef{ref, "errors", k}.String())
+				events = append(events, unreadable(a, base, raw, err))
 				continue
 			}
 			d := we.detail()
@@ -292,8 +339,9 @@ func parseChange(events []Event, base Event, value json.RawMessage, path string)
 				Value     string  `json:"value"`
 				Timestamp flexInt `json:"timestamp"`
 			}
-			if err := decode(raw, &w, fmt.Sprintf("%s.user_preferences[%d]", path, k)); err != nil {
-				events = append(events, unreadable(base, raw, err))
+			if err := json.Unmarshal(raw, &w); err != nil {
+				err := webhookError(err, itemRef{ref, "user_preferences", k}.String())
+				events = append(events, unreadable(a, base, raw, err))
 				continue
 			}
 			add(EventPreference, raw, func(ev *Event) {
@@ -302,15 +350,15 @@ func parseChange(events []Event, base Event, value json.RawMessage, path string)
 			})
 		}
 	case "message_template_status_update", "template_category_update", "message_template_quality_update":
-		t, kind, err := parseTemplateUpdate(base.Field, value, path)
+		t, kind, err := parseTemplateUpdate(base.Field, value, ref.value())
 		if err != nil {
-			return append(events, unreadable(base, value, err))
+			return append(events, unreadable(a, base, value, err))
 		}
 		add(kind, value, func(ev *Event) { ev.Template = t })
 	case "messaging_handovers":
-		h, err := parseHandover(value, path)
+		h, err := parseHandover(value, ref.value())
 		if err != nil {
-			return append(events, unreadable(base, value, err))
+			return append(events, unreadable(a, base, value, err))
 		}
 		if h != nil {
 			add(EventHandover, value, func(ev *Event) { ev.Handover = h })
@@ -347,6 +395,9 @@ type wireMedia struct {
 	Voice    bool   `json:"voice"`
 }
 
+// The one-pass reader (webhook_scan.go) reads this struct too, without reflection: a
+// field added here needs its key in wireMessageKeys there (TestQuickKeys checks) and, to
+// be read on the quick path, a case in quickMessage.
 type wireMessage struct {
 	From             string  `json:"from"`
 	FromUserID       string  `json:"from_user_id"`
@@ -399,16 +450,19 @@ type wireMessage struct {
 	Errors   []wireError       `json:"errors"`
 }
 
-func parseMessage(raw json.RawMessage, path string) (*InboundMessage, error) {
+func parseMessage(raw json.RawMessage, at itemRef) (*InboundMessage, error) {
 	var w wireMessage
-	if err := decode(raw, &w, path); err != nil {
-		return nil, err
+	if !quickMessage(raw, &w) {
+		w = wireMessage{}
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, webhookError(err, at.String())
+		}
 	}
 	if w.ID == "" {
-		return nil, &WebhookError{Path: path + ".id", Msg: "missing message id"}
+		return nil, &WebhookError{Path: at.String() + ".id", Msg: "missing message id"}
 	}
 	if w.From == "" && w.FromUserID == "" {
-		return nil, &WebhookError{Path: path + ".from", Msg: "missing sender: neither from nor from_user_id is set"}
+		return nil, &WebhookError{Path: at.String() + ".from", Msg: "missing sender: neither from nor from_user_id is set"}
 	}
 	m := &InboundMessage{ID: w.ID, Type: w.Type, From: w.From, FromUser: w.FromUserID, FromParentUser: w.FromParentUserID,
 		Timestamp: int64(w.Timestamp), Contacts: cloneRaws(w.Contacts), Order: cloneRaw(w.Order),
@@ -431,7 +485,7 @@ func parseMessage(raw json.RawMessage, path string) (*InboundMessage, error) {
 		}
 		if len(in.NFMReply) > 0 {
 			m.NFMReply = cloneRaw(in.NFMReply)
-			fr, err := parseFlowReply(in.NFMReply, path+".interactive.nfm_reply")
+			fr, err := parseFlowReply(in.NFMReply, at.String()+".interactive.nfm_reply")
 			if err != nil {
 				return nil, err
 			}
@@ -448,7 +502,7 @@ func parseMessage(raw json.RawMessage, path string) (*InboundMessage, error) {
 			NewUser  string `json:"new_user_id"`
 			Identity string `json:"identity"`
 		}
-		if err := decode(m.System, &sc, path+".system"); err != nil {
+		if err := decode(m.System, &sc, at.String()+".system"); err != nil {
 			return nil, err
 		}
 		m.SystemChange = &SystemChange{Type: sc.Type, Body: sc.Body, WaID: cmp.Or(sc.WaID, sc.NewWaID), UserID: cmp.Or(sc.UserID, sc.NewUser)}
@@ -482,38 +536,50 @@ func parseMessage(raw json.RawMessage, path string) (*InboundMessage, error) {
 	return m, nil
 }
 
-func parseStatus(raw json.RawMessage, path string) (*Status, error) {
-	var w struct {
-		ID              string      `json:"id"`
-		Status          string      `json:"status"`
-		Timestamp       flexInt     `json:"timestamp"`
-		RecipientID     string      `json:"recipient_id"`
-		RecipientUserID string      `json:"recipient_user_id"`
-		RecipientParent string      `json:"recipient_parent_user_id"`
-		Errors          []wireError `json:"errors"`
-		BizOpaque       string      `json:"biz_opaque_callback_data"`
-		Pricing         *struct {
-			Billable     bool   `json:"billable"`
-			PricingModel string `json:"pricing_model"`
-			Category     string `json:"category"`
-			Type         string `json:"type"`
-		} `json:"pricing"`
-		Conversation *struct {
-			ID         string  `json:"id"`
-			Expiration flexInt `json:"expiration_timestamp"`
-			Origin     struct {
-				Type string `json:"type"`
-			} `json:"origin"`
-		} `json:"conversation"`
-	}
-	if err := decode(raw, &w, path); err != nil {
-		return nil, err
+// The one-pass reader (webhook_scan.go) reads this struct too, without reflection: a
+// field added here needs its key in wireStatusKeys there (TestQuickKeys checks) and, to
+// be read on the quick path, a case in quickStatus.
+type wireStatus struct {
+	ID              string            `json:"id"`
+	Status          string            `json:"status"`
+	Timestamp       flexInt           `json:"timestamp"`
+	RecipientID     string            `json:"recipient_id"`
+	RecipientUserID string            `json:"recipient_user_id"`
+	RecipientParent string            `json:"recipient_parent_user_id"`
+	Errors          []wireError       `json:"errors"`
+	BizOpaque       string            `json:"biz_opaque_callback_data"`
+	Pricing         *wirePricing      `json:"pricing"`
+	Conversation    *wireConversation `json:"conversation"`
+}
+
+type wirePricing struct {
+	Billable     bool   `json:"billable"`
+	PricingModel string `json:"pricing_model"`
+	Category     string `json:"category"`
+	Type         string `json:"type"`
+}
+
+type wireConversation struct {
+	ID         string  `json:"id"`
+	Expiration flexInt `json:"expiration_timestamp"`
+	Origin     struct {
+		Type string `json:"type"`
+	} `json:"origin"`
+}
+
+func parseStatus(raw json.RawMessage, at itemRef) (*Status, error) {
+	var w wireStatus
+	if !quickStatus(raw, &w) {
+		w = wireStatus{}
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, webhookError(err, at.String())
+		}
 	}
 	if w.ID == "" {
-		return nil, &WebhookError{Path: path + ".id", Msg: "missing status id"}
+		return nil, &WebhookError{Path: at.String() + ".id", Msg: "missing status id"}
 	}
 	if w.Status == "" {
-		return nil, &WebhookError{Path: path + ".status", Msg: "missing status"}
+		return nil, &WebhookError{Path: at.String() + ".status", Msg: "missing status"}
 	}
 	s := &Status{ID: w.ID, Status: w.Status, Timestamp: int64(w.Timestamp), RecipientID: w.RecipientID,
 		RecipientUserID: w.RecipientUserID, RecipientParentUserID: w.RecipientParent, BizOpaqueCallbackData: w.BizOpaque}
@@ -532,10 +598,15 @@ func parseStatus(raw json.RawMessage, path string) (*Status, error) {
 // decode unmarshals data into v and turns encoding/json's errors into a *WebhookError whose
 // path starts at base.
 func decode(data []byte, v any, base string) error {
-	err := json.Unmarshal(data, v)
-	if err == nil {
-		return nil
+	if err := json.Unmarshal(data, v); err != nil {
+		return webhookError(err, base)
 	}
+	return nil
+}
+
+// webhookError turns an error of encoding/json into a *WebhookError whose path starts at
+// base.
+func webhookError(err error, base string) *WebhookError {
 	var (
 		syn  *json.SyntaxError
 		typ  *json.UnmarshalTypeError
@@ -584,6 +655,10 @@ type flexError struct{ msg string }
 func (e *flexError) Error() string { return e.msg }
 
 func (f *flexInt) UnmarshalJSON(b []byte) error {
+	if n, ok := plainSeconds(b); ok {
+		*f = flexInt(n)
+		return nil
+	}
 	s := string(b)
 	if s == "null" {
 		return nil
@@ -600,6 +675,25 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 	}
 	*f = flexInt(n)
 	return nil
+}
+
+// plainSeconds reads the common timestamp, up to 18 digits in quotes or not, without
+// allocating; anything else is left to flexInt.UnmarshalJSON's general path.
+func plainSeconds(b []byte) (int64, bool) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		b = b[1 : len(b)-1]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // flexFloat is a coordinate sent as a number or a numeric string.
@@ -629,7 +723,8 @@ func truncate(s string, n int) string {
 }
 
 // cloneRaw normalises an absent raw value to nil. encoding/json already copies RawMessage
-// values out of the input, so events never alias the request body.
+// values out of the input, and the one-pass reader copies what events keep (rawArena),
+// so events never alias the request body.
 func cloneRaw(r json.RawMessage) json.RawMessage {
 	if len(r) == 0 || string(r) == "null" {
 		return nil
