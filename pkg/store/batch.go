@@ -16,10 +16,10 @@ import (
 func (s *Store) ClaimContacts(ctx context.Context, refs []ContactRef, owner string, until time.Time) ([]ContactRef, error) {
 	var got []ContactRef
 	now := s.now()
-	err := s.tx(ctx, func(tx *txn) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		got = got[:0]
-		st, err := tx.PrepareContext(ctx, `UPDATE gtc_contacts SET lease_owner = ?, lease_until = ?
-			WHERE tenant = ? AND team = ? AND contact_key = ? AND (lease_owner = '' OR lease_owner = ? OR lease_until < ?)`)
+		st, err := tx.PrepareContext(ctx, `UPDATE gtc_contacts SET lease_owner = $1, lease_until = $2
+			WHERE tenant = $3 AND team = $4 AND contact_key = $5 AND (lease_owner = '' OR lease_owner = $6 OR lease_until < $7)`)
 		if err != nil {
 			return err
 		}
@@ -45,16 +45,16 @@ func (s *Store) ClaimContacts(ctx context.Context, refs []ContactRef, owner stri
 // events (see ReleaseContact); it returns the contacts that still have some and stay claimed.
 func (s *Store) ReleaseContacts(ctx context.Context, refs []ContactRef, owner string) ([]ContactRef, error) {
 	var more []ContactRef
-	err := s.tx(ctx, func(tx *txn) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		more = more[:0]
 		has, err := tx.PrepareContext(ctx, `SELECT CASE WHEN EXISTS (SELECT 1 FROM gtc_inbound_events
-			WHERE tenant = ? AND team = ? AND contact_key = ? AND state = 'pending') THEN 1 ELSE 0 END`)
+			WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND state = 'pending') THEN 1 ELSE 0 END`)
 		if err != nil {
 			return err
 		}
 		defer has.Close()
 		rel, err := tx.PrepareContext(ctx, `UPDATE gtc_contacts SET lease_owner = '', lease_until = 0
-			WHERE tenant = ? AND team = ? AND contact_key = ? AND lease_owner = ?`)
+			WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND lease_owner = $4`)
 		if err != nil {
 			return err
 		}
@@ -94,8 +94,8 @@ type Completion struct {
 // CompleteEvents records many completions (see CompleteEvent) in one transaction.
 func (s *Store) CompleteEvents(ctx context.Context, cs []*Completion) error {
 	now := s.now()
-	err := s.tx(ctx, func(tx *txn) error {
-		mark, err := tx.PrepareContext(ctx, `UPDATE gtc_inbound_events SET state = 'processed', processed_at = ? WHERE seq = ? AND state = 'pending'`)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		mark, err := tx.PrepareContext(ctx, `UPDATE gtc_inbound_events SET state = 'processed', processed_at = $1 WHERE seq = $2 AND state = 'pending'`)
 		if err != nil {
 			return err
 		}
@@ -149,7 +149,7 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish, inTx func(cont
 		return nil
 	}
 	now := s.now()
-	err := s.tx(ctx, func(tx *txn) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, finishSQL)
 		if err != nil {
 			return err
@@ -166,7 +166,7 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish, inTx func(cont
 			if r.Attempted {
 				inc = 1
 			}
-			if _, err := st.ExecContext(ctx, r.State, r.WAMID, r.WAMID, r.ErrorClass, r.ErrorCode, r.ErrorMessage,
+			if _, err := st.ExecContext(ctx, r.State, r.WAMID, r.ErrorClass, r.ErrorCode, safeText(r.ErrorMessage),
 				ms(r.NextAttemptAt), inc, now, f.ID); err != nil {
 				return err
 			}
@@ -182,7 +182,7 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish, inTx func(cont
 			}
 		}
 		if inTx != nil {
-			return inTx(ctx, tx.Tx)
+			return inTx(ctx, tx)
 		}
 		return nil
 	})
@@ -192,14 +192,14 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish, inTx func(cont
 	return nil
 }
 
-const finishSQL = `UPDATE gtc_outbound_messages SET state = ?, wamid = CASE WHEN ? <> '' THEN ? ELSE wamid END,
-	error_class = ?, error_code = ?, error_message = ?, next_attempt_at = ?, attempts = attempts + ?, updated_at = ?, sender = ''
-	WHERE id = ? AND state IN ('pending', 'retrying')`
+const finishSQL = `UPDATE gtc_outbound_messages SET state = $1, wamid = CASE WHEN $2 <> '' THEN $2 ELSE wamid END,
+	error_class = $3, error_code = $4, error_message = $5, next_attempt_at = $6, attempts = attempts + $7, updated_at = $8, sender = ''
+	WHERE id = $9 AND state IN ('pending', 'retrying')`
 
 // ContactsFor reads several contacts; unknown ones come back with Known false.
 func (s *Store) ContactsFor(ctx context.Context, refs []ContactRef) (map[ContactRef]*Contact, error) {
 	out := make(map[ContactRef]*Contact, len(refs))
-	st, err := s.rdb.PrepareContext(ctx, `SELECT `+contactCols+` FROM gtc_contacts WHERE tenant = ? AND team = ? AND contact_key = ?`)
+	st, err := s.rdb.PrepareContext(ctx, `SELECT `+contactCols+` FROM gtc_contacts WHERE tenant = $1 AND team = $2 AND contact_key = $3`)
 	if err != nil {
 		return nil, fmt.Errorf("read contacts: %w", err)
 	}
@@ -222,7 +222,7 @@ func (s *Store) ContactsFor(ctx context.Context, refs []ContactRef) (map[Contact
 func (s *Store) PendingEventsFor(ctx context.Context, refs []ContactRef, limit int) (map[ContactRef][]*StoredEvent, error) {
 	out := make(map[ContactRef][]*StoredEvent, len(refs))
 	st, err := s.rdb.PrepareContext(ctx, `SELECT `+eventCols+` FROM gtc_inbound_events
-		WHERE tenant = ? AND team = ? AND contact_key = ? AND state = 'pending' ORDER BY seq LIMIT ?`)
+		WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND state = 'pending' ORDER BY seq LIMIT $4`)
 	if err != nil {
 		return nil, fmt.Errorf("read pending events: %w", err)
 	}
@@ -250,7 +250,7 @@ func (s *Store) PendingEventsFor(ctx context.Context, refs []ContactRef, limit i
 
 // applyEarlyStatuses applies statuses that arrived before the send was recorded (Meta can
 // post "sent" before gtc commits the wamid): the best of them moves the row forward.
-func applyEarlyStatuses(ctx context.Context, tx *txn, early *sql.Stmt, id int64, wamid string, now int64) error {
+func applyEarlyStatuses(ctx context.Context, tx *sql.Tx, early *sql.Stmt, id int64, wamid string, now int64) error {
 	rows, err := early.QueryContext(ctx, wamid)
 	if err != nil {
 		return err
@@ -275,8 +275,8 @@ func applyEarlyStatuses(ctx context.Context, tx *txn, early *sql.Stmt, id int64,
 	if err := rows.Err(); err != nil || best == "" || best == "sent" {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE gtc_outbound_messages SET state = ?, error_class = CASE WHEN ? <> '' THEN ? ELSE error_class END,
-		error_code = CASE WHEN ? <> 0 THEN ? ELSE error_code END, updated_at = ? WHERE id = ?`, best, class, class, code, code, now, id)
+	_, err = tx.ExecContext(ctx, `UPDATE gtc_outbound_messages SET state = $1, error_class = CASE WHEN $2 <> '' THEN $2 ELSE error_class END,
+		error_code = CASE WHEN $3 <> 0 THEN $3 ELSE error_code END, updated_at = $4 WHERE id = $5`, best, class, code, now, id)
 	if err != nil {
 		return err
 	}
@@ -289,8 +289,8 @@ func applyEarlyStatuses(ctx context.Context, tx *txn, early *sql.Stmt, id int64,
 // upsertUnreachableSQL records an unreachable code on the contact of an outbound message
 // (args: code, at, created, updated, outbound id).
 const upsertUnreachableSQL = `INSERT INTO gtc_contacts (tenant, team, contact_key, unreachable_code, unreachable_at, created_at, updated_at)
-	SELECT tenant, team, contact_key, ?, ?, ?, ? FROM gtc_outbound_messages WHERE id = ? AND true
+	SELECT tenant, team, contact_key, $1, $2, $3, $4 FROM gtc_outbound_messages WHERE id = $5 AND true
 	ON CONFLICT (tenant, team, contact_key) DO UPDATE SET unreachable_code = excluded.unreachable_code,
 		unreachable_at = excluded.unreachable_at, updated_at = excluded.updated_at`
 
-const earlyStatusesSQL = `SELECT status, error_class, error_code FROM gtc_outbound_statuses WHERE wamid = ?`
+const earlyStatusesSQL = `SELECT status, error_class, error_code FROM gtc_outbound_statuses WHERE wamid = $1`

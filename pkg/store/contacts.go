@@ -58,7 +58,7 @@ func scanContact(row interface{ Scan(...any) error }) (*Contact, error) {
 // Contact returns the contact (tenant, team, key); key is the wa_id (phone number without
 // "+") or the business-scoped user id. An unknown contact is returned with Known false.
 func (s *Store) Contact(ctx context.Context, tenant, team, key string) (*Contact, error) {
-	row := s.rdb.QueryRowContext(ctx, `SELECT `+contactCols+` FROM gtc_contacts WHERE tenant = ? AND team = ? AND contact_key = ?`,
+	row := s.rdb.QueryRowContext(ctx, `SELECT `+contactCols+` FROM gtc_contacts WHERE tenant = $1 AND team = $2 AND contact_key = $3`,
 		tenant, team, key)
 	c, err := scanContact(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -82,12 +82,13 @@ func (s *Store) Contacts(ctx context.Context, f ContactFilter) ([]*Contact, erro
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	q := `SELECT ` + contactCols + ` FROM gtc_contacts WHERE (? = '' OR tenant = ?) AND (? = '' OR team = ?)`
+	optedOut := 0
 	if f.OptedOut {
-		q += ` AND opted_out = 1`
+		optedOut = 1
 	}
-	q += ` ORDER BY updated_at DESC, contact_key LIMIT ?`
-	rows, err := s.rdb.QueryContext(ctx, q, f.Tenant, f.Tenant, f.Team, f.Team, f.Limit)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+contactCols+` FROM gtc_contacts
+		WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR team = $2) AND ($3 = 0 OR opted_out = 1)
+		ORDER BY updated_at DESC, contact_key LIMIT $4`, f.Tenant, f.Team, optedOut, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list contacts: %w", err)
 	}
@@ -105,16 +106,16 @@ func (s *Store) Contacts(ctx context.Context, f ContactFilter) ([]*Contact, erro
 
 // SetOptOut records an opt-out (true) or opt-in (false) for the contact at time at.
 func (s *Store) SetOptOut(ctx context.Context, ref ContactRef, optedOut bool, at time.Time) error {
-	return s.tx(ctx, func(tx *txn) error { return setOptOut(ctx, tx, ref, optedOut, at, s.now()) })
+	return s.tx(ctx, func(tx *sql.Tx) error { return setOptOut(ctx, tx, ref, optedOut, at, s.now()) })
 }
 
-func setOptOut(ctx context.Context, tx *txn, ref ContactRef, optedOut bool, at time.Time, now int64) error {
+func setOptOut(ctx context.Context, tx *sql.Tx, ref ContactRef, optedOut bool, at time.Time, now int64) error {
 	v := 0
 	if optedOut {
 		v = 1
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO gtc_contacts (tenant, team, contact_key, opted_out, opted_out_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET opted_out = excluded.opted_out,
 			opted_out_at = excluded.opted_out_at, updated_at = excluded.updated_at`,
 		ref.Tenant, ref.Team, ref.Key, v, ms(at), now, now)
@@ -129,7 +130,7 @@ func setOptOut(ctx context.Context, tx *txn, ref ContactRef, optedOut bool, at t
 func (s *Store) SetUnreachable(ctx context.Context, ref ContactRef, code int, at time.Time) error {
 	now := s.now()
 	_, err := s.db.ExecContext(ctx, `INSERT INTO gtc_contacts (tenant, team, contact_key, unreachable_code, unreachable_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET unreachable_code = excluded.unreachable_code,
 			unreachable_at = excluded.unreachable_at, updated_at = excluded.updated_at`,
 		ref.Tenant, ref.Team, ref.Key, code, ms(at), now, now)
@@ -144,8 +145,8 @@ func (s *Store) SetUnreachable(ctx context.Context, ref ContactRef, code int, at
 // claim succeeded.
 func (s *Store) ClaimContact(ctx context.Context, ref ContactRef, owner string, until time.Time) (bool, error) {
 	now := s.now()
-	res, err := s.db.ExecContext(ctx, `UPDATE gtc_contacts SET lease_owner = ?, lease_until = ?
-		WHERE tenant = ? AND team = ? AND contact_key = ? AND (lease_owner = '' OR lease_owner = ? OR lease_until < ?)`,
+	res, err := s.db.ExecContext(ctx, `UPDATE gtc_contacts SET lease_owner = $1, lease_until = $2
+		WHERE tenant = $3 AND team = $4 AND contact_key = $5 AND (lease_owner = '' OR lease_owner = $6 OR lease_until < $7)`,
 		owner, ms(until), ref.Tenant, ref.Team, ref.Key, owner, now)
 	if err != nil {
 		return false, fmt.Errorf("claim contact: %w", err)
@@ -158,10 +159,10 @@ func (s *Store) ClaimContact(ctx context.Context, ref ContactRef, owner string, 
 // some arrived meanwhile, the lease is kept and more is true, so the owner goes on. This
 // closes the race with an Ingest whose job found the contact claimed.
 func (s *Store) ReleaseContact(ctx context.Context, ref ContactRef, owner string) (more bool, err error) {
-	err = s.tx(ctx, func(tx *txn) error {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM gtc_inbound_events
-			WHERE tenant = ? AND team = ? AND contact_key = ? AND state = 'pending'`, ref.Tenant, ref.Team, ref.Key).Scan(&n); err != nil {
+			WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND state = 'pending'`, ref.Tenant, ref.Team, ref.Key).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
@@ -169,7 +170,7 @@ func (s *Store) ReleaseContact(ctx context.Context, ref ContactRef, owner string
 			return nil
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE gtc_contacts SET lease_owner = '', lease_until = 0
-			WHERE tenant = ? AND team = ? AND contact_key = ? AND lease_owner = ?`, ref.Tenant, ref.Team, ref.Key, owner)
+			WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND lease_owner = $4`, ref.Tenant, ref.Team, ref.Key, owner)
 		return err
 	})
 	if err != nil {

@@ -171,7 +171,7 @@ func Copy(ctx context.Context, dst, src *Store, progress func(table string, rows
 		return rep, fmt.Errorf("copy state: schema version %d of %s differs from version %d of %s: open both with the same gtc", sv, src, dv, dst)
 	}
 
-	stx, err := src.db.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	stx, err := src.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return rep, fmt.Errorf("copy state: read %s: %w", src, err)
 	}

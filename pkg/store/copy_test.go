@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"reflect"
@@ -39,10 +40,10 @@ func TestCopyColumnsMatchSchema(t *testing.T) {
 		ctx := context.Background()
 		st, _ := openTest(t, b, Options{})
 		tablesQ := `SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'gtc\_%' ESCAPE '\'`
-		colsQ := `SELECT name FROM pragma_table_info(?)`
+		colsQ := `SELECT name FROM pragma_table_info($1)`
 		if st.Postgres() {
 			tablesQ = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name LIKE 'gtc\_%'`
-			colsQ = `SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?`
+			colsQ = `SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1`
 		}
 		list := func(q string, args ...any) []string {
 			t.Helper()
@@ -474,9 +475,9 @@ func TestCopyManyRows(t *testing.T) {
 	dst := openAt(t, storetest.Postgres)
 	src := openAt(t, storetest.SQLite)
 	const n = 25000
-	err := src.tx(ctx, func(tx *txn) error {
+	err := src.tx(ctx, func(tx *sql.Tx) error {
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO gtc_inbound_events (tenant, team, dedupe_key, kind, contact_key, event, received_at, state)
-			VALUES ('t', 't', ?, 'message', ?, ?, ?, 'processed')`)
+			VALUES ('t', 't', $1, 'message', $2, $3, $4, 'processed')`)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -55,7 +56,7 @@ func (s *Store) queryEvents(ctx context.Context, q string, args ...any) ([]*Stor
 // their flow run, in arrival order.
 func (s *Store) PendingEvents(ctx context.Context, ref ContactRef, limit int) ([]*StoredEvent, error) {
 	evs, err := s.queryEvents(ctx, `SELECT `+eventCols+` FROM gtc_inbound_events
-		WHERE tenant = ? AND team = ? AND contact_key = ? AND state = 'pending' ORDER BY seq LIMIT ?`,
+		WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND state = 'pending' ORDER BY seq LIMIT $4`,
 		ref.Tenant, ref.Team, ref.Key, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read pending events: %w", err)
@@ -95,8 +96,8 @@ type OptChange struct {
 // was already processed.
 func (s *Store) CompleteEvent(ctx context.Context, ev *StoredEvent, opt *OptChange, replies []NewOutbound) (ids []int64, done bool, err error) {
 	now := s.now()
-	err = s.tx(ctx, func(tx *txn) error {
-		res, err := tx.ExecContext(ctx, `UPDATE gtc_inbound_events SET state = 'processed', processed_at = ? WHERE seq = ? AND state = 'pending'`, now, ev.Seq)
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE gtc_inbound_events SET state = 'processed', processed_at = $1 WHERE seq = $2 AND state = 'pending'`, now, ev.Seq)
 		if err != nil {
 			return err
 		}
@@ -130,8 +131,8 @@ func (s *Store) InboundEvents(ctx context.Context, f EventFilter) ([]*StoredEven
 		f.Limit = 100
 	}
 	evs, err := s.queryEvents(ctx, `SELECT `+eventCols+` FROM gtc_inbound_events
-		WHERE (? = '' OR tenant = ?) AND (? = '' OR team = ?) AND (? = '' OR contact_key = ?) AND (? = '' OR kind = ?)
-		ORDER BY seq DESC LIMIT ?`, f.Tenant, f.Tenant, f.Team, f.Team, f.ContactKey, f.ContactKey, f.Kind, f.Kind, f.Limit)
+		WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR team = $2) AND ($3 = '' OR contact_key = $3) AND ($4 = '' OR kind = $4)
+		ORDER BY seq DESC LIMIT $5`, f.Tenant, f.Team, f.ContactKey, f.Kind, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list inbound events: %w", err)
 	}

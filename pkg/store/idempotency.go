@@ -29,18 +29,18 @@ func (s *Store) SaveIdempotent(ctx context.Context, tenant, team, key, requestHa
 		body = []byte{}
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO gtc_idempotency_keys (tenant, team, idem_key, request_hash, status, body, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, team, idem_key) DO NOTHING`, tenant, team, key, requestHash, status, body, s.now())
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, team, idem_key) DO NOTHING`, tenant, team, key, requestHash, status, body, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("save idempotency key: %w", err)
 	}
 	return s.idempotent(ctx, s.db, tenant, team, key)
 }
 
-func (s *Store) idempotent(ctx context.Context, db conn, tenant, team, key string) (*Idempotent, error) {
+func (s *Store) idempotent(ctx context.Context, db *sql.DB, tenant, team, key string) (*Idempotent, error) {
 	var in Idempotent
 	var created int64
 	err := db.QueryRowContext(ctx, `SELECT request_hash, status, body, created_at FROM gtc_idempotency_keys
-		WHERE tenant = ? AND team = ? AND idem_key = ?`, tenant, team, key).Scan(&in.RequestHash, &in.Status, &in.Body, &created)
+		WHERE tenant = $1 AND team = $2 AND idem_key = $3`, tenant, team, key).Scan(&in.RequestHash, &in.Status, &in.Body, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("idempotency key: %w", ErrNotFound)
 	}

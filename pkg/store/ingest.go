@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Event kinds as stored (they match whatsapp.EventKind).
@@ -89,7 +91,9 @@ type ingestReq struct {
 // the transaction that holds them has committed. In the same transaction it updates
 // contacts (last inbound time), applies statuses and preferences, and calls
 // Options.Enqueue with the contacts that got new message events. Concurrent calls are
-// grouped into one transaction (group commit); each returns after its group commits.
+// grouped into one transaction (group commit); each returns after its group commits, on
+// disk (see durableTx). A group that fails is retried call by call, so a bad call fails
+// alone.
 func (s *Store) Ingest(ctx context.Context, tenant, team string, events []InboundEvent) (IngestResult, error) {
 	if len(events) == 0 {
 		return IngestResult{}, nil
@@ -159,14 +163,49 @@ func (s *Store) committer() {
 	}
 }
 
+// commitBatch commits a group of requests in one transaction and answers each. When the
+// group fails, its halves are committed apart, down to single requests, so a bad request
+// (or one whose Enqueue fails) fails by itself and its neighbours are recorded, at the cost
+// of about 2·log2(n) more transactions for one bad request among n, not n.
 func (s *Store) commitBatch(batch []*ingestReq) {
 	// Requests whose caller already gave up are still written: the caller answered non-200,
 	// Meta will retry, and the retry is a duplicate. Only the live context matters for the
 	// transaction itself, so use a background one bounded by a timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	s.commitSplit(ctx, batch)
+}
+
+func (s *Store) commitSplit(ctx context.Context, batch []*ingestReq) {
+	results, err := s.commitGroup(ctx, batch)
+	if err != nil && len(batch) > 1 {
+		s.commitSplit(ctx, batch[:len(batch)/2])
+		s.commitSplit(ctx, batch[len(batch)/2:])
+		return
+	}
+	for i, r := range batch {
+		s.answer(r, results[i], err)
+	}
+}
+
+// answer wakes r's caller with its result: only after the transaction has committed (and,
+// on SQLite with synchronous=FULL, the WAL has been synced).
+func (s *Store) answer(r *ingestReq, res IngestResult, err error) {
+	if s.answered != nil {
+		s.answered(r)
+	}
+	if err != nil {
+		r.err = fmt.Errorf("record events: %w", err)
+	} else {
+		r.res = res
+	}
+	close(r.done)
+}
+
+// commitGroup records the events of batch in one transaction.
+func (s *Store) commitGroup(ctx context.Context, batch []*ingestReq) ([]IngestResult, error) {
 	results := make([]IngestResult, len(batch))
-	err := s.tx(ctx, func(tx *txn) error {
+	err := s.durableTx(ctx, func(tx *sql.Tx) error {
 		for i := range results {
 			results[i] = IngestResult{}
 		}
@@ -190,7 +229,7 @@ func (s *Store) commitBatch(batch []*ingestReq) {
 				}
 				results[i].New++
 				if ev.Kind == KindMessage {
-					ref := ContactRef{r.tenant, r.team, ev.ContactKey}
+					ref := ContactRef{r.tenant, r.team, safeText(ev.ContactKey)}
 					if !seen[ref] {
 						seen[ref] = true
 						work = append(work, ref)
@@ -199,20 +238,46 @@ func (s *Store) commitBatch(batch []*ingestReq) {
 			}
 		}
 		if len(work) > 0 && s.opts.Enqueue != nil {
-			if err := s.opts.Enqueue(ctx, tx.Tx, work); err != nil {
+			if err := s.opts.Enqueue(ctx, tx, work); err != nil {
 				return fmt.Errorf("enqueue: %w", err)
 			}
 		}
 		return nil
 	})
-	for i, r := range batch {
-		if err != nil {
-			r.err = fmt.Errorf("record events: %w", err)
-		} else {
-			r.res = results[i]
-		}
-		close(r.done)
+	if s.grouped != nil {
+		s.grouped(len(batch), err)
 	}
+	return results, err
+}
+
+// durableTx runs f in a transaction whose commit returns only once it is on disk. On
+// PostgreSQL every session has synchronous_commit on (see openPostgres). On SQLite the one
+// connection runs with synchronous=NORMAL, which in WAL mode syncs only at checkpoints, so
+// that workers and River commit cheaply; the ingest transaction switches it to FULL, which
+// syncs the WAL inside COMMIT (and with it every frame committed before). The connection is
+// held from the switch to its reset, so no other transaction commits in between.
+func (s *Store) durableTx(ctx context.Context, f func(*sql.Tx) error) error {
+	if s.Postgres() || s.nonDurableIngest {
+		return s.tx(ctx, f)
+	}
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+		return err
+	}
+	defer c.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = NORMAL`)
+	tx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // ingestWriter holds the prepared statements of one Ingest transaction.
@@ -222,7 +287,7 @@ type ingestWriter struct {
 	upPref                                                *sql.Stmt
 }
 
-func newIngestWriter(ctx context.Context, tx *txn, now int64) (*ingestWriter, error) {
+func newIngestWriter(ctx context.Context, tx *sql.Tx, now int64) (*ingestWriter, error) {
 	w := &ingestWriter{now: now}
 	var err error
 	prep := func(q string) *sql.Stmt {
@@ -234,28 +299,28 @@ func newIngestWriter(ctx context.Context, tx *txn, now int64) (*ingestWriter, er
 		return st
 	}
 	w.insEvent = prep(`INSERT INTO gtc_inbound_events (tenant, team, dedupe_key, kind, message_type, message_id, contact_key, event, received_at, state, processed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, team, dedupe_key) DO NOTHING`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (tenant, team, dedupe_key) DO NOTHING`)
 	w.upContact = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, wa_id, user_id, name, last_inbound_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET
 			wa_id = CASE WHEN excluded.wa_id <> '' THEN excluded.wa_id ELSE gtc_contacts.wa_id END,
 			user_id = CASE WHEN excluded.user_id <> '' THEN excluded.user_id ELSE gtc_contacts.user_id END,
 			name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE gtc_contacts.name END,
 			last_inbound_at = CASE WHEN excluded.last_inbound_at > gtc_contacts.last_inbound_at THEN excluded.last_inbound_at ELSE gtc_contacts.last_inbound_at END,
 			updated_at = excluded.updated_at`)
-	w.insStatus = prep(`INSERT INTO gtc_outbound_statuses (wamid, status, at, error_class, error_code) VALUES (?, ?, ?, ?, ?)
+	w.insStatus = prep(`INSERT INTO gtc_outbound_statuses (wamid, status, at, error_class, error_code) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (wamid, status) DO NOTHING`)
 	// A status only moves the outbound row forward (sent < delivered < read/played), except
 	// failed, which always wins: statuses arrive in any order.
-	w.upOutbound = prep(`UPDATE gtc_outbound_messages SET state = ?, error_class = CASE WHEN ? <> '' THEN ? ELSE error_class END,
-		error_code = CASE WHEN ? <> 0 THEN ? ELSE error_code END, updated_at = ?
-		WHERE wamid = ? AND state <> 'failed' AND (? = 'failed' OR ` + stateRankSQL("state") + ` < ?)`)
+	w.upOutbound = prep(`UPDATE gtc_outbound_messages SET state = $1, error_class = CASE WHEN $2 <> '' THEN $2 ELSE error_class END,
+		error_code = CASE WHEN $3 <> 0 THEN $3 ELSE error_code END, updated_at = $4
+		WHERE wamid = $5 AND state <> 'failed' AND ($1 = 'failed' OR ` + stateRankSQL("state") + ` < $6)`)
 	w.upUnreach = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, unreachable_code, unreachable_at, created_at, updated_at)
-		SELECT tenant, team, contact_key, ?, ?, ?, ? FROM gtc_outbound_messages WHERE wamid = ? AND true LIMIT 1
+		SELECT tenant, team, contact_key, $1, $2, $3, $4 FROM gtc_outbound_messages WHERE wamid = $5 AND true LIMIT 1
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET unreachable_code = excluded.unreachable_code,
 			unreachable_at = excluded.unreachable_at, updated_at = excluded.updated_at`)
 	w.upPref = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, marketing, marketing_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET marketing = excluded.marketing, marketing_at = excluded.marketing_at,
 			updated_at = excluded.updated_at WHERE excluded.marketing_at >= gtc_contacts.marketing_at`)
 	if err != nil {
@@ -303,8 +368,8 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 		}
 		state, processed = EventPending, 0
 	}
-	res, err := w.insEvent.Exec(tenant, team, ev.DedupeKey, ev.Kind, ev.MessageType, ev.MessageID, ev.ContactKey,
-		ev.Raw, w.now, state, processed)
+	res, err := w.insEvent.Exec(tenant, team, safeText(ev.DedupeKey), ev.Kind, safeText(ev.MessageType), safeText(ev.MessageID),
+		safeText(ev.ContactKey), ev.Raw, w.now, state, processed)
 	if err != nil {
 		return false, err
 	}
@@ -313,28 +378,39 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 	}
 	switch {
 	case ev.Kind == KindMessage:
-		if _, err := w.upContact.Exec(tenant, team, ev.ContactKey, ev.WaID, ev.UserID, ev.Name, ms(ev.Timestamp), w.now, w.now); err != nil {
+		if _, err := w.upContact.Exec(tenant, team, safeText(ev.ContactKey), safeText(ev.WaID), safeText(ev.UserID), safeText(ev.Name),
+			ms(ev.Timestamp), w.now, w.now); err != nil {
 			return false, err
 		}
 	case ev.Status != nil:
 		st := ev.Status
-		if _, err := w.insStatus.Exec(st.WAMID, st.Status, ms(st.At), st.ErrorClass, st.ErrorCode); err != nil {
+		if _, err := w.insStatus.Exec(safeText(st.WAMID), safeText(st.Status), ms(st.At), st.ErrorClass, st.ErrorCode); err != nil {
 			return false, err
 		}
-		if _, err := w.upOutbound.Exec(st.Status, st.ErrorClass, st.ErrorClass, st.ErrorCode, st.ErrorCode, w.now,
-			st.WAMID, st.Status, stateRank(st.Status)); err != nil {
+		if _, err := w.upOutbound.Exec(safeText(st.Status), st.ErrorClass, st.ErrorCode, w.now, safeText(st.WAMID), stateRank(st.Status)); err != nil {
 			return false, err
 		}
 		if st.Unreachable {
-			if _, err := w.upUnreach.Exec(st.ErrorCode, ms(st.At), w.now, w.now, st.WAMID); err != nil {
+			if _, err := w.upUnreach.Exec(st.ErrorCode, ms(st.At), w.now, w.now, safeText(st.WAMID)); err != nil {
 				return false, err
 			}
 		}
 	case ev.Preference != nil && ev.Preference.ContactKey != "":
 		p := ev.Preference
-		if _, err := w.upPref.Exec(tenant, team, p.ContactKey, p.Value, ms(p.At), w.now, w.now); err != nil {
+		if _, err := w.upPref.Exec(tenant, team, safeText(p.ContactKey), safeText(p.Value), ms(p.At), w.now, w.now); err != nil {
 			return false, err
 		}
 	}
 	return true, nil
+}
+
+// safeText makes outside text storable in a text column of either backend: PostgreSQL
+// refuses NUL bytes and invalid UTF-8 in text, so a NUL is stored as the six characters
+// \u0000 (as JSON writes it) and invalid bytes as U+FFFD. The raw event keeps the bytes as
+// received (a BLOB or BYTEA column).
+func safeText(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", `\u0000`)
 }

@@ -46,7 +46,7 @@ func (s *Store) dbNowMS() string {
 // RegisterInstance records instance id as alive now.
 func (s *Store) RegisterInstance(ctx context.Context, id string) error {
 	now := s.dbNowMS()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO gtc_instances (id, started_at, seen_at) VALUES (?, `+now+`, `+now+`)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO gtc_instances (id, started_at, seen_at) VALUES ($1, `+now+`, `+now+`)
 		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, id)
 	if err != nil {
 		return fmt.Errorf("register instance: %w", err)
@@ -58,7 +58,7 @@ func (s *Store) RegisterInstance(ctx context.Context, id string) error {
 // instance took this one for dead and reaped its work (a stall longer than the dead-after
 // time); the caller registers again and says so loudly.
 func (s *Store) Heartbeat(ctx context.Context, id string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE gtc_instances SET seen_at = `+s.dbNowMS()+` WHERE id = ?`, id)
+	res, err := s.db.ExecContext(ctx, `UPDATE gtc_instances SET seen_at = `+s.dbNowMS()+` WHERE id = $1`, id)
 	if err != nil {
 		return false, fmt.Errorf("heartbeat: %w", err)
 	}
@@ -93,14 +93,14 @@ func (s *Store) Instances(ctx context.Context) (map[string]time.Time, error) {
 func (s *Store) ReapInstances(ctx context.Context, deadAfter time.Duration, only string,
 	enqueue func(ctx context.Context, tx *sql.Tx, o Orphans) error) ([]Orphans, error) {
 	var out []Orphans
-	err := s.tx(ctx, func(tx *txn) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
 		var rows *sql.Rows
 		var err error
 		if only != "" {
-			rows, err = tx.QueryContext(ctx, `DELETE FROM gtc_instances WHERE id = ? RETURNING id`, only)
+			rows, err = tx.QueryContext(ctx, `DELETE FROM gtc_instances WHERE id = $1 RETURNING id`, only)
 		} else {
-			rows, err = tx.QueryContext(ctx, `DELETE FROM gtc_instances WHERE seen_at < `+s.dbNowMS()+` - ? RETURNING id`,
+			rows, err = tx.QueryContext(ctx, `DELETE FROM gtc_instances WHERE seen_at < `+s.dbNowMS()+` - $1 RETURNING id`,
 				deadAfter.Milliseconds())
 		}
 		if err != nil {
@@ -123,7 +123,7 @@ func (s *Store) ReapInstances(ctx context.Context, deadAfter time.Duration, only
 			o := Orphans{Instance: id}
 			prefix := id + ":"
 			crows, err := tx.QueryContext(ctx, `UPDATE gtc_contacts SET lease_owner = '', lease_until = 0
-				WHERE lease_owner <> '' AND substr(lease_owner, 1, ?) = ? RETURNING tenant, team, contact_key`, len(prefix), prefix)
+				WHERE lease_owner <> '' AND substr(lease_owner, 1, $1) = $2 RETURNING tenant, team, contact_key`, len(prefix), prefix)
 			if err != nil {
 				return err
 			}
@@ -145,7 +145,7 @@ func (s *Store) ReapInstances(ctx context.Context, deadAfter time.Duration, only
 			}
 			// A flow run's first sends go to the contact's next job, in order (Handover).
 			hrows, err := tx.QueryContext(ctx, `UPDATE gtc_outbound_messages SET sender = ''
-				WHERE sender <> '' AND substr(sender, 1, ?) = ? AND state = 'pending' AND next_attempt_at = 0
+				WHERE sender <> '' AND substr(sender, 1, $1) = $2 AND state = 'pending' AND next_attempt_at = 0
 				RETURNING tenant, team, contact_key`, len(prefix)+4, prefix+"job-")
 			if err != nil {
 				return err
@@ -171,7 +171,7 @@ func (s *Store) ReapInstances(ctx context.Context, deadAfter time.Duration, only
 			}
 			// The rest (the send API's, retries) each get a send job.
 			orows, err := tx.QueryContext(ctx, `UPDATE gtc_outbound_messages SET sender = ''
-				WHERE sender <> '' AND substr(sender, 1, ?) = ? AND state IN ('pending', 'retrying')
+				WHERE sender <> '' AND substr(sender, 1, $1) = $2 AND state IN ('pending', 'retrying')
 				RETURNING id, next_attempt_at`, len(prefix), prefix)
 			if err != nil {
 				return err
@@ -191,13 +191,13 @@ func (s *Store) ReapInstances(ctx context.Context, deadAfter time.Duration, only
 				return err
 			}
 			for _, r := range handover {
-				if _, err := tx.ExecContext(ctx, `UPDATE gtc_contacts SET handover = 1 WHERE tenant = ? AND team = ? AND contact_key = ?`,
+				if _, err := tx.ExecContext(ctx, `UPDATE gtc_contacts SET handover = 1 WHERE tenant = $1 AND team = $2 AND contact_key = $3`,
 					r.Tenant, r.Team, r.Key); err != nil {
 					return err
 				}
 			}
 			if enqueue != nil {
-				if err := enqueue(ctx, tx.Tx, o); err != nil {
+				if err := enqueue(ctx, tx, o); err != nil {
 					return err
 				}
 			}
@@ -217,10 +217,10 @@ func (s *Store) ReapInstances(ctx context.Context, deadAfter time.Duration, only
 // newer.
 func (s *Store) TakeHandover(ctx context.Context, ref ContactRef, owner string) ([]*Outbound, error) {
 	var out []*Outbound
-	err := s.tx(ctx, func(tx *txn) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `UPDATE gtc_outbound_messages SET sender = ?
-			WHERE tenant = ? AND team = ? AND contact_key = ? AND state = 'pending' AND sender = '' AND next_attempt_at = 0
+		rows, err := tx.QueryContext(ctx, `UPDATE gtc_outbound_messages SET sender = $1
+			WHERE tenant = $2 AND team = $3 AND contact_key = $4 AND state = 'pending' AND sender = '' AND next_attempt_at = 0
 			RETURNING `+outboundCols, owner, ref.Tenant, ref.Team, ref.Key)
 		if err != nil {
 			return err
@@ -237,7 +237,7 @@ func (s *Store) TakeHandover(ctx context.Context, ref ContactRef, owner string) 
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE gtc_contacts SET handover = 0 WHERE tenant = ? AND team = ? AND contact_key = ?`,
+		_, err = tx.ExecContext(ctx, `UPDATE gtc_contacts SET handover = 0 WHERE tenant = $1 AND team = $2 AND contact_key = $3`,
 			ref.Tenant, ref.Team, ref.Key)
 		return err
 	})

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -83,7 +85,7 @@ func scanOutbound(row interface{ Scan(...any) error }) (*Outbound, error) {
 
 // OutboundByID returns one outbound message, or ErrNotFound.
 func (s *Store) OutboundByID(ctx context.Context, id int64) (*Outbound, error) {
-	o, err := scanOutbound(s.rdb.QueryRowContext(ctx, `SELECT `+outboundCols+` FROM gtc_outbound_messages WHERE id = ?`, id))
+	o, err := scanOutbound(s.rdb.QueryRowContext(ctx, `SELECT `+outboundCols+` FROM gtc_outbound_messages WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("outbound message %d: %w", id, ErrNotFound)
 	}
@@ -105,16 +107,12 @@ func (s *Store) OutboundMessages(ctx context.Context, f OutboundFilter) ([]*Outb
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	q := `SELECT ` + outboundCols + ` FROM gtc_outbound_messages WHERE (? = '' OR tenant = ?) AND (? = '' OR team = ?) AND (? = '' OR contact_key = ?)`
-	args := []any{f.Tenant, f.Tenant, f.Team, f.Team, f.ContactKey, f.ContactKey}
+	q := `SELECT ` + outboundCols + ` FROM gtc_outbound_messages WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR team = $2) AND ($3 = '' OR contact_key = $3)`
+	args := []any{f.Tenant, f.Team, f.ContactKey}
 	if len(f.States) > 0 {
-		q += ` AND state IN (?` + repeat(",?", len(f.States)-1) + `)`
-		for _, st := range f.States {
-			args = append(args, st)
-		}
+		q += ` AND state IN (` + params(&args, f.States) + `)`
 	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, f.Limit)
+	q += ` ORDER BY id DESC LIMIT ` + params(&args, []int{f.Limit})
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list outbound messages: %w", err)
@@ -131,19 +129,25 @@ func (s *Store) OutboundMessages(ctx context.Context, f OutboundFilter) ([]*Outb
 	return out, rows.Err()
 }
 
-func repeat(s string, n int) string {
-	out := ""
-	for range n {
-		out += s
+// params appends vs to args and returns their placeholders ("$7, $8"), for the few queries
+// whose conditions depend on a filter.
+func params[T any](args *[]any, vs []T) string {
+	var b strings.Builder
+	for i, v := range vs {
+		*args = append(*args, v)
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(len(*args)))
 	}
-	return out
+	return b.String()
 }
 
 // RecordOutbound records messages for tenant/team outside a flow run (gtc send, the API)
 // in state pending and returns their ids.
 func (s *Store) RecordOutbound(ctx context.Context, tenant, team string, msgs []NewOutbound) ([]int64, error) {
 	var ids []int64
-	err := s.tx(ctx, func(tx *txn) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		ids, err = insertOutbound(ctx, tx, nil, tenant, team, 0, msgs, s.now())
 		return err
@@ -153,7 +157,7 @@ func (s *Store) RecordOutbound(ctx context.Context, tenant, team string, msgs []
 
 // insertOutbound records msgs as pending; ins is insertOutboundSQL prepared on tx (nil:
 // prepared here).
-func insertOutbound(ctx context.Context, tx *txn, ins *sql.Stmt, tenant, team string, seq int64, msgs []NewOutbound, now int64) ([]int64, error) {
+func insertOutbound(ctx context.Context, tx *sql.Tx, ins *sql.Stmt, tenant, team string, seq int64, msgs []NewOutbound, now int64) ([]int64, error) {
 	ids := make([]int64, 0, len(msgs))
 	if len(msgs) == 0 {
 		return ids, nil
@@ -171,7 +175,8 @@ func insertOutbound(ctx context.Context, tx *txn, ins *sql.Stmt, tenant, team st
 			retry = 1
 		}
 		var id int64
-		err := ins.QueryRowContext(ctx, tenant, team, m.ContactKey, m.Recipient, seq, m.Origin, m.Flow, m.Node, m.MessageType, m.Request, retry, now, now, m.Sender).Scan(&id)
+		err := ins.QueryRowContext(ctx, tenant, team, safeText(m.ContactKey), safeText(m.Recipient), seq, m.Origin, m.Flow, m.Node,
+			m.MessageType, m.Request, retry, now, now, m.Sender).Scan(&id)
 		if err != nil {
 			return nil, fmt.Errorf("record outbound message: %w", err)
 		}
@@ -202,8 +207,8 @@ func (s *Store) FinishOutbound(ctx context.Context, id int64, r OutboundResult) 
 // first send) and nobody else is sending it. A job that gets false has nothing to do:
 // the message was sent, rescheduled, or is being sent by someone else.
 func (s *Store) ClaimOutbound(ctx context.Context, id int64, at time.Time, owner string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE gtc_outbound_messages SET sender = ?
-		WHERE id = ? AND state IN ('pending', 'retrying') AND next_attempt_at = ? AND (sender = '' OR sender = ?)`,
+	res, err := s.db.ExecContext(ctx, `UPDATE gtc_outbound_messages SET sender = $1
+		WHERE id = $2 AND state IN ('pending', 'retrying') AND next_attempt_at = $3 AND (sender = '' OR sender = $4)`,
 		owner, id, ms(at), owner)
 	if err != nil {
 		return false, fmt.Errorf("claim outbound message %d: %w", id, err)
@@ -241,7 +246,7 @@ type StatusRecord struct {
 
 // Statuses lists the statuses received for wamid, in time order.
 func (s *Store) Statuses(ctx context.Context, wamid string) ([]StatusRecord, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT wamid, status, at, error_class, error_code FROM gtc_outbound_statuses WHERE wamid = ? ORDER BY at, status`, wamid)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT wamid, status, at, error_class, error_code FROM gtc_outbound_statuses WHERE wamid = $1 ORDER BY at, status`, wamid)
 	if err != nil {
 		return nil, fmt.Errorf("list statuses: %w", err)
 	}
@@ -261,4 +266,4 @@ func (s *Store) Statuses(ctx context.Context, wamid string) ([]StatusRecord, err
 
 const insertOutboundSQL = `INSERT INTO gtc_outbound_messages (tenant, team, contact_key, recipient, inbound_seq, origin, flow, node,
 	message_type, request, retry_on_rate_limit, state, created_at, updated_at, sender)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13, $14) RETURNING id`

@@ -38,9 +38,9 @@ func (s *Store) Take(ctx context.Context, key string, start time.Time, size time
 	}
 	var used int64
 	err := s.db.QueryRowContext(ctx, `INSERT INTO gtc_pacing (phone_number_id, window_start, used)
-		VALUES (?, CAST(? AS BIGINT), CAST(? AS INTEGER))
+		VALUES ($1, CAST($2 AS BIGINT), CAST($3 AS INTEGER))
 		ON CONFLICT (phone_number_id, window_start) DO UPDATE SET used = gtc_pacing.used + excluded.used
-		WHERE gtc_pacing.used < CAST(? AS INTEGER)
+		WHERE gtc_pacing.used < CAST($4 AS INTEGER)
 		RETURNING used`, key, start.UnixMilli(), n, capacity).Scan(&used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil // the window was full already: the row was left alone
@@ -72,7 +72,7 @@ func (s *Store) PrunePacing(ctx context.Context, before time.Time) error {
 		return ErrClosed
 	default:
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM gtc_pacing WHERE window_start < CAST(? AS BIGINT)`, before.UnixMilli()); err != nil {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM gtc_pacing WHERE window_start < CAST($1 AS BIGINT)`, before.UnixMilli()); err != nil {
 		return fmt.Errorf("prune pacing windows: %w", err)
 	}
 	return nil

@@ -53,7 +53,7 @@ func TestTakeSequential(t *testing.T) {
 		}
 		// A full window is no longer written: used stays below capacity + n.
 		var used int
-		if err := st.db.QueryRowContext(ctx, `SELECT used FROM gtc_pacing WHERE phone_number_id = ? AND window_start = CAST(? AS BIGINT)`,
+		if err := st.db.QueryRowContext(ctx, `SELECT used FROM gtc_pacing WHERE phone_number_id = $1 AND window_start = CAST($2 AS BIGINT)`,
 			"pn1", w0.UnixMilli()).Scan(&used); err != nil {
 			t.Fatal(err)
 		}

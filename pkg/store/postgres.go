@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -28,6 +29,14 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (*Store, error)
 		cfg.MaxConns = pgMaxConns
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
+	// An acknowledged webhook must be on disk: commits wait for the WAL flush. A database or
+	// URL that turned synchronous_commit off (or local) is raised to on for gtc's sessions;
+	// stronger settings (remote_write, remote_apply) stay.
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, `SELECT set_config('synchronous_commit', 'on', false)
+			WHERE current_setting('synchronous_commit') IN ('off', 'local')`)
+		return err
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", name, err)
@@ -39,7 +48,7 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (*Store, error)
 		return nil, fmt.Errorf("open store %s: %w (is PostgreSQL running and the database created?)", name, err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
-	c := conn{DB: db, pg: true}
+	c := db
 	s := &Store{db: c, rdb: c, pool: pool, dsn: name, opts: opts, ingestCh: make(chan *ingestReq, 1024),
 		stop: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {

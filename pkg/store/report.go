@@ -27,17 +27,13 @@ func (f *LogFilter) limit() int {
 // OutboundLog lists outbound messages matching f, newest first. Their State is the latest
 // status (a status webhook moves sent on to delivered, read or failed).
 func (s *Store) OutboundLog(ctx context.Context, f LogFilter) ([]*Outbound, error) {
-	q := `SELECT ` + outboundCols + ` FROM gtc_outbound_messages WHERE (? = '' OR tenant = ?) AND (? = '' OR team = ?)
-		AND (? = '' OR contact_key = ?) AND created_at >= ?`
-	args := []any{f.Tenant, f.Tenant, f.Team, f.Team, f.ContactKey, f.ContactKey, ms(f.Since)}
+	q := `SELECT ` + outboundCols + ` FROM gtc_outbound_messages WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR team = $2)
+		AND ($3 = '' OR contact_key = $3) AND created_at >= $4`
+	args := []any{f.Tenant, f.Team, f.ContactKey, ms(f.Since)}
 	if len(f.States) > 0 {
-		q += ` AND state IN (?` + repeat(",?", len(f.States)-1) + `)`
-		for _, st := range f.States {
-			args = append(args, st)
-		}
+		q += ` AND state IN (` + params(&args, f.States) + `)`
 	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, f.limit())
+	q += ` ORDER BY id DESC LIMIT ` + params(&args, []int{f.limit()})
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read outbound log: %w", err)
@@ -57,8 +53,8 @@ func (s *Store) OutboundLog(ctx context.Context, f LogFilter) ([]*Outbound, erro
 // InboundLog lists inbound events matching f (States is ignored), newest first.
 func (s *Store) InboundLog(ctx context.Context, f LogFilter) ([]*StoredEvent, error) {
 	evs, err := s.queryEvents(ctx, `SELECT `+eventCols+` FROM gtc_inbound_events
-		WHERE (? = '' OR tenant = ?) AND (? = '' OR team = ?) AND (? = '' OR contact_key = ?) AND received_at >= ?
-		ORDER BY seq DESC LIMIT ?`, f.Tenant, f.Tenant, f.Team, f.Team, f.ContactKey, f.ContactKey, ms(f.Since), f.limit())
+		WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR team = $2) AND ($3 = '' OR contact_key = $3) AND received_at >= $4
+		ORDER BY seq DESC LIMIT $5`, f.Tenant, f.Team, f.ContactKey, ms(f.Since), f.limit())
 	if err != nil {
 		return nil, fmt.Errorf("read inbound log: %w", err)
 	}
@@ -95,12 +91,12 @@ func (s *Store) Health(ctx context.Context, tenant, team string, now time.Time) 
 	h := &Health{FailedByClass: map[string]int{}}
 	day := now.Add(-24 * time.Hour).UnixMilli()
 	err := s.db.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM gtc_inbound_events WHERE tenant = ? AND team = ? AND kind = 'error' AND received_at >= ?),
-		(SELECT COUNT(*) FROM gtc_outbound_messages WHERE tenant = ? AND team = ? AND created_at >= ? AND wamid <> ''),
-		(SELECT COUNT(*) FROM gtc_contacts WHERE tenant = ? AND team = ? AND last_inbound_at > ? AND last_inbound_at <= ?),
-		(SELECT COUNT(*) FROM gtc_contacts WHERE tenant = ? AND team = ? AND last_inbound_at > 0 AND last_inbound_at <= ?),
-		(SELECT COUNT(*) FROM gtc_contacts WHERE tenant = ? AND team = ? AND opted_out = 1),
-		(SELECT COUNT(*) FROM gtc_contacts WHERE tenant = ? AND team = ?)`,
+		(SELECT COUNT(*) FROM gtc_inbound_events WHERE tenant = $1 AND team = $2 AND kind = 'error' AND received_at >= $3),
+		(SELECT COUNT(*) FROM gtc_outbound_messages WHERE tenant = $4 AND team = $5 AND created_at >= $6 AND wamid <> ''),
+		(SELECT COUNT(*) FROM gtc_contacts WHERE tenant = $7 AND team = $8 AND last_inbound_at > $9 AND last_inbound_at <= $10),
+		(SELECT COUNT(*) FROM gtc_contacts WHERE tenant = $11 AND team = $12 AND last_inbound_at > 0 AND last_inbound_at <= $13),
+		(SELECT COUNT(*) FROM gtc_contacts WHERE tenant = $14 AND team = $15 AND opted_out = 1),
+		(SELECT COUNT(*) FROM gtc_contacts WHERE tenant = $16 AND team = $17)`,
 		tenant, team, day,
 		tenant, team, day,
 		tenant, team, day, now.Add(WindowWarning-24*time.Hour).UnixMilli(),
@@ -111,13 +107,13 @@ func (s *Store) Health(ctx context.Context, tenant, team string, now time.Time) 
 		return nil, fmt.Errorf("read health: %w", err)
 	}
 	if h.WebhookErrors > 0 {
-		if err := s.db.QueryRowContext(ctx, `SELECT event FROM gtc_inbound_events WHERE tenant = ? AND team = ? AND kind = 'error'
+		if err := s.db.QueryRowContext(ctx, `SELECT event FROM gtc_inbound_events WHERE tenant = $1 AND team = $2 AND kind = 'error'
 			ORDER BY seq DESC LIMIT 1`, tenant, team).Scan(&h.LastWebhookError); err != nil {
 			return nil, fmt.Errorf("read health: %w", err)
 		}
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT CASE WHEN error_class = '' THEN 'unknown' ELSE error_class END, COUNT(*)
-		FROM gtc_outbound_messages WHERE tenant = ? AND team = ? AND created_at >= ? AND state IN ('failed', 'refused')
+		FROM gtc_outbound_messages WHERE tenant = $1 AND team = $2 AND created_at >= $3 AND state IN ('failed', 'refused')
 		GROUP BY 1 ORDER BY 1`, tenant, team, day)
 	if err != nil {
 		return nil, fmt.Errorf("read health: %w", err)

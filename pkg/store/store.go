@@ -3,16 +3,18 @@
 // log and its delivery statuses. It is the only package that writes SQL.
 //
 // The default database is SQLite (modernc.org/sqlite, pure Go) in WAL mode with
-// synchronous=NORMAL and a busy timeout, opened with a single connection because SQLite
+// synchronous=NORMAL, raised to FULL for the ingest transaction so an acknowledged webhook is
+// on disk (see durableTx), and a busy timeout, opened with a single connection because SQLite
 // allows one writer at a time; the same *sql.DB carries River's job tables (see DB), so the
 // webhook events and the jobs that process them commit in one transaction. Ingest is a group
 // commit: concurrent callers share one transaction when load is high.
 //
 // PostgreSQL is the shared backend for several `gtc serve` on one database (DESIGN.md §7):
 // a postgres:// DSN opens a pgx pool (github.com/jackc/pgx/v5), used through database/sql by
-// the store and directly by River's pgx driver. The SQL is written once (see dialect.go);
-// the schemas are kept per backend (schema.go), and migrations run under an advisory lock so
-// instances starting together do not race.
+// the store and directly by River's pgx driver. The SQL is written once, with $n
+// placeholders, which both drivers bind by number; the schemas are kept per backend as .sql
+// files (migrate.go), and migrations run under an advisory lock so instances starting
+// together do not race.
 package store
 
 import (
@@ -52,8 +54,8 @@ type Options struct {
 
 // Store is the database. It is safe for concurrent use.
 type Store struct {
-	db   conn // the one writer on SQLite (and River's); a pool on PostgreSQL
-	rdb  conn // readers
+	db   *sql.DB // the one writer on SQLite (and River's); a pool on PostgreSQL
+	rdb  *sql.DB // readers
 	pool *pgxpool.Pool
 	dsn  string // for messages: without the password
 	opts Options
@@ -63,6 +65,14 @@ type Store struct {
 	done     chan struct{}
 	closeMu  sync.Once
 	closed   chan struct{}
+
+	// Test hooks on the committer: grouped runs after each group's transaction committed or
+	// failed, answered before each request's caller is woken.
+	grouped  func(requests int, err error)
+	answered func(r *ingestReq)
+	// nonDurableIngest skips the synchronous=FULL of ingest on SQLite, for the benchmark
+	// that measures what durability costs.
+	nonDurableIngest bool
 }
 
 // SQLitePath returns the file of a SQLite dsn ("path", "sqlite://path" or "file:path",
@@ -145,8 +155,8 @@ func Open(ctx context.Context, dsn string, options ...Options) (*Store, error) {
 	// Reads go through rdb, today the same one connection: a separate pool of WAL readers
 	// measured slower in pkg/delivery's BenchmarkIngest on the 2-core machine. The seam
 	// stays (PostgreSQL, or a reader pool when it pays).
-	rdb := conn{DB: db}
-	s := &Store{db: conn{DB: db}, rdb: rdb, dsn: path, opts: opts, ingestCh: make(chan *ingestReq, 1024),
+	rdb := db
+	s := &Store{db: db, rdb: rdb, dsn: path, opts: opts, ingestCh: make(chan *ingestReq, 1024),
 		stop: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -159,7 +169,7 @@ func Open(ctx context.Context, dsn string, options ...Options) (*Store, error) {
 // DB is the underlying database/sql pool, for River's drivers (riversqlite, and
 // riverdatabasesql for inserts inside the store's transactions on PostgreSQL) and their
 // migrations. Do not run SQL on it outside this package.
-func (s *Store) DB() *sql.DB { return s.db.DB }
+func (s *Store) DB() *sql.DB { return s.db }
 
 // Pool is the pgx pool on PostgreSQL (for River's pgx driver), nil on SQLite.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
@@ -200,42 +210,6 @@ func (s *Store) Close() error {
 	return err
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	return s.Exclusive(ctx, func() error { return s.migrateLocked(ctx) })
-}
-
-func (s *Store) migrateLocked(ctx context.Context) error {
-	list, table := migrations, `CREATE TABLE IF NOT EXISTS gtc_schema_migrations (
-		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`
-	if s.Postgres() {
-		list, table = pgMigrations, `CREATE TABLE IF NOT EXISTS gtc_schema_migrations (
-		version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`
-	}
-	if _, err := s.db.ExecContext(ctx, table); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	var current int
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM gtc_schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if current > len(list) {
-		return fmt.Errorf("migrate: database schema version %d is newer than this gtc (%d): upgrade gtc", current, len(list))
-	}
-	for v := current + 1; v <= len(list); v++ {
-		err := s.tx(ctx, func(tx *txn) error {
-			if _, err := tx.ExecContext(ctx, list[v-1]); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO gtc_schema_migrations (version, applied_at) VALUES (?, ?)`, v, s.now())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migrate to version %d: %w", v, err)
-		}
-	}
-	return nil
-}
-
 // migrationLock is the PostgreSQL advisory lock key under which instances migrate (gtc's
 // tables and River's), one at a time: "gtc" in ASCII.
 const migrationLock = 0x677463
@@ -247,7 +221,7 @@ func (s *Store) Exclusive(ctx context.Context, f func() error) error {
 	if !s.Postgres() {
 		return f()
 	}
-	c, err := s.db.DB.Conn(ctx)
+	c, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -259,16 +233,9 @@ func (s *Store) Exclusive(ctx context.Context, f func() error) error {
 	return f()
 }
 
-// SchemaVersion is the applied migration version.
-func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM gtc_schema_migrations`).Scan(&v)
-	return v, err
-}
-
 func (s *Store) now() int64 { return s.opts.Now().UnixMilli() }
 
-func (s *Store) tx(ctx context.Context, f func(*txn) error) error {
+func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.tx1(ctx, f)
 		if err == nil || !s.retryable(err) || attempt == maxTxAttempts {
@@ -287,12 +254,12 @@ func (s *Store) tx(ctx context.Context, f func(*txn) error) error {
 // maxTxAttempts bounds the re-runs of a transaction PostgreSQL aborted to break a deadlock.
 const maxTxAttempts = 6
 
-func (s *Store) tx1(ctx context.Context, f func(*txn) error) error {
+func (s *Store) tx1(ctx context.Context, f func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := f(&txn{Tx: tx, pg: s.pool != nil}); err != nil {
+	if err := f(tx); err != nil {
 		tx.Rollback()
 		return err
 	}
