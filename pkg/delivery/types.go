@@ -39,7 +39,7 @@ type Provider struct {
 	MarkRead bool
 	// ConversationTimeout applies to asks without a timeout (0: 1h).
 	ConversationTimeout time.Duration
-	Sender   Sender
+	Sender              Sender
 }
 
 // RunContext is what a flow run knows about its surroundings.
