@@ -169,7 +169,9 @@ func (s *Service) step(set *flow.Set, cs *convState, in flow.Input, rc RunContex
 	now := time.Unix(rc.Now, 0).UTC()
 	var res stepResult
 	res.replies = replies(out.Replies)
-	changed := cs.cur != nil || cs.bad || out.Next != nil || len(out.Ended) > 0 || len(out.UserUpdates) > 0
+	// A one-shot run (no conversation before or after, no user.*) writes nothing: a bot that
+	// never asks costs no extra row.
+	changed := cs.cur != nil || cs.bad || out.Next != nil || len(out.UserUpdates) > 0
 	for _, e := range out.Ended {
 		lvl := slog.LevelInfo
 		if e.Reason == flow.EndFlowEdited {
@@ -198,7 +200,14 @@ func (s *Service) step(set *flow.Set, cs *convState, in flow.Input, rc RunContex
 		u.User = cs.user
 	}
 	if n := len(out.Ended); n > 0 {
+		// The end worth showing: the last one that is not a plain completion (a question
+		// interrupted by menu, then the menu's run completing, shows "interrupted").
 		e := out.Ended[n-1]
+		for _, x := range out.Ended {
+			if x.Reason != flow.EndCompleted {
+				e = x
+			}
+		}
 		u.Ended = &store.ConversationEnd{Flow: e.Flow, Node: e.Node, Reason: string(e.Reason), Detail: e.Detail, At: now}
 	}
 	if c := out.Next; c != nil {
