@@ -310,7 +310,7 @@ triggers:
 	}
 }
 
-func writeFlow(t *testing.T, dir, name, text string) {
+func writeFlow(t testing.TB, dir, name, text string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 		t.Fatal(err)
