@@ -358,3 +358,50 @@ func TestTwoInstancesShareAConversation(t *testing.T) {
 		t.Fatalf("conversation = %+v %v", c, err)
 	}
 }
+
+// Calls and handoff are not wired yet: a conversation that reaches an http node is stored as
+// the engine returned it (waiting for the call's result), and messages while it waits are
+// recorded without a step; nothing crashes.
+func TestCallNotWiredYetIsStoredAndLogged(t *testing.T) {
+	dir := t.TempDir()
+	writeFlow(t, dir, "lookup.ygtc", `name: lookup
+version: "1.0"
+nodes:
+  - id: ask
+    type: ask
+    config:
+      message: "Order?"
+      save_as: order_id
+    next: call
+  - id: call
+    type: http
+    config:
+      url: "https://shop.example.com/orders/{{vars.order_id}}"
+      save_as: order
+    next: tell
+  - id: tell
+    type: reply
+    config:
+      message: "Status {{vars.order.body}}"
+triggers:
+  - type: text
+    keywords: [lookup]
+    target: ask
+`)
+	set, err := flow.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := convHarness(t, "", set)
+	const a = "4915100871"
+	h.say("c1", a, "lookup", 1)
+	h.say("c2", a, "A-1", 1)
+	c := h.conversation(a)
+	if c.Status != flow.StateCalling || c.Node != "call" {
+		t.Fatalf("after the answer: %+v", c)
+	}
+	h.say("c3", a, "hello?", 1)
+	if c := h.conversation(a); c.Status != flow.StateCalling || string(c.State) == "" {
+		t.Fatalf("a message while calling changed the conversation: %+v", c)
+	}
+}

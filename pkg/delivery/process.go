@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"sync"
 	"time"
 
@@ -288,7 +289,13 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 			in = flow.MessageInput(flow.EventFromInbound(m))
 		}
 		res, err := s.step(s.cfg.Runner.(setRunner).set, cs, in, rc, log)
-		if err != nil {
+		switch {
+		case errors.Is(err, flow.ErrCallPending):
+			// Until calls are wired, nothing will ever deliver the result: the message is
+			// recorded without a step (an interrupt keyword still ends the conversation).
+			log.Warn("calls/handoff not wired yet: a message while the conversation waits for a call's result is recorded without a step",
+				"flow", cs.flowName(), "node", cs.nodeName())
+		case err != nil:
 			// A flow error is deterministic: running it again gives the same result. The
 			// conversation stays as it was.
 			s.m.flowErrors.Inc()
