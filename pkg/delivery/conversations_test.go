@@ -405,3 +405,39 @@ triggers:
 		t.Fatalf("a message while calling changed the conversation: %+v", c)
 	}
 }
+
+// A start's vars are the conversation's: the question and the reply after the answer both
+// read them.
+func TestStartVarsLastTheConversation(t *testing.T) {
+	dir := t.TempDir()
+	writeFlow(t, dir, "code.ygtc", `name: code
+version: "1.0"
+nodes:
+  - id: ask_code
+    type: ask
+    config:
+      message: "Hi {{vars.name}}, your code?"
+      save_as: code
+    next: thanks
+  - id: thanks
+    type: reply
+    config:
+      message: "Thanks {{vars.name}}, got {{vars.code}}."
+`)
+	set, err := flow.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := convHarness(t, "", set)
+	const a = "4915100881"
+	h.ingest(textEvent("v0", a, "hi", h.clock())) // opens the window; no trigger
+	h.eventually("idle", h.idle)
+	if _, err := h.svc.StartFlow(context.Background(), "acme", "support", FlowStart{Flow: "code", To: "+" + a,
+		Vars: map[string]any{"name": "Ada"}}); err != nil {
+		t.Fatal(err)
+	}
+	got := h.say("v1", a, "X-42", 2)
+	if want := []string{"Hi Ada, your code?", "Thanks Ada, got X-42."}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("replies = %q, want %q", got, want)
+	}
+}
