@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -100,7 +101,35 @@ func (s *Service) timeoutParams(t timeoutArgs) river.InsertManyParams {
 	if wait := time.Unix(t.Deadline, 0).Sub(s.now()); wait > 0 {
 		at = at.Add(wait)
 	}
-	return river.InsertManyParams{Args: t, InsertOpts: &river.InsertOpts{ScheduledAt: at}}
+	// Unique by args (contact, conversation, deadline): the start's recovery re-inserts the
+	// job of every timed conversation, and River skips the ones that exist.
+	return river.InsertManyParams{Args: t, InsertOpts: &river.InsertOpts{ScheduledAt: at,
+		UniqueOpts: river.UniqueOpts{ByArgs: true}}}
+}
+
+// recoverTimeouts gives every conversation that waits with a deadline its timeout job (a job
+// lost with the database it was in, as after gtc migrate, is made again; existing ones are
+// kept).
+func (s *Service) recoverTimeouts(ctx context.Context) (int, error) {
+	convs, err := s.st.TimedConversations(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var params []river.InsertManyParams
+	for _, c := range convs {
+		conv, err := decodeConversation(c.State)
+		if err != nil || conv == nil || conv.Deadline == 0 {
+			continue
+		}
+		params = append(params, s.timeoutParams(timeoutArgs{Contact: store.ContactRef{Tenant: c.Tenant, Team: c.Team, Key: c.ContactKey},
+			Conversation: conv.ID, Deadline: conv.Deadline}))
+	}
+	for chunk := range slices.Chunk(params, 500) {
+		if _, err := s.ins.InsertMany(ctx, chunk); err != nil {
+			return 0, fmt.Errorf("recover conversation timeouts: %w", err)
+		}
+	}
+	return len(params), nil
 }
 
 func decodeConversation(b []byte) (*flow.Conversation, error) {

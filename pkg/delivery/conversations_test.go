@@ -155,30 +155,7 @@ func TestStopAndInterruptMidQuestion(t *testing.T) {
 func TestTimeoutFires(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
 		dir := t.TempDir()
-		writeFlow(t, dir, "quick.ygtc", `name: quick
-version: "1.0"
-nodes:
-  - id: ask
-    type: ask
-    config:
-      message: "Quick, your name?"
-      save_as: name
-      timeout: 1s
-      on_timeout: late
-    next: hello
-  - id: hello
-    type: reply
-    config:
-      message: "Hello {{vars.name}}"
-  - id: late
-    type: reply
-    config:
-      message: "Too slow."
-triggers:
-  - type: text
-    keywords: [quick]
-    target: ask
-`)
+		writeFlow(t, dir, "quick.ygtc", quickFlow)
 		set, err := flow.LoadDir(dir)
 		if err != nil {
 			t.Fatal(err)
@@ -440,4 +417,82 @@ nodes:
 	if want := []string{"Hi Ada, your code?", "Thanks Ada, got X-42."}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("replies = %q, want %q", got, want)
 	}
+}
+
+const quickFlow = `name: quick
+version: "1.0"
+nodes:
+  - id: ask
+    type: ask
+    config:
+      message: "Quick, your name?"
+      save_as: name
+      timeout: 1s
+      on_timeout: late
+    next: hello
+  - id: hello
+    type: reply
+    config:
+      message: "Hello {{vars.name}}"
+  - id: late
+    type: reply
+    config:
+      message: "Too slow."
+triggers:
+  - type: text
+    keywords: [quick]
+    target: ask
+`
+
+// A timeout job lost with its database (gtc migrate copies no jobs) is made again when the
+// service starts; a job that exists is not doubled.
+func TestStartRecoversTimeoutJobs(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		dir := t.TempDir()
+		writeFlow(t, dir, "quick.ygtc", quickFlow)
+		set, err := flow.LoadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := convHarness(t, be.DSN(t), set)
+		const a = "4915100891"
+		h.say("r1", a, "quick", 1)
+		timeoutJobs := func() int {
+			var n int
+			if err := h.st.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'gtc_timeout'`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := timeoutJobs(); n != 1 {
+			t.Fatalf("%d timeout jobs after the question, want 1", n)
+		}
+		restart := func() {
+			h.close()
+			h2 := &harness{t: t, path: h.path, sender: h.sender, flows: h.flows}
+			h2.now.Store(h.now.Load())
+			h2.open(false)
+			h2.svc.cfg.Runner, h2.svc.cfg.Flows = SetRunner(set), set
+			if err := h2.svc.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			h = h2
+		}
+		restart()
+		if n := timeoutJobs(); n != 1 {
+			t.Fatalf("%d timeout jobs after a restart, want 1 (not doubled)", n)
+		}
+		// Lost, as in a copied database: the start makes it again.
+		if _, err := h.st.DB().Exec(`DELETE FROM river_job WHERE kind = 'gtc_timeout'`); err != nil {
+			t.Fatal(err)
+		}
+		restart()
+		if n := timeoutJobs(); n != 1 {
+			t.Fatalf("%d timeout jobs after recovery, want 1", n)
+		}
+		h.now.Add(2000)
+		if got := h.waitBodies(a, 2); got[1] != "Too slow." {
+			t.Fatalf("after the recovered timeout: %q", got)
+		}
+	})
 }

@@ -301,6 +301,11 @@ func (s *Service) recover(ctx context.Context) error {
 			return err
 		}
 	}
+	if n, err := s.recoverTimeouts(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		s.log.Debug("conversation timeouts checked", "conversations", n)
+	}
 	contacts, err := s.st.PendingContacts(ctx)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -122,6 +123,12 @@ func (s *Store) Conversations(ctx context.Context, tenant, team string) ([]*Conv
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// TimedConversations lists every conversation that waits with a deadline (gtc serve's start
+// makes sure each has its timeout job, e.g. after gtc migrate, which copies no jobs).
+func (s *Store) TimedConversations(ctx context.Context) ([]*Conversation, error) {
+	return s.DueConversations(ctx, "", "", time.UnixMilli(math.MaxInt64))
 }
 
 // DueConversations lists the conversations of tenant/team ("" for all) whose deadline is at
