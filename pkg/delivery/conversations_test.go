@@ -496,3 +496,24 @@ func TestStartRecoversTimeoutJobs(t *testing.T) {
 		}
 	})
 }
+
+// A timeout event handled by an instance whose clock lags the scheduler's a little still
+// times the question out (the event is the proof its deadline passed).
+func TestTimeoutOnALaggingClock(t *testing.T) {
+	h := convHarness(t, "", loadStarter(t))
+	const a = "4915100901"
+	h.say("l1", a, "status", 1)
+	c := h.conversation(a)
+	conv, err := decodeConversation(c.State)
+	if err != nil || conv == nil {
+		t.Fatal(conv, err)
+	}
+	// The job fired (somewhere else); this instance's clock is still a second before.
+	h.now.Store(time.Unix(conv.Deadline, 0).Add(-time.Second).UnixMilli())
+	if err := h.svc.queueTimeout(context.Background(), store.ContactRef{Tenant: "acme", Team: "support", Key: a}, conv.ID, conv.Deadline); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.waitBodies(a, 2); got[1] != "No worries, write \"status\" when you have the order number at hand." {
+		t.Fatalf("replies = %q", got)
+	}
+}

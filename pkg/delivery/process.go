@@ -284,6 +284,11 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 		rc := RunContext{Tenant: sev.Tenant, Team: sev.Team, To: to, Now: now.Unix(), LastMessageTime: LastMessageTime(c),
 			ConversationTimeout: p.ConversationTimeout}
 		in := flow.TimeoutInput(te.Deadline)
+		if m == nil && te.Deadline > rc.Now {
+			// The job fired at its deadline on the clock of the instance that scheduled it:
+			// this one's may lag a little, and a timeout taken as "not yet due" would be lost.
+			rc.Now = te.Deadline
+		}
 		if m != nil {
 			rc.ReplyTo = m.ID
 			in = flow.MessageInput(flow.EventFromInbound(m))
