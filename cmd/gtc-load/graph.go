@@ -4,28 +4,50 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/greentic/gtc/pkg/graphfake"
 )
 
-// Graph is graphfake served on a local port, with every message sent to it recorded.
+// Graph is graphfake served on a local port, with every message sent to it recorded: one
+// fake per phone number of the load bundle, behind one address that routes each call to
+// the fake of the phone number in its path.
 type Graph struct {
 	URL      string
 	Recorder *ReplyRecorder
-	fake     *graphfake.Server
+	fakes    []*graphfake.Server
 	hs       *http.Server
 }
 
 // StartGraph starts graphfake for the load bundle's phone number and token.
-func StartGraph() (*Graph, error) {
-	fake := graphfake.New(graphfake.Options{Token: LoadToken, PhoneNumberID: LoadPhoneNumberID, BusinessAccountID: LoadWABAID})
+func StartGraph() (*Graph, error) { return StartGraphNumbers(Numbers(1)) }
+
+// StartGraphNumbers starts one graphfake per number (all accepting LoadToken) behind one
+// local address.
+func StartGraphNumbers(numbers []Number) (*Graph, error) {
+	g := &Graph{}
+	byID := map[string]http.Handler{}
+	for _, n := range numbers {
+		fake := graphfake.New(graphfake.Options{Token: LoadToken, PhoneNumberID: n.PhoneNumberID, BusinessAccountID: LoadWABAID})
+		g.fakes = append(g.fakes, fake)
+		byID[n.PhoneNumberID] = fake.Handler()
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		fake.Close()
+		g.Close()
 		return nil, err
 	}
-	rec := NewReplyRecorder(fake.Handler())
-	g := &Graph{URL: "http://" + ln.Addr().String(), Recorder: rec, fake: fake, hs: &http.Server{Handler: rec}}
+	first := byID[numbers[0].PhoneNumberID]
+	route := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := byID[phoneIDOf(r.URL.Path)]; ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		first.ServeHTTP(w, r) // calls that name no phone number (media, templates by WABA)
+	})
+	g.Recorder = NewReplyRecorder(route)
+	g.URL = "http://" + ln.Addr().String()
+	g.hs = &http.Server{Handler: g.Recorder}
 	go func() {
 		if err := g.hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			panic(err)
@@ -34,8 +56,22 @@ func StartGraph() (*Graph, error) {
 	return g, nil
 }
 
-// Close stops the listener and graphfake.
+// phoneIDOf returns the path segment after the Graph version ("/v26.0/{id}/messages" →
+// id), or "".
+func phoneIDOf(path string) string {
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if len(parts) < 2 || !strings.HasPrefix(parts[0], "v") {
+		return ""
+	}
+	return parts[1]
+}
+
+// Close stops the listener and the fakes.
 func (g *Graph) Close() {
-	_ = g.hs.Close()
-	g.fake.Close()
+	if g.hs != nil {
+		_ = g.hs.Close()
+	}
+	for _, f := range g.fakes {
+		f.Close()
+	}
 }

@@ -48,25 +48,56 @@ func BuildGTC(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
+// Number is one phone number of the load bundle: the tenant it is set up as (team
+// LoadTeam) and its phone_number_id.
+type Number struct {
+	Tenant, PhoneNumberID string
+}
+
+// Numbers returns the k phone numbers of a load bundle. One number is the tenant
+// "default" with LoadPhoneNumberID; k numbers are the tenants "num1" … "numk", each with a
+// phone_number_id of its own (the first is LoadPhoneNumberID).
+func Numbers(k int) []Number {
+	if k <= 1 {
+		return []Number{{Tenant: LoadTenant, PhoneNumberID: LoadPhoneNumberID}}
+	}
+	out := make([]Number, k)
+	for i := range out {
+		out[i] = Number{Tenant: fmt.Sprintf("num%d", i+1), PhoneNumberID: fmt.Sprintf("1000000000%05d", i+1)}
+	}
+	return out
+}
+
 // MakeBundle runs `gtc setup` for a bundle whose Graph API is graphURL, with pacing opened
 // up to the Cloud API's maximum (1,000 msg/s) and only the echo flow.
 func MakeBundle(ctx context.Context, gtc, dir, graphURL string) (string, error) {
-	answers := map[string]any{"messaging-whatsapp": map[string]any{
-		"enabled": true, "public_base_url": "http://127.0.0.1:8080",
-		"phone_number_id": LoadPhoneNumberID, "business_account_id": LoadWABAID,
-		"access_token": LoadToken, "verify_token": LoadVerifyToken, "app_secret": LoadAppSecret,
-		"api_base_url": graphURL, "rate_per_second": 1000, "recipient_interval": "1ms",
-		"recipient_burst": 1000, "mark_read": false,
-	}}
-	data, _ := json.MarshalIndent(answers, "", "  ")
-	af := filepath.Join(dir, "answers.json")
-	if err := os.WriteFile(af, data, 0o600); err != nil {
-		return "", err
-	}
+	return MakeBundleNumbers(ctx, gtc, dir, graphURL, Numbers(1))
+}
+
+// MakeBundleNumbers is MakeBundle with one tenant per number (gtc setup once per number
+// on the same bundle), each paced on its own at the Cloud API's maximum of 1,000 msg/s
+// (rate_per_second is per phone number). Every tenant shares the app secret and the
+// access token, as the numbers of one Meta app do.
+func MakeBundleNumbers(ctx context.Context, gtc, dir, graphURL string, numbers []Number) (string, error) {
 	bundle := filepath.Join(dir, "bundle")
-	cmd := exec.CommandContext(ctx, gtc, "setup", "--answers", af, bundle)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("gtc setup: %w\n%s", err, out)
+	for _, n := range numbers {
+		answers := map[string]any{"messaging-whatsapp": map[string]any{
+			"enabled": true, "public_base_url": "http://127.0.0.1:8080",
+			"tenant": n.Tenant, "team": LoadTeam,
+			"phone_number_id": n.PhoneNumberID, "business_account_id": LoadWABAID,
+			"access_token": LoadToken, "verify_token": LoadVerifyToken, "app_secret": LoadAppSecret,
+			"api_base_url": graphURL, "rate_per_second": 1000, "recipient_interval": "1ms",
+			"recipient_burst": 1000, "mark_read": false,
+		}}
+		data, _ := json.MarshalIndent(answers, "", "  ")
+		af := filepath.Join(dir, "answers-"+n.Tenant+".json")
+		if err := os.WriteFile(af, data, 0o600); err != nil {
+			return "", err
+		}
+		cmd := exec.CommandContext(ctx, gtc, "setup", "--answers", af, bundle)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("gtc setup (tenant %s): %w\n%s", n.Tenant, err, out)
+		}
 	}
 	flows := filepath.Join(bundle, "flows")
 	old, _ := filepath.Glob(filepath.Join(flows, "*.ygtc"))
@@ -99,22 +130,37 @@ func StartServe(ctx context.Context, gtc, bundle, logPath string, extra ...strin
 // startProc starts bin with args and waits until it has written its address to readyFile.
 func startProc(ctx context.Context, bin, readyFile, logPath string, args ...string) (*ServeProc, error) {
 	_ = os.Remove(readyFile)
+	ready := func() (string, bool) {
+		b, err := os.ReadFile(readyFile)
+		if err == nil && strings.HasSuffix(string(b), "\n") {
+			return strings.TrimSpace(string(b)), true
+		}
+		return "", false
+	}
+	return startProcReady(ctx, exec.Command(bin, args...), logPath, ready)
+}
+
+// startProcReady starts cmd, its output appended to logPath, and waits until ready reports
+// the address it listens on.
+func startProcReady(ctx context.Context, cmd *exec.Cmd, logPath string, ready func() (string, bool)) (*ServeProc, error) {
+	bin := cmd.Path
+	// A load tool that dies (Ctrl+C, a closed pipe) takes its servers with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("start gtc serve: %w", err)
+		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
 	}
 	p := &ServeProc{Cmd: cmd, Log: logPath, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait(); logf.Close() }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if b, err := os.ReadFile(readyFile); err == nil && strings.HasSuffix(string(b), "\n") {
-			p.Addr = strings.TrimSpace(string(b))
+		if addr, ok := ready(); ok {
+			p.Addr = addr
 			return p, nil
 		}
 		select {
@@ -129,7 +175,7 @@ func startProc(ctx context.Context, bin, readyFile, logPath string, args ...stri
 		}
 		if time.Now().After(deadline) {
 			p.Kill()
-			return nil, fmt.Errorf("%s did not write its ready file within 60s", filepath.Base(bin))
+			return nil, fmt.Errorf("%s was not ready within 60s (log: %s)", filepath.Base(bin), logPath)
 		}
 	}
 }
@@ -214,6 +260,9 @@ func cpuOf(pid int) (time.Duration, error) {
 }
 
 // WebhookURL is the webhook URL of the load bundle on p.
-func (p *ServeProc) WebhookURL() string {
-	return "http://" + p.Addr + "/webhook/whatsapp/" + LoadTenant + "/" + LoadTeam
+func (p *ServeProc) WebhookURL() string { return p.TenantURL(LoadTenant) }
+
+// TenantURL is the webhook URL of tenant (team LoadTeam) on p.
+func (p *ServeProc) TenantURL(tenant string) string {
+	return "http://" + p.Addr + "/webhook/whatsapp/" + tenant + "/" + LoadTeam
 }

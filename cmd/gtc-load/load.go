@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -55,6 +56,8 @@ type Batch struct {
 	IDs  []string
 	// URL, when set, is where this POST goes (instead of LoadConfig.URL or URLs).
 	URL string
+	// Number is the index of the phone number the messages were sent to (SpreadBatches).
+	Number int
 }
 
 // Inbound is one text message of a webhook: its id, the sender's wa_id and the text.
@@ -70,16 +73,33 @@ func ContactNumber(c int) string { return fmt.Sprintf("49151%08d", c) }
 
 // Batches builds the webhook bodies of a run: message n comes from contact n % Contacts and
 // carries the text "load <id>".
-func Batches(cfg LoadConfig) []Batch {
-	var out []Batch
-	for start := 0; start < cfg.Messages; start += cfg.Batch {
-		end := min(start+cfg.Batch, cfg.Messages)
-		msgs := make([]Inbound, 0, end-start)
-		for n := start; n < end; n++ {
-			id := MessageID(cfg.RunID, n)
-			msgs = append(msgs, Inbound{ID: id, From: ContactNumber(n % cfg.Contacts), Text: "load " + id})
+func Batches(cfg LoadConfig) []Batch { return SpreadBatches(cfg, []string{cfg.PhoneNumberID}) }
+
+// SpreadBatches is Batches over several phone numbers: contact c writes to number
+// c % len(phoneIDs), so each contact keeps one number, and each POST carries messages to
+// one number only (Batch.Number says which), at most cfg.Batch of them.
+func SpreadBatches(cfg LoadConfig, phoneIDs []string) []Batch {
+	pending := make([][]Inbound, len(phoneIDs))
+	out := make([]Batch, 0, cfg.Messages/max(cfg.Batch, 1)+len(phoneIDs))
+	flush := func(k int) {
+		b := TextBatch(phoneIDs[k], pending[k]...)
+		b.Number = k
+		out = append(out, b)
+		pending[k] = nil
+	}
+	for n := range cfg.Messages {
+		c := n % cfg.Contacts
+		k := c % len(phoneIDs)
+		id := MessageID(cfg.RunID, n)
+		pending[k] = append(pending[k], Inbound{ID: id, From: ContactNumber(c), Text: "load " + id})
+		if len(pending[k]) >= cfg.Batch {
+			flush(k)
 		}
-		out = append(out, TextBatch(cfg.PhoneNumberID, msgs...))
+	}
+	for k := range pending {
+		if len(pending[k]) > 0 {
+			flush(k)
+		}
 	}
 	return out
 }
@@ -233,6 +253,7 @@ type ReplyRecorder struct {
 
 	mu      sync.Mutex
 	replies map[string][]time.Time
+	via     map[string]string   // by inbound id: the phone_number_id its first reply was sent from
 	texts   map[string][]string // by recipient ("to"): the text bodies sent to it
 	total   int
 	cond    chan struct{}
@@ -240,7 +261,7 @@ type ReplyRecorder struct {
 
 // NewReplyRecorder wraps next.
 func NewReplyRecorder(next http.Handler) *ReplyRecorder {
-	return &ReplyRecorder{Next: next, replies: map[string][]time.Time{}, texts: map[string][]string{}, cond: make(chan struct{}, 1)}
+	return &ReplyRecorder{Next: next, replies: map[string][]time.Time{}, via: map[string]string{}, texts: map[string][]string{}, cond: make(chan struct{}, 1)}
 }
 
 func (rr *ReplyRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -288,6 +309,9 @@ func (rr *ReplyRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rr.mu.Lock()
 	rr.replies[key] = append(rr.replies[key], time.Now())
+	if _, ok := rr.via[key]; !ok {
+		rr.via[key] = phoneIDOf(r.URL.Path)
+	}
 	rr.texts[m.To] = append(rr.texts[m.To], m.Text.Body)
 	rr.total++
 	rr.mu.Unlock()
@@ -325,6 +349,14 @@ func (rr *ReplyRecorder) Replies() map[string][]time.Time {
 		out[k] = slices.Clone(v)
 	}
 	return out
+}
+
+// Via returns, by inbound id, the phone_number_id (from the Graph path) its first reply was
+// sent from.
+func (rr *ReplyRecorder) Via() map[string]string {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	return maps.Clone(rr.via)
 }
 
 // SetDelay makes every send wait d before the Graph double handles it, as a slow Graph

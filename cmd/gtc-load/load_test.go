@@ -139,9 +139,9 @@ func TestRunRefusesInstancesOnSQLite(t *testing.T) {
 		o    options
 		want string
 	}{
-		{"two on the bundle's SQLite", options{mode: "serve", contacts: 1, messages: 1, batch: 1, concurrency: 1, instances: 2}, "needs -database postgres"},
-		{"two on a SQLite file", options{mode: "serve", contacts: 1, messages: 1, batch: 1, concurrency: 1, instances: 2, database: "x.db"}, "needs -database postgres"},
-		{"zero instances", options{mode: "serve", contacts: 1, messages: 1, batch: 1, concurrency: 1}, "at least 1"},
+		{"two on the bundle's SQLite", options{mode: "serve", contacts: 1, messages: 1, batch: 1, concurrency: 1, instances: 2, numbers: 1}, "needs -database postgres"},
+		{"two on a SQLite file", options{mode: "serve", contacts: 1, messages: 1, batch: 1, concurrency: 1, instances: 2, database: "x.db", numbers: 1}, "needs -database postgres"},
+		{"zero instances", options{mode: "serve", contacts: 1, messages: 1, batch: 1, concurrency: 1, numbers: 1}, "at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

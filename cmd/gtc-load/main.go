@@ -1,14 +1,20 @@
 // Command gtc-load measures `gtc serve` under load: it sends signed text webhooks from N
 // contacts with a given concurrency and batch size, and reports webhooks/s acknowledged,
-// p50/p99 acknowledgement latency, replies/s delivered to the Graph API double, p99
+// p50/p99 acknowledgement latency, replies/s delivered to the Graph API double, p50/p99
 // webhook-to-reply latency, and the server's idle and peak RSS. It compares against a
-// baseline handler that only checks the HMAC and decodes the JSON.
+// baseline handler that only checks the HMAC and decodes the JSON and, with -peer, against
+// whatsapp-api-js on node:http (installed from npm into a temporary folder), all three
+// driven with the same bodies in one run.
 //
 //	go run ./cmd/gtc-load                      # build gtc, run serve + graphfake, measure, compare
+//	go run ./cmd/gtc-load -peer -concurrency 64  # bare baseline, the peer, gtc serve; the ratios
+//	go run ./cmd/gtc-load -mode serve -numbers 10  # 10 phone numbers (tenants), each paced at 1,000/s
+//	go run ./cmd/gtc-load -slowloris 100       # 100 clients trickling 3 MB − 1 byte; serve's peak RSS
 //	go run ./cmd/gtc-load -mode serve          # gtc serve only
 //	go run ./cmd/gtc-load -mode serve -database postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
 //	    -instances 2                           # 2 gtc serve on one PostgreSQL (a fresh schema per run)
 //	go run ./cmd/gtc-load -mode baseline       # the baseline handler only
+//	go run ./cmd/gtc-load -mode peer           # the peer only
 //	go run ./cmd/gtc-load -mode target -url http://127.0.0.1:8080/webhook/whatsapp/default/default \
 //	    -secret APP_SECRET -phone-number-id ID [-pid PID]   # drive a server you started
 package main
@@ -19,11 +25,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,12 +51,21 @@ type options struct {
 	database               string // passed to gtc serve --database; "" is the bundle's SQLite file
 	instances              int    // gtc serve processes on that database
 	keepSchema             bool
+	numbers                int    // phone numbers (tenants of the bundle) the contacts are spread over
+	peer                   bool   // compare: also drive the peer
+	peerHarness, peerDir   string // where wa-api-js-server.mjs is; where to install the peer ("": a temporary folder)
+	slowloris              int    // slow clients (0: the normal load)
+	slowlorisTime          time.Duration
+	maxRSS                 int64  // slowloris: fail when the server's RSS goes above this many MiB (0: report only)
+	rounds                 int    // compare: how many times to run the servers in turn
+	perf                   string // prefix of perf record files of gtc serve: PREFIX-ack.data, PREFIX-replies.data
+	runID                  string // message ids' run part, one per invocation (the same bodies for every server)
 	baselineServerReadyOut string
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.mode, "mode", "compare", "compare (baseline then serve), serve, baseline or target")
+	flag.StringVar(&o.mode, "mode", "compare", "compare (baseline, with -peer the peer, then serve), serve, baseline, peer or target")
 	flag.StringVar(&o.url, "url", "", "webhook URL to drive (mode target)")
 	flag.StringVar(&o.secret, "secret", "", "app secret to sign with (mode target)")
 	flag.StringVar(&o.phoneID, "phone-number-id", LoadPhoneNumberID, "phone_number_id in the payloads (mode target)")
@@ -62,6 +79,15 @@ func main() {
 	flag.StringVar(&o.database, "database", "", "database for gtc serve: a SQLite file or a postgres:// URL, in which each run gets a fresh schema (default: the bundle's state/gtc.db)")
 	flag.IntVar(&o.instances, "instances", 1, "gtc serve processes on the one database, POSTs spread round robin (more than 1 needs -database postgres://…)")
 	flag.BoolVar(&o.keepSchema, "keep-schema", false, "keep the run's PostgreSQL schema instead of dropping it")
+	flag.IntVar(&o.numbers, "numbers", 1, "phone numbers to spread the contacts over: tenants num1…numK of one bundle, each paced at the Cloud API's 1,000 msg/s")
+	flag.Int64Var(&o.maxRSS, "max-rss", 0, "with -slowloris: exit 1 when the server's RSS goes above this many MiB while the clients run (0: only report)")
+	flag.IntVar(&o.rounds, "rounds", 1, "compare: run the baseline, the peer and gtc serve in turn this many times and print the median ratios (a shared machine drifts)")
+	flag.BoolVar(&o.peer, "peer", false, "compare: also drive whatsapp-api-js on node:http (needs node and npm) and print the ratios")
+	flag.StringVar(&o.peerHarness, "peer-harness", "", "folder holding "+PeerScript+" (default: ../shared/bench/peer beside the repository root)")
+	flag.StringVar(&o.peerDir, "peer-dir", "", "install the peer here and keep it (default: a temporary folder, removed afterwards)")
+	flag.IntVar(&o.slowloris, "slowloris", 0, "instead of the load: open this many connections that each trickle a signed 3 MB − 1 byte webhook, and report serve's peak RSS")
+	flag.DurationVar(&o.slowlorisTime, "slowloris-time", 20*time.Second, "how long each slow client takes to send its body (serve's read timeout is 30 s)")
+	flag.StringVar(&o.perf, "perf", "", "record CPU profiles of the (first) gtc serve with perf: PREFIX-ack.data while the webhooks are sent, PREFIX-replies.data from then to the last reply")
 	flag.StringVar(&o.baselineServerReadyOut, "baseline-server", "", "internal: serve the baseline handler and write its address to this file")
 	flag.Parse()
 
@@ -81,20 +107,47 @@ func main() {
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
-	if o.contacts < 1 || o.messages < 1 || o.batch < 1 || o.concurrency < 1 || o.instances < 1 {
-		return errors.New("-contacts, -messages, -batch, -concurrency and -instances must be at least 1")
+	if o.rounds == 0 {
+		o.rounds = 1
+	}
+	if o.contacts < 1 || o.messages < 1 || o.batch < 1 || o.concurrency < 1 || o.instances < 1 || o.numbers < 1 || o.rounds < 1 {
+		return errors.New("-contacts, -messages, -batch, -concurrency, -instances, -numbers and -rounds must be at least 1")
 	}
 	if o.instances > 1 && !store.IsPostgres(o.database) {
 		return errors.New("-instances above 1 needs -database postgres://…: a SQLite file serves one process")
 	}
-	fmt.Fprintf(out, "load: %d messages from %d contacts, %d per POST, %d POSTs in flight\n",
-		o.messages, o.contacts, o.batch, o.concurrency)
+	if o.numbers > 1 && o.mode == "target" {
+		return errors.New("-numbers above 1 needs a bundle the load tool writes: not with -mode target")
+	}
+	if o.numbers > o.contacts {
+		return fmt.Errorf("-numbers %d is more than -contacts %d: some numbers would get no messages", o.numbers, o.contacts)
+	}
+	if o.runID == "" {
+		o.runID = strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	if o.slowloris > 0 {
+		return runSlowloris(ctx, o, out)
+	}
+	numbers := Numbers(o.numbers)
+	phoneIDs := make([]string, len(numbers))
+	for i, n := range numbers {
+		phoneIDs[i] = n.PhoneNumberID
+	}
+	if o.mode == "target" {
+		phoneIDs = []string{o.phoneID}
+	}
+	batches := SpreadBatches(o.loadConfig("", "", ""), phoneIDs)
+	fmt.Fprintf(out, "load: %d messages from %d contacts, %d per POST, %d POSTs in flight", o.messages, o.contacts, o.batch, o.concurrency)
+	if o.numbers > 1 {
+		fmt.Fprintf(out, ", over %d phone numbers", o.numbers)
+	}
+	fmt.Fprintln(out)
 	switch o.mode {
 	case "target":
 		if o.url == "" {
 			return errors.New("-mode target needs -url")
 		}
-		r := Drive(ctx, o.loadConfig(o.url, o.secret, o.phoneID), Batches(o.loadConfig(o.url, o.secret, o.phoneID)))
+		r := Drive(ctx, o.loadConfig(o.url, o.secret, o.phoneID), batches)
 		report(out, "target", r)
 		if o.pid > 0 {
 			rss, peak, err := memoryOf(o.pid)
@@ -105,30 +158,105 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		return nil
 	case "baseline":
-		_, err := runBaseline(ctx, o, out)
+		_, err := runBaseline(ctx, o, out, batches)
+		return err
+	case "peer":
+		_, err := runPeer(ctx, o, out, batches)
 		return err
 	case "serve":
-		_, err := runServe(ctx, o, out)
+		_, err := runServe(ctx, o, out, batches)
 		return err
 	case "compare":
-		b, err := runBaseline(ctx, o, out)
-		if err != nil {
-			return err
+		if o.peer && o.peerDir == "" && o.rounds > 1 {
+			tmp, err := os.MkdirTemp("", "gtc-load-peer-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			o.peerDir = tmp // install the peer once for every round
 		}
-		s, err := runServe(ctx, o, out)
-		if err != nil {
-			return err
+		var rounds []roundRatios
+		for i := range o.rounds {
+			if o.rounds > 1 {
+				fmt.Fprintf(out, "round %d of %d\n", i+1, o.rounds)
+			}
+			b, err := runBaseline(ctx, o, out, batches)
+			if err != nil {
+				return err
+			}
+			var p *LoadResult
+			if o.peer {
+				if p, err = runPeer(ctx, o, out, batches); err != nil {
+					return err
+				}
+			}
+			s, err := runServe(ctx, o, out, batches)
+			if err != nil {
+				return err
+			}
+			printRatios(out, s, p, b)
+			rr := roundRatios{gtcBare: ratio(s, b)}
+			if p != nil {
+				rr.gtcPeer, rr.peerBare = ratio(s, p), ratio(p, b)
+			}
+			rounds = append(rounds, rr)
 		}
-		fmt.Fprintf(out, "ratio: gtc serve acknowledges %.2fx the baseline's webhooks/s (%.0f vs %.0f)\n",
-			s.rate()/b.rate(), s.rate(), b.rate())
+		if len(rounds) > 1 {
+			printMedians(out, rounds, o.peer)
+		}
 		return nil
 	}
-	return fmt.Errorf("unknown -mode %q: use compare, serve, baseline or target", o.mode)
+	return fmt.Errorf("unknown -mode %q: use compare, serve, baseline, peer or target", o.mode)
+}
+
+// printRatios prints gtc serve's acknowledged webhooks/s against the peer's (when it ran)
+// and the bare baseline's.
+func printRatios(out io.Writer, gtc, peer, bare *LoadResult) {
+	if peer != nil {
+		fmt.Fprintf(out, "ratio gtc/peer: %.2fx (%.0f vs %.0f webhooks/s)\n", ratio(gtc, peer), gtc.rate(), peer.rate())
+	}
+	fmt.Fprintf(out, "ratio gtc/bare: %.2fx (%.0f vs %.0f webhooks/s)\n", ratio(gtc, bare), gtc.rate(), bare.rate())
+	if peer != nil {
+		fmt.Fprintf(out, "ratio peer/bare: %.2fx\n", ratio(peer, bare))
+	}
+}
+
+// roundRatios are one compare round's ratios of acknowledged webhooks/s.
+type roundRatios struct{ gtcPeer, gtcBare, peerBare float64 }
+
+// printMedians prints the median and the range of each ratio over the rounds.
+func printMedians(out io.Writer, rounds []roundRatios, peer bool) {
+	line := func(name string, pick func(roundRatios) float64) {
+		vs := make([]float64, len(rounds))
+		for i, r := range rounds {
+			vs[i] = pick(r)
+		}
+		slices.Sort(vs)
+		med := vs[len(vs)/2]
+		if len(vs)%2 == 0 {
+			med = (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
+		}
+		fmt.Fprintf(out, "median %s over %d rounds: %.2fx (%.2f–%.2f)\n", name, len(vs), med, vs[0], vs[len(vs)-1])
+	}
+	if peer {
+		line("gtc/peer", func(r roundRatios) float64 { return r.gtcPeer })
+	}
+	line("gtc/bare", func(r roundRatios) float64 { return r.gtcBare })
+	if peer {
+		line("peer/bare", func(r roundRatios) float64 { return r.peerBare })
+	}
+}
+
+func ratio(a, b *LoadResult) float64 {
+	if b.rate() == 0 {
+		return 0
+	}
+	return a.rate() / b.rate()
 }
 
 func (o options) loadConfig(url, secret, phoneID string) LoadConfig {
 	return LoadConfig{URL: url, AppSecret: secret, PhoneNumberID: phoneID,
-		RunID: strconv.FormatInt(time.Now().UnixNano(), 36), Contacts: o.contacts, Messages: o.messages,
+		RunID: o.runID, Contacts: o.contacts, Messages: o.messages,
 		Batch: o.batch, Concurrency: o.concurrency, Timeout: 30 * time.Second}
 }
 
@@ -149,7 +277,7 @@ func report(out io.Writer, name string, r *LoadResult) {
 }
 
 // runBaseline runs the HMAC + JSON-decode handler in a subprocess (this binary) and drives it.
-func runBaseline(ctx context.Context, o options, out io.Writer) (*LoadResult, error) {
+func runBaseline(ctx context.Context, o options, out io.Writer, batches []Batch) (*LoadResult, error) {
 	dir, err := os.MkdirTemp("", "gtc-load-baseline-")
 	if err != nil {
 		return nil, err
@@ -167,8 +295,11 @@ func runBaseline(ctx context.Context, o options, out io.Writer) (*LoadResult, er
 	defer p.Stop(10 * time.Second)
 	url := "http://" + p.Addr + "/webhook/whatsapp/default/default"
 	cfg := o.loadConfig(url, LoadAppSecret, LoadPhoneNumberID)
-	r := Drive(ctx, cfg, Batches(cfg))
-	report(out, "baseline (HMAC + JSON decode only)", r)
+	fmt.Fprintf(out, "machine before the baseline: %s\n", machineLoad())
+	cpu0, self0 := procCPU(p), selfCPU()
+	r := Drive(ctx, cfg, withoutURLs(batches))
+	report(out, "baseline (bare Go: HMAC + JSON decode only)", r)
+	printCPU(out, "baseline", procCPU(p)-cpu0, selfCPU()-self0, r.Elapsed)
 	if rss, peak, err := p.Memory(); err == nil {
 		fmt.Fprintf(out, "  baseline RSS now %s, peak %s\n", mib(rss), mib(peak))
 	}
@@ -191,10 +322,11 @@ func serveBaseline(ctx context.Context, addrFile string) error {
 	return nil
 }
 
-// runServe starts graphfake in this process, a bundle pointing at it, and o.instances
-// `gtc serve` subprocesses on one database; drives them (round robin); waits for every
-// reply; reports.
-func runServe(ctx context.Context, o options, out io.Writer) (*LoadResult, error) {
+// runServe starts graphfake in this process (one fake per phone number), a bundle with
+// one tenant per number pointing at it, and o.instances `gtc serve` subprocesses on one
+// database; drives them (each POST to its number's tenant, round robin over the
+// instances); waits for every reply; reports.
+func runServe(ctx context.Context, o options, out io.Writer, batches []Batch) (*LoadResult, error) {
 	dir, err := os.MkdirTemp("", "gtc-load-serve-")
 	if err != nil {
 		return nil, err
@@ -206,12 +338,13 @@ func runServe(ctx context.Context, o options, out io.Writer) (*LoadResult, error
 			return nil, err
 		}
 	}
-	graph, err := StartGraph()
+	numbers := Numbers(o.numbers)
+	graph, err := StartGraphNumbers(numbers)
 	if err != nil {
 		return nil, err
 	}
 	defer graph.Close()
-	bundle, err := MakeBundle(ctx, gtc, dir, graph.URL)
+	bundle, err := MakeBundleNumbers(ctx, gtc, dir, graph.URL, numbers)
 	if err != nil {
 		return nil, err
 	}
@@ -244,14 +377,12 @@ func runServe(ctx context.Context, o options, out io.Writer) (*LoadResult, error
 			_ = p.Stop(30 * time.Second)
 		}
 	}()
-	var urls []string
 	for i := range o.instances {
 		p, err := StartServe(ctx, gtc, bundle, filepath.Join(dir, fmt.Sprintf("serve%d.log", i+1)), extra...)
 		if err != nil {
 			return nil, err
 		}
 		procs = append(procs, p)
-		urls = append(urls, p.WebhookURL())
 	}
 	time.Sleep(time.Second) // let the processes settle before reading their idle RSS
 	idle := make([]int64, len(procs))
@@ -261,46 +392,64 @@ func runServe(ctx context.Context, o options, out io.Writer) (*LoadResult, error
 		cpu0[i], _ = p.CPU()
 	}
 
+	routed := make([]Batch, len(batches))
+	expect := make(map[string]string, o.messages) // inbound id → the phone_number_id it was sent to
+	for i, b := range batches {
+		b.URL = procs[i%len(procs)].TenantURL(numbers[b.Number].Tenant)
+		routed[i] = b
+		for _, id := range b.IDs {
+			expect[id] = numbers[b.Number].PhoneNumberID
+		}
+	}
 	cfg := o.loadConfig("", LoadAppSecret, LoadPhoneNumberID)
-	cfg.URLs = urls
-	r := Drive(ctx, cfg, Batches(cfg))
+	var prof *perfRecord
+	if o.perf != "" {
+		if prof, err = startPerf(procs[0].Cmd.Process.Pid, o.perf+"-ack.data"); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(out, "machine before gtc serve: %s\n", machineLoad())
+	self0 := selfCPU()
+	r := Drive(ctx, cfg, routed)
+	ackCPU, ackSelf := procCPU(procs[0])-cpu0[0], selfCPU()-self0
+	if prof != nil {
+		if err := prof.Stop(); err != nil {
+			return r, err
+		}
+		if prof, err = startPerf(procs[0].Cmd.Process.Pid, o.perf+"-replies.data"); err != nil {
+			return r, err
+		}
+	}
 	name := "gtc serve"
 	if o.instances > 1 {
 		name = fmt.Sprintf("gtc serve ×%d", o.instances)
 	}
 	report(out, fmt.Sprintf("%s (%s)", name, dbName), r)
+	if len(procs) == 1 {
+		printCPU(out, "gtc serve", ackCPU, ackSelf, r.Elapsed)
+	}
 	wctx, cancel := context.WithTimeout(ctx, o.replyTimeout)
 	defer cancel()
-	got := graph.Recorder.WaitFor(wctx, r.AckedIDs)
-	replies := graph.Recorder.Replies()
-	var lat []time.Duration
-	var last time.Time
-	dups := 0
-	for _, id := range r.AckedIDs {
-		ts := replies[id]
-		if len(ts) == 0 {
-			continue
-		}
-		if len(ts) > 1 {
-			dups++
-		}
-		lat = append(lat, ts[0].Sub(r.SentAt[id]))
-		if ts[0].After(last) {
-			last = ts[0]
-		}
+	graph.Recorder.WaitFor(wctx, r.AckedIDs)
+	if err := prof.Stop(); err != nil {
+		return r, err
 	}
-	var first time.Time
-	for _, t := range r.SentAt {
-		if first.IsZero() || t.Before(first) {
-			first = t
-		}
+	if o.perf != "" {
+		fmt.Fprintf(out, "  CPU profiles of gtc serve: %s-ack.data, %s-replies.data (perf report -i FILE --no-children)\n", o.perf, o.perf)
 	}
-	span := last.Sub(first)
-	fmt.Fprintf(out, "  replies delivered: %d of %d acknowledged messages (%d with more than one reply)\n", got, len(r.AckedIDs), dups)
-	if span > 0 {
-		fmt.Fprintf(out, "  replies/s delivered: %.0f (first webhook to last reply %s)\n", float64(got)/span.Seconds(), span.Round(time.Millisecond))
+	time.Sleep(200 * time.Millisecond) // a second reply to a message, if any, would come right after the first
+	rs := AnalyzeReplies(r, graph.Recorder.Replies(), graph.Recorder.Via(), expect)
+	fmt.Fprintf(out, "  replies delivered: %d of %d acknowledged messages; %d with more than one reply, %d sent from another number than the one written to, %d not matching any message\n",
+		rs.Got, len(r.AckedIDs), rs.Dups, rs.WrongNumber, rs.Unexpected)
+	if rs.Span > 0 {
+		fmt.Fprintf(out, "  replies/s delivered: %.0f over the run (first webhook to last reply %s), %.0f sustained (10th to 90th percentile reply)\n",
+			float64(rs.Got)/rs.Span.Seconds(), rs.Span.Round(time.Millisecond), rs.Sustained)
 	}
-	fmt.Fprintf(out, "  webhook-to-reply latency: p50 %s, p99 %s\n", Percentile(lat, 50).Round(time.Millisecond), Percentile(lat, 99).Round(time.Millisecond))
+	if o.numbers > 1 {
+		lo, hi := slices.Min(rs.PerNumber), slices.Max(rs.PerNumber)
+		fmt.Fprintf(out, "  replies per number: %d to %d over %d numbers (each paced at 1,000/s: a cap of %d/s in all)\n", lo, hi, o.numbers, 1000*o.numbers)
+	}
+	fmt.Fprintf(out, "  webhook-to-reply latency: p50 %s, p99 %s\n", Percentile(rs.Latencies, 50).Round(time.Millisecond), Percentile(rs.Latencies, 99).Round(time.Millisecond))
 	for i, p := range procs {
 		_, peak, _ := p.Memory()
 		label := "server RSS"
@@ -309,7 +458,7 @@ func runServe(ctx context.Context, o options, out io.Writer) (*LoadResult, error
 		}
 		fmt.Fprintf(out, "  %s: idle %s, peak %s\n", label, mib(idle[i]), mib(peak))
 	}
-	if span > 0 {
+	if rs.Span > 0 {
 		for i, p := range procs {
 			cpu, err := p.CPU()
 			if err != nil {
@@ -321,17 +470,140 @@ func runServe(ctx context.Context, o options, out io.Writer) (*LoadResult, error
 				label = fmt.Sprintf("instance %d CPU", i+1)
 			}
 			fmt.Fprintf(out, "  %s: %s in the %s to the last reply (%.2f cores)\n", label,
-				cpu.Round(10*time.Millisecond), span.Round(time.Millisecond), cpu.Seconds()/span.Seconds())
+				cpu.Round(10*time.Millisecond), rs.Span.Round(time.Millisecond), cpu.Seconds()/rs.Span.Seconds())
 		}
 	}
-	if got != len(r.AckedIDs) {
-		logs := make([]string, len(procs))
-		for i, p := range procs {
-			logs[i] = p.Log
-		}
-		return r, fmt.Errorf("%d acknowledged messages got no reply within %s (server logs: %s)", len(r.AckedIDs)-got, o.replyTimeout, strings.Join(logs, ", "))
+	logs := make([]string, len(procs))
+	for i, p := range procs {
+		logs[i] = p.Log
+	}
+	switch {
+	case rs.Got != len(r.AckedIDs):
+		return r, fmt.Errorf("%d acknowledged messages got no reply within %s (server logs: %s)", len(r.AckedIDs)-rs.Got, o.replyTimeout, strings.Join(logs, ", "))
+	case rs.Dups > 0 || rs.WrongNumber > 0 || rs.Unexpected > 0:
+		return r, fmt.Errorf("replies not delivered exactly once from the right number: %d twice, %d from another number, %d unexpected", rs.Dups, rs.WrongNumber, rs.Unexpected)
 	}
 	return r, nil
+}
+
+// ReplyStats is what the Graph double saw of a run's replies.
+type ReplyStats struct {
+	Got         int             // acknowledged messages with at least one reply
+	Dups        int             // acknowledged messages with more than one
+	WrongNumber int             // replies sent from another phone number than the message's
+	Unexpected  int             // replies that name no acknowledged message
+	Latencies   []time.Duration // webhook sent → first reply, per message answered
+	Span        time.Duration   // first webhook sent → last first reply
+	Sustained   float64         // replies/s between the 10th and the 90th percentile reply
+	PerNumber   []int           // replies by phone number, in the order of expect's numbers (sorted ids)
+}
+
+// AnalyzeReplies matches the replies (first reply time per inbound id, and the phone
+// number it came from) against a run's acknowledged messages; expect maps every message
+// id to the phone_number_id it was written to.
+func AnalyzeReplies(r *LoadResult, replies map[string][]time.Time, via, expect map[string]string) ReplyStats {
+	var rs ReplyStats
+	acked := make(map[string]bool, len(r.AckedIDs))
+	var firsts []time.Time
+	var last time.Time
+	ids := map[string]int{}
+	for _, pid := range expect {
+		ids[pid] = 0
+	}
+	order := slices.Sorted(maps.Keys(ids))
+	for i, k := range order {
+		ids[k] = i
+	}
+	rs.PerNumber = make([]int, len(order))
+	for _, id := range r.AckedIDs {
+		acked[id] = true
+		ts := replies[id]
+		if len(ts) == 0 {
+			continue
+		}
+		rs.Got++
+		if len(ts) > 1 {
+			rs.Dups++
+		}
+		if via != nil && expect != nil && via[id] != expect[id] {
+			rs.WrongNumber++
+		}
+		if i, ok := ids[expect[id]]; ok {
+			rs.PerNumber[i]++
+		}
+		rs.Latencies = append(rs.Latencies, ts[0].Sub(r.SentAt[id]))
+		firsts = append(firsts, ts[0])
+		if ts[0].After(last) {
+			last = ts[0]
+		}
+	}
+	for id := range replies {
+		if !acked[id] {
+			rs.Unexpected++
+		}
+	}
+	var first time.Time
+	for _, t := range r.SentAt {
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	if !first.IsZero() && !last.IsZero() {
+		rs.Span = last.Sub(first)
+	}
+	if n := len(firsts); n >= 10 {
+		slices.SortFunc(firsts, func(a, b time.Time) int { return a.Compare(b) })
+		i, j := n/10, n*9/10
+		if d := firsts[j].Sub(firsts[i]); d > 0 {
+			rs.Sustained = float64(j-i) / d.Seconds()
+		}
+	}
+	return rs
+}
+
+// printCPU prints the CPU time a server and the load tool used while the webhooks were
+// sent: on a shared 2-core machine the load tool's share is part of the figure.
+func printCPU(out io.Writer, server string, cpu, self, span time.Duration) {
+	if span <= 0 {
+		return
+	}
+	fmt.Fprintf(out, "  CPU while sending: %s %s (%.2f cores), load tool %s (%.2f cores)\n", server,
+		cpu.Round(10*time.Millisecond), cpu.Seconds()/span.Seconds(), self.Round(10*time.Millisecond), self.Seconds()/span.Seconds())
+}
+
+// machineLoad describes how busy the machine is: the load average and, where the kernel
+// has it, CPU pressure (the share of the last 10 s in which some task waited for a CPU).
+func machineLoad() string {
+	var parts []string
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			parts = append(parts, "load average "+strings.Join(f[:3], " "))
+		}
+	}
+	if b, err := os.ReadFile("/proc/pressure/cpu"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "avg10="); ok {
+				parts = append(parts, "CPU pressure "+v+"% (some, 10 s)")
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return "unknown"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// procCPU is p's CPU time so far (0 when it cannot be read).
+func procCPU(p *ServeProc) time.Duration {
+	d, _ := p.CPU()
+	return d
+}
+
+// selfCPU is the load tool's own CPU time so far (0 when it cannot be read).
+func selfCPU() time.Duration {
+	d, _ := cpuOf(os.Getpid())
+	return d
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

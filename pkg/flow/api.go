@@ -17,7 +17,18 @@ var ReplyKeys = append(append([]string{}, replyKinds...), "preview_url", "retry_
 // envelope belong to the caller and are skipped. The returned node renders the message with
 // Render; it is nil when probs has errors. Problems name file and the key's path.
 func ParseReply(file string, data []byte, envelope ...string) (*Node, *problem.List) {
-	p := &parser{file: file, probs: &problem.List{}}
+	return parseReply(&parser{file: file, probs: &problem.List{}}, data, envelope)
+}
+
+// ParseLiteralReply is ParseReply for text that comes from outside a flow (the send API's
+// caller): every string is taken as written, so "{{" is sent as two braces and never runs
+// as an expression. A reaction needs its message_id.
+func ParseLiteralReply(file string, data []byte, envelope ...string) (*Node, *problem.List) {
+	return parseReply(&parser{file: file, probs: &problem.List{}, literal: true}, data, envelope)
+}
+
+func parseReply(p *parser, data []byte, envelope []string) (*Node, *problem.List) {
+	file := p.file
 	p.lines = strings.Split(string(data), "\n")
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {

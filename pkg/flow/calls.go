@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/expr-lang/expr/vm"
 )
 
 // Call kinds.
@@ -318,7 +316,7 @@ func (j *jsonT) render(env *Env, b *bytes.Buffer) error {
 		t := j.str.t
 		if t != nil && len(t.segs) == 1 && t.segs[0].prog != nil {
 			// "{{vars.count}}" keeps the value's JSON type.
-			raw, err := vm.Run(t.segs[0].prog, env)
+			raw, err := runExpr(t.segs[0].prog, env)
 			if err != nil {
 				return fmt.Errorf("{{%s}}: %w", t.segs[0].src, err)
 			}

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
@@ -141,7 +139,7 @@ func (n *Node) Choose(env *Env) (string, error) {
 		if c.prog == nil {
 			return "", fmt.Errorf("node %s: condition %d did not compile: run gtc flow validate", n.ID, i+1)
 		}
-		v, err := vm.Run(c.prog, env)
+		v, err := runExpr(c.prog, env)
 		if err != nil {
 			return "", fmt.Errorf("node %s: condition %d (%s): %w", n.ID, i+1, c.Expression, err)
 		}

@@ -115,7 +115,7 @@ type varsPatcher struct{}
 func (varsPatcher) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
-		if isEnvName(n.Value) || n.Value == needFunc {
+		if isEnvName(n.Value) || n.Value == needFunc || strings.HasPrefix(n.Value, "$") || strings.HasPrefix(n.Value, budgetPrefix) {
 			return
 		}
 		if _, ok := builtin.Index[n.Value]; ok {
@@ -149,6 +149,10 @@ var goTypeRe = regexp.MustCompile(`type flow\.(\w+)Env has no field`)
 
 // exprMessage rewrites expr's messages in the names flows use.
 func exprMessage(msg string) string {
+	msg = strings.ReplaceAll(msg, budgetPrefix, "")
+	if strings.Contains(msg, "exceeds maximum allowed nodes") {
+		return fmt.Sprintf("expression too big: more than %d parts; split it into several set variables", MaxExprNodes)
+	}
 	return goTypeRe.ReplaceAllStringFunc(msg, func(m string) string {
 		name := goTypeRe.FindStringSubmatch(m)[1]
 		return strings.ToLower(name) + " has no field"
@@ -157,13 +161,13 @@ func exprMessage(msg string) string {
 
 // compileCondition compiles a branch condition, which must be boolean.
 func compileCondition(src string) (*vm.Program, error) {
-	return expr.Compile(src, expr.Env(Env{}), expr.AsBool())
+	return expr.Compile(src, append([]expr.Option{expr.Env(Env{}), expr.AsBool()}, budgetOptions()...)...)
 }
 
 // compileTemplateExpr compiles the inside of one {{ ... }}.
 func compileTemplateExpr(src string) (*vm.Program, error) {
-	return expr.Compile(src, expr.Env(Env{}), expr.Patch(varsPatcher{}),
-		expr.Function(needFunc, need, new(func(map[string]any, string) any)))
+	return expr.Compile(src, append([]expr.Option{expr.Env(Env{}), expr.Patch(varsPatcher{}),
+		expr.Function(needFunc, need, new(func(map[string]any, string) any))}, budgetOptions()...)...)
 }
 
 // exprErrorOffset is the rune offset into src of a compile error, and its message.
@@ -342,7 +346,7 @@ func (t *tmpl) render(env *Env) (string, error) {
 			b.WriteString(s.lit)
 			continue
 		}
-		v, err := vm.Run(s.prog, env)
+		v, err := runExpr(s.prog, env)
 		if err != nil {
 			if errors.Is(err, ErrMissingVar) {
 				var fe *file.Error
@@ -360,6 +364,9 @@ func (t *tmpl) render(env *Env) (string, error) {
 		if strings.TrimSpace(str) == "" {
 			// Never send "Hello , ..." to a customer.
 			return "", fmt.Errorf("{{%s}} is empty", s.src)
+		}
+		if b.Len()+len(str) > MaxRendered {
+			return "", &BudgetError{Limit: "rendered", Msg: fmt.Sprintf("the text would render to more than %d bytes", MaxRendered)}
 		}
 		b.WriteString(str)
 	}

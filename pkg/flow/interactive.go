@@ -106,7 +106,7 @@ func (r *rp) header(v *yaml.Node, path string) *whatsapp.InteractiveHeader {
 type ids map[string]*yaml.Node
 
 func (r *rp) uniqueID(seen ids, v *yaml.Node, path, id string) {
-	if v == nil || id == "" || strings.Contains(id, "{{") {
+	if v == nil || id == "" || (!r.p.literal && strings.Contains(id, "{{")) {
 		return
 	}
 	if prev, ok := seen[id]; ok {

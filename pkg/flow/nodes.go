@@ -211,7 +211,7 @@ func (p *parser) compileExpr(v *yaml.Node, path, src string, opts ...expr.Option
 			p.userReads = append(p.userReads, userRead{name: r.name, path: path, at: p.stringPos(v, r.off)})
 		}
 	}
-	prog, err := expr.Compile(src, opts...)
+	prog, err := expr.Compile(src, append(opts, budgetOptions()...)...)
 	if err != nil {
 		off, msg := exprErrorOffset(err)
 		at := p.stringPos(v, byteOffset(src, off))

@@ -61,6 +61,8 @@ type parser struct {
 	lines []string
 	// userReads are the user.* names the flow's expressions read.
 	userReads []userRead
+	// literal takes every string as written: no {{ }} (ParseLiteralReply).
+	literal bool
 }
 
 func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {
@@ -235,7 +237,7 @@ func (p *parser) scalar(m *mapNode, key, what string, required bool) (string, *y
 	if required && v.Value == "" {
 		p.errf(v, path, "empty %s%s", key, what)
 	}
-	if strings.Contains(v.Value, "{{") && key != "regex" && key != "pattern" {
+	if !p.literal && strings.Contains(v.Value, "{{") && key != "regex" && key != "pattern" {
 		p.errf(v, path, "%s cannot use {{ }}: it is fixed when the flow loads (only texts, captions, ids of buttons and rows, links and parameters are rendered)", key)
 	}
 	return v.Value, v

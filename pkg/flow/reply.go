@@ -46,7 +46,11 @@ func (r *rp) str(v *yaml.Node, path string, max int, required bool, ref func(*wh
 		return ""
 	}
 	s := v.Value
-	t, errs := parseTemplate(s)
+	var t *tmpl
+	var errs []templateError
+	if !r.p.literal {
+		t, errs = parseTemplate(s)
+	}
 	for _, e := range errs {
 		r.p.errAt(r.p.stringPos(v, e.off), path, "%s", templateMessage(e.msg))
 	}
@@ -79,7 +83,7 @@ func (r *rp) link(v *yaml.Node, path string, ref func(*whatsapp.Message) *string
 	if v == nil || s == "" {
 		return s
 	}
-	if strings.Contains(s, "{{") {
+	if !r.p.literal && strings.Contains(s, "{{") {
 		if n := len(r.node.fields); n > 0 && r.node.fields[n-1].path == path {
 			r.node.fields[n-1].url = true
 		}
@@ -434,7 +438,7 @@ func (r *rp) reaction(v *yaml.Node, path string) *whatsapp.Reaction {
 	if !ok {
 		return re
 	}
-	if m.has("message_id") {
+	if m.has("message_id") || r.p.literal {
 		re.MessageID = r.str(m.val("message_id"), join(path, "message_id"), 0, true, func(m *whatsapp.Message) *string { return &m.Reaction.MessageID })
 	} else {
 		re.MessageID = "{{message.id}}"

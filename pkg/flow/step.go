@@ -5,8 +5,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
@@ -337,7 +335,7 @@ func runAssign(n *Node, a *Assign, env *Env) (any, error) {
 	if a.prog == nil {
 		return nil, fmt.Errorf("node %s: %s did not compile: run gtc flow validate", n.ID, a.Name)
 	}
-	v, err := vm.Run(a.prog, env)
+	v, err := runExpr(a.prog, env)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %s (%s): %w", n.ID, a.Name, a.Expression, err)
 	}
@@ -374,7 +372,7 @@ func (r *stepper) answer(conv *Conversation, n *Node, ev Event) (*Conversation, 
 		}
 	}
 	if err == nil && a.validate != nil {
-		ok, verr := vm.Run(a.validate, answerEnvOf(a.Expect, env, val))
+		ok, verr := runExpr(a.validate, answerEnvOf(a.Expect, env, val))
 		if b, _ := ok.(bool); verr != nil || !b {
 			err = invalid(a.Expect, "validate (%s) is not true for this answer", a.Validate)
 			if verr != nil {

@@ -1,8 +1,9 @@
 package server
 
 // The send API: POST /v1/messages sends a reply config (the same JSON a flow reply node's
-// config takes) or starts a flow, GET /v1/messages/{id} reports one message's state. Both
-// authenticate with the tenant/team's API key as a bearer token.
+// config takes, its text sent as written) or starts a flow (whose templates render with
+// vars), GET /v1/messages/{id} reports one message's state. Both authenticate with the
+// tenant/team's API key as a bearer token.
 
 import (
 	"bytes"
@@ -158,7 +159,12 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, t *Tenant, req *ap
 		rows, err = api.Sender.StartFlow(ctx, t.Tenant, t.Team, delivery.FlowStart{Flow: req.Flow, Node: req.Node, To: to,
 			Vars: req.Vars, Origin: store.OriginAPI})
 	} else {
-		node, probs := flow.ParseReply("request body", body, apiEnvelope...)
+		// Text from the caller is sent as written: {{ }} renders only in a named flow.
+		if req.Vars != nil {
+			badRequest(w, "vars", "vars only apply when starting a flow (give flow): a reply config's text is sent as written, {{ }} included")
+			return 0, nil, false
+		}
+		node, probs := flow.ParseLiteralReply("request body", body, apiEnvelope...)
 		if node == nil {
 			writeJSON(w, http.StatusBadRequest, invalidMessage(probs.Errors()))
 			return 0, nil, false

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -113,8 +114,12 @@ func (e *apiEnv) sentTo(recipient string) []whatsapp.Message {
 	return out
 }
 
-const orderTemplate = `"template": {"name": "order_confirmation", "language": "en", "components": [{"type": "body",
-	"parameters": [{"type": "text", "text": "{{order_id}}"}, {"type": "text", "text": "{{customer_name}}"}]}]}`
+// order is the order_confirmation template with its two body parameters, as a send API
+// caller gives them: literal values.
+func order(id, name string) string {
+	return `"template": {"name": "order_confirmation", "language": "en", "components": [{"type": "body",
+	"parameters": [{"type": "text", "text": ` + strconv.Quote(id) + `}, {"type": "text", "text": ` + strconv.Quote(name) + `}]}]}`
+}
 
 func templateParams(m whatsapp.Message) []string {
 	var out []string
@@ -177,13 +182,13 @@ func TestSendAPI(t *testing.T) {
 			{"two kinds", `{` + to + `, "message": "hi", "location": {"latitude": 1, "longitude": 2}}`, 400, "location", "both message and location"},
 			{"template without name", `{` + to + `, "template": {"language": "en"}}`, 400, "template.name", "missing name"},
 			{"text too long", `{` + to + `, "message": "` + strings.Repeat("x", 4097) + `"}`, 400, "message", "4096"},
-			{"template var not given", `{` + to + `, ` + orderTemplate + `}`, 400, "template.components[0].parameters[0].text", "missing variable order_id: give it in vars"},
+			{"vars without a flow", `{` + to + `, "message": "hi", "vars": {"name": "A"}}`, 400, "vars", "vars only apply when starting a flow"},
 			{"next outside a flow", `{` + to + `, "message": "hi", "next": "b"}`, 400, "next", "only applies inside a flow"},
 			{"flow and reply both", `{` + to + `, "flow": "order_confirmation", "message": "hi"}`, 400, "message", "not both"},
 			{"unknown flow", `{` + to + `, "flow": "nope"}`, 400, "flow", "no flow nope"},
 			{"unknown node", `{` + to + `, "flow": "order_confirmation", "node": "nope"}`, 400, "node", "no node nope"},
 			{"flow var not given", `{` + to + `, "flow": "order_confirmation", "vars": {"order_id": "1"}}`, 400, "flow", "missing variable customer_name: give it in vars"},
-			{"vars not an object", `{` + to + `, "message": "hi", "vars": [1]}`, 400, "vars", "object"},
+			{"vars not an object", `{` + to + `, "flow": "order_confirmation", "vars": [1]}`, 400, "vars", "object"},
 			{"unknown tenant", `{` + to + `, "tenant": "acme", "team": "sales", "message": "hi"}`, 404, "tenant", "no enabled provider"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
@@ -199,7 +204,7 @@ func TestSendAPI(t *testing.T) {
 	})
 
 	t.Run("template with vars goes without a window", func(t *testing.T) {
-		a := e.post(t, "", `{"to": "+49 151 0000 0003", `+orderTemplate+`, "vars": {"order_id": "A-17", "customer_name": "Ana"}}`)
+		a := e.post(t, "", `{"to": "+49 151 0000 0003", `+order("A-17", "Ana")+`}`)
 		if a.code != http.StatusAccepted || a.str("id") == "" || a.str("status") != store.OutSent {
 			t.Fatalf("answer %d %s, want 202 sent", a.code, a.raw)
 		}
@@ -238,7 +243,7 @@ func TestSendAPI(t *testing.T) {
 			t.Fatalf("answer %d %s, want 409 window_closed", a.code, a.raw)
 		}
 		postWebhook(t, e.base, body(inbound{c, "wamid.api.win", "hi"}))
-		a = e.post(t, "", `{"to": "+`+c+`", "message": "hello {{name}}", "vars": {"name": "Cy"}}`)
+		a = e.post(t, "", `{"to": "+`+c+`", "message": "hello Cy"}`)
 		if a.code != http.StatusAccepted || a.str("status") != store.OutSent {
 			t.Fatalf("after an inbound message: answer %d %s, want 202 sent", a.code, a.raw)
 		}
@@ -248,13 +253,46 @@ func TestSendAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("caller text is sent as written", func(t *testing.T) {
+		// A shop backend puts a customer's name into the text: whatever the customer typed
+		// must reach WhatsApp as written, never run as an expression.
+		const c = "4915100000009"
+		postWebhook(t, e.base, body(inbound{c, "wamid.api.lit", "hi"}))
+		for _, tt := range []struct{ name, body, want string }{
+			{"expression", `"message": "Dear {{replace(repeat('x', 1000), 'x', repeat('y', 1000))}}"`, "Dear {{replace(repeat('x', 1000), 'x', repeat('y', 1000))}}"},
+			{"lone braces", `"message": "use {{ to open and }} to close"`, "use {{ to open and }} to close"},
+			{"unclosed", `"message": "price {{"`, "price {{"},
+			{"env name", `"message": "hi {{contact.name}} {{now}}"`, "hi {{contact.name}} {{now}}"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				before := len(e.sentTo(c))
+				a := e.post(t, "", `{"to": "+`+c+`", `+tt.body+`}`)
+				if a.code != http.StatusAccepted {
+					t.Fatalf("answer %d %s, want 202", a.code, a.raw)
+				}
+				got := e.sentTo(c)
+				if len(got) != before+1 || got[before].Text == nil || got[before].Text.Body != tt.want {
+					t.Fatalf("graphfake got %+v, want the text %q", got[before:], tt.want)
+				}
+			})
+		}
+		a := e.post(t, "", `{"to": "+`+c+`", `+order("{{order_id}}", "{{repeat('A', 9)}}")+`}`)
+		if a.code != http.StatusAccepted {
+			t.Fatalf("template: answer %d %s, want 202", a.code, a.raw)
+		}
+		got := e.sentTo(c)
+		if p := templateParams(got[len(got)-1]); len(p) != 2 || p[0] != "{{order_id}}" || p[1] != "{{repeat('A', 9)}}" {
+			t.Fatalf("template parameters %q, want them as written", p)
+		}
+	})
+
 	t.Run("opted-out contact", func(t *testing.T) {
 		const c = "4915100000006"
 		if err := e.store.SetOptOut(context.Background(), store.ContactRef{Tenant: "acme", Team: "support", Key: c}, true, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		for _, b := range []string{
-			`{"to": "+` + c + `", ` + orderTemplate + `, "vars": {"order_id": "1", "customer_name": "Di"}}`,
+			`{"to": "+` + c + `", ` + order("1", "Di") + `}`,
 			`{"to": "+` + c + `", "flow": "order_confirmation", "vars": {"order_id": "1", "customer_name": "Di"}}`,
 		} {
 			a := e.post(t, "", b)
@@ -269,7 +307,7 @@ func TestSendAPI(t *testing.T) {
 
 	t.Run("idempotent retry", func(t *testing.T) {
 		const c = "4915100000007"
-		b := `{"to": "+` + c + `", ` + orderTemplate + `, "vars": {"order_id": "C-3", "customer_name": "Ed"}}`
+		b := `{"to": "+` + c + `", ` + order("C-3", "Ed") + `}`
 		first := e.post(t, "order-C-3", b)
 		if first.code != http.StatusAccepted || first.str("id") == "" {
 			t.Fatalf("first answer %d %s", first.code, first.raw)
@@ -307,7 +345,7 @@ func TestSendAPI(t *testing.T) {
 
 	t.Run("GET status", func(t *testing.T) {
 		const c = "4915100000008"
-		a := e.post(t, "", `{"to": "+`+c+`", `+orderTemplate+`, "vars": {"order_id": "D-4", "customer_name": "Flo"}}`)
+		a := e.post(t, "", `{"to": "+`+c+`", `+order("D-4", "Flo")+`}`)
 		if a.code != http.StatusAccepted {
 			t.Fatalf("POST answered %d %s", a.code, a.raw)
 		}
@@ -347,7 +385,7 @@ func TestSendAPITenants(t *testing.T) {
 	}
 	e := newAPIEnv(t, true)
 	const c = "4915100000010"
-	tmpl := `"to": "+` + c + `", ` + orderTemplate + `, "vars": {"order_id": "T-1", "customer_name": "Gus"}`
+	tmpl := `"to": "+` + c + `", ` + order("T-1", "Gus") + ``
 	support := e.do(t, http.MethodPost, "/v1/messages", "Bearer "+apiKey, "", `{"tenant": "acme", "team": "support", `+tmpl+`}`)
 	if support.code != http.StatusAccepted {
 		t.Fatalf("support's own tenant: answer %d %s", support.code, support.raw)
@@ -376,7 +414,7 @@ func TestSendAPITenants(t *testing.T) {
 	}
 	t.Run("idempotency keys are per tenant/team", func(t *testing.T) {
 		const d = "4915100000011"
-		b := `"to": "+` + d + `", ` + orderTemplate + `, "vars": {"order_id": "T-2", "customer_name": "Hal"}`
+		b := `"to": "+` + d + `", ` + order("T-2", "Hal") + ``
 		a1 := e.do(t, http.MethodPost, "/v1/messages", "Bearer "+apiKey, "same", `{"tenant": "acme", "team": "support", `+b+`}`)
 		a2 := e.do(t, http.MethodPost, "/v1/messages", "Bearer "+salesKey, "same", `{"tenant": "acme", "team": "sales", `+b+`}`)
 		if a1.code != 202 || a2.code != 202 || a1.str("id") == a2.str("id") {

@@ -34,12 +34,17 @@ type Ingester interface {
 }
 
 // Tenant is one tenant/team's webhook endpoint: who may call it and which phone number's
-// events it accepts. Secrets are resolved values (not ${ENV} references).
+// and business account's events are its own. Secrets are resolved values (not ${ENV}
+// references).
 type Tenant struct {
 	Tenant, Team  string
 	PhoneNumberID string
-	VerifyToken   secret.Value
-	AppSecret     secret.Value
+	// BusinessAccountID is the WhatsApp Business Account the number belongs to: template
+	// and account updates (entry.id) go to every tenant/team of it. Empty: such updates
+	// go to the tenant/team whose URL received them.
+	BusinessAccountID string
+	VerifyToken       secret.Value
+	AppSecret         secret.Value
 	// APIKey authenticates the send API for this tenant/team; zero disables it.
 	APIKey secret.Value
 }
@@ -57,6 +62,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// API enables the send API (/v1/messages); nil leaves it out.
 	API *API
+	// WriteCheck tells /readyz whether an ingest could commit now; nil uses Delivery when
+	// it implements WriteChecker, else only Delivery.Ready is asked.
+	WriteCheck WriteChecker
+	// ReadyTimeout bounds the write check; 0 means DefaultReadyTimeout.
+	ReadyTimeout time.Duration
 }
 
 // Webhook paths. Both answer the same way (DESIGN §6).
@@ -72,12 +82,15 @@ const StatusMisdirected = http.StatusMisdirectedRequest
 
 // Server serves gtc's HTTP routes.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	tenants  map[string]*Tenant
-	reg      *prometheus.Registry
-	handler  http.Handler
-	apiLocks apiState
+	cfg     Config
+	log     *slog.Logger
+	tenants map[string]*Tenant
+	routes  *routes
+	// readiness is /readyz's write check; nil when there is none.
+	readiness *readiness
+	reg       *prometheus.Registry
+	handler   http.Handler
+	apiLocks  apiState
 
 	webhooks   *prometheus.CounterVec
 	ackSeconds *prometheus.HistogramVec
@@ -108,6 +121,21 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.tenants[k] = t
 	}
+	ts := make([]*Tenant, len(cfg.Tenants))
+	for i := range cfg.Tenants {
+		ts[i] = &cfg.Tenants[i]
+	}
+	s.routes = newRoutes(ts)
+	wc := cfg.WriteCheck
+	if wc == nil {
+		wc, _ = cfg.Delivery.(WriteChecker)
+	}
+	if wc != nil {
+		if cfg.ReadyTimeout <= 0 {
+			cfg.ReadyTimeout = DefaultReadyTimeout
+		}
+		s.readiness = &readiness{check: wc, timeout: cfg.ReadyTimeout}
+	}
 	s.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gtc_webhooks_total",
 		Help: "Webhook requests by result: ok, handshake_ok, handshake_forbidden, bad_signature, too_large, bad_request, misdirected, unknown_tenant, ingest_failed, panic.",
@@ -135,6 +163,8 @@ func New(cfg Config) (*Server, error) {
 	for _, prefix := range []string{WebhookPrefix, IngressPrefix} {
 		mux.HandleFunc("GET "+prefix+"{tenant}/{team}", s.handshake)
 		mux.HandleFunc("POST "+prefix+"{tenant}/{team}", s.receive)
+		mux.HandleFunc("GET "+strings.TrimSuffix(prefix, "/"), s.handshakeApp)
+		mux.HandleFunc("POST "+strings.TrimSuffix(prefix, "/"), s.receiveApp)
 	}
 	if cfg.API != nil {
 		if cfg.API.Sender == nil || cfg.API.Store == nil {
@@ -220,9 +250,50 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, challenge)
 }
 
-// receive handles a webhook POST: limit, signature over the raw bytes, parse, route check,
-// durable ingest, and only then 200.
+// handshakeApp answers Meta's GET verification on the app-level route: any verify token
+// of the bundle is accepted (each tenant/team's token is one the operator gave Meta).
+func (s *Server) handshakeApp(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var err error = errors.New("no tenant/team of this bundle has a verify token")
+	for _, t := range s.routes.all {
+		if t.VerifyToken.Raw() == "" {
+			continue
+		}
+		var challenge string
+		if challenge, err = whatsapp.VerifyHandshake(q.Get("hub.mode"), q.Get("hub.verify_token"), q.Get("hub.challenge"), t.VerifyToken.Raw()); err == nil {
+			s.webhooks.WithLabelValues("handshake_ok").Inc()
+			s.reqLog(r).Info("webhook handshake accepted on the app route", "tenant", t.Tenant, "team", t.Team)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, challenge)
+			return
+		}
+	}
+	s.webhooks.WithLabelValues("handshake_forbidden").Inc()
+	s.reqLog(r).Warn("webhook handshake refused on the app route", "reason", err.Error())
+	writeText(w, http.StatusForbidden, "forbidden")
+}
+
+// receive handles a webhook POST on a tenant/team's URL.
 func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.tenant(r)
+	if !ok {
+		s.webhooks.WithLabelValues("unknown_tenant").Inc()
+		s.reqLog(r).Warn("webhook refused", "result", "unknown_tenant", "status", http.StatusNotFound,
+			"tenant", r.PathValue("tenant"), "team", r.PathValue("team"))
+		writeText(w, http.StatusNotFound, "unknown tenant/team")
+		return
+	}
+	s.receiveFor(w, r, t)
+}
+
+// receiveApp handles a webhook POST on the app-level route.
+func (s *Server) receiveApp(w http.ResponseWriter, r *http.Request) { s.receiveFor(w, r, nil) }
+
+// receiveFor handles a webhook POST received on route's URL (nil: the app-level route):
+// limit, signature over the raw bytes, parse, routing by payload, durable ingest per
+// tenant/team, and only then 200.
+func (s *Server) receiveFor(w http.ResponseWriter, r *http.Request, route *Tenant) {
 	start := time.Now()
 	result := "ok"
 	defer func() {
@@ -235,13 +306,10 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 		writeText(w, code, msg)
 	}
 
-	t, ok := s.tenant(r)
-	if !ok {
-		fail("unknown_tenant", http.StatusNotFound, "unknown tenant/team", slog.LevelWarn,
-			"tenant", r.PathValue("tenant"), "team", r.PathValue("team"))
-		return
+	var tattrs []any
+	if route != nil {
+		tattrs = []any{"tenant", route.Tenant, "team", route.Team}
 	}
-	tattrs := []any{"tenant", t.Tenant, "team", t.Team}
 
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
@@ -255,8 +323,11 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if !s.cfg.InsecureSkipSignature {
-		if err := whatsapp.VerifySignature(body, r.Header.Get(whatsapp.SignatureHeader), t.AppSecret.Raw()); err != nil {
+	checked := !s.cfg.InsecureSkipSignature
+	var appSecret string
+	if checked {
+		appSecret, err = s.verify(body, r.Header.Get(whatsapp.SignatureHeader), route)
+		if err != nil {
 			fail("bad_signature", http.StatusUnauthorized, err.Error(), slog.LevelWarn, tattrs...)
 			return
 		}
@@ -267,21 +338,23 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 		fail("bad_request", http.StatusBadRequest, err.Error(), slog.LevelWarn, tattrs...)
 		return
 	}
-	if t.PhoneNumberID != "" {
-		for i := range events {
-			if id := events[i].PhoneNumberID; id != "" && id != t.PhoneNumberID {
-				fail("misdirected", StatusMisdirected,
-					fmt.Sprintf("payload is for phone_number_id %s, but %s/%s serves %s: point that number's webhook at its own tenant/team URL", id, t.Tenant, t.Team, t.PhoneNumberID),
-					slog.LevelError, tattrs...)
-				return
-			}
-		}
+	batches, err := s.split(route, appSecret, checked, events)
+	if err != nil {
+		fail("misdirected", StatusMisdirected, err.Error(), slog.LevelError, tattrs...)
+		return
 	}
-	if len(events) > 0 {
-		if err := s.cfg.Delivery.Ingest(r.Context(), t.Tenant, t.Team, events); err != nil {
+	for _, b := range batches {
+		if err := s.cfg.Delivery.Ingest(r.Context(), b.t.Tenant, b.t.Team, b.events); err != nil {
 			fail("ingest_failed", http.StatusInternalServerError, "could not record the events; retry later",
-				slog.LevelError, append(tattrs, "err", err.Error())...)
+				slog.LevelError, append(tattrs, "for_tenant", b.t.Tenant, "for_team", b.t.Team, "err", err.Error())...)
 			return
+		}
+		switch {
+		case route != nil && b.t != route:
+			// Another tenant/team's URL: worth a line, the operator may expect its own.
+			s.reqLog(r).Info("webhook events routed by payload", append(tattrs, "to_tenant", b.t.Tenant, "to_team", b.t.Team, "events", len(b.events))...)
+		case route == nil && s.log.Enabled(r.Context(), slog.LevelDebug):
+			s.reqLog(r).Debug("webhook events routed by payload", "to_tenant", b.t.Tenant, "to_team", b.t.Team, "events", len(b.events))
 		}
 	}
 	for i := range events {
@@ -297,12 +370,59 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 	writeText(w, http.StatusOK, "ok")
 }
 
-func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	if err := s.cfg.Delivery.Ready(); err != nil {
-		writeText(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
-		return
+// verify checks the body's signature with route's app secret, or on the app-level route
+// with each of the bundle's, and returns the secret that signed it.
+func (s *Server) verify(body []byte, header string, route *Tenant) (string, error) {
+	if route != nil {
+		return route.AppSecret.Raw(), whatsapp.VerifySignature(body, header, route.AppSecret.Raw())
 	}
-	writeText(w, http.StatusOK, "ok")
+	if len(s.routes.secrets) == 0 {
+		return "", whatsapp.VerifySignature(body, header, "")
+	}
+	var first error
+	for _, sec := range s.routes.secrets {
+		err := whatsapp.VerifySignature(body, header, sec)
+		if err == nil {
+			return sec, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return "", first
+}
+
+// batch is the events of one POST for one tenant/team.
+type batch struct {
+	t      *Tenant
+	events []whatsapp.Event
+}
+
+// split routes each event and groups them per tenant/team, in the order they came. Any
+// event no tenant/team may take refuses the whole POST (a *misdirected error).
+func (s *Server) split(route *Tenant, secret string, checked bool, events []whatsapp.Event) ([]batch, error) {
+	var out []batch
+	at := map[*Tenant]int{}
+	for i := range events {
+		ev := &events[i]
+		ts, err := s.routes.target(route, secret, checked, ev.PhoneNumberID, ev.WABAID)
+		if err != nil {
+			return nil, err
+		}
+		if checked && ev.PhoneNumberID != "" && len(ts) == 1 {
+			s.routes.learn(ts[0], ev.WABAID)
+		}
+		for _, t := range ts {
+			j, ok := at[t]
+			if !ok {
+				j = len(out)
+				at[t] = j
+				out = append(out, batch{t: t})
+			}
+			out[j].events = append(out[j].events, events[i])
+		}
+	}
+	return out, nil
 }
 
 type ctxKey struct{}

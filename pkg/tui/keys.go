@@ -16,6 +16,16 @@ type KeyMap struct {
 	Confirm key.Binding // yes on a confirm screen
 	Deny    key.Binding // no on a confirm screen: go back and edit
 	Quit    key.Binding // cancel everything (exit 130 in the wizard and composer)
+
+	// The inbox's keys.
+	Close    key.Binding // leave the inbox from its list
+	Reply    key.Binding // write a reply (a template once the 24-hour window is closed)
+	Template key.Binding // pick a template to send, inside the window too
+	Note     key.Binding // add an internal note (never sent)
+	Release  key.Binding // hand the conversation back to the bot
+	PageUp   key.Binding // scroll the conversation a page up (older messages)
+	PageDown key.Binding // scroll the conversation a page down
+	Newline  key.Binding // a line break in a reply or note (enter sends)
 }
 
 // DefaultKeyMap is the key map gtc uses.
@@ -30,6 +40,15 @@ func DefaultKeyMap() KeyMap {
 		Confirm: key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes")),
 		Deny:    key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n", "edit")),
 		Quit:    key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "cancel")),
+
+		Close:    key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		Reply:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reply")),
+		Template: key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "template")),
+		Note:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "note")),
+		Release:  key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "release to bot")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup", "older")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgdn", "newer")),
+		Newline:  key.NewBinding(key.WithKeys("alt+enter", "ctrl+j"), key.WithHelp("alt+enter", "new line")),
 	}
 }
 

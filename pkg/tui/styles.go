@@ -35,6 +35,8 @@ type Styles struct {
 	Tick   lipgloss.Style // status ticks
 	Muted  lipgloss.Style // secondary text
 	Prompt lipgloss.Style // the text-input prompt
+	Agent  lipgloss.Style // an agent's message (inbox)
+	Note   lipgloss.Style // an internal note, never sent (inbox)
 }
 
 // NewStyles builds the styles for w. With noColor (NO_COLOR set, a dumb or non-colour
@@ -89,6 +91,8 @@ func newStyles(r *lipgloss.Renderer) *Styles {
 		Tick:     r.NewStyle().Foreground(muted),
 		Muted:    r.NewStyle().Foreground(muted),
 		Prompt:   r.NewStyle().Foreground(accent),
+		Agent:    r.NewStyle().Foreground(accent).Bold(true),
+		Note:     r.NewStyle().Foreground(amber).Italic(true),
 	}
 }
 
