@@ -145,7 +145,8 @@ func TestConversationCrashRecovery(t *testing.T) {
 	wctx, wcancel := context.WithTimeout(ctx, 90*time.Second)
 	defer wcancel()
 	if got := graph.Recorder.WaitFor(wctx, all); got != len(all) {
-		t.Fatalf("%d of %d answers got their echo (server log: %s)", got, len(all), logPath)
+		logs, _ := os.ReadFile(logPath)
+		t.Fatalf("%d of %d answers got their echo; server log:\n%s", got, len(all), tail(string(logs), 40))
 	}
 
 	// Every conversation's last question times out 20 s after its answer, through a River

@@ -273,6 +273,21 @@ func (cs *convState) nodeName() string {
 	return cs.cur.Node
 }
 
+// lastPerContact keeps, in order, the last timeout of each contact.
+func lastPerContact(ts []timeoutArgs) []timeoutArgs {
+	last := make(map[store.ContactRef]int, len(ts))
+	for i, t := range ts {
+		last[t.Contact] = i
+	}
+	out := ts[:0:0]
+	for i, t := range ts {
+		if last[t.Contact] == i {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // insertTimeouts is the inTx of a commit that leaves waiting conversations: their timeout
 // jobs go in with them.
 func (s *Service) insertTimeouts(ts []timeoutArgs) func(context.Context, *sql.Tx) error {

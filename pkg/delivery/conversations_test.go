@@ -517,3 +517,22 @@ func TestTimeoutOnALaggingClock(t *testing.T) {
 		t.Fatalf("replies = %q", got)
 	}
 }
+
+// Several answers of one contact in one job: each step re-asks with a deadline at the same
+// second, and the round commits once (one timeout job per contact, the last state's).
+func TestSeveralAnswersInOneRound(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		h := convHarness(t, be.DSN(t), loadStarter(t))
+		const a = "4915100911"
+		now := h.clock()
+		h.ingest(textEvent("m1", a, "status", now), textEvent("m2", a, "abc", now), textEvent("m3", a, "12", now))
+		got := h.waitBodies(a, 3)
+		if want := []string{askOrder, retryOrder, retryOrder}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("replies = %q, want %q", got, want)
+		}
+		var n int
+		if err := h.st.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'gtc_timeout'`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("%d timeout jobs (%v), want 1", n, err)
+		}
+	})
+}

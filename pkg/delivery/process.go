@@ -133,6 +133,9 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 					ts = append(ts, timeouts[c]...)
 				}
 			}
+			// A contact's later step supersedes its earlier ones: only the last waiting
+			// state needs its job (and River refuses the same unique job twice in a batch).
+			ts = lastPerContact(ts)
 			if f := s.insertTimeouts(ts); f != nil {
 				return f(ctx, tx)
 			}
