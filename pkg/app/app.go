@@ -128,7 +128,8 @@ func DeliveryProviders(ps []*bundle.Provider, newClient func(*bundle.Provider) (
 		}
 		out = append(out, delivery.Provider{Tenant: bp.Tenant, Team: bp.Team, PhoneNumberID: bp.PhoneNumberID,
 			OptOutKeywords: bp.OptOutKeywords, OptInKeywords: bp.OptInKeywords, MarkRead: bp.MarkRead,
-			Sender: delivery.ClientSender(c)})
+			ConversationTimeout: bp.ConversationTimeout,
+			Sender:              delivery.ClientSender(c)})
 	}
 	return out, nil
 }

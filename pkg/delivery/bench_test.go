@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/store/storetest"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
@@ -66,6 +68,86 @@ func BenchmarkIngest(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(total)/ack.Seconds(), "events/s")
 			b.ReportMetric(float64(total)/all.Seconds(), "replies/s")
+		})
+	}
+}
+
+// BenchmarkConversationStep measures one step of a waiting conversation as a webhook job
+// runs it: load the contact, its pending answer and its conversation, parse and validate
+// the answer, render the reply and the next question, commit the processed event with the
+// replies, the next state and its timeout job, send both replies (a fake Graph) and record
+// the sends. The answer's ingest is outside the timer.
+func BenchmarkConversationStep(b *testing.B) {
+	for _, be := range []string{"sqlite", "postgres"} {
+		b.Run(be, func(b *testing.B) {
+			ctx := context.Background()
+			path := filepath.Join(b.TempDir(), "gtc.db")
+			if be == "postgres" {
+				path = storetest.PostgresDSN(b)
+			}
+			st, err := store.Open(ctx, path, store.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			dir := b.TempDir()
+			writeFlow(b, dir, "count.ygtc", `name: count
+version: "1.0"
+nodes:
+  - id: ask_n
+    type: ask
+    config:
+      message: "A number, please."
+      expect: number
+      validate: "answer >= 0"
+      save_as: n
+      timeout: 30m
+    next: got
+  - id: got
+    type: reply
+    config:
+      message: "Got {{vars.n}}, thanks."
+    next: ask_n
+triggers:
+  - type: text
+    keywords: [count]
+    target: ask_n
+`)
+			set, err := flow.LoadDir(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			snd := newFakeSender()
+			svc, err := New(Config{Providers: []Provider{{Tenant: "t", Team: "t", Sender: snd}}, Flows: set, Store: st,
+				Classify: classify, ClassifyCode: classifyCode})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ref := store.ContactRef{Tenant: "t", Team: "t", Key: "4915200000001"}
+			ingest := func(id, text string) {
+				if err := svc.Ingest(ctx, "t", "t", []whatsapp.Event{textEvent(id, ref.Key, text, time.Now())}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			round := func() {
+				if err := svc.processRound(ctx, []store.ContactRef{ref}, "bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ingest("start", "count")
+			round()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				ingest(fmt.Sprint("a", i), fmt.Sprint(i))
+				b.StartTimer()
+				round()
+			}
+			b.StopTimer()
+			c, err := st.ConversationOf(ctx, ref)
+			if err != nil || c.Node != "ask_n" || snd.total() != 1+2*b.N {
+				b.Fatalf("after %d steps: node %q, %d sends, %v", b.N, c.Node, snd.total(), err)
+			}
 		})
 	}
 }

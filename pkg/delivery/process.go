@@ -2,10 +2,13 @@ package delivery
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"sync"
 	"time"
 
+	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/store"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
@@ -45,6 +48,7 @@ type plannedReply struct {
 type contactWork struct {
 	ref     store.ContactRef
 	p       *Provider
+	conv    *convState // nil without a flow set (a test's FlowRunner)
 	cs      []*store.Completion
 	msgIDs  []string
 	replies [][]plannedReply // per completion
@@ -69,23 +73,42 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 	if err != nil {
 		return err
 	}
+	var convs map[store.ContactRef]*store.Conversation
+	if _, ok := s.cfg.Runner.(setRunner); ok {
+		var with []store.ContactRef
+		for _, ref := range refs {
+			if len(pending[ref]) > 0 {
+				with = append(with, ref)
+			}
+		}
+		if convs, err = s.st.ConversationsFor(ctx, with); err != nil {
+			return err
+		}
+	}
 	now := s.now()
 	var works []*contactWork
 	var all []*store.Completion
+	timeouts := map[*store.Completion][]timeoutArgs{}
 	for _, ref := range refs {
 		evs := pending[ref]
 		if len(evs) == 0 {
 			continue
 		}
 		w := &contactWork{ref: ref, p: s.provider(ref.Tenant, ref.Team)}
+		if convs != nil {
+			w.conv = newConvState(ref, convs[ref], s.log.With("tenant", ref.Tenant, "team", ref.Team))
+		}
 		c := contacts[ref]
 		optedOut := c.OptedOut
 		for _, ev := range evs {
-			comp, msgID, planned := s.plan(ctx, w.p, c, ev, &optedOut, now)
+			comp, msgID, planned, ts := s.plan(ctx, w.p, c, w.conv, ev, &optedOut, now)
 			w.cs = append(w.cs, comp)
 			w.msgIDs = append(w.msgIDs, msgID)
 			w.replies = append(w.replies, planned)
 			all = append(all, comp)
+			if len(ts) > 0 {
+				timeouts[comp] = ts
+			}
 		}
 		works = append(works, w)
 	}
@@ -99,7 +122,27 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 			c.Replies[i].Sender = owner
 		}
 	}
-	if err := s.st.CompleteEvents(ctx, all); err != nil {
+	// A waiting conversation's timeout job commits with it, and only when its event was
+	// processed here.
+	var inTx func(context.Context, *sql.Tx) error
+	if len(timeouts) > 0 {
+		inTx = func(ctx context.Context, tx *sql.Tx) error {
+			var ts []timeoutArgs
+			for _, c := range all {
+				if c.Done {
+					ts = append(ts, timeouts[c]...)
+				}
+			}
+			// A contact's later step supersedes its earlier ones: only the last waiting
+			// state needs its job (and River refuses the same unique job twice in a batch).
+			ts = lastPerContact(ts)
+			if f := s.insertTimeouts(ts); f != nil {
+				return f(ctx, tx)
+			}
+			return nil
+		}
+	}
+	if err := s.st.CompleteEventsTx(ctx, all, inTx); err != nil {
 		return err
 	}
 
@@ -162,25 +205,43 @@ func (s *Service) sendHandovers(ctx context.Context, refs []store.ContactRef, co
 	return s.finish(context.WithoutCancel(ctx), fs, rs)
 }
 
-// plan decides what one message leads to: an opt-out/opt-in with its confirmation, or the
-
-// flow's replies, each already judged against opt-out (in event order) and the window.
-func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, sev *store.StoredEvent, optedOut *bool, now time.Time) (*store.Completion, string, []plannedReply) {
+// plan decides what one event leads to: an opt-out/opt-in with its confirmation, or the
+// flow's step (a message answering the waiting question or starting a flow, a timeout),
+// each reply already judged against opt-out (in event order) and the window. cs (nil
+// without a flow set) is the contact's conversation, moved on by the step; the returned
+// timeouts are the jobs its waiting conversation needs.
+func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *convState, sev *store.StoredEvent, optedOut *bool, now time.Time) (*store.Completion, string, []plannedReply, []timeoutArgs) {
 	comp := &store.Completion{Event: sev}
-	var ev whatsapp.Event
-	if err := json.Unmarshal(sev.Raw, &ev); err != nil || ev.Message == nil {
-		s.log.Error("stored event cannot be decoded, skipped", "tenant", sev.Tenant, "team", sev.Team, "seq", sev.Seq)
-		return comp, "", nil
+	log := s.log.With("tenant", sev.Tenant, "team", sev.Team)
+	var m *whatsapp.InboundMessage
+	var te timeoutEvent
+	switch sev.Kind {
+	case store.KindTimeout:
+		if err := json.Unmarshal(sev.Raw, &te); err != nil || cs == nil {
+			log.Error("stored timeout cannot be decoded, skipped", "seq", sev.Seq)
+			return comp, "", nil, nil
+		}
+	default:
+		var ev whatsapp.Event
+		if err := json.Unmarshal(sev.Raw, &ev); err != nil || ev.Message == nil {
+			log.Error("stored event cannot be decoded, skipped", "seq", sev.Seq)
+			return comp, "", nil, nil
+		}
+		m = ev.Message
+		log = log.With("message_id", m.ID)
 	}
-	m := ev.Message
-	log := s.log.With("tenant", sev.Tenant, "team", sev.Team, "message_id", m.ID)
 	if p == nil {
-		log.Warn("no provider for this tenant/team: message recorded, no flow run")
-		return comp, m.ID, nil
+		log.Warn("no provider for this tenant/team: event recorded, no flow run")
+		return comp, messageID(m), nil, nil
 	}
-	to := m.ContactKey()
-	if m.From != "" {
-		to = "+" + m.From
+	to := "+" + sev.ContactKey
+	if m != nil {
+		to = m.ContactKey()
+		if m.From != "" {
+			to = "+" + m.From
+		}
+	} else if !isDigits(sev.ContactKey) {
+		to = sev.ContactKey
 	}
 	var planned []plannedReply
 	add := func(origin, flow, node string, msg whatsapp.Message, retryRL bool) {
@@ -206,23 +267,57 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, sev *
 	text := func(body string) whatsapp.Message {
 		return whatsapp.Message{RecipientType: "individual", Type: "text", Text: &whatsapp.Text{Body: body}}
 	}
+	var timeouts []timeoutArgs
 	switch {
-	case m.Type == "text" && matchKeyword(m.Text, p.OptOutKeywords, defaultOptOut):
+	case m != nil && m.Type == "text" && matchKeyword(m.Text, p.OptOutKeywords, defaultOptOut):
 		comp.Opt = &store.OptChange{OptedOut: true, At: now}
 		*optedOut = true
 		add(store.OriginOptOut, "", "", text(s.cfg.OptOutConfirmation), false)
 		log.Info("contact opted out")
-	case m.Type == "text" && matchKeyword(m.Text, p.OptInKeywords, defaultOptIn):
+		if cs != nil {
+			// STOP in the middle of a question ends it: nothing more is asked.
+			comp.Conversation = cs.end(EndOptedOut, now, log)
+		}
+	case m != nil && m.Type == "text" && matchKeyword(m.Text, p.OptInKeywords, defaultOptIn):
 		comp.Opt = &store.OptChange{OptedOut: false, At: now}
 		*optedOut = false
 		add(store.OriginOptOut, "", "", text(s.cfg.OptInConfirmation), false)
 		log.Info("contact opted in")
+	case cs != nil:
+		rc := RunContext{Tenant: sev.Tenant, Team: sev.Team, To: to, Now: now.Unix(), LastMessageTime: LastMessageTime(c),
+			ConversationTimeout: p.ConversationTimeout}
+		in := flow.TimeoutInput(te.Deadline)
+		if m == nil && te.Deadline > rc.Now {
+			// The job fired at its deadline on the clock of the instance that scheduled it:
+			// this one's may lag a little, and a timeout taken as "not yet due" would be lost.
+			rc.Now = te.Deadline
+		}
+		if m != nil {
+			rc.ReplyTo = m.ID
+			in = flow.MessageInput(flow.EventFromInbound(m))
+		}
+		res, err := s.step(s.cfg.Runner.(setRunner).set, cs, in, rc, log)
+		switch {
+		case errors.Is(err, flow.ErrCallPending):
+			// Until calls are wired, nothing will ever deliver the result: the message is
+			// recorded without a step (an interrupt keyword still ends the conversation).
+			log.Warn("calls/handoff not wired yet: a message while the conversation waits for a call's result is recorded without a step",
+				"flow", cs.flowName(), "node", cs.nodeName())
+		case err != nil:
+			// A flow error is deterministic: running it again gives the same result. The
+			// conversation stays as it was.
+			s.m.flowErrors.Inc()
+			log.Error("flow failed, event recorded without replies", "err", err)
+		}
+		for _, r := range res.replies {
+			add(store.OriginFlow, r.Flow, r.Node, r.Message, r.RetryOnRateLimit)
+		}
+		comp.Conversation, timeouts = res.update, res.timeouts
 	default:
 		rc := RunContext{Tenant: sev.Tenant, Team: sev.Team, To: to, ReplyTo: m.ID, Now: now.Unix(),
 			LastMessageTime: LastMessageTime(c)}
 		out, err := s.cfg.Runner.Handle(ctx, m, rc)
 		if err != nil {
-			// A flow error is deterministic: running it again gives the same result.
 			s.m.flowErrors.Inc()
 			log.Error("flow failed, message recorded without replies", "err", err)
 		}
@@ -230,7 +325,23 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, sev *
 			add(store.OriginFlow, r.Flow, r.Node, r.Message, r.RetryOnRateLimit)
 		}
 	}
-	return comp, m.ID, planned
+	return comp, messageID(m), planned, timeouts
+}
+
+func messageID(m *whatsapp.InboundMessage) string {
+	if m == nil {
+		return ""
+	}
+	return m.ID
+}
+
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // sendContact marks the contact's messages read and sends its replies in order.

@@ -42,35 +42,49 @@ func LastMessageTime(c *store.Contact) int64 {
 	return c.LastInboundAt.Unix()
 }
 
-// HandleInbound runs the flow whose trigger wins for an inbound message. No matching
-// trigger is (nil, nil).
+// Step runs one input of a contact's conversation (cur nil: none waits): the one place the
+// flow engine runs. Webhook jobs, timeouts, explicit starts, gtc chat and gtc flow run all
+// come through here.
+func Step(set *flow.Set, cur *flow.Conversation, in flow.Input, rc RunContext) (flow.Outcome, error) {
+	return set.Step(cur, in, rc.flowContext())
+}
+
+// HandleInbound runs the flow whose trigger wins for an inbound message, without a stored
+// conversation (one step; a question it asks is not remembered). No matching trigger is
+// (nil, nil).
 func HandleInbound(set *flow.Set, ev flow.Event, rc RunContext) ([]Reply, error) {
-	out, err := set.Handle(ev, rc.flowContext())
+	out, err := Step(set, nil, flow.MessageInput(ev), rc)
 	if err != nil {
 		return nil, err
 	}
-	return replies(out), nil
+	return replies(out.Replies), nil
 }
 
 // StartReplies runs flowName from nodeID (its first node when empty) without an inbound
-// message, rc.Vars filling its templates. Errors are typed: *NotFoundError for a missing
-// flow or node, *RunError when the run fails, *NoRepliesError when it sends nothing.
+// message and without a stored conversation, rc.Vars filling its templates. Errors are
+// typed: *NotFoundError for a missing flow or node, *RunError when the run fails,
+// *NoRepliesError when it sends nothing.
 func StartReplies(set *flow.Set, flowName, nodeID string, rc RunContext) ([]Reply, error) {
-	out, err := set.Start(flowName, nodeID, rc.flowContext())
+	out, err := Step(set, nil, flow.StartInput(flowName, nodeID, nil), rc)
 	if err != nil {
-		f, ok := set.Flow(flowName)
-		switch {
-		case !ok:
-			return nil, &NotFoundError{What: "flow", Flow: flowName, Err: err}
-		case nodeID != "" && !hasNode(f, nodeID):
-			return nil, &NotFoundError{What: "node", Flow: flowName, Node: nodeID, Err: err}
-		}
-		return nil, &RunError{Flow: flowName, Err: err}
+		return nil, startError(set, flowName, nodeID, err)
 	}
-	if len(out) == 0 {
+	if len(out.Replies) == 0 {
 		return nil, &NoRepliesError{Flow: flowName}
 	}
-	return replies(out), nil
+	return replies(out.Replies), nil
+}
+
+// startError types the error of a start of flowName at nodeID.
+func startError(set *flow.Set, flowName, nodeID string, err error) error {
+	f, ok := set.Flow(flowName)
+	switch {
+	case !ok:
+		return &NotFoundError{What: "flow", Flow: flowName, Err: err}
+	case nodeID != "" && !hasNode(f, nodeID):
+		return &NotFoundError{What: "node", Flow: flowName, Node: nodeID, Err: err}
+	}
+	return &RunError{Flow: flowName, Err: err}
 }
 
 func hasNode(f *flow.Flow, id string) bool {
@@ -89,7 +103,7 @@ func RenderReply(node *flow.Node, rc RunContext) (*whatsapp.Message, error) {
 
 func (rc RunContext) flowContext() flow.Context {
 	return flow.Context{Tenant: rc.Tenant, Team: rc.Team, To: rc.To, ReplyTo: rc.ReplyTo, Now: rc.Now,
-		LastMessageTime: rc.LastMessageTime, Vars: rc.Vars}
+		LastMessageTime: rc.LastMessageTime, Vars: rc.Vars, User: rc.User, ConversationTimeout: rc.ConversationTimeout}
 }
 
 func replies(out []flow.Reply) []Reply {

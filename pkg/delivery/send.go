@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/store"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
@@ -70,6 +72,12 @@ func (s *Service) Send(ctx context.Context, tenant, team string, msgs []Outbound
 	if err != nil {
 		return nil, err
 	}
+	return s.sendRecorded(ctx, tenant, team, ids)
+}
+
+// sendRecorded sends the recorded rows ids now, in order, and returns them with their
+// outcome.
+func (s *Service) sendRecorded(ctx context.Context, tenant, team string, ids []int64) ([]*store.Outbound, error) {
 	out := make([]*store.Outbound, 0, len(ids))
 	for _, id := range ids {
 		o, err := s.st.OutboundByID(ctx, id)
@@ -92,33 +100,120 @@ func (s *Service) Send(ctx context.Context, tenant, team string, msgs []Outbound
 	return out, nil
 }
 
-// StartFlow runs a flow on purpose for one contact (StartReplies, with the contact's last
-// inbound time) and sends its replies (see Send). Errors are typed: ErrNoFlows,
-// ErrUnknownProvider, and StartReplies' *NotFoundError, *RunError and *NoRepliesError.
+// StartFlow starts a flow on purpose for one contact and sends its replies (see Send): the
+// contact's conversation (a waiting one is replaced) then waits for the answers like any
+// other. It leases the contact, so it runs in order with the contact's messages, and
+// records the replies together with the conversation. Errors are typed: ErrNoFlows,
+// ErrUnknownProvider, *NotFoundError, *RunError and *NoRepliesError.
 func (s *Service) StartFlow(ctx context.Context, tenant, team string, req FlowStart) ([]*store.Outbound, error) {
 	if s.cfg.Flows == nil {
 		return nil, ErrNoFlows
 	}
-	if s.provider(tenant, team) == nil {
+	if s.stopping.Load() {
+		return nil, ErrStopped
+	}
+	p := s.provider(tenant, team)
+	if p == nil {
 		return nil, fmt.Errorf("start flow for %s/%s: %w", tenant, team, ErrUnknownProvider)
 	}
-	c, err := s.st.Contact(ctx, tenant, team, ContactKeyOf(req.To))
+	ref := store.ContactRef{Tenant: tenant, Team: team, Key: ContactKeyOf(req.To)}
+	owner := fmt.Sprintf("%s:start-%d", s.instance, s.starts.Add(1))
+	if err := s.leaseForStart(ctx, ref, owner); err != nil {
+		return nil, err
+	}
+	ids, err := s.recordStart(ctx, p, ref, req)
+	if rerr := s.releaseAfterStart(context.WithoutCancel(ctx), ref, owner); rerr != nil && err == nil {
+		err = rerr
+	}
 	if err != nil {
 		return nil, err
 	}
-	rc := RunContext{Tenant: tenant, Team: team, To: req.To, Now: s.now().Unix(), LastMessageTime: LastMessageTime(c), Vars: req.Vars}
-	replies, err := StartReplies(s.cfg.Flows, req.Flow, req.Node, rc)
-	if err != nil {
-		return nil, err
+	return s.sendRecorded(ctx, tenant, team, ids)
+}
+
+// startLeaseWait bounds how long StartFlow waits for a job that holds the contact.
+const startLeaseWait = 30 * time.Second
+
+// leaseForStart takes the contact's lease, waiting while a job holds it.
+func (s *Service) leaseForStart(ctx context.Context, ref store.ContactRef, owner string) error {
+	if err := s.st.EnsureContact(ctx, ref); err != nil {
+		return err
 	}
-	msgs := make([]OutboundMessage, len(replies))
-	for i, r := range replies {
-		if r.Message.To == "" {
-			r.Message.To = req.To
+	give := time.Now().Add(startLeaseWait)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		ok, err := s.st.ClaimContact(ctx, ref, owner, s.now().Add(leaseFor))
+		if err != nil || ok {
+			return err
 		}
-		msgs[i] = OutboundMessage{Message: r.Message, RetryOnRateLimit: r.RetryOnRateLimit, Flow: r.Flow, Node: r.Node, Origin: req.Origin}
+		if time.Now().After(give) {
+			return fmt.Errorf("start flow: contact %s is busy (its messages are being processed): try again", ref.Key)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	return s.Send(ctx, tenant, team, msgs)
+}
+
+// releaseAfterStart gives the lease back; messages that arrived meanwhile get a job (their
+// own found the contact leased).
+func (s *Service) releaseAfterStart(ctx context.Context, ref store.ContactRef, owner string) error {
+	more, err := s.st.ReleaseContact(ctx, ref, owner)
+	if err != nil || !more {
+		return err
+	}
+	if _, err := s.st.ClaimContact(ctx, ref, owner, time.Time{}); err != nil {
+		return err
+	}
+	// Expired at once (until zero), so the job's claim succeeds.
+	_, err = s.ins.Insert(ctx, inboundArgs{Contacts: []store.ContactRef{ref}}, nil)
+	return err
+}
+
+// recordStart runs the start's step under the lease and records its replies with the
+// conversation it leaves (and the conversation's timeout job).
+func (s *Service) recordStart(ctx context.Context, p *Provider, ref store.ContactRef, req FlowStart) ([]int64, error) {
+	c, err := s.st.Contact(ctx, ref.Tenant, ref.Team, ref.Key)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := s.st.ConversationOf(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	log := s.log.With("tenant", ref.Tenant, "team", ref.Team)
+	cs := newConvState(ref, sc, log)
+	rc := RunContext{Tenant: ref.Tenant, Team: ref.Team, To: req.To, Now: s.now().Unix(), LastMessageTime: LastMessageTime(c),
+		Vars: req.Vars, ConversationTimeout: p.ConversationTimeout}
+	res, err := s.step(s.cfg.Flows, cs, flow.StartInput(req.Flow, req.Node, req.Vars), rc, log)
+	if err != nil {
+		return nil, startError(s.cfg.Flows, req.Flow, req.Node, err)
+	}
+	if len(res.replies) == 0 {
+		return nil, &NoRepliesError{Flow: req.Flow}
+	}
+	origin := req.Origin
+	if origin == "" {
+		origin = store.OriginFlow
+	}
+	news := make([]store.NewOutbound, 0, len(res.replies))
+	for i, r := range res.replies {
+		m := r.Message
+		if m.To == "" {
+			m.To = req.To
+		}
+		if m.MessagingProduct == "" {
+			m.MessagingProduct = "whatsapp"
+		}
+		raw, err := json.Marshal(&m)
+		if err != nil {
+			return nil, fmt.Errorf("message %d: %w", i, err)
+		}
+		news = append(news, store.NewOutbound{ContactKey: ref.Key, Recipient: m.To, Origin: origin, Flow: r.Flow, Node: r.Node,
+			MessageType: m.Type, Request: raw, RetryOnRateLimit: r.RetryOnRateLimit, Sender: s.instance + ":api"})
+	}
+	return s.st.RecordStart(ctx, ref, news, res.update, s.insertTimeouts(res.timeouts))
 }
 
 // Refused returns a *RefusedError for the first refused row of a Send, or nil.

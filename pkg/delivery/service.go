@@ -88,6 +88,7 @@ type Service struct {
 	hbDone   chan struct{}
 	hbOnce   sync.Once
 
+	starts   atomic.Int64 // names the leases of explicit starts
 	started  atomic.Bool
 	stopping atomic.Bool
 	stopOnce sync.Once
@@ -185,6 +186,7 @@ func New(cfg Config) (*Service, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &inboundWorker{s: s})
 	river.AddWorker(workers, &sendWorker{s: s})
+	river.AddWorker(workers, &timeoutWorker{s: s})
 	rcfg := &river.Config{
 		ID:      s.instance,
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
@@ -298,6 +300,11 @@ func (s *Service) recover(ctx context.Context) error {
 		if err := s.st.ClearLeases(ctx); err != nil {
 			return err
 		}
+	}
+	if n, err := s.recoverTimeouts(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		s.log.Debug("conversation timeouts checked", "conversations", n)
 	}
 	contacts, err := s.st.PendingContacts(ctx)
 	if err != nil {

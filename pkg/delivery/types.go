@@ -37,7 +37,9 @@ type Provider struct {
 	OptOutKeywords, OptInKeywords []string
 	// MarkRead marks every inbound message read.
 	MarkRead bool
-	Sender   Sender
+	// ConversationTimeout applies to asks without a timeout (0: 1h).
+	ConversationTimeout time.Duration
+	Sender              Sender
 }
 
 // RunContext is what a flow run knows about its surroundings.
@@ -51,6 +53,10 @@ type RunContext struct {
 	LastMessageTime int64
 	// Vars fill the templates of a flow started on purpose.
 	Vars map[string]any
+	// User is the contact's user.* values.
+	User map[string]any
+	// ConversationTimeout applies to asks without a timeout (0: the engine's default, 1h).
+	ConversationTimeout time.Duration
 }
 
 // Reply is one message a flow decided to send.

@@ -35,7 +35,7 @@ func TestHandleSeed(t *testing.T) {
 		{"media keyword", textEv("invoice"), "media", []string{"send_document"}},
 		{"location keyword", textEv("office"), "location", []string{"send_location"}},
 		{"button help", Event{Type: "interactive", Button: &whatsapp.ButtonReply{Kind: "button_reply", ID: "help"}}, "handle_button", []string{"show_help"}},
-		{"button status", Event{Type: "interactive", Button: &whatsapp.ButtonReply{Kind: "button_reply", ID: "status"}}, "handle_button", []string{"check_status"}},
+		{"button status", Event{Type: "interactive", Button: &whatsapp.ButtonReply{Kind: "button_reply", ID: "status"}}, "check_status", []string{"ask_order"}},
 		{"button human", Event{Type: "interactive", Button: &whatsapp.ButtonReply{Kind: "button_reply", ID: "human"}}, "handle_button", []string{"escalate"}},
 		{"button unknown id goes to default", Event{Type: "interactive", Button: &whatsapp.ButtonReply{Kind: "button_reply", ID: "zzz"}}, "handle_button", []string{"unknown"}},
 		{"list reply: reply_type beats plain interactive", Event{Type: "interactive", List: &whatsapp.ListReply{ID: "billing"}}, "menu", []string{"billing"}},

@@ -56,7 +56,7 @@ func TestSeedFlowsValidate(t *testing.T) {
 	for _, p := range probs.All() {
 		t.Errorf("%s", p)
 	}
-	want := []string{"appointment_reminder", "follow_up", "greeting", "handle_button", "location", "media", "menu", "order_confirmation"}
+	want := []string{"appointment_reminder", "check_status", "feedback", "follow_up", "greeting", "handle_button", "location", "media", "menu", "order_confirmation"}
 	if got := set.sortedNames(); !equal(got, want) {
 		t.Errorf("flows = %v, want %v", got, want)
 	}

@@ -85,6 +85,9 @@ type Completion struct {
 	Event   *StoredEvent
 	Opt     *OptChange
 	Replies []NewOutbound
+	// Conversation, when set, is the contact's conversation after this event (written only
+	// when the event is processed here, with the replies).
+	Conversation *ConversationUpdate
 	// Done and IDs are set by CompleteEvents: Done is false when the event had already
 	// been processed (nothing recorded); IDs are the replies' outbound ids.
 	Done bool
@@ -93,6 +96,13 @@ type Completion struct {
 
 // CompleteEvents records many completions (see CompleteEvent) in one transaction.
 func (s *Store) CompleteEvents(ctx context.Context, cs []*Completion) error {
+	return s.CompleteEventsTx(ctx, cs, nil)
+}
+
+// CompleteEventsTx is CompleteEvents with inTx, when set, run in the same transaction after
+// the completions are recorded (their Done set): the delivery layer inserts the jobs of the
+// conversations' timeouts there, so a waiting conversation always has its timeout job.
+func (s *Store) CompleteEventsTx(ctx context.Context, cs []*Completion, inTx func(context.Context, *sql.Tx) error) error {
 	now := s.now()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		mark, err := tx.PrepareContext(ctx, `UPDATE gtc_inbound_events SET state = 'processed', processed_at = $1 WHERE seq = $2 AND state = 'pending'`)
@@ -124,6 +134,14 @@ func (s *Store) CompleteEvents(ctx context.Context, cs []*Completion) error {
 			if c.IDs, err = insertOutbound(ctx, tx, ins, ev.Tenant, ev.Team, ev.Seq, c.Replies, now); err != nil {
 				return err
 			}
+			if c.Conversation != nil {
+				if err := saveConversation(ctx, tx, ContactRef{ev.Tenant, ev.Team, ev.ContactKey}, c.Conversation, now); err != nil {
+					return err
+				}
+			}
+		}
+		if inTx != nil {
+			return inTx(ctx, tx)
 		}
 		return nil
 	})

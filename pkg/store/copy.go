@@ -111,6 +111,12 @@ var copyTables = []copyTable{
 		skip: []string{"sender"}},
 	{name: "gtc_outbound_statuses", one: "delivery status", many: "delivery statuses", orderBy: "wamid, status",
 		cols: joinCols(textCols("wamid", "status"), intCols("at"), textCols("error_class"), intCols("error_code"))},
+	// Waiting conversations and user.* move with their contacts. Their timeout jobs are
+	// River's and are not copied: gtc serve's start makes them again (TimedConversations).
+	{name: "gtc_conversations", one: "conversation", many: "conversations", orderBy: "tenant, team, contact_key",
+		cols: joinCols(textCols("tenant", "team", "contact_key", "conversation", "flow", "node", "state"),
+			intCols("waiting_since", "deadline"), textCols("user_vars", "ended_flow", "ended_node", "ended_reason", "ended_detail"),
+			intCols("ended_at", "updated_at"))},
 	{name: "gtc_idempotency_keys", one: "idempotency key", many: "idempotency keys", orderBy: "tenant, team, idem_key",
 		cols: joinCols(textCols("tenant", "team", "idem_key"), intCols("status"), blobCols("body"), intCols("created_at"), textCols("request_hash"))},
 }

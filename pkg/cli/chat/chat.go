@@ -6,8 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -107,9 +110,76 @@ func chatRun(opts *ChatOptions) error {
 	}
 	defer sess.Close()
 	if opts.ScriptFile != "" {
-		return tui.RunChatScript(ctx, sess, actions, tui.PlainStyles(), opts.IO.Out)
+		b := &scriptBackend{Session: sess, ctx: ctx, w: opts.IO.Out}
+		err := tui.RunChatScript(ctx, b, actions, tui.PlainStyles(), opts.IO.Out)
+		b.flush()
+		return err
 	}
 	m := tui.NewChat(ctx, tui.NewStyles(opts.IO.ErrOut, opts.IO.NoColor), tui.DefaultKeyMap(), sess)
 	_, err = tui.Run(ctx, m, opts.IO.In, opts.IO.ErrOut)
 	return err
+}
+
+// scriptBackend adds to a script's transcript what the chat screen does not show yet: the
+// question the conversation waits on after a turn ("· waiting for an answer: FLOW/NODE"), and
+// the replies a /wait's timeouts brought. tui.RunChatScript prints a turn's lines after the
+// backend call returns, so these are written at the start of the next call (or at the end).
+type scriptBackend struct {
+	*Session
+	ctx     context.Context
+	w       io.Writer
+	note    string
+	pending []tui.ChatMessage
+}
+
+// flush writes what the last turn left.
+func (b *scriptBackend) flush() {
+	for _, m := range b.pending {
+		fmt.Fprintln(b.w, "bot: "+plainText(m.Message))
+	}
+	b.pending = nil
+	if b.note != "" {
+		fmt.Fprintln(b.w, "· waiting for an answer: "+b.note)
+	}
+	b.note = ""
+}
+
+func (b *scriptBackend) after(msgs []tui.ChatMessage, err error) ([]tui.ChatMessage, error) {
+	b.note = b.Session.Waiting(b.ctx)
+	return msgs, err
+}
+
+func (b *scriptBackend) SendText(ctx context.Context, text string) ([]tui.ChatMessage, error) {
+	b.flush()
+	return b.after(b.Session.SendText(ctx, text))
+}
+
+func (b *scriptBackend) Choose(ctx context.Context, c tui.ChatChoice) ([]tui.ChatMessage, error) {
+	b.flush()
+	return b.after(b.Session.Choose(ctx, c))
+}
+
+func (b *scriptBackend) StartFlow(ctx context.Context, name string) ([]tui.ChatMessage, error) {
+	b.flush()
+	return b.after(b.Session.StartFlow(ctx, name))
+}
+
+func (b *scriptBackend) Advance(d time.Duration) {
+	b.flush()
+	b.Session.Advance(d)
+	b.pending = b.Session.Pending()
+	b.note = b.Session.Waiting(b.ctx)
+}
+
+// plainText is a one-line form of a bot message for the transcript.
+func plainText(m whatsapp.Message) string {
+	switch {
+	case m.Text != nil:
+		return m.Text.Body
+	case m.Interactive != nil && m.Interactive.Body != nil:
+		return "[" + m.Interactive.Type + "] " + m.Interactive.Body.Text
+	case m.Template != nil:
+		return "[template " + m.Template.Name + "]"
+	}
+	return "[" + strings.TrimSpace(m.Type) + "]"
 }

@@ -207,11 +207,48 @@ func (s *Session) Close() {
 // Customer is who the user plays.
 func (s *Session) Customer() string { return "+" + s.waID }
 
-// Advance moves the clock on (/wait 25h).
+// Advance moves the clock on (/wait 25h) and feeds the conversation timeouts that came due
+// through delivery, as their jobs would on a server's wall clock, waiting until the bot has
+// answered them. Their replies come with the next turn (or Pending).
 func (s *Session) Advance(d time.Duration) {
 	s.mu.Lock()
 	s.offset += d
 	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	n, err := s.app.Delivery.FeedDueTimeouts(ctx)
+	if err != nil {
+		s.cfg.Logger.Error("feed due timeouts", "err", err)
+		return
+	}
+	if n == 0 {
+		return
+	}
+	deadline := time.Now().Add(s.cfg.Timeout)
+	for time.Now().Before(deadline) {
+		if done, err := s.turnOver(ctx, 0, "timeout"); err != nil || done {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Pending returns the bot's messages no turn has returned yet (a timeout's replies after
+// Advance).
+func (s *Session) Pending() []tui.ChatMessage { return s.take() }
+
+// Waiting describes the question the customer's conversation waits on ("" when none):
+// "check_status/ask_order, answer within 30m0s".
+func (s *Session) Waiting(ctx context.Context) string {
+	c, err := s.store.ConversationOf(ctx, store.ContactRef{Tenant: s.provider.Tenant, Team: s.provider.Team, Key: s.waID})
+	if err != nil || c.State == nil {
+		return ""
+	}
+	w := c.Flow + "/" + c.Node
+	if !c.Deadline.IsZero() {
+		w += ", answer within " + c.Deadline.Sub(c.WaitingSince).String()
+	}
+	return w
 }
 
 // SendText posts a signed text webhook from the customer and returns the bot's replies.

@@ -44,6 +44,8 @@ type RunOptions struct {
 	Vars            []string
 	LastMessageTime int64
 	NowUnix         int64
+	// ScriptFile runs a multi-turn conversation: one input a line (see runScript).
+	ScriptFile string
 }
 
 // NewCmdRun builds `gtc flow run`. runF replaces the run function in tests.
@@ -56,11 +58,19 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 each Cloud API request body the bot would send, one JSON object per line, on stdout. Nothing is
 sent. With --flow and no message flag, the flow is started on purpose at its first node (or
 --node), as gtc send --flow does. When no trigger matches, nothing is printed and stderr says
-so (exit 0).`,
+so (exit 0).
+
+With --script FILE, a whole conversation runs offline, its state kept between the lines: each
+line is a customer text, or /button ID, /list ID, /payload P, /location LAT,LNG, /media TYPE,
+/flow NAME (start it on purpose), /wait DURATION (move the clock on; a question's timeout that
+comes due fires). Lines starting with # are comments. Each input is printed as "> line", then
+the request bodies, then "· waiting at FLOW/NODE …" while a question waits. Opt-out keywords
+are gtc serve's (they never reach a flow) and are not simulated here.`,
 		Example: `  gtc flow run ./my-bundle --text hi
   gtc flow run ./my-bundle --button status --from 4915112345678
   gtc flow run ./my-bundle --flow order_confirmation --var order_id=A-1001 --var customer_name=Ada
-  gtc flow run ./my-bundle --flow follow_up --last-message-time 1700000000`,
+  gtc flow run ./my-bundle --flow follow_up --last-message-time 1700000000
+  gtc flow run ./my-bundle --script conversation.txt`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return cmdutil.FlagErrorf("expected a bundle folder (usage: %s)", cmd.UseLine())
@@ -74,10 +84,13 @@ so (exit 0).`,
 					opts.set = append(opts.set, name)
 				}
 			}
+			if opts.ScriptFile != "" && (len(opts.set) > 0 || opts.Node != "") {
+				return cmdutil.FlagErrorf("--script runs its own inputs: leave out the message flags and --node")
+			}
 			if len(opts.set) > 1 {
 				return cmdutil.FlagErrorf("give one inbound message, not --%s", strings.Join(opts.set, " and --"))
 			}
-			if len(opts.set) == 0 && opts.Flow == "" {
+			if len(opts.set) == 0 && opts.Flow == "" && opts.ScriptFile == "" {
 				return cmdutil.FlagErrorf("give an inbound message (--text, --button, --list, --payload, --location or --media) or --flow NAME to start a flow")
 			}
 			if opts.Node != "" && (opts.Flow == "" || len(opts.set) > 0) {
@@ -111,10 +124,14 @@ so (exit 0).`,
 	fl.StringArrayVar(&opts.Vars, "var", nil, "a variable k=v for vars and {{k}} (repeatable)")
 	fl.Int64Var(&opts.LastMessageTime, "last-message-time", 0, "Unix time of the user's last message (default: now)")
 	fl.Int64Var(&opts.NowUnix, "now", 0, "Unix time the run happens at (default: the clock)")
+	fl.StringVar(&opts.ScriptFile, "script", "", "run a multi-turn conversation: one input a line (text, /button ID, /wait 30m, …)")
 	return cmd
 }
 
 func runRun(opts *RunOptions) error {
+	if opts.ScriptFile != "" {
+		return runScript(opts)
+	}
 	ev, err := opts.event()
 	if err != nil {
 		return err

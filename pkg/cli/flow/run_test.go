@@ -181,3 +181,25 @@ func TestRunFlags(t *testing.T) {
 		t.Errorf("vars = %#v", vars)
 	}
 }
+
+// A flow run script is outside input: any bytes give lines or an error, never a panic, and
+// every line kept has an input or a wait.
+func FuzzParseScript(f *testing.F) {
+	for _, s := range []string{"hi\n/button status\n/wait 31m\n", "/location 52.5,13.4\n/media image\n# c\n", "/wait soon\n/press x\n", "/flow\n", "/location 91,0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lines, err := parseScript("f.txt", []byte(s), &RunOptions{From: "15550001234"})
+		if err != nil {
+			return
+		}
+		for _, l := range lines {
+			switch {
+			case l.kind == "wait" && l.wait <= 0:
+				t.Fatalf("line %d: a wait of %v", l.line, l.wait)
+			case l.kind != "wait" && l.kind != "flow" && l.event == nil:
+				t.Fatalf("line %d: %s without an event", l.line, l.kind)
+			}
+		}
+	})
+}

@@ -25,7 +25,7 @@ func execValidate(t *testing.T, args ...string) (string, string, error) {
 
 func TestValidateCommand(t *testing.T) {
 	out, _, err := execValidate(t, seedDir)
-	if err != nil || !strings.Contains(out, "8 flow file(s) valid") {
+	if err != nil || !strings.Contains(out, "10 flow file(s) valid") {
 		t.Errorf("seed: out=%q err=%v", out, err)
 	}
 	dir := t.TempDir()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -32,11 +34,13 @@ func NewCmdContacts(f *cmdutil.Factory, runF func(*ContactsOptions) error) *cobr
 	opts := &ContactsOptions{IO: f.IO, LookupEnv: f.LookupEnv, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "contacts BUNDLE",
-		Short: "Show each contact's 24-hour window and opt-out state",
+		Short: "Show each contact's 24-hour window, opt-out state and conversation",
 		Long: `Show the contacts the state database knows (most recently updated first): when they
 last wrote, whether their 24-hour customer-service window is open and until when, whether they
-opted out, their marketing preference and whether Meta said they cannot be reached. Read-only;
-works while gtc serve runs.`,
+opted out, their marketing preference and whether Meta said they cannot be reached; and their
+conversation: the flow and node a question waits at, since when and until when, how the last
+conversation ended (completed, invalid, timeout, interrupted, replaced, flow_edited, opted_out,
+…) and the user.* values the flows keep. Read-only; works while gtc serve runs.`,
 		Example: `  gtc contacts ./my-bundle
   gtc contacts ./my-bundle --opted-out --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -73,6 +77,30 @@ type Contact struct {
 	OptedOutAt      *time.Time `json:"opted_out_at,omitempty"`
 	Marketing       string     `json:"marketing,omitempty"`
 	UnreachableCode int        `json:"unreachable_code,omitempty"`
+	// Conversation is the question the contact's conversation waits on (absent: none).
+	Conversation *Conversation `json:"conversation,omitempty"`
+	// LastConversation is how the last conversation ended (absent: none has).
+	LastConversation *ConversationEnd `json:"last_conversation,omitempty"`
+	// User is the contact's user.* values.
+	User map[string]any `json:"user,omitempty"`
+}
+
+// Conversation is a waiting conversation as gtc contacts prints it.
+type Conversation struct {
+	Flow         string     `json:"flow"`
+	Node         string     `json:"node"`
+	State        string     `json:"state"` // waiting (an answer), calling (a call's result), handoff (a person)
+	WaitingSince *time.Time `json:"waiting_since,omitempty"`
+	Deadline     *time.Time `json:"deadline,omitempty"`
+}
+
+// ConversationEnd is how a contact's last conversation ended.
+type ConversationEnd struct {
+	Flow   string     `json:"flow"`
+	Node   string     `json:"node,omitempty"`
+	Reason string     `json:"reason"`
+	Detail string     `json:"detail,omitempty"`
+	At     *time.Time `json:"at,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -104,6 +132,14 @@ func contactsRun(o *ContactsOptions) error {
 	if err != nil {
 		return err
 	}
+	convs, err := st.Conversations(ctx, p.Tenant, p.Team)
+	if err != nil {
+		return err
+	}
+	byKey := make(map[string]*store.Conversation, len(convs))
+	for _, c := range convs {
+		byKey[c.ContactKey] = c
+	}
 	out := []Contact{}
 	for _, c := range cs {
 		item := Contact{Contact: Phone(c.Key), Name: c.Name, LastInboundAt: timePtr(c.LastInboundAt), WindowOpen: c.WindowOpen(now),
@@ -113,6 +149,18 @@ func contactsRun(o *ContactsOptions) error {
 		}
 		if item.WindowOpen {
 			item.WindowClosesAt = timePtr(c.LastInboundAt.Add(24 * time.Hour))
+		}
+		if cv := byKey[c.Key]; cv != nil {
+			if cv.State != nil {
+				item.Conversation = &Conversation{Flow: cv.Flow, Node: cv.Node, State: cv.Status,
+					WaitingSince: timePtr(cv.WaitingSince), Deadline: timePtr(cv.Deadline)}
+			}
+			if e := cv.LastEnd; e.Reason != "" {
+				item.LastConversation = &ConversationEnd{Flow: e.Flow, Node: e.Node, Reason: e.Reason, Detail: e.Detail, At: timePtr(e.At)}
+			}
+			if len(cv.User) > 0 {
+				item.User = cv.User
+			}
 		}
 		out = append(out, item)
 	}
@@ -126,7 +174,7 @@ func contactsRun(o *ContactsOptions) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONTACT\tNAME\tLAST MESSAGE\tWINDOW\tOPTED OUT\tMARKETING\tUNREACHABLE")
+	fmt.Fprintln(tw, "CONTACT\tNAME\tLAST MESSAGE\tWINDOW\tOPTED OUT\tMARKETING\tUNREACHABLE\tCONVERSATION\tUSER")
 	for _, c := range out {
 		window := "closed"
 		if c.WindowOpen {
@@ -149,7 +197,52 @@ func contactsRun(o *ContactsOptions) error {
 		if c.LastInboundAt != nil {
 			last = stamp(*c.LastInboundAt)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Contact, dash(c.Name), last, window, opted, dash(c.Marketing), unreach)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Contact, dash(c.Name), last, window, opted, dash(c.Marketing), unreach,
+			conversationText(c), userText(c.User))
 	}
 	return tw.Flush()
+}
+
+// conversationText is the CONVERSATION column: "check_status/ask_order waiting since T until
+// T", or the last end ("ended: flow_edited (node ask_order is gone)"), or "-".
+func conversationText(c Contact) string {
+	if cv := c.Conversation; cv != nil {
+		t := cv.Flow + "/" + cv.Node + " " + cv.State
+		if cv.WaitingSince != nil {
+			t += " since " + stamp(*cv.WaitingSince)
+		}
+		if cv.Deadline != nil {
+			t += " until " + stamp(*cv.Deadline)
+		}
+		return t
+	}
+	if e := c.LastConversation; e != nil {
+		t := "ended " + e.Reason + " (" + e.Flow
+		if e.Node != "" {
+			t += "/" + e.Node
+		}
+		if e.Detail != "" {
+			t += ": " + e.Detail
+		}
+		return t + ")"
+	}
+	return "-"
+}
+
+// userText is the USER column: name=value pairs in name order, values as JSON.
+func userText(u map[string]any) string {
+	if len(u) == 0 {
+		return "-"
+	}
+	names := make([]string, 0, len(u))
+	for k := range u {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		v, _ := json.Marshal(u[k])
+		parts[i] = k + "=" + string(v)
+	}
+	return strings.Join(parts, " ")
 }

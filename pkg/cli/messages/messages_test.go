@@ -91,6 +91,18 @@ func seed(t *testing.T, dir string) {
 	if err := st.SetOptOut(ctx, store.ContactRef{Tenant: "default", Team: "default", Key: "4915100000002"}, true, clock); err != nil {
 		t.Fatal(err)
 	}
+	// One contact waits for an answer; the other's conversation ended when its flow changed.
+	waiting := &store.ConversationUpdate{State: []byte(`{"id":"c1","flow":"check_status","node":"ask_order","state":"waiting"}`),
+		Flow: "check_status", Node: "ask_order", Status: "waiting", WaitingSince: clock, Deadline: clock.Add(30 * time.Minute),
+		User: map[string]any{"last_order": "12345"}}
+	if err := st.SaveConversation(ctx, store.ContactRef{Tenant: "default", Team: "default", Key: "4915100000001"}, waiting, nil); err != nil {
+		t.Fatal(err)
+	}
+	ended := &store.ConversationUpdate{User: map[string]any{"rating": "good", "visits": 3.0},
+		Ended: &store.ConversationEnd{Flow: "feedback", Node: "ask_comment", Reason: "flow_edited", Detail: "node ask_comment is gone", At: clock}}
+	if err := st.SaveConversation(ctx, store.ContactRef{Tenant: "default", Team: "default", Key: "4915100000002"}, ended, nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func golden(t *testing.T, name string, got []byte) {
