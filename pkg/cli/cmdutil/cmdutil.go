@@ -4,6 +4,7 @@
 package cmdutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/greentic/gtc/pkg/tui"
 )
 
 // Exit codes, the same for every command.
@@ -63,6 +66,18 @@ type Factory struct {
 	// Composer is the terminal composer gtc send opens when no message flag is given on a
 	// terminal; nil means none (pkg/cli sets the TUI one).
 	Composer Composer
+	// Inbox opens the agents' inbox backend over a bundle's state (gtc inbox); pkg/cli sets
+	// it from pkg/app. The closer releases the state database.
+	Inbox func(ctx context.Context, req InboxRequest) (tui.InboxBackend, io.Closer, error)
+}
+
+// InboxRequest says which bundle, database and provider gtc inbox opens.
+type InboxRequest struct {
+	Dir      string // the bundle
+	Database string // --database or GTC_DATABASE_URL; "" = the bundle's own
+	Tenant   string // "" with Team "" = the bundle's only enabled provider
+	Team     string
+	Agent    string // the agent's name, recorded on replies, notes and releases
 }
 
 // NewFactory returns a Factory over streams with a text logger at info level.
