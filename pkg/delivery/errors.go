@@ -3,7 +3,8 @@ package delivery
 import (
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/greentic/gtc/pkg/flow"
 )
 
 // ErrStopped is returned by Ingest after Stop, and by Ready before Start.
@@ -54,18 +55,14 @@ type RenderError struct {
 func (e *RenderError) Error() string { return e.Msg }
 func (e *RenderError) Unwrap() error { return e.Err }
 
-// newRenderError takes the path from the engine's "node ID: PATH: problem" text.
-// pkg/flow does not type its render errors yet; this is the one place that reads them.
+// newRenderError types a render failure by its JSON path (pkg/flow's *flow.RenderError);
+// any other error keeps the whole message, with no path.
 func newRenderError(err error) *RenderError {
-	msg := err.Error()
-	if _, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(msg, "node ") {
-		msg = rest
+	var re *flow.RenderError
+	if errors.As(err, &re) {
+		return &RenderError{Path: re.Path, Msg: re.Path + ": " + re.Msg, Err: err}
 	}
-	path := msg
-	if i := strings.IndexAny(msg, ": "); i > 0 {
-		path = msg[:i]
-	}
-	return &RenderError{Path: path, Msg: msg, Err: err}
+	return &RenderError{Msg: err.Error(), Err: err}
 }
 
 // RefusedError is a message gtc would not send: Reason is ReasonOptedOut or

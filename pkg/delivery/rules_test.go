@@ -2,9 +2,11 @@ package delivery
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/store"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
@@ -42,15 +44,25 @@ func TestRefusal(t *testing.T) {
 }
 
 func TestRenderErrorPath(t *testing.T) {
-	tests := []struct{ in, path, msg string }{
-		{"node request: message: rendered empty: set the variables it uses", "message", "message: rendered empty: set the variables it uses"},
-		{"node request: template.name: missing variable x", "template.name", "template.name: missing variable x"},
+	tests := []struct {
+		name      string
+		in        error
+		path, msg string
+	}{
+		{"typed", &flow.RenderError{Node: "request", Path: "message", Msg: "rendered empty: set the variables it uses"},
+			"message", "message: rendered empty: set the variables it uses"},
+		{"typed and wrapped", fmt.Errorf("start: %w", &flow.RenderError{Node: "request", Path: "template.name", Msg: "missing variable x"}),
+			"template.name", "template.name: missing variable x"},
+		// An untyped error is never read for a path, whatever its text looks like.
+		{"untyped", errors.New("node request: message: rendered empty"), "", "node request: message: rendered empty"},
 	}
 	for _, tt := range tests {
-		e := newRenderError(errors.New(tt.in))
-		if e.Path != tt.path || e.Msg != tt.msg {
-			t.Errorf("%q: path %q msg %q, want %q %q", tt.in, e.Path, e.Msg, tt.path, tt.msg)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			e := newRenderError(tt.in)
+			if e.Path != tt.path || e.Msg != tt.msg {
+				t.Errorf("path %q msg %q, want %q %q", e.Path, e.Msg, tt.path, tt.msg)
+			}
+		})
 	}
 }
 

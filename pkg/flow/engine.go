@@ -163,22 +163,32 @@ func (n *Node) Render(env *Env) (*whatsapp.Message, error) {
 	for _, f := range n.fields {
 		s, err := f.t.render(env)
 		if err != nil {
-			return nil, fmt.Errorf("node %s: %s: %w", n.ID, f.path, err)
+			return nil, &RenderError{Node: n.ID, Path: f.path, Msg: err.Error(), Err: err}
 		}
 		switch {
 		case f.required && strings.TrimSpace(s) == "":
-			return nil, fmt.Errorf("node %s: %s rendered empty: set the variables it uses", n.ID, f.path)
+			return nil, &RenderError{Node: n.ID, Path: f.path, Msg: "rendered empty: set the variables it uses"}
 		case f.max > 0 && utf8.RuneCountInString(s) > f.max:
-			return nil, fmt.Errorf("node %s: %s rendered to %d characters, the Cloud API allows %d", n.ID, f.path, utf8.RuneCountInString(s), f.max)
+			return nil, &RenderError{Node: n.ID, Path: f.path, Msg: fmt.Sprintf("rendered to %d characters, the Cloud API allows %d", utf8.RuneCountInString(s), f.max)}
 		case f.url:
 			if err := checkURL(s); err != nil {
-				return nil, fmt.Errorf("node %s: %s: %w", n.ID, f.path, err)
+				return nil, &RenderError{Node: n.ID, Path: f.path, Msg: err.Error(), Err: err}
 			}
 		}
 		*f.ref(m) = s
 	}
 	return m, nil
 }
+
+// RenderError is a reply that did not render: Path is the JSON path of the field in the
+// node's config (text.body, template.components[0]...), Msg what went wrong.
+type RenderError struct {
+	Node, Path, Msg string
+	Err             error // the cause, when there is one (an expression's error)
+}
+
+func (e *RenderError) Error() string { return fmt.Sprintf("node %s: %s: %s", e.Node, e.Path, e.Msg) }
+func (e *RenderError) Unwrap() error { return e.Err }
 
 // cloneMessage deep-copies m through its JSON form, which is all a Message is.
 func cloneMessage(m *whatsapp.Message) (*whatsapp.Message, error) {
