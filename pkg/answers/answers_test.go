@@ -26,12 +26,13 @@ func TestParseFiles(t *testing.T) {
 		team     string
 		version  string
 		warnings int
+		base     string // api_base_url: the default, or local.json's Graph double
 	}{
-		{"seed.json", FormFlat, "default", "default", DefaultAPIVersion, 1},
-		{"structured.json", FormStructured, "acme", "support", "v19.0", 0},
-		{"local.json", FormFlat, "default", "default", DefaultAPIVersion, 1},
-		{"example.json", FormFlat, "default", "default", "v18.0", 0},
-		{"full.json", FormFlat, "default", "default", "v18.0", 0},
+		{"seed.json", FormFlat, "default", "default", DefaultAPIVersion, 1, DefaultAPIBaseURL},
+		{"structured.json", FormStructured, "acme", "support", "v19.0", 0, DefaultAPIBaseURL},
+		{"local.json", FormFlat, "default", "default", DefaultAPIVersion, 1, "http://127.0.0.1:8089"},
+		{"example.json", FormFlat, "default", "default", "v18.0", 0, DefaultAPIBaseURL},
+		{"full.json", FormFlat, "default", "default", "v18.0", 0, DefaultAPIBaseURL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -45,7 +46,7 @@ func TestParseFiles(t *testing.T) {
 			if got := len(probs.Warnings()); got != tt.warnings {
 				t.Errorf("got %d warnings, want %d: %v", got, tt.warnings, probs.Warnings())
 			}
-			if !a.Enabled || a.APIBaseURL != DefaultAPIBaseURL || a.RatePerSecond != 80 ||
+			if !a.Enabled || a.APIBaseURL != tt.base || a.RatePerSecond != 80 ||
 				a.RecipientInterval != 6*time.Second || a.RecipientBurst != 45 || a.MessagingLimit != 1000 || !a.MarkRead {
 				t.Errorf("defaults not applied: %+v", a)
 			}

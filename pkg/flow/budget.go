@@ -378,6 +378,55 @@ func builtSize(name string, args []any) (int, bool) {
 			}
 		}
 		return n, true
+	case "toJSON":
+		// At least the strings and one byte per item: enough to refuse a huge value before
+		// encoding it (the result is checked again after).
+		return jsonSizeAtLeast(args[0], MaxExprString+1), true
 	}
 	return 0, false
+}
+
+// jsonSizeAtLeast is a lower bound of v's JSON size, counted up to limit and no further.
+func jsonSizeAtLeast(v any, limit int) int {
+	n := 0
+	var walk func(v any)
+	walk = func(v any) {
+		if n > limit {
+			return
+		}
+		switch x := v.(type) {
+		case string:
+			n += len(x) + 2
+		case []any:
+			n += 2
+			for _, e := range x {
+				walk(e)
+				n++
+				if n > limit {
+					return
+				}
+			}
+		case []string:
+			n += 2
+			for _, e := range x {
+				n += len(e) + 3
+				if n > limit {
+					return
+				}
+			}
+		case map[string]any:
+			n += 2
+			for k, e := range x {
+				n += len(k) + 4
+				walk(e)
+				if n > limit {
+					return
+				}
+			}
+		default:
+			n++
+		}
+	}
+	walk(v)
+	return n
 }

@@ -141,7 +141,7 @@ func TestMigrateRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("%v in %s", err, out)
 	}
-	if r.From != filepath.Join(dir, "state", "gtc.db") || r.Total != 2 || r.OpenReplies != 1 || r.PendingEvents != 0 || len(r.Tables) != 5 {
+	if r.From != filepath.Join(dir, "state", "gtc.db") || r.Total != 2 || r.OpenReplies != 1 || r.PendingEvents != 0 || len(r.Tables) != 6 {
 		t.Fatalf("result = %+v", r)
 	}
 
