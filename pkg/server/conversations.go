@@ -389,7 +389,9 @@ func (s *Server) conversationChanged(w http.ResponseWriter, r *http.Request, t *
 // conversationHandoff handles POST /v1/conversations/{contact}/handoff.
 func (s *Server) conversationHandoff(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		HandoffRequest
+		Queue  string `json:"queue"`
+		Note   string `json:"note"`
+		By     string `json:"by"`
 		Tenant string `json:"tenant"`
 		Team   string `json:"team"`
 	}
@@ -397,7 +399,7 @@ func (s *Server) conversationHandoff(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	req := body.HandoffRequest
+	req := HandoffRequest{Queue: body.Queue, Note: body.Note, By: body.By}
 	if strings.TrimSpace(req.By) == "" {
 		req.By = defaultBy
 	}
