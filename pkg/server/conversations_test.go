@@ -553,4 +553,3 @@ func FuzzParseHistoryQuery(f *testing.F) {
 		}
 	})
 }
-
