@@ -258,6 +258,9 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := s.cfg.Conversations.GetConversation(r.Context(), t.Tenant, t.Team, c)
+	if err == nil && d == nil {
+		err = ErrContactNotFound
+	}
 	if err != nil {
 		s.conversationFailed(w, r, c, "read conversation", err)
 		return
@@ -379,6 +382,9 @@ const defaultBy = "api"
 // is now (or only its contact and state when it cannot be read back).
 func (s *Server) conversationChanged(w http.ResponseWriter, r *http.Request, t *Tenant, c, state string) {
 	d, err := s.cfg.Conversations.GetConversation(r.Context(), t.Tenant, t.Team, c)
+	if err == nil && d == nil {
+		err = ErrContactNotFound
+	}
 	if err != nil {
 		s.reqLog(r).Warn("conversations api: read the conversation back", "err", err.Error())
 		d = &ConversationDetail{ConversationSummary: ConversationSummary{Contact: c, State: state}}
