@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -552,4 +554,74 @@ func FuzzParseHistoryQuery(f *testing.F) {
 			t.Fatalf("ParseHistoryQuery(%q, %q) = %q, %d", before, limit, b, n)
 		}
 	})
+}
+
+// brokenConversations fails every call with err (and answers no conversation at all when
+// err is nil).
+type brokenConversations struct{ err error }
+
+func (b brokenConversations) ListConversations(context.Context, string, string, server.ConversationFilter) ([]server.ConversationSummary, error) {
+	return nil, b.err
+}
+func (b brokenConversations) GetConversation(context.Context, string, string, string) (*server.ConversationDetail, error) {
+	return nil, b.err
+}
+func (b brokenConversations) ConversationMessages(context.Context, string, string, string, string, int) (server.HistoryPage, error) {
+	return server.HistoryPage{}, b.err
+}
+func (b brokenConversations) Handoff(context.Context, string, string, string, server.HandoffRequest) error {
+	return b.err
+}
+func (b brokenConversations) Release(context.Context, string, string, string, string, string) error {
+	return b.err
+}
+func (b brokenConversations) AddNote(context.Context, string, string, string, string, string) error {
+	return b.err
+}
+
+func TestConversationsServiceFailures(t *testing.T) {
+	serve := func(svc server.ConversationService, method, path, body string) (int, string) {
+		t.Helper()
+		st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "gtc.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		srv, err := server.New(server.Config{Delivery: apiIngester{}, Tenants: []server.Tenant{{Tenant: "acme", Team: "support",
+			APIKey: secret.New(apiKey)}}, API: &server.API{Sender: &countingSender{}, Store: st}, Conversations: svc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	secretErr := errors.New("pq: password authentication failed for user gtc: s3cret")
+	for _, tc := range []struct{ method, path, body string }{
+		{"GET", "/v1/conversations", ""},
+		{"GET", "/v1/conversations/" + ana, ""},
+		{"GET", "/v1/conversations/" + ana + "/messages", ""},
+		{"POST", "/v1/conversations/" + ana + "/handoff", ""},
+		{"POST", "/v1/conversations/" + ana + "/release", ""},
+		{"POST", "/v1/conversations/" + ana + "/notes", `{"text": "x"}`},
+	} {
+		code, body := serve(brokenConversations{err: secretErr}, tc.method, tc.path, tc.body)
+		if code != http.StatusInternalServerError || strings.Contains(body, "s3cret") || !strings.Contains(body, "retry later") {
+			t.Errorf("%s %s: %d %s, want 500 without the cause", tc.method, tc.path, code, body)
+		}
+		code, body = serve(brokenConversations{err: delivery.ErrStopped}, tc.method, tc.path, tc.body)
+		if code != http.StatusServiceUnavailable {
+			t.Errorf("%s %s while stopping: %d %s, want 503", tc.method, tc.path, code, body)
+		}
+	}
+	// No conversation and no error: a 404, and a handoff that cannot be read back still
+	// answers its state.
+	if code, body := serve(brokenConversations{}, "GET", "/v1/conversations/"+ana, ""); code != 404 || !strings.Contains(body, server.CodeContactNotFound) {
+		t.Errorf("nil conversation: %d %s", code, body)
+	}
+	if code, body := serve(brokenConversations{}, "POST", "/v1/conversations/"+ana+"/handoff", ""); code != 200 || !strings.Contains(body, `"state":"handoff"`) {
+		t.Errorf("handoff read back: %d %s", code, body)
+	}
 }
