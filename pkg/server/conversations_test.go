@@ -2,10 +2,13 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -624,4 +627,51 @@ func TestConversationsServiceFailures(t *testing.T) {
 	if code, body := serve(brokenConversations{}, "POST", "/v1/conversations/"+ana+"/handoff", ""); code != 200 || !strings.Contains(body, `"state":"handoff"`) {
 		t.Errorf("handoff read back: %d %s", code, body)
 	}
+}
+
+// FuzzConversationsRequest sends arbitrary contacts, queries and bodies to every route:
+// never a panic or a 500, and every answer of the API is JSON.
+func FuzzConversationsRequest(f *testing.F) {
+	st, err := store.Open(context.Background(), filepath.Join(f.TempDir(), "gtc.db"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	srv, err := server.New(server.Config{Delivery: apiIngester{}, Tenants: []server.Tenant{{Tenant: "acme", Team: "support",
+		APIKey: secret.New(apiKey)}}, API: &server.API{Sender: &countingSender{}, Store: st}, Conversations: brokenConversations{}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := srv.Handler()
+	f.Add(uint8(0), "+4915100000101", "state=all&queue=x", "")
+	f.Add(uint8(2), "4915100000101", "before=12&limit=50", "")
+	f.Add(uint8(3), "US.1349", "", `{"message": "hi"}`)
+	f.Add(uint8(5), "%2B49151", "tenant=acme", `{"node": "x", "by": "d"}`)
+	f.Add(uint8(6), "0049", "", `{"text": "n", "author": 3}`)
+	f.Fuzz(func(t *testing.T, route uint8, contact, query, body string) {
+		routes := []struct{ method, sub string }{{"GET", "-"}, {"GET", ""}, {"GET", "messages"}, {"POST", "messages"},
+			{"POST", "handoff"}, {"POST", "release"}, {"POST", "notes"}}
+		rt := routes[int(route)%len(routes)]
+		path := "/v1/conversations"
+		if rt.sub != "-" {
+			path += "/" + contact
+			if rt.sub != "" {
+				path += "/" + rt.sub
+			}
+		}
+		u, err := url.Parse(path + "?" + query)
+		if err != nil || u.Path != path && u.RawPath == "" {
+			return
+		}
+		req := &http.Request{Method: rt.method, URL: u, Header: http.Header{"Authorization": {"Bearer " + apiKey}},
+			Body: io.NopCloser(strings.NewReader(body)), Host: "gtc", RequestURI: u.RequestURI()}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req.WithContext(context.Background()))
+		if rec.Code >= 500 {
+			t.Fatalf("%s %s: %d %s", rt.method, u, rec.Code, rec.Body)
+		}
+		if rec.Header().Get("Content-Type") == "application/json" && !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("%s %s: answer is not JSON: %s", rt.method, u, rec.Body)
+		}
+	})
 }
