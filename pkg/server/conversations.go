@@ -61,7 +61,8 @@ func (s *Server) routeConversations(mux *http.ServeMux) {
 
 // ParseContact reads a conversation's {contact}: a phone number in international form
 // (+E.164, or its digits alone: 4915123456789, 004915123456789) or a business-scoped user
-// id. It answers the store's key: E.164 with the +, or the BSUID as given.
+// id. It answers the contact as ConversationService takes it: E.164 with the +, or the
+// BSUID as given (the service maps it to the store's key).
 func ParseContact(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
