@@ -20,6 +20,7 @@ import (
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
 	"github.com/greentic/gtc/pkg/cli/doctor"
 	flowcmd "github.com/greentic/gtc/pkg/cli/flow"
+	"github.com/greentic/gtc/pkg/cli/inbox"
 	"github.com/greentic/gtc/pkg/cli/man"
 	"github.com/greentic/gtc/pkg/cli/messages"
 	"github.com/greentic/gtc/pkg/cli/migrate"
@@ -291,6 +292,7 @@ var commands = []func(*cmdutil.Factory) *cobra.Command{
 	func(f *cmdutil.Factory) *cobra.Command { return templates.NewCmdTemplates(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return messages.NewCmdMessages(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return messages.NewCmdContacts(f, nil) },
+	func(f *cmdutil.Factory) *cobra.Command { return inbox.NewCmdInbox(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return doctor.NewCmdDoctor(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return migrate.NewCmdMigrate(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return man.NewCmdMan(f, nil) },

@@ -57,42 +57,66 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w)
 		return
 	}
+	req, body, ok := readSendBody(w, r)
+	if !ok {
+		return
+	}
+	t, ok := s.apiTenant(w, req, auth)
+	if !ok {
+		return
+	}
+	s.sendOnce(w, r, t, req, body, "")
+}
+
+// readSendBody reads and decodes a send API body (POST /v1/messages and a conversation
+// reply); ok is false when an error answer was written already.
+func readSendBody(w http.ResponseWriter, r *http.Request) (*apiRequest, []byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAPIBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: fmt.Sprintf("body larger than %d bytes", MaxAPIBody)})
-			return
+			return nil, nil, false
 		}
 		badRequest(w, "", "read body: %v", err)
-		return
+		return nil, nil, false
 	}
 	trimmed := bytes.TrimSpace(body)
 	if !json.Valid(trimmed) || len(trimmed) == 0 || trimmed[0] != '{' {
 		badRequest(w, "", "the body must be a JSON object with to and a message (message, template, interactive, media, location, reaction, contacts) or a flow")
-		return
+		return nil, nil, false
 	}
 	var req apiRequest
 	if err := json.Unmarshal(trimmed, &req); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			badRequest(w, te.Field, "%s must be %s, not %s", te.Field, jsonKind(te.Type.Kind()), te.Value)
-			return
+			return nil, nil, false
 		}
 		badRequest(w, "", "invalid JSON: %v", err)
-		return
+		return nil, nil, false
 	}
-	t, ok := s.apiTenant(w, &req, auth)
-	if !ok {
-		return
-	}
+	return &req, trimmed, true
+}
+
+// sendOnce sends req under its Idempotency-Key, if any: a retry with the same key and body
+// gets the first answer again. contact is the recipient a conversation reply names in its
+// path ("" for POST /v1/messages, whose recipient is the body's to); it is part of what
+// the key guards.
+func (s *Server) sendOnce(w http.ResponseWriter, r *http.Request, t *Tenant, req *apiRequest, body []byte, contact string) {
 	key := r.Header.Get(IdempotencyHeader)
 	if len(key) > 255 {
 		badRequest(w, IdempotencyHeader, "%s is longer than 255 characters", IdempotencyHeader)
 		return
 	}
-	sum := sha256.Sum256(trimmed)
-	hash := hex.EncodeToString(sum[:])
+	h := sha256.New()
+	if contact != "" {
+		// A reply's body has no recipient: the same key and body to another contact is
+		// another request.
+		h.Write([]byte("conversation:" + contact + "\n"))
+	}
+	h.Write(body)
+	hash := hex.EncodeToString(h.Sum(nil))
 	if key != "" {
 		defer s.apiLocks.lock(t.Tenant + "/" + t.Team + "/" + key)()
 		prev, err := s.cfg.API.Store.IdempotentAnswer(r.Context(), t.Tenant, t.Team, key)
@@ -111,7 +135,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	code, answer, ok := s.send(w, r, t, &req, trimmed)
+	code, answer, ok := s.send(w, r, t, req, body, contact)
 	if !ok {
 		return
 	}
@@ -130,16 +154,21 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 // send validates the request, starts its flow or renders its reply config through the
 // delivery service, and returns the answer to give; ok is false when an error answer was
 // written already. Status codes are decided by the service's error types.
-func (s *Server) send(w http.ResponseWriter, r *http.Request, t *Tenant, req *apiRequest, body []byte) (int, any, bool) {
-	if strings.TrimSpace(req.To) == "" {
-		badRequest(w, "to", "missing to: the recipient's phone number in international format, like +4915123456789")
-		return 0, nil, false
+// contact, when not "", is the recipient already resolved from a conversation's path.
+func (s *Server) send(w http.ResponseWriter, r *http.Request, t *Tenant, req *apiRequest, body []byte, contact string) (int, any, bool) {
+	to := contact
+	if to == "" {
+		if strings.TrimSpace(req.To) == "" {
+			badRequest(w, "to", "missing to: the recipient's phone number in international format, like +4915123456789")
+			return 0, nil, false
+		}
+		var err error
+		if to, err = whatsapp.NormalizeE164(req.To); err != nil {
+			badRequest(w, "to", "to: %v", err)
+			return 0, nil, false
+		}
 	}
-	to, err := whatsapp.NormalizeE164(req.To)
-	if err != nil {
-		badRequest(w, "to", "to: %v", err)
-		return 0, nil, false
-	}
+	var err error
 	ctx := r.Context()
 	api := s.cfg.API
 	var rows []*store.Outbound
@@ -187,7 +216,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, t *Tenant, req *ap
 	}
 	var refused *delivery.RefusedError
 	if errors.As(err, &refused) {
-		return http.StatusConflict, apiError{Error: refused.Error(), Reason: refused.Reason, ID: strconv.FormatInt(refused.ID, 10)}, true
+		return http.StatusConflict, apiError{Error: refused.Error(), Code: refused.Reason, Reason: refused.Reason, ID: strconv.FormatInt(refused.ID, 10)}, true
 	}
 	if err == nil && len(rows) == 0 {
 		err = errors.New("delivery recorded no message")

@@ -31,8 +31,12 @@ type apiProblem struct {
 	Message string `json:"message"`
 }
 
+// apiError is every error answer of the send and conversations APIs: error says what is
+// wrong and what to do, path names the field at fault, code (when set) is a stable word a
+// program can switch on.
 type apiError struct {
 	Error    string       `json:"error"`
+	Code     string       `json:"code,omitempty"`
 	Path     string       `json:"path,omitempty"`
 	Reason   string       `json:"reason,omitempty"`
 	ID       string       `json:"id,omitempty"`

@@ -73,7 +73,7 @@ type stack struct {
 
 // startStack runs server → delivery (River on SQLite in dir) → flows → Cloud API client →
 // graphfake for tenants (all on e2ePhone), with the send API when api is true.
-func startStack(t *testing.T, dir string, flows *flow.Set, tenants []server.Tenant, api bool) *stack {
+func startStack(t *testing.T, dir string, flows *flow.Set, tenants []server.Tenant, api bool, opts ...func(*server.Config)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	g := graphfake.New(graphfake.Options{Token: e2eToken, PhoneNumberID: e2ePhone, BusinessAccountID: "waba"})
@@ -101,6 +101,9 @@ func startStack(t *testing.T, dir string, flows *flow.Set, tenants []server.Tena
 	cfg := server.Config{Delivery: svc, Tenants: tenants}
 	if api {
 		cfg.API = &server.API{Sender: svc, Store: st}
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	srv, err := server.New(cfg)
 	if err != nil {

@@ -69,6 +69,9 @@ type Config struct {
 	BodyWait time.Duration
 	// API enables the send API (/v1/messages); nil leaves it out.
 	API *API
+	// Conversations enables the conversations API (/v1/conversations); it needs API (replies
+	// go through the send API). nil leaves it out.
+	Conversations ConversationService
 	// WriteCheck tells /readyz whether an ingest could commit now; nil uses Delivery when
 	// it implements WriteChecker, else only Delivery.Ready is asked.
 	WriteCheck WriteChecker
@@ -181,6 +184,12 @@ func New(cfg Config) (*Server, error) {
 		}
 		mux.HandleFunc("POST /v1/messages", s.postMessage)
 		mux.HandleFunc("GET /v1/messages/{id}", s.getMessage)
+	}
+	if cfg.Conversations != nil {
+		if cfg.API == nil {
+			return nil, errors.New("server: the conversations API needs the send API (Config.API): replies go through it")
+		}
+		s.routeConversations(mux)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeText(w, http.StatusOK, "ok") })
 	mux.HandleFunc("GET /readyz", s.ready)
