@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// scenarioGTC builds gtc once for the scenario tests.
+var scenarioGTC = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "gtc-load-scenario-test-")
+	if err != nil {
+		return "", err
+	}
+	return BuildGTC(context.Background(), dir)
+})
+
+func TestConversationMessages(t *testing.T) {
+	triggers, answers := ConversationMessages("r", 2)
+	want := []Inbound{{ID: "wamid.load.r.q.0", From: "4915100000000", Text: "status"}, {ID: "wamid.load.r.q.1", From: "4915100000001", Text: "status"}}
+	if !slices.Equal(triggers, want) {
+		t.Errorf("triggers = %v, want %v", triggers, want)
+	}
+	want = []Inbound{{ID: "wamid.load.r.a.0", From: "4915100000000", Text: "10000000"}, {ID: "wamid.load.r.a.1", From: "4915100000001", Text: "10000001"}}
+	if !slices.Equal(answers, want) {
+		t.Errorf("answers = %v, want %v", answers, want)
+	}
+	// The recorder finds the inbound id at the end of each expected reply.
+	for i, text := range ConversationTexts("r", 1) {
+		if got, want := inboundIDIn(text), []string{"wamid.load.r.q.1", "wamid.load.r.a.1"}[i]; got != want {
+			t.Errorf("inboundIDIn(%q) = %q, want %q", text, got, want)
+		}
+	}
+	if got := len(groupBatches(LoadPhoneNumberID, append(triggers, answers...), 3)); got != 2 {
+		t.Errorf("4 messages at 3 per POST: %d POSTs, want 2", got)
+	}
+}
+
+func TestScenarioFlags(t *testing.T) {
+	for _, tt := range []struct {
+		o    options
+		want string
+	}{
+		{options{mode: "baseline", scenario: ScenarioConversation}, "use it with -mode serve"},
+		{options{mode: "serve", scenario: ScenarioHTTP, instances: 2, database: "postgres://x"}, "drop -instances and -numbers"},
+		{options{mode: "serve", scenario: "chat"}, `unknown -scenario "chat"`},
+	} {
+		o := tt.o
+		o.contacts, o.messages, o.batch, o.concurrency, o.numbers = 2, 2, 1, 1, 1
+		if o.instances == 0 {
+			o.instances = 1
+		}
+		if err := run(context.Background(), o, &strings.Builder{}); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: err %v, want %q", tt.o, err, tt.want)
+		}
+	}
+}
+
+// TestConversationScenario runs -scenario conversation at a tiny count: the echo, then 20
+// two-turn conversations, each contact getting exactly the question and the confirmation.
+func TestConversationScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds gtc and runs gtc serve twice; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	gtc, err := scenarioGTC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := options{mode: "serve", scenario: ScenarioConversation, gtc: gtc, contacts: 20, messages: 40, batch: 2, concurrency: 4,
+		instances: 1, numbers: 1, replyTimeout: time.Minute}
+	var out strings.Builder
+	if err := run(ctx, o, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"replies delivered: 40 of 40 acknowledged messages",
+		"turn 2: the answer, answered by the confirmation", "40 webhooks acknowledged", "40 replies at",
+		"turn latency (answer webhook → its confirmation): p50",
+		"every contact got exactly its 2 replies (question, confirmation), once each, in order"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestHTTPScenario runs -scenario http at a tiny count. Until delivery runs http nodes, the
+// conversations stop at the call and the test skips.
+func TestHTTPScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds gtc and runs gtc serve; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	gtc, err := scenarioGTC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := options{mode: "serve", scenario: ScenarioHTTP, gtc: gtc, contacts: 20, messages: 20, batch: 1, concurrency: 4,
+		instances: 1, numbers: 1, replyTimeout: time.Minute, callDelay: 50 * time.Millisecond}
+	var out strings.Builder
+	err = run(ctx, o, &out)
+	if errors.Is(err, errCallsNotWired) {
+		t.Skipf("%v\n%s", err, out.String())
+	}
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"replies delivered: 20 of 20 acknowledged messages; 0 with more than one reply", "calls/s:",
+		"order API: 20 requests, 20 distinct Idempotency-Keys (0 repeated), 0 refused",
+		"every contact got exactly one reply with the order's status; one call per message"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in:\n%s", want, out.String())
+		}
+	}
+}
