@@ -312,8 +312,8 @@ func runConversation(ctx context.Context, o options, out io.Writer) error {
 
 // runHTTP runs -scenario http: o.contacts contacts each send one text; the flow makes one
 // http node call to the order API double (started here, answering after o.callDelay) and
-// replies with the order's status. One message per contact: a contact's next message would
-// wait behind its call.
+// replies with the order's status. One message per contact, so every message starts a call
+// of its own (a message while the contact's call is in flight is another case).
 func runHTTP(ctx context.Context, o options, out io.Writer) error {
 	dir, err := os.MkdirTemp("", "gtc-load-http-")
 	if err != nil {
