@@ -2,14 +2,21 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/greentic/gtc/pkg/flow"
 )
+
+// scenarioDir holds the gtc the scenario tests build once (TestMain removes it).
+var scenarioDir string
 
 // scenarioGTC builds gtc once for the scenario tests.
 var scenarioGTC = sync.OnceValues(func() (string, error) {
@@ -17,8 +24,17 @@ var scenarioGTC = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	scenarioDir = dir
 	return BuildGTC(context.Background(), dir)
 })
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if scenarioDir != "" {
+		os.RemoveAll(scenarioDir)
+	}
+	os.Exit(code)
+}
 
 func TestConversationMessages(t *testing.T) {
 	triggers, answers := ConversationMessages("r", 2)
@@ -117,5 +133,90 @@ func TestHTTPScenario(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestScenarioFlowsStep runs the scenarios' flows through the engine (flow.Set.Step, as
+// delivery does) beside the echo flow: the replies are the texts the load tool expects,
+// and the http flow's call is one GET of the order, whose result gives the reply. This
+// checks the http flow even while delivery does not run calls.
+func TestScenarioFlowsStep(t *testing.T) {
+	dir := t.TempDir()
+	const orders = "http://127.0.0.1:9/orders"
+	for name, text := range map[string]string{"echo.ygtc": EchoFlow, "load_order.ygtc": ConversationFlow, "load_lookup.ygtc": HTTPFlow(orders)} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := flow.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := flow.Context{Tenant: LoadTenant, Team: LoadTeam, To: ContactNumber(3), Now: 1_800_000_000}
+	texts := func(out flow.Outcome) []string {
+		var s []string
+		for _, r := range out.Replies {
+			if r.Message.Text != nil {
+				s = append(s, r.Message.Text.Body)
+			}
+		}
+		return s
+	}
+	// Round-trip the state through JSON, as the store keeps it.
+	keep := func(out flow.Outcome) *flow.Conversation {
+		if out.Next == nil {
+			return nil
+		}
+		data, err := json.Marshal(out.Next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c *flow.Conversation
+		if err := json.Unmarshal(data, &c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	step := func(cur *flow.Conversation, in flow.Input) flow.Outcome {
+		t.Helper()
+		out, err := set.Step(cur, in, ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	text := func(id, body string) flow.Input {
+		return flow.MessageInput(flow.Event{Type: "text", MessageID: id, From: ContactNumber(3), Text: body})
+	}
+
+	triggers, answers := ConversationMessages("r", 4)
+	want := ConversationTexts("r", 3)
+	out := step(nil, text(triggers[3].ID, triggers[3].Text))
+	if got := texts(out); !slices.Equal(got, want[:1]) || out.Next == nil {
+		t.Fatalf("keyword: replies %q (waiting: %v), want %q", got, out.Next != nil, want[:1])
+	}
+	out = step(keep(out), text(answers[3].ID, answers[3].Text))
+	if got := texts(out); !slices.Equal(got, want[1:]) {
+		t.Fatalf("answer: replies %q, want %q", got, want[1:])
+	}
+
+	out = step(nil, text("wamid.load.r.e.1", "load wamid.load.r.e.1"))
+	if got := texts(out); !slices.Equal(got, []string{"echo load wamid.load.r.e.1"}) {
+		t.Fatalf("echo: replies %q", got)
+	}
+
+	const id = "wamid.load.r.h.3"
+	out = step(nil, text(id, "lookup "+id))
+	if out.Call == nil || out.Call.HTTP == nil || len(out.Replies) != 0 {
+		t.Fatalf("lookup: call %+v, replies %q; want one http call and no reply yet", out.Call, texts(out))
+	}
+	if h := out.Call.HTTP; h.Method != "GET" || h.URL != orders+"/"+HTTPOrderID {
+		t.Fatalf("lookup: %s %s, want GET %s/%s", h.Method, h.URL, orders, HTTPOrderID)
+	}
+	body := map[string]any{"id": HTTPOrderID, "status": "shipped", "carrier": "DHL"}
+	out = step(keep(out), flow.ResultInput(out.Call.Step, flow.CallResult{Status: 200, Body: body,
+		Headers: map[string]string{"Content-Type": "application/json"}}))
+	if got, want := texts(out), []string{"order " + HTTPOrderID + " is shipped, ref " + id}; !slices.Equal(got, want) {
+		t.Fatalf("lookup result: replies %q, want %q", got, want)
 	}
 }
