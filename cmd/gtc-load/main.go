@@ -64,6 +64,7 @@ type options struct {
 	runID                  string // message ids' run part, one per invocation (the same bodies for every server)
 	scenario               string // echo, conversation or http (scenario.go)
 	callDelay              time.Duration
+	overlap                bool // conversation: send each answer when its question arrives
 	baselineServerReadyOut string
 }
 
@@ -93,6 +94,7 @@ func main() {
 	flag.DurationVar(&o.slowlorisTime, "slowloris-time", 20*time.Second, "how long each slow client takes to send its body (serve's read timeout is 30 s)")
 	flag.StringVar(&o.perf, "perf", "", "record CPU profiles of the (first) gtc serve with perf: PREFIX-ack.data while the webhooks are sent, PREFIX-replies.data from then to the last reply")
 	flag.StringVar(&o.scenario, "scenario", ScenarioEcho, "echo (one text, one echo); conversation (the echo run, then -contacts two-turn conversations: keyword → question → order number → confirmation); http (-contacts texts, each one http node call to an order API double, then a reply); the last two drive gtc serve only")
+	flag.BoolVar(&o.overlap, "overlap", false, "-scenario conversation: send each answer (one per POST) as soon as its question arrives, while keywords are still being sent, instead of after every question")
 	flag.DurationVar(&o.callDelay, "call-delay", 50*time.Millisecond, "-scenario http: how long the order API double takes to answer")
 	flag.StringVar(&o.baselineServerReadyOut, "baseline-server", "", "internal: serve the baseline handler and write its address to this file")
 	flag.Parse()

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/greentic/gtc/pkg/fakes/orderapi"
@@ -230,7 +231,8 @@ func expectAll(ids []string) map[string]string {
 // runConversation runs -scenario conversation: o.contacts contacts each send the keyword,
 // get the question, answer it with their order number and get the confirmation. All
 // keywords are sent first (turn 1), then, once every question has arrived, all answers
-// (turn 2), each at o.concurrency POSTs in flight of o.batch messages.
+// (turn 2), each at o.concurrency POSTs in flight of o.batch messages; with o.overlap each
+// answer goes out as soon as its question arrives, while keywords are still being sent.
 func runConversation(ctx context.Context, o options, out io.Writer) error {
 	dir, err := os.MkdirTemp("", "gtc-load-conv-")
 	if err != nil {
@@ -249,8 +251,7 @@ func runConversation(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "machine before the conversations: %s\n", machineLoad())
 	cpu0, self0 := procCPU(s.serve), selfCPU()
 
-	turn := func(name string, msgs []Inbound) (*LoadResult, ReplyStats, error) {
-		r := Drive(ctx, cfg, groupBatches(LoadPhoneNumberID, msgs, o.batch))
+	finish := func(name string, r *LoadResult, msgs []Inbound) (ReplyStats, error) {
 		report(out, fmt.Sprintf("%s (%s)", name, s.dbName), r)
 		wctx, cancel := context.WithTimeout(ctx, o.replyTimeout)
 		defer cancel()
@@ -266,30 +267,48 @@ func runConversation(ctx context.Context, o options, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "  webhook-to-reply latency: p50 %s, p99 %s\n", Percentile(rs.Latencies, 50).Round(time.Millisecond), Percentile(rs.Latencies, 99).Round(time.Millisecond))
 		if r.Failed > 0 || rs.Got != len(msgs) {
-			return r, rs, fmt.Errorf("%s: %d of %d messages acknowledged, %d answered within %s (server log: %s)", name, len(r.AckedIDs), len(msgs), rs.Got, o.replyTimeout, s.serve.Log)
+			return rs, fmt.Errorf("%s: %d of %d messages acknowledged, %d answered within %s (server log: %s)", name, len(r.AckedIDs), len(msgs), rs.Got, o.replyTimeout, s.serve.Log)
 		}
-		return r, rs, nil
+		return rs, nil
 	}
-	r1, rs1, err := turn("turn 1: the keyword, answered by the question", triggers)
-	if err != nil {
-		return err
-	}
-	r2, rs2, err := turn("turn 2: the answer, answered by the confirmation (turn latency)", answers)
-	if err != nil {
-		return err
+	const name1, name2 = "turn 1: the keyword, answered by the question", "turn 2: the answer, answered by the confirmation (turn latency)"
+	var (
+		r1, r2        *LoadResult
+		rs1, rs2      ReplyStats
+		sending, span time.Duration
+	)
+	if !o.overlap {
+		r1 = Drive(ctx, cfg, groupBatches(LoadPhoneNumberID, triggers, o.batch))
+		if rs1, err = finish(name1, r1, triggers); err != nil {
+			return err
+		}
+		r2 = Drive(ctx, cfg, groupBatches(LoadPhoneNumberID, answers, o.batch))
+		if rs2, err = finish(name2, r2, answers); err != nil {
+			return err
+		}
+		sending, span = r1.Elapsed+r2.Elapsed, rs1.Span+rs2.Span
+	} else {
+		r1, r2 = driveOverlapped(ctx, o, cfg, s.graph.Recorder, triggers, answers)
+		if rs1, err = finish(name1, r1, triggers); err != nil {
+			return err
+		}
+		if rs2, err = finish(name2+", each answer sent when its question arrived", r2, answers); err != nil {
+			return err
+		}
+		sending = max(r1.Elapsed, r2.Elapsed)
+		span = firstSent(r2).Add(rs2.Span).Sub(firstSent(r1))
 	}
 	time.Sleep(200 * time.Millisecond) // a second reply, if any, would come right after the first
 
 	// Both turns together: every webhook and every reply of the conversations.
 	acked := len(r1.AckedIDs) + len(r2.AckedIDs)
-	sending := r1.Elapsed + r2.Elapsed
-	span := rs1.Span + rs2.Span
-	fmt.Fprintf(out, "conversations (%s): %d webhooks acknowledged at %.0f/s while sending, %d replies at %.0f/s (the two turns' first webhook to last reply, %s)\n",
-		s.dbName, acked, float64(acked)/sending.Seconds(), rs1.Got+rs2.Got, float64(rs1.Got+rs2.Got)/span.Seconds(), span.Round(time.Millisecond))
+	fmt.Fprintf(out, "conversations (%s): %d webhooks acknowledged at %.0f/s while sending, %d replies at %.0f/s (first keyword to last confirmation%s: %s)\n",
+		s.dbName, acked, float64(acked)/sending.Seconds(), rs1.Got+rs2.Got, float64(rs1.Got+rs2.Got)/span.Seconds(),
+		map[bool]string{false: ", without the pause between the turns", true: ""}[o.overlap], span.Round(time.Millisecond))
 	fmt.Fprintf(out, "  turn latency (answer webhook → its confirmation): p50 %s, p99 %s\n",
 		Percentile(rs2.Latencies, 50).Round(time.Millisecond), Percentile(rs2.Latencies, 99).Round(time.Millisecond))
 	if cpu, self := procCPU(s.serve)-cpu0, selfCPU()-self0; span > 0 {
-		fmt.Fprintf(out, "  CPU: gtc serve %s (%.2f cores), load tool %s, over the two turns' %s\n",
+		fmt.Fprintf(out, "  CPU: gtc serve %s (%.2f cores), load tool %s, over %s\n",
 			cpu.Round(10*time.Millisecond), cpu.Seconds()/span.Seconds(), self.Round(10*time.Millisecond), span.Round(time.Millisecond))
 	}
 	if _, peak, err := s.serve.Memory(); err == nil {
@@ -429,4 +448,49 @@ func waitCalls(ctx context.Context, s *stack, ids []string) error {
 			}
 		}
 	}
+}
+
+// driveOverlapped sends the keywords (o.batch per POST) and, at the same time, each
+// contact's answer (one per POST) as soon as its question reaches the Graph double, each
+// side with o.concurrency POSTs in flight. It returns when every answer is sent, or when
+// o.replyTimeout passes without every question.
+func driveOverlapped(ctx context.Context, o options, cfg LoadConfig, rec *ReplyRecorder, triggers, answers []Inbound) (r1, r2 *LoadResult) {
+	due := make(map[string]Inbound, len(triggers)) // trigger id → the answer its question asks for
+	for i, t := range triggers {
+		due[t.ID] = answers[i]
+	}
+	var mu sync.Mutex
+	ch := make(chan Batch, len(answers))
+	rec.OnReply(func(id string) {
+		mu.Lock()
+		defer mu.Unlock()
+		a, ok := due[id]
+		if !ok {
+			return // a confirmation, an echo, or a question already answered
+		}
+		delete(due, id)
+		ch <- TextBatch(LoadPhoneNumberID, a)
+		if len(due) == 0 {
+			close(ch)
+		}
+	})
+	defer rec.OnReply(nil)
+	actx, cancel := context.WithTimeout(ctx, o.replyTimeout)
+	defer cancel()
+	done := make(chan *LoadResult)
+	go func() { done <- DriveChan(actx, cfg, ch) }()
+	r1 = Drive(ctx, cfg, groupBatches(LoadPhoneNumberID, triggers, o.batch))
+	r2 = <-done
+	return r1, r2
+}
+
+// firstSent is when r's first POST was sent.
+func firstSent(r *LoadResult) time.Time {
+	var first time.Time
+	for _, t := range r.SentAt {
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	return first
 }

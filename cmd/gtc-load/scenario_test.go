@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -78,30 +80,38 @@ func TestScenarioFlags(t *testing.T) {
 }
 
 // TestConversationScenario runs -scenario conversation at a tiny count: the echo, then 20
-// two-turn conversations, each contact getting exactly the question and the confirmation.
+// two-turn conversations, each contact getting exactly the question and the confirmation;
+// with -overlap, each answer goes out when its question arrives.
 func TestConversationScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds gtc and runs gtc serve twice; skipped with -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	gtc, err := scenarioGTC()
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := options{mode: "serve", scenario: ScenarioConversation, gtc: gtc, contacts: 20, messages: 40, batch: 2, concurrency: 4,
-		instances: 1, numbers: 1, replyTimeout: time.Minute}
-	var out strings.Builder
-	if err := run(ctx, o, &out); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	for _, want := range []string{"replies delivered: 40 of 40 acknowledged messages",
-		"turn 2: the answer, answered by the confirmation", "40 webhooks acknowledged", "40 replies at",
-		"turn latency (answer webhook → its confirmation): p50",
-		"every contact got exactly its 2 replies (question, confirmation), once each, in order"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("no %q in:\n%s", want, out.String())
-		}
+	for _, overlap := range []bool{false, true} {
+		t.Run(map[bool]string{false: "turns", true: "overlap"}[overlap], func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			o := options{mode: "serve", scenario: ScenarioConversation, gtc: gtc, contacts: 20, messages: 40, batch: 2, concurrency: 4,
+				instances: 1, numbers: 1, replyTimeout: time.Minute, overlap: overlap}
+			var out strings.Builder
+			if err := run(ctx, o, &out); err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			for _, want := range []string{"replies delivered: 40 of 40 acknowledged messages",
+				"turn 2: the answer, answered by the confirmation", "40 webhooks acknowledged", "40 replies at",
+				"turn latency (answer webhook → its confirmation): p50",
+				"every contact got exactly its 2 replies (question, confirmation), once each, in order"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("no %q in:\n%s", want, out.String())
+				}
+			}
+			if overlap != strings.Contains(out.String(), "each answer sent when its question arrived") {
+				t.Errorf("overlap %v, but:\n%s", overlap, out.String())
+			}
+		})
 	}
 }
 
@@ -218,5 +228,55 @@ func TestScenarioFlowsStep(t *testing.T) {
 		Headers: map[string]string{"Content-Type": "application/json"}}))
 	if got, want := texts(out), []string{"order " + HTTPOrderID + " is shipped, ref " + id}; !slices.Equal(got, want) {
 		t.Fatalf("lookup result: replies %q, want %q", got, want)
+	}
+}
+
+// TestDriveChanOnReply: the recorder reports each recorded reply's inbound id, and
+// DriveChan posts what arrives on its channel until it is closed.
+func TestDriveChanOnReply(t *testing.T) {
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"messages":[{"id":"wamid.x"}]}`)) })
+	rec := NewReplyRecorder(inner)
+	var mu sync.Mutex
+	var seen []string
+	rec.OnReply(func(id string) { mu.Lock(); seen = append(seen, id); mu.Unlock() })
+	graph := httptest.NewServer(rec)
+	defer graph.Close()
+	// The "server" answers every webhook message by sending its id to the Graph double.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v struct {
+			Entry []struct {
+				Changes []struct {
+					Value struct {
+						Messages []struct{ ID string }
+					}
+				}
+			}
+		}
+		if err := json.NewDecoder(r.Body).Decode(&v); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		for _, m := range v.Entry[0].Changes[0].Value.Messages {
+			resp, err := http.Post(graph.URL+"/v18.0/1/messages", "application/json", strings.NewReader(`{"to":"1","text":{"body":"re `+m.ID+`"}}`))
+			if err == nil {
+				resp.Body.Close()
+			}
+		}
+	}))
+	defer srv.Close()
+	ch := make(chan Batch, 3)
+	for i := range 3 {
+		ch <- TextBatch("1", Inbound{ID: MessageID("c", i), From: "1", Text: "x"})
+	}
+	close(ch)
+	r := DriveChan(context.Background(), LoadConfig{URL: srv.URL, Concurrency: 2, Timeout: 5 * time.Second}, ch)
+	if r.Acked != 3 || r.Failed != 0 || len(r.SentAt) != 3 {
+		t.Fatalf("acked %d, failed %d, sent %d; want 3, 0, 3 (%s)", r.Acked, r.Failed, len(r.SentAt), r.FirstError)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(seen)
+	if want := []string{MessageID("c", 0), MessageID("c", 1), MessageID("c", 2)}; !slices.Equal(seen, want) {
+		t.Errorf("OnReply saw %q, want %q", seen, want)
 	}
 }
