@@ -129,14 +129,40 @@ func TextBatch(phoneNumberID string, msgs ...Inbound) Batch {
 // Drive POSTs batches with cfg.Concurrency workers until all are sent or ctx ends, and
 // measures acknowledgement latency.
 func Drive(ctx context.Context, cfg LoadConfig, batches []Batch) *LoadResult {
+	var next atomic.Int64
+	return drive(ctx, cfg, func() (Batch, int, bool) {
+		i := int(next.Add(1)) - 1
+		if i >= len(batches) {
+			return Batch{}, i, false
+		}
+		return batches[i], i, true
+	})
+}
+
+// DriveChan is Drive for batches that come as they are due: it POSTs what arrives on ch
+// until ch is closed or ctx ends.
+func DriveChan(ctx context.Context, cfg LoadConfig, ch <-chan Batch) *LoadResult {
+	var n atomic.Int64
+	return drive(ctx, cfg, func() (Batch, int, bool) {
+		select {
+		case b, ok := <-ch:
+			return b, int(n.Add(1)) - 1, ok
+		case <-ctx.Done():
+			return Batch{}, 0, false
+		}
+	})
+}
+
+// drive POSTs the batches next returns (with their index, for the round robin over
+// cfg.URLs) with cfg.Concurrency workers until next reports no more or ctx ends.
+func drive(ctx context.Context, cfg LoadConfig, next func() (Batch, int, bool)) *LoadResult {
 	client := &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{
 		MaxIdleConns: cfg.Concurrency * 2, MaxIdleConnsPerHost: cfg.Concurrency * 2, IdleConnTimeout: 30 * time.Second}}
 	defer client.CloseIdleConnections()
 	res := &LoadResult{SentAt: make(map[string]time.Time, cfg.Messages)}
 	var (
-		mu   sync.Mutex
-		next atomic.Int64
-		wg   sync.WaitGroup
+		mu sync.Mutex
+		wg sync.WaitGroup
 	)
 	start := time.Now()
 	for range cfg.Concurrency {
@@ -144,11 +170,13 @@ func Drive(ctx context.Context, cfg LoadConfig, batches []Batch) *LoadResult {
 		go func() {
 			defer wg.Done()
 			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(batches) || ctx.Err() != nil {
+				if ctx.Err() != nil {
 					return
 				}
-				b := batches[i]
+				b, i, ok := next()
+				if !ok {
+					return
+				}
 				url := cfg.URL
 				switch {
 				case b.URL != "":
@@ -249,7 +277,8 @@ func BaselineHandler(appSecret string) http.Handler {
 type ReplyRecorder struct {
 	Next http.Handler
 
-	delay atomic.Int64 // nanoseconds each send waits before Next sees it (SetDelay)
+	delay   atomic.Int64 // nanoseconds each send waits before Next sees it (SetDelay)
+	onReply atomic.Pointer[func(id string)]
 
 	mu      sync.Mutex
 	replies map[string][]time.Time
@@ -315,6 +344,9 @@ func (rr *ReplyRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rr.texts[m.To] = append(rr.texts[m.To], m.Text.Body)
 	rr.total++
 	rr.mu.Unlock()
+	if f := rr.onReply.Load(); f != nil {
+		(*f)(key)
+	}
 	select {
 	case rr.cond <- struct{}{}:
 	default:
@@ -357,6 +389,16 @@ func (rr *ReplyRecorder) Via() map[string]string {
 	rr.mu.Lock()
 	defer rr.mu.Unlock()
 	return maps.Clone(rr.via)
+}
+
+// OnReply makes the recorder call f with the inbound id of every reply it records, after
+// recording it (nil: stop). f runs on the Graph double's request goroutine: keep it short.
+func (rr *ReplyRecorder) OnReply(f func(id string)) {
+	if f == nil {
+		rr.onReply.Store(nil)
+		return
+	}
+	rr.onReply.Store(&f)
 }
 
 // SetDelay makes every send wait d before the Graph double handles it, as a slow Graph

@@ -13,6 +13,8 @@
 //	go run ./cmd/gtc-load -mode serve          # gtc serve only
 //	go run ./cmd/gtc-load -mode serve -database postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
 //	    -instances 2                           # 2 gtc serve on one PostgreSQL (a fresh schema per run)
+//	go run ./cmd/gtc-load -mode serve -scenario conversation  # the echo, then two-turn conversations
+//	go run ./cmd/gtc-load -mode serve -scenario http  # one http node call per message (order API double, 50 ms)
 //	go run ./cmd/gtc-load -mode baseline       # the baseline handler only
 //	go run ./cmd/gtc-load -mode peer           # the peer only
 //	go run ./cmd/gtc-load -mode target -url http://127.0.0.1:8080/webhook/whatsapp/default/default \
@@ -60,6 +62,9 @@ type options struct {
 	rounds                 int    // compare: how many times to run the servers in turn
 	perf                   string // prefix of perf record files of gtc serve: PREFIX-ack.data, PREFIX-replies.data
 	runID                  string // message ids' run part, one per invocation (the same bodies for every server)
+	scenario               string // echo, conversation or http (scenario.go)
+	callDelay              time.Duration
+	overlap                bool // conversation: send each answer when its question arrives
 	baselineServerReadyOut string
 }
 
@@ -88,6 +93,9 @@ func main() {
 	flag.IntVar(&o.slowloris, "slowloris", 0, "instead of the load: open this many connections that each trickle a signed 3 MB − 1 byte webhook, and report serve's peak RSS")
 	flag.DurationVar(&o.slowlorisTime, "slowloris-time", 20*time.Second, "how long each slow client takes to send its body (serve's read timeout is 30 s)")
 	flag.StringVar(&o.perf, "perf", "", "record CPU profiles of the (first) gtc serve with perf: PREFIX-ack.data while the webhooks are sent, PREFIX-replies.data from then to the last reply")
+	flag.StringVar(&o.scenario, "scenario", ScenarioEcho, "echo (one text, one echo); conversation (the echo run, then -contacts two-turn conversations: keyword → question → order number → confirmation); http (-contacts texts, each one http node call to an order API double, then a reply); the last two drive gtc serve only")
+	flag.BoolVar(&o.overlap, "overlap", false, "-scenario conversation: send each answer (one per POST) as soon as its question arrives, while keywords are still being sent, instead of after every question")
+	flag.DurationVar(&o.callDelay, "call-delay", 50*time.Millisecond, "-scenario http: how long the order API double takes to answer")
 	flag.StringVar(&o.baselineServerReadyOut, "baseline-server", "", "internal: serve the baseline handler and write its address to this file")
 	flag.Parse()
 
@@ -127,6 +135,36 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	if o.slowloris > 0 {
 		return runSlowloris(ctx, o, out)
+	}
+	switch o.scenario {
+	case "", ScenarioEcho:
+	case ScenarioConversation, ScenarioHTTP:
+		if o.mode != "serve" && o.mode != "compare" {
+			return fmt.Errorf("-scenario %s drives gtc serve: use it with -mode serve, not %q", o.scenario, o.mode)
+		}
+		if o.instances > 1 || o.numbers > 1 {
+			return fmt.Errorf("-scenario %s runs one gtc serve on one phone number: drop -instances and -numbers", o.scenario)
+		}
+		if o.gtc == "" {
+			dir, err := os.MkdirTemp("", "gtc-load-build-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			if o.gtc, err = BuildGTC(ctx, dir); err != nil {
+				return err
+			}
+		}
+		if o.scenario == ScenarioHTTP {
+			return runHTTP(ctx, o, out)
+		}
+		fmt.Fprintf(out, "one-turn echo: %d messages from %d contacts, %d per POST, %d POSTs in flight\n", o.messages, o.contacts, o.batch, o.concurrency)
+		if _, err := runServe(ctx, o, out, SpreadBatches(o.loadConfig("", "", ""), []string{LoadPhoneNumberID})); err != nil {
+			return err
+		}
+		return runConversation(ctx, o, out)
+	default:
+		return fmt.Errorf("unknown -scenario %q: use echo, conversation or http", o.scenario)
 	}
 	numbers := Numbers(o.numbers)
 	phoneIDs := make([]string, len(numbers))
@@ -348,29 +386,11 @@ func runServe(ctx context.Context, o options, out io.Writer, batches []Batch) (*
 	if err != nil {
 		return nil, err
 	}
-	var extra []string
-	dbName := "SQLite"
-	if o.database != "" {
-		db := o.database
-		if store.IsPostgres(db) {
-			dbName = "PostgreSQL"
-			schema, dsn, drop, err := freshSchema(ctx, db)
-			if err != nil {
-				return nil, err
-			}
-			if o.keepSchema {
-				fmt.Fprintf(out, "database: schema %s (kept)\n", schema)
-			} else {
-				defer func() {
-					if err := drop(); err != nil {
-						fmt.Fprintln(out, "gtc-load:", err)
-					}
-				}()
-			}
-			db = dsn
-		}
-		extra = []string{"--database", db}
+	extra, dbName, dropDB, err := serveDatabase(ctx, o, out)
+	if err != nil {
+		return nil, err
 	}
+	defer dropDB()
 	var procs []*ServeProc
 	defer func() {
 		for _, p := range procs {
