@@ -177,6 +177,11 @@ func (n *Node) Render(env *Env) (*whatsapp.Message, error) {
 		}
 		*f.ref(m) = s
 	}
+	for _, f := range n.values {
+		if err := f.render(env, m); err != nil {
+			return nil, &RenderError{Node: n.ID, Path: f.path, Msg: err.Error(), Err: err}
+		}
+	}
 	return m, nil
 }
 

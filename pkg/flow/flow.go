@@ -79,6 +79,7 @@ type Node struct {
 	RetryOnRateLimit bool
 	msg              *whatsapp.Message // the request body with literal strings in place
 	fields           []field           // the templated strings, rendered at send time
+	values           []valueField      // the templated strings inside Flow data
 
 	// Branch nodes.
 	Conditions []*Condition
@@ -159,6 +160,9 @@ type Event struct {
 	Location  *whatsapp.InboundLocation
 	// Media is the received media (id, mime type, caption), for media messages.
 	Media *whatsapp.InboundMedia
+	// Flow is a submitted WhatsApp Flow form (interactive nfm_reply), with its
+	// response_json parsed.
+	Flow *whatsapp.FlowReply
 }
 
 // EventFromInbound converts an inbound message from the webhook into an Event.
@@ -176,6 +180,7 @@ func EventFromInbound(m *whatsapp.InboundMessage) Event {
 		Button:      m.Button,
 		List:        m.List,
 		Location:    m.Location,
+		Flow:        m.FlowReply,
 	}
 	if m.Media != nil {
 		md := *m.Media
