@@ -127,6 +127,9 @@ func messageValue(ev Event) map[string]any {
 	if md := ev.Media; md != nil {
 		m["media"] = map[string]any{"type": md.Type, "id": md.ID, "mime_type": md.MimeType, "caption": md.Caption}
 	}
+	if ev.Flow != nil && ev.Flow.Response != nil {
+		m["flow"] = jsonPlain(ev.Flow.Response)
+	}
 	return m
 }
 

@@ -269,7 +269,7 @@ func firstEmoji(s string) string {
 func parseFlowAnswer(ev Event) (any, error) {
 	f := ev.Flow
 	if f == nil {
-		return nil, invalid(ExpectFlow, "a %s message, not a submitted form", orAny(ev.Type))
+		return nil, invalid(ExpectFlow, "%s message, not a submitted form", article(orAny(ev.Type)))
 	}
 	if f.Response == nil {
 		msg := f.ResponseError
@@ -342,4 +342,12 @@ func opensFlow(m *whatsapp.Message) bool {
 		}
 	}
 	return false
+}
+
+// article puts "a" or "an" before a word.
+func article(w string) string {
+	if w != "" && strings.ContainsRune("aeiou", rune(w[0])) {
+		return "an " + w
+	}
+	return "a " + w
 }
