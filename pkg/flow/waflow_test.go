@@ -441,3 +441,31 @@ func TestAnyAnswerCarriesForm(t *testing.T) {
 		t.Errorf("flow = %s", got)
 	}
 }
+
+// FuzzFlowAnswer: any response_json a webhook brings gives a form (a map that marshals, with
+// no json.Number left) or an AnswerError, never a panic.
+func FuzzFlowAnswer(f *testing.F) {
+	for _, s := range []string{`{"flow_token":"t","name":"Ada","age":36}`, `[1]`, `"x"`, `{"n":1e400}`, `{"a":{"b":[1,{"c":null}]}}`, ``, `{`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rj string) {
+		ev, err := formEvent(rj)
+		if err != nil {
+			return
+		}
+		v, err := ParseAnswer(ExpectFlow, ev, nil)
+		if err != nil {
+			var ae *AnswerError
+			if !errors.As(err, &ae) || ae.Msg == "" {
+				t.Fatalf("%q: error %v is not an AnswerError with a message", rj, err)
+			}
+			return
+		}
+		if _, err := json.Marshal(v); err != nil {
+			t.Fatalf("%q: answer does not marshal: %v", rj, err)
+		}
+		if strings.Contains(fmt.Sprintf("%T %#v", v, v), "json.Number") {
+			t.Fatalf("%q: json.Number left in %#v", rj, v)
+		}
+	})
+}
