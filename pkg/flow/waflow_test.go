@@ -469,3 +469,35 @@ func FuzzFlowAnswer(f *testing.F) {
 		}
 	})
 }
+
+// The send API (ParseLiteralReply) takes Flow messages and FLOW buttons as written: "{{"
+// stays two braces, in the token and in the data.
+func TestLiteralFlowReply(t *testing.T) {
+	v := metaschema.Require(t)
+	bodies := []string{
+		`{"to": "4915100000001", "interactive": {"type": "flow", "body": {"text": "Form {{x}}"}, "action": {"name": "flow", "parameters": {"flow_id": "1", "flow_cta": "Open", "flow_token": "t-{{x}}", "flow_action_payload": {"screen": "A", "data": {"k": "{{x}}", "n": 2}}}}}}`,
+		`{"to": "4915100000001", "template": {"name": "invite", "language": "en", "components": [{"type": "button", "sub_type": "flow", "index": 0, "parameters": [{"type": "action", "action": {"flow_token": "{{x}}", "flow_action_data": {"k": "{{x}}"}}}]}]}}`,
+	}
+	for i, b := range bodies {
+		node, probs := ParseLiteralReply("body", []byte(b), "to")
+		if node == nil {
+			t.Fatalf("%d: %v", i, probs.All())
+		}
+		m, err := node.Render(NewEnv(nil, Context{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.To = "4915100000001"
+		body, _ := json.Marshal(m)
+		if err := v.ValidateMessage(body); err != nil {
+			t.Errorf("%d: Meta schema: %v\n%s", i, err, body)
+		}
+		if strings.Count(string(body), "{{x}}") < 2 {
+			t.Errorf("%d: braces not kept: %s", i, body)
+		}
+	}
+	_, probs := ParseLiteralReply("body", []byte(`{"interactive": {"type": "flow", "body": {"text": "F"}, "action": {"parameters": {"flow_cta": "Open"}}}}`))
+	if errs := probs.Errors(); len(errs) != 1 || errs[0].Path != "interactive.action.parameters.flow_id" || errs[0].Line != 1 || errs[0].Col != 82 {
+		t.Errorf("problems = %v, want one at interactive.action.parameters.flow_id 1:82", errs)
+	}
+}
