@@ -126,7 +126,8 @@ type Trigger struct {
 	// Text triggers: any of Keywords (whole message, case-insensitive, trimmed) or Regex.
 	Keywords []string
 	Regex    string
-	// Interactive triggers: ReplyType button|list and the chosen ID.
+	// Interactive triggers: ReplyType button|list|flow and the chosen ID (a submitted
+	// Flow's flow_token).
 	ReplyType string
 	ID        string
 	// Button triggers (template quick replies): the payload.

@@ -501,3 +501,70 @@ func TestLiteralFlowReply(t *testing.T) {
 		t.Errorf("problems = %v, want one at interactive.action.parameters.flow_id 1:82", errs)
 	}
 }
+
+// A form that comes back with no question waiting (a template's FLOW button sent by a
+// campaign) goes to the triggers: interactive reply_type flow, id = its flow_token; the
+// reply reads the fields as message.form.
+func TestFlowReplyTriggers(t *testing.T) {
+	src := `name: t
+nodes:
+  - id: campaign
+    type: reply
+    config: {message: "Thanks {{message.form.name}}, see you on {{message.form.date}}."}
+  - id: other_form
+    type: branch
+    config:
+      conditions:
+        - expression: "(message.form.rating ?? 0) >= 4"
+          next: happy
+      default: sorry
+  - id: happy
+    type: reply
+    config: {message: "Glad you liked it."}
+  - id: sorry
+    type: reply
+    config: {message: "Sorry to hear that."}
+  - id: text
+    type: reply
+    config: {message: "form: {{len(message.form)}}"}
+triggers:
+  - type: interactive
+    reply_type: flow
+    id: campaign-1
+    target: campaign
+  - type: interactive
+    reply_type: flow
+    target: other_form
+  - type: text
+    target: text
+`
+	f, probs := Parse("t.ygtc", []byte(src))
+	if len(probs.All()) > 0 {
+		t.Fatal(dump(probs.All()))
+	}
+	s, err := newSet([]*Flow{f}, probs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		ev   func(t *testing.T) Event
+		want string
+	}{
+		{"by token", func(t *testing.T) Event { return mustForm(t, `{"flow_token":"campaign-1","name":"Ada","date":"2027-03-01"}`) }, "Thanks Ada, see you on 2027-03-01."},
+		{"any form, number field", func(t *testing.T) Event { return mustForm(t, `{"flow_token":"survey","rating":5}`) }, "Glad you liked it."},
+		{"any form, missing field", func(t *testing.T) Event { return mustForm(t, `{"flow_token":"survey"}`) }, "Sorry to hear that."},
+		{"not a form", func(*testing.T) Event { return textEv("hi") }, "form: 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			replies, err := s.Handle(tt.ev(t), Context{To: "1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(replies) != 1 || replies[0].Message.Text == nil || replies[0].Message.Text.Body != tt.want {
+				t.Fatalf("replies = %+v, want %q", replies, tt.want)
+			}
+		})
+	}
+}
