@@ -551,7 +551,9 @@ triggers:
 		ev   func(t *testing.T) Event
 		want string
 	}{
-		{"by token", func(t *testing.T) Event { return mustForm(t, `{"flow_token":"campaign-1","name":"Ada","date":"2027-03-01"}`) }, "Thanks Ada, see you on 2027-03-01."},
+		{"by token", func(t *testing.T) Event {
+			return mustForm(t, `{"flow_token":"campaign-1","name":"Ada","date":"2027-03-01"}`)
+		}, "Thanks Ada, see you on 2027-03-01."},
 		{"any form, number field", func(t *testing.T) Event { return mustForm(t, `{"flow_token":"survey","rating":5}`) }, "Glad you liked it."},
 		{"any form, missing field", func(t *testing.T) Event { return mustForm(t, `{"flow_token":"survey"}`) }, "Sorry to hear that."},
 		{"not a form", func(*testing.T) Event { return textEv("hi") }, "form: 0"},
