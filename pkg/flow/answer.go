@@ -24,10 +24,11 @@ const (
 	ExpectLocation = "location"
 	ExpectMedia    = "media"
 	ExpectAny      = "any"
+	ExpectFlow     = "flow" // a submitted WhatsApp Flow form
 )
 
 // Expects lists every expect value.
-var Expects = []string{ExpectText, ExpectNumber, ExpectEmail, ExpectPhone, ExpectDate, ExpectChoice, ExpectLocation, ExpectMedia, ExpectAny}
+var Expects = []string{ExpectText, ExpectNumber, ExpectEmail, ExpectPhone, ExpectDate, ExpectChoice, ExpectLocation, ExpectMedia, ExpectAny, ExpectFlow}
 
 // Choice is one button or list row a question offered.
 type Choice struct {
@@ -51,7 +52,7 @@ func invalid(expect, format string, args ...any) *AnswerError {
 // ParseAnswer parses ev as the answer to a question expecting expect, which offered choices
 // (buttons or list rows; only for choice). The value is what lands in vars.<save_as>:
 // string (text, email, phone, date, choice), float64 (number), or map[string]any
-// (location, media, any). An unknown expect is an error too.
+// (location, media, any, flow). An unknown expect is an error too.
 func ParseAnswer(expect string, ev Event, choices []Choice) (any, error) {
 	switch expect {
 	case ExpectText:
@@ -100,6 +101,8 @@ func ParseAnswer(expect string, ev Event, choices []Choice) (any, error) {
 			}
 		}
 		return out, nil
+	case ExpectFlow:
+		return parseFlowAnswer(ev)
 	case ExpectAny:
 		if ev.Type == "" {
 			return nil, invalid(expect, "no message")
@@ -123,6 +126,9 @@ func messageValue(ev Event) map[string]any {
 	}
 	if md := ev.Media; md != nil {
 		m["media"] = map[string]any{"type": md.Type, "id": md.ID, "mime_type": md.MimeType, "caption": md.Caption}
+	}
+	if ev.Flow != nil && ev.Flow.Response != nil {
+		m["flow"] = jsonPlain(ev.Flow.Response)
 	}
 	return m
 }
@@ -329,6 +335,8 @@ func defaultRetry(expect string) string {
 		return "Please share a location: tap the attachment icon, then Location."
 	case ExpectMedia:
 		return "Please send a photo, video, audio or document."
+	case ExpectFlow:
+		return "Please fill in the form using the button above."
 	}
 	return "Sorry, I did not get that. Please try again."
 }

@@ -32,6 +32,9 @@ type Conversation struct {
 	Retries int `json:"retries,omitempty"`
 	// Choices are the buttons or list rows the waiting ask offered.
 	Choices []Choice `json:"choices,omitempty"`
+	// FlowToken is the flow_token of the WhatsApp Flow the waiting ask sent: a form
+	// submitted with another token answers another question.
+	FlowToken string `json:"flow_token,omitempty"`
 	// WaitingSince and Deadline are Unix seconds; Deadline 0: no timeout.
 	WaitingSince int64 `json:"waiting_since,omitempty"`
 	Deadline     int64 `json:"deadline,omitempty"`

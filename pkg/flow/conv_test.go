@@ -523,7 +523,8 @@ func TestConversationRepliesMatchMetaSchema(t *testing.T) {
 	v := metaschema.Require(t)
 	s := convSet(t)
 	vars := map[string]any{"order_id": "A-1234", "order": map[string]any{"body": map[string]any{"status": "shipped"}},
-		"summary": "a@b.c / +4915123456789", "people": 2.0, "place": map[string]any{"latitude": 52.5, "longitude": 13.4}}
+		"summary": "a@b.c / +4915123456789", "people": 2.0, "place": map[string]any{"latitude": 52.5, "longitude": 13.4},
+		"form": map[string]any{"flow_token": "signup-1", "name": "Ada", "email": "ada@example.com", "plan": "plus"}}
 	env := NewEnv(nil, Context{To: "15550001234", Vars: vars, User: map[string]any{"rating": "good"}})
 	n := 0
 	for _, f := range s.Flows {

@@ -53,6 +53,8 @@ func (t *Trigger) matches(ev Event) bool {
 			kind, id = "list", ev.List.ID
 		case ev.Button != nil:
 			kind, id = "button", ev.Button.ID
+		case ev.Flow != nil:
+			kind, id = "flow", ev.Flow.FlowToken
 		default:
 			return false
 		}
@@ -115,7 +117,10 @@ func NewEnv(ev *Event, c Context) *Env {
 	if ev == nil {
 		return env
 	}
-	env.Message = MessageEnv{ID: ev.MessageID, Type: ev.Type, Text: ev.Text, From: ev.From, Timestamp: ev.Timestamp, MediaType: ev.MediaType}
+	env.Message = MessageEnv{ID: ev.MessageID, Type: ev.Type, Text: ev.Text, From: ev.From, Timestamp: ev.Timestamp, MediaType: ev.MediaType, Form: map[string]any{}}
+	if ev.Flow != nil && ev.Flow.Response != nil {
+		env.Message.Form, _ = jsonPlain(ev.Flow.Response).(map[string]any)
+	}
 	env.Contact.Name = ev.ContactName
 	if ev.From != "" {
 		env.Contact.WaID = ev.From
@@ -176,6 +181,11 @@ func (n *Node) Render(env *Env) (*whatsapp.Message, error) {
 			}
 		}
 		*f.ref(m) = s
+	}
+	for _, f := range n.values {
+		if err := f.render(env, m); err != nil {
+			return nil, &RenderError{Node: n.ID, Path: f.path, Msg: err.Error(), Err: err}
+		}
 	}
 	return m, nil
 }

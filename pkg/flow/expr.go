@@ -42,6 +42,8 @@ type MessageEnv struct {
 	From      string `expr:"from"`
 	Timestamp int64  `expr:"timestamp"`
 	MediaType string `expr:"media_type"`
+	// Form is a submitted WhatsApp Flow's response_json (empty for other messages).
+	Form map[string]any `expr:"form"`
 }
 
 // ButtonEnv is `button`: the reply button or template quick reply the user pressed.

@@ -79,6 +79,7 @@ type Node struct {
 	RetryOnRateLimit bool
 	msg              *whatsapp.Message // the request body with literal strings in place
 	fields           []field           // the templated strings, rendered at send time
+	values           []valueField      // the templated strings inside Flow data
 
 	// Branch nodes.
 	Conditions []*Condition
@@ -125,7 +126,8 @@ type Trigger struct {
 	// Text triggers: any of Keywords (whole message, case-insensitive, trimmed) or Regex.
 	Keywords []string
 	Regex    string
-	// Interactive triggers: ReplyType button|list and the chosen ID.
+	// Interactive triggers: ReplyType button|list|flow and the chosen ID (a submitted
+	// Flow's flow_token).
 	ReplyType string
 	ID        string
 	// Button triggers (template quick replies): the payload.
@@ -159,6 +161,9 @@ type Event struct {
 	Location  *whatsapp.InboundLocation
 	// Media is the received media (id, mime type, caption), for media messages.
 	Media *whatsapp.InboundMedia
+	// Flow is a submitted WhatsApp Flow form (interactive nfm_reply), with its
+	// response_json parsed.
+	Flow *whatsapp.FlowReply
 }
 
 // EventFromInbound converts an inbound message from the webhook into an Event.
@@ -176,6 +181,7 @@ func EventFromInbound(m *whatsapp.InboundMessage) Event {
 		Button:      m.Button,
 		List:        m.List,
 		Location:    m.Location,
+		Flow:        m.FlowReply,
 	}
 	if m.Media != nil {
 		md := *m.Media

@@ -29,6 +29,8 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("name: t\nnodes:\n  - {id: a, type: reply, config: {message: \"{{x\"}}}\n"))
 	f.Add([]byte("name: &a t\nnodes: *a\n"))
+	f.Add([]byte("name: t\nnodes:\n  - id: a\n    type: reply\n    config:\n      template:\n        name: x\n        language: en\n        components: [{type: button, sub_type: flow, index: 0, parameters: [{type: action, action: {flow_token: \"{{vars.t}}\", flow_action_data: {a: [&x {b: \"{{contact.name}}\"}, *x]}}}]}]\n"))
+	f.Add([]byte("name: t\nnodes:\n  - id: q\n    type: ask\n    config:\n      interactive: {type: flow, body: {text: F}, action: {parameters: {flow_name: f, flow_cta: \"Go\", flow_action_payload: {screen: S, data: {n: \"{{vars.n}}\"}}}}}\n      save_as: form\n      validate: \"answer.n > 1\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fl, probs := Parse("f.ygtc", data)
 		lines := 1
@@ -102,6 +104,8 @@ func FuzzStep(f *testing.F) {
 	f.Add("status|A-1234|#200|menu|~")
 	f.Add("help|Where?|#500|!|hello|feedback|@good|skip")
 	f.Add("profile|a@b.c|+4915123456789|01.01.2000|1,5|3|~|~")
+	f.Add(`signup|hi|/{"flow_token":"signup-4915112345678","name":"Ada","email":"a@b.c","plan":"plus"}`)
+	f.Add(`join|/{"flow_token":"x"}|/[1]|/{"email":7,"name":{"a":[1,2]}}|~`)
 	s := convSet(f)
 	f.Fuzz(func(t *testing.T, script string) {
 		var conv *Conversation
@@ -124,6 +128,12 @@ func FuzzStep(f *testing.F) {
 				input = ReleaseInput("", "")
 			case strings.HasPrefix(in, "@"):
 				input = MessageInput(Event{Type: "interactive", Button: &whatsapp.ButtonReply{ID: in[1:], Title: in[1:]}})
+			case strings.HasPrefix(in, "/"):
+				ev, err := formEvent(in[1:])
+				if err != nil {
+					continue
+				}
+				input = MessageInput(ev)
 			default:
 				input = MessageInput(textEv(in))
 			}

@@ -15,12 +15,12 @@ func (r *rp) interactive(v *yaml.Node, path string) *whatsapp.Interactive {
 	if !ok {
 		return in
 	}
-	typ, tn := r.p.scalar(m, "type", ": button, list or cta_url", true)
+	typ, tn := r.p.scalar(m, "type", ": button, list, cta_url or flow", true)
 	in.Type = typ
 	switch typ {
-	case "button", "list", "cta_url", "":
+	case "button", "list", "cta_url", "flow", "":
 	default:
-		r.p.errf(tn, join(path, "type"), "unknown interactive type %s: use button, list or cta_url", typ)
+		r.p.errf(tn, join(path, "type"), "unknown interactive type %s: use button, list, cta_url or flow", typ)
 		return in
 	}
 	if h := m.val("header"); h != nil {
@@ -58,6 +58,8 @@ func (r *rp) interactive(v *yaml.Node, path string) *whatsapp.Interactive {
 		r.list(a, ap, in)
 	case "cta_url":
 		r.ctaURL(a, ap, in)
+	case "flow":
+		r.flowAction(a, ap, in)
 	}
 	return in
 }
@@ -68,6 +70,8 @@ func choiceName(typ string) string {
 		return "list"
 	case "cta_url":
 		return "link button"
+	case "flow":
+		return "Flow button"
 	}
 	return "buttons"
 }

@@ -352,8 +352,11 @@ func (p *parser) ask(node *Node, cfg *yaml.Node, path string) {
 	}
 	interactive := node.msg != nil && node.msg.Interactive != nil && (node.msg.Interactive.Type == "button" || node.msg.Interactive.Type == "list")
 	a.Expect = ExpectText
-	if interactive {
+	switch {
+	case interactive:
 		a.Expect = ExpectChoice
+	case opensFlow(node.msg):
+		a.Expect = ExpectFlow
 	}
 	if e, ev := p.scalar(m, "expect", "", false); ev != nil {
 		a.Expect = e
@@ -727,7 +730,7 @@ func answerEnvOf(expect string, env *Env, value any) any {
 	case ExpectMedia:
 		m, _ := value.(map[string]any)
 		return mediaAnswerEnv{Env: env, Answer: MediaEnv{Type: str(m["type"]), ID: str(m["id"]), MimeType: str(m["mime_type"]), Caption: str(m["caption"])}}
-	case ExpectAny:
+	case ExpectAny, ExpectFlow:
 		m, _ := value.(map[string]any)
 		return anyAnswerEnv{Env: env, Answer: m}
 	}

@@ -558,8 +558,8 @@ func (p *parser) trigger(n *yaml.Node, path string) *Trigger {
 	if contains(extra, "reply_type") {
 		var rn *yaml.Node
 		t.ReplyType, rn = p.scalar(m, "reply_type", "", false)
-		if rn != nil && t.ReplyType != "button" && t.ReplyType != "list" {
-			p.errf(rn, join(path, "reply_type"), "reply_type must be button or list")
+		if rn != nil && t.ReplyType != "button" && t.ReplyType != "list" && t.ReplyType != "flow" {
+			p.errf(rn, join(path, "reply_type"), "reply_type must be button, list or flow (a submitted WhatsApp Flow form; id then matches its flow_token)")
 		}
 		var idn *yaml.Node
 		t.ID, idn = p.scalar(m, "id", "", false)

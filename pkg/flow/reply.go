@@ -246,9 +246,11 @@ func (r *rp) component(v *yaml.Node, path string, ci int) whatsapp.Component {
 			params = []string{"payload"}
 		case "url":
 			params = []string{"text"}
-		case "", "copy_code", "catalog", "flow", "voice_call":
+		case "flow":
+			params = []string{"action"}
+		case "", "copy_code", "catalog", "voice_call":
 		default:
-			r.p.errf(m.val("sub_type"), join(path, "sub_type"), "unknown button sub_type %s: use quick_reply or url", c.SubType)
+			r.p.errf(m.val("sub_type"), join(path, "sub_type"), "unknown button sub_type %s: use quick_reply, url or flow", c.SubType)
 		}
 	} else {
 		for _, k := range []string{"sub_type", "index"} {
@@ -274,17 +276,17 @@ func (r *rp) component(v *yaml.Node, path string, ci int) whatsapp.Component {
 
 func (r *rp) parameter(v *yaml.Node, path string, ci, pj int, allowed []string) whatsapp.Parameter {
 	var prm whatsapp.Parameter
-	m, ok := r.p.mapping(v, path, "a template parameter", "type", "parameter_name", "text", "payload", "image", "document", "video", "currency", "date_time")
+	m, ok := r.p.mapping(v, path, "a template parameter", "type", "parameter_name", "text", "payload", "image", "document", "video", "currency", "date_time", "action")
 	if !ok {
 		return prm
 	}
-	typ, tn := r.p.scalar(m, "type", ": text, image, document, video, payload, currency or date_time", true)
+	typ, tn := r.p.scalar(m, "type", ": text, image, document, video, payload, currency, date_time or action", true)
 	prm.Type = typ
 	prm.ParameterName, _ = r.p.scalar(m, "parameter_name", "", false)
 	if typ != "" && allowed != nil && !contains(allowed, typ) {
 		r.p.errf(tn, join(path, "type"), "a %s parameter cannot go here: use %s", typ, strings.Join(allowed, " or "))
 	}
-	for _, k := range []string{"text", "payload", "image", "document", "video", "currency", "date_time"} {
+	for _, k := range []string{"text", "payload", "image", "document", "video", "currency", "date_time", "action"} {
 		if m.has(k) && k != typ {
 			r.p.errf(m.key(k), join(path, k), "%s does not belong to a %s parameter: remove it or set type: %s", k, typ, k)
 		}
@@ -319,6 +321,12 @@ func (r *rp) parameter(v *yaml.Node, path string, ci, pj int, allowed []string) 
 		dm, ok := r.p.mapping(orEmpty(m.val("date_time"), m.n), vp, "a date_time", "fallback_value")
 		if ok {
 			prm.DateTime.FallbackValue = r.str(dm.val("fallback_value"), join(vp, "fallback_value"), 0, true, func(m *whatsapp.Message) *string { return &param(m).DateTime.FallbackValue })
+		}
+	case "action":
+		if av := m.val("action"); av == nil {
+			r.p.errf(m.n, vp, "missing action: {flow_token, flow_action_data} for the FLOW button")
+		} else {
+			prm.Action = r.templateAction(av, vp, param)
 		}
 	case "location":
 		r.p.errf(tn, join(path, "type"), "location header parameters are not supported in flows yet: use an image, document or video header")

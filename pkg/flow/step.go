@@ -110,7 +110,7 @@ func (r *stepper) step(conv *Conversation, in Input) (*Conversation, error) {
 		if !ok {
 			return nil, nil
 		}
-		conv.Retries, conv.Choices = 0, nil
+		conv.Retries, conv.Choices, conv.FlowToken = 0, nil, ""
 		if n.Ask.OnTimeout == "" {
 			r.end(conv, EndTimeout, "")
 			return nil, nil
@@ -344,13 +344,13 @@ func runAssign(n *Node, a *Assign, env *Env) (any, error) {
 
 // ask sends the question and waits.
 func (r *stepper) ask(conv *Conversation, f *Flow, n *Node, env *Env) error {
-	conv.Choices = nil
+	conv.Choices, conv.FlowToken = nil, ""
 	if n.msg != nil {
 		m, err := n.Render(env)
 		if err != nil {
 			return err
 		}
-		conv.Choices = choicesOf(m)
+		conv.Choices, conv.FlowToken = choicesOf(m), flowTokenOf(m)
 		r.reply(conv, f, n, m, n.RetryOnRateLimit)
 	}
 	conv.State, conv.Retries = StateWaiting, 0
@@ -366,6 +366,9 @@ func (r *stepper) answer(conv *Conversation, n *Node, ev Event) (*Conversation, 
 	a := n.Ask
 	env := r.env(conv, &ev)
 	val, err := ParseAnswer(a.Expect, ev, conv.Choices)
+	if err == nil && a.Expect == ExpectFlow && conv.FlowToken != "" && ev.Flow.FlowToken != "" && ev.Flow.FlowToken != conv.FlowToken {
+		err = invalid(a.Expect, "a form sent with flow_token %q, but this question sent %q (an older form?)", ev.Flow.FlowToken, conv.FlowToken)
+	}
 	if err == nil && a.re != nil {
 		if s, _ := val.(string); !a.re.MatchString(s) {
 			err = invalid(a.Expect, "%q does not match the pattern %s", s, a.Pattern)
@@ -383,12 +386,12 @@ func (r *stepper) answer(conv *Conversation, n *Node, ev Event) (*Conversation, 
 	if err == nil {
 		conv.Vars[a.SaveAs] = val
 		env.Vars = conv.Vars
-		conv.Retries, conv.Choices = 0, nil
+		conv.Retries, conv.Choices, conv.FlowToken = 0, nil, ""
 		return r.advance(conv, f, n.Next, &ev)
 	}
 	r.out.Invalid = err.Error()
 	if conv.Retries >= a.MaxRetries {
-		conv.Retries, conv.Choices = 0, nil
+		conv.Retries, conv.Choices, conv.FlowToken = 0, nil, ""
 		if a.OnInvalid == "" {
 			r.end(conv, EndInvalid, err.Error())
 			return nil, nil

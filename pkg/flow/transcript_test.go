@@ -16,7 +16,8 @@ import (
 // Step and compares what happened with the .golden file beside each (-update rewrites
 // them). Script lines: "> text" a message, "@id title" a tapped button or row, "~" the
 // clock moves to the deadline and the timeout fires, "!" a person releases the contact,
-// "#200 {json}" an http result, "#ai text" an ai result, "# ..." a comment.
+// "#200 {json}" an http result, "#ai text" an ai result, "/form {json}" a submitted
+// WhatsApp Flow (the JSON is its response_json), "# ..." a comment.
 func TestTranscripts(t *testing.T) {
 	scripts, err := filepath.Glob(filepath.Join(convDir, "transcripts", "*.script"))
 	if err != nil || len(scripts) == 0 {
@@ -39,6 +40,8 @@ func TestTranscripts(t *testing.T) {
 				switch {
 				case strings.HasPrefix(line, "> "):
 					out = c.say(line[2:])
+				case strings.HasPrefix(line, "/form "):
+					out = c.form(line[len("/form "):])
 				case strings.HasPrefix(line, "@"):
 					id, title, _ := strings.Cut(line[1:], " ")
 					out = c.tap(id, title)
@@ -94,6 +97,10 @@ func (c *chat) describe(out Outcome) string {
 			for _, ch := range choicesOf(&m) {
 				opts = append(opts, ch.ID+": "+ch.Title)
 			}
+			if f := m.Interactive.Action.Flow; f != nil {
+				data, _ := json.Marshal(f.FlowActionPayload)
+				opts = append(opts, fmt.Sprintf("flow %s%s: %s, token %s, %s", f.FlowID, f.FlowName, f.FlowCTA, f.FlowToken, data))
+			}
 			fmt.Fprintf(&b, "< %s [%s]\n", m.Interactive.Body.Text, strings.Join(opts, " | "))
 		default:
 			fmt.Fprintf(&b, "< (%s)\n", m.Type)
@@ -114,6 +121,9 @@ func (c *chat) describe(out Outcome) string {
 	}
 	if h := out.Handoff; h != nil {
 		fmt.Fprintf(&b, "  handoff: queue %s, note %q, for %s\n", h.Queue, h.Note, h.Timeout)
+	}
+	if c.conv != nil && c.conv.FlowToken != "" {
+		fmt.Fprintf(&b, "  waits for the form with flow_token %s\n", c.conv.FlowToken)
 	}
 	var keys []string
 	for k := range out.UserUpdates {

@@ -136,7 +136,7 @@ func TestValidationErrors(t *testing.T) {
 		{"unknown trigger type", "name: t\nnodes:\n  - id: r\n    type: reply\n    config: {message: hi}\ntriggers:\n  - type: txt\n    target: r\n", []want{{7, 11, "unknown trigger type txt"}}},
 		{"trigger key for other type", "name: t\nnodes:\n  - id: r\n    type: reply\n    config: {message: hi}\ntriggers:\n  - type: location\n    keywords: [hi]\n    target: r\n", []want{{8, 5, "keywords does not apply to a location trigger"}}},
 		{"bad regex", "name: t\nnodes:\n  - id: r\n    type: reply\n    config: {message: hi}\ntriggers:\n  - type: text\n    regex: \"(\"\n    target: r\n", []want{{8, 12, "invalid regex"}}},
-		{"bad reply_type", "name: t\nnodes:\n  - id: r\n    type: reply\n    config: {message: hi}\ntriggers:\n  - type: interactive\n    reply_type: buttons\n    target: r\n", []want{{8, 17, "reply_type must be button or list"}}},
+		{"bad reply_type", "name: t\nnodes:\n  - id: r\n    type: reply\n    config: {message: hi}\ntriggers:\n  - type: interactive\n    reply_type: buttons\n    target: r\n", []want{{8, 17, "reply_type must be button, list or flow"}}},
 		{"condition unknown name", "name: t\nnodes:\n  - id: b\n    type: branch\n    config:\n      conditions:\n        - expression: \"buton.id == 'help'\"\n          next: r\n  - id: r\n    type: reply\n    config: {message: hi}\n",
 			[]want{{7, 24, "unknown name buton"}}},
 		{"condition not bool", "name: t\nnodes:\n  - id: b\n    type: branch\n    config:\n      conditions:\n        - expression: button.id\n          next: r\n  - id: r\n    type: reply\n    config: {message: hi}\n",
