@@ -31,7 +31,9 @@ func (e *TemplateRefusal) Error() string {
 }
 
 // Unwrap lets callers decide by type, as for the other refusals.
-func (e *TemplateRefusal) Unwrap() error { return &Refusal{Reason: ReasonTemplateNotSendable, Msg: e.Error()} }
+func (e *TemplateRefusal) Unwrap() error {
+	return &Refusal{Reason: ReasonTemplateNotSendable, Msg: e.Error()}
+}
 
 func templateAdvice(status string) string {
 	switch status {
