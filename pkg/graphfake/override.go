@@ -126,7 +126,9 @@ func redactVerifyToken(ps phoneSettings, body []byte) []byte {
 	if ps.WebhookConfiguration == nil || ps.WebhookConfiguration.VerifyToken == "" {
 		return body
 	}
-	ps.WebhookConfiguration.VerifyToken = "[redacted]"
+	wc := *ps.WebhookConfiguration // a copy: the caller still needs the token
+	wc.VerifyToken = "[redacted]"
+	ps.WebhookConfiguration = &wc
 	b, err := json.Marshal(ps)
 	if err != nil {
 		return nil
