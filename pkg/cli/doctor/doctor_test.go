@@ -508,6 +508,7 @@ func TestWebhookOverride(t *testing.T) {
 		{name: "fix when already set", fix: true, override: "-", want: "-", status: OK, msg: "sends its webhooks to"},
 		{name: "fix, handshake refused", fix: true, verify: "another-token", posts: 1, status: Problem, msg: "Callback verification failed"},
 		{name: "fix, http URL", fix: true, public: "http://127.0.0.1:1", status: Problem, msg: "is not https: Meta only calls https webhooks"},
+		{name: "http URL", public: "http://127.0.0.1:1", status: OK, msg: "not checked: http://127.0.0.1:1/webhook/whatsapp/default/default cannot be an override callback URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

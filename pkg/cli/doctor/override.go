@@ -16,6 +16,11 @@ func (d *doctor) override(ctx context.Context, client *whatsapp.Client, p *bundl
 	want := p.CallbackURL()
 	fix := fmt.Sprintf("run gtc doctor %s --fix with gtc serve running behind %s (Meta verifies the URL with a handshake when it is set), or set it yourself: POST /%s with webhook_configuration.override_callback_uri",
 		d.o.BundleDir, p.PublicBaseURL, p.PhoneNumberID)
+	if err := whatsapp.CheckCallbackURL(want); err != nil && !d.o.Fix {
+		// public_url says why Meta cannot call it: no override can point there either.
+		add(Check{Name: name, Status: OK, Message: fmt.Sprintf("not checked: %s cannot be an override callback URL (%v)", want, err)})
+		return
+	}
 	cctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
 	defer cancel()
 	wc, err := client.WebhookConfiguration(cctx)
