@@ -14,10 +14,11 @@ import (
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
-// recorder writes what gtc send sends into the bundle's state database (origin "send"), so
+// recorder writes what gtc send sent into the bundle's state database (origin "send"), so
 // gtc messages and gtc doctor show it and status webhooks received by gtc serve land on it
-// (they match by wamid). Each message is recorded as pending before the call, with this
-// process as its sender (so a gtc serve never sends it too), and finished after it.
+// (they match by wamid; statuses that came first are applied when the wamid is recorded).
+// A message is recorded after its call, never before: a pending row is work that a gtc serve
+// starting on a SQLite database takes over, so recording first could send it twice.
 type recorder struct {
 	st     *store.Store
 	tenant string
@@ -45,27 +46,24 @@ func (r *recorder) Close() {
 	}
 }
 
-// start records m as pending and returns its id (0 without a database).
-func (r *recorder) start(ctx context.Context, m *whatsapp.Message) (int64, error) {
+// record records m and the outcome of its send: sent with its wamid, or failed with the
+// error's class and code. Nothing without a database.
+func (r *recorder) record(ctx context.Context, m *whatsapp.Message, res *whatsapp.SendResult, sendErr error) error {
 	if r == nil {
-		return 0, nil
+		return nil
 	}
+	// The send happened (or failed) whatever the caller does now: record it even when
+	// the command was cancelled meanwhile.
+	ctx = context.WithoutCancel(ctx)
 	raw, err := json.Marshal(m)
 	if err != nil {
-		return 0, fmt.Errorf("encode message: %w", err)
+		return fmt.Errorf("encode message: %w", err)
 	}
+	// Its sender marks the row as this process's for the moment between the two writes.
 	ids, err := r.st.RecordOutbound(ctx, r.tenant, r.team, []store.NewOutbound{{ContactKey: delivery.ContactKeyOf(m.To),
 		Recipient: m.To, Origin: store.OriginSend, MessageType: m.Type, Request: raw, Sender: r.sender}})
 	if err != nil {
-		return 0, fmt.Errorf("record the message in the state database: %w", err)
-	}
-	return ids[0], nil
-}
-
-// finish records the outcome of the send of row id.
-func (r *recorder) finish(ctx context.Context, id int64, res *whatsapp.SendResult, sendErr error) error {
-	if r == nil || id == 0 {
-		return nil
+		return fmt.Errorf("record the message in the state database: %w", err)
 	}
 	out := store.OutboundResult{State: store.OutSent, Attempted: true}
 	switch {
@@ -77,9 +75,7 @@ func (r *recorder) finish(ctx context.Context, id int64, res *whatsapp.SendResul
 	case res != nil:
 		out.WAMID = res.MessageID
 	}
-	// The send happened (or failed) whatever the caller does now: record it even when
-	// the command was cancelled meanwhile.
-	if err := r.st.FinishOutbound(context.WithoutCancel(ctx), id, out); err != nil {
+	if err := r.st.FinishOutbound(ctx, ids[0], out); err != nil {
 		return fmt.Errorf("record the send in the state database: %w", err)
 	}
 	return nil

@@ -107,12 +107,8 @@ func sendRun(o *SendOptions) error {
 	defer rec.Close()
 	enc := json.NewEncoder(o.IO.Out)
 	for _, m := range msgs {
-		id, err := rec.start(ctx, m)
-		if err != nil {
-			return err
-		}
 		res, err := client.SendWithRetry(ctx, m, pol)
-		if rerr := rec.finish(ctx, id, res, err); rerr != nil {
+		if rerr := rec.record(ctx, m, res, err); rerr != nil {
 			fmt.Fprintf(o.IO.ErrOut, "warning: %v\n", rerr)
 		}
 		if err != nil {
