@@ -118,7 +118,11 @@ func sendRun(o *SendOptions) error {
 			return &SendError{Err: err}
 		}
 		if o.JSON {
-			if err := enc.Encode(result{MessageID: res.MessageID, To: m.To, Status: "accepted"}); err != nil {
+			status := "accepted"
+			if res.MessageStatus != "" {
+				status = res.MessageStatus // the Marketing Messages API's: accepted, held_for_quality_assessment, …
+			}
+			if err := enc.Encode(result{MessageID: res.MessageID, To: m.To, Status: status}); err != nil {
 				return err
 			}
 			continue
