@@ -601,8 +601,15 @@ func (d *doctor) templates(ctx context.Context, client *whatsapp.Client, p *bund
 			add(Check{Name: "templates", Status: Problem, Message: fmt.Sprintf("%s: exists only in %s", name, strings.Join(others, ", ")),
 				Fix: fmt.Sprintf("add the %s translation in WhatsApp Manager, or set the flow's language to one of %s", u.Language, strings.Join(others, ", "))})
 		case match.Status != "APPROVED":
-			add(Check{Name: "templates", Status: Problem, Message: fmt.Sprintf("%s: status %s, Meta refuses to send it until it is APPROVED", name, match.Status),
+			status := match.Status
+			if r := match.RejectedReason; r != "" && r != "NONE" {
+				status += " (reason: " + r + ")"
+			}
+			add(Check{Name: "templates", Status: Problem, Message: fmt.Sprintf("%s: status %s, Meta refuses to send it until it is APPROVED", name, status),
 				Fix: templateFix(match.Status)})
+		case match.Quality() == "RED" || match.Quality() == "YELLOW":
+			add(Check{Name: "templates", Status: Warning, Message: fmt.Sprintf("%s: APPROVED, quality %s: Meta pauses a template whose quality stays low", name, match.Quality()),
+				Fix: "customers block or report it: make it more relevant, send it less often or to fewer people (WhatsApp Manager → Message templates → Insights)"})
 		default:
 			add(Check{Name: "templates", Status: OK, Message: name + ": APPROVED"})
 		}

@@ -246,6 +246,16 @@ func TestGraphChecks(t *testing.T) {
 		{name: "template rejected", prepare: func(g *graphfake.Server) {
 			g.SetTemplates([]graphfake.Template{{ID: "1", Name: "order_confirmation", Language: "en", Status: "REJECTED", Category: "UTILITY"}})
 		}, check: "templates", msg: "status REJECTED", fix: "rejection reason"},
+		{name: "template paused by webhook", prepare: func(g *graphfake.Server) {
+			if _, err := g.TemplateStatus("order_confirmation", "en", "PAUSED", "", now); err != nil {
+				panic(err)
+			}
+		}, check: "templates", msg: "status PAUSED, Meta refuses to send it", fix: "customers reported it"},
+		{name: "template rejected with a reason", prepare: func(g *graphfake.Server) {
+			if _, err := g.TemplateStatus("order_confirmation", "en", "REJECTED", "INCORRECT_CATEGORY", now); err != nil {
+				panic(err)
+			}
+		}, check: "templates", msg: "status REJECTED (reason: INCORRECT_CATEGORY)", fix: "rejection reason"},
 		{name: "template in another language", prepare: func(g *graphfake.Server) {
 			g.SetTemplates([]graphfake.Template{{ID: "1", Name: "order_confirmation", Language: "en_US", Status: "APPROVED", Category: "UTILITY"},
 				{ID: "2", Name: "order_confirmation", Language: "de", Status: "APPROVED", Category: "UTILITY"}})
@@ -265,6 +275,23 @@ func TestGraphChecks(t *testing.T) {
 			if !strings.Contains(c.Fix, tt.fix) || c.Fix == "" {
 				t.Errorf("fix = %q, want it to mention %q", c.Fix, tt.fix)
 			}
+		})
+	}
+}
+
+func TestTemplateQuality(t *testing.T) {
+	for _, tt := range []struct{ quality, status string }{{"GREEN", OK}, {"UNKNOWN", OK}, {"YELLOW", Warning}, {"RED", Warning}} {
+		t.Run(tt.quality, func(t *testing.T) {
+			e := setup(t, verifyToken, nil)
+			if _, err := e.graph.TemplateQuality("order_confirmation", "en", "GREEN", tt.quality, now); err != nil {
+				t.Fatal(err)
+			}
+			r, _ := e.run(t, nil)
+			msg := "order_confirmation (en), used by order/send_template: APPROVED"
+			if tt.status == Warning {
+				msg += ", quality " + tt.quality
+			}
+			wantCheck(t, r, "templates", tt.status, msg)
 		})
 	}
 }
