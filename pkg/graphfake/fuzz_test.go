@@ -44,3 +44,46 @@ func FuzzMessages(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPhoneSettings: whatever a client posts to /{phone}, the fake answers 200 success with
+// an https override recorded, or a Graph error in Meta's shape that leaves the override as
+// it was; the verify token is never recorded.
+func FuzzPhoneSettings(f *testing.F) {
+	for _, seed := range []string{
+		`{"webhook_configuration":{"override_callback_uri":"https://bot.example.com/w","verify_token":"vt-secret"}}`,
+		`{"webhook_configuration":{"override_callback_uri":""}}`,
+		`{"webhook_configuration":{"override_callback_uri":"http://x/y","verify_token":"vt-secret"}}`,
+		`{"webhook_configuration":{"override_callback_uri":null}}`,
+		`{"webhook_configuration":null}`, `{"pin":"123456"}`, `[]`, ``, `{`,
+	} {
+		f.Add(seed)
+	}
+	s := graphfake.NewUnstarted(graphfake.Options{})
+	defer s.Close()
+	f.Fuzz(func(t *testing.T, body string) {
+		s.SetWebhookOverride("https://before.example.com/w")
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/v23.0/"+phone, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		s.Handler().ServeHTTP(rec, req)
+		got := s.WebhookOverride()
+		calls := s.Calls()
+		if last := calls[len(calls)-1]; strings.Contains(string(last.Body), "vt-secret") {
+			t.Fatalf("the verify token was recorded: %s", last.Body)
+		}
+		if rec.Code == 200 {
+			if got != "" && !strings.HasPrefix(got, "https://") {
+				t.Fatalf("accepted a non-https override %q", got)
+			}
+			return
+		}
+		if got != "https://before.example.com/w" {
+			t.Fatalf("refused (%d) but changed the override to %q", rec.Code, got)
+		}
+		var ge graphErr
+		if err := json.Unmarshal(rec.Body.Bytes(), &ge); err != nil || ge.Error.Code == 0 || ge.Error.Message == "" || ge.Error.FBTraceID == "" {
+			t.Fatalf("not a Graph error: %d %s", rec.Code, rec.Body)
+		}
+	})
+}

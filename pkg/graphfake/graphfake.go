@@ -7,7 +7,8 @@
 //	POST /{phone_number_id}/media              multipart upload (messaging_product + file)
 //	GET  /{media_id}                           media info (url, mime_type, sha256, file_size)
 //	GET  /{business_account_id}/message_templates   cursor paging (limit, after, before)
-//	GET  /{phone_number_id}?fields=...         phone number info
+//	GET  /{phone_number_id}?fields=...         phone number info (webhook_configuration too)
+//	POST /{phone_number_id}                    webhook_configuration: the override callback URL
 //
 // and checks like Meta does: the bearer token (190), the phone number and account ids (100,
 // subcode 33), every body strictly (unknown keys and bad JSON 100, missing fields 131008,
@@ -84,6 +85,12 @@ type Options struct {
 	// MaxRecorded, when above 0, keeps only the last MaxRecorded calls, messages and reads
 	// (for long runs such as load tests); Counts still counts all of them.
 	MaxRecorded int
+	// AppCallbackURL is the app's callback URL, reported as webhook_configuration.application
+	// by GET /{phone}?fields=webhook_configuration; "" leaves it out.
+	AppCallbackURL string
+	// CallbackClient, when set, makes POST /{phone} verify an override callback URL with
+	// Meta's GET handshake (hub.challenge echoed with the verify token) through it.
+	CallbackClient *http.Client
 }
 
 // Counts are the totals since the start (or Reset), whatever MaxRecorded keeps.
@@ -142,6 +149,7 @@ type Server struct {
 	// answerDelay holds answers back after the call was processed (SlowAnswers).
 	answerDelay time.Duration
 	templates   []Template
+	override    string // the phone number's override callback URL
 	media       map[string]*mediaObject
 	seq         int
 
@@ -475,6 +483,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveTemplates(rec, r, &call)
 	case len(parts) == 1 && parts[0] == s.opts.PhoneNumberID && r.Method == http.MethodGet:
 		s.servePhone(rec, r, &call)
+	case len(parts) == 1 && parts[0] == s.opts.PhoneNumberID && r.Method == http.MethodPost:
+		s.servePhoneSettings(rec, r, &call)
 	case len(parts) == 1 && r.Method == http.MethodGet && s.hasMedia(parts[0]):
 		s.serveMediaInfo(rec, r, &call, parts[0])
 	case len(parts) == 1 && parts[0] != "":
@@ -495,6 +505,8 @@ func classify(method string, parts []string, o Options) string {
 		return EndpointMedia
 	case len(parts) == 2 && parts[1] == "message_templates":
 		return EndpointTemplates
+	case len(parts) == 1 && parts[0] == o.PhoneNumberID && method == http.MethodPost:
+		return EndpointPhoneSettings
 	case len(parts) == 1 && parts[0] == o.PhoneNumberID:
 		return EndpointPhone
 	case len(parts) == 1 && method == http.MethodGet:

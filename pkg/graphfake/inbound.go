@@ -173,6 +173,10 @@ func (s *Server) TemplateStatus(name, language, event, reason string, at time.Ti
 	for i := range s.templates {
 		if s.templates[i].Name == name && s.templates[i].Language == language {
 			s.templates[i].Status = event
+			s.templates[i].RejectedReason = ""
+			if reason != "" && reason != "NONE" {
+				s.templates[i].RejectedReason = reason
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -212,6 +216,13 @@ func (s *Server) TemplateQuality(name, language, previous, next string, at time.
 	if !ok {
 		return nil, fmt.Errorf("graphfake: no template %s (%s)", name, language)
 	}
+	s.mu.Lock()
+	for i := range s.templates {
+		if s.templates[i].Name == name && s.templates[i].Language == language {
+			s.templates[i].Quality = strings.ToUpper(next)
+		}
+	}
+	s.mu.Unlock()
 	return s.envelope("message_template_quality_update", map[string]any{"previous_quality_score": previous,
 		"new_quality_score": next, "message_template_id": templateID(t), "message_template_name": name,
 		"message_template_language": language}, &at), nil

@@ -19,6 +19,12 @@ type Template struct {
 	Status     string              `json:"status"`   // APPROVED, PENDING, REJECTED, PAUSED, DISABLED
 	Category   string              `json:"category"` // MARKETING, UTILITY, AUTHENTICATION
 	Components []TemplateComponent `json:"components"`
+	// Quality is the quality score (GREEN, YELLOW, RED, UNKNOWN), listed as
+	// quality_score.score; "" lists none. TemplateQuality sets it.
+	Quality string `json:"-"`
+	// RejectedReason is listed as rejected_reason ("NONE" when empty); TemplateStatus sets
+	// it from the webhook's reason.
+	RejectedReason string `json:"rejected_reason,omitempty"`
 }
 
 // TemplateComponent is one part of a template definition.
@@ -180,7 +186,7 @@ func countParams(part string, want int, comps []whatsapp.Component) (Fault, bool
 }
 
 var templateFields = map[string]bool{"id": true, "name": true, "language": true, "status": true,
-	"category": true, "components": true}
+	"category": true, "components": true, "quality_score": true, "rejected_reason": true}
 
 func (s *Server) serveTemplates(rec *recorder, r *http.Request, call *Call) {
 	q := r.URL.Query()
@@ -235,10 +241,18 @@ func (s *Server) serveTemplates(rec *recorder, r *http.Request, call *Call) {
 	data := make([]map[string]any, 0, end-start)
 	for _, t := range all[start:end] {
 		full := map[string]any{"id": t.ID, "name": t.Name, "language": t.Language, "status": t.Status,
-			"category": t.Category, "components": t.Components}
+			"category": t.Category, "components": t.Components, "rejected_reason": "NONE"}
+		if t.RejectedReason != "" {
+			full["rejected_reason"] = t.RejectedReason
+		}
+		if t.Quality != "" {
+			full["quality_score"] = map[string]string{"score": t.Quality}
+		}
 		item := map[string]any{}
 		for _, f := range fields {
-			item[f] = full[f]
+			if v, ok := full[f]; ok {
+				item[f] = v
+			}
 		}
 		data = append(data, item)
 	}
@@ -283,7 +297,7 @@ func decodeCursor(c string) (int, bool) {
 
 var phoneFields = map[string]bool{"id": true, "display_phone_number": true, "verified_name": true,
 	"quality_rating": true, "throughput": true, "code_verification_status": true,
-	"platform_type": true, "messaging_limit_tier": true, "name_status": true}
+	"platform_type": true, "messaging_limit_tier": true, "name_status": true, "webhook_configuration": true}
 
 func (s *Server) servePhone(rec *recorder, r *http.Request, call *Call) {
 	full := map[string]any{
@@ -296,6 +310,7 @@ func (s *Server) servePhone(rec *recorder, r *http.Request, call *Call) {
 		"platform_type":            "CLOUD_API",
 		"messaging_limit_tier":     "TIER_1K",
 		"name_status":              "APPROVED",
+		"webhook_configuration":    s.webhookConfiguration(),
 	}
 	fields := []string{"id", "display_phone_number", "verified_name", "quality_rating"}
 	if v := r.URL.Query().Get("fields"); v != "" {

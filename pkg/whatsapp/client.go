@@ -412,7 +412,30 @@ type TemplateInfo struct {
 	Status     string              `json:"status"`
 	Category   string              `json:"category"`
 	Components []TemplateComponent `json:"components,omitempty"`
+	// QualityScore is Meta's quality rating of the template (GREEN, YELLOW, RED, UNKNOWN)
+	// when Graph reports one.
+	QualityScore *TemplateQuality `json:"quality_score,omitempty"`
+	// RejectedReason is why Meta rejected (or paused) it: NONE when there is no reason.
+	RejectedReason string `json:"rejected_reason,omitempty"`
 }
+
+// TemplateQuality is a template's quality_score as Graph reports it.
+type TemplateQuality struct {
+	Score string `json:"score"`
+	Date  int64  `json:"date,omitempty"` // Unix seconds of the rating
+}
+
+// Quality is the template's quality score, "" when Graph gave none.
+func (t *TemplateInfo) Quality() string {
+	if t.QualityScore == nil {
+		return ""
+	}
+	return t.QualityScore.Score
+}
+
+// Sendable reports whether Meta accepts sends of the template now: its status is APPROVED.
+// A template that is PAUSED, DISABLED, REJECTED, PENDING, … is refused by Graph.
+func (t *TemplateInfo) Sendable() bool { return t.Status == "APPROVED" }
 
 // TemplateComponent is a part of a template as Graph describes it.
 type TemplateComponent struct {
@@ -494,7 +517,7 @@ func (c *Client) ListTemplates(ctx context.Context) ([]TemplateInfo, error) {
 	after := ""
 	for page := 0; page < maxTemplatePages; page++ {
 		q := url.Values{}
-		q.Set("fields", "name,language,status,category,components")
+		q.Set("fields", "name,language,status,category,components,quality_score,rejected_reason")
 		q.Set("limit", fmt.Sprint(templatePageSize))
 		if after != "" {
 			q.Set("after", after)

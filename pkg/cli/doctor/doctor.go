@@ -90,6 +90,9 @@ type DoctorOptions struct {
 	Offline      bool
 	JSON         bool
 	Timeout      time.Duration
+	// Fix sets each phone number's override callback URL to its per-tenant URL through
+	// the Graph API when it is unset or points elsewhere.
+	Fix bool
 
 	// HTTPClient carries the Graph calls and the webhook handshake (tests give one that
 	// trusts their TLS server).
@@ -111,6 +114,10 @@ func NewCmdDoctor(f *cmdutil.Factory, runF func(*DoctorOptions) error) *cobra.Co
     running gtc serve of this bundle);
   - the access token is valid and the phone number readable (display number, verified
     name, quality rating, throughput);
+  - each phone number's webhook override callback URL, as Graph reports it, is the
+    bundle's per-tenant URL ({public_base_url}/webhook/whatsapp/{tenant}/{team}), so
+    several numbers of one Meta app each reach their own route; --fix sets it (Meta
+    verifies the URL at once with a handshake: gtc serve must be running behind it);
   - every template the flows use exists in that language and is APPROVED;
   - api_version is known to gtc and not retired or retiring within 90 days (Meta serves a
     call to a retired version as the oldest version still available);
@@ -118,10 +125,13 @@ func NewCmdDoctor(f *cmdutil.Factory, runF func(*DoctorOptions) error) *cobra.Co
     the 24-hour window, opt-outs, messages sent in the last 24 hours against
     messaging_limit.
 
---offline skips every network check. Exit code 0 when nothing is a problem, 1 otherwise.`,
+--offline skips every network check. --fix sets the override callback URL of every
+number whose override is unset or points elsewhere (the only change doctor makes).
+Exit code 0 when nothing is a problem, 1 otherwise.`,
 		Example: `  gtc doctor ./my-bundle
   gtc doctor ./my-bundle --offline
-  gtc doctor ./my-bundle --json`,
+  gtc doctor ./my-bundle --json
+  gtc doctor ./my-bundle --fix`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			return cmdutil.ExactArgs(1, "a bundle directory")(cmd, args)
 		},
@@ -130,6 +140,9 @@ func NewCmdDoctor(f *cmdutil.Factory, runF func(*DoctorOptions) error) *cobra.Co
 			opts.Context = cmd.Context()
 			if (opts.Tenant == "") != (opts.Team == "") {
 				return cmdutil.FlagErrorf("--tenant and --team go together: give both")
+			}
+			if opts.Fix && opts.Offline {
+				return cmdutil.FlagErrorf("--fix sets callback URLs through the Graph API: it cannot be combined with --offline")
 			}
 			if opts.Timeout <= 0 {
 				return cmdutil.FlagErrorf("invalid --timeout %s: give a positive duration like 10s", opts.Timeout)
@@ -144,6 +157,7 @@ func NewCmdDoctor(f *cmdutil.Factory, runF func(*DoctorOptions) error) *cobra.Co
 	cmd.Flags().StringVar(&opts.Team, "team", "", "check only this team (with --tenant)")
 	cmd.Flags().BoolVar(&opts.Offline, "offline", false, "skip the checks that need the network (webhook handshake, token, templates)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the report as JSON")
+	cmd.Flags().BoolVar(&opts.Fix, "fix", false, "set each phone number's webhook override callback URL to its per-tenant URL through the Graph API")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 10*time.Second, "time limit of each network check")
 	return cmd
 }
@@ -366,7 +380,7 @@ func (d *doctor) provider(ctx context.Context, b *bundle.Bundle, p *bundle.Provi
 	if d.o.Offline {
 		add(Check{Name: "token", Status: OK, Message: "not checked (--offline)"})
 	} else if token := resolved["access_token"]; token != "" {
-		d.graph(ctx, p, used, add)
+		d.graph(ctx, p, used, verify, add)
 	} else {
 		add(Check{Name: "token", Status: Problem, Message: "no access token to check",
 			Fix: "set access_token (a System User token with whatsapp_business_messaging) and re-run gtc setup"})
@@ -493,7 +507,7 @@ func (d *doctor) publicURL(ctx context.Context, p *bundle.Provider, verify strin
 	}
 }
 
-func (d *doctor) graph(ctx context.Context, p *bundle.Provider, used []usedTemplate, add func(Check)) {
+func (d *doctor) graph(ctx context.Context, p *bundle.Provider, used []usedTemplate, verify string, add func(Check)) {
 	client, err := cmdutil.ClientFor(p, d.o.LookupEnv, d.o.HTTPClient, nil)
 	if err != nil {
 		add(Check{Name: "token", Status: Problem, Message: err.Error(), Fix: "set access_token and re-run gtc setup"})
@@ -519,6 +533,7 @@ func (d *doctor) graph(ctx context.Context, p *bundle.Provider, used []usedTempl
 		pc.Fix = "quality is dropping because customers block or report the messages: send fewer marketing messages, honour opt-outs, check the templates (WhatsApp Manager → Insights)"
 	}
 	add(pc)
+	d.override(ctx, client, p, verify, add)
 	d.templates(ctx, client, p, used, add)
 }
 
@@ -586,8 +601,15 @@ func (d *doctor) templates(ctx context.Context, client *whatsapp.Client, p *bund
 			add(Check{Name: "templates", Status: Problem, Message: fmt.Sprintf("%s: exists only in %s", name, strings.Join(others, ", ")),
 				Fix: fmt.Sprintf("add the %s translation in WhatsApp Manager, or set the flow's language to one of %s", u.Language, strings.Join(others, ", "))})
 		case match.Status != "APPROVED":
-			add(Check{Name: "templates", Status: Problem, Message: fmt.Sprintf("%s: status %s, Meta refuses to send it until it is APPROVED", name, match.Status),
+			status := match.Status
+			if r := match.RejectedReason; r != "" && r != "NONE" {
+				status += " (reason: " + r + ")"
+			}
+			add(Check{Name: "templates", Status: Problem, Message: fmt.Sprintf("%s: status %s, Meta refuses to send it until it is APPROVED", name, status),
 				Fix: templateFix(match.Status)})
+		case match.Quality() == "RED" || match.Quality() == "YELLOW":
+			add(Check{Name: "templates", Status: Warning, Message: fmt.Sprintf("%s: APPROVED, quality %s: Meta pauses a template whose quality stays low", name, match.Quality()),
+				Fix: "customers block or report it: make it more relevant, send it less often or to fewer people (WhatsApp Manager → Message templates → Insights)"})
 		default:
 			add(Check{Name: "templates", Status: OK, Message: name + ": APPROVED"})
 		}

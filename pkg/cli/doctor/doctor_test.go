@@ -113,11 +113,15 @@ type env struct {
 
 // setup builds a bundle whose public URL is a TLS server running gtc's real webhook handler
 // (with verify, "" for a server that does not exist) and whose Graph API is a graphfake.
+// The app's callback URL is the bundle's per-tenant URL (one number, one app), unless
+// graph changes the fake's options.
 func setup(t *testing.T, verify string, settings map[string]string) *env {
 	t.Helper()
-	g := graphfake.New(graphfake.Options{Token: token, PhoneNumberID: phoneID, BusinessAccountID: wabaID,
-		DisplayPhoneNumber: "15550001111", VerifiedName: "Demo Shop"})
-	t.Cleanup(g.Close)
+	return setupGraph(t, verify, settings, nil)
+}
+
+func setupGraph(t *testing.T, verify string, settings map[string]string, graph func(public string, o *graphfake.Options)) *env {
+	t.Helper()
 	hook := httptest.NewTLSServer(http.NotFoundHandler())
 	t.Cleanup(hook.Close)
 	public := hook.URL
@@ -128,6 +132,16 @@ func setup(t *testing.T, verify string, settings map[string]string) *env {
 		hook.Close()
 		public = hook.URL
 	}
+	if v, ok := settings["public_base_url"]; ok {
+		public = v
+	}
+	gopts := graphfake.Options{Token: token, PhoneNumberID: phoneID, BusinessAccountID: wabaID,
+		DisplayPhoneNumber: "15550001111", VerifiedName: "Demo Shop", AppCallbackURL: public + "/webhook/whatsapp/default/default"}
+	if graph != nil {
+		graph(public, &gopts)
+	}
+	g := graphfake.New(gopts)
+	t.Cleanup(g.Close)
 	s := map[string]string{"public_base_url": public, "api_base_url": g.URL, "api_version": NewestAPIVersion}
 	for k, v := range settings {
 		s[k] = v
@@ -232,6 +246,16 @@ func TestGraphChecks(t *testing.T) {
 		{name: "template rejected", prepare: func(g *graphfake.Server) {
 			g.SetTemplates([]graphfake.Template{{ID: "1", Name: "order_confirmation", Language: "en", Status: "REJECTED", Category: "UTILITY"}})
 		}, check: "templates", msg: "status REJECTED", fix: "rejection reason"},
+		{name: "template paused by webhook", prepare: func(g *graphfake.Server) {
+			if _, err := g.TemplateStatus("order_confirmation", "en", "PAUSED", "", now); err != nil {
+				panic(err)
+			}
+		}, check: "templates", msg: "status PAUSED, Meta refuses to send it", fix: "customers reported it"},
+		{name: "template rejected with a reason", prepare: func(g *graphfake.Server) {
+			if _, err := g.TemplateStatus("order_confirmation", "en", "REJECTED", "INCORRECT_CATEGORY", now); err != nil {
+				panic(err)
+			}
+		}, check: "templates", msg: "status REJECTED (reason: INCORRECT_CATEGORY)", fix: "rejection reason"},
 		{name: "template in another language", prepare: func(g *graphfake.Server) {
 			g.SetTemplates([]graphfake.Template{{ID: "1", Name: "order_confirmation", Language: "en_US", Status: "APPROVED", Category: "UTILITY"},
 				{ID: "2", Name: "order_confirmation", Language: "de", Status: "APPROVED", Category: "UTILITY"}})
@@ -251,6 +275,23 @@ func TestGraphChecks(t *testing.T) {
 			if !strings.Contains(c.Fix, tt.fix) || c.Fix == "" {
 				t.Errorf("fix = %q, want it to mention %q", c.Fix, tt.fix)
 			}
+		})
+	}
+}
+
+func TestTemplateQuality(t *testing.T) {
+	for _, tt := range []struct{ quality, status string }{{"GREEN", OK}, {"UNKNOWN", OK}, {"YELLOW", Warning}, {"RED", Warning}} {
+		t.Run(tt.quality, func(t *testing.T) {
+			e := setup(t, verifyToken, nil)
+			if _, err := e.graph.TemplateQuality("order_confirmation", "en", "GREEN", tt.quality, now); err != nil {
+				t.Fatal(err)
+			}
+			r, _ := e.run(t, nil)
+			msg := "order_confirmation (en), used by order/send_template: APPROVED"
+			if tt.status == Warning {
+				msg += ", quality " + tt.quality
+			}
+			wantCheck(t, r, "templates", tt.status, msg)
 		})
 	}
 }
@@ -467,5 +508,103 @@ func TestAPIVersionCheck(t *testing.T) {
 		if c.Status != tt.status || !strings.Contains(c.Message, tt.msg) {
 			t.Errorf("%s: %s %q, want %s containing %q", tt.version, c.Status, c.Message, tt.status, tt.msg)
 		}
+	}
+}
+
+func TestWebhookOverride(t *testing.T) {
+	const route = "/webhook/whatsapp/default/default"
+	tests := []struct {
+		name     string
+		verify   string // the token the server behind public_base_url knows
+		public   string // public_base_url; "" = that server
+		app      string // the app's callback URL; "-" = the bundle's route
+		override string // preset override; "-" = the bundle's route
+		fix      bool
+		status   string
+		msg      string
+		want     string // the override afterwards; "-" = the bundle's route
+		posts    int    // POST /{phone} calls
+	}{
+		{name: "app URL is the route", app: "-", status: OK, msg: "no override on phone number " + phoneID + ": Meta sends its webhooks to the app's callback URL"},
+		{name: "unset, app unknown", status: Warning, msg: "no override on phone number " + phoneID + ": Meta sends its messages and statuses to the app's callback URL, not necessarily"},
+		{name: "unset, app elsewhere", app: "https://other.example.com/hook", status: Warning, msg: "to the app's callback URL, https://other.example.com/hook, not to this bundle's"},
+		{name: "set to the route", override: "-", want: "-", status: OK, msg: "sends its webhooks to https://"},
+		{name: "points elsewhere", override: "https://other.example.com/hook", want: "https://other.example.com/hook", status: Warning, msg: "override callback URL is https://other.example.com/hook, not this bundle's"},
+		{name: "fix unset", fix: true, want: "-", posts: 1, status: OK, msg: "override callback URL set to https://"},
+		{name: "fix elsewhere", fix: true, override: "https://other.example.com/hook", want: "-", posts: 1, status: OK, msg: "(was https://other.example.com/hook)"},
+		{name: "fix when already set", fix: true, override: "-", want: "-", status: OK, msg: "sends its webhooks to"},
+		{name: "fix, handshake refused", fix: true, verify: "another-token", posts: 1, status: Problem, msg: "Callback verification failed"},
+		{name: "fix, http URL", fix: true, public: "http://127.0.0.1:1", status: Problem, msg: "is not https: Meta only calls https webhooks"},
+		{name: "http URL", public: "http://127.0.0.1:1", status: OK, msg: "not checked: http://127.0.0.1:1/webhook/whatsapp/default/default cannot be an override callback URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			verify := tt.verify
+			if verify == "" {
+				verify = verifyToken
+			}
+			settings := map[string]string{}
+			if tt.public != "" {
+				settings["public_base_url"] = tt.public
+			}
+			var want string
+			e := setupGraph(t, verify, settings, func(public string, o *graphfake.Options) {
+				want = public + route
+				o.AppCallbackURL = ""
+				switch tt.app {
+				case "-":
+					o.AppCallbackURL = want
+				case "":
+				default:
+					o.AppCallbackURL = tt.app
+				}
+				// Meta's handshake, through a client that trusts the test TLS servers (they
+				// share httptest's certificate).
+				ts := httptest.NewTLSServer(http.NotFoundHandler())
+				t.Cleanup(ts.Close)
+				o.CallbackClient = ts.Client()
+			})
+			switch tt.override {
+			case "-":
+				e.graph.SetWebhookOverride(want)
+			case "":
+			default:
+				e.graph.SetWebhookOverride(tt.override)
+			}
+			r, _ := e.run(t, func(o *DoctorOptions) { o.Fix = tt.fix })
+			wantCheck(t, r, "webhook_override", tt.status, tt.msg)
+			wantOverride := tt.want
+			if wantOverride == "-" {
+				wantOverride = want
+			}
+			if got := e.graph.WebhookOverride(); got != wantOverride {
+				t.Errorf("override = %q, want %q", got, wantOverride)
+			}
+			posts := 0
+			for _, c := range e.graph.Calls() {
+				if c.Endpoint == graphfake.EndpointPhoneSettings {
+					posts++
+					if bytes.Contains(c.Body, []byte(verify)) {
+						t.Errorf("the fake recorded the verify token: %s", c.Body)
+					}
+				}
+			}
+			if posts != tt.posts {
+				t.Errorf("%d POST /{phone} calls, want %d", posts, tt.posts)
+			}
+		})
+	}
+}
+
+func TestFixOffline(t *testing.T) {
+	f := cmdutil.NewFactory(&cmdutil.IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}})
+	cmd := NewCmdDoctor(f, func(*DoctorOptions) error { return nil })
+	cmd.SetArgs([]string{"b", "--fix", "--offline"})
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	err := cmd.Execute()
+	var fe *cmdutil.FlagError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "cannot be combined with --offline") {
+		t.Fatalf("err = %v, want a usage error", err)
 	}
 }

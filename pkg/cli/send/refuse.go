@@ -51,7 +51,7 @@ func refuse(contact *store.Contact, now time.Time, msgs ...*whatsapp.Message) er
 
 // guard is what a composed message must pass: the Cloud API's limits, then the refusal
 // rule, so the composer cannot send what the flags would refuse.
-func (o *SendOptions) guard(ctx context.Context, b *bundle.Bundle, p *bundle.Provider) func(*whatsapp.Message) error {
+func (o *SendOptions) guard(ctx context.Context, b *bundle.Bundle, p *bundle.Provider, book *templateBook) func(*whatsapp.Message) error {
 	return func(m *whatsapp.Message) error {
 		if err := m.Validate(); err != nil {
 			return err
@@ -64,7 +64,10 @@ func (o *SendOptions) guard(ctx context.Context, b *bundle.Bundle, p *bundle.Pro
 		if err != nil {
 			return err
 		}
-		return refuse(contact, o.Now(), m)
+		if err := refuse(contact, o.Now(), m); err != nil {
+			return err
+		}
+		return book.check(ctx, m)
 	}
 }
 

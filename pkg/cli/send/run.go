@@ -47,8 +47,9 @@ func sendRun(o *SendOptions) error {
 		if o.Composer == nil || !o.IO.CanPrompt() {
 			return cmdutil.FlagErrorf("a message is required when not running interactively: give one of --%s", strings.Join(messageFlags, ", --"))
 		}
+		book := &templateBook{client: client, warn: o.IO.ErrOut}
 		return o.Composer(ctx, o.IO, cmdutil.ComposeRequest{To: o.To, Client: client,
-			Check: o.guard(ctx, b, p), CheckRecipient: o.recipientGuard(ctx, b, p)})
+			Check: o.guard(ctx, b, p, book), CheckRecipient: o.recipientGuard(ctx, b, p)})
 	}
 
 	contact, err := cmdutil.ReadContact(ctx, b, p, o.To)
@@ -62,9 +63,16 @@ func sendRun(o *SendOptions) error {
 	if err := refuse(contact, o.Now(), msgs...); err != nil {
 		return err
 	}
+	book := &templateBook{client: client, warn: o.IO.ErrOut}
 	for _, m := range msgs {
 		if err := whatsapp.Prepare(m); err != nil {
 			return cmdutil.FlagErrorf("%v", err)
+		}
+		if err := book.check(ctx, m); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return cmdutil.ErrCancelled
+			}
+			return err
 		}
 	}
 	if o.DryRun {
@@ -92,9 +100,17 @@ func sendRun(o *SendOptions) error {
 			userRetry(attempt, err, wait)
 		}
 	}
+	rec, err := openRecorder(ctx, b, p)
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
 	enc := json.NewEncoder(o.IO.Out)
 	for _, m := range msgs {
 		res, err := client.SendWithRetry(ctx, m, pol)
+		if rerr := rec.record(ctx, m, res, err); rerr != nil {
+			fmt.Fprintf(o.IO.ErrOut, "warning: %v\n", rerr)
+		}
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
 				return cmdutil.ErrCancelled
@@ -102,7 +118,11 @@ func sendRun(o *SendOptions) error {
 			return &SendError{Err: err}
 		}
 		if o.JSON {
-			if err := enc.Encode(result{MessageID: res.MessageID, To: m.To, Status: "accepted"}); err != nil {
+			status := "accepted"
+			if res.MessageStatus != "" {
+				status = res.MessageStatus // the Marketing Messages API's: accepted, held_for_quality_assessment, …
+			}
+			if err := enc.Encode(result{MessageID: res.MessageID, To: m.To, Status: status}); err != nil {
 				return err
 			}
 			continue

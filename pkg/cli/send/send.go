@@ -84,8 +84,15 @@ func NewCmdSend(f *cmdutil.Factory, runF func(*SendOptions) error) *cobra.Comman
 The recipient is an international number (+4915123456789 or 004915123456789); gtc sends it
 in E.164 form with the "+". A number without country code is refused, never guessed.
 
-When the bundle has state (written by gtc serve), opted-out contacts are refused and free-form
-messages outside the 24-hour window are refused (send a template instead).`,
+When the bundle has state (written by gtc serve, or $GTC_DATABASE_URL), opted-out contacts are
+refused, free-form messages outside the 24-hour window are refused (send a template
+instead), and every message sent is recorded there (origin send, with its wamid), so gtc
+messages and gtc doctor show it and its status webhooks land on it. Without state nothing
+is recorded and no database is created.
+
+A template the business account lists as PAUSED, DISABLED, REJECTED or PENDING is refused
+before sending, with Meta's reason. With marketing_messages: true in the answers, a
+MARKETING template goes through Meta's Marketing Messages API.`,
 		Example: `  gtc send ./my-bundle --to +4915123456789 --text "Hello"
   gtc send ./my-bundle --to +4915123456789 --template hello_world --lang en_US
   gtc send ./my-bundle --to +4915123456789 --template order --param name=Ada --button-payload 0=track

@@ -50,11 +50,17 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, "")
+}
+
+// newEnvWith is newEnv with more answers (`"key": value, ` pairs).
+func newEnvWith(t *testing.T, more string) *env {
+	t.Helper()
 	fake := graphfake.New(graphfake.Options{Token: "tok-go", PhoneNumberID: "1111", BusinessAccountID: "2222"})
 	t.Cleanup(fake.Close)
-	data := fmt.Sprintf(`{"messaging-whatsapp":{"enabled":true,"public_base_url":"https://bot.example.com",
+	data := fmt.Sprintf(`{"messaging-whatsapp":{%s"enabled":true,"public_base_url":"https://bot.example.com",
 		"phone_number_id":"1111","business_account_id":"2222","access_token":"tok-go","verify_token":"v",
-		"app_secret":"s","api_base_url":%q,"api_version":"v23.0"}}`, fake.URL)
+		"app_secret":"s","api_base_url":%q,"api_version":"v23.0"}}`, more, fake.URL)
 	a, probs := answers.Parse("answers.json", []byte(data))
 	if err := probs.Err(); err != nil {
 		t.Fatal(err)

@@ -46,7 +46,11 @@ func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Comman
 	opts := &ListOptions{IO: f.IO, LookupEnv: f.LookupEnv}
 	cmd := &cobra.Command{
 		Use:   "list BUNDLE",
-		Short: "List the templates of the WhatsApp Business Account (name, language, status, category, parameters)",
+		Short: "List the templates of the WhatsApp Business Account (name, language, status, category, quality, parameters)",
+		Long: `List the templates of the WhatsApp Business Account as Graph reports them now: name,
+language, status (with Meta's reason when it is rejected or paused), category, quality
+score (GREEN, YELLOW, RED, UNKNOWN; "-" when Meta has not rated it) and parameters.
+gtc send refuses a template whose status is not APPROVED before sending it.`,
 		Example: `  gtc templates list ./my-bundle
   gtc templates list ./my-bundle --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -72,6 +76,8 @@ type item struct {
 	Language   string   `json:"language"`
 	Status     string   `json:"status"`
 	Category   string   `json:"category"`
+	Quality    string   `json:"quality,omitempty"`         // quality_score, when Graph gives one
+	Reason     string   `json:"rejected_reason,omitempty"` // why it is rejected or paused
 	Parameters []string `json:"parameters"`
 }
 
@@ -100,7 +106,11 @@ func listRun(o *ListOptions) error {
 	}
 	items := make([]item, len(ts))
 	for i := range ts {
-		items[i] = item{Name: ts[i].Name, Language: ts[i].Language, Status: ts[i].Status, Category: ts[i].Category, Parameters: ts[i].Parameters()}
+		items[i] = item{Name: ts[i].Name, Language: ts[i].Language, Status: ts[i].Status, Category: ts[i].Category,
+			Quality: ts[i].Quality(), Parameters: ts[i].Parameters()}
+		if r := ts[i].RejectedReason; r != "NONE" {
+			items[i].Reason = r
+		}
 		if items[i].Parameters == nil {
 			items[i].Parameters = []string{}
 		}
@@ -121,13 +131,24 @@ func listRun(o *ListOptions) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tLANGUAGE\tSTATUS\tCATEGORY\tPARAMETERS")
+	fmt.Fprintln(tw, "NAME\tLANGUAGE\tSTATUS\tCATEGORY\tQUALITY\tPARAMETERS")
 	for _, it := range items {
 		params := strings.Join(it.Parameters, " ")
 		if params == "" {
 			params = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.Name, it.Language, it.Status, it.Category, params)
+		status := it.Status
+		if it.Reason != "" {
+			status += " (" + it.Reason + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.Name, it.Language, status, it.Category, dash(it.Quality), params)
 	}
 	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -60,7 +60,15 @@ func TestList(t *testing.T) {
 		flagErr   bool
 	}{
 		{name: "table", waba: "2222", argv: []string{"list"},
-			want: []string{`(?m)^NAME +LANGUAGE +STATUS +CATEGORY +PARAMETERS$`, `(?m)^order_confirmation +en +APPROVED +UTILITY +body:1 body:2$`, `(?m)^hello_world +en_US +APPROVED +UTILITY +-$`}},
+			want: []string{`(?m)^NAME +LANGUAGE +STATUS +CATEGORY +QUALITY +PARAMETERS$`, `(?m)^order_confirmation +en +APPROVED +UTILITY +- +body:1 body:2$`, `(?m)^hello_world +en_US +APPROVED +UTILITY +- +-$`}},
+		{name: "lifecycle", waba: "2222", argv: []string{"list"}, templates: []graphfake.Template{
+			{ID: "1", Name: "promo", Language: "en", Status: "PAUSED", Category: "MARKETING", Quality: "RED"},
+			{ID: "2", Name: "promo", Language: "de", Status: "REJECTED", Category: "MARKETING", RejectedReason: "INCORRECT_CATEGORY"},
+			{ID: "3", Name: "receipt", Language: "en", Status: "APPROVED", Category: "UTILITY", Quality: "GREEN"}},
+			want: []string{`(?m)^promo +de +REJECTED \(INCORRECT_CATEGORY\) +MARKETING +- +-$`, `(?m)^promo +en +PAUSED +MARKETING +RED +-$`, `(?m)^receipt +en +APPROVED +UTILITY +GREEN +-$`}},
+		{name: "lifecycle json", waba: "2222", argv: []string{"list", "--json"}, templates: []graphfake.Template{
+			{ID: "2", Name: "promo", Language: "de", Status: "REJECTED", Category: "MARKETING", RejectedReason: "INCORRECT_CATEGORY", Quality: "YELLOW"}},
+			want: []string{`"quality": "YELLOW"`, `"rejected_reason": "INCORRECT_CATEGORY"`, `"status": "REJECTED"`}},
 		{name: "json", waba: "2222", argv: []string{"list", "--json"}, want: []string{`"name": "appointment_reminder"`, `"header:image"`}},
 		{name: "paging past 100", templates: many, waba: "2222", argv: []string{"list", "--json"}, want: []string{`"t149"`, `"body:first_name"`, `"body:order"`}},
 		{name: "none", templates: []graphfake.Template{}, waba: "2222", argv: []string{"list"}},
