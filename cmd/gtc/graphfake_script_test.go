@@ -44,9 +44,14 @@ var fakes sync.Map
 //	graphfake flush                 waits until status webhooks were posted
 //	graphfake post PATH FILE        POSTs FILE as JSON to the fake with its token; prints the
 //	                                answer on stdout; fails unless it is 200 (use ! to expect an error)
+//	graphfake template-status NAME LANG STATUS [REASON]
+//	    sets the fake's template NAME (LANG) to STATUS (APPROVED, PAUSED, DISABLED, REJECTED, …)
+//	    as Meta would, so GET message_templates lists it so, and prints the
+//	    message_template_status_update webhook Meta sends for it on stdout (to post to gtc
+//	    serve with webhook). REASON defaults to NONE.
 func cmdGraphfake(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
-		ts.Fatalf("usage: graphfake start|fail|clear|delay|calls|messages|reads|webhooks|count|wait|flush|post ...")
+		ts.Fatalf("usage: graphfake start|fail|clear|delay|calls|messages|reads|webhooks|count|wait|flush|post|template-status ...")
 	}
 	sub, rest := args[0], args[1:]
 	if sub == "start" {
@@ -115,6 +120,9 @@ func cmdGraphfake(ts *testscript.TestScript, neg bool, args []string) {
 		s.Flush()
 	case "post":
 		graphfakePost(ts, s, neg, rest)
+	case "template-status":
+		noNeg(ts, neg, sub)
+		graphfakeTemplateStatus(ts, s, rest)
 	default:
 		ts.Fatalf("graphfake: unknown subcommand %q", sub)
 	}
@@ -242,6 +250,21 @@ func graphfakePost(ts *testscript.TestScript, s *graphfake.Server, neg bool, arg
 	case resp.StatusCode == http.StatusOK && neg:
 		ts.Fatalf("graphfake post: HTTP 200, want an error")
 	}
+}
+
+func graphfakeTemplateStatus(ts *testscript.TestScript, s *graphfake.Server, args []string) {
+	if len(args) < 3 || len(args) > 4 {
+		ts.Fatalf("usage: graphfake template-status NAME LANG STATUS [REASON]")
+	}
+	reason := ""
+	if len(args) == 4 {
+		reason = args[3]
+	}
+	body, err := s.TemplateStatus(args[0], args[1], strings.ToUpper(args[2]), reason, time.Now())
+	if err != nil {
+		ts.Fatalf("graphfake template-status: %v", err)
+	}
+	fmt.Fprintf(ts.Stdout(), "%s\n", body)
 }
 
 func parseN(ts *testscript.TestScript, fs *flag.FlagSet, args []string, usage string) int {

@@ -16,6 +16,11 @@ type ComposeRequest struct {
 	// CheckRecipient refuses a recipient (E.164 with +) as soon as it is entered, before
 	// anything is composed: gtc send's opt-out refusal. Optional.
 	CheckRecipient func(to string) error
+	// Sent is called after each send attempt (a retry from the result screen is another)
+	// with the message, Graph's answer (nil when it failed) and the error: gtc send records
+	// the send in the state database there. Optional; it must not write to the terminal,
+	// which the composer holds.
+	Sent func(m *whatsapp.Message, res *whatsapp.SendResult, err error)
 }
 
 // Composer composes and sends one message interactively on io, printing its id on io.Out.

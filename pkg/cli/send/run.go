@@ -47,9 +47,7 @@ func sendRun(o *SendOptions) error {
 		if o.Composer == nil || !o.IO.CanPrompt() {
 			return cmdutil.FlagErrorf("a message is required when not running interactively: give one of --%s", strings.Join(messageFlags, ", --"))
 		}
-		book := &templateBook{client: client, warn: o.IO.ErrOut}
-		return o.Composer(ctx, o.IO, cmdutil.ComposeRequest{To: o.To, Client: client,
-			Check: o.guard(ctx, b, p, book), CheckRecipient: o.recipientGuard(ctx, b, p)})
+		return o.compose(ctx, b, p, client)
 	}
 
 	contact, err := cmdutil.ReadContact(ctx, b, p, o.To)

@@ -36,12 +36,23 @@ func (g *fakeGraph) close() {
 	g.Fake.Close()
 }
 
+// appCallbackURL is the app callback URL a double reports (webhook_configuration.application):
+// the provider's callback URL, the one its Meta app would be set up with, so gtc doctor's
+// webhook_override check finds this bundle's URL there; this server's route when the bundle
+// has no public_base_url.
+func appCallbackURL(p *bundle.Provider, base string) string {
+	if p.PublicBaseURL == "" {
+		return base + p.CallbackPath()
+	}
+	return p.CallbackURL()
+}
+
 // startFakeGraph starts one Graph API double per enabled provider, accepting that provider's
 // token and phone number id, and points the provider's API base URL (in this process) at it.
 // The first listens on addr, the next ones on the ports after it (port 0: free ports). When
 // explicit is false and the default address is taken, a free port is used instead. Status
 // webhooks (sent, delivered, read) come back to this server's callback route, signed with the
-// provider's app secret.
+// provider's app secret; the double reports the provider's callback URL as the app's.
 func startFakeGraph(b *bundle.Bundle, base, addr string, explicit bool, lookup func(string) (string, bool)) ([]*fakeGraph, error) {
 	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -78,8 +89,8 @@ func startFakeGraph(b *bundle.Bundle, base, addr string, explicit bool, lookup f
 			return fakes, fmt.Errorf("the Graph API double of %s/%s cannot listen on %s: %w (is another gtc serve --fake-graph running? choose another --fake-graph-addr)", p.Tenant, p.Team, at, err)
 		}
 		g := graphfake.NewUnstarted(graphfake.Options{Token: token, PhoneNumberID: p.PhoneNumberID,
-			BusinessAccountID: p.BusinessAccountID,
-			StatusWebhook:     graphfake.StatusWebhook{URL: base + p.CallbackPath(), AppSecret: appSecret}})
+			BusinessAccountID: p.BusinessAccountID, AppCallbackURL: appCallbackURL(p, base),
+			StatusWebhook: graphfake.StatusWebhook{URL: base + p.CallbackPath(), AppSecret: appSecret}})
 		g.URL = "http://" + ln.Addr().String()
 		srv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()

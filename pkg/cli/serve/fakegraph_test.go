@@ -1,12 +1,14 @@
 package serve
 
 import (
+	"context"
 	"net"
 	"strings"
 	"testing"
 
 	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/secret"
+	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
 func fakeBundle() *bundle.Bundle {
@@ -56,5 +58,35 @@ func TestStartFakeGraphAddress(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "choose another --fake-graph-addr") {
 		t.Fatalf("explicit taken address: %v", err)
+	}
+}
+
+// TestStartFakeGraphAppCallback: each double reports the provider's callback URL as the
+// app's (webhook_configuration.application), as Meta would for an app set up with this
+// bundle's URL, so gtc doctor's webhook_override check against it is OK, not unknown.
+func TestStartFakeGraphAppCallback(t *testing.T) {
+	noEnv := func(string) (string, bool) { return "", false }
+	b := fakeBundle()
+	b.Providers[0].PublicBaseURL = "https://bot.example.com"
+	fakes, err := startFakeGraph(b, "http://127.0.0.1:1", "127.0.0.1:0", true, noEnv)
+	for _, g := range fakes {
+		defer g.close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"https://bot.example.com/webhook/whatsapp/default/a", // the public URL Meta calls
+		"http://127.0.0.1:1/webhook/whatsapp/default/b"} // no public_base_url: this server's
+	for i, g := range fakes {
+		p := b.Providers[i]
+		c := whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: g.Fake.URL, PhoneNumberID: p.PhoneNumberID,
+			BusinessAccountID: p.BusinessAccountID, Token: "tok"})
+		wc, err := c.WebhookConfiguration(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wc.PhoneNumber != "" || wc.Application != want[i] || wc.Effective() != want[i] {
+			t.Errorf("%s: webhook configuration %+v, want the app's %s", p.Team, wc, want[i])
+		}
 	}
 }
