@@ -187,6 +187,7 @@ func New(cfg Config) (*Service, error) {
 	river.AddWorker(workers, &inboundWorker{s: s})
 	river.AddWorker(workers, &sendWorker{s: s})
 	river.AddWorker(workers, &timeoutWorker{s: s})
+	river.AddWorker(workers, &callWorker{s: s})
 	rcfg := &river.Config{
 		ID:      s.instance,
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},

@@ -10,9 +10,30 @@ import (
 	"time"
 )
 
-// KindTimeout is a pending event that is not a webhook: a conversation's timeout came due.
-// It waits in the contact's queue like a message, so it is handled in order with them.
-const KindTimeout = "timeout"
+// Pending events that are not webhooks: they wait in the contact's queue like a message, so
+// they are handled in order with them.
+const (
+	// KindTimeout: a conversation's timeout came due.
+	KindTimeout = "timeout"
+	// KindResult: the result of a conversation's http or ai call.
+	KindResult = "result"
+	// KindRelease: a person hands the contact back to the bot.
+	KindRelease = "release"
+)
+
+// Queued reports whether events of kind wait in a contact's queue (state pending) to be
+// processed by its job.
+func Queued(kind string) bool {
+	switch kind {
+	case KindMessage, KindTimeout, KindResult, KindRelease:
+		return true
+	}
+	return false
+}
+
+// StatusCalling is the conversation status (the state column) while it waits for a call's
+// result: the contact's messages then wait in the queue, not processed, until the result.
+const StatusCalling = "calling"
 
 // Conversation is what gtc keeps per contact of a tenant/team between the steps of a flow:
 // the waiting conversation (State, the engine's JSON; nil when none waits), the contact's
