@@ -118,9 +118,10 @@ func Start(ctx context.Context, cfg SessionConfig) (s *Session, err error) {
 		return nil, fmt.Errorf("load flows: %w", err)
 	}
 	s = &Session{cfg: cfg, provider: p, flows: flows, waID: strings.TrimPrefix(from, "+"), statuses: map[string]string{}}
+	sess := s // a failed start returns nil: close what was started
 	defer func() {
 		if err != nil {
-			s.Close()
+			sess.Close()
 		}
 	}()
 	s.secret = chatAppSecret
