@@ -66,7 +66,7 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 	if err != nil {
 		return err
 	}
-	if err := s.sendHandovers(ctx, refs, contacts, owner); err != nil {
+	if err := s.sendTakenOver(ctx, refs, contacts, owner); err != nil {
 		return err
 	}
 	pending, err := s.st.PendingEventsFor(ctx, refs, eventsPerRound)
@@ -203,17 +203,17 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 	return nil
 }
 
-// sendHandovers sends, first, the replies a dead instance left to any of these contacts
-// (store.TakeHandover), so they go before the replies to newer messages.
-func (s *Service) sendHandovers(ctx context.Context, refs []store.ContactRef, contacts map[store.ContactRef]*store.Contact, owner string) error {
+// sendTakenOver sends, first, the replies a dead instance left to any of these contacts
+// (store.TakeOverReplies), so they go before the replies to newer messages.
+func (s *Service) sendTakenOver(ctx context.Context, refs []store.ContactRef, contacts map[store.ContactRef]*store.Contact, owner string) error {
 	var fs []store.Finish
 	var rs []retry
 	for _, ref := range refs {
 		c := contacts[ref]
-		if !c.Handover {
+		if !c.Takeover {
 			continue
 		}
-		outs, err := s.st.TakeHandover(ctx, ref, owner)
+		outs, err := s.st.TakeOverReplies(ctx, ref, owner)
 		if err != nil {
 			return err
 		}
@@ -221,7 +221,7 @@ func (s *Service) sendHandovers(ctx context.Context, refs []store.ContactRef, co
 			f, at := s.attempt(ctx, o, c.OptedOut, c)
 			fs, rs = append(fs, f), append(rs, retry{o.ID, at})
 		}
-		c.Handover = false
+		c.Takeover = false
 	}
 	if len(fs) == 0 {
 		return nil
