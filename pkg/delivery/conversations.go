@@ -152,6 +152,8 @@ type convState struct {
 	// typingFor is the inbound message the next step runs for (a call it makes shows the
 	// typing indicator on it when slow).
 	typingFor string
+	// note is the handoff's note for agents while a person has the contact.
+	note string
 }
 
 func newConvState(ref store.ContactRef, c *store.Conversation, log *slog.Logger) *convState {
@@ -162,6 +164,7 @@ func newConvState(ref store.ContactRef, c *store.Conversation, log *slog.Logger)
 	if c.User != nil {
 		cs.user = c.User
 	}
+	cs.note = c.Note
 	cur, err := decodeConversation(c.State)
 	if err != nil {
 		// Not ours to guess: the contact starts afresh, and the log says so.
@@ -215,8 +218,9 @@ func (s *Service) step(set *flow.Set, cs *convState, in flow.Input, rc RunContex
 	if out.Invalid != "" {
 		log.Info("answer not accepted", "flow", cs.flowName(), "node", cs.nodeName(), "why", out.Invalid)
 	}
-	if out.Handoff != nil && out.Next != nil {
-		log.Warn("handoff not wired yet: the conversation is stored as it is and waits", "flow", out.Next.Flow, "node", out.Next.Node)
+	if h := out.Handoff; h != nil && out.Next != nil {
+		cs.note = h.Note
+		log.Info("handed off to a person", "conversation", out.Next.ID, "flow", h.Flow, "node", h.Node, "queue", h.Queue)
 	}
 	if out.Call != nil && out.Next != nil {
 		res.calls = append(res.calls, callArgs{Contact: cs.ref, Conversation: out.Next.ID, MessageID: cs.typingFor, Call: out.Call})
@@ -251,6 +255,9 @@ func (s *Service) step(set *flow.Set, cs *convState, in flow.Input, rc RunContex
 			return stepResult{}, fmt.Errorf("encode conversation: %w", err)
 		}
 		u.State, u.Flow, u.Node, u.Status = b, c.Flow, c.Node, c.State
+		if c.State == flow.StateHuman {
+			u.Queue, u.Note = c.Queue, cs.note
+		}
 		if c.WaitingSince > 0 {
 			u.WaitingSince = time.Unix(c.WaitingSince, 0).UTC()
 		}

@@ -240,10 +240,17 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 	var m *whatsapp.InboundMessage
 	var te timeoutEvent
 	var re *resultEvent
+	var rel *releaseEvent
 	switch sev.Kind {
 	case store.KindTimeout:
 		if err := json.Unmarshal(sev.Raw, &te); err != nil || cs == nil {
 			log.Error("stored timeout cannot be decoded, skipped", "seq", sev.Seq)
+			return planned{comp: comp}
+		}
+	case store.KindRelease:
+		rel = &releaseEvent{}
+		if err := json.Unmarshal(sev.Raw, rel); err != nil || cs == nil {
+			log.Error("stored release cannot be decoded, skipped", "seq", sev.Seq)
 			return planned{comp: comp}
 		}
 	case store.KindResult:
@@ -318,6 +325,7 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 	case cs != nil:
 		rc := RunContext{Tenant: sev.Tenant, Team: sev.Team, To: to, Now: now.Unix(), LastMessageTime: LastMessageTime(c),
 			ConversationTimeout: p.ConversationTimeout, Vars: flowVars(p, nil), Secret: placeholderSecrets(p.Secret)}
+		var relEnd *store.ConversationEnd
 		in := flow.TimeoutInput(te.Deadline)
 		cs.typingFor = ""
 		switch {
@@ -327,12 +335,32 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 		case re != nil:
 			cs.typingFor = re.MessageID
 			in = flow.ResultInput(re.Step, re.Result)
+		case rel != nil:
+			var ok bool
+			if in, relEnd, ok = releaseInput(cs, rel, now, log); !ok {
+				log.Info("release ignored: the contact is no longer with that person", "conversation", rel.Conversation)
+				return planned{comp: comp}
+			}
+			log.Info("released to the bot", "conversation", rel.Conversation, "by", rel.By, "node", rel.Node)
 		case te.Deadline > rc.Now:
 			// The job fired at its deadline on the clock of the instance that scheduled it:
 			// this one's may lag a little, and a timeout taken as "not yet due" would be lost.
 			rc.Now = te.Deadline
 		}
-		res, err := s.step(s.cfg.Runner.(setRunner).set, cs, in, rc, log)
+		var res stepResult
+		var err error
+		if in.Kind != "" {
+			res, err = s.step(s.cfg.Runner.(setRunner).set, cs, in, rc, log)
+		}
+		if relEnd != nil && err == nil {
+			// An agent's handoff ended by the release (the engine never had it).
+			if res.update == nil {
+				res.update = &store.ConversationUpdate{}
+			}
+			if res.update.Ended == nil {
+				res.update.Ended = relEnd
+			}
+		}
 		switch {
 		case errors.Is(err, flow.ErrCallPending):
 			// The message waits in the queue, after the call's result.
