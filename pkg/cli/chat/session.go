@@ -292,6 +292,13 @@ func (s *Session) Waiting(ctx context.Context) string {
 		return ""
 	}
 	w := c.Flow + "/" + c.Node
+	if c.Status == store.StatusHandoff {
+		w += ", with a person (queue " + c.Queue + "): the bot is quiet until an agent releases it"
+		if !c.Deadline.IsZero() {
+			w += " or for " + c.Deadline.Sub(c.WaitingSince).String()
+		}
+		return w
+	}
 	if !c.Deadline.IsZero() {
 		w += ", answer within " + c.Deadline.Sub(c.WaitingSince).String()
 	}
