@@ -54,6 +54,9 @@ type App struct {
 	Delivery *delivery.Service
 	Server   *server.Server
 	Tenants  []server.Tenant
+	// Conversations is the conversations API's service (handoff, release, notes, history)
+	// over Delivery and the store.
+	Conversations server.ConversationService
 }
 
 // Start builds the delivery service over cfg.Store, starts its workers (recovering open
@@ -122,7 +125,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if err := svc.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("start delivery: %w", err)
 	}
-	a := &App{Delivery: svc, Tenants: cfg.Tenants}
+	a := &App{Delivery: svc, Tenants: cfg.Tenants, Conversations: NewConversations(svc, cfg.Store, cfg.Now)}
 	scfg := server.Config{Tenants: cfg.Tenants, Delivery: svc, Logger: cfg.Logger, Registry: cfg.Registerer,
 		InsecureSkipSignature: cfg.InsecureSkipSignature}
 	if !cfg.NoAPI {
