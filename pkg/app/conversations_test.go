@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/greentic/gtc/pkg/secret"
 	"github.com/greentic/gtc/pkg/server"
 	"github.com/greentic/gtc/pkg/store"
+	"github.com/greentic/gtc/pkg/tui"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
@@ -119,6 +121,31 @@ func TestConversationsService(t *testing.T) {
 	if _, err := cs.GetConversation(ctx, "acme", "support", "+4900000"); !errors.Is(err, server.ErrContactNotFound) {
 		t.Fatalf("unknown contact: %v", err)
 	}
+	in := &Inbox{Conversations: cs.(*Conversations), Delivery: a.Delivery, Store: st, Tenant: "acme", Team: "support", Agent: "Ana", Flows: flows}
+	ilist, err := in.List(ctx, tui.InboxFilter{})
+	if err != nil || len(ilist) != 1 || ilist[0].Queue != "support" || ilist[0].WindowClosesAt.IsZero() {
+		t.Fatalf("inbox list %+v, %v", ilist, err)
+	}
+	if err := in.Reply(ctx, "+4915100891", tui.InboxReply{Text: "Hi, Ana here"}); err != nil {
+		t.Fatalf("reply: %v", err)
+	}
+	if err := in.MarkRead(ctx, "+4915100891"); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := in.History(ctx, "+4915100891", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := hist[len(hist)-1]
+	if last.Dir != "out" || last.Out == nil || last.Out.Text == nil || last.Out.Text.Body != "Hi, Ana here" || last.Status != "sent" {
+		t.Fatalf("the reply in the history: %+v", last)
+	}
+	if d, _ := cs.GetConversation(ctx, "acme", "support", "+4915100891"); d.Unread != 0 {
+		t.Fatalf("unread after MarkRead = %d", d.Unread)
+	}
+	if nodes := in.Nodes(); !slices.Contains(nodes, "human/back") {
+		t.Fatalf("nodes %q", nodes)
+	}
 	if err := cs.Release(ctx, "acme", "support", "+4915100891", "", "Ana"); err != nil {
 		t.Fatal(err)
 	}
@@ -128,5 +155,9 @@ func TestConversationsService(t *testing.T) {
 	})
 	if err := cs.Release(ctx, "acme", "support", "+4915100891", "", "Ana"); !errors.Is(err, server.ErrNotHandedOff) {
 		t.Fatalf("release twice: %v", err)
+	}
+	var ref *tui.InboxRefusal
+	if err := in.Reply(ctx, "+4915100891", tui.InboxReply{Text: "still there?"}); !errors.As(err, &ref) || ref.Code != tui.RefusedNotHandedOff {
+		t.Fatalf("reply after the release: %v", err)
 	}
 }
