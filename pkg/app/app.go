@@ -178,7 +178,7 @@ func Tenants(ps []*bundle.Provider, lookup func(string) (string, bool)) ([]serve
 		}
 		// A missing API key only disables the send API for this tenant/team.
 		key, _ := p.APIKey.Resolve(lookup)
-		out = append(out, server.Tenant{Tenant: p.Tenant, Team: p.Team, PhoneNumberID: p.PhoneNumberID,
+		out = append(out, server.Tenant{Tenant: p.Tenant, Team: p.Team, PhoneNumberID: p.PhoneNumberID, BusinessAccountID: p.BusinessAccountID,
 			VerifyToken: secret.New(vt), AppSecret: secret.New(as), APIKey: secret.New(key)})
 	}
 	return out, nil

@@ -347,6 +347,15 @@ func (s *Service) Ready() error {
 	return s.st.Ping(ctx)
 }
 
+// CheckWrite tells whether an ingest could commit now (store.CheckWrite): /readyz's write
+// check.
+func (s *Service) CheckWrite(ctx context.Context) error {
+	if !s.started.Load() || s.stopping.Load() {
+		return ErrStopped
+	}
+	return s.st.CheckWrite(ctx)
+}
+
 // Stop refuses new events, lets running jobs finish until ctx ends (then cancels them: their
 // work is recovered on the next Start) and stops the workers. It does not close the Store.
 func (s *Service) Stop(ctx context.Context) error {
