@@ -110,7 +110,7 @@ func callHarness(t *testing.T, dsn string, slowAfter time.Duration) (*harness, *
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := newHarness(t, dsn, false)
-	h.svc.cfg.Runner, h.svc.cfg.Flows, h.svc.log = SetRunner(set), set, log
+	h.svc.cfg.Runner, h.svc.cfg.Flows, h.svc.log, h.svc.activity = SetRunner(set), set, log, newActivityLog(log)
 	p := h.svc.provider("acme", "support")
 	p.Calls = &calls.Runner{Logger: log, SlowAfter: slowAfter, Rand: func() float64 { return 0.01 }}
 	p.Secret = func(name string) (string, bool) {
@@ -336,5 +336,28 @@ func TestWithSecretsEscapes(t *testing.T) {
 	if _, err := withSecrets(&flow.Call{HTTP: &flow.HTTPRequest{URL: "https://x/" + secretPlaceholder("GONE")}}, lookup); err == nil ||
 		!strings.Contains(err.Error(), "secret GONE is not set") {
 		t.Errorf("missing secret: %v", err)
+	}
+}
+
+// One info line per inbound input and per reply, with a masked number and never the text;
+// under load the lines give way to a summary.
+func TestActivityLog(t *testing.T) {
+	h, _, logs := callHarness(t, "", 0)
+	const a = "4915100875"
+	h.say("l1", a, "lookup", 1)
+	h.say("l2", a, "12345", 2)
+	out := logs.String()
+	for _, want := range []string{"msg=inbound", "kind=text", "contact=+49151***875", "result=answered", "msg=reply", "result=sent", "flow=lookup"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %q:\n%s", want, out)
+		}
+	}
+	for _, never := range []string{"4915100875", "12345", "Order?"} {
+		if strings.Contains(out, never) {
+			t.Errorf("logs show %q", never)
+		}
+	}
+	if got := maskContact("US.13491208655302741918"); got != "US.1***" {
+		t.Errorf("masked user id %q", got)
 	}
 }

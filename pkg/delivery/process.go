@@ -194,9 +194,10 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 		return err
 	}
 	for _, w := range works {
-		for _, c := range w.cs {
+		for i, c := range w.cs {
 			if c.Done {
 				s.m.processSeconds.Observe(time.Since(c.Event.ReceivedAt).Seconds())
+				s.logInput(w, c, len(w.replies[i]))
 			}
 		}
 	}
@@ -450,13 +451,16 @@ func (s *Service) sendContact(ctx context.Context, w *contactWork, c *store.Cont
 		for j, pr := range w.replies[i] {
 			pr.out.ID = comp.IDs[j]
 			if pr.refuse != "" {
-				fs = append(fs, s.refuse(pr.out, pr.refuse))
+				f := s.refuse(pr.out, pr.refuse)
+				s.logReply(pr.out, f, comp.Event.ReceivedAt)
+				fs = append(fs, f)
 				continue
 			}
 			f, at := s.attempt(ctx, pr.out, false, c)
 			if ctx.Err() != nil && f.Result.State != store.OutSent {
 				return fs, rs // cancelled: left pending, resent by recovery on the next start
 			}
+			s.logReply(pr.out, f, comp.Event.ReceivedAt)
 			fs = append(fs, f)
 			rs = append(rs, retry{pr.out.ID, at})
 		}

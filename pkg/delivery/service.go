@@ -84,6 +84,7 @@ type Service struct {
 	instance string
 	shared   bool // PostgreSQL: other instances may share the database
 	m        *metrics
+	activity *activityLog
 	hbStop   chan struct{}
 	hbDone   chan struct{}
 	hbOnce   sync.Once
@@ -164,7 +165,8 @@ func New(cfg Config) (*Service, error) {
 	if strings.Contains(cfg.Instance, ":") {
 		return nil, fmt.Errorf("delivery: instance name %q must not contain ':'", cfg.Instance)
 	}
-	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, providers: map[string]*Provider{}}
+	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, providers: map[string]*Provider{},
+		activity: newActivityLog(cfg.Logger)}
 	for i := range cfg.Providers {
 		p := &cfg.Providers[i]
 		if p.Sender == nil {
