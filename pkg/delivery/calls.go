@@ -94,6 +94,13 @@ func (w *callWorker) NextRetry(job *river.Job[callArgs]) time.Time {
 
 func (w *callWorker) Work(ctx context.Context, job *river.Job[callArgs]) error {
 	wait, err := w.s.runCall(ctx, job.Args, job.Attempt)
+	if err != nil && job.Attempt >= job.MaxAttempts && job.Args.Call != nil {
+		// River will not run it again: the conversation must not wait forever.
+		w.s.log.Warn("call gave up: it was cut short too often", "tenant", job.Args.Contact.Tenant, "team", job.Args.Contact.Team,
+			"flow", job.Args.Call.Flow, "node", job.Args.Call.Node, "attempts", job.Attempt)
+		return w.s.queueResult(context.WithoutCancel(ctx), job.Args, flow.CallResult{
+			Err: fmt.Sprintf("the call did not finish: it was cut short %d times (gtc stopped or timed out during it)", job.Attempt)})
+	}
 	if errors.Is(err, errRetryCall) {
 		w.waits.Store(job.ID, wait)
 	}

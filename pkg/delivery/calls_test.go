@@ -3,6 +3,7 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -359,5 +360,23 @@ func TestActivityLog(t *testing.T) {
 	}
 	if got := maskContact("US.13491208655302741918"); got != "US.1***" {
 		t.Errorf("masked user id %q", got)
+	}
+}
+
+// More messages wait behind a call than one round reads: the result is still found and
+// processed first, then every message in order.
+func TestManyMessagesWaitForTheCall(t *testing.T) {
+	h, api, _ := callHarness(t, "", 0)
+	api.SetDelay(500 * time.Millisecond)
+	const a = "4915100876"
+	h.say("n1", a, "lookup", 1)
+	h.ingest(textEvent("n2", a, "12345", h.clock()))
+	h.eventually("the call", func() bool { return h.conversation(a).Status == flow.StateCalling })
+	for i := range eventsPerRound + 8 {
+		h.ingest(textEvent(fmt.Sprintf("n3-%d", i), a, "hello", h.clock()))
+	}
+	got := h.waitBodies(a, 2+eventsPerRound+8)
+	if got[1] != "Order 12345: shipped" || got[len(got)-1] != "hi there" {
+		t.Fatalf("replies %q", got)
 	}
 }

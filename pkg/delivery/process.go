@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -100,7 +101,15 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 			w.conv = newConvState(ref, convs[ref], s.log.With("tenant", ref.Tenant, "team", ref.Team))
 			if w.conv.calling() {
 				// The result the conversation waits for goes before the messages that waited
-				// for it (they arrived after the call was made).
+				// for it (they arrived after the call was made), also when more messages
+				// than a round reads are queued before it.
+				if !slices.ContainsFunc(evs, func(e *store.StoredEvent) bool { return e.Kind == store.KindResult }) {
+					res, err := s.st.PendingEventsOfKind(ctx, ref, store.KindResult, 4)
+					if err != nil {
+						return err
+					}
+					evs = append(res, evs...)
+				}
 				evs = resultsFirst(evs)
 			}
 		}
