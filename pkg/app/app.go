@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,11 @@ type Config struct {
 	Registerer *prometheus.Registry
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// FlowSecret looks up secrets.NAME for http and ai nodes; nil means FlowSecrets(Bundle,
+	// LookupEnv): secrets.env, then the environment.
+	FlowSecret func(name string) (string, bool)
+	// CallTransport carries the flows' http and ai calls; nil means calls' shared default.
+	CallTransport http.RoundTripper
 }
 
 // App is a running delivery service and the webhook server in front of it.
@@ -48,6 +54,9 @@ type App struct {
 	Delivery *delivery.Service
 	Server   *server.Server
 	Tenants  []server.Tenant
+	// Conversations is the conversations API's service (handoff, release, notes, history)
+	// over Delivery and the store.
+	Conversations server.ConversationService
 }
 
 // Start builds the delivery service over cfg.Store, starts its workers (recovering open
@@ -83,9 +92,29 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		}
 		cfg.Tenants = ts
 	}
+	secretOf := cfg.FlowSecret
+	if secretOf == nil {
+		var err error
+		if secretOf, err = FlowSecrets(cfg.Bundle, cfg.LookupEnv); err != nil {
+			return nil, err
+		}
+	}
+	if err := CheckCalls(cfg.Flows, cfg.Providers, secretOf); err != nil {
+		return nil, fmt.Errorf("the flows cannot run: %w", err)
+	}
 	providers, err := DeliveryProviders(cfg.Providers, cfg.NewClient)
 	if err != nil {
 		return nil, err
+	}
+	runners, err := callRunners(cfg.Providers, cfg.Registerer, cfg.Logger, cfg.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	for i, bp := range cfg.Providers {
+		providers[i].Calls, providers[i].Secret, providers[i].Settings = runners[bp], secretOf, bp.FlowSettings()
+		if cfg.CallTransport != nil {
+			providers[i].Calls.Transport = cfg.CallTransport
+		}
 	}
 	svc, err := delivery.New(delivery.Config{Providers: providers, Flows: cfg.Flows, Store: cfg.Store,
 		Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now})
@@ -96,7 +125,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if err := svc.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("start delivery: %w", err)
 	}
-	a := &App{Delivery: svc, Tenants: cfg.Tenants}
+	a := &App{Delivery: svc, Tenants: cfg.Tenants, Conversations: NewConversations(svc, cfg.Store, cfg.Now)}
 	scfg := server.Config{Tenants: cfg.Tenants, Delivery: svc, Logger: cfg.Logger, Registry: cfg.Registerer,
 		InsecureSkipSignature: cfg.InsecureSkipSignature}
 	if !cfg.NoAPI {
@@ -149,7 +178,7 @@ func Tenants(ps []*bundle.Provider, lookup func(string) (string, bool)) ([]serve
 		}
 		// A missing API key only disables the send API for this tenant/team.
 		key, _ := p.APIKey.Resolve(lookup)
-		out = append(out, server.Tenant{Tenant: p.Tenant, Team: p.Team, PhoneNumberID: p.PhoneNumberID,
+		out = append(out, server.Tenant{Tenant: p.Tenant, Team: p.Team, PhoneNumberID: p.PhoneNumberID, BusinessAccountID: p.BusinessAccountID,
 			VerifyToken: secret.New(vt), AppSecret: secret.New(as), APIKey: secret.New(key)})
 	}
 	return out, nil

@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -150,6 +149,11 @@ type convState struct {
 	cur  *flow.Conversation
 	user map[string]any
 	bad  bool // the stored state does not decode: it is replaced by the next step
+	// typingFor is the inbound message the next step runs for (a call it makes shows the
+	// typing indicator on it when slow).
+	typingFor string
+	// note is the handoff's note for agents while a person has the contact.
+	note string
 }
 
 func newConvState(ref store.ContactRef, c *store.Conversation, log *slog.Logger) *convState {
@@ -160,6 +164,7 @@ func newConvState(ref store.ContactRef, c *store.Conversation, log *slog.Logger)
 	if c.User != nil {
 		cs.user = c.User
 	}
+	cs.note = c.Note
 	cur, err := decodeConversation(c.State)
 	if err != nil {
 		// Not ours to guess: the contact starts afresh, and the log says so.
@@ -175,6 +180,7 @@ type stepResult struct {
 	replies  []Reply
 	update   *store.ConversationUpdate // nil: nothing changed
 	timeouts []timeoutArgs
+	calls    []callArgs
 }
 
 // end stops the waiting conversation outside the engine (opt-out).
@@ -212,8 +218,12 @@ func (s *Service) step(set *flow.Set, cs *convState, in flow.Input, rc RunContex
 	if out.Invalid != "" {
 		log.Info("answer not accepted", "flow", cs.flowName(), "node", cs.nodeName(), "why", out.Invalid)
 	}
-	if (out.Call != nil || out.Handoff != nil) && out.Next != nil {
-		log.Warn("calls/handoff not wired yet: the conversation is stored as it is and waits", "flow", out.Next.Flow, "node", out.Next.Node)
+	if h := out.Handoff; h != nil && out.Next != nil {
+		cs.note = h.Note
+		log.Info("handed off to a person", "conversation", out.Next.ID, "flow", h.Flow, "node", h.Node, "queue", h.Queue)
+	}
+	if out.Call != nil && out.Next != nil {
+		res.calls = append(res.calls, callArgs{Contact: cs.ref, Conversation: out.Next.ID, MessageID: cs.typingFor, Call: out.Call})
 	}
 	if len(out.UserUpdates) > 0 {
 		user := maps.Clone(cs.user)
@@ -245,6 +255,9 @@ func (s *Service) step(set *flow.Set, cs *convState, in flow.Input, rc RunContex
 			return stepResult{}, fmt.Errorf("encode conversation: %w", err)
 		}
 		u.State, u.Flow, u.Node, u.Status = b, c.Flow, c.Node, c.State
+		if c.State == flow.StateHuman {
+			u.Queue, u.Note = c.Queue, cs.note
+		}
 		if c.WaitingSince > 0 {
 			u.WaitingSince = time.Unix(c.WaitingSince, 0).UTC()
 		}
@@ -258,6 +271,9 @@ func (s *Service) step(set *flow.Set, cs *convState, in flow.Input, rc RunContex
 	res.update = u
 	return res, nil
 }
+
+// calling reports whether the conversation waits for a call's result.
+func (cs *convState) calling() bool { return cs.cur != nil && cs.cur.State == flow.StateCalling }
 
 func (cs *convState) flowName() string {
 	if cs.cur == nil {
@@ -288,18 +304,17 @@ func lastPerContact(ts []timeoutArgs) []timeoutArgs {
 	return out
 }
 
-// insertTimeouts is the inTx of a commit that leaves waiting conversations: their timeout
-// jobs go in with them.
-func (s *Service) insertTimeouts(ts []timeoutArgs) func(context.Context, *sql.Tx) error {
-	if len(ts) == 0 {
-		return nil
+// flowVars are the vars a conversation starts with: the bundle settings as vars.settings.
+func flowVars(p *Provider, vars map[string]any) map[string]any {
+	if p == nil || len(p.Settings) == 0 {
+		return vars
 	}
-	return func(ctx context.Context, tx *sql.Tx) error {
-		params := make([]river.InsertManyParams, len(ts))
-		for i, t := range ts {
-			params[i] = s.timeoutParams(t)
-		}
-		_, err := s.ins.InsertManyTx(ctx, tx, params)
-		return err
+	set := make(map[string]any, len(p.Settings))
+	for k, v := range p.Settings {
+		set[k] = v
 	}
+	out := make(map[string]any, len(vars)+1)
+	out["settings"] = set
+	maps.Copy(out, vars)
+	return out
 }

@@ -336,10 +336,9 @@ func TestTwoInstancesShareAConversation(t *testing.T) {
 	}
 }
 
-// Calls and handoff are not wired yet: a conversation that reaches an http node is stored as
-// the engine returned it (waiting for the call's result), and messages while it waits are
-// recorded without a step; nothing crashes.
-func TestCallNotWiredYetIsStoredAndLogged(t *testing.T) {
+// A number without a call runner (no calls.Runner wired) fails every call: the
+// conversation ends with call_failed and says why in the detail, never waits forever.
+func TestCallWithoutRunnerFails(t *testing.T) {
 	dir := t.TempDir()
 	writeFlow(t, dir, "lookup.ygtc", `name: lookup
 version: "1.0"
@@ -373,13 +372,9 @@ triggers:
 	const a = "4915100871"
 	h.say("c1", a, "lookup", 1)
 	h.say("c2", a, "A-1", 1)
-	c := h.conversation(a)
-	if c.Status != flow.StateCalling || c.Node != "call" {
-		t.Fatalf("after the answer: %+v", c)
-	}
-	h.say("c3", a, "hello?", 1)
-	if c := h.conversation(a); c.Status != flow.StateCalling || string(c.State) == "" {
-		t.Fatalf("a message while calling changed the conversation: %+v", c)
+	h.eventually("the call to fail", func() bool { return h.conversation(a).LastEnd.Reason == string(flow.EndCallFailed) })
+	if c := h.conversation(a); c.State != nil || !strings.Contains(c.LastEnd.Detail, "calls are not configured") {
+		t.Fatalf("conversation: %+v", c)
 	}
 }
 

@@ -82,6 +82,7 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	if ctx.Err() != nil && f.Result.State == store.OutRetrying && f.Result.Attempted {
 		return ctx.Err() // cancelled mid-send: River retries this job
 	}
+	s.logReply(o, f, time.Time{})
 	return s.finish(context.WithoutCancel(ctx), []store.Finish{f}, []retry{{o.ID, retryAt}})
 }
 

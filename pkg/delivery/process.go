@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -66,7 +67,7 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 	if err != nil {
 		return err
 	}
-	if err := s.sendHandovers(ctx, refs, contacts, owner); err != nil {
+	if err := s.sendTakenOver(ctx, refs, contacts, owner); err != nil {
 		return err
 	}
 	pending, err := s.st.PendingEventsFor(ctx, refs, eventsPerRound)
@@ -89,6 +90,7 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 	var works []*contactWork
 	var all []*store.Completion
 	timeouts := map[*store.Completion][]timeoutArgs{}
+	callJobs := map[*store.Completion][]callArgs{}
 	for _, ref := range refs {
 		evs := pending[ref]
 		if len(evs) == 0 {
@@ -97,20 +99,47 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 		w := &contactWork{ref: ref, p: s.provider(ref.Tenant, ref.Team)}
 		if convs != nil {
 			w.conv = newConvState(ref, convs[ref], s.log.With("tenant", ref.Tenant, "team", ref.Team))
+			if w.conv.calling() {
+				// The result the conversation waits for goes before the messages that waited
+				// for it (they arrived after the call was made), also when more messages
+				// than a round reads are queued before it.
+				if !slices.ContainsFunc(evs, func(e *store.StoredEvent) bool { return e.Kind == store.KindResult }) {
+					res, err := s.st.PendingEventsOfKind(ctx, ref, store.KindResult, 4)
+					if err != nil {
+						return err
+					}
+					evs = append(res, evs...)
+				}
+				evs = resultsFirst(evs)
+			}
 		}
 		c := contacts[ref]
 		optedOut := c.OptedOut
+		held := false
 		for _, ev := range evs {
-			comp, msgID, planned, ts := s.plan(ctx, w.p, c, w.conv, ev, &optedOut, now)
+			if held && ev.Kind == store.KindMessage {
+				continue // behind a message that waits for a call's result: keeps its order
+			}
+			pl := s.plan(ctx, w.p, c, w.conv, ev, &optedOut, now)
+			if pl.held {
+				held = true
+				continue
+			}
+			comp := pl.comp
 			w.cs = append(w.cs, comp)
-			w.msgIDs = append(w.msgIDs, msgID)
-			w.replies = append(w.replies, planned)
+			w.msgIDs = append(w.msgIDs, pl.msgID)
+			w.replies = append(w.replies, pl.planned)
 			all = append(all, comp)
-			if len(ts) > 0 {
-				timeouts[comp] = ts
+			if len(pl.timeouts) > 0 {
+				timeouts[comp] = pl.timeouts
+			}
+			if len(pl.calls) > 0 {
+				callJobs[comp] = pl.calls
 			}
 		}
-		works = append(works, w)
+		if len(w.cs) > 0 {
+			works = append(works, w)
+		}
 	}
 	if len(all) == 0 {
 		return nil
@@ -124,19 +153,23 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 	}
 	// A waiting conversation's timeout job commits with it, and only when its event was
 	// processed here.
+	// A calling conversation's call job likewise (a call is made only when its step is
+	// recorded).
 	var inTx func(context.Context, *sql.Tx) error
-	if len(timeouts) > 0 {
+	if len(timeouts) > 0 || len(callJobs) > 0 {
 		inTx = func(ctx context.Context, tx *sql.Tx) error {
 			var ts []timeoutArgs
+			var cjs []callArgs
 			for _, c := range all {
 				if c.Done {
 					ts = append(ts, timeouts[c]...)
+					cjs = append(cjs, callJobs[c]...)
 				}
 			}
 			// A contact's later step supersedes its earlier ones: only the last waiting
 			// state needs its job (and River refuses the same unique job twice in a batch).
 			ts = lastPerContact(ts)
-			if f := s.insertTimeouts(ts); f != nil {
+			if f := s.insertJobs(ts, cjs); f != nil {
 				return f(ctx, tx)
 			}
 			return nil
@@ -170,26 +203,27 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 		return err
 	}
 	for _, w := range works {
-		for _, c := range w.cs {
+		for i, c := range w.cs {
 			if c.Done {
 				s.m.processSeconds.Observe(time.Since(c.Event.ReceivedAt).Seconds())
+				s.logInput(w, c, len(w.replies[i]))
 			}
 		}
 	}
 	return nil
 }
 
-// sendHandovers sends, first, the replies a dead instance left to any of these contacts
-// (store.TakeHandover), so they go before the replies to newer messages.
-func (s *Service) sendHandovers(ctx context.Context, refs []store.ContactRef, contacts map[store.ContactRef]*store.Contact, owner string) error {
+// sendTakenOver sends, first, the replies a dead instance left to any of these contacts
+// (store.TakeOverReplies), so they go before the replies to newer messages.
+func (s *Service) sendTakenOver(ctx context.Context, refs []store.ContactRef, contacts map[store.ContactRef]*store.Contact, owner string) error {
 	var fs []store.Finish
 	var rs []retry
 	for _, ref := range refs {
 		c := contacts[ref]
-		if !c.Handover {
+		if !c.Takeover {
 			continue
 		}
-		outs, err := s.st.TakeHandover(ctx, ref, owner)
+		outs, err := s.st.TakeOverReplies(ctx, ref, owner)
 		if err != nil {
 			return err
 		}
@@ -197,7 +231,7 @@ func (s *Service) sendHandovers(ctx context.Context, refs []store.ContactRef, co
 			f, at := s.attempt(ctx, o, c.OptedOut, c)
 			fs, rs = append(fs, f), append(rs, retry{o.ID, at})
 		}
-		c.Handover = false
+		c.Takeover = false
 	}
 	if len(fs) == 0 {
 		return nil
@@ -210,29 +244,43 @@ func (s *Service) sendHandovers(ctx context.Context, refs []store.ContactRef, co
 // each reply already judged against opt-out (in event order) and the window. cs (nil
 // without a flow set) is the contact's conversation, moved on by the step; the returned
 // timeouts are the jobs its waiting conversation needs.
-func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *convState, sev *store.StoredEvent, optedOut *bool, now time.Time) (*store.Completion, string, []plannedReply, []timeoutArgs) {
+func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *convState, sev *store.StoredEvent, optedOut *bool, now time.Time) planned {
 	comp := &store.Completion{Event: sev}
 	log := s.log.With("tenant", sev.Tenant, "team", sev.Team)
 	var m *whatsapp.InboundMessage
 	var te timeoutEvent
+	var re *resultEvent
+	var rel *releaseEvent
 	switch sev.Kind {
 	case store.KindTimeout:
 		if err := json.Unmarshal(sev.Raw, &te); err != nil || cs == nil {
 			log.Error("stored timeout cannot be decoded, skipped", "seq", sev.Seq)
-			return comp, "", nil, nil
+			return planned{comp: comp}
+		}
+	case store.KindRelease:
+		rel = &releaseEvent{}
+		if err := json.Unmarshal(sev.Raw, rel); err != nil || cs == nil {
+			log.Error("stored release cannot be decoded, skipped", "seq", sev.Seq)
+			return planned{comp: comp}
+		}
+	case store.KindResult:
+		re = &resultEvent{}
+		if err := json.Unmarshal(sev.Raw, re); err != nil || cs == nil {
+			log.Error("stored call result cannot be decoded, skipped", "seq", sev.Seq)
+			return planned{comp: comp}
 		}
 	default:
 		var ev whatsapp.Event
 		if err := json.Unmarshal(sev.Raw, &ev); err != nil || ev.Message == nil {
 			log.Error("stored event cannot be decoded, skipped", "seq", sev.Seq)
-			return comp, "", nil, nil
+			return planned{comp: comp}
 		}
 		m = ev.Message
 		log = log.With("message_id", m.ID)
 	}
 	if p == nil {
 		log.Warn("no provider for this tenant/team: event recorded, no flow run")
-		return comp, messageID(m), nil, nil
+		return planned{comp: comp, msgID: messageID(m)}
 	}
 	to := "+" + sev.ContactKey
 	if m != nil {
@@ -243,7 +291,7 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 	} else if !isDigits(sev.ContactKey) {
 		to = sev.ContactKey
 	}
-	var planned []plannedReply
+	var plan []plannedReply
 	add := func(origin, flow, node string, msg whatsapp.Message, retryRL bool) {
 		if msg.To == "" {
 			msg.To = to
@@ -262,12 +310,13 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 		o := &store.Outbound{Tenant: sev.Tenant, Team: sev.Team, ContactKey: sev.ContactKey, Recipient: msg.To,
 			InboundSeq: sev.Seq, Origin: origin, Flow: flow, Node: node, MessageType: msg.Type, Request: raw,
 			RetryOnRateLimit: retryRL, State: store.OutPending}
-		planned = append(planned, plannedReply{out: o, refuse: Refusal(c, *optedOut, origin, &msg, now)})
+		plan = append(plan, plannedReply{out: o, refuse: Refusal(c, *optedOut, origin, &msg, now)})
 	}
 	text := func(body string) whatsapp.Message {
 		return whatsapp.Message{RecipientType: "individual", Type: "text", Text: &whatsapp.Text{Body: body}}
 	}
 	var timeouts []timeoutArgs
+	var callJobs []callArgs
 	switch {
 	case m != nil && m.Type == "text" && matchKeyword(m.Text, p.OptOutKeywords, defaultOptOut):
 		comp.Opt = &store.OptChange{OptedOut: true, At: now}
@@ -285,24 +334,47 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 		log.Info("contact opted in")
 	case cs != nil:
 		rc := RunContext{Tenant: sev.Tenant, Team: sev.Team, To: to, Now: now.Unix(), LastMessageTime: LastMessageTime(c),
-			ConversationTimeout: p.ConversationTimeout}
+			ConversationTimeout: p.ConversationTimeout, Vars: flowVars(p, nil), Secret: placeholderSecrets(p.Secret)}
+		var relEnd *store.ConversationEnd
 		in := flow.TimeoutInput(te.Deadline)
-		if m == nil && te.Deadline > rc.Now {
+		cs.typingFor = ""
+		switch {
+		case m != nil:
+			rc.ReplyTo, cs.typingFor = m.ID, m.ID
+			in = flow.MessageInput(flow.EventFromInbound(m))
+		case re != nil:
+			cs.typingFor = re.MessageID
+			in = flow.ResultInput(re.Step, re.Result)
+		case rel != nil:
+			var ok bool
+			if in, relEnd, ok = releaseInput(cs, rel, now, log); !ok {
+				log.Info("release ignored: the contact is no longer with that person", "conversation", rel.Conversation)
+				return planned{comp: comp}
+			}
+			log.Info("released to the bot", "conversation", rel.Conversation, "by", rel.By, "node", rel.Node)
+		case te.Deadline > rc.Now:
 			// The job fired at its deadline on the clock of the instance that scheduled it:
 			// this one's may lag a little, and a timeout taken as "not yet due" would be lost.
 			rc.Now = te.Deadline
 		}
-		if m != nil {
-			rc.ReplyTo = m.ID
-			in = flow.MessageInput(flow.EventFromInbound(m))
+		var res stepResult
+		var err error
+		if in.Kind != "" {
+			res, err = s.step(s.cfg.Runner.(setRunner).set, cs, in, rc, log)
 		}
-		res, err := s.step(s.cfg.Runner.(setRunner).set, cs, in, rc, log)
+		if relEnd != nil && err == nil {
+			// An agent's handoff ended by the release (the engine never had it).
+			if res.update == nil {
+				res.update = &store.ConversationUpdate{}
+			}
+			if res.update.Ended == nil {
+				res.update.Ended = relEnd
+			}
+		}
 		switch {
 		case errors.Is(err, flow.ErrCallPending):
-			// Until calls are wired, nothing will ever deliver the result: the message is
-			// recorded without a step (an interrupt keyword still ends the conversation).
-			log.Warn("calls/handoff not wired yet: a message while the conversation waits for a call's result is recorded without a step",
-				"flow", cs.flowName(), "node", cs.nodeName())
+			// The message waits in the queue, after the call's result.
+			return planned{held: true}
 		case err != nil:
 			// A flow error is deterministic: running it again gives the same result. The
 			// conversation stays as it was.
@@ -312,7 +384,7 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 		for _, r := range res.replies {
 			add(store.OriginFlow, r.Flow, r.Node, r.Message, r.RetryOnRateLimit)
 		}
-		comp.Conversation, timeouts = res.update, res.timeouts
+		comp.Conversation, timeouts, callJobs = res.update, res.timeouts, res.calls
 	default:
 		rc := RunContext{Tenant: sev.Tenant, Team: sev.Team, To: to, ReplyTo: m.ID, Now: now.Unix(),
 			LastMessageTime: LastMessageTime(c)}
@@ -325,7 +397,34 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 			add(store.OriginFlow, r.Flow, r.Node, r.Message, r.RetryOnRateLimit)
 		}
 	}
-	return comp, messageID(m), planned, timeouts
+	return planned{comp: comp, msgID: messageID(m), planned: plan, timeouts: timeouts, calls: callJobs}
+}
+
+// planned is what plan decided for one event.
+type planned struct {
+	comp     *store.Completion
+	msgID    string
+	planned  []plannedReply
+	timeouts []timeoutArgs
+	calls    []callArgs
+	// held: the message waits for the call the conversation makes (not processed now).
+	held bool
+}
+
+// resultsFirst moves the call results to the front, keeping the order otherwise.
+func resultsFirst(evs []*store.StoredEvent) []*store.StoredEvent {
+	out := make([]*store.StoredEvent, 0, len(evs))
+	for _, e := range evs {
+		if e.Kind == store.KindResult {
+			out = append(out, e)
+		}
+	}
+	for _, e := range evs {
+		if e.Kind != store.KindResult {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func messageID(m *whatsapp.InboundMessage) string {
@@ -361,13 +460,16 @@ func (s *Service) sendContact(ctx context.Context, w *contactWork, c *store.Cont
 		for j, pr := range w.replies[i] {
 			pr.out.ID = comp.IDs[j]
 			if pr.refuse != "" {
-				fs = append(fs, s.refuse(pr.out, pr.refuse))
+				f := s.refuse(pr.out, pr.refuse)
+				s.logReply(pr.out, f, comp.Event.ReceivedAt)
+				fs = append(fs, f)
 				continue
 			}
 			f, at := s.attempt(ctx, pr.out, false, c)
 			if ctx.Err() != nil && f.Result.State != store.OutSent {
 				return fs, rs // cancelled: left pending, resent by recovery on the next start
 			}
+			s.logReply(pr.out, f, comp.Event.ReceivedAt)
 			fs = append(fs, f)
 			rs = append(rs, retry{pr.out.ID, at})
 		}

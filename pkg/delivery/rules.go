@@ -103,7 +103,8 @@ func RenderReply(node *flow.Node, rc RunContext) (*whatsapp.Message, error) {
 
 func (rc RunContext) flowContext() flow.Context {
 	return flow.Context{Tenant: rc.Tenant, Team: rc.Team, To: rc.To, ReplyTo: rc.ReplyTo, Now: rc.Now,
-		LastMessageTime: rc.LastMessageTime, Vars: rc.Vars, User: rc.User, ConversationTimeout: rc.ConversationTimeout}
+		LastMessageTime: rc.LastMessageTime, Vars: rc.Vars, User: rc.User, ConversationTimeout: rc.ConversationTimeout,
+		Secret: rc.Secret}
 }
 
 func replies(out []flow.Reply) []Reply {

@@ -185,12 +185,12 @@ func (s *Service) recordStart(ctx context.Context, p *Provider, ref store.Contac
 	log := s.log.With("tenant", ref.Tenant, "team", ref.Team)
 	cs := newConvState(ref, sc, log)
 	rc := RunContext{Tenant: ref.Tenant, Team: ref.Team, To: req.To, Now: s.now().Unix(), LastMessageTime: LastMessageTime(c),
-		Vars: req.Vars, ConversationTimeout: p.ConversationTimeout}
+		Vars: flowVars(p, req.Vars), ConversationTimeout: p.ConversationTimeout, Secret: placeholderSecrets(p.Secret)}
 	res, err := s.step(s.cfg.Flows, cs, flow.StartInput(req.Flow, req.Node, req.Vars), rc, log)
 	if err != nil {
 		return nil, startError(s.cfg.Flows, req.Flow, req.Node, err)
 	}
-	if len(res.replies) == 0 {
+	if len(res.replies) == 0 && len(res.calls) == 0 {
 		return nil, &NoRepliesError{Flow: req.Flow}
 	}
 	origin := req.Origin
@@ -213,7 +213,7 @@ func (s *Service) recordStart(ctx context.Context, p *Provider, ref store.Contac
 		news = append(news, store.NewOutbound{ContactKey: ref.Key, Recipient: m.To, Origin: origin, Flow: r.Flow, Node: r.Node,
 			MessageType: m.Type, Request: raw, RetryOnRateLimit: r.RetryOnRateLimit, Sender: s.instance + ":api"})
 	}
-	return s.st.RecordStart(ctx, ref, news, res.update, s.insertTimeouts(res.timeouts))
+	return s.st.RecordStart(ctx, ref, news, res.update, s.insertJobs(res.timeouts, res.calls))
 }
 
 // Refused returns a *RefusedError for the first refused row of a Send, or nil.

@@ -84,6 +84,7 @@ type Service struct {
 	instance string
 	shared   bool // PostgreSQL: other instances may share the database
 	m        *metrics
+	activity *activityLog
 	hbStop   chan struct{}
 	hbDone   chan struct{}
 	hbOnce   sync.Once
@@ -164,7 +165,8 @@ func New(cfg Config) (*Service, error) {
 	if strings.Contains(cfg.Instance, ":") {
 		return nil, fmt.Errorf("delivery: instance name %q must not contain ':'", cfg.Instance)
 	}
-	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, providers: map[string]*Provider{}}
+	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, providers: map[string]*Provider{},
+		activity: newActivityLog(cfg.Logger)}
 	for i := range cfg.Providers {
 		p := &cfg.Providers[i]
 		if p.Sender == nil {
@@ -187,6 +189,7 @@ func New(cfg Config) (*Service, error) {
 	river.AddWorker(workers, &inboundWorker{s: s})
 	river.AddWorker(workers, &sendWorker{s: s})
 	river.AddWorker(workers, &timeoutWorker{s: s})
+	river.AddWorker(workers, &callWorker{s: s})
 	rcfg := &river.Config{
 		ID:      s.instance,
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
@@ -344,6 +347,15 @@ func (s *Service) Ready() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	return s.st.Ping(ctx)
+}
+
+// CheckWrite tells whether an ingest could commit now (store.CheckWrite): /readyz's write
+// check.
+func (s *Service) CheckWrite(ctx context.Context) error {
+	if !s.started.Load() || s.stopping.Load() {
+		return ErrStopped
+	}
+	return s.st.CheckWrite(ctx)
 }
 
 // Stop refuses new events, lets running jobs finish until ctx ends (then cancels them: their

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/greentic/gtc/pkg/calls"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
@@ -40,6 +41,21 @@ type Provider struct {
 	// ConversationTimeout applies to asks without a timeout (0: 1h).
 	ConversationTimeout time.Duration
 	Sender              Sender
+	// Calls runs the http and ai calls of this number's flows (nil: every call fails with
+	// "calls are not configured"). Its OnSlow is replaced per call (typing indicator).
+	Calls *calls.Runner
+	// Secret looks up secrets.NAME for http and ai nodes (nil: none is set).
+	Secret func(name string) (string, bool)
+	// Settings are the bundle settings flows read as vars.settings.NAME
+	// (bundle.Provider.FlowSettings), given to every conversation when it starts.
+	Settings map[string]string
+}
+
+// Typer is implemented by Senders that can show the typing indicator: mark an inbound
+// message read with typing_indicator (the indicator goes when a reply is sent, or after 25
+// seconds).
+type Typer interface {
+	Typing(ctx context.Context, wamid string) error
 }
 
 // RunContext is what a flow run knows about its surroundings.
@@ -57,6 +73,8 @@ type RunContext struct {
 	User map[string]any
 	// ConversationTimeout applies to asks without a timeout (0: the engine's default, 1h).
 	ConversationTimeout time.Duration
+	// Secret looks up secrets.NAME for http and ai nodes (nil: every secret is missing).
+	Secret func(name string) (string, bool)
 }
 
 // Reply is one message a flow decided to send.

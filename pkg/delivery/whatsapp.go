@@ -25,6 +25,10 @@ func (s clientSender) MarkRead(ctx context.Context, wamid string) error {
 	return s.c.MarkRead(ctx, wamid, false)
 }
 
+func (s clientSender) Typing(ctx context.Context, wamid string) error {
+	return s.c.MarkRead(ctx, wamid, true)
+}
+
 func (s clientSender) Delay(recipient string) time.Duration {
 	if p := s.c.Pacer(); p != nil {
 		return p.Delay(recipient)

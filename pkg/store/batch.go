@@ -47,8 +47,13 @@ func (s *Store) ReleaseContacts(ctx context.Context, refs []ContactRef, owner st
 	var more []ContactRef
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		more = more[:0]
-		has, err := tx.PrepareContext(ctx, `SELECT CASE WHEN EXISTS (SELECT 1 FROM gtc_inbound_events
-			WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND state = 'pending') THEN 1 ELSE 0 END`)
+		// A message waits while the conversation waits for a call's result: it is not work
+		// until the result (another queued event) is processed.
+		has, err := tx.PrepareContext(ctx, `SELECT CASE WHEN EXISTS (SELECT 1 FROM gtc_inbound_events e
+			WHERE e.tenant = $1 AND e.team = $2 AND e.contact_key = $3 AND e.state = 'pending'
+			AND (e.kind <> 'message' OR NOT EXISTS (SELECT 1 FROM gtc_conversations c
+				WHERE c.tenant = e.tenant AND c.team = e.team AND c.contact_key = e.contact_key AND c.state = 'calling')))
+			THEN 1 ELSE 0 END`)
 		if err != nil {
 			return err
 		}

@@ -27,9 +27,9 @@ type Contact struct {
 	UnreachableCode int
 	UnreachableAt   time.Time
 	UpdatedAt       time.Time
-	// Handover is set when a dead instance left replies to this contact unsent: whoever
-	// works the contact next sends them first (Store.TakeHandover), so they keep their order.
-	Handover bool
+	// Takeover is set when a dead instance left replies to this contact unsent: whoever
+	// works the contact next sends them first (Store.TakeOverReplies), so they keep their order.
+	Takeover bool
 }
 
 // WindowOpen reports whether the 24-hour customer-service window is open at now.
@@ -38,17 +38,17 @@ func (c *Contact) WindowOpen(now time.Time) bool {
 }
 
 const contactCols = `tenant, team, contact_key, wa_id, user_id, name, last_inbound_at, opted_out, opted_out_at,
-	marketing, marketing_at, unreachable_code, unreachable_at, updated_at, handover`
+	marketing, marketing_at, unreachable_code, unreachable_at, updated_at, takeover`
 
 func scanContact(row interface{ Scan(...any) error }) (*Contact, error) {
 	var c Contact
 	var last, optAt, mAt, uAt, upd int64
-	var opted, handover int
+	var opted, takeover int
 	if err := row.Scan(&c.Tenant, &c.Team, &c.Key, &c.WaID, &c.UserID, &c.Name, &last, &opted, &optAt,
-		&c.Marketing, &mAt, &c.UnreachableCode, &uAt, &upd, &handover); err != nil {
+		&c.Marketing, &mAt, &c.UnreachableCode, &uAt, &upd, &takeover); err != nil {
 		return nil, err
 	}
-	c.Handover = handover != 0
+	c.Takeover = takeover != 0
 	c.Known = true
 	c.LastInboundAt, c.OptedOut, c.OptedOutAt = fromMS(last), opted != 0, fromMS(optAt)
 	c.MarketingAt, c.UnreachableAt, c.UpdatedAt = fromMS(mAt), fromMS(uAt), fromMS(upd)

@@ -10,9 +10,34 @@ import (
 	"time"
 )
 
-// KindTimeout is a pending event that is not a webhook: a conversation's timeout came due.
-// It waits in the contact's queue like a message, so it is handled in order with them.
-const KindTimeout = "timeout"
+// Pending events that are not webhooks: they wait in the contact's queue like a message, so
+// they are handled in order with them.
+const (
+	// KindTimeout: a conversation's timeout came due.
+	KindTimeout = "timeout"
+	// KindResult: the result of a conversation's http or ai call.
+	KindResult = "result"
+	// KindRelease: a person hands the contact back to the bot.
+	KindRelease = "release"
+)
+
+// Queued reports whether events of kind wait in a contact's queue (state pending) to be
+// processed by its job.
+func Queued(kind string) bool {
+	switch kind {
+	case KindMessage, KindTimeout, KindResult, KindRelease:
+		return true
+	}
+	return false
+}
+
+// StatusCalling is the conversation status (the state column) while it waits for a call's
+// result: the contact's messages then wait in the queue, not processed, until the result.
+const StatusCalling = "calling"
+
+// StatusHandoff is the conversation status while a person has the contact: the bot does not
+// answer, triggers do not fire (opt-out and opt-in still work).
+const StatusHandoff = "handoff"
 
 // Conversation is what gtc keeps per contact of a tenant/team between the steps of a flow:
 // the waiting conversation (State, the engine's JSON; nil when none waits), the contact's
@@ -26,6 +51,10 @@ type Conversation struct {
 	User                     map[string]any // user.*; never nil
 	LastEnd                  ConversationEnd
 	UpdatedAt                time.Time
+	// Queue and Note are the handoff's while Status is StatusHandoff (WaitingSince is when
+	// it started, Deadline when it times out); AgentReadAt is when an agent last read it.
+	Queue, Note string
+	AgentReadAt time.Time
 }
 
 // ConversationEnd says how a conversation ended (Reason "" when none has).
@@ -44,17 +73,19 @@ type ConversationUpdate struct {
 	User                   map[string]any // nil: unchanged
 	// Ended, when set, is recorded as the last end.
 	Ended *ConversationEnd
+	// Queue and Note: the handoff's, while Status is StatusHandoff.
+	Queue, Note string
 }
 
 const conversationCols = `tenant, team, contact_key, conversation, flow, node, state, waiting_since, deadline,
-	user_vars, ended_flow, ended_node, ended_reason, ended_detail, ended_at, updated_at`
+	user_vars, ended_flow, ended_node, ended_reason, ended_detail, ended_at, updated_at, queue, note, agent_read_at`
 
 func scanConversation(row interface{ Scan(...any) error }) (*Conversation, error) {
 	var c Conversation
 	var state, user string
-	var since, deadline, endAt, upd int64
+	var since, deadline, endAt, upd, read int64
 	if err := row.Scan(&c.Tenant, &c.Team, &c.ContactKey, &state, &c.Flow, &c.Node, &c.Status, &since, &deadline,
-		&user, &c.LastEnd.Flow, &c.LastEnd.Node, &c.LastEnd.Reason, &c.LastEnd.Detail, &endAt, &upd); err != nil {
+		&user, &c.LastEnd.Flow, &c.LastEnd.Node, &c.LastEnd.Reason, &c.LastEnd.Detail, &endAt, &upd, &c.Queue, &c.Note, &read); err != nil {
 		return nil, err
 	}
 	if state != "" {
@@ -67,6 +98,7 @@ func scanConversation(row interface{ Scan(...any) error }) (*Conversation, error
 		}
 	}
 	c.WaitingSince, c.Deadline, c.LastEnd.At, c.UpdatedAt = fromMS(since), fromMS(deadline), fromMS(endAt), fromMS(upd)
+	c.AgentReadAt = fromMS(read)
 	return &c, nil
 }
 
@@ -153,8 +185,8 @@ func (s *Store) DueConversations(ctx context.Context, tenant, team string, now t
 }
 
 const upsertConversationSQL = `INSERT INTO gtc_conversations (tenant, team, contact_key, conversation, flow, node, state,
-	waiting_since, deadline, user_vars, ended_flow, ended_node, ended_reason, ended_detail, ended_at, updated_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+	waiting_since, deadline, user_vars, ended_flow, ended_node, ended_reason, ended_detail, ended_at, updated_at, queue, note)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $19, $20)
 	ON CONFLICT (tenant, team, contact_key) DO UPDATE SET conversation = excluded.conversation, flow = excluded.flow,
 		node = excluded.node, state = excluded.state, waiting_since = excluded.waiting_since, deadline = excluded.deadline,
 		user_vars = CASE WHEN $17 THEN excluded.user_vars ELSE gtc_conversations.user_vars END,
@@ -163,7 +195,7 @@ const upsertConversationSQL = `INSERT INTO gtc_conversations (tenant, team, cont
 		ended_reason = CASE WHEN $18 THEN excluded.ended_reason ELSE gtc_conversations.ended_reason END,
 		ended_detail = CASE WHEN $18 THEN excluded.ended_detail ELSE gtc_conversations.ended_detail END,
 		ended_at = CASE WHEN $18 THEN excluded.ended_at ELSE gtc_conversations.ended_at END,
-		updated_at = excluded.updated_at`
+		updated_at = excluded.updated_at, queue = excluded.queue, note = excluded.note`
 
 // saveConversation writes u for ref inside tx.
 func saveConversation(ctx context.Context, tx *sql.Tx, ref ContactRef, u *ConversationUpdate, now int64) error {
@@ -181,7 +213,7 @@ func saveConversation(ctx context.Context, tx *sql.Tx, ref ContactRef, u *Conver
 	}
 	_, err := tx.ExecContext(ctx, upsertConversationSQL, ref.Tenant, ref.Team, safeText(ref.Key), safeText(string(u.State)),
 		u.Flow, u.Node, u.Status, ms(u.WaitingSince), ms(u.Deadline), user,
-		end.Flow, end.Node, end.Reason, safeText(end.Detail), ms(end.At), now, u.User != nil, u.Ended != nil)
+		end.Flow, end.Node, end.Reason, safeText(end.Detail), ms(end.At), now, u.User != nil, u.Ended != nil, safeText(u.Queue), safeText(u.Note))
 	if err != nil {
 		return fmt.Errorf("save conversation: %w", err)
 	}

@@ -95,10 +95,10 @@ var copyTables = []copyTable{
 	{name: "gtc_contacts", one: "contact", many: "contacts", orderBy: "tenant, team, contact_key",
 		cols: joinCols(textCols("tenant", "team", "contact_key", "wa_id", "user_id", "name"), intCols("last_inbound_at", "opted_out", "opted_out_at"),
 			textCols("marketing"), intCols("marketing_at", "unreachable_code", "unreachable_at", "created_at", "updated_at")),
-		// A lease belongs to a process of the old database, and handover marks replies a
+		// A lease belongs to a process of the old database, and takeover marks replies a
 		// dead instance left (only set on a shared database): gtc serve's recovery on the
 		// new one gives every open reply a send job instead.
-		skip: []string{"lease_owner", "lease_until", "handover"}},
+		skip: []string{"lease_owner", "lease_until", "takeover"}},
 	{name: "gtc_inbound_events", one: "inbound event", many: "inbound events", orderBy: "seq",
 		cols: joinCols(intCols("seq"), textCols("tenant", "team", "dedupe_key", "kind", "message_type", "message_id", "contact_key"),
 			blobCols("event"), intCols("received_at"), textCols("state"), intCols("processed_at"))},
@@ -116,7 +116,9 @@ var copyTables = []copyTable{
 	{name: "gtc_conversations", one: "conversation", many: "conversations", orderBy: "tenant, team, contact_key",
 		cols: joinCols(textCols("tenant", "team", "contact_key", "conversation", "flow", "node", "state"),
 			intCols("waiting_since", "deadline"), textCols("user_vars", "ended_flow", "ended_node", "ended_reason", "ended_detail"),
-			intCols("ended_at", "updated_at"))},
+			intCols("ended_at", "updated_at"), textCols("queue", "note"), intCols("agent_read_at"))},
+	{name: "gtc_notes", one: "note", many: "notes", orderBy: "id",
+		cols: joinCols(intCols("id"), textCols("tenant", "team", "contact_key", "author", "text"), intCols("created_at"))},
 	{name: "gtc_idempotency_keys", one: "idempotency key", many: "idempotency keys", orderBy: "tenant, team, idem_key",
 		cols: joinCols(textCols("tenant", "team", "idem_key"), intCols("status"), blobCols("body"), intCols("created_at"), textCols("request_hash"))},
 }
@@ -125,6 +127,7 @@ var copyTables = []copyTable{
 var copyIdentities = []struct{ table, col string }{
 	{"gtc_inbound_events", "seq"},
 	{"gtc_outbound_messages", "id"},
+	{"gtc_notes", "id"},
 }
 
 // copyProgressEvery is how often (in rows) Copy reports progress within a table.
@@ -137,7 +140,7 @@ const copyProgressEvery = 10000
 // set, is called now and then with a table and the rows read from it so far, and once at
 // the end of each table with its total.
 //
-// It leaves out what belongs to running processes: contact leases, handover marks and
+// It leaves out what belongs to running processes: contact leases, takeover marks and
 // outbound senders are cleared, and gtc_instances, gtc_pacing and River's job tables (river_*) are not copied.
 // Queued work is not lost by that: a message still waiting for its flow run is a pending
 // row of gtc_inbound_events, and a reply not yet sent (or waiting for a retry) is a pending

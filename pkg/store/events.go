@@ -119,6 +119,18 @@ func (s *Store) CompleteEvent(ctx context.Context, ev *StoredEvent, opt *OptChan
 	return ids, done, nil
 }
 
+// PendingEventsOfKind lists ref's pending events of kind, oldest first (a call's result
+// queued behind more messages than one round reads).
+func (s *Store) PendingEventsOfKind(ctx context.Context, ref ContactRef, kind string, limit int) ([]*StoredEvent, error) {
+	evs, err := s.queryEvents(ctx, `SELECT `+eventCols+` FROM gtc_inbound_events
+		WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND state = 'pending' AND kind = $4 ORDER BY seq LIMIT $5`,
+		ref.Tenant, ref.Team, ref.Key, kind, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read pending events: %w", err)
+	}
+	return evs, nil
+}
+
 // EventFilter selects inbound events for listing.
 type EventFilter struct {
 	Tenant, Team, ContactKey, Kind string // empty: all

@@ -228,7 +228,7 @@ func (s *Store) commitGroup(ctx context.Context, batch []*ingestReq) ([]IngestRe
 					continue
 				}
 				results[i].New++
-				if ev.Kind == KindMessage || ev.Kind == KindTimeout {
+				if Queued(ev.Kind) {
 					ref := ContactRef{r.tenant, r.team, safeText(ev.ContactKey)}
 					if !seen[ref] {
 						seen[ref] = true
@@ -362,7 +362,7 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 		return false, fmt.Errorf("event without a dedupe key")
 	}
 	state, processed := EventProcessed, w.now
-	if ev.Kind == KindMessage || ev.Kind == KindTimeout {
+	if Queued(ev.Kind) {
 		if ev.ContactKey == "" {
 			return false, fmt.Errorf("message %s has neither from nor from_user_id", ev.MessageID)
 		}

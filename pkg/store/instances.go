@@ -25,7 +25,7 @@ type OpenSend struct {
 type Orphans struct {
 	Instance string
 	// Contacts it had leased or was replying to: they need an inbound job, which sends the
-	// replies a flow run left (the contact's Handover flag) before any newer message.
+	// replies a flow run left (the contact's Takeover flag) before any newer message.
 	Contacts []ContactRef
 	// Sends are the other outbound messages it was sending (the send API's, retries): each
 	// needs a send job.
@@ -143,14 +143,14 @@ func (s *Store) ReapInstances(ctx context.Context, deadAfter time.Duration, only
 			for _, c := range o.Contacts {
 				seen[c] = true
 			}
-			// A flow run's first sends go to the contact's next job, in order (Handover).
+			// A flow run's first sends go to the contact's next job, in order (Takeover).
 			hrows, err := tx.QueryContext(ctx, `UPDATE gtc_outbound_messages SET sender = ''
 				WHERE sender <> '' AND substr(sender, 1, $1) = $2 AND state = 'pending' AND next_attempt_at = 0
 				RETURNING tenant, team, contact_key`, len(prefix)+4, prefix+"job-")
 			if err != nil {
 				return err
 			}
-			var handover []ContactRef
+			var takeover []ContactRef
 			for hrows.Next() {
 				var r ContactRef
 				if err := hrows.Scan(&r.Tenant, &r.Team, &r.Key); err != nil {
@@ -159,10 +159,10 @@ func (s *Store) ReapInstances(ctx context.Context, deadAfter time.Duration, only
 				}
 				if !seen[r] {
 					seen[r] = true
-					handover = append(handover, r)
+					takeover = append(takeover, r)
 					o.Contacts = append(o.Contacts, r)
 				} else {
-					handover = append(handover, r)
+					takeover = append(takeover, r)
 				}
 			}
 			hrows.Close()
@@ -190,8 +190,8 @@ func (s *Store) ReapInstances(ctx context.Context, deadAfter time.Duration, only
 			if err := orows.Err(); err != nil {
 				return err
 			}
-			for _, r := range handover {
-				if _, err := tx.ExecContext(ctx, `UPDATE gtc_contacts SET handover = 1 WHERE tenant = $1 AND team = $2 AND contact_key = $3`,
+			for _, r := range takeover {
+				if _, err := tx.ExecContext(ctx, `UPDATE gtc_contacts SET takeover = 1 WHERE tenant = $1 AND team = $2 AND contact_key = $3`,
 					r.Tenant, r.Team, r.Key); err != nil {
 					return err
 				}
@@ -211,11 +211,11 @@ func (s *Store) ReapInstances(ctx context.Context, deadAfter time.Duration, only
 	return out, nil
 }
 
-// TakeHandover makes owner the sender of the replies a dead instance left to ref (pending,
-// never attempted, nobody sending) and clears the contact's Handover flag, in one
+// TakeOverReplies makes owner the sender of the replies a dead instance left to ref (pending,
+// never attempted, nobody sending) and clears the contact's Takeover flag, in one
 // transaction; it returns those replies oldest first, for owner to send before anything
 // newer.
-func (s *Store) TakeHandover(ctx context.Context, ref ContactRef, owner string) ([]*Outbound, error) {
+func (s *Store) TakeOverReplies(ctx context.Context, ref ContactRef, owner string) ([]*Outbound, error) {
 	var out []*Outbound
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
@@ -237,7 +237,7 @@ func (s *Store) TakeHandover(ctx context.Context, ref ContactRef, owner string) 
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE gtc_contacts SET handover = 0 WHERE tenant = $1 AND team = $2 AND contact_key = $3`,
+		_, err = tx.ExecContext(ctx, `UPDATE gtc_contacts SET takeover = 0 WHERE tenant = $1 AND team = $2 AND contact_key = $3`,
 			ref.Tenant, ref.Team, ref.Key)
 		return err
 	})

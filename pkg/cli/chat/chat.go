@@ -33,6 +33,8 @@ type ChatOptions struct {
 	ScriptFile string
 	Tenant     string
 	Team       string
+	// FakeOrderAPI and FakeLLM start the in-process doubles (see SessionConfig).
+	FakeOrderAPI, FakeLLM bool
 }
 
 // NewCmdChat builds `gtc chat`. runF replaces the run function in tests.
@@ -52,7 +54,8 @@ so the 24-hour window closes), /flow NAME (start a flow as gtc send --flow does)
 With --script FILE, each line of FILE is one action and the transcript is printed.`,
 		Example: `  gtc chat ./my-bundle
   gtc chat ./my-bundle --as +4915123456789 --name Alice
-  gtc chat ./my-bundle --script conversation.txt`,
+  gtc chat ./my-bundle --script conversation.txt
+  gtc chat ./my-bundle --fake-order-api --fake-llm`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return cmdutil.FlagErrorf("expected the bundle folder (usage: %s)", cmd.UseLine())
@@ -79,6 +82,8 @@ With --script FILE, each line of FILE is one action and the transcript is printe
 	cmd.Flags().StringVar(&opts.ScriptFile, "script", "", "run the actions in FILE (one a line) and print the transcript")
 	cmd.Flags().StringVar(&opts.Tenant, "tenant", "", "tenant of the provider to chat with (when the bundle has several)")
 	cmd.Flags().StringVar(&opts.Team, "team", "", "team of the provider to chat with (when the bundle has several)")
+	cmd.Flags().BoolVar(&opts.FakeOrderAPI, "fake-order-api", false, "answer the flows' calls to order_api_url with a local order API double (orders 12345, 10001, 10002, 10003)")
+	cmd.Flags().BoolVar(&opts.FakeLLM, "fake-llm", false, "answer ai nodes with a local LLM double instead of the bundle's llm")
 	return cmd
 }
 
@@ -104,7 +109,7 @@ func chatRun(opts *ChatOptions) error {
 		return cmdutil.FlagErrorf("%s: no such bundle folder (create one with gtc setup)", opts.Dir)
 	}
 	sess, err := Start(ctx, SessionConfig{Dir: opts.Dir, Tenant: opts.Tenant, Team: opts.Team, From: opts.As, Name: opts.Name,
-		LookupEnv: opts.Factory.LookupEnv, Now: opts.Factory.Now})
+		LookupEnv: opts.Factory.LookupEnv, Now: opts.Factory.Now, FakeOrderAPI: opts.FakeOrderAPI, FakeLLM: opts.FakeLLM})
 	if err != nil {
 		return err
 	}

@@ -13,15 +13,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/greentic/gtc/pkg/answers"
 	"github.com/greentic/gtc/pkg/app"
 	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/delivery"
+	"github.com/greentic/gtc/pkg/fakes/llm"
+	"github.com/greentic/gtc/pkg/fakes/orderapi"
 	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/graphfake"
 	"github.com/greentic/gtc/pkg/secret"
@@ -30,6 +35,9 @@ import (
 	"github.com/greentic/gtc/pkg/tui"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
+
+// FakeLLMModel is the model gtc chat --fake-llm configures.
+const FakeLLMModel = "gtc-fake"
 
 // chatAppSecret signs the simulated webhooks when the bundle has no app secret, so the
 // server's signature check runs exactly as in production.
@@ -48,6 +56,10 @@ type SessionConfig struct {
 	Now func() time.Time
 	// Timeout bounds a turn.
 	Timeout time.Duration
+	// FakeOrderAPI starts the order API double (pkg/fakes/orderapi) and points the
+	// provider's order_api_url at it; FakeLLM starts the LLM double (pkg/fakes/llm) and
+	// makes it the provider's llm (model "gtc-fake").
+	FakeOrderAPI, FakeLLM bool
 }
 
 // Session runs a bundle's flows against the real server handler and delivery, with
@@ -72,6 +84,9 @@ type Session struct {
 	lastIn   time.Time
 	statuses map[string]string
 	stateDir string
+
+	orderAPI *orderapi.Server
+	llm      *llm.Server
 }
 
 // Start loads the bundle and starts everything on a loopback port over a temporary state
@@ -103,9 +118,10 @@ func Start(ctx context.Context, cfg SessionConfig) (s *Session, err error) {
 		return nil, fmt.Errorf("load flows: %w", err)
 	}
 	s = &Session{cfg: cfg, provider: p, flows: flows, waID: strings.TrimPrefix(from, "+"), statuses: map[string]string{}}
+	sess := s // a failed start returns nil: close what was started
 	defer func() {
 		if err != nil {
-			s.Close()
+			sess.Close()
 		}
 	}()
 	s.secret = chatAppSecret
@@ -130,10 +146,35 @@ func Start(ctx context.Context, cfg SessionConfig) (s *Session, err error) {
 	local.AccessToken = secret.New(token)
 	// Delivery marks each inbound message read, as it would on WhatsApp.
 	local.MarkRead = true
+	var callTransport http.RoundTripper
+	if cfg.FakeOrderAPI {
+		s.orderAPI = orderapi.New(orderapi.Options{})
+		to, perr := url.Parse(s.orderAPI.OrdersURL())
+		if perr != nil {
+			return nil, perr
+		}
+		if local.OrderAPIURL == "" {
+			// Flows that read the setting call the double directly.
+			local.OrderAPIURL = s.orderAPI.OrdersURL()
+			if len(local.HTTPAllow) > 0 {
+				local.HTTPAllow = append(slices.Clone(local.HTTPAllow), to.Host)
+			}
+		}
+		callTransport = &redirectTransport{from: strings.TrimSuffix(local.OrderAPIURL, "/"), to: to, next: http.DefaultTransport}
+	}
+	if cfg.FakeLLM {
+		s.llm = llm.New(llm.Options{})
+		local.LLM = &answers.LLM{BaseURL: s.llm.BaseURL(), Model: FakeLLMModel}
+	}
+	flowSecret, err := app.FlowSecrets(b, cfg.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
 	// The same assembly as gtc serve, over a temporary store, with the local provider.
 	if s.app, err = app.Start(ctx, app.Config{Providers: []*bundle.Provider{&local}, Flows: flows, Store: s.store,
-		LookupEnv: cfg.LookupEnv, Logger: cfg.Logger, Now: s.now, NoAPI: true,
-		Tenants: []server.Tenant{{Tenant: p.Tenant, Team: p.Team, PhoneNumberID: p.PhoneNumberID, AppSecret: secret.New(s.secret)}}}); err != nil {
+		LookupEnv: cfg.LookupEnv, Logger: cfg.Logger, Now: s.now, NoAPI: true, FlowSecret: flowSecret,
+		CallTransport: callTransport,
+		Tenants:       []server.Tenant{{Tenant: p.Tenant, Team: p.Team, PhoneNumberID: p.PhoneNumberID, AppSecret: secret.New(s.secret)}}}); err != nil {
 		return nil, err
 	}
 	h := s.app.Server.Handler()
@@ -199,6 +240,12 @@ func (s *Session) Close() {
 	if s.fake != nil {
 		s.fake.Close()
 	}
+	if s.orderAPI != nil {
+		s.orderAPI.Close()
+	}
+	if s.llm != nil {
+		s.llm.Close()
+	}
 	if s.stateDir != "" {
 		os.RemoveAll(s.stateDir)
 	}
@@ -245,6 +292,13 @@ func (s *Session) Waiting(ctx context.Context) string {
 		return ""
 	}
 	w := c.Flow + "/" + c.Node
+	if c.Status == store.StatusHandoff {
+		w += ", with a person (queue " + c.Queue + "): the bot is quiet until an agent releases it"
+		if !c.Deadline.IsZero() {
+			w += " or for " + c.Deadline.Sub(c.WaitingSince).String()
+		}
+		return w
+	}
 	if !c.Deadline.IsZero() {
 		w += ", answer within " + c.Deadline.Sub(c.WaitingSince).String()
 	}
@@ -375,6 +429,15 @@ func (s *Session) turnOver(ctx context.Context, min int, inbound string) (bool, 
 		return false, fmt.Errorf("read the bot's progress: %w", err)
 	}
 	if len(pending) > 0 {
+		return false, nil
+	}
+	// A call the flow makes (http, ai) runs in its own job: the turn is over after its
+	// result was processed.
+	conv, err := s.store.ConversationOf(ctx, ref)
+	if err != nil {
+		return false, fmt.Errorf("read the bot's progress: %w", err)
+	}
+	if conv.Status == store.StatusCalling {
 		return false, nil
 	}
 	unsent, err := s.store.OutboundMessages(ctx, store.OutboundFilter{Tenant: ref.Tenant, Team: ref.Team, ContactKey: ref.Key,
