@@ -130,6 +130,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		InsecureSkipSignature: cfg.InsecureSkipSignature}
 	if !cfg.NoAPI {
 		scfg.API = &server.API{Sender: svc, Store: cfg.Store, Now: cfg.Now}
+		scfg.Conversations = a.Conversations
 	}
 	if a.Server, err = server.New(scfg); err != nil {
 		return nil, errors.Join(err, a.Stop(context.Background()))

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/greentic/gtc/pkg/app"
 	"github.com/greentic/gtc/pkg/build"
 	"github.com/greentic/gtc/pkg/cli/chat"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
@@ -31,6 +33,7 @@ import (
 	"github.com/greentic/gtc/pkg/cli/validate"
 	"github.com/greentic/gtc/pkg/cli/version"
 	"github.com/greentic/gtc/pkg/problem"
+	"github.com/greentic/gtc/pkg/tui"
 )
 
 // Main runs gtc with os.Args and returns the exit code.
@@ -60,7 +63,16 @@ func Run(args []string, io *cmdutil.IOStreams) int {
 func newFactory(io *cmdutil.IOStreams) *cmdutil.Factory {
 	f := cmdutil.NewFactory(io)
 	f.Composer = Compose
+	f.Inbox = openInbox(f)
 	return f
+}
+
+// openInbox opens gtc inbox's backend through pkg/app, the same service gtc serve runs.
+func openInbox(f *cmdutil.Factory) func(context.Context, cmdutil.InboxRequest) (tui.InboxBackend, io.Closer, error) {
+	return func(ctx context.Context, req cmdutil.InboxRequest) (tui.InboxBackend, io.Closer, error) {
+		return app.OpenInbox(ctx, app.InboxRequest{Dir: req.Dir, Database: req.Database, Tenant: req.Tenant,
+			Team: req.Team, Agent: req.Agent, LookupEnv: f.LookupEnv})
+	}
 }
 
 // handleError prints err once and picks the exit code. With jsonLogs (--log-format json)
