@@ -35,6 +35,8 @@ type ChatOptions struct {
 	Team       string
 	// FakeOrderAPI and FakeLLM start the in-process doubles (see SessionConfig).
 	FakeOrderAPI, FakeLLM bool
+	// KeepState is a SQLite file that keeps the session's state (see SessionConfig).
+	KeepState string
 }
 
 // NewCmdChat builds `gtc chat`. runF replaces the run function in tests.
@@ -83,6 +85,7 @@ With --script FILE, each line of FILE is one action and the transcript is printe
 	cmd.Flags().StringVar(&opts.Tenant, "tenant", "", "tenant of the provider to chat with (when the bundle has several)")
 	cmd.Flags().StringVar(&opts.Team, "team", "", "team of the provider to chat with (when the bundle has several)")
 	cmd.Flags().BoolVar(&opts.FakeOrderAPI, "fake-order-api", false, "answer the flows' calls to order_api_url with a local order API double (orders 12345, 10001, 10002, 10003)")
+	cmd.Flags().StringVar(&opts.KeepState, "keep-state", "", "keep the session's state in this SQLite FILE (read it with GTC_DATABASE_URL=FILE gtc messages DIR); by default it is thrown away")
 	cmd.Flags().BoolVar(&opts.FakeLLM, "fake-llm", false, "answer ai nodes with a local LLM double instead of the bundle's llm")
 	return cmd
 }
@@ -109,7 +112,8 @@ func chatRun(opts *ChatOptions) error {
 		return cmdutil.FlagErrorf("%s: no such bundle folder (create one with gtc setup)", opts.Dir)
 	}
 	sess, err := Start(ctx, SessionConfig{Dir: opts.Dir, Tenant: opts.Tenant, Team: opts.Team, From: opts.As, Name: opts.Name,
-		LookupEnv: opts.Factory.LookupEnv, Now: opts.Factory.Now, FakeOrderAPI: opts.FakeOrderAPI, FakeLLM: opts.FakeLLM})
+		LookupEnv: opts.Factory.LookupEnv, Now: opts.Factory.Now, FakeOrderAPI: opts.FakeOrderAPI, FakeLLM: opts.FakeLLM,
+		KeepState: opts.KeepState})
 	if err != nil {
 		return err
 	}
@@ -121,6 +125,10 @@ func chatRun(opts *ChatOptions) error {
 		return err
 	}
 	m := tui.NewChat(ctx, tui.NewStyles(opts.IO.ErrOut, opts.IO.NoColor), tui.DefaultKeyMap(), sess)
+	if opts.KeepState != "" {
+		m.KeepState = true
+		m.StateNote = fmt.Sprintf("state kept in %s: GTC_DATABASE_URL=%s gtc messages %s", opts.KeepState, opts.KeepState, opts.Dir)
+	}
 	_, err = tui.Run(ctx, m, opts.IO.In, opts.IO.ErrOut)
 	return err
 }

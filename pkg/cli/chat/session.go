@@ -60,6 +60,10 @@ type SessionConfig struct {
 	// provider's order_api_url at it; FakeLLM starts the LLM double (pkg/fakes/llm) and
 	// makes it the provider's llm (model "gtc-fake").
 	FakeOrderAPI, FakeLLM bool
+	// KeepState, when set, is a SQLite file that keeps the session's state (messages,
+	// contacts, conversations) after it ends, and continues one kept before; "" = a
+	// temporary database removed on Close.
+	KeepState string
 }
 
 // Session runs a bundle's flows against the real server handler and delivery, with
@@ -135,10 +139,16 @@ func Start(ctx context.Context, cfg SessionConfig) (s *Session, err error) {
 	s.base = "http://" + s.ln.Addr().String()
 	s.fake = graphfake.New(graphfake.Options{Token: token, PhoneNumberID: p.PhoneNumberID, BusinessAccountID: p.BusinessAccountID,
 		Clock: s.now, StatusWebhook: graphfake.StatusWebhook{URL: s.base + p.CallbackPath(), AppSecret: s.secret}})
-	if s.stateDir, err = os.MkdirTemp("", "gtc-chat-"); err != nil {
-		return nil, fmt.Errorf("create state directory: %w", err)
+	dbPath := cfg.KeepState
+	if dbPath == "" {
+		if s.stateDir, err = os.MkdirTemp("", "gtc-chat-"); err != nil {
+			return nil, fmt.Errorf("create state directory: %w", err)
+		}
+		dbPath = filepath.Join(s.stateDir, "gtc.db")
+	} else if err = os.MkdirAll(filepath.Dir(dbPath), 0o700); err != nil {
+		return nil, fmt.Errorf("--keep-state %s: %w", dbPath, err)
 	}
-	if s.store, err = store.Open(ctx, filepath.Join(s.stateDir, "gtc.db")); err != nil {
+	if s.store, err = store.Open(ctx, dbPath); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	local := *p
@@ -386,7 +396,32 @@ func (s *Session) post(ctx context.Context, msg map[string]any) ([]tui.ChatMessa
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("the server answered the webhook with %s: %s", resp.Status, strings.TrimSpace(string(answer)))
 	}
-	return s.collect(ctx, 0, msg["id"].(string))
+	out, err := s.collect(ctx, 0, msg["id"].(string))
+	if err != nil || len(out) > 0 {
+		return out, err
+	}
+	return []tui.ChatMessage{{NoReply: s.noReplyReason(ctx, now)}}, nil
+}
+
+// noReplyReason says why the bot sent nothing for the customer's last message: opted out,
+// with a person, a reply refused (the 24-hour window), or no flow triggered.
+func (s *Session) noReplyReason(ctx context.Context, since time.Time) string {
+	ref := store.ContactRef{Tenant: s.provider.Tenant, Team: s.provider.Team, Key: s.waID}
+	if c, err := s.store.Contact(ctx, ref.Tenant, ref.Team, ref.Key); err == nil && c != nil && c.OptedOut {
+		return "you opted out; START opts in again"
+	}
+	if conv, err := s.store.ConversationOf(ctx, ref); err == nil && conv != nil && conv.Status == store.StatusHandoff {
+		return "a person has this conversation; the bot stays quiet"
+	}
+	refused, err := s.store.OutboundMessages(ctx, store.OutboundFilter{Tenant: ref.Tenant, Team: ref.Team, ContactKey: ref.Key,
+		States: []string{store.OutRefused}, Limit: 1})
+	if err == nil && len(refused) > 0 && !refused[0].CreatedAt.Before(since) {
+		if refused[0].ErrorClass == delivery.ReasonWindowClosed {
+			return "the 24-hour window is closed: only templates may go out"
+		}
+		return "the reply was refused: " + refused[0].ErrorClass
+	}
+	return "no flow is triggered by this message"
 }
 
 // collect waits until the bot's turn is over and returns its new messages. For a webhook
