@@ -82,6 +82,12 @@ func (s *Service) reap(ctx context.Context, only string) error {
 // enqueueOrphansTx inserts, inside the reaping transaction, a job for the contacts the
 // reaped instance held and one send job per reply it was sending.
 func (s *Service) enqueueOrphansTx(ctx context.Context, tx *sql.Tx, o store.Orphans) error {
+	if o.Instance != s.instance {
+		// Its jobs that were running when it died (a call at a backend) run again now.
+		if _, err := s.st.RescueRunningJobs(ctx, tx, o.Instance); err != nil {
+			return err
+		}
+	}
 	var params []river.InsertManyParams
 	for c := range slices.Chunk(o.Contacts, contactsPerJob) {
 		params = append(params, river.InsertManyParams{Args: inboundArgs{Contacts: c}})

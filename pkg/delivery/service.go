@@ -303,6 +303,12 @@ func (s *Service) recover(ctx context.Context) error {
 		if err := s.st.ClearLeases(ctx); err != nil {
 			return err
 		}
+		// Jobs a killed gtc serve left running (a call at a backend, a send) run again now.
+		if n, err := s.st.RescueRunningJobs(ctx, nil, ""); err != nil {
+			return err
+		} else if n > 0 {
+			s.log.Info("jobs left running by a stopped gtc serve run again", "jobs", n)
+		}
 	}
 	if n, err := s.recoverTimeouts(ctx); err != nil {
 		return err

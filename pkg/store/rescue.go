@@ -1,0 +1,31 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// RescueRunningJobs makes River jobs that a gone process left running available again at
+// once, instead of after River's rescuer (an hour by default): a job killed mid-way (a
+// backend call, a send) is worked again by a live instance. On SQLite, where one process
+// owns the file, it takes every running job and is called at start; on PostgreSQL it takes
+// only the jobs whose last attempt was by instance (a dead one being reaped), inside tx.
+func (s *Store) RescueRunningJobs(ctx context.Context, tx *sql.Tx, instance string) (int64, error) {
+	q, args := `UPDATE river_job SET state = 'available' WHERE state = 'running'`, []any(nil)
+	if s.Postgres() {
+		q += ` AND attempted_by[array_length(attempted_by, 1)] = $1`
+		args = append(args, instance)
+	}
+	var res sql.Result
+	var err error
+	if tx != nil {
+		res, err = tx.ExecContext(ctx, q, args...)
+	} else {
+		res, err = s.db.ExecContext(ctx, q, args...)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("rescue running jobs: %w", err)
+	}
+	return res.RowsAffected()
+}
