@@ -19,21 +19,8 @@ import (
 // Idempotency-Key (so a backend that dedupes on it sees one order lookup) and that every
 // contact still gets exactly one reply.
 func TestCallCrashIdempotencyKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the crash test builds gtc and runs it as a subprocess; skipped with -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	gtc, err := BuildGTC(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	graph, err := StartGraph()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer graph.Close()
+	rig := newCrashRig(t, 3*time.Minute)
+	ctx, dir, gtc, graph, bundle := rig.ctx, rig.dir, rig.gtc, rig.graph, rig.bundle
 	api := orderapi.New(orderapi.Options{})
 	defer api.Close()
 	// The first calls hang at the order API until serve is killed under them.
@@ -49,10 +36,6 @@ func TestCallCrashIdempotencyKey(t *testing.T) {
 	defer front.Close()
 	ordersURL := front.URL + strings.TrimPrefix(api.OrdersURL(), api.URL)
 
-	bundle, err := MakeBundle(ctx, gtc, dir, graph.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := os.WriteFile(filepath.Join(bundle, "flows", "load_lookup.ygtc"), []byte(HTTPFlow(ordersURL)), 0o644); err != nil {
 		t.Fatal(err)
 	}

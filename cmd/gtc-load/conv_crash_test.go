@@ -58,25 +58,8 @@ triggers:
 // (user.answers and the echoed numbers count each message once, none skipped or doubled),
 // and the questions' timeouts, scheduled before and after the crash, must still fire.
 func TestConversationCrashRecovery(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the crash test builds gtc and runs it as a subprocess; skipped with -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	gtc, err := BuildGTC(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	graph, err := StartGraph()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer graph.Close()
-	bundle, err := MakeBundle(ctx, gtc, dir, graph.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rig := newCrashRig(t, 4*time.Minute)
+	ctx, dir, gtc, graph, bundle := rig.ctx, rig.dir, rig.gtc, rig.graph, rig.bundle
 	flows := filepath.Join(bundle, "flows")
 	if err := os.Remove(filepath.Join(flows, "echo.ygtc")); err != nil {
 		t.Fatal(err)

@@ -14,25 +14,8 @@ import (
 // webhooks are being acknowledged, restarts it, resends what was not acknowledged (as Meta
 // would), and checks that every message got exactly one flow run: one echo reply each.
 func TestCrashRecovery(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the crash test builds gtc and runs it as a subprocess; skipped with -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	gtc, err := BuildGTC(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	graph, err := StartGraph()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer graph.Close()
-	bundle, err := MakeBundle(ctx, gtc, dir, graph.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rig := newCrashRig(t, 3*time.Minute)
+	ctx, dir, gtc, graph, bundle := rig.ctx, rig.dir, rig.gtc, rig.graph, rig.bundle
 	logPath := filepath.Join(dir, "serve.log")
 	p, err := StartServe(ctx, gtc, bundle, logPath)
 	if err != nil {
