@@ -62,64 +62,9 @@ type App struct {
 // Start builds the delivery service over cfg.Store, starts its workers (recovering open
 // work first) and builds the server; Serve the Server, then Stop.
 func Start(ctx context.Context, cfg Config) (*App, error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Registerer == nil { // one registry for delivery's metrics and the server's /metrics
-		cfg.Registerer = prometheus.NewRegistry()
-	}
-	if cfg.Providers == nil && cfg.Bundle != nil {
-		cfg.Providers = Enabled(cfg.Bundle)
-	}
-	if cfg.NewClient == nil {
-		log := cfg.Logger
-		cfg.NewClient = func(p *bundle.Provider) (*whatsapp.Client, error) {
-			opts := ClientOptions{Pooled: true, OnSharedError: func(err error) {
-				log.Warn("shared pacing ledger failed: pacing on this instance's share for now",
-					"tenant", p.Tenant, "team", p.Team, "err", err)
-			}}
-			// On PostgreSQL the instances share each number's throughput through the store.
-			if cfg.Store.Postgres() {
-				opts.Shared = cfg.Store
-			}
-			return NewClient(p, cfg.LookupEnv, opts)
-		}
-	}
-	if cfg.Tenants == nil {
-		ts, err := Tenants(cfg.Providers, cfg.LookupEnv)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Tenants = ts
-	}
-	secretOf := cfg.FlowSecret
-	if secretOf == nil {
-		var err error
-		if secretOf, err = FlowSecrets(cfg.Bundle, cfg.LookupEnv); err != nil {
-			return nil, err
-		}
-	}
-	if err := CheckCalls(cfg.Flows, cfg.Providers, secretOf); err != nil {
-		return nil, fmt.Errorf("the flows cannot run: %w", err)
-	}
-	providers, err := DeliveryProviders(cfg.Providers, cfg.NewClient)
+	cfg, svc, err := newDelivery(cfg)
 	if err != nil {
 		return nil, err
-	}
-	runners, err := callRunners(cfg.Providers, cfg.Registerer, cfg.Logger, cfg.LookupEnv)
-	if err != nil {
-		return nil, err
-	}
-	for i, bp := range cfg.Providers {
-		providers[i].Calls, providers[i].Secret, providers[i].Settings = runners[bp], secretOf, bp.FlowSettings()
-		if cfg.CallTransport != nil {
-			providers[i].Calls.Transport = cfg.CallTransport
-		}
-	}
-	svc, err := delivery.New(delivery.Config{Providers: providers, Flows: cfg.Flows, Store: cfg.Store,
-		Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now})
-	if err != nil {
-		return nil, fmt.Errorf("start delivery: %w", err)
 	}
 	// The workers outlive ctx: Stop ends them, bounded, after the HTTP side drained.
 	if err := svc.Start(context.WithoutCancel(ctx)); err != nil {
@@ -183,4 +128,83 @@ func Tenants(ps []*bundle.Provider, lookup func(string) (string, bool)) ([]serve
 			VerifyToken: secret.New(vt), AppSecret: secret.New(as), APIKey: secret.New(key)})
 	}
 	return out, nil
+}
+
+// newDelivery fills cfg's defaults and builds the delivery service over cfg.Store: the
+// providers with their clients, backend-call runners, secrets and settings. It starts no
+// workers.
+func newDelivery(cfg Config) (Config, *delivery.Service, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registerer == nil { // one registry for delivery's metrics and the server's /metrics
+		cfg.Registerer = prometheus.NewRegistry()
+	}
+	if cfg.Providers == nil && cfg.Bundle != nil {
+		cfg.Providers = Enabled(cfg.Bundle)
+	}
+	if cfg.NewClient == nil {
+		log := cfg.Logger
+		cfg.NewClient = func(p *bundle.Provider) (*whatsapp.Client, error) {
+			opts := ClientOptions{Pooled: true, OnSharedError: func(err error) {
+				log.Warn("shared pacing ledger failed: pacing on this instance's share for now",
+					"tenant", p.Tenant, "team", p.Team, "err", err)
+			}}
+			// On PostgreSQL the instances share each number's throughput through the store.
+			if cfg.Store.Postgres() {
+				opts.Shared = cfg.Store
+			}
+			return NewClient(p, cfg.LookupEnv, opts)
+		}
+	}
+	if cfg.Tenants == nil {
+		ts, err := Tenants(cfg.Providers, cfg.LookupEnv)
+		if err != nil {
+			return cfg, nil, err
+		}
+		cfg.Tenants = ts
+	}
+	secretOf := cfg.FlowSecret
+	if secretOf == nil {
+		var err error
+		if secretOf, err = FlowSecrets(cfg.Bundle, cfg.LookupEnv); err != nil {
+			return cfg, nil, err
+		}
+	}
+	if err := CheckCalls(cfg.Flows, cfg.Providers, secretOf); err != nil {
+		return cfg, nil, fmt.Errorf("the flows cannot run: %w", err)
+	}
+	providers, err := DeliveryProviders(cfg.Providers, cfg.NewClient)
+	if err != nil {
+		return cfg, nil, err
+	}
+	runners, err := callRunners(cfg.Providers, cfg.Registerer, cfg.Logger, cfg.LookupEnv)
+	if err != nil {
+		return cfg, nil, err
+	}
+	for i, bp := range cfg.Providers {
+		providers[i].Calls, providers[i].Secret, providers[i].Settings = runners[bp], secretOf, bp.FlowSettings()
+		if cfg.CallTransport != nil {
+			providers[i].Calls.Transport = cfg.CallTransport
+		}
+	}
+	svc, err := delivery.New(delivery.Config{Providers: providers, Flows: cfg.Flows, Store: cfg.Store,
+		Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now})
+	if err != nil {
+		return cfg, nil, fmt.Errorf("start delivery: %w", err)
+	}
+	return cfg, svc, nil
+}
+
+// StartFlowOnce starts a flow for one contact from a command (gtc send --flow on a bundle
+// with state) through the same rules and records as gtc serve's send API: the contact's
+// conversation then waits for the answers, which gtc serve processes. It runs no workers:
+// the jobs it schedules (a retry, a question's timeout, a backend call) are worked by a
+// gtc serve on the same state.
+func StartFlowOnce(ctx context.Context, cfg Config, tenant, team string, req delivery.FlowStart) ([]*store.Outbound, error) {
+	_, svc, err := newDelivery(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return svc.StartFlow(ctx, tenant, team, req)
 }

@@ -68,19 +68,9 @@ func (o *SendOptions) messages(ctx context.Context, b *bundle.Bundle, p *bundle.
 // flowMessages starts the flow of --flow or --node (delivery.StartReplies) with the
 // contact's last inbound time, and returns its replies to send.
 func (o *SendOptions) flowMessages(b *bundle.Bundle, p *bundle.Provider, contact *store.Contact) ([]*whatsapp.Message, error) {
-	name, node := o.Flow, ""
-	flag := "--flow"
-	if o.Node != "" {
-		name, node, _ = strings.Cut(o.Node, "/")
-		flag = "--node"
-	}
-	vars := map[string]any{}
-	for _, kv := range o.Vars {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, cmdutil.FlagErrorf("--var %q: use name=value", kv)
-		}
-		vars[k] = v
+	name, node, flag, vars, err := o.flowTarget()
+	if err != nil {
+		return nil, err
 	}
 	set, err := flow.LoadDir(b.FlowsDir())
 	if err != nil {

@@ -50,6 +50,17 @@ func sendRun(o *SendOptions) error {
 		return o.compose(ctx, b, p, client)
 	}
 
+	if (o.Flow != "" || o.Node != "") && !o.DryRun {
+		// A bundle with state: the start is a conversation gtc serve continues.
+		st, err := cmdutil.OpenState(ctx, b)
+		switch {
+		case err == nil:
+			defer st.Close()
+			return o.startConversation(ctx, b, p, st, client)
+		case !errors.Is(err, cmdutil.ErrNoState):
+			return err
+		}
+	}
 	contact, err := cmdutil.ReadContact(ctx, b, p, o.To)
 	if err != nil {
 		return err
