@@ -56,6 +56,22 @@ func settingNames() []string {
 	return out
 }
 
+// SettingsFromVars are the settings a caller put in vars.settings (a map of strings, as
+// delivery starts every conversation with): for a Context built from a run's vars.
+func SettingsFromVars(vars map[string]any) map[string]string {
+	m, _ := vars["settings"].(map[string]any)
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
+}
+
 // settingsEnv fills a SettingsEnv from Context.Settings; names it does not know are
 // ignored, names missing are "".
 func settingsEnv(m map[string]string) SettingsEnv {

@@ -239,6 +239,13 @@ func TestSettingsEnv(t *testing.T) {
 	if env := NewEnv(nil, Context{}); env.Settings != (SettingsEnv{}) {
 		t.Errorf("settings without Context.Settings = %+v", env.Settings)
 	}
+	got := SettingsFromVars(map[string]any{"settings": map[string]any{"order_api_url": "https://x.example.com", "n": 1.0}})
+	if len(got) != 1 || got["order_api_url"] != "https://x.example.com" {
+		t.Errorf("SettingsFromVars = %v", got)
+	}
+	if got := SettingsFromVars(map[string]any{"settings": "x"}); got != nil {
+		t.Errorf("SettingsFromVars of a string = %v", got)
+	}
 	if !equal(SettingNames, []string{"order_api_url"}) {
 		t.Errorf("SettingNames = %v", SettingNames)
 	}
