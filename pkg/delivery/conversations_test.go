@@ -84,7 +84,7 @@ const (
 	askOrder   = "What is your order number? It has 5 to 10 digits, like 12345."
 	retryOrder = "That does not look like an order number. Please send just the digits, like 12345."
 	apology    = "Sorry, I could not read an order number. Write \"status\" to try again or \"menu\" for other options."
-	confirmed  = "Thanks! We are looking into order 12345 and will message you here."
+	confirmed  = "Order lookup is not configured yet, sorry. We have noted order 12345: write \"menu\" for other options."
 )
 
 // The starter's Check Status conversation through the pipeline: the question waits in the

@@ -104,7 +104,7 @@ func RenderReply(node *flow.Node, rc RunContext) (*whatsapp.Message, error) {
 func (rc RunContext) flowContext() flow.Context {
 	return flow.Context{Tenant: rc.Tenant, Team: rc.Team, To: rc.To, ReplyTo: rc.ReplyTo, Now: rc.Now,
 		LastMessageTime: rc.LastMessageTime, Vars: rc.Vars, User: rc.User, ConversationTimeout: rc.ConversationTimeout,
-		Secret: rc.Secret}
+		Secret: rc.Secret, Settings: flow.SettingsFromVars(rc.Vars)}
 }
 
 func replies(out []flow.Reply) []Reply {

@@ -288,7 +288,7 @@ func renderURL(x text, env *Env) (string, error) {
 		return x.lit, nil
 	}
 	var b strings.Builder
-	for _, s := range x.t.segs {
+	for i, s := range x.t.segs {
 		if s.prog == nil {
 			b.WriteString(s.lit)
 			continue
@@ -297,6 +297,11 @@ func renderURL(x text, env *Env) (string, error) {
 		v, err := one.render(env)
 		if err != nil {
 			return "", err
+		}
+		if i == 0 && urlSetting(x.t) != "" {
+			// A base URL from the settings goes in as it is (checked with the rest).
+			b.WriteString(strings.TrimSuffix(v, "/"))
+			continue
 		}
 		if strings.Contains(b.String(), "?") {
 			b.WriteString(url.QueryEscape(v))

@@ -107,6 +107,7 @@ func NewEnv(ev *Event, c Context) *Env {
 		Tenant:          c.Tenant,
 		Team:            c.Team,
 		Contact:         ContactEnv{WaID: c.To},
+		Settings:        settingsEnv(c.Settings),
 	}
 	if env.Vars == nil {
 		env.Vars = map[string]any{}

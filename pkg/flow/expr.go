@@ -32,6 +32,55 @@ type Env struct {
 	// Secrets holds, while an http or ai node renders, the secrets it reads. Validation
 	// refuses secrets anywhere else.
 	Secrets map[string]any `expr:"secrets"`
+	// Settings are the bundle settings flows may read (Context.Settings).
+	Settings SettingsEnv `expr:"settings"`
+}
+
+// SettingsEnv is `settings`: the bundle settings flows may read, "" when not configured.
+// An http node's url may start with {{settings.NAME}}.
+type SettingsEnv struct {
+	// OrderAPIURL is the starter "Check Status" flow's order API (answers.json
+	// order_api_url), like https://shop.example.com/api.
+	OrderAPIURL string `expr:"order_api_url"`
+}
+
+// SettingNames are the names flows read as settings.NAME (the keys of Context.Settings).
+var SettingNames = settingNames()
+
+func settingNames() []string {
+	t := reflect.TypeOf(SettingsEnv{})
+	out := make([]string, t.NumField())
+	for i := range out {
+		out[i] = t.Field(i).Tag.Get("expr")
+	}
+	return out
+}
+
+// SettingsFromVars are the settings a caller put in vars.settings (a map of strings, as
+// delivery starts every conversation with): for a Context built from a run's vars.
+func SettingsFromVars(vars map[string]any) map[string]string {
+	m, _ := vars["settings"].(map[string]any)
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
+}
+
+// settingsEnv fills a SettingsEnv from Context.Settings; names it does not know are
+// ignored, names missing are "".
+func settingsEnv(m map[string]string) SettingsEnv {
+	var s SettingsEnv
+	v := reflect.ValueOf(&s).Elem()
+	for i, name := range SettingNames {
+		v.Field(i).SetString(m[name])
+	}
+	return s
 }
 
 // MessageEnv is `message` in expressions.
@@ -155,10 +204,14 @@ func exprMessage(msg string) string {
 	if strings.Contains(msg, "exceeds maximum allowed nodes") {
 		return fmt.Sprintf("expression too big: more than %d parts; split it into several set variables", MaxExprNodes)
 	}
-	return goTypeRe.ReplaceAllStringFunc(msg, func(m string) string {
+	msg = goTypeRe.ReplaceAllStringFunc(msg, func(m string) string {
 		name := goTypeRe.FindStringSubmatch(m)[1]
 		return strings.ToLower(name) + " has no field"
 	})
+	if strings.Contains(msg, "settings has no field") {
+		msg += ": the settings flows can read are " + strings.Join(SettingNames, ", ")
+	}
+	return msg
 }
 
 // compileCondition compiles a branch condition, which must be boolean.

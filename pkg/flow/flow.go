@@ -216,6 +216,9 @@ type Context struct {
 	// Secret looks up secrets.NAME for http and ai nodes (secrets.env, then the
 	// environment). Nil: every secret is missing.
 	Secret func(name string) (string, bool)
+	// Settings are the bundle settings flows read as settings.NAME (SettingNames; in
+	// delivery bundle.Provider.FlowSettings). A name missing reads as "".
+	Settings map[string]string
 	// ConversationTimeout applies to asks without a timeout (0: DefaultConversationTimeout).
 	ConversationTimeout time.Duration
 	// NewID names a conversation Step starts (nil: an id derived from the contact and time).

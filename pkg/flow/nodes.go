@@ -475,6 +475,32 @@ func (p *parser) gotoNode(node *Node, cfg *yaml.Node, path string) {
 	}
 }
 
+var settingRe = regexp.MustCompile(`^settings\.([A-Za-z_][A-Za-z0-9_]*)$`)
+
+// urlSetting is NAME when t starts with {{settings.NAME}} (a base URL the rest of the url
+// extends), else "".
+func urlSetting(t *tmpl) string {
+	if len(t.segs) == 0 || t.segs[0].prog == nil {
+		return ""
+	}
+	m := settingRe.FindStringSubmatch(t.segs[0].src)
+	if m == nil || !contains(SettingNames, m[1]) {
+		return ""
+	}
+	return m[1]
+}
+
+// startsWithSetting reports whether a url starts with {{settings.NAME}} (an unknown NAME
+// is reported by the expression's own problem).
+func startsWithSetting(url string) bool {
+	rest, ok := strings.CutPrefix(url, "{{")
+	if !ok {
+		return false
+	}
+	inside, _, ok := strings.Cut(rest, "}}")
+	return ok && settingRe.MatchString(strings.TrimSpace(inside))
+}
+
 var headerNameRe = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 // reservedHeaders are set by gtc or the HTTP client.
@@ -503,8 +529,10 @@ func (p *parser) httpNode(node *Node, cfg *yaml.Node, path string) {
 			lit = lit[:i]
 		}
 		switch {
+		case lit == "" && startsWithSetting(h.URL):
+			// {{settings.NAME}} at the start: the rendered URL is checked when the node runs.
 		case !strings.HasPrefix(lit, "http://") && !strings.HasPrefix(lit, "https://"):
-			p.errf(uv, join(path, "url"), "url must start with http:// or https:// (written out, not from {{ }})")
+			p.errf(uv, join(path, "url"), "url must start with http:// or https:// (written out) or with a setting, like {{settings.order_api_url}}/{{vars.order_id}}")
 		case h.url.t == nil:
 			if err := checkURL(h.URL); err != nil {
 				p.errf(uv, join(path, "url"), "bad url %q: use an absolute http(s) URL like https://shop.example.com/api/orders", h.URL)
