@@ -9,10 +9,16 @@ import (
 
 // OutboxEvent is an event webhook to record in the transaction of the change it reports
 // (see AddOutbox). Body builds the bytes to send from the row's id (the event id is made of
-// it, and the body holds the id).
+// it, and the body holds the id) and, for an event with WAMID, the id of the outbound
+// message with that wamid (0 when gtc sent none); a nil body records no event.
 type OutboxEvent struct {
 	Type string
-	Body func(id int64) ([]byte, error)
+	Body func(id, outbound int64) ([]byte, error)
+	// WAMID, when set, names an outbound message: the event goes to its contact's stream
+	// (when gtc knows the message) and Body gets its id.
+	WAMID string
+	// ContactKey, when set, is the contact the event is about (instead of AddOutbox's).
+	ContactKey string
 }
 
 // OutboxRow is one recorded event webhook.
@@ -31,14 +37,33 @@ type OutboxRow struct {
 func AddOutbox(ctx context.Context, tx *sql.Tx, ref ContactRef, evs []OutboxEvent, now time.Time) error {
 	at := ms(now)
 	for _, ev := range evs {
+		r := ref
+		if ev.ContactKey != "" {
+			r.Key = ev.ContactKey
+		}
+		var outbound int64
+		if ev.WAMID != "" {
+			err := tx.QueryRowContext(ctx, `SELECT id, contact_key FROM gtc_outbound_messages WHERE wamid = $1 AND tenant = $2 AND team = $3 LIMIT 1`,
+				ev.WAMID, ref.Tenant, ref.Team).Scan(&outbound, &r.Key)
+			if err != nil && err != sql.ErrNoRows {
+				return fmt.Errorf("record %s event: %w", ev.Type, err)
+			}
+		}
 		var id int64
 		if err := tx.QueryRowContext(ctx, `INSERT INTO gtc_event_outbox (tenant, team, contact_key, type, body, created_at, next_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`, ref.Tenant, ref.Team, ref.Key, ev.Type, []byte{}, at).Scan(&id); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`, r.Tenant, r.Team, safeText(r.Key), ev.Type, []byte{}, at).Scan(&id); err != nil {
 			return fmt.Errorf("record %s event: %w", ev.Type, err)
 		}
-		body, err := ev.Body(id)
+		body, err := ev.Body(id, outbound)
 		if err != nil {
 			return fmt.Errorf("record %s event: %w", ev.Type, err)
+		}
+		if body == nil {
+			// Not an event after all (e.g. send.failed of a message gtc did not send).
+			if _, err := tx.ExecContext(ctx, `DELETE FROM gtc_event_outbox WHERE id = $1`, id); err != nil {
+				return fmt.Errorf("record %s event: %w", ev.Type, err)
+			}
+			continue
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE gtc_event_outbox SET body = $1 WHERE id = $2`, body, id); err != nil {
 			return fmt.Errorf("record %s event: %w", ev.Type, err)

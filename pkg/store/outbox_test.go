@@ -14,7 +14,7 @@ func TestOutboxOrderClaimAndBacklog(t *testing.T) {
 		st := openAt(t, b)
 		ctx := context.Background()
 		body := func(typ string) OutboxEvent {
-			return OutboxEvent{Type: typ, Body: func(id int64) ([]byte, error) { return []byte(fmt.Sprintf(`{"id":"evt_%d"}`, id)), nil }}
+			return OutboxEvent{Type: typ, Body: func(id, _ int64) ([]byte, error) { return []byte(fmt.Sprintf(`{"id":"evt_%d"}`, id)), nil }}
 		}
 		a := ContactRef{"acme", "support", "111"}
 		other := ContactRef{"acme", "support", "222"}

@@ -1,0 +1,203 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/greentic/gtc/pkg/events"
+	"github.com/greentic/gtc/pkg/events/eventstest"
+	"github.com/greentic/gtc/pkg/flow"
+	"github.com/greentic/gtc/pkg/store/storetest"
+	"github.com/greentic/gtc/pkg/whatsapp"
+)
+
+const sinkSecret = "s3cret-for-tests"
+
+// fastEvents is a retry schedule for tests: the harness clock moves by hand.
+var fastEvents = &events.Schedule{Base: time.Second, Max: time.Second, GiveUpAfter: time.Hour}
+
+// withEvents points the harness's provider at sink (before Start).
+func (h *harness) withEvents(sink *eventstest.Sink) {
+	p := h.svc.providers["acme/support"]
+	p.EventsURL = sink.URL()
+	p.EventsSecret = func() (string, error) { return sinkSecret, nil }
+	h.svc.cfg.EventPoll, h.svc.cfg.EventSchedule = 10*time.Millisecond, fastEvents
+}
+
+// waitEvents moves the harness clock a second at a time (so retries come due) until the
+// sink has n distinct events.
+func (h *harness) waitEvents(sink *eventstest.Sink, n int) []*events.Event {
+	h.t.Helper()
+	h.eventually("events at the sink", func() bool {
+		if len(sink.Events()) >= n {
+			return true
+		}
+		h.now.Add(1000)
+		time.Sleep(5 * time.Millisecond)
+		return false
+	})
+	return sink.Events()
+}
+
+func types(evs []*events.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, string(e.Type))
+	}
+	return out
+}
+
+// The handoff flow's events reach a real listener signed, in order, after a 500 is retried:
+// the message, the handoff, a message while handed off, the release and the end.
+func TestEventWebhooksOfAHandoff(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		sink := eventstest.New(t, eventstest.Options{Secret: sinkSecret})
+		h := newHarness(t, be.DSN(t), false)
+		set := handoffHarnessSet(t)
+		h.svc.cfg.Runner, h.svc.cfg.Flows = SetRunner(set), set
+		h.withEvents(sink)
+		sink.FailNext(1, 500)
+		if err := h.svc.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		const a = "4915100991"
+		h.say("e1", a, "human", 1)
+		h.say("e2", a, "are you there?", 1)
+		if err := h.svc.Release(context.Background(), "acme", "support", "+"+a, "", "api"); err != nil {
+			t.Fatal(err)
+		}
+		h.waitBodies(a, 2)
+		got := h.waitEvents(sink, 5)
+		want := []string{"message.received", "handoff.requested", "message.received", "handoff.released"}
+		if tys := types(got); len(tys) < 4 || !slices.Equal(tys[:4], want) {
+			t.Fatalf("event types %q, want %q first", tys, want)
+		}
+		var states []string
+		for _, r := range got {
+			if d, ok := r.Data.(*events.MessageReceived); ok {
+				states = append(states, d.State)
+			}
+		}
+		if !slices.Equal(states, []string{"bot", "handoff"}) {
+			t.Fatalf("message states %q", states)
+		}
+		if rq := got[1].Data.(*events.HandoffRequested); rq.By != "flow" || rq.Queue != "support" || rq.Node != "escalate" {
+			t.Fatalf("handoff.requested = %+v", rq)
+		}
+		if rl := got[3].Data.(*events.HandoffReleased); rl.By != "api" || rl.Node != "back" {
+			t.Fatalf("handoff.released = %+v", rl)
+		}
+		order := sink.ByContact()[a]
+		for i := 1; i < len(order); i++ {
+			if seq(order[i]) < seq(order[i-1]) {
+				t.Fatalf("out of order: %q", order)
+			}
+		}
+		var scripted int
+		for _, r := range sink.Requests() {
+			if r.Scripted {
+				scripted++
+			}
+		}
+		if scripted != 1 || len(sink.Received()) < 5 {
+			t.Fatalf("scripted failures %d, received %d", scripted, len(sink.Received()))
+		}
+		if sink.Received()[0].Header.Get(events.SignatureHeader) == "" {
+			t.Fatal("unsigned")
+		}
+		b, err := h.st.EventBacklog(context.Background())
+		if err != nil || b.Pending != 0 {
+			t.Fatalf("backlog after delivery: %+v, %v", b, err)
+		}
+	})
+}
+
+func seq(id string) int {
+	var n int
+	json.Unmarshal([]byte(id[len("evt_"):]), &n)
+	return n
+}
+
+// A contact whose event is retried holds its later events; another contact's go on.
+func TestEventWebhooksOrderPerContact(t *testing.T) {
+	sink := eventstest.New(t, eventstest.Options{Secret: sinkSecret})
+	h := newHarness(t, "", false)
+	h.withEvents(sink)
+	const a, b = "4915100992", "4915100993"
+	// Statuses make events at ingest, no flow needed: the first POST fails three times.
+	st := func(wamid, to, status string) whatsapp.Event {
+		return whatsapp.Event{Kind: whatsapp.EventStatus, Status: &whatsapp.Status{ID: wamid, Status: status, Timestamp: tBase.Unix(), RecipientID: to}}
+	}
+	h.ingest(st("wamid.A1", a, "sent"), st("wamid.A1", a, "delivered"), st("wamid.A1", a, "read"))
+	sink.FailNext(3, 503)
+	if err := h.svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.ingest(st("wamid.B1", b, "sent"))
+	h.waitEvents(sink, 4)
+	if got := sink.ByContact()[a]; !slices.IsSortedFunc(got, func(x, y string) int { return seq(x) - seq(y) }) || len(got) != 3 {
+		t.Fatalf("contact a: %q", got)
+	}
+	var statuses []string
+	for _, r := range sink.Events() {
+		if r.Contact.Key() == a {
+			statuses = append(statuses, r.Data.(*events.MessageStatus).Status)
+		}
+	}
+	if !slices.Equal(statuses, []string{"sent", "delivered", "read"}) {
+		t.Fatalf("statuses of a in order %q", statuses)
+	}
+}
+
+// An event recorded by an instance that died before delivering it (or while delivering it,
+// holding its lease) is delivered by the next start on the same database.
+func TestEventWebhooksSurviveARestart(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		sink := eventstest.New(t, eventstest.Options{Secret: sinkSecret})
+		dsn := be.DSN(t)
+		h := newHarness(t, dsn, false)
+		h.withEvents(sink)
+		const a = "4915100994"
+		for _, s := range []string{"sent", "delivered", "read"} {
+			h.ingest(whatsapp.Event{Kind: whatsapp.EventStatus, Status: &whatsapp.Status{ID: "wamid.R1", Status: s, Timestamp: tBase.Unix(), RecipientID: a}})
+		}
+		// The first is being delivered by the instance when it dies: its lease holds it.
+		due, err := h.st.DueOutbox(context.Background(), h.clock(), 10)
+		if err != nil || len(due) != 1 {
+			t.Fatalf("due %d, %v", len(due), err)
+		}
+		if ok, err := h.st.ClaimOutbox(context.Background(), due[0].ID, h.clock(), events.Lease); !ok || err != nil {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		h.close()
+		if len(sink.Received()) != 0 {
+			t.Fatal("delivered before the restart")
+		}
+
+		h2 := newHarness(t, dsn, false)
+		h2.now.Store(h.now.Load())
+		h2.withEvents(sink)
+		if err := h2.svc.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := h2.waitEvents(sink, 3)
+		if got[0].ID != events.SeqID(due[0].ID) {
+			t.Fatalf("first delivered %s, want the leased %s", got[0].ID, events.SeqID(due[0].ID))
+		}
+	})
+}
+
+func handoffHarnessSet(t *testing.T) *flow.Set {
+	t.Helper()
+	dir := t.TempDir()
+	writeFlow(t, dir, "human.ygtc", humanFlow)
+	writeFlow(t, dir, "hello.ygtc", helloFlow)
+	set, err := flow.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
