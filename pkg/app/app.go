@@ -115,6 +115,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		if cfg.CallTransport != nil {
 			providers[i].Calls.Transport = cfg.CallTransport
 		}
+		providers[i].EventsURL, providers[i].EventsSecret = EventsTarget(bp, cfg.LookupEnv)
 	}
 	svc, err := delivery.New(delivery.Config{Providers: providers, Flows: cfg.Flows, Store: cfg.Store,
 		Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now})
@@ -183,4 +184,15 @@ func Tenants(ps []*bundle.Provider, lookup func(string) (string, bool)) ([]serve
 			VerifyToken: secret.New(vt), AppSecret: secret.New(as), APIKey: secret.New(key)})
 	}
 	return out, nil
+}
+
+// EventsTarget is p's event webhook receiver for delivery.Provider: the URL ("" makes no
+// events) and the signing key, resolved at each delivery through lookup so a fixed
+// secrets.env lets waiting events through (nil when no events_secret is set: unsigned).
+func EventsTarget(p *bundle.Provider, lookup func(string) (string, bool)) (string, func() (string, error)) {
+	if p.EventsURL == "" || p.EventsSecret.IsZero() {
+		return p.EventsURL, nil
+	}
+	v := p.EventsSecret
+	return p.EventsURL, func() (string, error) { return v.Resolve(lookup) }
 }

@@ -156,24 +156,30 @@ type EventBacklog struct {
 	LastError        string        // the newest failure of an open event
 }
 
-// EventBacklog counts the outbox's open events.
+// EventBacklog counts the outbox's open events of every number.
 func (s *Store) EventBacklog(ctx context.Context) (EventBacklog, error) {
+	return s.EventBacklogOf(ctx, "", "")
+}
+
+// EventBacklogOf counts the open events of tenant/team ("" "": every number).
+func (s *Store) EventBacklogOf(ctx context.Context, tenant, team string) (EventBacklog, error) {
 	var b EventBacklog
 	now := s.now()
+	const of = ` AND (CAST($1 AS TEXT) = '' OR tenant = $1) AND (CAST($2 AS TEXT) = '' OR team = $2)`
 	var oldest sql.NullInt64
 	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0), min(created_at)
-		FROM gtc_event_outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL`).Scan(&b.Pending, &b.Failing, &oldest); err != nil {
+		FROM gtc_event_outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL`+of, tenant, team).Scan(&b.Pending, &b.Failing, &oldest); err != nil {
 		return b, fmt.Errorf("read event backlog: %w", err)
 	}
 	if oldest.Valid {
 		b.Oldest = time.Duration(now-oldest.Int64) * time.Millisecond
 	}
-	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM gtc_event_outbox WHERE gave_up_at >= $1`,
-		now-int64(24*time.Hour/time.Millisecond)).Scan(&b.GaveUpDay); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM gtc_event_outbox WHERE gave_up_at >= $3`+of,
+		tenant, team, now-int64(24*time.Hour/time.Millisecond)).Scan(&b.GaveUpDay); err != nil {
 		return b, fmt.Errorf("read event backlog: %w", err)
 	}
 	err := s.rdb.QueryRowContext(ctx, `SELECT last_error FROM gtc_event_outbox
-		WHERE delivered_at IS NULL AND last_error <> '' ORDER BY id DESC LIMIT 1`).Scan(&b.LastError)
+		WHERE delivered_at IS NULL AND last_error <> ''`+of+` ORDER BY id DESC LIMIT 1`, tenant, team).Scan(&b.LastError)
 	if err != nil && err != sql.ErrNoRows {
 		return b, fmt.Errorf("read event backlog: %w", err)
 	}
