@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/greentic/gtc/pkg/events"
 	"github.com/greentic/gtc/pkg/events/eventstest"
 	"github.com/greentic/gtc/pkg/flow"
+	"github.com/greentic/gtc/pkg/store"
 	"github.com/greentic/gtc/pkg/store/storetest"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
@@ -200,4 +202,93 @@ func handoffHarnessSet(t *testing.T) *flow.Set {
 		t.Fatal(err)
 	}
 	return set
+}
+
+// Two instances on PostgreSQL: a handoff started through A (a handoff node), the customer's
+// message and an agent's reply and release through B, the bot answering again through A;
+// the receiver gets every event once per claim, in order for the contact.
+func TestHandoffAcrossTwoInstances(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	sink := eventstest.New(t, eventstest.Options{Secret: sinkSecret})
+	set := handoffHarnessSet(t)
+	sender := newFakeSender()
+	clock := func() time.Time { return time.Now() }
+	withEvents := func(c *Config) {
+		c.Flows, c.EventPoll, c.EventSchedule = set, 10*time.Millisecond, fastEvents
+		c.Providers[0].EventsURL = sink.URL()
+		c.Providers[0].EventsSecret = func() (string, error) { return sinkSecret, nil }
+	}
+	a := startInstanceWith(t, dsn, "a", sender, SetRunner(set), clock, 4, time.Minute, withEvents)
+	b := startInstanceWith(t, dsn, "b", sender, SetRunner(set), clock, 4, time.Minute, withEvents)
+	ctx := context.Background()
+	const from = "4915100995"
+	ingest := func(in *instance, id, text string) {
+		t.Helper()
+		if err := in.svc.Ingest(ctx, "acme", "support", []whatsapp.Event{textEvent(id, from, text, time.Now())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idle := func() bool {
+		d, err := a.st.QueueDepth(ctx)
+		return err == nil && d.PendingEvents == 0 && d.OpenOutbound == 0
+	}
+	conv := func(in *instance) string {
+		c, err := in.st.ConversationOf(ctx, store.ContactRef{Tenant: "acme", Team: "support", Key: from})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Status
+	}
+
+	ingest(a, "x1", "human")
+	waitFor(t, "the handoff", func() bool { return idle() && conv(b) == store.StatusHandoff })
+	ingest(b, "x2", "hello")
+	waitFor(t, "the message recorded", idle)
+	if got := sender.bodies("+" + from); len(got) != 1 {
+		t.Fatalf("the bot answered during the handoff: %q", got)
+	}
+	msg := whatsapp.Message{To: "+" + from, Type: "text", Text: &whatsapp.Text{Body: "Hi, Sam here."}}
+	if _, err := b.svc.Send(ctx, "acme", "support", []OutboundMessage{{Message: msg, Origin: store.OriginSend}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.Release(ctx, "acme", "support", "+"+from, "", "api"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the bot back", func() bool { return idle() && len(sender.bodies("+"+from)) == 3 })
+	if err := a.svc.Release(ctx, "acme", "support", "+"+from, "", "api"); err != ErrNotWithPerson {
+		t.Fatalf("released twice: %v", err)
+	}
+	ingest(a, "x3", "hello")
+	waitFor(t, "the bot answering", func() bool { return idle() && len(sender.bodies("+"+from)) == 4 })
+	if got := sender.bodies("+" + from); got[1] != "Hi, Sam here." || got[2] != "The bot is back." || got[3] != "hi there" {
+		t.Fatalf("replies %q", got)
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, err := sink.Wait(wctx, 6); err != nil {
+		t.Fatalf("events: %v (got %q)", err, types(sink.Events()))
+	}
+	waitFor(t, "the outbox drained", func() bool {
+		bl, err := a.st.EventBacklog(ctx)
+		return err == nil && bl.Pending == 0
+	})
+	tys := types(sink.Events())
+	want := []string{"message.received", "handoff.requested", "message.received", "handoff.released"}
+	var got []string
+	for _, ty := range tys {
+		if ty == "message.received" || strings.HasPrefix(ty, "handoff.") {
+			got = append(got, ty)
+		}
+	}
+	if len(got) < 4 || !slices.Equal(got[:4], want) {
+		t.Fatalf("events %q", tys)
+	}
+	if n := len(sink.Received()); n != len(sink.Events()) {
+		t.Errorf("%d deliveries of %d events: an event went out twice without a failure", n, len(sink.Events()))
+	}
+	order := sink.ByContact()[from]
+	if !slices.IsSortedFunc(order, func(x, y string) int { return seq(x) - seq(y) }) {
+		t.Fatalf("out of order: %q", order)
+	}
 }
