@@ -85,11 +85,15 @@ func head(ref store.ContactRef, now time.Time) events.Head {
 }
 
 // flowEvents are the events of one processed event: the message received, a handoff
-// started or ended, a conversation ended. wasHuman: a person had the contact before it;
-// prevID: the conversation waiting before it ("" when none).
-func flowEvents(ref store.ContactRef, m *whatsapp.InboundMessage, wasHuman bool, prevID string, comp *store.Completion, rel *releaseEvent, timeout bool, now time.Time) []store.OutboxEvent {
+// started or ended, a conversation ended. prev is the conversation waiting before it (nil
+// when none; State flow.StateHuman while a person has the contact).
+func flowEvents(ref store.ContactRef, m *whatsapp.InboundMessage, prev *flow.Conversation, comp *store.Completion, rel *releaseEvent, timeout bool, now time.Time) []store.OutboxEvent {
 	var out []store.OutboxEvent
 	h := head(ref, now)
+	wasHuman, prevID := prev != nil && prev.State == flow.StateHuman, ""
+	if prev != nil {
+		prevID = prev.ID
+	}
 	if m != nil {
 		state := events.StateBot
 		if wasHuman {
@@ -112,7 +116,7 @@ func flowEvents(ref store.ContactRef, m *whatsapp.InboundMessage, wasHuman bool,
 		}
 		out = append(out, outboxEvent(events.NewHandoffRequested(h, d)))
 	case wasHuman && !nowHuman:
-		d := events.HandoffReleased{By: events.ByOptOut}
+		d := events.HandoffReleased{By: events.ByOptOut, Queue: prev.Queue}
 		switch {
 		case rel != nil:
 			d.By = byEvent(rel.By)
@@ -155,11 +159,6 @@ func byEvent(by string) string {
 		return by
 	}
 	return events.ByInbox
-}
-
-// human reports whether a person has the contact of cs (nil: no conversation read).
-func (cs *convState) human() bool {
-	return cs != nil && cs.cur != nil && cs.cur.State == flow.StateHuman
 }
 
 // wakeEvents asks the delivery loop to look at the outbox now.

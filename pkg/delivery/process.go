@@ -253,9 +253,10 @@ func (s *Service) sendTakenOver(ctx context.Context, refs []store.ContactRef, co
 func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *convState, sev *store.StoredEvent, optedOut *bool, now time.Time) planned {
 	comp := &store.Completion{Event: sev}
 	log := s.log.With("tenant", sev.Tenant, "team", sev.Team)
-	wasHuman, prevID := cs.human(), ""
+	var prev *flow.Conversation
 	if cs != nil && cs.cur != nil {
-		prevID = cs.cur.ID
+		c := *cs.cur
+		prev = &c // the step changes cs.cur
 	}
 	var m *whatsapp.InboundMessage
 	var te timeoutEvent
@@ -409,7 +410,7 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 	}
 	if eventsOn(p) {
 		ref := store.ContactRef{Tenant: sev.Tenant, Team: sev.Team, Key: sev.ContactKey}
-		comp.Events = flowEvents(ref, m, wasHuman, prevID, comp, rel, sev.Kind == store.KindTimeout, now)
+		comp.Events = flowEvents(ref, m, prev, comp, rel, sev.Kind == store.KindTimeout, now)
 	}
 	return planned{comp: comp, msgID: messageID(m), planned: plan, timeouts: timeouts, calls: callJobs}
 }
