@@ -330,6 +330,11 @@ func (s *Service) recover(ctx context.Context) error {
 		if err := s.st.ClearLeases(ctx); err != nil {
 			return err
 		}
+		// An event being delivered when the process died goes out again now, not after
+		// its lease (at least once).
+		if _, err := s.st.FreeOutboxLeases(ctx); err != nil {
+			return err
+		}
 	}
 	if n, err := s.recoverTimeouts(ctx); err != nil {
 		return err

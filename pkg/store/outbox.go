@@ -109,7 +109,7 @@ func (s *Store) DueOutbox(ctx context.Context, now time.Time, limit int) ([]*Out
 // ClaimOutbox leases a due event until now+lease; false when another instance has it (or it
 // is no longer open). An instance that dies leaves it due again when the lease ends.
 func (s *Store) ClaimOutbox(ctx context.Context, id int64, now time.Time, lease time.Duration) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE gtc_event_outbox SET next_at = $1
+	res, err := s.db.ExecContext(ctx, `UPDATE gtc_event_outbox SET next_at = $1, leased = 1
 		WHERE id = $2 AND next_at <= $3 AND delivered_at IS NULL AND gave_up_at IS NULL`, ms(now.Add(lease)), id, ms(now))
 	if err != nil {
 		return false, fmt.Errorf("claim event %d: %w", id, err)
@@ -133,13 +133,13 @@ func (s *Store) FinishOutbox(ctx context.Context, id int64, a OutboxAttempt) err
 	var err error
 	switch {
 	case a.Delivered:
-		_, err = s.db.ExecContext(ctx, `UPDATE gtc_event_outbox SET delivered_at = $1, attempts = attempts + 1, last_status = $2, last_error = ''
+		_, err = s.db.ExecContext(ctx, `UPDATE gtc_event_outbox SET leased = 0, delivered_at = $1, attempts = attempts + 1, last_status = $2, last_error = ''
 			WHERE id = $3`, now, a.Status, id)
 	case a.GaveUp:
-		_, err = s.db.ExecContext(ctx, `UPDATE gtc_event_outbox SET gave_up_at = $1, attempts = attempts + 1, last_status = $2, last_error = $3
+		_, err = s.db.ExecContext(ctx, `UPDATE gtc_event_outbox SET leased = 0, gave_up_at = $1, attempts = attempts + 1, last_status = $2, last_error = $3
 			WHERE id = $4`, now, a.Status, safeText(a.Error), id)
 	default:
-		_, err = s.db.ExecContext(ctx, `UPDATE gtc_event_outbox SET next_at = $1, attempts = attempts + 1, last_status = $2, last_error = $3
+		_, err = s.db.ExecContext(ctx, `UPDATE gtc_event_outbox SET leased = 0, next_at = $1, attempts = attempts + 1, last_status = $2, last_error = $3
 			WHERE id = $4`, ms(a.NextAt), a.Status, safeText(a.Error), id)
 	}
 	if err != nil {
@@ -184,4 +184,17 @@ func (s *Store) EventBacklogOf(ctx context.Context, tenant, team string) (EventB
 		return b, fmt.Errorf("read event backlog: %w", err)
 	}
 	return b, nil
+}
+
+// FreeOutboxLeases makes the events being delivered when the process stopped due now. Only
+// for a database no other live process uses (SQLite): on a shared one the leases may be a
+// live instance's.
+func (s *Store) FreeOutboxLeases(ctx context.Context) (int, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE gtc_event_outbox SET leased = 0, next_at = $1
+		WHERE leased = 1 AND delivered_at IS NULL AND gave_up_at IS NULL`, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("free event leases: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
