@@ -175,9 +175,17 @@ func (s *Service) eventLoop(ctx context.Context) {
 	poll := s.cfg.EventPoll
 	t := time.NewTicker(poll)
 	defer t.Stop()
+	var pruned time.Time
 	for {
 		if err := s.deliverEvents(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("event webhooks: read the outbox", "err", err)
+		}
+		if now := s.now(); now.Sub(pruned) >= time.Hour {
+			// Delivered and given-up events hold message text: kept a day, for gtc doctor.
+			pruned = now
+			if _, err := s.st.PruneOutbox(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+				s.log.Warn("event webhooks: prune the outbox", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -198,3 +198,14 @@ func (s *Store) FreeOutboxLeases(ctx context.Context) (int, error) {
 	n, _ := res.RowsAffected()
 	return int(n), nil
 }
+
+// PruneOutbox deletes the events delivered or given up before before (their bodies hold
+// message text; a delivered event is not needed after a day). It returns how many went.
+func (s *Store) PruneOutbox(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM gtc_event_outbox WHERE delivered_at < $1 OR gave_up_at < $1`, ms(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune event outbox: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}

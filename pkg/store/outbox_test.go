@@ -69,5 +69,11 @@ func TestOutboxOrderClaimAndBacklog(t *testing.T) {
 		if bl.Pending != 1 || bl.GaveUpDay != 1 {
 			t.Fatalf("backlog = %+v", bl)
 		}
+		if n, err := st.PruneOutbox(ctx, time.Now().Add(100*24*time.Hour)); err != nil || n != 2 {
+			t.Fatalf("pruned %d, %v; want the delivered and the given-up one", n, err)
+		}
+		if bl, _ = st.EventBacklog(ctx); bl.Pending != 1 {
+			t.Fatalf("backlog after pruning = %+v", bl)
+		}
 	})
 }
