@@ -177,7 +177,8 @@ func (s *Service) eventLoop(ctx context.Context) {
 	defer t.Stop()
 	var pruned time.Time
 	for {
-		if err := s.deliverEvents(ctx); err != nil && ctx.Err() == nil {
+		n, err := s.deliverEvents(ctx)
+		if err != nil && ctx.Err() == nil {
 			s.log.Warn("event webhooks: read the outbox", "err", err)
 		}
 		if now := s.now(); now.Sub(pruned) >= time.Hour {
@@ -187,8 +188,19 @@ func (s *Service) eventLoop(ctx context.Context) {
 				s.log.Warn("event webhooks: prune the outbox", "err", err)
 			}
 		}
+		if n > 0 && err == nil {
+			// A delivered head lets its contact's next event through: look again now.
+			select {
+			case <-s.evStop:
+				return
+			default:
+				continue
+			}
+		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-s.evStop:
 			return
 		case <-t.C:
 		case <-s.evWake:
@@ -196,22 +208,31 @@ func (s *Service) eventLoop(ctx context.Context) {
 	}
 }
 
-// deliverEvents delivers the due events once.
-func (s *Service) deliverEvents(ctx context.Context) error {
+// deliverEvents delivers the due events once and says how many it claimed.
+func (s *Service) deliverEvents(ctx context.Context) (int, error) {
 	due, err := s.st.DueOutbox(ctx, s.now(), eventsPerPoll)
 	if err != nil || len(due) == 0 {
-		return err
+		return 0, err
 	}
+	claimed := 0
 	sem := make(chan struct{}, eventsInParallel)
 	var wg sync.WaitGroup
+claims:
 	for _, row := range due {
-		ok, err := s.st.ClaimOutbox(ctx, row.ID, s.now(), events.Lease)
+		select {
+		case <-s.evStop:
+			break claims // stopping: claim no more
+		default:
+		}
+		var ok bool
+		ok, err = s.st.ClaimOutbox(ctx, row.ID, s.now(), events.Lease)
 		if err != nil {
-			return err
+			break
 		}
 		if !ok {
 			continue
 		}
+		claimed++
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -221,7 +242,7 @@ func (s *Service) deliverEvents(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	return nil
+	return claimed, err
 }
 
 func (s *Service) deliverEvent(ctx context.Context, row *store.OutboxRow) {
@@ -286,28 +307,36 @@ func (s *Service) deliverEvent(ctx context.Context, row *store.OutboxRow) {
 // startEvents starts the delivery loop.
 func (s *Service) startEvents() {
 	ctx, cancel := context.WithCancel(context.Background())
-	s.evCancel, s.evDone = cancel, make(chan struct{})
+	s.evCancel, s.evStop, s.evDone = cancel, make(chan struct{}), make(chan struct{})
 	go s.eventLoop(ctx)
 }
 
-// stopEvents stops the delivery loop, waiting for the attempts under way up to ctx's end.
+// eventsGrace is how long Stop lets the event deliveries under way finish.
+const eventsGrace = 2 * time.Second
+
+// stopEvents stops the delivery loop: the deliveries under way get eventsGrace (bounded by
+// ctx) to finish, then are cancelled; their rows stay leased and go out again later (at
+// once on the next start on SQLite, after events.Lease on PostgreSQL).
 func (s *Service) stopEvents(ctx context.Context) error {
 	if s.evCancel == nil {
 		return nil
 	}
-	// Let the attempts under way finish for a moment, then cancel them (their rows stay
-	// leased and are retried after events.Lease).
+	close(s.evStop)
+	defer s.evCancel()
+	grace := time.NewTimer(eventsGrace)
+	defer grace.Stop()
 	select {
 	case <-s.evDone:
 		return nil
-	default:
+	case <-grace.C:
+	case <-ctx.Done():
 	}
 	s.evCancel()
 	select {
 	case <-s.evDone:
 		return nil
-	case <-ctx.Done():
-		return errors.New("event webhooks: delivery loop did not stop")
+	case <-time.After(time.Second):
+		return errors.New("event webhooks: the delivery loop did not stop")
 	}
 }
 

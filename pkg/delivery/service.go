@@ -108,6 +108,7 @@ type Service struct {
 	evMetrics   *events.Metrics
 	evWake      chan struct{}
 	evCancel    context.CancelFunc
+	evStop      chan struct{}
 	evDone      chan struct{}
 }
 
