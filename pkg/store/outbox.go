@@ -152,6 +152,7 @@ func (s *Store) FinishOutbox(ctx context.Context, id int64, a OutboxAttempt) err
 type EventBacklog struct {
 	Pending, Failing int           // open events; open events whose last attempt failed
 	Oldest           time.Duration // age of the oldest open event
+	OldestAt         time.Time     // when it was made (zero when none waits)
 	GaveUpDay        int           // events given up in the last 24 hours
 	LastError        string        // the newest failure of an open event
 }
@@ -172,7 +173,7 @@ func (s *Store) EventBacklogOf(ctx context.Context, tenant, team string) (EventB
 		return b, fmt.Errorf("read event backlog: %w", err)
 	}
 	if oldest.Valid {
-		b.Oldest = time.Duration(now-oldest.Int64) * time.Millisecond
+		b.Oldest, b.OldestAt = time.Duration(now-oldest.Int64)*time.Millisecond, fromMS(oldest.Int64)
 	}
 	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM gtc_event_outbox WHERE gave_up_at >= $3`+of,
 		tenant, team, now-int64(24*time.Hour/time.Millisecond)).Scan(&b.GaveUpDay); err != nil {

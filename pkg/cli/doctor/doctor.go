@@ -706,7 +706,7 @@ func (d *doctor) events(ctx context.Context, st *store.Store, p *bundle.Provider
 	}
 	c := Check{Name: "events", Status: OK, Message: fmt.Sprintf("%d event(s) waiting", eb.Pending)}
 	if eb.Pending > 0 {
-		c.Message += fmt.Sprintf(", the oldest for %s", eb.Oldest.Round(time.Second))
+		c.Message += fmt.Sprintf(", the oldest for %s", d.o.Now().Sub(eb.OldestAt).Round(time.Second))
 	}
 	if eb.Failing > 0 {
 		c.Status = Warning
