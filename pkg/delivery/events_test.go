@@ -292,3 +292,49 @@ func TestHandoffAcrossTwoInstances(t *testing.T) {
 		t.Fatalf("out of order: %q", order)
 	}
 }
+
+// An event that fails for its whole schedule is given up (counted, kept for gtc doctor) and
+// no longer holds its contact's later events.
+func TestEventWebhookGivenUp(t *testing.T) {
+	sink := eventstest.New(t, eventstest.Options{Secret: sinkSecret})
+	h := newHarness(t, "", false)
+	h.withEvents(sink)
+	h.svc.cfg.EventSchedule = &events.Schedule{Base: time.Second, Max: time.Second, GiveUpAfter: 5 * time.Second}
+	const a = "4915100996"
+	st := func(status string) whatsapp.Event {
+		return whatsapp.Event{Kind: whatsapp.EventStatus, Status: &whatsapp.Status{ID: "wamid.G1", Status: status, Timestamp: tBase.Unix(), RecipientID: a}}
+	}
+	h.ingest(st("sent"))
+	sink.FailNext(1000, 500)
+	if err := h.svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ticks := 0
+	h.eventually("the first given up", func() bool {
+		b, err := h.st.EventBacklog(context.Background())
+		if err == nil && b.GaveUpDay == 1 {
+			return true
+		}
+		if ticks++; ticks == 2 {
+			h.ingest(st("delivered")) // made 2 s later: it has its own day (5 s here)
+		}
+		h.now.Add(1000)
+		time.Sleep(20 * time.Millisecond)
+		return false
+	})
+	b, _ := h.st.EventBacklog(context.Background())
+	if !strings.Contains(b.LastError, "500") || b.Pending != 1 {
+		t.Fatalf("backlog %+v", b)
+	}
+	sink.FailNext(0, 0)
+	h.now.Add(1000) // the second's retry is due
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := sink.Wait(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got[0].Data.(*events.MessageStatus); d.Status != "delivered" {
+		t.Fatalf("after the give-up the sink got %+v", d)
+	}
+}
