@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -116,6 +117,10 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 			providers[i].Calls.Transport = cfg.CallTransport
 		}
 		providers[i].EventsURL, providers[i].EventsSecret = EventsTarget(bp, cfg.LookupEnv)
+		if bp.EventsURL != "" {
+			cfg.Logger.Info("event webhooks", "tenant", bp.Tenant, "team", bp.Team, "url", urlWithoutQuery(bp.EventsURL),
+				"signed", providers[i].EventsSecret != nil)
+		}
 	}
 	svc, err := delivery.New(delivery.Config{Providers: providers, Flows: cfg.Flows, Store: cfg.Store,
 		Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now})
@@ -195,4 +200,15 @@ func EventsTarget(p *bundle.Provider, lookup func(string) (string, bool)) (strin
 	}
 	v := p.EventsSecret
 	return p.EventsURL, func() (string, error) { return v.Resolve(lookup) }
+}
+
+// urlWithoutQuery shows a URL for a log: no user info, query or fragment (they may hold
+// tokens).
+func urlWithoutQuery(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(not a URL)"
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }
