@@ -14,6 +14,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/greentic/gtc/pkg/cli"
+	"github.com/greentic/gtc/pkg/events/eventstest"
 	"github.com/greentic/gtc/pkg/store/storetest"
 )
 
@@ -33,6 +34,7 @@ func TestScripts(t *testing.T) {
 			"eventually": cmdEventually,
 			"webhook":    cmdWebhook,
 			"graphfake":  cmdGraphfake,
+			"eventsink":  eventstest.ScriptCmd,
 		},
 		Setup: func(env *testscript.Env) error {
 			// Scripts find shared fixtures (answers, flows, webhook payloads) here.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -187,6 +188,11 @@ func newDelivery(cfg Config) (Config, *delivery.Service, error) {
 		if cfg.CallTransport != nil {
 			providers[i].Calls.Transport = cfg.CallTransport
 		}
+		providers[i].EventsURL, providers[i].EventsSecret = EventsTarget(bp, cfg.LookupEnv)
+		if bp.EventsURL != "" {
+			cfg.Logger.Info("event webhooks", "tenant", bp.Tenant, "team", bp.Team, "url", urlWithoutQuery(bp.EventsURL),
+				"signed", providers[i].EventsSecret != nil)
+		}
 	}
 	svc, err := delivery.New(delivery.Config{Providers: providers, Flows: cfg.Flows, Store: cfg.Store,
 		Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now})
@@ -207,4 +213,26 @@ func StartFlowOnce(ctx context.Context, cfg Config, tenant, team string, req del
 		return nil, err
 	}
 	return svc.StartFlow(ctx, tenant, team, req)
+}
+
+// EventsTarget is p's event webhook receiver for delivery.Provider: the URL ("" makes no
+// events) and the signing key, resolved at each delivery through lookup so a fixed
+// secrets.env lets waiting events through (nil when no events_secret is set: unsigned).
+func EventsTarget(p *bundle.Provider, lookup func(string) (string, bool)) (string, func() (string, error)) {
+	if p.EventsURL == "" || p.EventsSecret.IsZero() {
+		return p.EventsURL, nil
+	}
+	v := p.EventsSecret
+	return p.EventsURL, func() (string, error) { return v.Resolve(lookup) }
+}
+
+// urlWithoutQuery shows a URL for a log: no user info, query or fragment (they may hold
+// tokens).
+func urlWithoutQuery(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(not a URL)"
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }

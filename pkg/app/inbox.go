@@ -81,8 +81,11 @@ func OpenInbox(ctx context.Context, req InboxRequest) (tui.InboxBackend, io.Clos
 	if err != nil {
 		return fail(err)
 	}
+	// Events the inbox makes (a handoff, a send that fails) wait in the outbox for gtc serve
+	// to deliver: the inbox does not start the delivery loop.
+	eu, es := EventsTarget(p, lookup)
 	svc, err := delivery.New(delivery.Config{Providers: []delivery.Provider{{Tenant: p.Tenant, Team: p.Team,
-		PhoneNumberID: p.PhoneNumberID, Sender: delivery.ClientSender(client)}}, Flows: flows, Store: st})
+		PhoneNumberID: p.PhoneNumberID, Sender: delivery.ClientSender(client), EventsURL: eu, EventsSecret: es}}, Flows: flows, Store: st})
 	if err != nil {
 		return fail(err)
 	}

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/greentic/gtc/pkg/events"
 	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/store"
 )
@@ -84,7 +86,20 @@ func (s *Service) handoffLeased(ctx context.Context, ref store.ContactRef, queue
 		u.Ended = &store.ConversationEnd{Flow: cur.Flow, Node: cur.Node, Reason: EndHandedOff, Detail: "taken over by " + byOr(by), At: now.UTC()}
 	}
 	s.log.Info("handed off to a person", "tenant", ref.Tenant, "team", ref.Team, "queue", queue, "by", byOr(by))
-	return s.st.SaveConversation(ctx, ref, u, nil)
+	var inTx func(context.Context, *sql.Tx) error
+	if p := s.provider(ref.Tenant, ref.Team); eventsOn(p) {
+		ev := events.NewHandoffRequested(head(ref, now), events.HandoffRequested{By: byEvent(byOr(by)), Queue: queue, Note: note})
+		inTx = func(ctx context.Context, tx *sql.Tx) error {
+			return store.AddOutbox(ctx, tx, ref, []store.OutboxEvent{outboxEvent(ev)}, now)
+		}
+	}
+	if err := s.st.SaveConversation(ctx, ref, u, inTx); err != nil {
+		return err
+	}
+	if inTx != nil {
+		s.wakeEvents()
+	}
+	return nil
 }
 
 func byOr(by string) string {

@@ -21,7 +21,7 @@ func (s *Service) Ingest(ctx context.Context, tenant, team string, events []what
 	start := time.Now()
 	in := make([]store.InboundEvent, 0, len(events))
 	for i := range events {
-		ie, err := s.prepare(&events[i])
+		ie, err := s.prepare(tenant, team, &events[i])
 		if err != nil {
 			return fmt.Errorf("event %d: %w", i, err)
 		}
@@ -33,6 +33,12 @@ func (s *Service) Ingest(ctx context.Context, tenant, team string, events []what
 	}
 	s.m.ingestSeconds.Observe(time.Since(start).Seconds())
 	s.m.duplicates.Add(float64(res.Duplicates))
+	for i := range in {
+		if len(in[i].Events) > 0 {
+			s.wakeEvents()
+			break
+		}
+	}
 	for i := range events {
 		ev := &events[i]
 		s.m.events.WithLabelValues(string(ev.Kind)).Inc()
@@ -44,7 +50,7 @@ func (s *Service) Ingest(ctx context.Context, tenant, team string, events []what
 }
 
 // prepare turns a parsed webhook event into what the store records.
-func (s *Service) prepare(ev *whatsapp.Event) (store.InboundEvent, error) {
+func (s *Service) prepare(tenant, team string, ev *whatsapp.Event) (store.InboundEvent, error) {
 	raw, err := json.Marshal(ev)
 	if err != nil {
 		return store.InboundEvent{}, fmt.Errorf("encode event: %w", err)
@@ -71,6 +77,9 @@ func (s *Service) prepare(ev *whatsapp.Event) (store.InboundEvent, error) {
 			u.ErrorCode, u.ErrorClass, u.Unreachable = st.Errors[0].Code, info.Class, info.Unreachable
 		}
 		ie.Status = u
+		if p := s.provider(tenant, team); eventsOn(p) {
+			ie.Events = statusEvents(tenant, team, st, s.cfg.ClassifyCode(firstCode(st)), s.now())
+		}
 	case ev.Preference != nil:
 		p := ev.Preference
 		key := p.WaID

@@ -102,5 +102,28 @@ func (s *Service) finish(ctx context.Context, fs []store.Finish, rs []retry) err
 			return err
 		}
 	}
-	return s.st.FinishOutbounds(ctx, fs, inTx)
+	evs := s.sendFailedEvents(ctx, fs)
+	if len(evs) > 0 {
+		jobs := inTx
+		inTx = func(ctx context.Context, tx *sql.Tx) error {
+			if jobs != nil {
+				if err := jobs(ctx, tx); err != nil {
+					return err
+				}
+			}
+			for _, e := range evs {
+				if err := store.AddOutbox(ctx, tx, e.ref, []store.OutboxEvent{e.ev}, s.now()); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	if err := s.st.FinishOutbounds(ctx, fs, inTx); err != nil {
+		return err
+	}
+	if len(evs) > 0 {
+		s.wakeEvents()
+	}
+	return nil
 }

@@ -178,6 +178,12 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 	if err := s.st.CompleteEventsTx(ctx, all, inTx); err != nil {
 		return err
 	}
+	for _, c := range all {
+		if c.Done && len(c.Events) > 0 {
+			s.wakeEvents()
+			break
+		}
+	}
 
 	var mu sync.Mutex
 	var finishes []store.Finish
@@ -247,6 +253,11 @@ func (s *Service) sendTakenOver(ctx context.Context, refs []store.ContactRef, co
 func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *convState, sev *store.StoredEvent, optedOut *bool, now time.Time) planned {
 	comp := &store.Completion{Event: sev}
 	log := s.log.With("tenant", sev.Tenant, "team", sev.Team)
+	var prev *flow.Conversation
+	if cs != nil && cs.cur != nil {
+		c := *cs.cur
+		prev = &c // the step changes cs.cur
+	}
 	var m *whatsapp.InboundMessage
 	var te timeoutEvent
 	var re *resultEvent
@@ -396,6 +407,10 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 		for _, r := range out {
 			add(store.OriginFlow, r.Flow, r.Node, r.Message, r.RetryOnRateLimit)
 		}
+	}
+	if eventsOn(p) {
+		ref := store.ContactRef{Tenant: sev.Tenant, Team: sev.Team, Key: sev.ContactKey}
+		comp.Events = flowEvents(ref, m, prev, comp, rel, sev.Kind == store.KindTimeout, now)
 	}
 	return planned{comp: comp, msgID: messageID(m), planned: plan, timeouts: timeouts, calls: callJobs}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"github.com/greentic/gtc/pkg/events"
 	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/store"
 )
@@ -66,6 +68,12 @@ type Config struct {
 	// (default 2s); DeadAfter is how long without a heartbeat makes an instance dead and
 	// its work taken over (default 15s).
 	Heartbeat, DeadAfter time.Duration
+	// EventPoll is how often the event webhooks' outbox is read (default 1s; a commit that
+	// makes events wakes the loop at once). EventSchedule is their retry schedule (default
+	// events.DefaultSchedule). EventClient, when set, sends them (tests).
+	EventPoll     time.Duration
+	EventSchedule *events.Schedule
+	EventClient   *http.Client
 }
 
 // Service runs the pipeline.
@@ -94,6 +102,14 @@ type Service struct {
 	stopping atomic.Bool
 	stopOnce sync.Once
 	stopErr  error
+
+	// The event webhooks' delivery loop (events.go).
+	evDeliverer *events.Deliverer
+	evMetrics   *events.Metrics
+	evWake      chan struct{}
+	evCancel    context.CancelFunc
+	evStop      chan struct{}
+	evDone      chan struct{}
 }
 
 const contactsPerJob = 32
@@ -183,6 +199,17 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("delivery: register metrics: %w", err)
 	}
 	s.m = m
+	if cfg.EventPoll <= 0 {
+		s.cfg.EventPoll = time.Second
+	}
+	if cfg.EventSchedule == nil {
+		s.cfg.EventSchedule = &events.DefaultSchedule
+	}
+	if s.evMetrics, err = events.NewMetrics(cfg.Registerer, s.EventBacklog); err != nil {
+		return nil, fmt.Errorf("delivery: register metrics: %w", err)
+	}
+	s.evDeliverer = &events.Deliverer{Client: cfg.EventClient, Metrics: s.evMetrics}
+	s.evWake = make(chan struct{}, 1)
 
 	s.instance, s.shared = cfg.Instance, cfg.Store.Postgres()
 	workers := river.NewWorkers()
@@ -289,6 +316,7 @@ func (s *Service) Start(ctx context.Context) error {
 		s.hbStop, s.hbDone = make(chan struct{}), make(chan struct{})
 		go s.heartbeat(context.WithoutCancel(ctx))
 	}
+	s.startEvents()
 	s.started.Store(true)
 	return nil
 }
@@ -308,6 +336,11 @@ func (s *Service) recover(ctx context.Context) error {
 			return err
 		} else if n > 0 {
 			s.log.Info("jobs left running by a stopped gtc serve run again", "jobs", n)
+		}
+		// An event being delivered when the process died goes out again now, not after
+		// its lease (at least once).
+		if _, err := s.st.FreeOutboxLeases(ctx); err != nil {
+			return err
 		}
 	}
 	if n, err := s.recoverTimeouts(ctx); err != nil {
@@ -380,6 +413,9 @@ func (s *Service) Stop(ctx context.Context) error {
 			} else {
 				s.stopErr = fmt.Errorf("stop delivery: jobs cancelled after the drain deadline: %w", err)
 			}
+		}
+		if err := s.stopEvents(ctx); err != nil {
+			s.stopErr = errors.Join(s.stopErr, err)
 		}
 		if s.shared {
 			s.stopHeartbeat()

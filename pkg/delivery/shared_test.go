@@ -43,11 +43,17 @@ type instance struct {
 // can stall a live one's heartbeat for a second.
 func startInstance(t *testing.T, dsn, name string, sender Sender, flows FlowRunner, clock func() time.Time, workers int, deadAfter time.Duration) *instance {
 	t.Helper()
+	return startInstanceWith(t, dsn, name, sender, flows, clock, workers, deadAfter, nil)
+}
+
+// startInstanceWith is startInstance with edit, when set, changing the config first.
+func startInstanceWith(t *testing.T, dsn, name string, sender Sender, flows FlowRunner, clock func() time.Time, workers int, deadAfter time.Duration, edit func(*Config)) *instance {
+	t.Helper()
 	st, err := store.Open(context.Background(), dsn, store.Options{Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(Config{
+	cfg := Config{
 		Providers:    []Provider{{Tenant: "acme", Team: "support", PhoneNumberID: "123", Sender: sender}},
 		Runner:       flows,
 		Store:        st,
@@ -60,7 +66,11 @@ func startInstance(t *testing.T, dsn, name string, sender Sender, flows FlowRunn
 		Instance:     name,
 		Heartbeat:    100 * time.Millisecond,
 		DeadAfter:    deadAfter,
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	svc, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,10 @@ type Provider struct {
 	// Settings are the bundle settings flows read as vars.settings.NAME
 	// (bundle.Provider.FlowSettings), given to every conversation when it starts.
 	Settings map[string]string
+	// EventsURL receives this number's event webhooks ("": none are made); EventsSecret,
+	// when set, gives the key they are signed with, read at each delivery (nil: unsigned).
+	EventsURL    string
+	EventsSecret func() (string, error)
 }
 
 // Typer is implemented by Senders that can show the typing indicator: mark an inbound

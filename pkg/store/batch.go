@@ -93,6 +93,9 @@ type Completion struct {
 	// Conversation, when set, is the contact's conversation after this event (written only
 	// when the event is processed here, with the replies).
 	Conversation *ConversationUpdate
+	// Events are the event webhooks this event makes, recorded with it (only when it is
+	// processed here).
+	Events []OutboxEvent
 	// Done and IDs are set by CompleteEvents: Done is false when the event had already
 	// been processed (nothing recorded); IDs are the replies' outbound ids.
 	Done bool
@@ -141,6 +144,11 @@ func (s *Store) CompleteEventsTx(ctx context.Context, cs []*Completion, inTx fun
 			}
 			if c.Conversation != nil {
 				if err := saveConversation(ctx, tx, ContactRef{ev.Tenant, ev.Team, ev.ContactKey}, c.Conversation, now); err != nil {
+					return err
+				}
+			}
+			if len(c.Events) > 0 {
+				if err := AddOutbox(ctx, tx, ContactRef{ev.Tenant, ev.Team, ev.ContactKey}, c.Events, fromMS(now)); err != nil {
 					return err
 				}
 			}

@@ -17,7 +17,8 @@ import (
 )
 
 // copyNotCopied are the gtc tables Copy leaves out on purpose (see its doc comment).
-var copyNotCopied = []string{"gtc_instances", "gtc_pacing", "gtc_schema_migrations"}
+// gtc_event_outbox is not copied: its events are delivered (or given up) by the SQLite side.
+var copyNotCopied = []string{"gtc_event_outbox", "gtc_instances", "gtc_pacing", "gtc_schema_migrations"}
 
 // openAt opens a fresh database of backend b whose clock moves one second per reading, so
 // rows get distinct times.

@@ -51,6 +51,10 @@ type InboundEvent struct {
 	Status *StatusUpdate
 	// User preferences.
 	Preference *PreferenceUpdate
+
+	// Events are the event webhooks the event makes when it is new (not a duplicate),
+	// recorded with it for ContactKey (or, with a WAMID, the outbound message's contact).
+	Events []OutboxEvent
 }
 
 // StatusUpdate is a delivery status of an outbound message.
@@ -228,6 +232,12 @@ func (s *Store) commitGroup(ctx context.Context, batch []*ingestReq) ([]IngestRe
 					continue
 				}
 				results[i].New++
+				if len(ev.Events) > 0 {
+					ref := ContactRef{r.tenant, r.team, ev.ContactKey}
+					if err := AddOutbox(ctx, tx, ref, ev.Events, fromMS(w.now)); err != nil {
+						return err
+					}
+				}
 				if Queued(ev.Kind) {
 					ref := ContactRef{r.tenant, r.team, safeText(ev.ContactKey)}
 					if !seen[ref] {

@@ -690,6 +690,41 @@ func (d *doctor) state(ctx context.Context, b *bundle.Bundle, p *bundle.Provider
 		}
 	}
 	add(lc)
+	d.events(ctx, st, p, add)
+}
+
+// events reports the event webhooks waiting in the outbox: how many, how many failing and
+// for how long, the last error, and those given up in the last day.
+func (d *doctor) events(ctx context.Context, st *store.Store, p *bundle.Provider, add func(Check)) {
+	eb, err := st.EventBacklogOf(ctx, p.Tenant, p.Team)
+	if err != nil {
+		add(Check{Name: "events", Status: Warning, Message: err.Error()})
+		return
+	}
+	if p.EventsURL == "" && eb.Pending == 0 && eb.GaveUpDay == 0 {
+		return // no event webhooks
+	}
+	c := Check{Name: "events", Status: OK, Message: fmt.Sprintf("%d event(s) waiting", eb.Pending)}
+	if eb.Pending > 0 {
+		c.Message += fmt.Sprintf(", the oldest for %s", d.o.Now().Sub(eb.OldestAt).Round(time.Second))
+	}
+	if eb.Failing > 0 {
+		c.Status = Warning
+		c.Message += fmt.Sprintf("; %d failing; last error: %s", eb.Failing, eb.LastError)
+		c.Fix = "check that events_url answers 2xx and that events_secret is the same on both sides; waiting events go out once it does"
+	}
+	if eb.GaveUpDay > 0 {
+		c.Status = Warning
+		c.Message += fmt.Sprintf("; %d given up in the last 24 hours", eb.GaveUpDay)
+		if c.Fix == "" {
+			c.Fix = "events are given up after a day of failed attempts: fix the receiver sooner"
+		}
+	}
+	if p.EventsURL == "" && eb.Pending > 0 {
+		c.Status = Warning
+		c.Fix = "events_url was removed: gtc serve gives these up"
+	}
+	add(c)
 }
 
 // webhookErrorText summarises a recorded value.errors event.

@@ -432,6 +432,20 @@ func TestState(t *testing.T) {
 	if err := st.SetOptOut(ctx, store.ContactRef{Tenant: "default", Team: "default", Key: "4915100000002"}, true, clock); err != nil {
 		t.Fatal(err)
 	}
+	// Two event webhooks waiting, the first failing.
+	oe := store.OutboxEvent{Type: "message.received", Body: func(id, _ int64) ([]byte, error) { return []byte(`{}`), nil }}
+	ref := store.ContactRef{Tenant: "default", Team: "default", Key: "4915100000001"}
+	if err := st.RecordOutbox(ctx, ref, []store.OutboxEvent{oe, oe}); err != nil {
+		t.Fatal(err)
+	}
+	due, err := st.DueOutbox(ctx, clock, 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due %d, %v", len(due), err)
+	}
+	if err := st.FinishOutbox(ctx, due[0].ID, store.OutboxAttempt{NextAt: clock.Add(time.Hour), Status: 401,
+		Error: "POST https://helpdesk.example.com/hooks/gtc: answered 401 Unauthorized"}); err != nil {
+		t.Fatal(err)
+	}
 	st.Close()
 
 	r, err := e.run(t, func(o *DoctorOptions) { o.Offline = true })
@@ -441,6 +455,7 @@ func TestState(t *testing.T) {
 	wantCheck(t, r, "windows", OK, "2 contact(s); 1 window(s) close within 2h0m0s; 1 closed")
 	wantCheck(t, r, "opt_outs", OK, "1 contact(s) opted out")
 	wantCheck(t, r, "messaging_limit", Problem, "2 of 2 message(s) sent in the last 24 hours: the limit is reached")
+	wantCheck(t, r, "events", Warning, "2 event(s) waiting, the oldest for 23h30m0s; 1 failing; last error: POST https://helpdesk.example.com/hooks/gtc: answered 401 Unauthorized")
 }
 
 func TestTextOutput(t *testing.T) {
