@@ -34,6 +34,16 @@ func waitView(t *testing.T, tm *teatest.TestModel, what string) string {
 	for {
 		v := snapshot(t, tm)
 		if strings.Contains(stripANSI(v), what) {
+			// The screen may still be taking in a refresh (the history read again after a
+			// send): return it once it stays the same for a while.
+			for settle := time.Now().Add(2 * time.Second); time.Now().Before(settle); {
+				time.Sleep(80 * time.Millisecond)
+				next := snapshot(t, tm)
+				if next == v && strings.Contains(stripANSI(next), what) {
+					return v
+				}
+				v = next
+			}
 			return v
 		}
 		if time.Now().After(deadline) {
@@ -110,7 +120,9 @@ func TestInboxGoldenTemplate(t *testing.T) {
 	}
 	golden(t, "inbox_template_preview", waitView(t, tm, "Send to +4915187654321?"))
 	tm.Send(press("y"))
-	golden(t, "inbox_template_sent", waitView(t, tm, "✓ reply queued"))
+	waitView(t, tm, "✓ reply queued")
+	// The sent card shows once the history is read again after the send.
+	golden(t, "inbox_template_sent", waitView(t, tm, "10:00 ann:"))
 	quitInbox(t, tm)
 	if len(f.replies) != 1 || !strings.Contains(f.replies[0], `"name":"order_update"`) {
 		t.Errorf("replies %v", f.replies)
