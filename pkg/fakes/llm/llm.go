@@ -198,28 +198,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	delay := s.delay
 	s.mu.Unlock()
-	f := s.faults.Next()
-	if f != nil {
-		delay += f.Delay
-	}
-	if !fakehttp.Sleep(r.Context(), s.closed, delay) {
-		s.record(req)
-		return
-	}
-	if f != nil && f.Drop {
-		s.record(req)
-		fakehttp.Drop(w)
-		return
-	}
-	status, out, hdr := s.answer(r, &req, f)
-	req.Status = status
-	s.record(req)
-	for k, v := range hdr {
-		w.Header()[k] = v
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(out)
+	fakehttp.Serve(w, r, s.closed, delay, &s.faults,
+		func(f *Fault) (int, []byte, http.Header) { return s.answer(r, &req, f) },
+		func(status int) { req.Status = status; s.record(req) })
 }
 
 // apiError is OpenAI's error body.

@@ -134,3 +134,32 @@ func Redacted(h http.Header) http.Header {
 	}
 	return out
 }
+
+// Serve answers one request of a double the way every double does: it holds the answer back
+// for delay plus the next fault's delay (giving up when the client leaves or done closes),
+// drops the connection for a Drop fault, else writes answer's status, body and headers as
+// JSON. record gets the status once, before anything is written (0: no answer was given).
+func Serve(w http.ResponseWriter, r *http.Request, done <-chan struct{}, delay time.Duration, faults *Faults,
+	answer func(f *Fault) (int, []byte, http.Header), record func(status int)) {
+	f := faults.Next()
+	if f != nil {
+		delay += f.Delay
+	}
+	if !Sleep(r.Context(), done, delay) {
+		record(0)
+		return
+	}
+	if f != nil && f.Drop {
+		record(0)
+		Drop(w)
+		return
+	}
+	status, body, hdr := answer(f)
+	record(status)
+	for k, v := range hdr {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
