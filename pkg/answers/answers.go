@@ -4,6 +4,7 @@
 package answers
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -480,13 +481,28 @@ func (d *decoder) interval(path string, n *node, dst *time.Duration) {
 }
 
 func (d *decoder) keywords(path string, n *node, dst *[]string) {
-	if n.kind != kindArray {
-		d.errorf(path, n.off, "must be an array of words like [\"STOP\", \"UNSUBSCRIBE\"], not %s", n.kind)
-		return
+	out, ok := d.stringList(path, n, `words like ["STOP", "UNSUBSCRIBE"]`, func(s string) (string, string, error) {
+		w := strings.TrimSpace(s)
+		if w == "" {
+			return "", "", errors.New("must not be empty: remove it")
+		}
+		return w, strings.ToUpper(w), nil
+	})
+	if ok {
+		*dst = out
 	}
-	out := []string{}
+}
+
+// stringList decodes an array of strings. item checks one (its error is the message) and
+// returns the value to keep and the key that finds duplicates; every bad item is reported,
+// and ok is false when there was one.
+func (d *decoder) stringList(path string, n *node, like string, item func(s string) (value, key string, err error)) (out []string, ok bool) {
+	if n.kind != kindArray {
+		d.errorf(path, n.off, "must be an array of %s, not %s", like, n.kind)
+		return nil, false
+	}
+	out, ok = []string{}, true
 	seen := map[string]bool{}
-	ok := true
 	for i, it := range n.items {
 		ip := fmt.Sprintf("%s[%d]", path, i)
 		if it.kind != kindString {
@@ -494,23 +510,21 @@ func (d *decoder) keywords(path string, n *node, dst *[]string) {
 			ok = false
 			continue
 		}
-		w := strings.TrimSpace(it.str)
-		if w == "" {
-			d.errorf(ip, it.off, "must not be empty: remove it")
+		v, key, err := item(it.str)
+		if err != nil {
+			d.errorf(ip, it.off, "%s", err)
 			ok = false
 			continue
 		}
-		if seen[strings.ToUpper(w)] {
-			d.errorf(ip, it.off, "%q is listed twice: remove one", w)
+		if seen[key] {
+			d.errorf(ip, it.off, "%q is listed twice: remove one", strings.TrimSpace(it.str))
 			ok = false
 			continue
 		}
-		seen[strings.ToUpper(w)] = true
-		out = append(out, w)
+		seen[key] = true
+		out = append(out, v)
 	}
-	if ok {
-		*dst = out
-	}
+	return out, ok
 }
 
 // validate checks the decoded values and adds warnings. Positions come from d.where.

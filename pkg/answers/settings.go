@@ -237,35 +237,14 @@ func (d *decoder) duration(path string, n *node, field, example string, dst *tim
 }
 
 func (d *decoder) hostPatterns(path string, n *node, dst *[]string) {
-	if n.kind != kindArray {
-		d.errorf(path, n.off, "must be an array of host patterns like [\"api.shop.example\", \"*.example.com\"], not %s", n.kind)
-		return
-	}
-	out := []string{}
-	seen := map[string]bool{}
-	ok := true
-	for i, it := range n.items {
-		ip := fmt.Sprintf("%s[%d]", path, i)
-		if it.kind != kindString {
-			d.errorf(ip, it.off, "must be a string, not %s", it.kind)
-			ok = false
-			continue
+	out, ok := d.stringList(path, n, `host patterns like ["api.shop.example", "*.example.com"]`, func(s string) (string, string, error) {
+		if err := CheckHostPattern(s); err != nil {
+			return "", "", err
 		}
-		if err := CheckHostPattern(it.str); err != nil {
-			d.errorf(ip, it.off, "%s", err)
-			ok = false
-			continue
-		}
-		p := normalizePattern(it.str)
-		if seen[p] {
-			d.errorf(ip, it.off, "%q is listed twice: remove one", it.str)
-			ok = false
-			continue
-		}
-		seen[p] = true
-		out = append(out, p)
-	}
-	if len(n.items) > maxHTTPAllow {
+		p := normalizePattern(s)
+		return p, p, nil
+	})
+	if n.kind == kindArray && len(n.items) > maxHTTPAllow {
 		d.errorf(path, n.off, "at most %d host patterns: use a wildcard like \"*.example.com\"", maxHTTPAllow)
 		ok = false
 	}
