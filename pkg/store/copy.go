@@ -121,6 +121,14 @@ var copyTables = []copyTable{
 		cols: joinCols(intCols("id"), textCols("tenant", "team", "contact_key", "author", "text"), intCols("created_at"))},
 	{name: "gtc_idempotency_keys", one: "idempotency key", many: "idempotency keys", orderBy: "tenant, team, idem_key",
 		cols: joinCols(textCols("tenant", "team", "idem_key"), intCols("status"), blobCols("body"), intCols("created_at"), textCols("request_hash"))},
+	{name: "gtc_message_pricing", one: "message pricing", many: "message pricings", orderBy: "tenant, team, wamid",
+		cols: joinCols(textCols("tenant", "team", "wamid", "status"), intCols("billable"),
+			textCols("pricing_model", "category", "pricing_type", "conversation_id", "conversation_origin"),
+			intCols("conversation_expires", "at", "updated_at"))},
+	// The messaging limit's last 24 hours move too, so the new database does not grant again
+	// what the old one granted.
+	{name: "gtc_limit_contacts", one: "messaging-limit contact", many: "messaging-limit contacts", orderBy: "scope, contact_key",
+		cols: joinCols(textCols("scope", "contact_key"), intCols("last_at"))},
 }
 
 // copyIdentities are the identity columns whose sequences Copy moves past the copied ids.

@@ -67,6 +67,8 @@ type StatusUpdate struct {
 	ErrorClass string
 	// Unreachable marks the recipient unreachable (e.g. 131026) on the contact.
 	Unreachable bool
+	// Pricing is what the status says Meta bills for the message (nil: it says nothing).
+	Pricing *Pricing
 }
 
 // PreferenceUpdate is a marketing preference (user_preferences webhook).
@@ -294,7 +296,7 @@ func (s *Store) durableTx(ctx context.Context, f func(*sql.Tx) error) error {
 type ingestWriter struct {
 	now                                                   int64
 	insEvent, upContact, insStatus, upOutbound, upUnreach *sql.Stmt
-	upPref                                                *sql.Stmt
+	upPref, upPricing                                     *sql.Stmt
 }
 
 func newIngestWriter(ctx context.Context, tx *sql.Tx, now int64) (*ingestWriter, error) {
@@ -333,6 +335,7 @@ func newIngestWriter(ctx context.Context, tx *sql.Tx, now int64) (*ingestWriter,
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET marketing = excluded.marketing, marketing_at = excluded.marketing_at,
 			updated_at = excluded.updated_at WHERE excluded.marketing_at >= gtc_contacts.marketing_at`)
+	w.upPricing = prep(upsertPricingSQL)
 	if err != nil {
 		w.close()
 		return nil, err
@@ -341,7 +344,7 @@ func newIngestWriter(ctx context.Context, tx *sql.Tx, now int64) (*ingestWriter,
 }
 
 func (w *ingestWriter) close() {
-	for _, st := range []*sql.Stmt{w.insEvent, w.upContact, w.insStatus, w.upOutbound, w.upUnreach, w.upPref} {
+	for _, st := range []*sql.Stmt{w.insEvent, w.upContact, w.insStatus, w.upOutbound, w.upUnreach, w.upPref, w.upPricing} {
 		if st != nil {
 			st.Close()
 		}
@@ -402,6 +405,11 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 		}
 		if st.Unreachable {
 			if _, err := w.upUnreach.Exec(st.ErrorCode, ms(st.At), w.now, w.now, safeText(st.WAMID)); err != nil {
+				return false, err
+			}
+		}
+		if p := st.Pricing; p != nil {
+			if _, err := w.upPricing.Exec(pricingArgs(tenant, team, st, w.now)...); err != nil {
 				return false, err
 			}
 		}

@@ -51,6 +51,9 @@ type Outbound struct {
 	// Sender is who is sending it right now ("<instance>:<job>"), "" when nobody is: a
 	// retrying row waits for its scheduled job, a pending one for recovery.
 	Sender string
+	// Pricing is what its status webhooks said Meta bills (OutboundLog fills it; nil
+	// when none said).
+	Pricing *MessagePricing
 }
 
 // NewOutbound is an outbound message to record.

@@ -47,7 +47,35 @@ func (s *Store) OutboundLog(ctx context.Context, f LogFilter) ([]*Outbound, erro
 		}
 		out = append(out, o)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read outbound log: %w", err)
+	}
+	rows.Close()
+	return out, s.attachPricing(ctx, out)
+}
+
+// attachPricing fills the Pricing of the messages of out that have one.
+func (s *Store) attachPricing(ctx context.Context, out []*Outbound) error {
+	type tt struct{ tenant, team string }
+	byTT := map[tt][]string{}
+	for _, o := range out {
+		if o.WAMID != "" {
+			k := tt{o.Tenant, o.Team}
+			byTT[k] = append(byTT[k], o.WAMID)
+		}
+	}
+	for k, wamids := range byTT {
+		ps, err := s.PricingOf(ctx, k.tenant, k.team, wamids)
+		if err != nil {
+			return err
+		}
+		for _, o := range out {
+			if o.Tenant == k.tenant && o.Team == k.team && o.WAMID != "" {
+				o.Pricing = ps[o.WAMID]
+			}
+		}
+	}
+	return nil
 }
 
 // InboundLog lists inbound events matching f (States is ignored), newest first.
