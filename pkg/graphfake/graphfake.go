@@ -91,6 +91,9 @@ type Options struct {
 	// CallbackClient, when set, makes POST /{phone} verify an override callback URL with
 	// Meta's GET handshake (hub.challenge echoed with the verify token) through it.
 	CallbackClient *http.Client
+	// EscalationPartner makes this app the business's escalation partner under Conversation
+	// Routing: thread_control's take is allowed (else Graph refuses it with 2494191).
+	EscalationPartner bool
 }
 
 // Counts are the totals since the start (or Reset), whatever MaxRecorded keeps.
@@ -149,7 +152,8 @@ type Server struct {
 	// answerDelay holds answers back after the call was processed (SlowAnswers).
 	answerDelay time.Duration
 	templates   []Template
-	override    string // the phone number's override callback URL
+	override    string            // the phone number's override callback URL
+	threads     map[string]string // thread owner per user (ThreadApp when absent)
 	media       map[string]*mediaObject
 	seq         int
 
@@ -475,6 +479,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveUpload(rec, r, &call)
+	case len(parts) == 2 && parts[1] == "thread_control":
+		if r.Method != http.MethodPost || parts[0] != s.opts.PhoneNumberID {
+			s.fault(rec, &call, unsupported(r.Method, parts[0]))
+			return
+		}
+		s.serveThreadControl(rec, r, &call)
 	case len(parts) == 2 && parts[1] == "message_templates":
 		if r.Method != http.MethodGet || parts[0] != s.opts.BusinessAccountID {
 			s.fault(rec, &call, unsupported(r.Method, parts[0]))
@@ -503,6 +513,8 @@ func classify(method string, parts []string, o Options) string {
 		return EndpointMarketing
 	case len(parts) == 2 && parts[1] == "media":
 		return EndpointMedia
+	case len(parts) == 2 && parts[1] == "thread_control":
+		return EndpointThreadControl
 	case len(parts) == 2 && parts[1] == "message_templates":
 		return EndpointTemplates
 	case len(parts) == 1 && parts[0] == o.PhoneNumberID && method == http.MethodPost:

@@ -44,6 +44,14 @@ func (f Sender) contact() map[string]any {
 	return c
 }
 
+// key is how the fake keys f's thread: the phone number, else the BSUID.
+func (f Sender) key() string {
+	if f.WaID != "" {
+		return f.WaID
+	}
+	return f.UserID
+}
+
 // message is the envelope of one inbound message from f: from is set only when Meta has
 // the phone number; from_user_id whenever there is a BSUID.
 func (f Sender) message(id, typ string, at time.Time) map[string]any {
@@ -123,6 +131,7 @@ func (s *Server) InboundUserIDChange(f Sender, id, newUserID string, at time.Tim
 func (s *Server) StandbyText(f Sender, id, text string, at time.Time) []byte {
 	m := f.message(id, "text", at)
 	m["text"] = map[string]string{"body": text}
+	s.SetThreadOwner(f.key(), ThreadOther)
 	return s.valueEnvelope("standby", map[string]any{"contacts": []any{f.contact()}, "messages": []any{m}}, nil)
 }
 
@@ -133,6 +142,12 @@ func (s *Server) Handover(f Sender, typ, previousOwner, newOwner, metadata strin
 	ctl := map[string]any{"previous_owner": map[string]string{"role": previousOwner}, "new_owner": map[string]string{"role": newOwner}}
 	if metadata != "" {
 		ctl["metadata"] = metadata
+	}
+	switch typ {
+	case "control_passed":
+		s.SetThreadOwner(f.key(), ThreadApp)
+	case "control_taken":
+		s.SetThreadOwner(f.key(), ThreadOther)
 	}
 	c := f.contact()
 	delete(c, "profile")
