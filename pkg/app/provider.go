@@ -86,6 +86,7 @@ func NewClient(p *bundle.Provider, lookup func(string) (string, bool), o ClientO
 	cfg := whatsapp.ClientConfig{
 		BaseURL: p.APIBaseURL, APIVersion: p.APIVersion, PhoneNumberID: p.PhoneNumberID,
 		BusinessAccountID: p.BusinessAccountID, Token: token, HTTPClient: o.HTTPClient, Clock: o.Clock,
+		MarketingMessages: p.MarketingMessages,
 	}
 	pc := whatsapp.PacerConfig{RatePerSecond: p.RatePerSecond, RecipientInterval: p.RecipientInterval,
 		RecipientBurst: p.RecipientBurst, Shared: o.Shared, SharedKey: p.PhoneNumberID, OnSharedError: o.OnSharedError}

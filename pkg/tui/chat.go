@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -41,6 +42,9 @@ type ChatBackend interface {
 	SendText(ctx context.Context, text string) ([]ChatMessage, error)
 	Choose(ctx context.Context, c ChatChoice) ([]ChatMessage, error)
 	StartFlow(ctx context.Context, name string) ([]ChatMessage, error)
+	// SubmitForm submits a WhatsApp Flow form (an nfm_reply) with these fields, answering
+	// the bot's latest Flow message.
+	SubmitForm(ctx context.Context, form map[string]any) ([]ChatMessage, error)
 	Advance(d time.Duration)
 	// Status is the latest status webhook's status of a bot message (sent, delivered, read).
 	Status(id string) string
@@ -49,14 +53,15 @@ type ChatBackend interface {
 
 // Action is one customer action of a chat script or typed line.
 type Action struct {
-	Kind string // text, press, wait, flow, quit
-	Text string // text: the message; press: the button/row title or id; flow: its name
+	Kind string // text, press, wait, flow, form, quit
+	Text string // text: the message; press: the button/row title or id; flow: its name; form: its JSON
+	Form map[string]any
 	Wait time.Duration
 	Line int
 }
 
 // ParseAction reads one typed line: text, or a command /press TITLE, /stop, /start,
-// /wait 25h, /flow NAME, /quit.
+// /wait 25h, /flow NAME, /form {JSON}, /quit.
 func ParseAction(line string) (Action, error) {
 	s := strings.TrimSpace(line)
 	if !strings.HasPrefix(s, "/") {
@@ -81,6 +86,12 @@ func ParseAction(line string) (Action, error) {
 			return Action{}, fmt.Errorf("/flow needs a flow name, like /flow follow_up")
 		}
 		return Action{Kind: "flow", Text: arg}, nil
+	case "form":
+		form, err := parseForm(arg)
+		if err != nil {
+			return Action{}, err
+		}
+		return Action{Kind: "form", Text: arg, Form: form}, nil
 	case "wait":
 		d, err := parseWait(arg)
 		if err != nil {
@@ -88,7 +99,29 @@ func ParseAction(line string) (Action, error) {
 		}
 		return Action{Kind: "wait", Wait: d}, nil
 	}
-	return Action{}, fmt.Errorf("unknown command /%s: use /press TITLE, /stop, /start, /wait 25h, /flow NAME or /quit (a line not starting with / is sent as text)", cmd)
+	return Action{}, fmt.Errorf("unknown command /%s: use /press TITLE, /stop, /start, /wait 25h, /flow NAME, /form {JSON} or /quit (a line not starting with / is sent as text)", cmd)
+}
+
+// parseForm reads /form's argument: the submitted form's fields as one JSON object.
+func parseForm(arg string) (map[string]any, error) {
+	const example = `like /form {"email": "ada@example.com", "plan": "pro"}`
+	if arg == "" {
+		return nil, fmt.Errorf("/form needs the form's fields as a JSON object, %s", example)
+	}
+	dec := json.NewDecoder(strings.NewReader(arg))
+	dec.UseNumber()
+	var form map[string]any
+	if err := dec.Decode(&form); err != nil || form == nil {
+		msg := "not a JSON object"
+		if err != nil {
+			msg = err.Error()
+		}
+		return nil, fmt.Errorf("/form needs a JSON object (%s), %s", msg, example)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("/form takes one JSON object; text follows it, %s", example)
+	}
+	return form, nil
 }
 
 func parseWait(arg string) (time.Duration, error) {
@@ -179,6 +212,9 @@ func chatTurn(ctx context.Context, b ChatBackend, a Action, choices []ChatChoice
 		}
 		lines = append(lines, entry{who: "you", text: "[" + c.Title + "]"})
 		got, err = b.Choose(ctx, c)
+	case "form":
+		lines = append(lines, entry{who: "you", text: "[form] " + a.Text})
+		got, err = b.SubmitForm(ctx, a.Form)
 	case "wait":
 		b.Advance(a.Wait)
 		return []entry{{who: "--", text: "waited " + a.Wait.String() + " (the clock moved on)"}}, choices, nil
@@ -319,6 +355,9 @@ func renderMessageCard(s *Styles, m whatsapp.Message, width int) string {
 		}
 		if in.Action.Parameters != nil {
 			fmt.Fprintf(&b, "\n[ %s ] → %s", in.Action.Parameters.DisplayText, in.Action.Parameters.URL)
+		}
+		if f := in.Action.Flow; f != nil {
+			fmt.Fprintf(&b, "\n[ %s ] → a WhatsApp Flow form", f.FlowCTA)
 		}
 	case m.Location != nil:
 		fmt.Fprintf(&b, "location %g, %g", m.Location.Latitude, m.Location.Longitude)

@@ -3,7 +3,10 @@ package tui
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +35,13 @@ func TestParseAction(t *testing.T) {
 		{line: "/wait 2d", want: Action{Kind: "wait", Wait: 48 * time.Hour}},
 		{line: "/flow follow_up", want: Action{Kind: "flow", Text: "follow_up"}},
 		{line: "/quit", want: Action{Kind: "quit"}},
+		{line: `/form {"email": "ada@example.com", "age": 36}`, want: Action{Kind: "form", Text: `{"email": "ada@example.com", "age": 36}`,
+			Form: map[string]any{"email": "ada@example.com", "age": json.Number("36")}}},
+		{line: "/form", wantErr: "/form needs the form's fields as a JSON object"},
+		{line: "/form [1, 2]", wantErr: "/form needs a JSON object"},
+		{line: "/form null", wantErr: "not a JSON object"},
+		{line: `/form {"a": 1} {"b": 2}`, wantErr: "/form takes one JSON object"},
+		{line: `/form {"a": `, wantErr: "/form needs a JSON object"},
 		{line: "/press", wantErr: "/press needs a button or row title"},
 		{line: "/flow", wantErr: "/flow needs a flow name"},
 		{line: "/wait -1h", wantErr: "/wait needs a positive duration"},
@@ -47,7 +57,7 @@ func TestParseAction(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
@@ -75,7 +85,7 @@ func TestParseScriptReportsEveryLine(t *testing.T) {
 }
 
 func FuzzParseScript(f *testing.F) {
-	for _, seed := range []string{"hi\n/press Get Help\n/stop\n/wait 25h\n/flow follow_up\n/quit", "/wait 2d", "/", "/press", "#x\r\n\r\n", "/wait 99999999999h"} {
+	for _, seed := range []string{"hi\n/press Get Help\n/stop\n/wait 25h\n/flow follow_up\n/quit", "/wait 2d", `/form {"a": [1, {"b": null}]}`, "/", "/press", "#x\r\n\r\n", "/wait 99999999999h"} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -143,6 +153,9 @@ func (f *fakeChat) StartFlow(_ context.Context, name string) ([]ChatMessage, err
 		return nil, errors.New(`no flow "nosuch" in the bundle: its flows are follow_up, greeting`)
 	}
 	return []ChatMessage{{ID: "wamid.4", Message: whatsapp.Message{Type: "template", Template: &whatsapp.Template{Name: name, Language: whatsapp.Language{Code: "en"}}}}}, nil
+}
+func (f *fakeChat) SubmitForm(_ context.Context, form map[string]any) ([]ChatMessage, error) {
+	return []ChatMessage{{ID: "wamid.6", Message: whatsapp.Message{Type: "text", Text: &whatsapp.Text{Body: fmt.Sprintf("Welcome, %v!", form["name"])}}}}, nil
 }
 func (f *fakeChat) Advance(d time.Duration) { f.waited += d }
 func (f *fakeChat) Status(id string) string {

@@ -51,7 +51,8 @@ line becomes a signed text webhook; reply buttons and list rows can be picked wi
 enter; templates, media and locations show as cards; status ticks follow.
 
 Commands: /press TITLE (pick a button or row), /stop, /start, /wait 25h (move the clock on,
-so the 24-hour window closes), /flow NAME (start a flow as gtc send --flow does), /quit.
+so the 24-hour window closes), /flow NAME (start a flow as gtc send --flow does),
+/form {JSON} (submit the bot's latest WhatsApp Flow form with these fields), /quit.
 
 With --script FILE, each line of FILE is one action and the transcript is printed.`,
 		Example: `  gtc chat ./my-bundle
@@ -175,6 +176,11 @@ func (b *scriptBackend) Choose(ctx context.Context, c tui.ChatChoice) ([]tui.Cha
 func (b *scriptBackend) StartFlow(ctx context.Context, name string) ([]tui.ChatMessage, error) {
 	b.flush()
 	return b.after(b.Session.StartFlow(ctx, name))
+}
+
+func (b *scriptBackend) SubmitForm(ctx context.Context, form map[string]any) ([]tui.ChatMessage, error) {
+	b.flush()
+	return b.after(b.Session.SubmitForm(ctx, form))
 }
 
 func (b *scriptBackend) Advance(d time.Duration) {

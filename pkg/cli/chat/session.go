@@ -331,6 +331,59 @@ func (s *Session) Choose(ctx context.Context, c tui.ChatChoice) ([]tui.ChatMessa
 		"button_reply": map[string]any{"id": c.ID, "title": c.Title}}})
 }
 
+// SubmitForm posts a submitted WhatsApp Flow form (interactive nfm_reply) from the
+// customer, as WhatsApp sends it: the fields in response_json, with the flow_token of the
+// bot's latest Flow message (a Flow interactive, or a template's FLOW button) unless form
+// gives one, and that message as the context. It returns the bot's replies.
+func (s *Session) SubmitForm(ctx context.Context, form map[string]any) ([]tui.ChatMessage, error) {
+	resp := make(map[string]any, len(form)+1)
+	for k, v := range form {
+		resp[k] = v
+	}
+	msg := map[string]any{"type": "interactive"}
+	if id, token, ok := s.lastFlow(); ok {
+		msg["context"] = map[string]any{"from": graphfake.DefaultDisplayPhoneNumber, "id": id}
+		if _, given := resp["flow_token"]; !given && token != "" {
+			resp["flow_token"] = token
+		}
+	}
+	rj, err := json.Marshal(resp)
+	if err != nil {
+		return nil, fmt.Errorf("encode the form: %w", err)
+	}
+	msg["interactive"] = map[string]any{"type": "nfm_reply",
+		"nfm_reply": map[string]any{"name": "flow", "body": "Sent", "response_json": string(rj)}}
+	return s.post(ctx, msg)
+}
+
+// lastFlow finds the bot's latest message that opens a Flow: its wamid and flow_token.
+func (s *Session) lastFlow() (id, token string, ok bool) {
+	sends := s.sends()
+	for i := len(sends) - 1; i >= 0; i-- {
+		m := sends[i].Message
+		if in := m.Interactive; in != nil && in.Type == "flow" {
+			if in.Action.Flow != nil {
+				token = in.Action.Flow.FlowToken
+			}
+			return sends[i].MessageID, token, true
+		}
+		if t := m.Template; t != nil {
+			for _, c := range t.Components {
+				if c.SubType != "flow" {
+					continue
+				}
+				for _, p := range c.Parameters {
+					if p.Action != nil {
+						token = p.Action.FlowToken
+					}
+				}
+				return sends[i].MessageID, token, true
+			}
+		}
+	}
+	return "", "", false
+}
+
 // StartFlow starts a flow on purpose, as `gtc send --flow` does, and sends its replies
 // (a business-initiated message: a template outside the 24-hour window).
 func (s *Session) StartFlow(ctx context.Context, name string) ([]tui.ChatMessage, error) {

@@ -58,14 +58,7 @@ func LoadProvider(dir, tenant, team string, lookupEnv func(string) (string, bool
 // ClientFor builds the Cloud API client of a provider, resolving its token. With the
 // provider's marketing_messages, marketing templates go through the Marketing Messages API.
 func ClientFor(p *bundle.Provider, lookupEnv func(string) (string, bool), hc *http.Client, clock whatsapp.Clock) (*whatsapp.Client, error) {
-	c, err := app.NewClient(p, lookupEnv, app.ClientOptions{HTTPClient: hc, Clock: clock})
-	if err != nil || !p.MarketingMessages || c.Config().MarketingMessages {
-		return c, err
-	}
-	// app.NewClient does not pass the setting on (yet): rebuild with it, keeping the pacer.
-	cfg := c.Config()
-	cfg.MarketingMessages = true
-	return whatsapp.NewClient(cfg), nil
+	return app.NewClient(p, lookupEnv, app.ClientOptions{HTTPClient: hc, Clock: clock})
 }
 
 // SendError is a failed Cloud API call with what to do about it. Exit code 1.
