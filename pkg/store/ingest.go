@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -195,7 +197,7 @@ func (s *Store) commitSplit(ctx context.Context, batch []*ingestReq) {
 }
 
 // answer wakes r's caller with its result: only after the transaction has committed (and,
-// on SQLite with synchronous=FULL, the WAL has been synced).
+// on SQLite, the WAL has been synced: the ingest connection runs with synchronous=FULL).
 func (s *Store) answer(r *ingestReq, res IngestResult, err error) {
 	if s.answered != nil {
 		s.answered(r)
@@ -215,10 +217,7 @@ func (s *Store) commitGroup(ctx context.Context, batch []*ingestReq) ([]IngestRe
 		for i := range results {
 			results[i] = IngestResult{}
 		}
-		w, err := newIngestWriter(ctx, tx, s.now())
-		if err != nil {
-			return err
-		}
+		w := newIngestWriter(ctx, tx, s.ing, s.now())
 		defer w.close()
 		var work []ContactRef
 		seen := map[ContactRef]bool{}
@@ -263,25 +262,17 @@ func (s *Store) commitGroup(ctx context.Context, batch []*ingestReq) ([]IngestRe
 }
 
 // durableTx runs f in a transaction whose commit returns only once it is on disk. On
-// PostgreSQL every session has synchronous_commit on (see openPostgres). On SQLite the one
-// connection runs with synchronous=NORMAL, which in WAL mode syncs only at checkpoints, so
-// that workers and River commit cheaply; the ingest transaction switches it to FULL, which
-// syncs the WAL inside COMMIT (and with it every frame committed before). The connection is
-// held from the switch to its reset, so no other transaction commits in between.
+// PostgreSQL every session has synchronous_commit on (see openPostgres). On SQLite it runs
+// on the ingest writer's own connection, opened with synchronous=FULL, which in WAL mode
+// syncs the WAL inside COMMIT (River and the workers commit on the other connection with
+// NORMAL, which syncs only at checkpoints).
 func (s *Store) durableTx(ctx context.Context, f func(*sql.Tx) error) error {
-	if s.Postgres() || s.nonDurableIngest {
+	if s.Postgres() {
 		return s.tx(ctx, f)
 	}
-	c, err := s.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if _, err := c.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
-		return err
-	}
-	defer c.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = NORMAL`)
-	tx, err := c.BeginTx(ctx, nil)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	tx, err := s.idb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -292,27 +283,31 @@ func (s *Store) durableTx(ctx context.Context, f func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// ingestWriter holds the prepared statements of one Ingest transaction.
-type ingestWriter struct {
-	now                                                   int64
-	insEvent, upContact, insStatus, upOutbound, upUnreach *sql.Stmt
-	upPref, upPricing                                     *sql.Stmt
+// ingestStmts are the ingest writer's statements, prepared once on its connection (on
+// PostgreSQL, on each pool connection as it is first used): SQLite would otherwise parse
+// and plan each of them again in every group commit.
+type ingestStmts struct {
+	insEvent, upContact, insStatus, upOutbound, upUnreach, upPref, upPricing *sql.Stmt
+	// jobs is River's job insert (InsertJobs), prepared on first use: River's tables are
+	// created after Open, by the delivery layer.
+	jobsMu sync.Mutex
+	jobs   *sql.Stmt
 }
 
-func newIngestWriter(ctx context.Context, tx *sql.Tx, now int64) (*ingestWriter, error) {
-	w := &ingestWriter{now: now}
+func prepareIngest(ctx context.Context, db *sql.DB) (*ingestStmts, error) {
+	st := &ingestStmts{}
 	var err error
 	prep := func(q string) *sql.Stmt {
 		if err != nil {
 			return nil
 		}
-		var st *sql.Stmt
-		st, err = tx.PrepareContext(ctx, q)
-		return st
+		var p *sql.Stmt
+		p, err = db.PrepareContext(ctx, q)
+		return p
 	}
-	w.insEvent = prep(`INSERT INTO gtc_inbound_events (tenant, team, dedupe_key, kind, message_type, message_id, contact_key, event, received_at, state, processed_at)
+	st.insEvent = prep(`INSERT INTO gtc_inbound_events (tenant, team, dedupe_key, kind, message_type, message_id, contact_key, event, received_at, state, processed_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (tenant, team, dedupe_key) DO NOTHING`)
-	w.upContact = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, wa_id, user_id, name, last_inbound_at, created_at, updated_at)
+	st.upContact = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, wa_id, user_id, name, last_inbound_at, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET
 			wa_id = CASE WHEN excluded.wa_id <> '' THEN excluded.wa_id ELSE gtc_contacts.wa_id END,
@@ -320,35 +315,103 @@ func newIngestWriter(ctx context.Context, tx *sql.Tx, now int64) (*ingestWriter,
 			name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE gtc_contacts.name END,
 			last_inbound_at = CASE WHEN excluded.last_inbound_at > gtc_contacts.last_inbound_at THEN excluded.last_inbound_at ELSE gtc_contacts.last_inbound_at END,
 			updated_at = excluded.updated_at`)
-	w.insStatus = prep(`INSERT INTO gtc_outbound_statuses (wamid, status, at, error_class, error_code) VALUES ($1, $2, $3, $4, $5)
+	st.insStatus = prep(`INSERT INTO gtc_outbound_statuses (wamid, status, at, error_class, error_code) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (wamid, status) DO NOTHING`)
 	// A status only moves the outbound row forward (sent < delivered < read/played), except
 	// failed, which always wins: statuses arrive in any order.
-	w.upOutbound = prep(`UPDATE gtc_outbound_messages SET state = $1, error_class = CASE WHEN $2 <> '' THEN $2 ELSE error_class END,
+	st.upOutbound = prep(`UPDATE gtc_outbound_messages SET state = $1, error_class = CASE WHEN $2 <> '' THEN $2 ELSE error_class END,
 		error_code = CASE WHEN $3 <> 0 THEN $3 ELSE error_code END, updated_at = $4
 		WHERE wamid = $5 AND state <> 'failed' AND ($1 = 'failed' OR ` + stateRankSQL("state") + ` < $6)`)
-	w.upUnreach = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, unreachable_code, unreachable_at, created_at, updated_at)
+	st.upUnreach = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, unreachable_code, unreachable_at, created_at, updated_at)
 		SELECT tenant, team, contact_key, $1, $2, $3, $4 FROM gtc_outbound_messages WHERE wamid = $5 AND true LIMIT 1
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET unreachable_code = excluded.unreachable_code,
 			unreachable_at = excluded.unreachable_at, updated_at = excluded.updated_at`)
-	w.upPref = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, marketing, marketing_at, created_at, updated_at)
+	st.upPref = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, marketing, marketing_at, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET marketing = excluded.marketing, marketing_at = excluded.marketing_at,
 			updated_at = excluded.updated_at WHERE excluded.marketing_at >= gtc_contacts.marketing_at`)
-	w.upPricing = prep(upsertPricingSQL)
+	st.upPricing = prep(upsertPricingSQL)
 	if err != nil {
-		w.close()
-		return nil, err
+		st.close()
+		return nil, fmt.Errorf("prepare ingest: %w", err)
 	}
-	return w, nil
+	return st, nil
+}
+
+func (st *ingestStmts) close() {
+	for _, p := range []*sql.Stmt{st.insEvent, st.upContact, st.insStatus, st.upOutbound, st.upUnreach, st.upPref, st.upPricing, st.jobs} {
+		if p != nil {
+			p.Close()
+		}
+	}
+}
+
+// ingestWriter holds the statements of one Ingest transaction: the prepared ones, bound to
+// it.
+type ingestWriter struct {
+	now                                                   int64
+	insEvent, upContact, insStatus, upOutbound, upUnreach *sql.Stmt
+	upPref, upPricing                                     *sql.Stmt
+}
+
+func newIngestWriter(ctx context.Context, tx *sql.Tx, st *ingestStmts, now int64) *ingestWriter {
+	return &ingestWriter{now: now, insEvent: tx.StmtContext(ctx, st.insEvent), upContact: tx.StmtContext(ctx, st.upContact),
+		insStatus: tx.StmtContext(ctx, st.insStatus), upOutbound: tx.StmtContext(ctx, st.upOutbound),
+		upUnreach: tx.StmtContext(ctx, st.upUnreach), upPref: tx.StmtContext(ctx, st.upPref),
+		upPricing: tx.StmtContext(ctx, st.upPricing)}
 }
 
 func (w *ingestWriter) close() {
 	for _, st := range []*sql.Stmt{w.insEvent, w.upContact, w.insStatus, w.upOutbound, w.upUnreach, w.upPref, w.upPricing} {
-		if st != nil {
-			st.Close()
+		st.Close()
+	}
+}
+
+// Job is one row of River's job table for InsertJobs: a job of Kind with Args (its JSON),
+// available now in the default queue at River's default priority.
+type Job struct {
+	Kind        string
+	Args        []byte
+	MaxAttempts int
+}
+
+// InsertJobs writes jobs into River's job table (SQLite) inside tx, which must be an Ingest
+// transaction (the Options.Enqueue callback's): one statement prepared once, where River's
+// InsertManyTx prepares its insert for every call and encodes the jobs as one JSON array
+// for SQLite to take apart. The rows are the ones InsertManyTx writes for jobs without
+// unique options, scheduled now (River on SQLite has no insert notification: its producers
+// find them at their next fetch). On PostgreSQL use River's InsertManyTx.
+func (s *Store) InsertJobs(ctx context.Context, tx *sql.Tx, jobs []Job) error {
+	if s.Postgres() {
+		return errors.New("insert jobs: SQLite only (use River's InsertManyTx)")
+	}
+	st, err := s.ing.jobStmt(ctx, s.idb)
+	if err != nil {
+		return fmt.Errorf("insert jobs: %w", err)
+	}
+	ins := tx.StmtContext(ctx, st)
+	defer ins.Close()
+	for _, j := range jobs {
+		// Args bind as text: jsonb() reads a blob as JSONB already.
+		if _, err := ins.ExecContext(ctx, string(j.Args), j.Kind, j.MaxAttempts); err != nil {
+			return fmt.Errorf("insert jobs: %w", err)
 		}
 	}
+	return nil
+}
+
+func (st *ingestStmts) jobStmt(ctx context.Context, db *sql.DB) (*sql.Stmt, error) {
+	st.jobsMu.Lock()
+	defer st.jobsMu.Unlock()
+	if st.jobs == nil {
+		p, err := db.PrepareContext(ctx, `INSERT INTO river_job (args, created_at, kind, max_attempts, scheduled_at)
+			VALUES (jsonb($1), datetime('now', 'subsec'), $2, $3, datetime('now', 'subsec'))`)
+		if err != nil {
+			return nil, err
+		}
+		st.jobs = p
+	}
+	return st.jobs, nil
 }
 
 // stateRankSQL orders outbound states so a late "sent" never overwrites "read".

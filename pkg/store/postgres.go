@@ -56,6 +56,12 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (*Store, error)
 		pool.Close()
 		return nil, fmt.Errorf("open store %s: %w", name, err)
 	}
+	s.idb = c
+	if s.ing, err = prepareIngest(ctx, s.idb); err != nil {
+		db.Close()
+		pool.Close()
+		return nil, fmt.Errorf("open store %s: %w", name, err)
+	}
 	go s.committer()
 	return s, nil
 }

@@ -2,12 +2,13 @@
 // preference, reachability), inbound webhook events keyed for dedupe, the outbound message
 // log and its delivery statuses. It is the only package that writes SQL.
 //
-// The default database is SQLite (modernc.org/sqlite, pure Go) in WAL mode with
-// synchronous=NORMAL, raised to FULL for the ingest transaction so an acknowledged webhook is
-// on disk (see durableTx), and a busy timeout, opened with a single connection because SQLite
-// allows one writer at a time; the same *sql.DB carries River's job tables (see DB), so the
-// webhook events and the jobs that process them commit in one transaction. Ingest is a group
-// commit: concurrent callers share one transaction when load is high.
+// The default database is SQLite (modernc.org/sqlite, pure Go) in WAL mode with a busy
+// timeout, on two connections: one for River and the workers (synchronous=NORMAL; see DB),
+// and one of its own for the ingest writer (synchronous=FULL, so an acknowledged webhook is
+// on disk, see durableTx), which writes the webhook events and the jobs that process them in
+// one transaction. SQLite allows one writer at a time, so the store's write transactions on
+// both take a lock in the process first (wmu) rather than meet in SQLite's busy handler.
+// Ingest is a group commit: concurrent callers share one transaction when load is high.
 //
 // PostgreSQL is the shared backend for several `gtc serve` on one database (DESIGN.md §7):
 // a postgres:// DSN opens a pgx pool (github.com/jackc/pgx/v5), used through database/sql by
@@ -54,8 +55,15 @@ type Options struct {
 
 // Store is the database. It is safe for concurrent use.
 type Store struct {
-	db   *sql.DB // the one writer on SQLite (and River's); a pool on PostgreSQL
-	rdb  *sql.DB // readers
+	db  *sql.DB // River's and the workers' one connection on SQLite; a pool on PostgreSQL
+	idb *sql.DB // the ingest writer's own connection on SQLite (synchronous=FULL); db on PostgreSQL
+	rdb *sql.DB // readers
+	// wmu is held by every write transaction of the store on SQLite, taken after the
+	// connection and before BEGIN IMMEDIATE: the two connections' writers wait for each other
+	// here, woken at once, instead of in SQLite's busy handler, which sleeps 1 to 100 ms.
+	wmu sync.Mutex
+	// ing holds the ingest writer's statements, prepared once on idb.
+	ing  *ingestStmts
 	pool *pgxpool.Pool
 	dsn  string // for messages: without the password
 	opts Options
@@ -70,9 +78,6 @@ type Store struct {
 	// failed, answered before each request's caller is woken.
 	grouped  func(requests int, err error)
 	answered func(r *ingestReq)
-	// nonDurableIngest skips the synchronous=FULL of ingest on SQLite, for the benchmark
-	// that measures what durability costs.
-	nonDurableIngest bool
 }
 
 // SQLitePath returns the file of a SQLite dsn ("path", "sqlite://path" or "file:path",
@@ -135,21 +140,9 @@ func Open(ctx context.Context, dsn string, options ...Options) (*Store, error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// One connection for River and the workers: River's SQLite driver asks for it.
+	db, err := openSQLite(ctx, path, "NORMAL")
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	// One connection: SQLite has one writer, and River's SQLite driver asks for it.
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	// Reads go through rdb, today the same one connection: a separate pool of WAL readers
@@ -162,8 +155,43 @@ func Open(ctx context.Context, dsn string, options ...Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	// The ingest writer's own connection, durable: every COMMIT on it syncs the WAL (in WAL
+	// mode FULL syncs inside COMMIT, NORMAL only at checkpoints), and with it the frames the
+	// other connection committed before.
+	if s.idb, err = openSQLite(ctx, path, "FULL"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if s.ing, err = prepareIngest(ctx, s.idb); err != nil {
+		s.idb.Close()
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	go s.committer()
 	return s, nil
+}
+
+// openSQLite opens one connection to the SQLite file at path in WAL mode with the given
+// synchronous setting; its transactions begin with BEGIN IMMEDIATE (they take the write
+// lock at once rather than fail on upgrading a read).
+func openSQLite(ctx context.Context, path, synchronous string) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(" + synchronous + ")", "busy_timeout(10000)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // DB is the underlying database/sql pool, for River's drivers (riversqlite, and
@@ -202,7 +230,13 @@ func (s *Store) Close() error {
 		close(s.closed)
 		close(s.stop)
 		<-s.done
-		err = s.db.Close()
+		if s.ing != nil {
+			s.ing.close()
+		}
+		if s.idb != s.db {
+			err = s.idb.Close()
+		}
+		err = errors.Join(err, s.db.Close())
 		if s.pool != nil {
 			s.pool.Close()
 		}
@@ -255,7 +289,27 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 const maxTxAttempts = 6
 
 func (s *Store) tx1(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	if s.Postgres() {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := f(tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}
+	// The connection first, then the write lock (see wmu): the ingest writer, which holds
+	// the lock on its own connection, never waits for this one.
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	tx, err := c.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -333,7 +333,12 @@ func benchIngest(b *testing.B, durable bool, callers int, worker bool) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	st.nonDurableIngest = !durable
+	if !durable {
+		// The ingest connection is the one idb connection: the setting stays.
+		if _, err := st.idb.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+			b.Fatal(err)
+		}
+	}
 	work := make(chan int64, 1<<16)
 	var workerDone sync.WaitGroup
 	commits := 0
