@@ -46,41 +46,47 @@ func (s *Store) ClaimContacts(ctx context.Context, refs []ContactRef, owner stri
 func (s *Store) ReleaseContacts(ctx context.Context, refs []ContactRef, owner string) ([]ContactRef, error) {
 	var more []ContactRef
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		more = more[:0]
-		// A message waits while the conversation waits for a call's result: it is not work
-		// until the result (another queued event) is processed.
-		has, err := tx.PrepareContext(ctx, `SELECT CASE WHEN EXISTS (SELECT 1 FROM gtc_inbound_events e
-			WHERE e.tenant = $1 AND e.team = $2 AND e.contact_key = $3 AND e.state = 'pending'
-			AND (e.kind <> 'message' OR NOT EXISTS (SELECT 1 FROM gtc_conversations c
-				WHERE c.tenant = e.tenant AND c.team = e.team AND c.contact_key = e.contact_key AND c.state = 'calling')))
-			THEN 1 ELSE 0 END`)
-		if err != nil {
-			return err
-		}
-		defer has.Close()
-		rel, err := tx.PrepareContext(ctx, `UPDATE gtc_contacts SET lease_owner = '', lease_until = 0
-			WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND lease_owner = $4`)
-		if err != nil {
-			return err
-		}
-		defer rel.Close()
-		for _, r := range refs {
-			var n int
-			if err := has.QueryRowContext(ctx, r.Tenant, r.Team, r.Key).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				more = append(more, r)
-				continue
-			}
-			if _, err := rel.ExecContext(ctx, r.Tenant, r.Team, r.Key, owner); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		more, err = releaseContacts(ctx, tx, refs, owner)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("release contacts: %w", err)
+	}
+	return more, nil
+}
+
+func releaseContacts(ctx context.Context, tx *sql.Tx, refs []ContactRef, owner string) ([]ContactRef, error) {
+	var more []ContactRef
+	// A message waits while the conversation waits for a call's result: it is not work
+	// until the result (another queued event) is processed.
+	has, err := tx.PrepareContext(ctx, `SELECT CASE WHEN EXISTS (SELECT 1 FROM gtc_inbound_events e
+		WHERE e.tenant = $1 AND e.team = $2 AND e.contact_key = $3 AND e.state = 'pending'
+		AND (e.kind <> 'message' OR NOT EXISTS (SELECT 1 FROM gtc_conversations c
+			WHERE c.tenant = e.tenant AND c.team = e.team AND c.contact_key = e.contact_key AND c.state = 'calling')))
+		THEN 1 ELSE 0 END`)
+	if err != nil {
+		return nil, err
+	}
+	defer has.Close()
+	rel, err := tx.PrepareContext(ctx, `UPDATE gtc_contacts SET lease_owner = '', lease_until = 0
+		WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND lease_owner = $4`)
+	if err != nil {
+		return nil, err
+	}
+	defer rel.Close()
+	for _, r := range refs {
+		var n int
+		if err := has.QueryRowContext(ctx, r.Tenant, r.Team, r.Key).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			more = append(more, r)
+			continue
+		}
+		if _, err := rel.ExecContext(ctx, r.Tenant, r.Team, r.Key, owner); err != nil {
+			return nil, err
+		}
 	}
 	return more, nil
 }
@@ -179,8 +185,37 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish, inTx func(cont
 	if len(fs) == 0 {
 		return nil
 	}
-	now := s.now()
+	err := s.tx(ctx, func(tx *sql.Tx) error { return s.finishOutbounds(ctx, tx, fs, inTx) })
+	if err != nil {
+		return fmt.Errorf("record sends: %w", err)
+	}
+	return nil
+}
+
+// FinishAndRelease is FinishOutbounds and then ReleaseContacts of refs in one transaction:
+// a job's last commit of a round records its sends and hands its contacts back. It returns
+// the contacts that still have pending events and stay claimed.
+func (s *Store) FinishAndRelease(ctx context.Context, fs []Finish, inTx func(context.Context, *sql.Tx) error, refs []ContactRef, owner string) ([]ContactRef, error) {
+	var more []ContactRef
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.finishOutbounds(ctx, tx, fs, inTx); err != nil {
+			return fmt.Errorf("record sends: %w", err)
+		}
+		var err error
+		if more, err = releaseContacts(ctx, tx, refs, owner); err != nil {
+			return fmt.Errorf("release contacts: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return more, nil
+}
+
+func (s *Store) finishOutbounds(ctx context.Context, tx *sql.Tx, fs []Finish, inTx func(context.Context, *sql.Tx) error) error {
+	now := s.now()
+	if len(fs) > 0 {
 		st, err := tx.PrepareContext(ctx, finishSQL)
 		if err != nil {
 			return err
@@ -212,13 +247,9 @@ func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish, inTx func(cont
 				}
 			}
 		}
-		if inTx != nil {
-			return inTx(ctx, tx)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("record sends: %w", err)
+	}
+	if inTx != nil {
+		return inTx(ctx, tx)
 	}
 	return nil
 }

@@ -288,7 +288,7 @@ func (s *Store) durableTx(ctx context.Context, f func(*sql.Tx) error) error {
 // and plan each of them again in every group commit.
 type ingestStmts struct {
 	insEvent, upContact, insStatus, upOutbound, upUnreach, upPref, upPricing *sql.Stmt
-	// jobs is River's job insert (InsertJobs), prepared on first use: River's tables are
+	// jobs is River's job insert (InsertJobs), prepared by PrepareJobs: River's tables are
 	// created after Open, by the delivery layer.
 	jobsMu sync.Mutex
 	jobs   *sql.Stmt
@@ -376,20 +376,28 @@ type Job struct {
 }
 
 // InsertJobs writes jobs into River's job table (SQLite) inside tx, which must be an Ingest
-// transaction (the Options.Enqueue callback's): one statement prepared once, where River's
-// InsertManyTx prepares its insert for every call and encodes the jobs as one JSON array
-// for SQLite to take apart. The rows are the ones InsertManyTx writes for jobs without
-// unique options, scheduled now (River on SQLite has no insert notification: its producers
-// find them at their next fetch). On PostgreSQL use River's InsertManyTx.
+// transaction (the Options.Enqueue callback's), with one statement (prepared once by
+// PrepareJobs), where River's InsertManyTx prepares its insert for every call and encodes
+// the jobs as one JSON array for SQLite to take apart. The rows are the ones InsertManyTx
+// writes for jobs without unique options, scheduled now (River on SQLite has no insert
+// notification: its producers find them at their next fetch). On PostgreSQL use River's
+// InsertManyTx.
 func (s *Store) InsertJobs(ctx context.Context, tx *sql.Tx, jobs []Job) error {
 	if s.Postgres() {
 		return errors.New("insert jobs: SQLite only (use River's InsertManyTx)")
 	}
-	st, err := s.ing.jobStmt(ctx, s.idb)
-	if err != nil {
-		return fmt.Errorf("insert jobs: %w", err)
+	s.ing.jobsMu.Lock()
+	st := s.ing.jobs
+	s.ing.jobsMu.Unlock()
+	var ins *sql.Stmt
+	if st != nil {
+		ins = tx.StmtContext(ctx, st)
+	} else {
+		var err error
+		if ins, err = tx.PrepareContext(ctx, insertJobSQL); err != nil {
+			return fmt.Errorf("insert jobs: %w", err)
+		}
 	}
-	ins := tx.StmtContext(ctx, st)
 	defer ins.Close()
 	for _, j := range jobs {
 		// Args bind as text: jsonb() reads a blob as JSONB already.
@@ -400,19 +408,28 @@ func (s *Store) InsertJobs(ctx context.Context, tx *sql.Tx, jobs []Job) error {
 	return nil
 }
 
-func (st *ingestStmts) jobStmt(ctx context.Context, db *sql.DB) (*sql.Stmt, error) {
-	st.jobsMu.Lock()
-	defer st.jobsMu.Unlock()
-	if st.jobs == nil {
-		p, err := db.PrepareContext(ctx, `INSERT INTO river_job (args, created_at, kind, max_attempts, scheduled_at)
-			VALUES (jsonb($1), datetime('now', 'subsec'), $2, $3, datetime('now', 'subsec'))`)
-		if err != nil {
-			return nil, err
-		}
-		st.jobs = p
+// PrepareJobs prepares InsertJobs' statement on the ingest connection, once River's tables
+// exist (after its migrations); without it InsertJobs prepares the statement in every
+// transaction.
+func (s *Store) PrepareJobs(ctx context.Context) error {
+	if s.Postgres() {
+		return nil
 	}
-	return st.jobs, nil
+	s.ing.jobsMu.Lock()
+	defer s.ing.jobsMu.Unlock()
+	if s.ing.jobs != nil {
+		return nil
+	}
+	st, err := s.idb.PrepareContext(ctx, insertJobSQL)
+	if err != nil {
+		return fmt.Errorf("prepare job insert: %w", err)
+	}
+	s.ing.jobs = st
+	return nil
 }
+
+const insertJobSQL = `INSERT INTO river_job (args, created_at, kind, max_attempts, scheduled_at)
+	VALUES (jsonb($1), datetime('now', 'subsec'), $2, $3, datetime('now', 'subsec'))`
 
 // stateRankSQL orders outbound states so a late "sent" never overwrites "read".
 func stateRankSQL(col string) string {

@@ -515,3 +515,44 @@ func TestInstancesReap(t *testing.T) {
 		}
 	})
 }
+
+// FinishAndRelease records the sends and, in the same transaction, releases the contacts
+// with nothing pending; a contact with a pending event stays claimed and is returned.
+func TestFinishAndRelease(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st, _ := openTest(t, b, Options{})
+		done, busy := ContactRef{"t", "t", "1"}, ContactRef{"t", "t", "2"}
+		if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{msg("a", "1", t0), msg("b", "2", t0)}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.ClaimContacts(ctx, []ContactRef{done, busy}, "job1", t0.Add(time.Minute))
+		if err != nil || len(got) != 2 {
+			t.Fatalf("claim = %v %v", got, err)
+		}
+		evs, _ := st.PendingEvents(ctx, done, 10)
+		reply := []NewOutbound{{ContactKey: "1", Recipient: "+1", Origin: OriginFlow, MessageType: "text", Request: []byte(`{}`), Sender: "job1"}}
+		ids, ok, err := st.CompleteEvent(ctx, evs[0], nil, reply)
+		if err != nil || !ok {
+			t.Fatalf("complete = %v %v", ok, err)
+		}
+		ran := false
+		more, err := st.FinishAndRelease(ctx, []Finish{{ID: ids[0], Result: OutboundResult{State: OutSent, WAMID: "wamid.1", Attempted: true}}},
+			func(context.Context, *sql.Tx) error { ran = true; return nil }, []ContactRef{done, busy}, "job1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ran || len(more) != 1 || more[0] != busy {
+			t.Fatalf("inTx ran %v, more = %v; want the contact with a pending event", ran, more)
+		}
+		if o, _ := st.OutboundByID(ctx, ids[0]); o.State != OutSent || o.WAMID != "wamid.1" || o.Sender != "" {
+			t.Fatalf("outbound = %s %q sender %q", o.State, o.WAMID, o.Sender)
+		}
+		if ok, _ := st.ClaimContact(ctx, done, "job2", t0.Add(time.Minute)); !ok {
+			t.Fatal("released contact not claimable")
+		}
+		if ok, _ := st.ClaimContact(ctx, busy, "job2", t0.Add(time.Minute)); ok {
+			t.Fatal("contact with a pending event was released")
+		}
+	})
+}
