@@ -47,7 +47,7 @@ func (s *Store) ReleaseContacts(ctx context.Context, refs []ContactRef, owner st
 	var more []ContactRef
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		more, err = releaseContacts(ctx, tx, refs, owner)
+		more, err = s.releaseContacts(ctx, tx, refs, owner)
 		return err
 	})
 	if err != nil {
@@ -56,7 +56,12 @@ func (s *Store) ReleaseContacts(ctx context.Context, refs []ContactRef, owner st
 	return more, nil
 }
 
-func releaseContacts(ctx context.Context, tx *sql.Tx, refs []ContactRef, owner string) ([]ContactRef, error) {
+// releaseContacts is ReleaseContacts in tx. Each contact's row is locked before the check:
+// a job whose claim found the contact leased claimed after its events committed, so either
+// the check sees them (the lease is kept) or the claim waits for the release and gets the
+// contact. Checking first let events that committed between the check and the release
+// wait with no job (PostgreSQL runs each statement on its own snapshot).
+func (s *Store) releaseContacts(ctx context.Context, tx *sql.Tx, refs []ContactRef, owner string) ([]ContactRef, error) {
 	var more []ContactRef
 	// A message waits while the conversation waits for a call's result: it is not work
 	// until the result (another queued event) is processed.
@@ -69,6 +74,11 @@ func releaseContacts(ctx context.Context, tx *sql.Tx, refs []ContactRef, owner s
 		return nil, err
 	}
 	defer has.Close()
+	lock, err := tx.PrepareContext(ctx, lockLeaseSQL)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
 	rel, err := tx.PrepareContext(ctx, `UPDATE gtc_contacts SET lease_owner = '', lease_until = 0
 		WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND lease_owner = $4`)
 	if err != nil {
@@ -76,9 +86,15 @@ func releaseContacts(ctx context.Context, tx *sql.Tx, refs []ContactRef, owner s
 	}
 	defer rel.Close()
 	for _, r := range refs {
+		if _, err := lock.ExecContext(ctx, r.Tenant, r.Team, r.Key, owner); err != nil {
+			return nil, err
+		}
 		var n int
 		if err := has.QueryRowContext(ctx, r.Tenant, r.Team, r.Key).Scan(&n); err != nil {
 			return nil, err
+		}
+		if s.releaseLooked != nil {
+			s.releaseLooked()
 		}
 		if n > 0 {
 			more = append(more, r)
@@ -202,7 +218,7 @@ func (s *Store) FinishAndRelease(ctx context.Context, fs []Finish, inTx func(con
 			return fmt.Errorf("record sends: %w", err)
 		}
 		var err error
-		if more, err = releaseContacts(ctx, tx, refs, owner); err != nil {
+		if more, err = s.releaseContacts(ctx, tx, refs, owner); err != nil {
 			return fmt.Errorf("release contacts: %w", err)
 		}
 		return nil
@@ -253,6 +269,11 @@ func (s *Store) finishOutbounds(ctx context.Context, tx *sql.Tx, fs []Finish, in
 	}
 	return nil
 }
+
+// lockLeaseSQL locks a contact's row for its lease owner $4 (a no-op update; on SQLite the
+// transaction's write lock does the same).
+const lockLeaseSQL = `UPDATE gtc_contacts SET lease_owner = lease_owner
+	WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND lease_owner = $4`
 
 const finishSQL = `UPDATE gtc_outbound_messages SET state = $1, wamid = CASE WHEN $2 <> '' THEN $2 ELSE wamid END,
 	error_class = $3, error_code = $4, error_message = $5, next_attempt_at = $6, attempts = attempts + $7, updated_at = $8, sender = ''

@@ -160,6 +160,10 @@ func (s *Store) ClaimContact(ctx context.Context, ref ContactRef, owner string, 
 // closes the race with an Ingest whose job found the contact claimed.
 func (s *Store) ReleaseContact(ctx context.Context, ref ContactRef, owner string) (more bool, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		// Locked first, as in ReleaseContacts.
+		if _, err := tx.ExecContext(ctx, lockLeaseSQL, ref.Tenant, ref.Team, ref.Key, owner); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM gtc_inbound_events
 			WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND state = 'pending'`, ref.Tenant, ref.Team, ref.Key).Scan(&n); err != nil {

@@ -238,11 +238,21 @@ func (s *Store) SaveConversation(ctx context.Context, ref ContactRef, u *Convers
 // conversation it leaves (u, nil: unchanged), and runs inTx in the same transaction. The
 // replies are pending, sender sender.
 func (s *Store) RecordStart(ctx context.Context, ref ContactRef, msgs []NewOutbound, u *ConversationUpdate, inTx func(context.Context, *sql.Tx) error) ([]int64, error) {
+	return s.RecordStartOnce(ctx, ref, msgs, u, inTx, nil)
+}
+
+// RecordStartOnce is RecordStart with key (nil: none) reserved in the same transaction (see
+// RecordOutboundOnce).
+func (s *Store) RecordStartOnce(ctx context.Context, ref ContactRef, msgs []NewOutbound, u *ConversationUpdate,
+	inTx func(context.Context, *sql.Tx) error, key *IdempotencyKey) ([]int64, error) {
 	var ids []int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		var err error
 		if ids, err = insertOutbound(ctx, tx, nil, ref.Tenant, ref.Team, 0, msgs, now); err != nil {
+			return err
+		}
+		if err := reserveKey(ctx, tx, key, ids, now); err != nil {
 			return err
 		}
 		if u != nil {

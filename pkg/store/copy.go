@@ -120,7 +120,7 @@ var copyTables = []copyTable{
 	{name: "gtc_notes", one: "note", many: "notes", orderBy: "id",
 		cols: joinCols(intCols("id"), textCols("tenant", "team", "contact_key", "author", "text"), intCols("created_at"))},
 	{name: "gtc_idempotency_keys", one: "idempotency key", many: "idempotency keys", orderBy: "tenant, team, idem_key",
-		cols: joinCols(textCols("tenant", "team", "idem_key"), intCols("status"), blobCols("body"), intCols("created_at"), textCols("request_hash"))},
+		cols: joinCols(textCols("tenant", "team", "idem_key"), intCols("status"), blobCols("body"), intCols("created_at"), textCols("request_hash", "outbound_ids"))},
 	{name: "gtc_message_pricing", one: "message pricing", many: "message pricings", orderBy: "tenant, team, wamid",
 		cols: joinCols(textCols("tenant", "team", "wamid", "status"), intCols("billable"),
 			textCols("pricing_model", "category", "pricing_type", "conversation_id", "conversation_origin"),

@@ -149,13 +149,48 @@ func params[T any](args *[]any, vs []T) string {
 // RecordOutbound records messages for tenant/team outside a flow run (gtc send, the API)
 // in state pending and returns their ids.
 func (s *Store) RecordOutbound(ctx context.Context, tenant, team string, msgs []NewOutbound) ([]int64, error) {
+	return s.RecordOutboundOnce(ctx, tenant, team, nil, msgs)
+}
+
+// RecordOutboundOnce is RecordOutbound with key (nil: none) reserved in the same
+// transaction: when another request holds key, nothing is recorded and the error wraps
+// ErrKeyTaken.
+func (s *Store) RecordOutboundOnce(ctx context.Context, tenant, team string, key *IdempotencyKey, msgs []NewOutbound) ([]int64, error) {
 	var ids []int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		now := s.now()
 		var err error
-		ids, err = insertOutbound(ctx, tx, nil, tenant, team, 0, msgs, s.now())
-		return err
+		if ids, err = insertOutbound(ctx, tx, nil, tenant, team, 0, msgs, now); err != nil {
+			return err
+		}
+		return reserveKey(ctx, tx, key, ids, now)
 	})
-	return ids, err
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// OutboundByIDs returns the outbound messages ids that exist, in id order.
+func (s *Store) OutboundByIDs(ctx context.Context, ids []int64) ([]*Outbound, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var args []any
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+outboundCols+` FROM gtc_outbound_messages WHERE id IN (`+params(&args, ids)+`) ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read outbound messages: %w", err)
+	}
+	defer rows.Close()
+	var out []*Outbound
+	for rows.Next() {
+		o, err := scanOutbound(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read outbound messages: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
 }
 
 // insertOutbound records msgs as pending; ins is insertOutboundSQL prepared on tx (nil:

@@ -78,6 +78,9 @@ type Store struct {
 	// failed, answered before each request's caller is woken.
 	grouped  func(requests int, err error)
 	answered func(r *ingestReq)
+	// releaseLooked runs in ReleaseContacts between the check for pending events and the
+	// release.
+	releaseLooked func()
 }
 
 // SQLitePath returns the file of a SQLite dsn ("path", "sqlite://path" or "file:path",
