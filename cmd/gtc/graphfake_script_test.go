@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -49,9 +50,20 @@ var fakes sync.Map
 //	    as Meta would, so GET message_templates lists it so, and prints the
 //	    message_template_status_update webhook Meta sends for it on stdout (to post to gtc
 //	    serve with webhook). REASON defaults to NONE.
+//	graphfake template-category NAME LANG PREVIOUS NEW
+//	graphfake template-quality NAME LANG PREVIOUS NEW
+//	    the same for template_category_update and message_template_quality_update.
+//	graphfake text FROM TEXT        prints a customer's text message webhook (FROM: wa_id)
+//	graphfake standby FROM TEXT     prints the standby copy of a customer's text (another
+//	                                responder has the thread)
+//	graphfake handover FROM TYPE [PREVIOUS NEW]
+//	    prints a messaging_handovers webhook (TYPE control_passed or control_taken; owners'
+//	    roles default to escalation_partner → primary, or the reverse for control_taken)
+//	graphfake thread FROM            prints who controls the thread with FROM: app, other or idle
+//	graphfake form FROM JSON        prints a submitted WhatsApp Flow form (nfm_reply) from FROM
 func cmdGraphfake(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
-		ts.Fatalf("usage: graphfake start|fail|clear|delay|calls|messages|reads|webhooks|count|wait|flush|post|template-status ...")
+		ts.Fatalf("usage: graphfake start|fail|clear|delay|calls|messages|reads|webhooks|count|wait|flush|post|template-status|template-category|template-quality|text|standby|handover|thread|form ...")
 	}
 	sub, rest := args[0], args[1:]
 	if sub == "start" {
@@ -123,6 +135,23 @@ func cmdGraphfake(ts *testscript.TestScript, neg bool, args []string) {
 	case "template-status":
 		noNeg(ts, neg, sub)
 		graphfakeTemplateStatus(ts, s, rest)
+	case "template-category", "template-quality":
+		noNeg(ts, neg, sub)
+		if len(rest) != 4 {
+			ts.Fatalf("usage: graphfake %s NAME LANG PREVIOUS NEW", sub)
+		}
+		build := s.TemplateCategory
+		if sub == "template-quality" {
+			build = s.TemplateQuality
+		}
+		body, err := build(rest[0], rest[1], strings.ToUpper(rest[2]), strings.ToUpper(rest[3]), time.Now())
+		if err != nil {
+			ts.Fatalf("graphfake %s: %v", sub, err)
+		}
+		fmt.Fprintf(ts.Stdout(), "%s\n", body)
+	case "text", "standby", "handover", "thread", "form":
+		noNeg(ts, neg, sub)
+		graphfakeInbound(ts, s, sub, rest)
 	default:
 		ts.Fatalf("graphfake: unknown subcommand %q", sub)
 	}
@@ -150,10 +179,11 @@ func graphfakeStart(ts *testscript.TestScript, args []string) {
 	fs.DurationVar(&o.Limits.PairInterval, "pair-interval", 0, "")
 	fs.IntVar(&o.Limits.PairBurst, "pair-burst", 0, "")
 	fs.BoolVar(&o.CheckMediaIDs, "check-media-ids", false, "")
+	fs.BoolVar(&o.EscalationPartner, "escalation-partner", false, "")
 	noSchema := fs.Bool("no-schema", false, "")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		ts.Fatalf("usage: graphfake start [--token T] [--phone-number-id ID] [--waba ID] [--display-phone N] [--no-schema] [--webhook URL] [--app-secret S] [--rate N] [--pair-interval D] [--pair-burst N] [--check-media-ids]")
+		ts.Fatalf("usage: graphfake start [--token T] [--phone-number-id ID] [--waba ID] [--display-phone N] [--no-schema] [--webhook URL] [--app-secret S] [--rate N] [--pair-interval D] [--pair-burst N] [--check-media-ids] [--escalation-partner]")
 	}
 	if !*noSchema {
 		v, err := metaschema.Default()
@@ -263,6 +293,55 @@ func graphfakeTemplateStatus(ts *testscript.TestScript, s *graphfake.Server, arg
 	body, err := s.TemplateStatus(args[0], args[1], strings.ToUpper(args[2]), reason, time.Now())
 	if err != nil {
 		ts.Fatalf("graphfake template-status: %v", err)
+	}
+	fmt.Fprintf(ts.Stdout(), "%s\n", body)
+}
+
+var inboundSeq atomic.Int64
+
+// graphfakeInbound prints a customer's webhook: a text, a standby copy, a handover or a
+// submitted form; or says who controls a thread.
+func graphfakeInbound(ts *testscript.TestScript, s *graphfake.Server, sub string, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: graphfake %s FROM ...", sub)
+	}
+	f := graphfake.Sender{WaID: strings.TrimPrefix(args[0], "+"), Name: "Customer"}
+	id := fmt.Sprintf("wamid.script.%d.%d", time.Now().UnixNano(), inboundSeq.Add(1))
+	var body []byte
+	switch sub {
+	case "text", "standby":
+		if len(args) != 2 {
+			ts.Fatalf("usage: graphfake %s FROM TEXT", sub)
+		}
+		if sub == "text" {
+			body = s.InboundText(f, id, args[1], time.Now())
+		} else {
+			body = s.StandbyText(f, id, args[1], time.Now())
+		}
+	case "handover":
+		if len(args) != 2 && len(args) != 4 {
+			ts.Fatalf("usage: graphfake handover FROM TYPE [PREVIOUS NEW]")
+		}
+		prev, next := "escalation_partner", "primary"
+		if args[1] == "control_taken" {
+			prev, next = next, prev
+		}
+		if len(args) == 4 {
+			prev, next = args[2], args[3]
+		}
+		body = s.Handover(f, args[1], prev, next, "", time.Now())
+	case "thread":
+		fmt.Fprintln(ts.Stdout(), s.ThreadOwner(f.WaID))
+		return
+	case "form":
+		if len(args) != 2 {
+			ts.Fatalf("usage: graphfake form FROM JSON")
+		}
+		var resp map[string]any
+		if err := json.Unmarshal([]byte(args[1]), &resp); err != nil {
+			ts.Fatalf("graphfake form: %v", err)
+		}
+		body = s.InboundFlowReply(f, id, "", resp, time.Now())
 	}
 	fmt.Fprintf(ts.Stdout(), "%s\n", body)
 }

@@ -61,6 +61,7 @@ func (s *Server) serveThreadControl(rec *recorder, r *http.Request, call *Call) 
 		s.fault(rec, call, Fault{Code: 100, Message: "Invalid parameter", Details: "cannot read the body"})
 		return
 	}
+	call.Body = body
 	var req struct {
 		MessagingProduct string `json:"messaging_product"`
 		Action           string `json:"action"`
