@@ -27,6 +27,7 @@ import (
 	"github.com/greentic/gtc/pkg/cli/messages"
 	"github.com/greentic/gtc/pkg/cli/migrate"
 	"github.com/greentic/gtc/pkg/cli/send"
+	"github.com/greentic/gtc/pkg/cli/report"
 	"github.com/greentic/gtc/pkg/cli/serve"
 	"github.com/greentic/gtc/pkg/cli/setup"
 	"github.com/greentic/gtc/pkg/cli/templates"
@@ -306,6 +307,7 @@ var commands = []func(*cmdutil.Factory) *cobra.Command{
 	func(f *cmdutil.Factory) *cobra.Command { return messages.NewCmdContacts(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return inbox.NewCmdInbox(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return doctor.NewCmdDoctor(f, nil) },
+	func(f *cmdutil.Factory) *cobra.Command { return report.NewCmdReport(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return migrate.NewCmdMigrate(f, nil) },
 	func(f *cmdutil.Factory) *cobra.Command { return man.NewCmdMan(f, nil) },
 }
