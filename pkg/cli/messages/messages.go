@@ -125,6 +125,20 @@ type Outbound struct {
 	ErrorCode    int       `json:"error_code,omitempty"`
 	ErrorMessage string    `json:"error_message,omitempty"`
 	Attempts     int       `json:"attempts"`
+	// Pricing is what the message's status webhooks said Meta bills for it.
+	Pricing *Pricing `json:"pricing,omitempty"`
+}
+
+// Pricing is a message's pricing as its status webhooks carried it.
+type Pricing struct {
+	Billable     bool   `json:"billable"`
+	PricingModel string `json:"pricing_model,omitempty"`
+	Category     string `json:"category,omitempty"`
+	Type         string `json:"type,omitempty"`
+	// ConversationID and ConversationOrigin are the conversation object's (per-conversation
+	// pricing).
+	ConversationID     string `json:"conversation_id,omitempty"`
+	ConversationOrigin string `json:"conversation_origin,omitempty"`
 }
 
 // Inbound is one inbound event as gtc messages prints it.
@@ -184,10 +198,15 @@ func messagesRun(o *MessagesOptions) error {
 	}
 	log := Log{Outbound: []Outbound{}, Inbound: []Inbound{}}
 	for _, m := range outs {
-		log.Outbound = append(log.Outbound, Outbound{ID: m.ID, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+		out := Outbound{ID: m.ID, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 			To: Phone(m.Recipient), Origin: m.Origin, Flow: m.Flow, Node: m.Node, Type: m.MessageType, Status: m.State,
 			MessageID: m.WAMID, ErrorClass: m.ErrorClass, ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage,
-			Attempts: m.Attempts})
+			Attempts: m.Attempts}
+		if p := m.Pricing; p != nil {
+			out.Pricing = &Pricing{Billable: p.Billable, PricingModel: p.PricingModel, Category: p.Category, Type: p.Type,
+				ConversationID: p.ConversationID, ConversationOrigin: p.ConversationOrigin}
+		}
+		log.Outbound = append(log.Outbound, out)
 	}
 	if o.Status == "" { // a status filter is about outbound messages only
 		evs, err := st.InboundLog(ctx, f)
@@ -210,7 +229,7 @@ func messagesRun(o *MessagesOptions) error {
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 	if len(log.Outbound) > 0 {
-		fmt.Fprintln(tw, "SENT\tTO\tTYPE\tSTATUS\tCLASS\tORIGIN\tMESSAGE ID")
+		fmt.Fprintln(tw, "SENT\tTO\tTYPE\tSTATUS\tCLASS\tORIGIN\tMESSAGE ID\tCATEGORY")
 		for _, m := range log.Outbound {
 			class := dash(m.ErrorClass)
 			if m.ErrorCode != 0 {
@@ -220,7 +239,7 @@ func messagesRun(o *MessagesOptions) error {
 			if m.Flow != "" {
 				origin += " " + m.Flow + "/" + m.Node
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", stamp(m.CreatedAt), m.To, m.Type, m.Status, class, origin, dash(m.MessageID))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", stamp(m.CreatedAt), m.To, m.Type, m.Status, class, origin, dash(m.MessageID), category(m.Pricing))
 		}
 	}
 	if len(log.Inbound) > 0 {
@@ -364,6 +383,18 @@ func stamp(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05")
+}
+
+// category is the CATEGORY column: the pricing category Meta reported, with "(free)" when
+// the message is not billable; "-" before any status carried pricing.
+func category(p *Pricing) string {
+	switch {
+	case p == nil:
+		return "-"
+	case p.Billable:
+		return dash(p.Category)
+	}
+	return dash(p.Category) + " (free)"
 }
 
 func dash(s string) string {

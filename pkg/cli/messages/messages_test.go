@@ -85,7 +85,8 @@ func seed(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	if _, err := st.Ingest(ctx, "default", "default", []store.InboundEvent{{Kind: store.KindStatus, DedupeKey: "wamid.out1/delivered",
-		Raw: []byte(`{"kind":"status"}`), Status: &store.StatusUpdate{WAMID: "wamid.out1", Status: "delivered", At: clock}}}); err != nil {
+		Raw: []byte(`{"kind":"status"}`), Status: &store.StatusUpdate{WAMID: "wamid.out1", Status: "delivered", At: clock,
+			Pricing: &store.Pricing{Billable: true, PricingModel: "PMP", Category: "utility", Type: "regular"}}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.SetOptOut(ctx, store.ContactRef{Tenant: "default", Team: "default", Key: "4915100000002"}, true, clock); err != nil {
