@@ -122,8 +122,10 @@ func NewCmdDoctor(f *cmdutil.Factory, runF func(*DoctorOptions) error) *cobra.Co
   - api_version is known to gtc and not retired or retiring within 90 days (Meta serves a
     call to a retired version as the oldest version still available);
   - from the state database: webhook errors, failed sends by class, contacts near or past
-    the 24-hour window, opt-outs, messages sent in the last 24 hours against
-    messaging_limit.
+    the 24-hour window, opt-outs, business-initiated conversations of the last 24 hours
+    against the messaging limit (per business portfolio when the numbers share one),
+    billable messages of the last 30 days by category (gtc report shows them by day), and
+    how many rows retention keeps and since when.
 
 --offline skips every network check. --fix sets the override callback URL of every
 number whose override is unset or points elsewhere (the only change doctor makes).
@@ -246,6 +248,7 @@ func (d *doctor) run(ctx context.Context) {
 	for _, p := range ps {
 		d.provider(ctx, b, p, used)
 	}
+	d.retention(ctx, b)
 }
 
 // warningText is problemText for a warning check: the status column says "warning"
@@ -675,22 +678,129 @@ func (d *doctor) state(ctx context.Context, b *bundle.Bundle, p *bundle.Provider
 	}
 	add(wc)
 	add(Check{Name: "opt_outs", Status: OK, Message: fmt.Sprintf("%d contact(s) opted out", h.OptedOut)})
-	lc := Check{Name: "messaging_limit", Status: OK, Message: fmt.Sprintf("%d message(s) sent in the last 24 hours", h.SentLast24h)}
-	if p.MessagingLimit > 0 {
-		lc.Message = fmt.Sprintf("%d of %d message(s) sent in the last 24 hours", h.SentLast24h, p.MessagingLimit)
-		switch {
-		case h.SentLast24h >= p.MessagingLimit:
-			lc.Status = Problem
-			lc.Message += ": the limit is reached, Meta refuses new business-initiated conversations"
-			lc.Fix = "wait for the 24-hour window to roll, or raise the limit (verify the business, keep quality high) and update messaging_limit"
-		case h.SentLast24h*5 >= p.MessagingLimit*4:
-			lc.Status = Warning
-			lc.Message += ": near the limit"
-			lc.Fix = "slow business-initiated sends, or raise the tier and update messaging_limit"
+	add(d.messagingLimit(ctx, st, b, p, now))
+	add(d.billing(ctx, st, p, now))
+	d.events(ctx, st, p, add)
+}
+
+// BillingPeriod is the period of doctor's billing summary.
+const BillingPeriod = 30 * 24 * time.Hour
+
+// messagingLimit reports the headroom of the number's messaging limit: business-initiated
+// conversations opened in the last 24 hours by every number of its scope (its portfolio,
+// or the number alone), against the limit gtc enforces before sending.
+func (d *doctor) messagingLimit(ctx context.Context, st *store.Store, b *bundle.Bundle, p *bundle.Provider, now time.Time) Check {
+	scope, limit := p.MessagingLimitScope()
+	used, err := st.LimitUse(ctx, scope, now)
+	if err != nil {
+		return Check{Name: "messaging_limit", Status: Warning, Message: err.Error()}
+	}
+	who := "this number"
+	setting := "messaging_limit"
+	if p.Portfolio.ID != "" {
+		setting = "portfolio.messaging_limit"
+		var shared []string
+		for _, q := range b.Providers {
+			if q.Enabled && q.Portfolio.ID == p.Portfolio.ID {
+				shared = append(shared, q.Tenant+"/"+q.Team)
+			}
+		}
+		who = fmt.Sprintf("portfolio %s (%s)", p.Portfolio.ID, strings.Join(shared, ", "))
+	}
+	c := Check{Name: "messaging_limit", Status: OK}
+	if limit == 0 {
+		c.Message = fmt.Sprintf("%s: %d business-initiated conversation(s) in the last 24 hours; no limit set (%s: 0), gtc refuses none", who, used, setting)
+		return c
+	}
+	c.Message = fmt.Sprintf("%s: %d of %d business-initiated conversation(s) in the last 24 hours, %d left", who, used, limit, max(limit-used, 0))
+	fix := fmt.Sprintf("raise the portfolio's limit with Meta (verify the business, keep quality high), then set %s to it and re-run gtc setup", setting)
+	switch {
+	case used >= limit:
+		c.Status = Problem
+		c.Message += ": the limit is reached, gtc refuses templates that would open a new conversation (class messaging_limit)"
+		c.Fix = "wait for the 24 hours to roll, or " + fix
+	case used*5 >= limit*4:
+		c.Status = Warning
+		c.Message += ": near the limit"
+		c.Fix = "slow business-initiated sends, or " + fix
+	}
+	return c
+}
+
+// billing summarises the pricing of the last BillingPeriod (gtc report shows it by day).
+func (d *doctor) billing(ctx context.Context, st *store.Store, p *bundle.Provider, now time.Time) Check {
+	rows, err := st.PricingSummary(ctx, store.PricingFilter{Tenant: p.Tenant, Team: p.Team, Since: now.Add(-BillingPeriod), Until: now})
+	if err != nil {
+		return Check{Name: "billing", Status: Warning, Message: err.Error()}
+	}
+	billable, free := 0, 0
+	byCat := map[string]int{}
+	for _, r := range rows {
+		if r.Billable {
+			billable += r.Messages
+			byCat[r.Category] += r.Messages
+		} else {
+			free += r.Messages
 		}
 	}
-	add(lc)
-	d.events(ctx, st, p, add)
+	cats := make([]string, 0, len(byCat))
+	for c, n := range byCat {
+		cats = append(cats, fmt.Sprintf("%s %d", c, n))
+	}
+	sort.Strings(cats)
+	msg := fmt.Sprintf("%d billable message(s) in the last 30 days", billable)
+	if len(cats) > 0 {
+		msg += " (" + strings.Join(cats, ", ") + ")"
+	}
+	msg += fmt.Sprintf(", %d free; by day: gtc report %s", free, d.o.BundleDir)
+	return Check{Name: "billing", Status: OK, Message: msg}
+}
+
+// retention reports how much the state database holds and since when, against the
+// bundle's retention settings (gtc serve applies them every hour).
+func (d *doctor) retention(ctx context.Context, b *bundle.Bundle) {
+	st, err := cmdutil.OpenState(ctx, b)
+	if err != nil {
+		return // the state check of each provider said why
+	}
+	defer st.Close()
+	rs, err := st.RetentionStateOf(ctx)
+	if err != nil {
+		d.r.add(Check{Name: "retention", Status: Warning, Message: err.Error()})
+		return
+	}
+	r := b.Retention()
+	now := d.o.Now()
+	part := func(what string, t store.TableAge) string {
+		if t.Rows == 0 {
+			return "0 " + what
+		}
+		return fmt.Sprintf("%d %s (oldest %s)", t.Rows, what, t.Oldest.Format(time.DateOnly))
+	}
+	c := Check{Name: "retention", Status: OK, Message: fmt.Sprintf("keeps message content %s and idempotency keys %s: %s, %s, %s",
+		durationText(r.Messages), durationText(r.IdempotencyKeys), part("inbound event(s) with content", rs.InboundEvents),
+		part("outbound message(s)", rs.Outbound), part("idempotency key(s)", rs.IdempotencyKeys))}
+	// gtc serve prunes every hour; a day late means it has not run (open work is kept
+	// whatever its age, so a row may rightly be older now and then).
+	late := func(t store.TableAge, keep time.Duration) bool {
+		return t.Rows > 0 && now.Sub(t.Oldest) > keep+24*time.Hour
+	}
+	if late(rs.InboundEvents, r.Messages) || late(rs.Outbound, r.Messages) || late(rs.IdempotencyKeys, r.IdempotencyKeys) {
+		c.Status = Warning
+		c.Message += ": some rows are older than retention allows"
+		c.Fix = "gtc serve deletes them every hour: start it (or check its log for \"retention\" errors); open work (pending messages, unsent replies) is kept whatever its age"
+	}
+	d.r.add(c)
+}
+
+func durationText(d time.Duration) string {
+	if d%(24*time.Hour) == 0 && d >= 48*time.Hour {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return d.String()
 }
 
 // events reports the event webhooks waiting in the outbox: how many, how many failing and

@@ -432,6 +432,22 @@ func TestState(t *testing.T) {
 	if err := st.SetOptOut(ctx, store.ContactRef{Tenant: "default", Team: "default", Key: "4915100000002"}, true, clock); err != nil {
 		t.Fatal(err)
 	}
+	// Two business-initiated conversations of the limit's 2; the statuses' pricing.
+	for _, to := range []string{"4915100000003", "4915100000004"} {
+		if g, err := st.OpenConversation(ctx, "phone:100000000000001", to, 2, clock); err != nil || !g.OK {
+			t.Fatalf("open conversation %+v %v", g, err)
+		}
+	}
+	pricing := func(wamid string, p *store.Pricing) store.InboundEvent {
+		return store.InboundEvent{Kind: store.KindStatus, DedupeKey: "status:" + wamid + ":delivered", Raw: []byte(`{}`),
+			Status: &store.StatusUpdate{WAMID: wamid, Status: "delivered", At: clock, Pricing: p}}
+	}
+	if _, err := st.Ingest(ctx, "default", "default", []store.InboundEvent{
+		pricing("wamid.1", &store.Pricing{Billable: true, PricingModel: "PMP", Category: "utility", Type: "regular"}),
+		pricing("wamid.2", &store.Pricing{Billable: false, PricingModel: "PMP", Category: "service", Type: "free_customer_service"}),
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// Two event webhooks waiting, the first failing.
 	oe := store.OutboxEvent{Type: "message.received", Body: func(id, _ int64) ([]byte, error) { return []byte(`{}`), nil }}
 	ref := store.ContactRef{Tenant: "default", Team: "default", Key: "4915100000001"}
@@ -454,7 +470,9 @@ func TestState(t *testing.T) {
 	wantCheck(t, r, "failed_sends", Problem, "auth 1, window_closed 1")
 	wantCheck(t, r, "windows", OK, "2 contact(s); 1 window(s) close within 2h0m0s; 1 closed")
 	wantCheck(t, r, "opt_outs", OK, "1 contact(s) opted out")
-	wantCheck(t, r, "messaging_limit", Problem, "2 of 2 message(s) sent in the last 24 hours: the limit is reached")
+	wantCheck(t, r, "messaging_limit", Problem, "this number: 2 of 2 business-initiated conversation(s) in the last 24 hours, 0 left: the limit is reached")
+	wantCheck(t, r, "billing", OK, "1 billable message(s) in the last 30 days (utility 1), 1 free; by day: gtc report ")
+	wantCheck(t, r, "retention", OK, "keeps message content 90d and idempotency keys 24h: 3 inbound event(s) with content (oldest 2026-11-")
 	wantCheck(t, r, "events", Warning, "2 event(s) waiting, the oldest for 23h30m0s; 1 failing; last error: POST https://helpdesk.example.com/hooks/gtc: answered 401 Unauthorized")
 }
 
