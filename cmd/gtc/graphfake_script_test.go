@@ -22,8 +22,9 @@ import (
 	"github.com/greentic/gtc/pkg/whatsapp/metaschema"
 )
 
-// fakes holds each script's graphfake, keyed by its *TestScript.
-var fakes sync.Map
+// fakes holds each script's graphfake, keyed by its *TestScript; fakeClocks the offset of
+// its clock (an *atomic.Int64 of nanoseconds).
+var fakes, fakeClocks sync.Map
 
 // cmdGraphfake drives an in-process Graph API double from a .txtar script:
 //
@@ -45,6 +46,12 @@ var fakes sync.Map
 //	graphfake flush                 waits until status webhooks were posted
 //	graphfake post PATH FILE        POSTs FILE as JSON to the fake with its token; prints the
 //	                                answer on stdout; fails unless it is 200 (use ! to expect an error)
+//	graphfake hook ADDRFILE PATH APPSECRET [--pricing CBP|PMP]
+//	    posts the status webhooks of later sends, signed with APPSECRET, to PATH at the
+//	    address gtc serve --ready-file wrote to ADDRFILE (waits up to 30 s for it), with the
+//	    pricing model given (default PMP, Meta's since July 2025)
+//	graphfake clock OFFSET          shifts the fake's clock (e.g. -20h; 0 resets): the
+//	                                timestamps of its status webhooks
 //	graphfake template-status NAME LANG STATUS [REASON]
 //	    sets the fake's template NAME (LANG) to STATUS (APPROVED, PAUSED, DISABLED, REJECTED, …)
 //	    as Meta would, so GET message_templates lists it so, and prints the
@@ -63,7 +70,7 @@ var fakes sync.Map
 //	graphfake form FROM JSON        prints a submitted WhatsApp Flow form (nfm_reply) from FROM
 func cmdGraphfake(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
-		ts.Fatalf("usage: graphfake start|fail|clear|delay|calls|messages|reads|webhooks|count|wait|flush|post|template-status|template-category|template-quality|text|standby|handover|thread|form ...")
+		ts.Fatalf("usage: graphfake start|fail|clear|delay|calls|messages|reads|webhooks|count|wait|flush|post|template-status|template-category|template-quality|text|standby|handover|thread|form|hook|clock ...")
 	}
 	sub, rest := args[0], args[1:]
 	if sub == "start" {
@@ -152,6 +159,18 @@ func cmdGraphfake(ts *testscript.TestScript, neg bool, args []string) {
 	case "text", "standby", "handover", "thread", "form":
 		noNeg(ts, neg, sub)
 		graphfakeInbound(ts, s, sub, rest)
+	case "hook":
+		noNeg(ts, neg, sub)
+		graphfakeHook(ts, s, rest)
+	case "clock":
+		noNeg(ts, neg, sub)
+		if len(rest) != 1 {
+			ts.Fatalf("usage: graphfake clock OFFSET")
+		}
+		d, err := time.ParseDuration(rest[0])
+		ts.Check(err)
+		off, _ := fakeClocks.Load(ts)
+		off.(*atomic.Int64).Store(int64(d))
 	default:
 		ts.Fatalf("graphfake: unknown subcommand %q", sub)
 	}
@@ -196,17 +215,48 @@ func graphfakeStart(ts *testscript.TestScript, args []string) {
 			o.Schema = v
 		}
 	}
+	off := new(atomic.Int64)
+	o.Clock = func() time.Time { return time.Now().Add(time.Duration(off.Load())) }
 	s := graphfake.New(o)
 	fakes.Store(ts, s)
+	fakeClocks.Store(ts, off)
 	ts.Defer(func() {
 		s.Close()
 		fakes.Delete(ts)
+		fakeClocks.Delete(ts)
 	})
 	eff := s.Options()
 	ts.Setenv("GRAPH_URL", s.URL)
 	ts.Setenv("GRAPH_TOKEN", eff.Token)
 	ts.Setenv("GRAPH_PHONE_NUMBER_ID", eff.PhoneNumberID)
 	ts.Setenv("GRAPH_WABA", eff.BusinessAccountID)
+}
+
+func graphfakeHook(ts *testscript.TestScript, s *graphfake.Server, args []string) {
+	const usage = "usage: graphfake hook ADDRFILE PATH APPSECRET [--pricing CBP|PMP]"
+	if len(args) < 3 {
+		ts.Fatalf(usage)
+	}
+	fs := flag.NewFlagSet("graphfake hook", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	pricing := fs.String("pricing", "PMP", "")
+	if err := fs.Parse(args[3:]); err != nil || fs.NArg() != 0 {
+		ts.Fatalf(usage)
+	}
+	addrFile := ts.MkAbs(args[0])
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := os.ReadFile(addrFile)
+		if err == nil && strings.HasSuffix(string(b), "\n") {
+			s.SetStatusWebhook(graphfake.StatusWebhook{URL: "http://" + strings.TrimSpace(string(b)) + args[1],
+				AppSecret: args[2], PricingModel: *pricing})
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("graphfake hook: %s not written within 30s (did gtc serve start?)", args[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func graphfakeFail(ts *testscript.TestScript, s *graphfake.Server, args []string) {

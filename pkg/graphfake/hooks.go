@@ -87,12 +87,9 @@ func newHookQueue(s *Server, cfg StatusWebhook) *hookQueue {
 }
 
 func (q *hookQueue) enqueue(job hookJob) {
-	if !q.started {
-		return
-	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.closed {
+	if !q.started || q.closed || q.cfg.URL == "" {
 		return
 	}
 	q.queue = append(q.queue, job)
@@ -127,33 +124,63 @@ func (q *hookQueue) run() {
 }
 
 func (q *hookQueue) deliver(job hookJob) {
-	statuses := q.cfg.Statuses
+	cfg, client := q.config()
+	statuses := cfg.Statuses
 	if job.fault != nil {
 		statuses = []string{"sent", "failed"}
 	}
 	base := q.s.clock()
 	for i, st := range statuses {
 		body := q.s.statusPayload(job, st, base.Add(time.Duration(i)*time.Second))
-		for n := 0; n <= max(0, q.cfg.Duplicates); n++ {
-			if !q.post(job, st, body) {
+		for n := 0; n <= max(0, cfg.Duplicates); n++ {
+			if !q.post(job, st, body, cfg, client) {
 				return
 			}
 		}
 	}
 }
 
+// config is the queue's settings now (SetStatusWebhook may change them).
+func (q *hookQueue) config() (StatusWebhook, *http.Client) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.cfg, q.client
+}
+
+// SetStatusWebhook points the status webhooks of the sends accepted from now on at cfg:
+// for a receiver started after the fake (a gtc serve whose address the fake's Graph URL
+// had to be known for). An empty cfg.URL turns them off; webhooks of earlier sends still
+// queued go out under the new settings.
+func (s *Server) SetStatusWebhook(cfg StatusWebhook) {
+	q := s.hooks
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(cfg.Statuses) == 0 {
+		cfg.Statuses = []string{"sent", "delivered", "read"}
+	}
+	if cfg.HTTPClient != nil {
+		q.client = cfg.HTTPClient
+	}
+	q.cfg = cfg
+	if cfg.URL != "" && !q.started && !q.closed {
+		q.started = true
+		q.done = make(chan struct{})
+		go q.run()
+	}
+}
+
 // post sends one webhook and records it; false when the queue is closing.
-func (q *hookQueue) post(job hookJob, st string, body []byte) bool {
+func (q *hookQueue) post(job hookJob, st string, body []byte, cfg StatusWebhook, client *http.Client) bool {
 	wh := Webhook{MessageID: job.id, Status: st, Body: body}
-	req, err := http.NewRequestWithContext(q.ctx, http.MethodPost, q.cfg.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(q.ctx, http.MethodPost, cfg.URL, bytes.NewReader(body))
 	if err == nil {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("User-Agent", "facebookexternalua")
-		if q.cfg.AppSecret != "" {
-			req.Header.Set("X-Hub-Signature-256", Sign(body, q.cfg.AppSecret))
+		if cfg.AppSecret != "" {
+			req.Header.Set("X-Hub-Signature-256", Sign(body, cfg.AppSecret))
 		}
 		var resp *http.Response
-		resp, err = q.client.Do(req)
+		resp, err = client.Do(req)
 		if err == nil {
 			wh.HTTPStatus = resp.StatusCode
 			_ = resp.Body.Close()
@@ -282,5 +309,6 @@ func (q *hookQueue) pricingModel() string {
 	if q == nil {
 		return ""
 	}
-	return q.cfg.PricingModel
+	cfg, _ := q.config()
+	return cfg.PricingModel
 }

@@ -223,3 +223,44 @@ func TestMarketingMessagesAPI(t *testing.T) {
 		t.Fatalf("text to marketing_messages: %d %s", st, b)
 	}
 }
+
+// A fake started before its receiver gets the receiver later: sends before post nothing,
+// sends after post signed statuses with the new settings (here per-message pricing).
+func TestSetStatusWebhook(t *testing.T) {
+	sink := &hookSink{}
+	hs := httptest.NewServer(sink)
+	defer hs.Close()
+	s := graphfake.New(graphfake.Options{})
+	defer s.Close()
+	c := whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: s.URL, PhoneNumberID: phone, Token: tok})
+	text := &whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "hi"}}
+	if _, err := c.Send(context.Background(), text); err != nil {
+		t.Fatal(err)
+	}
+	s.Flush()
+	if n := len(s.Webhooks()); n != 0 {
+		t.Fatalf("%d webhooks before a receiver was set", n)
+	}
+	s.SetStatusWebhook(graphfake.StatusWebhook{URL: hs.URL, AppSecret: "shh", PricingModel: "PMP", Statuses: []string{"sent", "delivered"}})
+	if _, err := c.Send(context.Background(), text); err != nil {
+		t.Fatal(err)
+	}
+	s.Flush()
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.bodies) != 2 {
+		t.Fatalf("%d webhooks, want sent and delivered", len(sink.bodies))
+	}
+	evs, err := whatsapp.ParseWebhook(sink.bodies[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := evs[0].Status.Pricing; p == nil || p.PricingModel != "PMP" || p.Category != "service" || p.Type != "free_customer_service" {
+		t.Fatalf("pricing %+v", p)
+	}
+	for _, w := range s.Webhooks() {
+		if w.HTTPStatus != 200 {
+			t.Errorf("%s answered %d", w.Status, w.HTTPStatus)
+		}
+	}
+}
