@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/greentic/gtc/pkg/store"
@@ -31,6 +32,27 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 	if why := Refusal(c, optedOut, o.Origin, &msg, now); why != "" {
 		return s.refuse(o, why), time.Time{}
 	}
+	why, grant, err := CheckLimit(ctx, s.st, p.LimitScope, p.MessagingLimit, c, &msg, now)
+	if err != nil {
+		// The ledger could not be read: try again later, as after a transient error.
+		next := now.Add(s.cfg.Backoff(o.Attempts + 1))
+		s.log.Warn("messaging limit not checked: send will be retried", "tenant", o.Tenant, "team", o.Team, "outbound_id", o.ID, "err", err)
+		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutRetrying, ErrorClass: "transient",
+			ErrorMessage: "messaging limit not checked: " + err.Error(), NextAttemptAt: next}}, next
+	}
+	if why != "" {
+		return s.refuse(o, why), time.Time{}
+	}
+	// Graph's answer that it did not take the message (a 4xx) gives the booked place back;
+	// a timeout or a 5xx keeps it (the message may have gone).
+	giveBack := func(err error) {
+		var ge *whatsapp.GraphError
+		if grant.New && errors.As(err, &ge) && ge.Err == nil && ge.HTTPStatus >= 400 && ge.HTTPStatus < 500 {
+			if uerr := s.st.UndoConversation(context.WithoutCancel(ctx), p.LimitScope, LimitKey(c, &msg), grant); uerr != nil {
+				s.log.Warn("messaging limit: place not given back", "err", uerr)
+			}
+		}
+	}
 	if pc, ok := p.Sender.(Pacer); ok {
 		if d := pc.Delay(msg.To); d > s.cfg.MaxInlineWait {
 			s.m.sends.WithLabelValues("paced").Inc()
@@ -46,6 +68,7 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 		s.m.sends.WithLabelValues("ok").Inc()
 		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutSent, WAMID: wamid, Attempted: true}}, time.Time{}
 	}
+	giveBack(err)
 	info := s.cfg.Classify(err)
 	s.m.sends.WithLabelValues(info.Class).Inc()
 	log := s.log.With("tenant", o.Tenant, "team", o.Team, "outbound_id", o.ID, "class", info.Class, "code", info.Code)

@@ -79,6 +79,8 @@ func (e *RefusedError) Error() string {
 		return "the contact opted out: gtc sends nothing to them until they opt in again"
 	case ReasonWindowClosed:
 		return "the 24-hour customer service window is closed: send an approved template instead"
+	case ReasonMessagingLimit:
+		return "the messaging limit is reached: this template would open a new business-initiated conversation, and the business portfolio (or number) reached its limit for the last 24 hours; retry when the 24 hours roll, or raise the limit with Meta and in the bundle (portfolio.messaging_limit or messaging_limit)"
 	}
 	return "gtc refused to send this message: " + e.Reason
 }

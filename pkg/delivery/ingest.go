@@ -71,7 +71,7 @@ func (s *Service) prepare(tenant, team string, ev *whatsapp.Event) (store.Inboun
 		ie.Kind, ie.DedupeKey = store.KindUnknown, ""
 	case ev.Status != nil && ev.Status.ID != "":
 		st := ev.Status
-		u := &store.StatusUpdate{WAMID: st.ID, Status: st.Status, At: time.Unix(st.Timestamp, 0)}
+		u := &store.StatusUpdate{WAMID: st.ID, Status: st.Status, At: time.Unix(st.Timestamp, 0), Pricing: pricingOf(st)}
 		if len(st.Errors) > 0 {
 			info := s.cfg.ClassifyCode(st.Errors[0].Code)
 			u.ErrorCode, u.ErrorClass, u.Unreachable = st.Errors[0].Code, info.Class, info.Unreachable
@@ -100,4 +100,23 @@ func (s *Service) prepare(tenant, team string, ev *whatsapp.Event) (store.Inboun
 		ie.DedupeKey = string(ev.Kind) + ":" + hex.EncodeToString(h[:16])
 	}
 	return ie, nil
+}
+
+// pricingOf is what a status says Meta bills: its pricing and conversation objects (nil
+// when it carries neither).
+func pricingOf(st *whatsapp.Status) *store.Pricing {
+	if st.Pricing == nil && st.Conversation == nil {
+		return nil
+	}
+	p := &store.Pricing{}
+	if w := st.Pricing; w != nil {
+		p.Billable, p.PricingModel, p.Category, p.Type = w.Billable, w.PricingModel, w.Category, w.Type
+	}
+	if c := st.Conversation; c != nil {
+		p.ConversationID, p.ConversationOrigin = c.ID, c.OriginType
+		if c.ExpirationTimestamp > 0 {
+			p.ConversationExpires = time.Unix(c.ExpirationTimestamp, 0)
+		}
+	}
+	return p
 }

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"time"
 
 	"github.com/greentic/gtc/pkg/flow"
@@ -17,6 +18,9 @@ const (
 	ReasonOptedOut     = "opted_out"
 	ReasonWindowClosed = "window_closed"
 	ReasonNoProvider   = "no_provider"
+	// ReasonMessagingLimit: a template that would open a business-initiated conversation
+	// beyond the messaging limit of its scope (the business portfolio, or the number).
+	ReasonMessagingLimit = "messaging_limit"
 )
 
 // Refusal says why msg must not be sent to contact c at now, or "" when it may go: nothing
@@ -31,6 +35,47 @@ func Refusal(c *store.Contact, optedOut bool, origin string, msg *whatsapp.Messa
 		return ReasonWindowClosed
 	}
 	return ""
+}
+
+// OpensConversation reports whether msg, sent to c at now, opens a business-initiated
+// conversation, which Meta's messaging limit counts: a template outside the contact's
+// 24-hour window (inside it, any message is a free reply).
+func OpensConversation(c *store.Contact, msg *whatsapp.Message, now time.Time) bool {
+	return msg.IsTemplate() && (c == nil || !c.WindowOpen(now))
+}
+
+// Limiter books business-initiated conversations against a messaging limit: the store
+// (store.OpenConversation).
+type Limiter interface {
+	OpenConversation(ctx context.Context, scope, contactKey string, limit int, now time.Time) (store.LimitGrant, error)
+}
+
+// CheckLimit is the messaging-limit part of the refusal rule, applied to a send Refusal
+// let through: a message that opens a business-initiated conversation (OpensConversation)
+// books its recipient in scope; one the scope has no room for is refused with
+// ReasonMessagingLimit. The grant is what was booked (give it back with
+// store.UndoConversation when Graph refuses the send). No scope means no limit.
+func CheckLimit(ctx context.Context, l Limiter, scope string, limit int, c *store.Contact, msg *whatsapp.Message, now time.Time) (string, store.LimitGrant, error) {
+	if scope == "" || limit <= 0 || !OpensConversation(c, msg, now) {
+		return "", store.LimitGrant{}, nil
+	}
+	g, err := l.OpenConversation(ctx, scope, LimitKey(c, msg), limit, now)
+	if err != nil {
+		return "", g, err
+	}
+	if !g.OK {
+		return ReasonMessagingLimit, g, nil
+	}
+	return "", g, nil
+}
+
+// LimitKey is the recipient as the messaging limit counts it: the contact's key (one per
+// person whatever number of the portfolio writes to them).
+func LimitKey(c *store.Contact, msg *whatsapp.Message) string {
+	if c != nil && c.Key != "" {
+		return c.Key
+	}
+	return ContactKeyOf(msg.To)
 }
 
 // LastMessageTime is a contact's last inbound time as a flow sees it (Unix seconds, 0 for

@@ -74,6 +74,10 @@ type Config struct {
 	EventPoll     time.Duration
 	EventSchedule *events.Schedule
 	EventClient   *http.Client
+	// Retention is what the state database keeps (zero: everything, forever), applied at
+	// Start and every RetentionEvery (default DefaultRetentionEvery).
+	Retention      store.Retention
+	RetentionEvery time.Duration
 }
 
 // Service runs the pipeline.
@@ -110,6 +114,10 @@ type Service struct {
 	evCancel    context.CancelFunc
 	evStop      chan struct{}
 	evDone      chan struct{}
+
+	// The retention loop (retention.go).
+	rtCancel context.CancelFunc
+	rtDone   chan struct{}
 }
 
 const contactsPerJob = 32
@@ -317,6 +325,7 @@ func (s *Service) Start(ctx context.Context) error {
 		go s.heartbeat(context.WithoutCancel(ctx))
 	}
 	s.startEvents()
+	s.startRetention()
 	s.started.Store(true)
 	return nil
 }
@@ -417,6 +426,7 @@ func (s *Service) Stop(ctx context.Context) error {
 		if err := s.stopEvents(ctx); err != nil {
 			s.stopErr = errors.Join(s.stopErr, err)
 		}
+		s.stopRetention()
 		if s.shared {
 			s.stopHeartbeat()
 			// Hand what this instance still holds (cancelled jobs' contacts and replies) to

@@ -53,6 +53,11 @@ type Provider struct {
 	// when set, gives the key they are signed with, read at each delivery (nil: unsigned).
 	EventsURL    string
 	EventsSecret func() (string, error)
+	// LimitScope is the messaging-limit counter this number draws on ("portfolio:<id>",
+	// shared by the numbers of a business portfolio, or "phone:<phone_number_id>"), and
+	// MessagingLimit its business-initiated conversations per 24 hours; "" or 0: no limit.
+	LimitScope     string
+	MessagingLimit int
 }
 
 // Typer is implemented by Senders that can show the typing indicator: mark an inbound
