@@ -102,10 +102,11 @@ func DeliveryProviders(ps []*bundle.Provider, newClient func(*bundle.Provider) (
 		if err != nil {
 			return nil, fmt.Errorf("delivery: provider %s/%s: %w", bp.Tenant, bp.Team, err)
 		}
+		scope, limit := bp.MessagingLimitScope()
 		out = append(out, delivery.Provider{Tenant: bp.Tenant, Team: bp.Team, PhoneNumberID: bp.PhoneNumberID,
 			OptOutKeywords: bp.OptOutKeywords, OptInKeywords: bp.OptInKeywords, MarkRead: bp.MarkRead,
 			ConversationTimeout: bp.ConversationTimeout,
-			Sender:              delivery.ClientSender(c)})
+			Sender:              delivery.ClientSender(c), LimitScope: scope, MessagingLimit: limit})
 	}
 	return out, nil
 }
@@ -194,8 +195,13 @@ func newDelivery(cfg Config) (Config, *delivery.Service, error) {
 				"signed", providers[i].EventsSecret != nil)
 		}
 	}
+	var keep store.Retention
+	if cfg.Bundle != nil {
+		r := cfg.Bundle.Retention()
+		keep = store.Retention{Messages: r.Messages, IdempotencyKeys: r.IdempotencyKeys}
+	}
 	svc, err := delivery.New(delivery.Config{Providers: providers, Flows: cfg.Flows, Store: cfg.Store,
-		Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now})
+		Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now, Retention: keep})
 	if err != nil {
 		return cfg, nil, fmt.Errorf("start delivery: %w", err)
 	}

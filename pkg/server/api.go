@@ -216,7 +216,13 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, t *Tenant, req *ap
 	}
 	var refused *delivery.RefusedError
 	if errors.As(err, &refused) {
-		return http.StatusConflict, apiError{Error: refused.Error(), Code: refused.Reason, Reason: refused.Reason, ID: strconv.FormatInt(refused.ID, 10)}, true
+		// A refusal is a conflict with the contact's state, except the messaging limit: the
+		// same request goes once the 24 hours roll, so it is "too many" for now.
+		code := http.StatusConflict
+		if refused.Reason == delivery.ReasonMessagingLimit {
+			code = http.StatusTooManyRequests
+		}
+		return code, apiError{Error: refused.Error(), Code: refused.Reason, Reason: refused.Reason, ID: strconv.FormatInt(refused.ID, 10)}, true
 	}
 	if err == nil && len(rows) == 0 {
 		err = errors.New("delivery recorded no message")

@@ -47,6 +47,7 @@ func TestSendAPIDecidesByType(t *testing.T) {
 		{"unknown provider", wrap(delivery.ErrUnknownProvider), `"message": "hi"`, 404, "tenant", "no enabled provider"},
 		{"stopping", wrap(delivery.ErrStopped), `"message": "hi"`, 503, "", "shutting down"},
 		{"refused", wrap(&delivery.RefusedError{Reason: delivery.ReasonOptedOut, ID: 7}), `"message": "hi"`, 409, "", "opted out"},
+		{"messaging limit", wrap(&delivery.RefusedError{Reason: delivery.ReasonMessagingLimit, ID: 8}), `"message": "hi"`, 429, "", "the messaging limit is reached"},
 		{"anything else", errors.New("flow x has no node n"), `"flow": "x"`, 500, "", "internal error"},
 	}
 	for _, tt := range tests {
@@ -72,6 +73,9 @@ func TestSendAPIDecidesByType(t *testing.T) {
 			}
 			if tt.code == 409 && (got.Reason != delivery.ReasonOptedOut || got.ID != "7") {
 				t.Errorf("refusal answer %s, want reason opted_out and id 7", rec.Body)
+			}
+			if tt.code == 429 && (got.Reason != delivery.ReasonMessagingLimit || got.ID != "8") {
+				t.Errorf("refusal answer %s, want reason messaging_limit and id 8", rec.Body)
 			}
 		})
 	}
