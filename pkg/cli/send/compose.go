@@ -25,7 +25,11 @@ func (o *SendOptions) compose(ctx context.Context, b *bundle.Bundle, p *bundle.P
 		warnings []error
 	)
 	sent := func(m *whatsapp.Message, res *whatsapp.SendResult, sendErr error) {
-		if err := rec.record(ctx, m, res, sendErr); err != nil {
+		err := rec.record(ctx, m, res, sendErr)
+		if sendErr == nil && err == nil {
+			err = rec.count(context.WithoutCancel(ctx), p, m, o.Now())
+		}
+		if err != nil {
 			mu.Lock()
 			warnings = append(warnings, err)
 			mu.Unlock()
@@ -33,7 +37,7 @@ func (o *SendOptions) compose(ctx context.Context, b *bundle.Bundle, p *bundle.P
 	}
 	book := &templateBook{client: client, warn: o.IO.ErrOut}
 	err = o.Composer(ctx, o.IO, cmdutil.ComposeRequest{To: o.To, Client: client,
-		Check: o.guard(ctx, b, p, book), CheckRecipient: o.recipientGuard(ctx, b, p), Sent: sent})
+		Check: o.guard(ctx, b, p, book, rec), CheckRecipient: o.recipientGuard(ctx, b, p), Sent: sent})
 	mu.Lock()
 	defer mu.Unlock()
 	for _, w := range warnings {

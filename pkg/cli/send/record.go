@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
@@ -24,6 +25,14 @@ type recorder struct {
 	tenant string
 	team   string
 	sender string
+	// booked is the messaging-limit place booked for msg (see limit), given back by
+	// record when Graph refuses the send.
+	booked struct {
+		msg   *whatsapp.Message
+		scope string
+		key   string
+		grant store.LimitGrant
+	}
 }
 
 // openRecorder opens the state database ($GTC_DATABASE_URL, else serve.database) when it
@@ -38,6 +47,70 @@ func openRecorder(ctx context.Context, b *bundle.Bundle, p *bundle.Provider) (*r
 	}
 	host, _ := os.Hostname()
 	return &recorder{st: st, tenant: p.Tenant, team: p.Team, sender: fmt.Sprintf("cli:%s:%d", host, os.Getpid())}, nil
+}
+
+// limit applies the messaging limit to m before it is sent (delivery.CheckLimit, the rule
+// gtc serve applies): a template that would open a business-initiated conversation beyond
+// the limit of the number's portfolio (or the number) is refused. Nothing without a
+// database: the limit is counted there.
+func (r *recorder) limit(ctx context.Context, p *bundle.Provider, contact *store.Contact, m *whatsapp.Message, now time.Time) error {
+	if r == nil {
+		return nil
+	}
+	scope, limit := p.MessagingLimitScope()
+	why, g, err := delivery.CheckLimit(ctx, r.st, scope, limit, contact, m, now)
+	if err != nil {
+		return fmt.Errorf("check the messaging limit: %w", err)
+	}
+	if why != "" {
+		who, setting := "phone number "+p.PhoneNumberID, "messaging_limit"
+		if p.Portfolio.ID != "" {
+			who, setting = "business portfolio "+p.Portfolio.ID, "portfolio.messaging_limit"
+		}
+		return &Refusal{Reason: why, Msg: fmt.Sprintf("%s not sent: the messaging limit of %s is reached (%d of %d business-initiated conversations in the last 24 hours) and this template would open a new one; wait for the 24 hours to roll (gtc doctor shows the headroom), or raise the limit with Meta and set %s to it",
+			m.To, who, g.Used, g.Limit, setting)}
+	}
+	r.booked.msg, r.booked.scope, r.booked.key, r.booked.grant = m, scope, delivery.LimitKey(contact, m), g
+	return nil
+}
+
+// peek is limit without keeping the place: the composer checks at the preview, which the
+// user may still cancel, and counts the conversation when the message went (count).
+func (r *recorder) peek(ctx context.Context, p *bundle.Provider, contact *store.Contact, m *whatsapp.Message, now time.Time) error {
+	if err := r.limit(ctx, p, contact, m, now); err != nil || r == nil {
+		return err
+	}
+	b := r.booked
+	r.booked.msg = nil
+	if !b.grant.New {
+		return nil
+	}
+	return r.st.UndoConversation(ctx, b.scope, b.key, b.grant)
+}
+
+// count books the conversation a sent message opened, without a limit: the composer's
+// message passed peek before it went.
+func (r *recorder) count(ctx context.Context, p *bundle.Provider, m *whatsapp.Message, now time.Time) error {
+	if r == nil {
+		return nil
+	}
+	c, err := r.st.Contact(ctx, r.tenant, r.team, delivery.ContactKeyOf(m.To))
+	if err != nil || !delivery.OpensConversation(c, m, now) {
+		return err
+	}
+	scope, _ := p.MessagingLimitScope()
+	_, err = r.st.OpenConversation(ctx, scope, delivery.LimitKey(c, m), 0, now)
+	return err
+}
+
+// giveBack returns the place booked for m when Graph answered that it did not take it.
+func (r *recorder) giveBack(ctx context.Context, m *whatsapp.Message, sendErr error) error {
+	var ge *whatsapp.GraphError
+	if r.booked.msg != m || !r.booked.grant.New || !errors.As(sendErr, &ge) || ge.Err != nil || ge.HTTPStatus < 400 || ge.HTTPStatus >= 500 {
+		return nil
+	}
+	r.booked.msg = nil
+	return r.st.UndoConversation(ctx, r.booked.scope, r.booked.key, r.booked.grant)
 }
 
 func (r *recorder) Close() {
@@ -55,6 +128,9 @@ func (r *recorder) record(ctx context.Context, m *whatsapp.Message, res *whatsap
 	// The send happened (or failed) whatever the caller does now: record it even when
 	// the command was cancelled meanwhile.
 	ctx = context.WithoutCancel(ctx)
+	if err := r.giveBack(ctx, m, sendErr); err != nil {
+		return fmt.Errorf("give the messaging limit's place back: %w", err)
+	}
 	raw, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode message: %w", err)

@@ -15,7 +15,7 @@ import (
 // Refusal is a send gtc refused because of what the server recorded (opt-out, closed
 // window): delivery.Refusal's rule, worded for the command line. Exit code 1.
 type Refusal struct {
-	Reason string // delivery.ReasonOptedOut or delivery.ReasonWindowClosed
+	Reason string // delivery.ReasonOptedOut, ReasonWindowClosed or ReasonMessagingLimit
 	Msg    string
 }
 
@@ -50,8 +50,9 @@ func refuse(contact *store.Contact, now time.Time, msgs ...*whatsapp.Message) er
 }
 
 // guard is what a composed message must pass: the Cloud API's limits, then the refusal
-// rule, so the composer cannot send what the flags would refuse.
-func (o *SendOptions) guard(ctx context.Context, b *bundle.Bundle, p *bundle.Provider, book *templateBook) func(*whatsapp.Message) error {
+// rule and the messaging limit (checked here, counted when the message went), so the
+// composer cannot send what the flags would refuse.
+func (o *SendOptions) guard(ctx context.Context, b *bundle.Bundle, p *bundle.Provider, book *templateBook, rec *recorder) func(*whatsapp.Message) error {
 	return func(m *whatsapp.Message) error {
 		if err := m.Validate(); err != nil {
 			return err
@@ -67,7 +68,10 @@ func (o *SendOptions) guard(ctx context.Context, b *bundle.Bundle, p *bundle.Pro
 		if err := refuse(contact, o.Now(), m); err != nil {
 			return err
 		}
-		return book.check(ctx, m)
+		if err := book.check(ctx, m); err != nil {
+			return err
+		}
+		return rec.peek(ctx, p, contact, m, o.Now())
 	}
 }
 

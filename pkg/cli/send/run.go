@@ -116,6 +116,9 @@ func sendRun(o *SendOptions) error {
 	defer rec.Close()
 	enc := json.NewEncoder(o.IO.Out)
 	for _, m := range msgs {
+		if err := rec.limit(ctx, p, contact, m, o.Now()); err != nil {
+			return err
+		}
 		res, err := client.SendWithRetry(ctx, m, pol)
 		if rerr := rec.record(ctx, m, res, err); rerr != nil {
 			fmt.Fprintf(o.IO.ErrOut, "warning: %v\n", rerr)
