@@ -14,13 +14,14 @@ import (
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
 	"github.com/greentic/gtc/pkg/delivery"
 	"github.com/greentic/gtc/pkg/flow"
+	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
 // scriptLine is one input of a flow run script.
 type scriptLine struct {
 	line  int
 	text  string // as written, for the transcript
-	kind  string // text, button, list, payload, location, media, flow, wait
+	kind  string // text, button, list, payload, location, media, flow, form, wait
 	arg   string
 	wait  time.Duration
 	event *flow.Event
@@ -45,6 +46,14 @@ func parseScript(name string, data []byte, opts *RunOptions) ([]scriptLine, erro
 					probs = append(probs, fmt.Sprintf("%s:%d: /%s needs a value, like /%s %s", name, l.line, cmd, cmd, example(cmd)))
 					continue
 				}
+			case "form":
+				form, err := parseForm(l.arg)
+				if err != nil {
+					probs = append(probs, fmt.Sprintf("%s:%d: %v", name, l.line, err))
+					continue
+				}
+				l.event = &flow.Event{Type: "interactive", MessageID: fmt.Sprintf("wamid.gtc-flow-run.%d", l.line),
+					From: opts.From, Flow: &whatsapp.FlowReply{Name: "flow", Body: "Sent", Response: form}}
 			case "wait":
 				d, err := answers.ParseDuration(l.arg)
 				if err != nil || d <= 0 {
@@ -53,11 +62,11 @@ func parseScript(name string, data []byte, opts *RunOptions) ([]scriptLine, erro
 				}
 				l.wait = d
 			default:
-				probs = append(probs, fmt.Sprintf("%s:%d: unknown command /%s: use /button, /list, /payload, /location, /media, /flow or /wait", name, l.line, cmd))
+				probs = append(probs, fmt.Sprintf("%s:%d: unknown command /%s: use /button, /list, /payload, /location, /media, /flow, /form or /wait", name, l.line, cmd))
 				continue
 			}
 		}
-		if l.kind != "flow" && l.kind != "wait" {
+		if l.kind != "flow" && l.kind != "wait" && l.kind != "form" {
 			o := *opts
 			o.set = []string{l.kind}
 			o.Text, o.Button, o.List, o.Payload, o.Location, o.Media = l.arg, l.arg, l.arg, l.arg, l.arg, l.arg
@@ -75,6 +84,41 @@ func parseScript(name string, data []byte, opts *RunOptions) ([]scriptLine, erro
 		return nil, cmdutil.FlagErrorf("%s", strings.Join(probs, "\n"))
 	}
 	return out, nil
+}
+
+// parseForm reads /form's argument: a submitted WhatsApp Flow form's fields, one JSON
+// object (numbers stay numbers).
+func parseForm(arg string) (map[string]any, error) {
+	const example = `like /form {"email": "ada@example.com"}`
+	dec := json.NewDecoder(strings.NewReader(arg))
+	dec.UseNumber()
+	var form map[string]any
+	if err := dec.Decode(&form); err != nil || form == nil {
+		return nil, fmt.Errorf("/form needs the form's fields as one JSON object, %s", example)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("/form takes one JSON object; text follows it, %s", example)
+	}
+	return form, nil
+}
+
+// submitted completes a /form event as WhatsApp sends it: the waiting question's
+// flow_token unless the form gives one, and response_json.
+func submitted(ev flow.Event, cur *flow.Conversation) (flow.Event, error) {
+	fr := *ev.Flow
+	fr.Response = maps.Clone(fr.Response)
+	if tok, ok := fr.Response["flow_token"].(string); ok {
+		fr.FlowToken = tok
+	} else if cur != nil && cur.FlowToken != "" {
+		fr.Response["flow_token"], fr.FlowToken = cur.FlowToken, cur.FlowToken
+	}
+	b, err := json.Marshal(fr.Response)
+	if err != nil {
+		return ev, err
+	}
+	fr.ResponseJSON = string(b)
+	ev.Flow = &fr
+	return ev, nil
 }
 
 func example(cmd string) string {
@@ -184,6 +228,13 @@ func runScript(opts *RunOptions) error {
 			}
 		case "flow":
 			err = step(l, flow.StartInput(l.arg, "", vars))
+		case "form":
+			var ev flow.Event
+			if ev, err = submitted(*l.event, cur); err == nil {
+				ev.Timestamp = now
+				err = step(l, flow.MessageInput(ev))
+				last = now
+			}
 		default:
 			l.event.Timestamp = now
 			err = step(l, flow.MessageInput(*l.event))
