@@ -94,7 +94,14 @@ type Options struct {
 	// EscalationPartner makes this app the business's escalation partner under Conversation
 	// Routing: thread_control's take is allowed (else Graph refuses it with 2494191).
 	EscalationPartner bool
+	// MessagingLimit is the business portfolio's messaging limit the phone number reports
+	// as whatsapp_business_manager_messaging_limit (default DefaultMessagingLimit).
+	MessagingLimit string
 }
+
+// DefaultMessagingLimit is the portfolio messaging limit a fake reports: 2,000 users in 24
+// hours, the tier a business reaches by its first scaling path.
+const DefaultMessagingLimit = "TIER_2K"
 
 // Counts are the totals since the start (or Reset), whatever MaxRecorded keeps.
 type Counts struct {
@@ -189,6 +196,7 @@ func newServer(opts Options) *Server {
 	def(&opts.BusinessAccountID, DefaultBusinessAccountID)
 	def(&opts.DisplayPhoneNumber, DefaultDisplayPhoneNumber)
 	def(&opts.VerifiedName, DefaultVerifiedName)
+	def(&opts.MessagingLimit, DefaultMessagingLimit)
 	if opts.Templates == nil {
 		opts.Templates = DefaultTemplates()
 	}

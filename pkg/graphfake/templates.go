@@ -297,7 +297,8 @@ func decodeCursor(c string) (int, bool) {
 
 var phoneFields = map[string]bool{"id": true, "display_phone_number": true, "verified_name": true,
 	"quality_rating": true, "throughput": true, "code_verification_status": true,
-	"platform_type": true, "messaging_limit_tier": true, "name_status": true, "webhook_configuration": true}
+	"platform_type": true, "messaging_limit_tier": true, "name_status": true, "webhook_configuration": true,
+	"whatsapp_business_manager_messaging_limit": true}
 
 func (s *Server) servePhone(rec *recorder, r *http.Request, call *Call) {
 	full := map[string]any{
@@ -309,8 +310,9 @@ func (s *Server) servePhone(rec *recorder, r *http.Request, call *Call) {
 		"code_verification_status": "VERIFIED",
 		"platform_type":            "CLOUD_API",
 		"messaging_limit_tier":     "TIER_1K",
-		"name_status":              "APPROVED",
-		"webhook_configuration":    s.webhookConfiguration(),
+		"whatsapp_business_manager_messaging_limit": s.opts.MessagingLimit,
+		"name_status":           "APPROVED",
+		"webhook_configuration": s.webhookConfiguration(),
 	}
 	fields := []string{"id", "display_phone_number", "verified_name", "quality_rating"}
 	if v := r.URL.Query().Get("fields"); v != "" {

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -557,12 +558,37 @@ type PhoneNumberInfo struct {
 	Throughput         struct {
 		Level string `json:"level"`
 	} `json:"throughput"`
+	// MessagingLimit is the business portfolio's messaging limit: TIER_250, TIER_2K,
+	// TIER_10K, TIER_100K or TIER_UNLIMITED (see MessagingLimitUsers).
+	MessagingLimit string `json:"whatsapp_business_manager_messaging_limit"`
 }
 
-// PhoneNumberInfo reads the phone number's display number, verified name, quality rating
-// and throughput level.
+// MessagingLimitUsers reads a messaging limit tier ("TIER_2K"): the users a portfolio may
+// reach outside a window in 24 hours, 0 for TIER_UNLIMITED; ok is false for a value it does
+// not know.
+func MessagingLimitUsers(tier string) (n int, ok bool) {
+	t, found := strings.CutPrefix(tier, "TIER_")
+	if !found || t == "" {
+		return 0, false
+	}
+	if t == "UNLIMITED" {
+		return 0, true
+	}
+	mult := 1
+	if k, isK := strings.CutSuffix(t, "K"); isK {
+		t, mult = k, 1000
+	}
+	v, err := strconv.Atoi(t)
+	if err != nil || v <= 0 {
+		return 0, false
+	}
+	return v * mult, true
+}
+
+// PhoneNumberInfo reads the phone number's display number, verified name, quality rating,
+// throughput level and its business portfolio's messaging limit.
 func (c *Client) PhoneNumberInfo(ctx context.Context) (*PhoneNumberInfo, error) {
-	req, err := c.newRequest(ctx, http.MethodGet, c.url(c.cfg.PhoneNumberID)+"?fields=display_phone_number,verified_name,quality_rating,throughput", "", nil)
+	req, err := c.newRequest(ctx, http.MethodGet, c.url(c.cfg.PhoneNumberID)+"?fields=display_phone_number,verified_name,quality_rating,throughput,whatsapp_business_manager_messaging_limit", "", nil)
 	if err != nil {
 		return nil, err
 	}

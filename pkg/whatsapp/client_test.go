@@ -247,13 +247,29 @@ func TestListTemplatesNeedsBusinessAccount(t *testing.T) {
 }
 
 func TestPhoneNumberInfo(t *testing.T) {
-	g := newGraphStub(t, stubAnswer{200, `{"id":"1234","display_phone_number":"+1 555 0100","verified_name":"Acme","quality_rating":"GREEN","throughput":{"level":"STANDARD"}}`})
+	g := newGraphStub(t, stubAnswer{200, `{"id":"1234","display_phone_number":"+1 555 0100","verified_name":"Acme","quality_rating":"GREEN","throughput":{"level":"STANDARD"},"whatsapp_business_manager_messaging_limit":"TIER_10K"}`})
 	pi, err := g.client(nil).PhoneNumberInfo(context.Background())
-	if err != nil || pi.VerifiedName != "Acme" || pi.Throughput.Level != "STANDARD" {
+	if err != nil || pi.VerifiedName != "Acme" || pi.Throughput.Level != "STANDARD" || pi.MessagingLimit != "TIER_10K" {
 		t.Fatalf("info = %+v, %v", pi, err)
 	}
-	if r := g.requests()[0]; r.Path != "/v23.0/1234" || !strings.Contains(r.Query, "quality_rating") {
+	if r := g.requests()[0]; r.Path != "/v23.0/1234" || !strings.Contains(r.Query, "quality_rating") || !strings.Contains(r.Query, "whatsapp_business_manager_messaging_limit") {
 		t.Errorf("request %s?%s", r.Path, r.Query)
+	}
+}
+
+func TestMessagingLimitUsers(t *testing.T) {
+	for _, tt := range []struct {
+		tier string
+		n    int
+		ok   bool
+	}{
+		{"TIER_250", 250, true}, {"TIER_2K", 2000, true}, {"TIER_10K", 10000, true}, {"TIER_100K", 100000, true},
+		{"TIER_UNLIMITED", 0, true}, {"TIER_1K", 1000, true}, {"TIER_50", 50, true},
+		{"", 0, false}, {"TIER_", 0, false}, {"TIER_XK", 0, false}, {"2K", 0, false}, {"TIER_-1", 0, false},
+	} {
+		if n, ok := MessagingLimitUsers(tt.tier); n != tt.n || ok != tt.ok {
+			t.Errorf("MessagingLimitUsers(%q) = %d, %v; want %d, %v", tt.tier, n, ok, tt.n, tt.ok)
+		}
 	}
 }
 

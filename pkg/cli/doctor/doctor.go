@@ -536,6 +536,9 @@ func (d *doctor) graph(ctx context.Context, p *bundle.Provider, used []usedTempl
 		pc.Fix = "quality is dropping because customers block or report the messages: send fewer marketing messages, honour opt-outs, check the templates (WhatsApp Manager → Insights)"
 	}
 	add(pc)
+	if info.MessagingLimit != "" {
+		add(messagingTier(info.MessagingLimit, p))
+	}
 	d.override(ctx, client, p, verify, add)
 	d.templates(ctx, client, p, used, add)
 }
@@ -723,6 +726,38 @@ func (d *doctor) messagingLimit(ctx context.Context, st *store.Store, b *bundle.
 		c.Status = Warning
 		c.Message += ": near the limit"
 		c.Fix = "slow business-initiated sends, or " + fix
+	}
+	return c
+}
+
+// messagingTier compares the portfolio's messaging limit Graph reports with the one gtc
+// enforces (the setting): a setting above Meta's lets gtc start conversations Meta refuses.
+func messagingTier(tier string, p *bundle.Provider) Check {
+	_, limit := p.MessagingLimitScope()
+	setting := "messaging_limit"
+	if p.Portfolio.ID != "" {
+		setting = "portfolio.messaging_limit"
+	}
+	meta, ok := whatsapp.MessagingLimitUsers(tier)
+	c := Check{Name: "messaging_tier", Status: OK}
+	metaText, gtcText := strconv.Itoa(meta), strconv.Itoa(limit)
+	if meta == 0 {
+		metaText = "unlimited"
+	}
+	if limit == 0 {
+		gtcText = "no limit"
+	}
+	switch {
+	case !ok:
+		c.Message = fmt.Sprintf("Graph reports the messaging limit %s, which gtc does not know; gtc enforces %s (%s)", tier, gtcText, setting)
+	case meta != 0 && (limit == 0 || limit > meta):
+		c.Status = Warning
+		c.Message = fmt.Sprintf("Meta's messaging limit is %s (%s) but gtc enforces %s (%s): Meta refuses the conversations beyond %s", metaText, tier, gtcText, setting, metaText)
+		c.Fix = fmt.Sprintf("set %s to %d and re-run gtc setup", setting, meta)
+	case meta != limit:
+		c.Message = fmt.Sprintf("Meta's messaging limit is %s (%s); gtc enforces %s (%s): set it to %s to use all of it", metaText, tier, gtcText, setting, metaText)
+	default:
+		c.Message = fmt.Sprintf("%s (%s), as gtc enforces (%s)", metaText, tier, setting)
 	}
 	return c
 }

@@ -220,6 +220,7 @@ func TestAllGood(t *testing.T) {
 	wantCheck(t, r, "webhook", OK, "answered the handshake")
 	wantCheck(t, r, "token", OK, "valid for phone number "+phoneID)
 	wantCheck(t, r, "phone_number", OK, `+1 555-000-1111 "Demo Shop", quality GREEN, throughput STANDARD`)
+	wantCheck(t, r, "messaging_tier", OK, "Meta's messaging limit is 2000 (TIER_2K); gtc enforces 1000 (messaging_limit): set it to 2000 to use all of it")
 	wantCheck(t, r, "templates", OK, "order_confirmation (en), used by order/send_template: APPROVED")
 	wantCheck(t, r, "flows", OK, "1 flow(s) valid")
 	wantCheck(t, r, "state", OK, "no state database yet")
@@ -639,5 +640,36 @@ func TestFixOffline(t *testing.T) {
 	var fe *cmdutil.FlagError
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "cannot be combined with --offline") {
 		t.Fatalf("err = %v, want a usage error", err)
+	}
+}
+
+// Meta's messaging limit (Graph's whatsapp_business_manager_messaging_limit) against the
+// one gtc enforces: above Meta's is a warning, below it a note.
+func TestMessagingTier(t *testing.T) {
+	for _, tt := range []struct {
+		tier      string
+		limit     int
+		portfolio string
+		status    string
+		want      string
+	}{
+		{"TIER_2K", 2000, "", OK, "2000 (TIER_2K), as gtc enforces (messaging_limit)"},
+		{"TIER_2K", 1000, "", OK, "Meta's messaging limit is 2000 (TIER_2K); gtc enforces 1000 (messaging_limit): set it to 2000 to use all of it"},
+		{"TIER_250", 1000, "", Warning, "Meta's messaging limit is 250 (TIER_250) but gtc enforces 1000 (messaging_limit): Meta refuses the conversations beyond 250"},
+		{"TIER_10K", 0, "555", Warning, "gtc enforces no limit (portfolio.messaging_limit)"},
+		{"TIER_UNLIMITED", 100000, "555", OK, "Meta's messaging limit is unlimited (TIER_UNLIMITED); gtc enforces 100000 (portfolio.messaging_limit)"},
+		{"TIER_UNLIMITED", 0, "", OK, "unlimited (TIER_UNLIMITED), as gtc enforces"},
+		{"TIER_MAYBE", 1000, "", OK, "Graph reports the messaging limit TIER_MAYBE, which gtc does not know"},
+	} {
+		t.Run(tt.tier, func(t *testing.T) {
+			p := &bundle.Provider{PhoneNumberID: "1", MessagingLimit: tt.limit}
+			if tt.portfolio != "" {
+				p.Portfolio = answers.Portfolio{ID: tt.portfolio, MessagingLimit: tt.limit}
+			}
+			c := messagingTier(tt.tier, p)
+			if c.Status != tt.status || !strings.Contains(c.Message, tt.want) {
+				t.Fatalf("%s: %s, want %s: %s", c.Status, c.Message, tt.status, tt.want)
+			}
+		})
 	}
 }
