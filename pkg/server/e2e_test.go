@@ -75,10 +75,17 @@ type stack struct {
 // graphfake for tenants (all on e2ePhone), with the send API when api is true.
 func startStack(t *testing.T, dir string, flows *flow.Set, tenants []server.Tenant, api bool, opts ...func(*server.Config)) *stack {
 	t.Helper()
-	ctx := context.Background()
 	g := graphfake.New(graphfake.Options{Token: e2eToken, PhoneNumberID: e2ePhone, BusinessAccountID: "waba"})
 	t.Cleanup(g.Close)
-	st, err := store.Open(ctx, filepath.Join(dir, "gtc.db"))
+	return startStackOn(t, filepath.Join(dir, "gtc.db"), g, flows, tenants, api, opts...)
+}
+
+// startStackOn is startStack on database db (a SQLite file or a PostgreSQL URL, which
+// several stacks may share, as several gtc serve do) sending to g.
+func startStackOn(t *testing.T, db string, g *graphfake.Server, flows *flow.Set, tenants []server.Tenant, api bool, opts ...func(*server.Config)) *stack {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
