@@ -23,6 +23,8 @@ const (
 	LoadAppSecret     = "load-app-secret"
 	LoadTenant        = "default"
 	LoadTeam          = "default"
+	// LoadAPIKey is the send API's bearer key (tenant LoadTenant).
+	LoadAPIKey = "load-api-key-0123456789abcdef"
 )
 
 // EchoFlow answers every text with "echo <text>", so each reply names its inbound message.
@@ -87,7 +89,7 @@ func MakeBundleNumbers(ctx context.Context, gtc, dir, graphURL string, numbers [
 			"phone_number_id": n.PhoneNumberID, "business_account_id": LoadWABAID,
 			"access_token": LoadToken, "verify_token": LoadVerifyToken, "app_secret": LoadAppSecret,
 			"api_base_url": graphURL, "rate_per_second": 1000, "recipient_interval": "1ms",
-			"recipient_burst": 1000, "mark_read": false,
+			"recipient_burst": 1000, "mark_read": false, "api_key": LoadAPIKey,
 		}}
 		data, _ := json.MarshalIndent(answers, "", "  ")
 		af := filepath.Join(dir, "answers-"+n.Tenant+".json")
@@ -258,6 +260,9 @@ func cpuOf(pid int) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
+
+// APIURL is the send API's POST /v1/messages on p.
+func (p *ServeProc) APIURL() string { return "http://" + p.Addr + "/v1/messages" }
 
 // WebhookURL is the webhook URL of the load bundle on p.
 func (p *ServeProc) WebhookURL() string { return p.TenantURL(LoadTenant) }
