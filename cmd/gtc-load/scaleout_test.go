@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,29 +16,43 @@ import (
 	"github.com/greentic/gtc/pkg/store/storetest"
 )
 
-// The two-instance scenario's size: modest, so that the whole test (build, load, the
-// survivor's takeover after delivery's DeadAfter of 15 s, the checks) stays well under two
-// minutes on a shared 2-core machine, also under -race (only this driver is instrumented;
-// the gtc processes are built without it).
+// The two-instance scenario's size: modest, so that the whole test (build once, then one
+// run per kill point: load, the survivor's takeover after --dead-after, the checks) stays
+// around a minute on a shared 2-core machine, also under -race (only this driver is
+// instrumented; the gtc processes are built without it).
 const (
 	scaleMessages    = 1500 // load messages, one per POST
 	scaleContacts    = 100  // their senders
 	scaleBothEvery   = 5    // every 5th POST goes to both instances, as a retry of Meta's would
 	scaleConcurrency = 8
-	scaleKillAfter   = 500 // acknowledged POSTs before instance A is killed (of ~1,800)
-	scaleOptOuts     = 6   // contacts that send STOP to A, then a message to B
-	scaleReplyWait   = 90 * time.Second
+	scaleOptOuts     = 6 // contacts that send STOP to A, then a message to B
+	scaleReplyWait   = 45 * time.Second
 	scaleGraphDelay  = 20 * time.Millisecond // per send
+	// scaleDeadAfter is the instances' --dead-after: B takes A over this long after the
+	// kill (15 s by default; shorter here so that several kills fit in the test's time).
+	scaleDeadAfter = 3 * time.Second
 )
 
+// scaleKills are the kill points of TestTwoInstancesOnePostgres, in acknowledged POSTs (of
+// about 1,800): early (A dies with its first jobs running), in the middle, and late (with
+// most of its backlog acknowledged and unfinished). Each is a run of its own on a fresh
+// schema.
+var scaleKills = []int{150, 500, 900, 1300}
+
+// EnvTakeoverRuns names the variable that repeats the two-instance test's kill more often
+// than once per kill point (a soak: GTC_LOAD_TAKEOVER_RUNS=20 runs 20 kills, the kill points
+// in turn); see docs/testing.md.
+const EnvTakeoverRuns = "GTC_LOAD_TAKEOVER_RUNS"
+
 // TestTwoInstancesOnePostgres runs two `gtc serve` processes on one PostgreSQL database
-// (issue 7): signed webhooks are spread over both, every 5th message is sent to both, a few
-// contacts opt out on instance A and then write to instance B, and A is SIGKILLed once part
-// of the load has been acknowledged; what A did not acknowledge is resent to B (as Meta
-// resends unacknowledged webhooks, through a load balancer that now only knows B), and B
-// must take over A's acknowledged but unfinished work once A's heartbeat is stale.
+// (issue 7), once per kill point (scaleKills): signed webhooks are spread over both, every
+// 5th message is sent to both, a few contacts opt out on instance A and then write to
+// instance B, and A is SIGKILLed once part of the load has been acknowledged; what A did
+// not acknowledge is resent to B (as Meta resends unacknowledged webhooks, through a load
+// balancer that now only knows B), and B must take over A's acknowledged but unfinished
+// work once A's heartbeat is stale.
 //
-// It then checks, from the database and from what reached graphfake, that every
+// Each run then checks, from the database and from what reached graphfake, that every
 // acknowledged message was recorded once, processed, and had exactly one flow run (one
 // outbound row per inbound event: the echo flow answers each text once), that every load
 // message's echo reached Graph (at least once: a kill between Graph's 200 and the commit
@@ -52,13 +67,31 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the two-instance test builds gtc and runs it as subprocesses; skipped with -short")
 	}
-	dsn := storetest.PostgresDSN(t)
-	f := runTwoInstances(t, dsn, dsn, scaleReplyWait)
-	for _, p := range f.Problems {
-		t.Error(p)
+	storetest.PostgresDSN(t) // skips without PostgreSQL before building anything
+	runs := len(scaleKills)
+	if v := os.Getenv(EnvTakeoverRuns); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("%s=%q: want a number of runs, at least 1", EnvTakeoverRuns, v)
+		}
+		runs = n
 	}
-	t.Logf("%d messages checked: one recorded event, one flow run each; %d echo replies reached Graph more than once (at-least-once sends across the kill)",
-		f.Checked, f.Resent)
+	rig := newScaleRig(t, time.Duration(runs)*2*time.Minute)
+	resent := 0
+	for i := range runs {
+		kill := scaleKills[i%len(scaleKills)]
+		t.Run(fmt.Sprintf("run %d kill after %d", i+1, kill), func(t *testing.T) {
+			dsn := storetest.PostgresDSN(t)
+			f := rig.run(t, fmt.Sprintf("scale%d", i+1), dsn, dsn, kill, scaleReplyWait)
+			for _, p := range f.Problems {
+				t.Error(p)
+			}
+			resent += f.Resent
+			t.Logf("%d messages checked: one recorded event, one flow run each; %d echo replies reached Graph more than once (at-least-once sends across the kill)",
+				f.Checked, f.Resent)
+		})
+	}
+	t.Logf("%d runs, %d echo replies sent twice in all", runs, resent)
 }
 
 // TestTwoInstancesSeparateSQLite is the self-check of the test above: the same scenario
@@ -68,8 +101,8 @@ func TestTwoInstancesSeparateSQLite(t *testing.T) {
 	if os.Getenv("GTC_LOAD_SELFCHECK") == "" {
 		t.Skip("set GTC_LOAD_SELFCHECK=1 to check that the two-instance test detects unshared state")
 	}
-	dir := t.TempDir()
-	f := runTwoInstances(t, filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db"), 20*time.Second)
+	rig := newScaleRig(t, 4*time.Minute)
+	f := rig.run(t, "scale", filepath.Join(rig.dir, "a.db"), filepath.Join(rig.dir, "b.db"), 500, 20*time.Second)
 	want := []string{"recorded 2 times", "never got its echo", "reached opted-out contact"}
 	all := strings.Join(f.Problems, "\n")
 	for _, w := range want {
@@ -80,39 +113,62 @@ func TestTwoInstancesSeparateSQLite(t *testing.T) {
 	t.Logf("separate databases, as expected:\n%s", all)
 }
 
-// runTwoInstances runs the scenario with instance A on database dbA and B on dbB and
-// returns what checkScaleout found. It fails t only when the scenario itself cannot run.
-func runTwoInstances(t *testing.T, dbA, dbB string, replyWait time.Duration) scaleFindings {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	gtc, err := BuildGTC(ctx, dir)
-	if err != nil {
+// scaleRig is what every run of the two-instance scenario shares: gtc built once, one
+// graphfake (replies are told apart by their run's message ids) and one bundle.
+type scaleRig struct {
+	ctx    context.Context
+	dir    string
+	gtc    string
+	graph  *Graph
+	bundle string
+	runs   int
+}
+
+func newScaleRig(t *testing.T, timeout time.Duration) *scaleRig {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	r := &scaleRig{ctx: ctx, dir: t.TempDir()}
+	var err error
+	if r.gtc, err = BuildGTC(ctx, r.dir); err != nil {
 		t.Fatal(err)
 	}
-	graph, err := StartGraph()
-	if err != nil {
+	if r.graph, err = StartGraph(); err != nil {
 		t.Fatal(err)
 	}
-	defer graph.Close()
-	bundle, err := MakeBundle(ctx, gtc, dir, graph.URL)
-	if err != nil {
+	t.Cleanup(r.graph.Close)
+	if r.bundle, err = MakeBundle(ctx, r.gtc, r.dir, r.graph.URL); err != nil {
 		t.Fatal(err)
 	}
-	a, err := StartServe(ctx, gtc, bundle, filepath.Join(dir, "a.log"), "--database", dbA)
+	// A slow Graph keeps sends in flight, so that A dies holding contacts and unsent
+	// replies that B must take over (without it A keeps up and dies with nothing open).
+	r.graph.Recorder.SetDelay(scaleGraphDelay)
+	return r
+}
+
+// run runs the scenario once, as run (its message ids and opted-out contacts are its own),
+// with instance A on database dbA and B on dbB, A killed after killAfter acknowledged
+// POSTs, and returns what checkScaleout found. It fails t only when the scenario itself
+// cannot run.
+func (rig *scaleRig) run(t *testing.T, run, dbA, dbB string, killAfter int, replyWait time.Duration) scaleFindings {
+	ctx, graph := rig.ctx, rig.graph
+	rig.runs++
+	dir := filepath.Join(rig.dir, run)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	deadAfter := "--dead-after=" + scaleDeadAfter.String()
+	a, err := StartServe(ctx, rig.gtc, rig.bundle, filepath.Join(dir, "a.log"), "--database", dbA, deadAfter)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Kill()
-	b, err := StartServe(ctx, gtc, bundle, filepath.Join(dir, "b.log"), "--database", dbB)
+	b, err := StartServe(ctx, rig.gtc, rig.bundle, filepath.Join(dir, "b.log"), "--database", dbB, deadAfter)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Stop(30 * time.Second)
 	urlA, urlB := a.WebhookURL(), b.WebhookURL()
-	// A slow Graph keeps sends in flight, so that A dies holding contacts and unsent
-	// replies that B must take over (without it A keeps up and dies with nothing open).
-	graph.Recorder.SetDelay(scaleGraphDelay)
 	base := LoadConfig{AppSecret: LoadAppSecret, PhoneNumberID: LoadPhoneNumberID, Timeout: 10 * time.Second}
 	acked := map[string]bool{}
 	mustAck := func(what string, bs []Batch, conc int) {
@@ -130,15 +186,16 @@ func runTwoInstances(t *testing.T, dbA, dbB string, replyWait time.Duration) sca
 
 	// Opt-outs: STOP to A; half the contacts write to B at once (B must see the opt-out
 	// through the database, ordered by the events' sequence), the other half after A's kill.
+	// Each run has contacts of its own: the graph's record of what reached them is shared.
 	var stops, followNow, followLater []Batch
 	var followIDs, optOutTo []string
 	for i := range scaleOptOuts {
-		from := ContactNumber(100000 + i)
+		from := ContactNumber(100000 + 100*rig.runs + i)
 		optOutTo = append(optOutTo, "+"+from)
-		stop := TextBatch(LoadPhoneNumberID, Inbound{ID: MessageID("stop", i), From: from, Text: "STOP"})
+		stop := TextBatch(LoadPhoneNumberID, Inbound{ID: MessageID(run+"-stop", i), From: from, Text: "STOP"})
 		stop.URL = urlA
 		stops = append(stops, stop)
-		id := MessageID("after-stop", i)
+		id := MessageID(run+"-after-stop", i)
 		followIDs = append(followIDs, id)
 		fb := TextBatch(LoadPhoneNumberID, Inbound{ID: id, From: from, Text: "load " + id})
 		fb.URL = urlB
@@ -153,7 +210,7 @@ func runTwoInstances(t *testing.T, dbA, dbB string, replyWait time.Duration) sca
 
 	// The load: each message to A or B in turn, every 5th to both, A killed mid-load.
 	cfg := base
-	cfg.RunID, cfg.Contacts, cfg.Messages, cfg.Batch, cfg.Concurrency = "scale", scaleContacts, scaleMessages, 1, scaleConcurrency
+	cfg.RunID, cfg.Contacts, cfg.Messages, cfg.Batch, cfg.Concurrency = run, scaleContacts, scaleMessages, 1, scaleConcurrency
 	var posts []Batch
 	var loadIDs []string
 	for i, bt := range Batches(cfg) {
@@ -169,7 +226,7 @@ func runTwoInstances(t *testing.T, dbA, dbB string, replyWait time.Duration) sca
 	}
 	var once sync.Once
 	cfg.OnAck = func(n int) {
-		if n >= scaleKillAfter {
+		if n >= killAfter {
 			once.Do(a.Kill)
 		}
 	}
@@ -178,13 +235,13 @@ func runTwoInstances(t *testing.T, dbA, dbB string, replyWait time.Duration) sca
 	for _, id := range r.AckedIDs {
 		acked[id] = true
 	}
-	if r.Acked < scaleKillAfter {
+	if r.Acked < killAfter {
 		t.Fatalf("only %d POSTs acknowledged before the kill (first failure: %s)", r.Acked, r.FirstError)
 	}
 	if len(r.UnackedBatches) == 0 {
 		t.Fatal("the kill came after the whole run: nothing was in flight on A, the test proves nothing")
 	}
-	t.Logf("A killed after %d acknowledged POSTs; %d POSTs were not acknowledged (A's in flight and after the kill)", scaleKillAfter, len(r.UnackedBatches))
+	t.Logf("A killed after %d acknowledged POSTs; %d POSTs were not acknowledged (A's in flight and after the kill)", killAfter, len(r.UnackedBatches))
 
 	// Meta resends what was not acknowledged; only B answers now.
 	for i := range r.UnackedBatches {
@@ -199,7 +256,7 @@ func runTwoInstances(t *testing.T, dbA, dbB string, replyWait time.Duration) sca
 	defer wcancel()
 	start := time.Now()
 	got := graph.Recorder.WaitFor(wctx, loadIDs)
-	t.Logf("%d of %d echoes reached Graph after %s", got, len(loadIDs), time.Since(start).Round(time.Second))
+	t.Logf("%d of %d echoes reached Graph after %s", got, len(loadIDs), time.Since(start).Round(100*time.Millisecond))
 	dbs := []string{dbA}
 	if dbB != dbA {
 		dbs = append(dbs, dbB)

@@ -48,6 +48,8 @@ type Config struct {
 	FlowSecret func(name string) (string, bool)
 	// CallTransport carries the flows' http and ai calls; nil means calls' shared default.
 	CallTransport http.RoundTripper
+	// DeadAfter is delivery.Config.DeadAfter (0: its default).
+	DeadAfter time.Duration
 }
 
 // App is a running delivery service and the webhook server in front of it.
@@ -201,7 +203,7 @@ func newDelivery(cfg Config) (Config, *delivery.Service, error) {
 		keep = store.Retention{Messages: r.Messages, IdempotencyKeys: r.IdempotencyKeys}
 	}
 	svc, err := delivery.New(delivery.Config{Providers: providers, Flows: cfg.Flows, Store: cfg.Store,
-		Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now, Retention: keep})
+		Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now, Retention: keep, DeadAfter: cfg.DeadAfter})
 	if err != nil {
 		return cfg, nil, fmt.Errorf("start delivery: %w", err)
 	}

@@ -45,6 +45,9 @@ type ServeOptions struct {
 	fakeGraphAddrSet      bool   // --fake-graph-addr was given: no fallback to a free port
 	ReadyFile             string
 	DrainTimeout          time.Duration
+	// DeadAfter is how long an instance sharing a PostgreSQL database may go without a
+	// heartbeat before another takes over its work.
+	DeadAfter time.Duration
 }
 
 // NewCmdServe builds `gtc serve`.
@@ -79,6 +82,9 @@ gtc templates list and gtc doctor there while gtc serve runs.`,
 			if opts.DrainTimeout <= 0 {
 				return cmdutil.FlagErrorf("--drain-timeout must be positive, got %s", opts.DrainTimeout)
 			}
+			if opts.DeadAfter < time.Second {
+				return cmdutil.FlagErrorf("--dead-after must be at least 1s, got %s", opts.DeadAfter)
+			}
 			opts.fakeGraphAddrSet = cmd.Flags().Changed("fake-graph-addr")
 			if opts.fakeGraphAddrSet && !opts.FakeGraph {
 				return cmdutil.FlagErrorf("--fake-graph-addr goes with --fake-graph")
@@ -105,6 +111,7 @@ gtc templates list and gtc doctor there while gtc serve runs.`,
 	fl.StringVar(&opts.FakeGraphAddr, "fake-graph-addr", DefaultFakeGraphAddr, "with --fake-graph: where the Graph API double listens (port 0 picks a free one)")
 	fl.StringVar(&opts.ReadyFile, "ready-file", "", "write the listening host:port to this file once serving (for scripts)")
 	fl.DurationVar(&opts.DrainTimeout, "drain-timeout", 20*time.Second, "how long shutdown waits for in-flight requests and jobs")
+	fl.DurationVar(&opts.DeadAfter, "dead-after", 15*time.Second, "on PostgreSQL: how long an instance goes without a heartbeat before another takes over its work")
 	return cmd
 }
 
@@ -191,7 +198,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a, err := app.Start(ctx, app.Config{Bundle: b, Flows: flows, Store: st, LookupEnv: opts.LookupEnv, Tenants: tenants,
-		InsecureSkipSignature: opts.InsecureSkipSignature, Logger: log, Registerer: reg, Now: time.Now})
+		InsecureSkipSignature: opts.InsecureSkipSignature, Logger: log, Registerer: reg, Now: time.Now, DeadAfter: opts.DeadAfter})
 	if err != nil {
 		return err
 	}
