@@ -31,13 +31,32 @@ type FlowStart struct {
 	Vars map[string]any
 	// Origin is recorded with the replies; empty means store.OriginFlow.
 	Origin string
+	// Key, when set, is the send API request's Idempotency-Key, reserved with the
+	// replies (see SendOnce).
+	Key *store.IdempotencyKey
 }
+
+// requestSender ends the sender of the messages a caller's request (the send API, a
+// start) records and sends itself: "<instance>:api" until the request has the outcome.
+const requestSender = ":api"
+
+// InRequest reports whether o is still being sent by the request that recorded it: its
+// outcome is not recorded, and its instance has not been taken for dead nor restarted
+// (which hand such messages to jobs).
+func InRequest(o *store.Outbound) bool { return strings.HasSuffix(o.Sender, requestSender) }
 
 // Send records msgs for tenant/team and sends them now, in order, under the same rules as
 // flow replies: refused to opted-out contacts, free-form refused when the 24-hour window is
 // closed, retried in the background when rate limited (RetryOnRateLimit) or transient. It
 // returns the recorded messages with their outcome (Refused turns a refusal into an error).
 func (s *Service) Send(ctx context.Context, tenant, team string, msgs []OutboundMessage) ([]*store.Outbound, error) {
+	return s.SendOnce(ctx, tenant, team, nil, msgs)
+}
+
+// SendOnce is Send under a send API request's Idempotency-Key: key (nil: none) is reserved
+// in the transaction that records msgs. When another request holds it, nothing is
+// recorded or sent and the error wraps store.ErrKeyTaken.
+func (s *Service) SendOnce(ctx context.Context, tenant, team string, key *store.IdempotencyKey, msgs []OutboundMessage) ([]*store.Outbound, error) {
 	if s.stopping.Load() {
 		return nil, ErrStopped
 	}
@@ -66,9 +85,9 @@ func (s *Service) Send(ctx context.Context, tenant, team string, msgs []Outbound
 		}
 		news = append(news, store.NewOutbound{ContactKey: ContactKeyOf(m.To), Recipient: m.To, Origin: origin,
 			Flow: om.Flow, Node: om.Node, MessageType: m.Type, Request: raw, RetryOnRateLimit: om.RetryOnRateLimit,
-			Sender: s.instance + ":api"})
+			Sender: s.instance + requestSender})
 	}
-	ids, err := s.st.RecordOutbound(ctx, tenant, team, news)
+	ids, err := s.st.RecordOutboundOnce(ctx, tenant, team, key, news)
 	if err != nil {
 		return nil, err
 	}
@@ -211,9 +230,9 @@ func (s *Service) recordStart(ctx context.Context, p *Provider, ref store.Contac
 			return nil, fmt.Errorf("message %d: %w", i, err)
 		}
 		news = append(news, store.NewOutbound{ContactKey: ref.Key, Recipient: m.To, Origin: origin, Flow: r.Flow, Node: r.Node,
-			MessageType: m.Type, Request: raw, RetryOnRateLimit: r.RetryOnRateLimit, Sender: s.instance + ":api"})
+			MessageType: m.Type, Request: raw, RetryOnRateLimit: r.RetryOnRateLimit, Sender: s.instance + requestSender})
 	}
-	return s.st.RecordStart(ctx, ref, news, res.update, s.insertJobs(res.timeouts, res.calls))
+	return s.st.RecordStartOnce(ctx, ref, news, res.update, s.insertJobs(res.timeouts, res.calls), req.Key)
 }
 
 // Refused returns a *RefusedError for the first refused row of a Send, or nil.

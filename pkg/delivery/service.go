@@ -65,8 +65,8 @@ type Config struct {
 	// (default: host name and a random suffix). It must not contain ':'.
 	Instance string
 	// Heartbeat is how often a shared instance says it is alive and looks for dead ones
-	// (default 2s); DeadAfter is how long without a heartbeat makes an instance dead and
-	// its work taken over (default 15s).
+	// (default 2s, at most a fifth of DeadAfter); DeadAfter is how long without a
+	// heartbeat makes an instance dead and its work taken over (default 15s).
 	Heartbeat, DeadAfter time.Duration
 	// EventPoll is how often the event webhooks' outbox is read (default 1s; a commit that
 	// makes events wakes the loop at once). EventSchedule is their retry schedule (default
@@ -177,11 +177,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.OptInConfirmation == "" {
 		cfg.OptInConfirmation = "You are subscribed again. Reply STOP to unsubscribe."
 	}
-	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = 2 * time.Second
-	}
 	if cfg.DeadAfter <= 0 {
 		cfg.DeadAfter = 15 * time.Second
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = min(2*time.Second, cfg.DeadAfter/5)
 	}
 	if cfg.Instance == "" {
 		cfg.Instance = newInstanceID()
