@@ -7,43 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 )
-
-// apiState serializes requests that share an Idempotency-Key; an entry lives while some
-// request holds or waits for it.
-type apiState struct {
-	mu   sync.Mutex
-	keys map[string]*keyLock
-}
-
-type keyLock struct {
-	sync.Mutex
-	users int
-}
-
-func (a *apiState) lock(k string) func() {
-	a.mu.Lock()
-	if a.keys == nil {
-		a.keys = map[string]*keyLock{}
-	}
-	l, ok := a.keys[k]
-	if !ok {
-		l = &keyLock{}
-		a.keys[k] = l
-	}
-	l.users++
-	a.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
-		a.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(a.keys, k)
-		}
-		a.mu.Unlock()
-	}
-}
 
 func sameKey(given []byte, want string) bool {
 	a, b := sha256.Sum256(given), sha256.Sum256([]byte(want))

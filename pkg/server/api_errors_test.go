@@ -20,7 +20,7 @@ import (
 // failingSender answers every send and flow start with err.
 type failingSender struct{ err error }
 
-func (f failingSender) Send(context.Context, string, string, []delivery.OutboundMessage) ([]*store.Outbound, error) {
+func (f failingSender) SendOnce(context.Context, string, string, *store.IdempotencyKey, []delivery.OutboundMessage) ([]*store.Outbound, error) {
 	return nil, f.err
 }
 

@@ -20,7 +20,7 @@ import (
 // countingSender stands in for delivery: it records nothing and answers every message sent.
 type countingSender struct{ n atomic.Int64 }
 
-func (c *countingSender) Send(_ context.Context, _, _ string, msgs []delivery.OutboundMessage) ([]*store.Outbound, error) {
+func (c *countingSender) SendOnce(_ context.Context, _, _ string, _ *store.IdempotencyKey, msgs []delivery.OutboundMessage) ([]*store.Outbound, error) {
 	out := make([]*store.Outbound, len(msgs))
 	for i := range msgs {
 		out[i] = &store.Outbound{ID: c.n.Add(1), State: store.OutSent}

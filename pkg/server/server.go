@@ -101,7 +101,6 @@ type Server struct {
 	bodies    *bodies
 	reg       *prometheus.Registry
 	handler   http.Handler
-	apiLocks  apiState
 
 	webhooks   *prometheus.CounterVec
 	ackSeconds *prometheus.HistogramVec
