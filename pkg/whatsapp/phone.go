@@ -78,3 +78,46 @@ func NormalizeE164(s string) (string, error) {
 	}
 	return out, nil
 }
+
+// NumberVariants returns the other forms under which WhatsApp may know the phone number
+// digits (E.164 without "+"), by the country rules where the wa_id and the number people
+// type differ:
+//   - Mexico: 52 + 10 digits ↔ 521 + 10 digits (the old mobile prefix 1, which wa_ids of
+//     older accounts keep);
+//   - Argentina: 54 + 10 digits ↔ 549 + 10 digits (the mobile 9);
+//   - Brazil: 55 + area + 9 + 8 digits ↔ 55 + area + 8 digits, for a mobile number (the
+//     8 digits begin with 6 to 9; wa_ids of accounts older than the ninth digit lack it).
+//
+// Anything else, and digits that are not a number of these forms, has no variant (nil).
+// The variants identify the same WhatsApp account: gtc looks a contact up under them, so an
+// opt-out recorded under the wa_id holds for the number as typed, and the other way round.
+func NumberVariants(digits string) []string {
+	if !isAllDigits(digits) {
+		return nil
+	}
+	n := len(digits)
+	switch {
+	case strings.HasPrefix(digits, "521") && n == 13:
+		return []string{"52" + digits[3:]}
+	case strings.HasPrefix(digits, "52") && n == 12 && digits[2] != '1':
+		return []string{"521" + digits[2:]}
+	case strings.HasPrefix(digits, "549") && n == 13:
+		return []string{"54" + digits[3:]}
+	case strings.HasPrefix(digits, "54") && n == 12 && digits[2] != '9':
+		return []string{"549" + digits[2:]}
+	case strings.HasPrefix(digits, "55") && n == 13 && digits[2] != '0' && digits[4] == '9' && digits[5] >= '6':
+		return []string{digits[:4] + digits[5:]}
+	case strings.HasPrefix(digits, "55") && n == 12 && digits[2] != '0' && digits[4] >= '6':
+		return []string{digits[:4] + "9" + digits[4:]}
+	}
+	return nil
+}
+
+func isAllDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -66,3 +66,42 @@ func FuzzNormalizeE164(f *testing.F) {
 		}
 	})
 }
+
+// TestNumberVariants: the country rules under which a wa_id and the number as typed differ
+// (Mexico 52 ↔ 521, Argentina 54 ↔ 549, Brazil's ninth mobile digit), both ways, and the
+// numbers they must not touch.
+func TestNumberVariants(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     []string
+	}{
+		{"Mexico typed → wa_id", "525512345678", []string{"5215512345678"}},
+		{"Mexico wa_id → typed", "5215512345678", []string{"525512345678"}},
+		{"Argentina typed → wa_id", "541123456789", []string{"5491123456789"}},
+		{"Argentina wa_id → typed", "5491123456789", []string{"541123456789"}},
+		{"Brazil typed with 9 → wa_id without", "5511987654321", []string{"551187654321"}},
+		{"Brazil wa_id without 9 → typed with", "551187654321", []string{"5511987654321"}},
+		{"Brazil landline (begins with 3) has none", "551133334444", nil},
+		{"Brazil 13 digits without the ninth digit has none", "5511887654321", nil},
+		{"Mexico too short", "52551234567", nil},
+		{"Mexico too long", "52155123456789", nil},
+		{"Germany", "4915123456789", nil},
+		{"US", "14155552671", nil},
+		{"not digits", "US.13491208655302741918", nil},
+		{"with plus", "+525512345678", nil},
+		{"empty", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := NumberVariants(tt.in)
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Fatalf("NumberVariants(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			for _, v := range got {
+				if back := NumberVariants(v); len(back) != 1 || back[0] != tt.in {
+					t.Errorf("NumberVariants(%q) = %q, want back %q", v, back, tt.in)
+				}
+			}
+		})
+	}
+}
