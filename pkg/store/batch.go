@@ -192,6 +192,10 @@ type Finish struct {
 	Result OutboundResult
 	// Unreachable records Result.ErrorCode on the message's contact.
 	Unreachable bool
+	// Aliases are what Graph's answer said the recipient is (contacts[].wa_id and user_id,
+	// and the input as typed): recorded as aliases of the message's contact (LinkAliases,
+	// the answer's ids first).
+	Aliases []Alias
 }
 
 // FinishOutbounds records many send outcomes in one transaction and clears their sender;
@@ -259,6 +263,17 @@ func (s *Store) finishOutbounds(ctx context.Context, tx *sql.Tx, fs []Finish, in
 			}
 			if f.Unreachable {
 				if _, err := tx.ExecContext(ctx, upsertUnreachableSQL, r.ErrorCode, now, now, now, f.ID); err != nil {
+					return err
+				}
+			}
+			if len(f.Aliases) > 0 {
+				var tenant, team, key string
+				if err := tx.QueryRowContext(ctx, `SELECT tenant, team, contact_key FROM gtc_outbound_messages WHERE id = $1`, f.ID).
+					Scan(&tenant, &team, &key); err != nil {
+					return err
+				}
+				aliases := append(append([]Alias(nil), f.Aliases...), Alias{Value: key})
+				if _, err := linkAliases(ctx, tx, tenant, team, aliases, nil, now); err != nil {
 					return err
 				}
 			}

@@ -104,7 +104,8 @@ func (s *Store) Contacts(ctx context.Context, f ContactFilter) ([]*Contact, erro
 	return out, rows.Err()
 }
 
-// SetOptOut records an opt-out (true) or opt-in (false) for the contact at time at.
+// SetOptOut records an opt-out (true) or opt-in (false) the contact made at time at (the
+// message's time): an older change than the one recorded is ignored (newerWins).
 func (s *Store) SetOptOut(ctx context.Context, ref ContactRef, optedOut bool, at time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error { return setOptOut(ctx, tx, ref, optedOut, at, s.now()) })
 }
@@ -117,7 +118,8 @@ func setOptOut(ctx context.Context, tx *sql.Tx, ref ContactRef, optedOut bool, a
 	_, err := tx.ExecContext(ctx, `INSERT INTO gtc_contacts (tenant, team, contact_key, opted_out, opted_out_at, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET opted_out = excluded.opted_out,
-			opted_out_at = excluded.opted_out_at, updated_at = excluded.updated_at`,
+			opted_out_at = excluded.opted_out_at, updated_at = excluded.updated_at
+		WHERE `+newerWins("excluded.opted_out_at", "gtc_contacts.opted_out_at"),
 		ref.Tenant, ref.Team, ref.Key, v, ms(at), now, now)
 	if err != nil {
 		return fmt.Errorf("record opt-out: %w", err)

@@ -262,14 +262,14 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRows := map[string]int64{"gtc_contacts": 7, "gtc_inbound_events": 8, "gtc_outbound_messages": 5,
-		"gtc_outbound_statuses": 2, "gtc_idempotency_keys": 2}
+		"gtc_outbound_statuses": 2, "gtc_idempotency_keys": 2, "gtc_contact_aliases": 5}
 	for _, ct := range copyTables {
 		if got := rep.Rows(ct.name); got != wantRows[ct.name] || int64(final[ct.name]) != got {
 			t.Errorf("%s: report %d rows, progress %d; want %d", ct.name, got, final[ct.name], wantRows[ct.name])
 		}
 	}
-	if rep.Total() != 24 {
-		t.Errorf("total = %d, want 24", rep.Total())
+	if rep.Total() != 29 {
+		t.Errorf("total = %d, want 29", rep.Total())
 	}
 
 	got := viewState(t, dst)
@@ -363,7 +363,7 @@ func TestCopyRefusesNonEmptyTarget(t *testing.T) {
 		{"events and a contact", func(dst *Store) error {
 			_, err := dst.Ingest(ctx, "acme", "support", []InboundEvent{msg("x", "1", t0), msg("y", "1", t0)})
 			return err
-		}, "(1 contact, 2 inbound events)"},
+		}, "(1 contact, 2 inbound events, 1 contact alias)"},
 		{"only an outbound message", func(dst *Store) error {
 			_, err := dst.RecordOutbound(ctx, "acme", "support", []NewOutbound{{ContactKey: "1", Recipient: "+1", Origin: OriginSend, MessageType: "text", Request: []byte(`{}`)}})
 			return err

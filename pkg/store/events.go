@@ -20,18 +20,21 @@ type StoredEvent struct {
 	ReceivedAt   time.Time
 	State        string
 	ProcessedAt  time.Time
+	// PrevInboundAt is, for a message, the time of the contact's previous inbound message
+	// (zero for a first message): what the flow sees as last_message_time.
+	PrevInboundAt time.Time
 }
 
-const eventCols = `seq, tenant, team, dedupe_key, kind, message_type, message_id, contact_key, event, received_at, state, processed_at`
+const eventCols = `seq, tenant, team, dedupe_key, kind, message_type, message_id, contact_key, event, received_at, state, processed_at, prev_inbound_at`
 
 func scanEvent(row interface{ Scan(...any) error }) (*StoredEvent, error) {
 	var e StoredEvent
-	var rec, proc int64
+	var rec, proc, prev int64
 	if err := row.Scan(&e.Seq, &e.Tenant, &e.Team, &e.DedupeKey, &e.Kind, &e.MessageType, &e.MessageID, &e.ContactKey,
-		&e.Raw, &rec, &e.State, &proc); err != nil {
+		&e.Raw, &rec, &e.State, &proc, &prev); err != nil {
 		return nil, err
 	}
-	e.ReceivedAt, e.ProcessedAt = fromMS(rec), fromMS(proc)
+	e.ReceivedAt, e.ProcessedAt, e.PrevInboundAt = fromMS(rec), fromMS(proc), fromMS(prev)
 	return &e, nil
 }
 
@@ -86,7 +89,7 @@ func (s *Store) PendingContacts(ctx context.Context) ([]ContactRef, error) {
 // OptChange is an opt-out (true) or opt-in (false) decided while processing an event.
 type OptChange struct {
 	OptedOut bool
-	At       time.Time
+	At       time.Time // when the customer asked (the message's time): an older change never overrides a newer one
 }
 
 // CompleteEvent marks a pending event processed and, in the same transaction, records its

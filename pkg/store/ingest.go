@@ -48,6 +48,12 @@ type InboundEvent struct {
 	UserID      string
 	Name        string
 	Timestamp   time.Time // when the customer sent it (opens the 24-hour window)
+	// Aliases name the sender (wa_id first, then business-scoped user ids; see LinkAliases):
+	// the event is recorded for the identity they name, and they are recorded as its
+	// aliases. Empty: WaID and UserID, or ContactKey. Lookup are more keys to find the
+	// identity by, not recorded (a number's country variants).
+	Aliases []Alias
+	Lookup  []string
 
 	// Statuses.
 	Status *StatusUpdate
@@ -73,7 +79,8 @@ type StatusUpdate struct {
 	Pricing *Pricing
 }
 
-// PreferenceUpdate is a marketing preference (user_preferences webhook).
+// PreferenceUpdate is a marketing preference (user_preferences webhook), recorded on the
+// identity ContactKey (or the event's Aliases) names.
 type PreferenceUpdate struct {
 	ContactKey string
 	Value      string // stop, resume
@@ -287,7 +294,7 @@ func (s *Store) durableTx(ctx context.Context, f func(*sql.Tx) error) error {
 // PostgreSQL, on each pool connection as it is first used): SQLite would otherwise parse
 // and plan each of them again in every group commit.
 type ingestStmts struct {
-	insEvent, upContact, insStatus, upOutbound, upUnreach, upPref, upPricing *sql.Stmt
+	insEvent, upContact, insStatus, upOutbound, upUnreach, upPref, upPricing, lastInbound *sql.Stmt
 	// jobs is River's job insert (InsertJobs), prepared by PrepareJobs: River's tables are
 	// created after Open, by the delivery layer.
 	jobsMu sync.Mutex
@@ -305,8 +312,9 @@ func prepareIngest(ctx context.Context, db *sql.DB) (*ingestStmts, error) {
 		p, err = db.PrepareContext(ctx, q)
 		return p
 	}
-	st.insEvent = prep(`INSERT INTO gtc_inbound_events (tenant, team, dedupe_key, kind, message_type, message_id, contact_key, event, received_at, state, processed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (tenant, team, dedupe_key) DO NOTHING`)
+	st.insEvent = prep(`INSERT INTO gtc_inbound_events (tenant, team, dedupe_key, kind, message_type, message_id, contact_key, event, received_at, state, processed_at, prev_inbound_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (tenant, team, dedupe_key) DO NOTHING`)
+	st.lastInbound = prep(`SELECT last_inbound_at FROM gtc_contacts WHERE tenant = $1 AND team = $2 AND contact_key = $3`)
 	st.upContact = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, wa_id, user_id, name, last_inbound_at, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET
@@ -329,7 +337,7 @@ func prepareIngest(ctx context.Context, db *sql.DB) (*ingestStmts, error) {
 	st.upPref = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, marketing, marketing_at, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET marketing = excluded.marketing, marketing_at = excluded.marketing_at,
-			updated_at = excluded.updated_at WHERE excluded.marketing_at >= gtc_contacts.marketing_at`)
+			updated_at = excluded.updated_at WHERE ` + newerWins("excluded.marketing_at", "gtc_contacts.marketing_at"))
 	st.upPricing = prep(upsertPricingSQL)
 	if err != nil {
 		st.close()
@@ -339,7 +347,7 @@ func prepareIngest(ctx context.Context, db *sql.DB) (*ingestStmts, error) {
 }
 
 func (st *ingestStmts) close() {
-	for _, p := range []*sql.Stmt{st.insEvent, st.upContact, st.insStatus, st.upOutbound, st.upUnreach, st.upPref, st.upPricing, st.jobs} {
+	for _, p := range []*sql.Stmt{st.insEvent, st.upContact, st.insStatus, st.upOutbound, st.upUnreach, st.upPref, st.upPricing, st.lastInbound, st.jobs} {
 		if p != nil {
 			p.Close()
 		}
@@ -351,18 +359,21 @@ func (st *ingestStmts) close() {
 type ingestWriter struct {
 	now                                                   int64
 	insEvent, upContact, insStatus, upOutbound, upUnreach *sql.Stmt
-	upPref, upPricing                                     *sql.Stmt
+	upPref, upPricing, lastInbound                        *sql.Stmt
+	// tx and ctx are the transaction's, for the alias links (linkAliases).
+	tx  *sql.Tx
+	ctx context.Context
 }
 
 func newIngestWriter(ctx context.Context, tx *sql.Tx, st *ingestStmts, now int64) *ingestWriter {
 	return &ingestWriter{now: now, insEvent: tx.StmtContext(ctx, st.insEvent), upContact: tx.StmtContext(ctx, st.upContact),
 		insStatus: tx.StmtContext(ctx, st.insStatus), upOutbound: tx.StmtContext(ctx, st.upOutbound),
 		upUnreach: tx.StmtContext(ctx, st.upUnreach), upPref: tx.StmtContext(ctx, st.upPref),
-		upPricing: tx.StmtContext(ctx, st.upPricing)}
+		upPricing: tx.StmtContext(ctx, st.upPricing), lastInbound: tx.StmtContext(ctx, st.lastInbound), tx: tx, ctx: ctx}
 }
 
 func (w *ingestWriter) close() {
-	for _, st := range []*sql.Stmt{w.insEvent, w.upContact, w.insStatus, w.upOutbound, w.upUnreach, w.upPref, w.upPricing} {
+	for _, st := range []*sql.Stmt{w.insEvent, w.upContact, w.insStatus, w.upOutbound, w.upUnreach, w.upPref, w.upPricing, w.lastInbound} {
 		st.Close()
 	}
 }
@@ -461,8 +472,31 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 		}
 		state, processed = EventPending, 0
 	}
+	var prev int64
+	switch {
+	case ev.Kind == KindMessage:
+		// The identity the sender's aliases name, and its last inbound time before this one.
+		key, err := linkAliases(w.ctx, w.tx, tenant, team, eventAliases(ev), ev.Lookup, w.now)
+		if err != nil {
+			return false, fmt.Errorf("record aliases: %w", err)
+		}
+		ev.ContactKey = key
+		if err := w.lastInbound.QueryRow(tenant, team, key).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return false, err
+		}
+	case ev.Preference != nil && ev.Preference.ContactKey != "":
+		aliases := ev.Aliases
+		if len(aliases) == 0 {
+			aliases = []Alias{{Value: safeText(ev.Preference.ContactKey)}}
+		}
+		key, err := linkAliases(w.ctx, w.tx, tenant, team, aliases, ev.Lookup, w.now)
+		if err != nil {
+			return false, fmt.Errorf("record aliases: %w", err)
+		}
+		ev.Preference.ContactKey = key
+	}
 	res, err := w.insEvent.Exec(tenant, team, safeText(ev.DedupeKey), ev.Kind, safeText(ev.MessageType), safeText(ev.MessageID),
-		safeText(ev.ContactKey), ev.Raw, w.now, state, processed)
+		safeText(ev.ContactKey), ev.Raw, w.now, state, processed, prev)
 	if err != nil {
 		return false, err
 	}
@@ -500,6 +534,29 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 		}
 	}
 	return true, nil
+}
+
+// eventAliases are the aliases of a message's sender: Aliases, or WaID and UserID, or the
+// contact key.
+func eventAliases(ev *InboundEvent) []Alias {
+	if len(ev.Aliases) > 0 {
+		out := make([]Alias, len(ev.Aliases))
+		for i, a := range ev.Aliases {
+			out[i] = Alias{Value: safeText(a.Value), Kind: a.Kind}
+		}
+		return out
+	}
+	var out []Alias
+	if ev.WaID != "" {
+		out = append(out, Alias{Value: safeText(ev.WaID), Kind: AliasWaID})
+	}
+	if ev.UserID != "" {
+		out = append(out, Alias{Value: safeText(ev.UserID), Kind: AliasBSUID})
+	}
+	if len(out) == 0 {
+		out = append(out, Alias{Value: safeText(ev.ContactKey)})
+	}
+	return out
 }
 
 // safeText makes outside text storable in a text column of either backend: PostgreSQL

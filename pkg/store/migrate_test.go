@@ -189,6 +189,13 @@ func TestUpgradeFromOldRunner(t *testing.T) {
 				if c.Name != "Ana" || !c.OptedOut || c.Marketing != "stop" || ms(c.LastInboundAt) != 1764000000000 {
 					t.Errorf("contact after upgrade = %+v", c)
 				}
+				// Every contact's key and wa_id became its aliases.
+				if c, err := st.ContactByAlias(ctx, "acme", "support", "15550001"); err != nil || !c.Known || c.Key != "15550001" || !c.OptedOut {
+					t.Errorf("contact by alias after upgrade = %+v, %v", c, err)
+				}
+				if as, err := st.Aliases(ctx, "acme", "support"); err != nil || len(as[ContactRef{"acme", "support", "15550001"}]) != 1 {
+					t.Errorf("aliases after upgrade = %v, %v", as, err)
+				}
 				evs, err := st.PendingEvents(ctx, ContactRef{"acme", "support", "15550001"}, 10)
 				if err != nil || len(evs) != 1 || string(evs[0].Raw) != `{"text":"hi"}` {
 					t.Fatalf("pending events after upgrade = %v, %v", evs, err)
