@@ -129,6 +129,13 @@ var copyTables = []copyTable{
 			intCols("conversation_expires", "at", "updated_at"))},
 	// The messaging limit's last 24 hours move too, so the new database does not grant again
 	// what the old one granted.
+	// What gtc last saw of each template, and who controls each contact's thread.
+	{name: "gtc_templates", one: "template state", many: "template states", orderBy: "tenant, team, name, language",
+		cols: joinCols(textCols("tenant", "team", "name", "language", "waba_id", "template_id", "status", "reason"),
+			intCols("status_at"), textCols("status_source", "category"), intCols("category_at"), textCols("quality"),
+			intCols("quality_at", "updated_at"))},
+	{name: "gtc_threads", one: "thread control", many: "thread controls", orderBy: "tenant, team, contact_key",
+		cols: joinCols(textCols("tenant", "team", "contact_key", "owner", "why", "role"), intCols("at", "updated_at"))},
 	{name: "gtc_limit_contacts", one: "messaging-limit contact", many: "messaging-limit contacts", orderBy: "scope, contact_key",
 		cols: joinCols(textCols("scope", "contact_key"), intCols("last_at"))},
 }

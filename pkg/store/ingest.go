@@ -18,6 +18,9 @@ const (
 	KindError      = "error"
 	KindPreference = "user_preferences"
 	KindUnknown    = "unknown"
+	// KindStandby is a standby copy: a message or status of a thread another responder
+	// controls, recorded and never answered.
+	KindStandby = "standby"
 )
 
 // Inbound event states.
@@ -59,6 +62,10 @@ type InboundEvent struct {
 	Status *StatusUpdate
 	// User preferences.
 	Preference *PreferenceUpdate
+	// Template lifecycle webhooks (status, category, quality).
+	Template *TemplateUpdate
+	// Thread control: a handover, or a standby copy (another responder has the thread).
+	Thread *ThreadUpdate
 
 	// Events are the event webhooks the event makes when it is new (not a duplicate),
 	// recorded with it for ContactKey (or, with a WAMID, the outbound message's contact).
@@ -295,6 +302,7 @@ func (s *Store) durableTx(ctx context.Context, f func(*sql.Tx) error) error {
 // and plan each of them again in every group commit.
 type ingestStmts struct {
 	insEvent, upContact, insStatus, upOutbound, upUnreach, upPref, upPricing, lastInbound *sql.Stmt
+	upTemplate, upThread                                                                  *sql.Stmt
 	// jobs is River's job insert (InsertJobs), prepared by PrepareJobs: River's tables are
 	// created after Open, by the delivery layer.
 	jobsMu sync.Mutex
@@ -339,6 +347,8 @@ func prepareIngest(ctx context.Context, db *sql.DB) (*ingestStmts, error) {
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET marketing = excluded.marketing, marketing_at = excluded.marketing_at,
 			updated_at = excluded.updated_at WHERE ` + newerWins("excluded.marketing_at", "gtc_contacts.marketing_at"))
 	st.upPricing = prep(upsertPricingSQL)
+	st.upTemplate = prep(upsertTemplateSQL)
+	st.upThread = prep(upsertThreadSQL)
 	if err != nil {
 		st.close()
 		return nil, fmt.Errorf("prepare ingest: %w", err)
@@ -347,7 +357,7 @@ func prepareIngest(ctx context.Context, db *sql.DB) (*ingestStmts, error) {
 }
 
 func (st *ingestStmts) close() {
-	for _, p := range []*sql.Stmt{st.insEvent, st.upContact, st.insStatus, st.upOutbound, st.upUnreach, st.upPref, st.upPricing, st.lastInbound, st.jobs} {
+	for _, p := range []*sql.Stmt{st.insEvent, st.upContact, st.insStatus, st.upOutbound, st.upUnreach, st.upPref, st.upPricing, st.lastInbound, st.upTemplate, st.upThread, st.jobs} {
 		if p != nil {
 			p.Close()
 		}
@@ -359,7 +369,7 @@ func (st *ingestStmts) close() {
 type ingestWriter struct {
 	now                                                   int64
 	insEvent, upContact, insStatus, upOutbound, upUnreach *sql.Stmt
-	upPref, upPricing, lastInbound                        *sql.Stmt
+	upPref, upPricing, lastInbound, upTemplate, upThread  *sql.Stmt
 	// tx and ctx are the transaction's, for the alias links (linkAliases).
 	tx  *sql.Tx
 	ctx context.Context
@@ -369,11 +379,12 @@ func newIngestWriter(ctx context.Context, tx *sql.Tx, st *ingestStmts, now int64
 	return &ingestWriter{now: now, insEvent: tx.StmtContext(ctx, st.insEvent), upContact: tx.StmtContext(ctx, st.upContact),
 		insStatus: tx.StmtContext(ctx, st.insStatus), upOutbound: tx.StmtContext(ctx, st.upOutbound),
 		upUnreach: tx.StmtContext(ctx, st.upUnreach), upPref: tx.StmtContext(ctx, st.upPref),
-		upPricing: tx.StmtContext(ctx, st.upPricing), lastInbound: tx.StmtContext(ctx, st.lastInbound), tx: tx, ctx: ctx}
+		upPricing: tx.StmtContext(ctx, st.upPricing), lastInbound: tx.StmtContext(ctx, st.lastInbound),
+		upTemplate: tx.StmtContext(ctx, st.upTemplate), upThread: tx.StmtContext(ctx, st.upThread), tx: tx, ctx: ctx}
 }
 
 func (w *ingestWriter) close() {
-	for _, st := range []*sql.Stmt{w.insEvent, w.upContact, w.insStatus, w.upOutbound, w.upUnreach, w.upPref, w.upPricing, w.lastInbound} {
+	for _, st := range []*sql.Stmt{w.insEvent, w.upContact, w.insStatus, w.upOutbound, w.upUnreach, w.upPref, w.upPricing, w.lastInbound, w.upTemplate, w.upThread} {
 		st.Close()
 	}
 }
@@ -484,6 +495,17 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 		if err := w.lastInbound.QueryRow(tenant, team, key).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return false, err
 		}
+	case (ev.Kind == KindStandby || ev.Thread != nil) && ev.ContactKey != "":
+		// A standby copy or a handover: the identity its user's aliases name, so the thread
+		// follows the contact whichever alias Meta sent.
+		key, err := linkAliases(w.ctx, w.tx, tenant, team, eventAliases(ev), ev.Lookup, w.now)
+		if err != nil {
+			return false, fmt.Errorf("record aliases: %w", err)
+		}
+		ev.ContactKey = key
+		if ev.Thread != nil {
+			ev.Thread.ContactKey = key
+		}
 	case ev.Preference != nil && ev.Preference.ContactKey != "":
 		aliases := ev.Aliases
 		if len(aliases) == 0 {
@@ -504,7 +526,9 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 		return false, nil
 	}
 	switch {
-	case ev.Kind == KindMessage:
+	case ev.Kind == KindMessage || (ev.Kind == KindStandby && ev.MessageID != "" && ev.ContactKey != ""):
+		// A standby copy of a customer's message opens the window as well: the customer
+		// wrote to the number, whichever responder has the thread.
 		if _, err := w.upContact.Exec(tenant, team, safeText(ev.ContactKey), safeText(ev.WaID), safeText(ev.UserID), safeText(ev.Name),
 			ms(ev.Timestamp), w.now, w.now); err != nil {
 			return false, err
@@ -530,6 +554,16 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 	case ev.Preference != nil && ev.Preference.ContactKey != "":
 		p := ev.Preference
 		if _, err := w.upPref.Exec(tenant, team, safeText(p.ContactKey), safeText(p.Value), ms(p.At), w.now, w.now); err != nil {
+			return false, err
+		}
+	}
+	if ev.Template != nil && ev.Template.Name != "" {
+		if _, err := w.upTemplate.Exec(templateArgs(tenant, team, ev.Template, w.now)...); err != nil {
+			return false, err
+		}
+	}
+	if ev.Thread != nil && ev.Thread.ContactKey != "" && ev.Thread.Owner != "" {
+		if _, err := w.upThread.Exec(threadArgs(tenant, team, ev.Thread, w.now)...); err != nil {
 			return false, err
 		}
 	}
