@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/greentic/gtc/pkg/build"
@@ -188,19 +190,25 @@ func (c *Client) do(req *http.Request, out any) error {
 	parent := req.Context()
 	ctx, cancel := context.WithTimeout(parent, c.cfg.Timeout)
 	defer cancel()
+	// Once a connection carries the request, Graph may act on it whatever happens next.
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})
 	req = req.WithContext(ctx)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if parent.Err() != nil {
+			if wrote.Load() {
+				return &UnclearError{Err: parent.Err()}
+			}
 			return parent.Err() // the caller gave up: not a Cloud API problem
 		}
 		// url.Error holds the URL, which has no secret (the token travels in a header).
-		return &GraphError{Class: ClassTransient, Err: transportErr(err)}
+		return &GraphError{Class: ClassTransient, Err: transportErr(err), Unclear: wrote.Load()}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	if err != nil {
-		return &GraphError{HTTPStatus: resp.StatusCode, Class: ClassTransient, Err: fmt.Errorf("read answer: %w", err)}
+		return &GraphError{HTTPStatus: resp.StatusCode, Class: ClassTransient, Err: fmt.Errorf("read answer: %w", err), Unclear: true}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return DecodeGraphError(resp.StatusCode, body)
@@ -209,7 +217,8 @@ func (c *Client) do(req *http.Request, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("decode answer of %s %s: %w", req.Method, req.URL.Path, err)
+		// A 2xx was answered: the call was carried out, its answer is lost.
+		return &UnclearError{Err: fmt.Errorf("decode answer of %s %s: %w", req.Method, req.URL.Path, err)}
 	}
 	return nil
 }
@@ -267,7 +276,7 @@ func (c *Client) send(req *http.Request, to string) (*SendResult, error) {
 		return nil, fmt.Errorf("send to %s: %w", to, err)
 	}
 	if len(ans.Messages) == 0 || ans.Messages[0].ID == "" {
-		return nil, fmt.Errorf("send to %s: the answer has no message id", to)
+		return nil, fmt.Errorf("send to %s: %w", to, &UnclearError{Err: errors.New("the answer has no message id")})
 	}
 	r := &SendResult{MessageID: ans.Messages[0].ID, MessageStatus: ans.Messages[0].MessageStatus, Contacts: ans.Contacts}
 	if len(ans.Contacts) > 0 {

@@ -148,6 +148,9 @@ type GraphError struct {
 	Recipient string
 	// Err is the underlying transport error, when there was no Graph answer.
 	Err error
+	// Unclear: the request was written but no Graph answer says what became of it (a
+	// timeout, a reset connection, a 5xx that is not a Graph error); see Unclear.
+	Unclear bool
 }
 
 func (e *GraphError) Error() string {
@@ -228,8 +231,10 @@ func DecodeGraphError(status int, body []byte) *GraphError {
 	}
 	switch {
 	case status >= 500:
+		// A gateway's answer, not Graph's: the request may have been carried out.
 		ge.Class = ClassTransient
 		ge.Message = "server error"
+		ge.Unclear = true
 	case status == 429:
 		ge.Class = ClassRateLimited
 		ge.Message = "too many requests"
@@ -265,6 +270,28 @@ func ClassOf(err error) ErrorClass {
 		return ClassTransient
 	}
 	return ClassUnknown
+}
+
+// UnclearError is a call whose outcome is unknown for a reason other than a Graph error: the
+// caller gave up after the request was written, or a 2xx answer could not be read.
+type UnclearError struct{ Err error }
+
+func (e *UnclearError) Error() string { return "outcome unknown: " + e.Err.Error() }
+func (e *UnclearError) Unwrap() error { return e.Err }
+
+// Unclear reports whether a failed call may have been carried out all the same: the
+// request was written and no Graph error answered it (a timeout, a reset connection, a 5xx
+// without a Graph error body, the caller giving up mid-call, an unreadable 2xx). A send that
+// failed this way must not be repeated at once: Graph has no idempotency key, so gtc waits
+// for its status webhook first (docs/design.md, "Durability"). A Graph error answer, or a
+// failure before the request was written (no connection), is clear: nothing was sent.
+func Unclear(err error) bool {
+	var ue *UnclearError
+	if errors.As(err, &ue) {
+		return true
+	}
+	var ge *GraphError
+	return errors.As(err, &ge) && ge.Unclear
 }
 
 // CodeOf returns the Graph error code of err, or 0.
