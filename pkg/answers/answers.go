@@ -89,6 +89,9 @@ type Answers struct {
 
 	// ConversationTimeout applies to a waiting ask node that sets no timeout.
 	ConversationTimeout time.Duration
+	// ReconcileWindow is how long gtc serve waits for the status webhook of a send whose
+	// outcome is unclear before sending it again.
+	ReconcileWindow time.Duration
 	// LLM is the endpoint of ai nodes; nil when answers.json has no llm.
 	LLM *LLM
 	// OrderAPIURL is the starter "Check Status" flow's order API (settings.order_api_url);
@@ -125,6 +128,7 @@ func Default() *Answers {
 		MarkRead:          true,
 
 		ConversationTimeout: DefaultConversationTimeout,
+		ReconcileWindow:     DefaultReconcileWindow,
 		Retention:           DefaultRetention(),
 	}
 }
@@ -158,7 +162,7 @@ var ProviderFields = []string{
 	FieldBusinessAccountID, FieldAPIVersion, FieldAppSecret, FieldTenant, FieldTeam,
 	FieldAPIBaseURL, FieldAPIKey, FieldRatePerSecond, FieldRecipientInterval,
 	FieldRecipientBurst, FieldMessagingLimit, FieldOptOutKeywords, FieldOptInKeywords,
-	FieldMarkRead, FieldConversationTimeout, FieldLLM, FieldOrderAPIURL, FieldHTTPAllow,
+	FieldMarkRead, FieldConversationTimeout, FieldReconcileWindow, FieldLLM, FieldOrderAPIURL, FieldHTTPAllow,
 	FieldEventsURL, FieldEventsSecret, FieldRetention, FieldMarketingMessages, FieldPortfolio,
 }
 

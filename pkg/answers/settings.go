@@ -21,6 +21,9 @@ import (
 // Defaults of the conversation and retention settings.
 const (
 	DefaultConversationTimeout    = time.Hour
+	DefaultReconcileWindow        = 3 * time.Minute
+	MinReconcileWindow            = 10 * time.Second
+	MaxReconcileWindow            = 24 * time.Hour
 	DefaultRetentionMessages      = 90 * 24 * time.Hour
 	DefaultRetentionIdempotency   = 24 * time.Hour
 	DefaultLLMBaseURL             = "https://api.openai.com/v1"
@@ -38,6 +41,7 @@ const (
 // their JSON path below the provider object and their YAML path in the provider file.
 const (
 	FieldConversationTimeout = "conversation_timeout"
+	FieldReconcileWindow     = "reconcile_window"
 	FieldLLM                 = "llm"
 	FieldLLMBaseURL          = "llm.base_url"
 	FieldLLMModel            = "llm.model"
@@ -126,6 +130,8 @@ func (d *decoder) setting(a *Answers, path, key string, v *node) bool {
 	switch key {
 	case FieldConversationTimeout:
 		d.duration(path, v, FieldConversationTimeout, "1h", &a.ConversationTimeout)
+	case FieldReconcileWindow:
+		d.duration(path, v, FieldReconcileWindow, "3m", &a.ReconcileWindow)
 	case FieldOrderAPIURL:
 		d.plain(path, v, &a.OrderAPIURL)
 	case FieldEventsURL:
@@ -269,6 +275,9 @@ func checkSettings(a *Answers, add func(field string, warning bool, format strin
 	}
 	if a.ConversationTimeout < MinConversationTimeout || a.ConversationTimeout > MaxConversationTimeout {
 		add(FieldConversationTimeout, false, "conversation_timeout must be between %s, like \"1h\" (the default) or \"30m\"", durationText(MinConversationTimeout, MaxConversationTimeout))
+	}
+	if a.ReconcileWindow < MinReconcileWindow || a.ReconcileWindow > MaxReconcileWindow {
+		add(FieldReconcileWindow, false, "reconcile_window must be between %s, like \"3m\" (the default): how long a send whose outcome is unclear waits for its status webhook before it is sent again", durationText(MinReconcileWindow, MaxReconcileWindow))
 	}
 	check(FieldOrderAPIURL, a.OrderAPIURL)
 	check(FieldEventsURL, a.EventsURL)

@@ -42,7 +42,7 @@ func TestSettingsDefaults(t *testing.T) {
 	if probs.HasErrors() {
 		t.Fatal(probs.Err())
 	}
-	if a.ConversationTimeout != time.Hour || a.Retention != (Retention{90 * 24 * time.Hour, 24 * time.Hour}) ||
+	if a.ConversationTimeout != time.Hour || a.ReconcileWindow != 3*time.Minute || a.Retention != (Retention{90 * 24 * time.Hour, 24 * time.Hour}) ||
 		a.LLM != nil || a.Portfolio != nil || a.MarketingMessages || a.HTTPAllow != nil || a.APIVersion != DefaultAPIVersion {
 		t.Fatalf("defaults %+v", a)
 	}
@@ -66,6 +66,8 @@ func TestSettingsProblems(t *testing.T) {
 		{"timeout number", with("conversation_timeout", `3600`), []string{"conversation_timeout: must be a string"}},
 		{"timeout too long", with("conversation_timeout", `"31d"`), []string{"conversation_timeout: conversation_timeout must be between 1s and 30d"}},
 		{"timeout ref", with("conversation_timeout", `"${T}"`), []string{"cannot be a ${NAME} reference"}},
+		{"reconcile not duration", with("reconcile_window", `"later"`), []string{"messaging-whatsapp.reconcile_window: must be a duration like \"3m\""}},
+		{"reconcile too short", with("reconcile_window", `"1s"`), []string{"reconcile_window: reconcile_window must be between 10s and 24h"}},
 		{"llm not object", with("llm", `"gpt"`), []string{"messaging-whatsapp.llm: must be an object like"}},
 		{"llm unknown key", with("llm", `{"model":"m","modle":"x"}`), []string{"messaging-whatsapp.llm.modle: unknown key modle, did you mean model?"}},
 		{"llm no model", with("llm", `{"base_url":"https://llm.example"}`), []string{"messaging-whatsapp.llm: llm.model is required"}},

@@ -36,6 +36,7 @@ func (a *Answers) Values() map[string]string {
 		FieldMarkRead:          strconv.FormatBool(a.MarkRead),
 
 		FieldConversationTimeout: FormatDuration(a.ConversationTimeout),
+		FieldReconcileWindow:     FormatDuration(a.ReconcileWindow),
 		FieldOrderAPIURL:         a.OrderAPIURL,
 		FieldHTTPAllow:           strings.Join(a.HTTPAllow, ", "),
 		FieldEventsURL:           a.EventsURL,
@@ -102,7 +103,7 @@ func FromValues(v map[string]string) (*Answers, *problem.List) {
 			default:
 				a.MarketingMessages = b
 			}
-		case FieldConversationTimeout, FieldRetentionMessages, FieldRetentionIdemKeys:
+		case FieldConversationTimeout, FieldReconcileWindow, FieldRetentionMessages, FieldRetentionIdemKeys:
 			if s == "" {
 				continue
 			}
@@ -114,6 +115,8 @@ func FromValues(v map[string]string) (*Answers, *problem.List) {
 			switch k {
 			case FieldConversationTimeout:
 				a.ConversationTimeout = d
+			case FieldReconcileWindow:
+				a.ReconcileWindow = d
 			case FieldRetentionMessages:
 				a.Retention.Messages = d
 			default:

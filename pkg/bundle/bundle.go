@@ -112,6 +112,9 @@ type Provider struct {
 
 	// ConversationTimeout applies to an ask node that sets no timeout (default 1h).
 	ConversationTimeout time.Duration
+	// ReconcileWindow is how long a send whose outcome is unclear waits for its status
+	// webhook before it is sent again (default 3m).
+	ReconcileWindow time.Duration
 	// LLM is the OpenAI-compatible endpoint of ai nodes; nil when not configured.
 	LLM *answers.LLM
 	// OrderAPIURL is the order API of the starter "Check Status" flow, read by flows as
@@ -273,6 +276,7 @@ type providerFile struct {
 	// Written by gtc setup since the conversation settings; absent in older files, which
 	// then load with the defaults.
 	ConversationTimeout string         `yaml:"conversation_timeout,omitempty"`
+	ReconcileWindow     string         `yaml:"reconcile_window,omitempty"`
 	Retention           *retentionFile `yaml:"retention,omitempty"`
 	MarketingMessages   bool           `yaml:"marketing_messages"`
 	OrderAPIURL         string         `yaml:"order_api_url,omitempty"`

@@ -18,7 +18,7 @@ import (
 // newSettingFields are the conversation, call, event, retention and portfolio settings,
 // checked by the rules of answers.json when a provider file is loaded.
 var newSettingFields = map[string]bool{
-	answers.FieldConversationTimeout: true, answers.FieldLLMBaseURL: true, answers.FieldLLMModel: true,
+	answers.FieldConversationTimeout: true, answers.FieldReconcileWindow: true, answers.FieldLLMBaseURL: true, answers.FieldLLMModel: true,
 	answers.FieldLLMAPIKey: true, answers.FieldOrderAPIURL: true, answers.FieldHTTPAllow: true,
 	answers.FieldEventsURL: true, answers.FieldEventsSecret: true, answers.FieldRetentionMessages: true,
 	answers.FieldRetentionIdemKeys: true, answers.FieldPortfolioID: true, answers.FieldPortfolioLimit: true,
@@ -58,6 +58,7 @@ func (l *loader) settings(file string, data []byte, pf *providerFile, p *Provide
 		return d
 	}
 	p.ConversationTimeout = dur(answers.FieldConversationTimeout, pf.ConversationTimeout, answers.DefaultConversationTimeout)
+	p.ReconcileWindow = dur(answers.FieldReconcileWindow, pf.ReconcileWindow, answers.DefaultReconcileWindow)
 	p.Retention = answers.DefaultRetention()
 	if r := pf.Retention; r != nil {
 		p.Retention.Messages = dur(answers.FieldRetentionMessages, r.Messages, answers.DefaultRetentionMessages)
@@ -82,6 +83,7 @@ func (l *loader) settings(file string, data []byte, pf *providerFile, p *Provide
 	// The same rules as answers.json, on the resolved values.
 	a := answers.Default()
 	a.ConversationTimeout, a.Retention, a.HTTPAllow = p.ConversationTimeout, p.Retention, p.HTTPAllow
+	a.ReconcileWindow = p.ReconcileWindow
 	a.OrderAPIURL, a.EventsURL, a.EventsSecret, a.LLM = p.OrderAPIURL, p.EventsURL, p.EventsSecret, p.LLM
 	if pf.Portfolio != nil {
 		pp := p.Portfolio
@@ -192,6 +194,9 @@ func within(root, path string) bool {
 // settingsFile puts the newer settings of a into the provider file.
 func settingsFile(a *answers.Answers, pf *providerFile) {
 	pf.ConversationTimeout = answers.FormatDuration(a.ConversationTimeout)
+	if a.ReconcileWindow != answers.DefaultReconcileWindow && a.ReconcileWindow != 0 {
+		pf.ReconcileWindow = answers.FormatDuration(a.ReconcileWindow) // the default is not written
+	}
 	pf.Retention = &retentionFile{Messages: answers.FormatDuration(a.Retention.Messages),
 		IdempotencyKeys: answers.FormatDuration(a.Retention.IdempotencyKeys)}
 	pf.MarketingMessages = a.MarketingMessages
@@ -217,6 +222,7 @@ func settingsFile(a *answers.Answers, pf *providerFile) {
 // settingsProvider copies the newer settings of a into p (references unresolved).
 func settingsProvider(a *answers.Answers, p *Provider) {
 	p.ConversationTimeout, p.Retention, p.MarketingMessages = a.ConversationTimeout, a.Retention, a.MarketingMessages
+	p.ReconcileWindow = a.ReconcileWindow
 	p.OrderAPIURL, p.HTTPAllow, p.EventsURL, p.EventsSecret = a.OrderAPIURL, a.HTTPAllow, a.EventsURL, a.EventsSecret
 	if a.LLM != nil {
 		llm := *a.LLM

@@ -45,7 +45,7 @@ func TestWriteLoadSettings(t *testing.T) {
 		}
 	}
 	prov := files["providers/messaging-whatsapp/default/default.yaml"]
-	for _, want := range []string{"conversation_timeout: 30m\n", "retention:\n  messages: 30d\n  idempotency_keys: 2d\n",
+	for _, want := range []string{"conversation_timeout: 30m\n", "reconcile_window: 1m\n", "retention:\n  messages: 30d\n  idempotency_keys: 2d\n",
 		"marketing_messages: true\n", "order_api_url: https://shop.example.com/api/orders\n",
 		"http_allow: [shop.example.com, '*.example.net', 'api.shop.com:8443']\n", "events_url: https://helpdesk.example.com/hooks/gtc\n",
 		"llm:\n  base_url: http://localhost:11434/v1\n  model: llama3.1:8b\n", "portfolio:\n  id: \"555000111222333\"\n  messaging_limit: 10000\n",
@@ -58,7 +58,7 @@ func TestWriteLoadSettings(t *testing.T) {
 	must(t, err)
 	p, err := b.Only()
 	must(t, err)
-	if p.ConversationTimeout != 30*time.Minute || p.OrderAPIURL != "https://shop.example.com/api/orders" ||
+	if p.ConversationTimeout != 30*time.Minute || p.ReconcileWindow != time.Minute || p.OrderAPIURL != "https://shop.example.com/api/orders" ||
 		p.EventsURL != "https://helpdesk.example.com/hooks/gtc" || !p.MarketingMessages ||
 		strings.Join(p.HTTPAllow, " ") != "shop.example.com *.example.net api.shop.com:8443" ||
 		p.Retention != (answers.Retention{Messages: 30 * 24 * time.Hour, IdempotencyKeys: 48 * time.Hour}) ||
@@ -149,6 +149,8 @@ func TestLoadSettingsProblems(t *testing.T) {
 	}{
 		{"timeout", "conversation_timeout: 30m", "conversation_timeout: soon", nil, []string{"default.yaml:", "conversation_timeout: must be a duration like \"1h\""}},
 		{"timeout range", "conversation_timeout: 30m", "conversation_timeout: 60d", nil, []string{"conversation_timeout must be between 1s and 30d"}},
+		{"reconcile", "reconcile_window: 1m", "reconcile_window: soon", nil, []string{"default.yaml:", "reconcile_window: must be a duration like \"3m\""}},
+		{"reconcile range", "reconcile_window: 1m", "reconcile_window: 2d", nil, []string{"reconcile_window must be between 10s and 24h"}},
 		{"retention", "messages: 30d", "messages: 10m", nil, []string{"retention.messages: retention.messages must be between 1h and 3650d"}},
 		{"llm http", "base_url: http://localhost:11434/v1", "base_url: http://llm.example/v1", nil, []string{"llm.base_url: llm.base_url must use https"}},
 		{"llm no model", "  model: llama3.1:8b\n", "", nil, []string{"llm.model is required"}},
@@ -192,7 +194,7 @@ func TestPortfolioShared(t *testing.T) {
 	_, err = Write(dir, other, opts())
 	must(t, err)
 	_, err = Load(dir, LoadOptions{})
-	if err == nil || !strings.Contains(err.Error(), "default.yaml:30:20: portfolio.messaging_limit: portfolio 555000111222333 has messaging_limit 10000 here and 1000 in providers/messaging-whatsapp/acme/default.yaml: the numbers of one portfolio share one limit") {
+	if err == nil || !strings.Contains(err.Error(), "default.yaml:31:20: portfolio.messaging_limit: portfolio 555000111222333 has messaging_limit 10000 here and 1000 in providers/messaging-whatsapp/acme/default.yaml: the numbers of one portfolio share one limit") {
 		t.Fatalf("%v", err)
 	}
 }
