@@ -196,20 +196,20 @@ type Finish struct {
 	// and the input as typed): recorded as aliases of the message's contact (LinkAliases,
 	// the answer's ids first).
 	Aliases []Alias
+	// Owner and Attempt name the marked send this is the outcome of (Start): recorded only
+	// while the row is still that send. Attempt 0: an outcome without a marked send,
+	// recorded while the row is open and not another owner's (Owner "": anyone's).
+	Owner   string
+	Attempt int
 }
 
 // FinishOutbounds records many send outcomes in one transaction and clears their sender;
-// inTx, when set, runs in the same transaction (the delivery layer inserts the jobs of the
-// scheduled retries there, so a retrying row always has its job).
+// inTx, when set, runs in the same transaction.
 func (s *Store) FinishOutbounds(ctx context.Context, fs []Finish, inTx func(context.Context, *sql.Tx) error) error {
 	if len(fs) == 0 {
 		return nil
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error { return s.finishOutbounds(ctx, tx, fs, inTx) })
-	if err != nil {
-		return fmt.Errorf("record sends: %w", err)
-	}
-	return nil
+	return s.SendSteps(ctx, []*SendStep{{Finish: fs, InTx: inTx}})
 }
 
 // FinishAndRelease is FinishOutbounds and then ReleaseContacts of refs in one transaction:
@@ -233,49 +233,18 @@ func (s *Store) FinishAndRelease(ctx context.Context, fs []Finish, inTx func(con
 	return more, nil
 }
 
+// finishOutbounds records fs, then runs inTx, in tx.
 func (s *Store) finishOutbounds(ctx context.Context, tx *sql.Tx, fs []Finish, inTx func(context.Context, *sql.Tx) error) error {
-	now := s.now()
 	if len(fs) > 0 {
-		st, err := tx.PrepareContext(ctx, finishSQL)
+		f, err := newFinisher(ctx, tx)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
-		early, err := tx.PrepareContext(ctx, earlyStatusesSQL)
-		if err != nil {
-			return err
-		}
-		defer early.Close()
-		for _, f := range fs {
-			r := f.Result
-			inc := 0
-			if r.Attempted {
-				inc = 1
-			}
-			if _, err := st.ExecContext(ctx, r.State, r.WAMID, r.ErrorClass, r.ErrorCode, safeText(r.ErrorMessage),
-				ms(r.NextAttemptAt), inc, now, f.ID); err != nil {
+		defer f.close()
+		now := s.now()
+		for _, fin := range fs {
+			if err := f.finish(ctx, tx, fin, now); err != nil {
 				return err
-			}
-			if r.WAMID != "" {
-				if err := applyEarlyStatuses(ctx, tx, early, f.ID, r.WAMID, now); err != nil {
-					return err
-				}
-			}
-			if f.Unreachable {
-				if _, err := tx.ExecContext(ctx, upsertUnreachableSQL, r.ErrorCode, now, now, now, f.ID); err != nil {
-					return err
-				}
-			}
-			if len(f.Aliases) > 0 {
-				var tenant, team, key string
-				if err := tx.QueryRowContext(ctx, `SELECT tenant, team, contact_key FROM gtc_outbound_messages WHERE id = $1`, f.ID).
-					Scan(&tenant, &team, &key); err != nil {
-					return err
-				}
-				aliases := append(append([]Alias(nil), f.Aliases...), Alias{Value: key})
-				if _, err := linkAliases(ctx, tx, tenant, team, aliases, nil, now); err != nil {
-					return err
-				}
 			}
 		}
 	}
@@ -289,10 +258,6 @@ func (s *Store) finishOutbounds(ctx context.Context, tx *sql.Tx, fs []Finish, in
 // transaction's write lock does the same).
 const lockLeaseSQL = `UPDATE gtc_contacts SET lease_owner = lease_owner
 	WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND lease_owner = $4`
-
-const finishSQL = `UPDATE gtc_outbound_messages SET state = $1, wamid = CASE WHEN $2 <> '' THEN $2 ELSE wamid END,
-	error_class = $3, error_code = $4, error_message = $5, next_attempt_at = $6, attempts = attempts + $7, updated_at = $8, sender = ''
-	WHERE id = $9 AND state IN ('pending', 'retrying')`
 
 // ContactsFor reads several contacts; unknown ones come back with Known false.
 func (s *Store) ContactsFor(ctx context.Context, refs []ContactRef) (map[ContactRef]*Contact, error) {

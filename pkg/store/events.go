@@ -157,7 +157,7 @@ func (s *Store) InboundEvents(ctx context.Context, f EventFilter) ([]*StoredEven
 // Depth is the work waiting in the store.
 type Depth struct {
 	PendingEvents int // messages waiting for their flow run
-	OpenOutbound  int // replies pending or waiting for a retry
+	OpenOutbound  int // replies pending, waiting for a retry, being sent or ambiguous
 }
 
 // QueueDepth counts the waiting work (for metrics).
@@ -165,7 +165,7 @@ func (s *Store) QueueDepth(ctx context.Context) (Depth, error) {
 	var d Depth
 	err := s.rdb.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM gtc_inbound_events WHERE state = 'pending'),
-		(SELECT COUNT(*) FROM gtc_outbound_messages WHERE state IN ('pending', 'retrying'))`).Scan(&d.PendingEvents, &d.OpenOutbound)
+		(SELECT COUNT(*) FROM gtc_outbound_messages WHERE state IN ('pending', 'retrying', 'sending', 'ambiguous'))`).Scan(&d.PendingEvents, &d.OpenOutbound)
 	if err != nil {
 		return d, fmt.Errorf("queue depth: %w", err)
 	}

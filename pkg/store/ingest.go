@@ -84,6 +84,11 @@ type StatusUpdate struct {
 	Unreachable bool
 	// Pricing is what the status says Meta bills for the message (nil: it says nothing).
 	Pricing *Pricing
+	// OutboundID and Attempt are the send the status is for, read from its
+	// biz_opaque_callback_data (0: not one of gtc's): such a status settles that send when
+	// its row is still sending or ambiguous (the answer with the wamid was lost).
+	OutboundID int64
+	Attempt    int
 }
 
 // PreferenceUpdate is a marketing preference (user_preferences webhook), recorded on the
@@ -302,7 +307,7 @@ func (s *Store) durableTx(ctx context.Context, f func(*sql.Tx) error) error {
 // and plan each of them again in every group commit.
 type ingestStmts struct {
 	insEvent, upContact, insStatus, upOutbound, upUnreach, upPref, upPricing, lastInbound *sql.Stmt
-	upTemplate, upThread                                                                  *sql.Stmt
+	upTemplate, upThread, settle                                                          *sql.Stmt
 	// jobs is River's job insert (InsertJobs), prepared by PrepareJobs: River's tables are
 	// created after Open, by the delivery layer.
 	jobsMu sync.Mutex
@@ -347,6 +352,10 @@ func prepareIngest(ctx context.Context, db *sql.DB) (*ingestStmts, error) {
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET marketing = excluded.marketing, marketing_at = excluded.marketing_at,
 			updated_at = excluded.updated_at WHERE ` + newerWins("excluded.marketing_at", "gtc_contacts.marketing_at"))
 	st.upPricing = prep(upsertPricingSQL)
+	// A status for a send whose answer was lost settles it (tenant and team must match: the
+	// callback data is the sender's word, not proof).
+	st.settle = prep(`UPDATE gtc_outbound_messages SET state = 'sent', wamid = $1, sender = '', next_attempt_at = 0, updated_at = $2
+		WHERE id = $3 AND tenant = $4 AND team = $5 AND attempts = $6 AND state IN ('sending', 'ambiguous')`)
 	st.upTemplate = prep(upsertTemplateSQL)
 	st.upThread = prep(upsertThreadSQL)
 	if err != nil {
@@ -357,7 +366,7 @@ func prepareIngest(ctx context.Context, db *sql.DB) (*ingestStmts, error) {
 }
 
 func (st *ingestStmts) close() {
-	for _, p := range []*sql.Stmt{st.insEvent, st.upContact, st.insStatus, st.upOutbound, st.upUnreach, st.upPref, st.upPricing, st.lastInbound, st.upTemplate, st.upThread, st.jobs} {
+	for _, p := range []*sql.Stmt{st.insEvent, st.upContact, st.insStatus, st.upOutbound, st.upUnreach, st.upPref, st.upPricing, st.lastInbound, st.upTemplate, st.upThread, st.settle, st.jobs} {
 		if p != nil {
 			p.Close()
 		}
@@ -370,6 +379,7 @@ type ingestWriter struct {
 	now                                                   int64
 	insEvent, upContact, insStatus, upOutbound, upUnreach *sql.Stmt
 	upPref, upPricing, lastInbound, upTemplate, upThread  *sql.Stmt
+	settle                                                *sql.Stmt
 	// tx and ctx are the transaction's, for the alias links (linkAliases).
 	tx  *sql.Tx
 	ctx context.Context
@@ -380,11 +390,12 @@ func newIngestWriter(ctx context.Context, tx *sql.Tx, st *ingestStmts, now int64
 		insStatus: tx.StmtContext(ctx, st.insStatus), upOutbound: tx.StmtContext(ctx, st.upOutbound),
 		upUnreach: tx.StmtContext(ctx, st.upUnreach), upPref: tx.StmtContext(ctx, st.upPref),
 		upPricing: tx.StmtContext(ctx, st.upPricing), lastInbound: tx.StmtContext(ctx, st.lastInbound),
-		upTemplate: tx.StmtContext(ctx, st.upTemplate), upThread: tx.StmtContext(ctx, st.upThread), tx: tx, ctx: ctx}
+		upTemplate: tx.StmtContext(ctx, st.upTemplate), upThread: tx.StmtContext(ctx, st.upThread),
+		settle: tx.StmtContext(ctx, st.settle), tx: tx, ctx: ctx}
 }
 
 func (w *ingestWriter) close() {
-	for _, st := range []*sql.Stmt{w.insEvent, w.upContact, w.insStatus, w.upOutbound, w.upUnreach, w.upPref, w.upPricing, w.lastInbound, w.upTemplate, w.upThread} {
+	for _, st := range []*sql.Stmt{w.insEvent, w.upContact, w.insStatus, w.upOutbound, w.upUnreach, w.upPref, w.upPricing, w.lastInbound, w.upTemplate, w.upThread, w.settle} {
 		st.Close()
 	}
 }
@@ -526,9 +537,11 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 		return false, nil
 	}
 	switch {
-	case ev.Kind == KindMessage || (ev.Kind == KindStandby && ev.MessageID != "" && ev.ContactKey != ""):
+	case ev.Kind == KindMessage || (ev.Kind == KindStandby && ev.MessageID != "" && ev.ContactKey != "") || Queued(ev.Kind):
 		// A standby copy of a customer's message opens the window as well: the customer
-		// wrote to the number, whichever responder has the thread.
+		// wrote to the number, whichever responder has the thread. Every queued event
+		// upserts its contact, which locks the contact's row: a job releasing the contact
+		// meanwhile waits for this commit (see releaseContacts).
 		if _, err := w.upContact.Exec(tenant, team, safeText(ev.ContactKey), safeText(ev.WaID), safeText(ev.UserID), safeText(ev.Name),
 			ms(ev.Timestamp), w.now, w.now); err != nil {
 			return false, err
@@ -537,6 +550,11 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 		st := ev.Status
 		if _, err := w.insStatus.Exec(safeText(st.WAMID), safeText(st.Status), ms(st.At), st.ErrorClass, st.ErrorCode); err != nil {
 			return false, err
+		}
+		if st.OutboundID > 0 && (stateRank(st.Status) > 0 || st.Status == "failed") {
+			if _, err := w.settle.Exec(safeText(st.WAMID), w.now, st.OutboundID, tenant, team, st.Attempt); err != nil {
+				return false, err
+			}
 		}
 		if _, err := w.upOutbound.Exec(safeText(st.Status), st.ErrorClass, st.ErrorCode, w.now, safeText(st.WAMID), stateRank(st.Status)); err != nil {
 			return false, err

@@ -27,8 +27,8 @@ type Orphans struct {
 	// Contacts it had leased or was replying to: they need an inbound job, which sends the
 	// replies a flow run left (the contact's Takeover flag) before any newer message.
 	Contacts []ContactRef
-	// Sends are the other outbound messages it was sending (the send API's, retries): each
-	// needs a send job.
+	// Sends are the other outbound messages it was sending (the send API's, retries, and
+	// the sends under way, now ambiguous): each needs a send job.
 	Sends []OpenSend
 }
 
@@ -169,6 +169,13 @@ func (s *Store) ReapInstances(ctx context.Context, deadAfter time.Duration, only
 			if err := hrows.Err(); err != nil {
 				return err
 			}
+			// Its sends under way may have reached Graph: ambiguous, settled by their status
+			// webhooks (each gets a send job, which waits for the window).
+			unclear, err := s.UnclearSends(ctx, tx, prefix)
+			if err != nil {
+				return err
+			}
+			o.Sends = append(o.Sends, unclear...)
 			// The rest (the send API's, retries) each get a send job.
 			orows, err := tx.QueryContext(ctx, `UPDATE gtc_outbound_messages SET sender = ''
 				WHERE sender <> '' AND substr(sender, 1, $1) = $2 AND state IN ('pending', 'retrying')

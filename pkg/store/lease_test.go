@@ -14,6 +14,19 @@ import (
 // release). On PostgreSQL the holder used to look, then the message and its job came, then
 // the holder released: the message waited with no job until the contact wrote again.
 func TestReleaseRacesIngest(t *testing.T) {
+	timeout := func(id, key string) InboundEvent {
+		return InboundEvent{Kind: KindTimeout, DedupeKey: "timeout:" + id, Raw: []byte(`{}`), ContactKey: key}
+	}
+	// A message, and an event of the contact's queue that is not (a question's timeout, a
+	// call's result, a release): every queued event locks the contact's row.
+	t.Run("message", func(t *testing.T) {
+		testReleaseRacesIngest(t, func(id, key string) InboundEvent { return msg(id, key, t0) })
+	})
+	t.Run("timeout", func(t *testing.T) { testReleaseRacesIngest(t, timeout) })
+}
+
+func testReleaseRacesIngest(t *testing.T, next func(id, key string) InboundEvent) {
+	t.Helper()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		st, _ := openTest(t, b, Options{})
 		ctx := context.Background()
@@ -38,7 +51,7 @@ func TestReleaseRacesIngest(t *testing.T) {
 			// A webhook's message and its job arrive now, from another connection.
 			go func() {
 				defer close(done)
-				if _, err := st.Ingest(ctx, ref.Tenant, ref.Team, []InboundEvent{msg("m2", ref.Key, t0)}); err != nil {
+				if _, err := st.Ingest(ctx, ref.Tenant, ref.Team, []InboundEvent{next("m2", ref.Key)}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -59,7 +72,7 @@ func TestReleaseRacesIngest(t *testing.T) {
 		}
 		<-done
 		if len(more) == 0 && !jobGot {
-			t.Fatal("message m2 is pending with nobody to process it: the holder released the contact after m2's job found it held")
+			t.Fatal("m2 is pending with nobody to process it: the holder released the contact after m2's job found it held")
 		}
 	})
 }

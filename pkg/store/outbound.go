@@ -13,10 +13,17 @@ import (
 // Outbound message states.
 const (
 	OutPending  = "pending"  // recorded, not sent yet
-	OutRetrying = "retrying" // waiting for a scheduled retry
-	OutSent     = "sent"     // accepted by Graph (then delivered / read / played / failed by status webhooks)
-	OutFailed   = "failed"   // Graph refused it, or a status said failed
-	OutRefused  = "refused"  // gtc did not send it: opted_out, window_closed, unreachable
+	OutRetrying = "retrying" // waiting for a retry (its job's) or for the pacer
+	// OutSending: a request is on its way to Graph (Attempts is its number, Sender who
+	// sends it); the mark is committed before the request.
+	OutSending = "sending"
+	// OutAmbiguous: a request may have gone out, its answer was lost (a timeout, a crash
+	// mid-send). Its status webhook settles it; without one it is sent again after the
+	// reconciliation window, counted from NextAttemptAt (the time of that request).
+	OutAmbiguous = "ambiguous"
+	OutSent      = "sent"    // accepted by Graph (then delivered / read / played / failed by status webhooks)
+	OutFailed    = "failed"  // Graph refused it, or a status said failed
+	OutRefused   = "refused" // gtc did not send it: opted_out, window_closed, unreachable
 )
 
 // Outbound origins.
@@ -49,7 +56,8 @@ type Outbound struct {
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 	// Sender is who is sending it right now ("<instance>:<job>"), "" when nobody is: a
-	// retrying row waits for its scheduled job, a pending one for recovery.
+	// retrying or ambiguous row waits for its gtc_send job, a pending one for its sender or
+	// recovery.
 	Sender string
 	// Pricing is what its status webhooks said Meta bills (OutboundLog fills it; nil
 	// when none said).
@@ -225,13 +233,14 @@ func insertOutbound(ctx context.Context, tx *sql.Tx, ins *sql.Stmt, tenant, team
 
 // OutboundResult is the outcome of one send attempt (or the decision not to send).
 type OutboundResult struct {
-	State         string // OutSent, OutFailed, OutRefused, OutRetrying
+	State         string // OutSent, OutFailed, OutRefused, OutRetrying, OutAmbiguous
 	WAMID         string
 	ErrorClass    string
 	ErrorCode     int
 	ErrorMessage  string
-	NextAttemptAt time.Time // for OutRetrying
-	Attempted     bool      // a request went to Graph: attempts + 1
+	NextAttemptAt time.Time // OutRetrying: when due; OutAmbiguous: when the unclear request was made
+	// Attempted: a request went to Graph without a mark (Finish.Attempt 0): attempts + 1.
+	Attempted bool
 }
 
 // FinishOutbound records the outcome of a send attempt. A row that a status webhook already
@@ -255,10 +264,10 @@ func (s *Store) ClaimOutbound(ctx context.Context, id int64, at time.Time, owner
 	return n == 1, err
 }
 
-// OpenOutbound lists the ids of outbound messages still pending or retrying, oldest first:
-// after a crash these are resent.
+// OpenOutbound lists the outbound messages still to send (pending, retrying) or to settle
+// (ambiguous), oldest first: at start each gets its job.
 func (s *Store) OpenOutbound(ctx context.Context) ([]*Outbound, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+outboundCols+` FROM gtc_outbound_messages WHERE state IN ('pending', 'retrying') ORDER BY id`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+outboundCols+` FROM gtc_outbound_messages WHERE state IN ('pending', 'retrying', 'ambiguous') ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list open outbound messages: %w", err)
 	}

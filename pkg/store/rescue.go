@@ -29,3 +29,19 @@ func (s *Store) RescueRunningJobs(ctx context.Context, tx *sql.Tx, instance stri
 	}
 	return res.RowsAffected()
 }
+
+// WakeDueJobs makes River jobs whose time has come (scheduled, or retryable after an error)
+// available now, as River's scheduler does, but without waiting for it: it runs only on the
+// elected leader and every few seconds, so work recovered at start would wait for it. Call
+// it at start on SQLite, where this process is the only one.
+func (s *Store) WakeDueJobs(ctx context.Context) (int64, error) {
+	now := `datetime('now', 'subsec')`
+	if s.Postgres() {
+		now = `now()`
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state IN ('scheduled', 'retryable') AND scheduled_at <= `+now)
+	if err != nil {
+		return 0, fmt.Errorf("wake due jobs: %w", err)
+	}
+	return res.RowsAffected()
+}

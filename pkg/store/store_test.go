@@ -424,6 +424,111 @@ func TestStatusBeforeSendIsRecorded(t *testing.T) {
 	})
 }
 
+// A send is marked (sending, with its attempt) by one owner at a time; its outcome counts
+// only while the row is still that send; an ambiguous row is taken again only after its
+// window; a status webhook carrying the current attempt settles it; a dead owner's sends
+// become ambiguous.
+func TestSendSteps(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st, _ := openTest(t, b, Options{})
+		ids, err := st.RecordOutbound(ctx, "t", "t", []NewOutbound{
+			{ContactKey: "1", Recipient: "+1", Origin: OriginSend, MessageType: "text", Request: []byte(`{}`)},
+			{ContactKey: "1", Recipient: "+1", Origin: OriginSend, MessageType: "text", Request: []byte(`{}`)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := ids[0]
+		start := func(owner string, unclearBefore time.Time) int {
+			t.Helper()
+			step := &SendStep{Start: []Start{{ID: id, Owner: owner, UnclearBefore: unclearBefore}}}
+			if err := st.SendSteps(ctx, []*SendStep{step}); err != nil {
+				t.Fatal(err)
+			}
+			return step.Start[0].Attempt
+		}
+		finish := func(f Finish) {
+			t.Helper()
+			if err := st.SendSteps(ctx, []*SendStep{{Finish: []Finish{f}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		row := func() *Outbound {
+			t.Helper()
+			o, err := st.OutboundByID(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return o
+		}
+		if a := start("i1:send-1", time.Time{}); a != 1 {
+			t.Fatalf("first start = attempt %d", a)
+		}
+		if o := row(); o.State != OutSending || o.Attempts != 1 || o.Sender != "i1:send-1" {
+			t.Fatalf("marked row = %+v", o)
+		}
+		if a := start("i2:send-2", time.Time{}); a != 0 {
+			t.Fatal("another owner took a row being sent")
+		}
+		finish(Finish{ID: id, Owner: "i2:send-2", Attempt: 1, Result: OutboundResult{State: OutFailed}})
+		if o := row(); o.State != OutSending {
+			t.Fatalf("another owner's outcome counted: %+v", o)
+		}
+		finish(Finish{ID: id, Owner: "i1:send-1", Attempt: 1, Result: OutboundResult{State: OutAmbiguous, ErrorClass: "unclear", NextAttemptAt: t0}})
+		if o := row(); o.State != OutAmbiguous || o.Sender != "" || !o.NextAttemptAt.Equal(t0) {
+			t.Fatalf("ambiguous row = %+v", o)
+		}
+		if a := start("i2:send-2", time.Time{}); a != 0 {
+			t.Fatal("an ambiguous row was taken without its window")
+		}
+		if a := start("i2:send-2", t0); a != 0 {
+			t.Fatal("an ambiguous row was taken before its window passed")
+		}
+		if a := start("i2:send-2", t0.Add(time.Millisecond)); a != 2 {
+			t.Fatalf("resend after the window = attempt %d, want 2", a)
+		}
+		status := func(wamid string, attempt int) InboundEvent {
+			return InboundEvent{Kind: KindStatus, DedupeKey: "status:" + wamid + ":sent", Raw: []byte(`{}`),
+				Status: &StatusUpdate{WAMID: wamid, Status: "sent", At: t0, OutboundID: id, Attempt: attempt}}
+		}
+		if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{status("wamid.first", 1)}); err != nil {
+			t.Fatal(err)
+		}
+		if o := row(); o.State != OutSending || o.WAMID != "" {
+			t.Fatalf("a status for an earlier attempt settled the row: %+v", o)
+		}
+		if _, err := st.Ingest(ctx, "other", "t", []InboundEvent{status("wamid.other", 2)}); err != nil {
+			t.Fatal(err)
+		}
+		if o := row(); o.State != OutSending {
+			t.Fatalf("another tenant's status settled the row: %+v", o)
+		}
+		if _, err := st.Ingest(ctx, "t", "t", []InboundEvent{status("wamid.second", 2)}); err != nil {
+			t.Fatal(err)
+		}
+		if o := row(); o.State != OutSent || o.WAMID != "wamid.second" || o.Sender != "" {
+			t.Fatalf("settled row = %+v", o)
+		}
+		finish(Finish{ID: id, Owner: "i2:send-2", Attempt: 2, Result: OutboundResult{State: OutAmbiguous, NextAttemptAt: t0}})
+		if o := row(); o.State != OutSent {
+			t.Fatalf("a late outcome undid the status: %+v", o)
+		}
+
+		// A dead owner's send under way becomes ambiguous, from the time it was marked.
+		id = ids[1]
+		if a := start("dead:job-1", time.Time{}); a != 1 {
+			t.Fatalf("start = %d", a)
+		}
+		got, err := st.UnclearSends(ctx, nil, "dead:")
+		if err != nil || len(got) != 1 || got[0].ID != id || !got[0].NextAttemptAt.Equal(t0) {
+			t.Fatalf("unclear sends = %+v, %v", got, err)
+		}
+		if o := row(); o.State != OutAmbiguous || o.Sender != "" {
+			t.Fatalf("after the owner died: %+v", o)
+		}
+	})
+}
+
 // ClaimOutbound lets one job send a reply: only while the reply is open, its next attempt is
 // the job's, and nobody else is sending it.
 func TestClaimOutbound(t *testing.T) {
