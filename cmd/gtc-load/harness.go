@@ -70,6 +70,9 @@ func Numbers(k int) []Number {
 	return out
 }
 
+// LoadReconcileWindow is the load bundle's reconcile_window, the shortest gtc accepts.
+const LoadReconcileWindow = "10s"
+
 // MakeBundle runs `gtc setup` for a bundle whose Graph API is graphURL, with pacing opened
 // up to the Cloud API's maximum (1,000 msg/s) and only the echo flow.
 func MakeBundle(ctx context.Context, gtc, dir, graphURL string) (string, error) {
@@ -90,6 +93,9 @@ func MakeBundleNumbers(ctx context.Context, gtc, dir, graphURL string, numbers [
 			"access_token": LoadToken, "verify_token": LoadVerifyToken, "app_secret": LoadAppSecret,
 			"api_base_url": graphURL, "rate_per_second": 1000, "recipient_interval": "1ms",
 			"recipient_burst": 1000, "mark_read": false, "api_key": LoadAPIKey,
+			// Most rigs post no status webhooks: a send left unclear by a kill waits this
+			// long (not the default 3m) before it goes again.
+			"reconcile_window": LoadReconcileWindow,
 		}}
 		data, _ := json.MarshalIndent(answers, "", "  ")
 		af := filepath.Join(dir, "answers-"+n.Tenant+".json")
