@@ -125,11 +125,11 @@ func (c *Conversations) ListConversations(ctx context.Context, tenant, team stri
 
 // GetConversation answers one contact's state (server.ErrContactNotFound when gtc never saw it).
 func (c *Conversations) GetConversation(ctx context.Context, tenant, team, contact string) (*server.ConversationDetail, error) {
-	key := delivery.ContactKeyOf(contact)
-	ct, err := c.Store.Contact(ctx, tenant, team, key)
+	ct, err := delivery.ResolveContact(ctx, c.Store, tenant, team, contact)
 	if err != nil {
 		return nil, err
 	}
+	key := ct.Key
 	if !ct.Known {
 		return nil, fmt.Errorf("%s: %w", contact, server.ErrContactNotFound)
 	}
@@ -151,11 +151,11 @@ func (c *Conversations) GetConversation(ctx context.Context, tenant, team, conta
 
 // ConversationMessages pages a contact's history (both directions and notes).
 func (c *Conversations) ConversationMessages(ctx context.Context, tenant, team, contact, before string, limit int) (server.HistoryPage, error) {
-	ref := store.ContactRef{Tenant: tenant, Team: team, Key: delivery.ContactKeyOf(contact)}
-	ct, err := c.Store.Contact(ctx, tenant, team, ref.Key)
+	ct, err := delivery.ResolveContact(ctx, c.Store, tenant, team, contact)
 	if err != nil {
 		return server.HistoryPage{}, err
 	}
+	ref := store.ContactRef{Tenant: tenant, Team: team, Key: ct.Key}
 	if !ct.Known {
 		return server.HistoryPage{}, fmt.Errorf("%s: %w", contact, server.ErrContactNotFound)
 	}

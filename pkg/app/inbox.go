@@ -134,7 +134,10 @@ func (in *Inbox) List(ctx context.Context, f tui.InboxFilter) ([]tui.InboxConver
 
 // History returns up to limit entries of contact's history, oldest first.
 func (in *Inbox) History(ctx context.Context, contact, before string, limit int) ([]tui.InboxMessage, error) {
-	ref := store.ContactRef{Tenant: in.Tenant, Team: in.Team, Key: delivery.ContactKeyOf(contact)}
+	ref, err := in.ref(ctx, contact)
+	if err != nil {
+		return nil, err
+	}
 	entries, _, err := in.Store.History(ctx, ref, before, limit)
 	if err != nil {
 		return nil, err
@@ -178,12 +181,28 @@ func (in *Inbox) History(ctx context.Context, contact, before string, limit int)
 
 // MarkRead restarts contact's unread count.
 func (in *Inbox) MarkRead(ctx context.Context, contact string) error {
-	return in.Store.MarkAgentRead(ctx, store.ContactRef{Tenant: in.Tenant, Team: in.Team, Key: delivery.ContactKeyOf(contact)})
+	ref, err := in.ref(ctx, contact)
+	if err != nil {
+		return err
+	}
+	return in.Store.MarkAgentRead(ctx, ref)
+}
+
+// ref is the identity contact names (delivery.ResolveContact).
+func (in *Inbox) ref(ctx context.Context, contact string) (store.ContactRef, error) {
+	c, err := delivery.ResolveContact(ctx, in.Store, in.Tenant, in.Team, contact)
+	if err != nil {
+		return store.ContactRef{}, err
+	}
+	return store.ContactRef{Tenant: in.Tenant, Team: in.Team, Key: c.Key}, nil
 }
 
 // Reply sends an agent's reply through delivery; refusals are *tui.InboxRefusal.
 func (in *Inbox) Reply(ctx context.Context, contact string, r tui.InboxReply) error {
-	ref := store.ContactRef{Tenant: in.Tenant, Team: in.Team, Key: delivery.ContactKeyOf(contact)}
+	ref, err := in.ref(ctx, contact)
+	if err != nil {
+		return err
+	}
 	cv, err := in.Store.ConversationOf(ctx, ref)
 	if err != nil {
 		return err

@@ -62,11 +62,18 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 		}
 	}
 	start := time.Now()
-	wamid, err := p.Sender.Send(ctx, &msg)
+	var wamid string
+	var contacts []whatsapp.SendContact
+	if cs, ok := p.Sender.(ContactsSender); ok {
+		wamid, contacts, err = cs.SendContacts(ctx, &msg)
+	} else {
+		wamid, err = p.Sender.Send(ctx, &msg)
+	}
 	s.m.sendSeconds.Observe(time.Since(start).Seconds())
 	if err == nil {
 		s.m.sends.WithLabelValues("ok").Inc()
-		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutSent, WAMID: wamid, Attempted: true}}, time.Time{}
+		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutSent, WAMID: wamid, Attempted: true},
+			Aliases: answerAliases(contacts, o.ContactKey)}, time.Time{}
 	}
 	giveBack(err)
 	info := s.cfg.Classify(err)
@@ -90,4 +97,36 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 	return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutFailed, ErrorClass: info.Class,
 		ErrorCode: info.Code, ErrorMessage: info.Message, Attempted: true},
 		Unreachable: info.Unreachable}, time.Time{}
+}
+
+// answerAliases are the aliases a send's answer names: the wa_id and business-scoped user id
+// Graph resolved the recipient to, then the recipient as it was sent (a number as typed);
+// nil when they name nothing but the contact's key (the usual send, nothing to learn).
+func answerAliases(contacts []whatsapp.SendContact, key string) []store.Alias {
+	var out []store.Alias
+	for _, c := range contacts {
+		if c.WaID != "" {
+			out = append(out, store.Alias{Value: c.WaID, Kind: store.AliasWaID})
+		}
+		if c.UserID != "" {
+			out = append(out, store.Alias{Value: c.UserID, Kind: store.AliasBSUID})
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	for _, c := range contacts {
+		if k := ContactKeyOf(c.Input); k != "" {
+			out = append(out, store.Alias{Value: k, Kind: store.AliasKindOf(k)})
+			if out[len(out)-1].Kind == store.AliasWaID {
+				out[len(out)-1].Kind = store.AliasPhone
+			}
+		}
+	}
+	for _, a := range out {
+		if a.Value != key {
+			return out
+		}
+	}
+	return nil
 }

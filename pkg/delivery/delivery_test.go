@@ -126,10 +126,17 @@ func classifyCode(code int) ErrorInfo {
 
 // echoFlows answers "echo: <text>"; "template" gets a template; "both" gets a free-form
 // reply and a template; "ratelimited" asks for retry on rate limits.
-type echoFlows struct{ runs atomic.Int64 }
+type echoFlows struct {
+	runs atomic.Int64
+	mu   sync.Mutex
+	last []int64 // each run's last_message_time
+}
 
 func (e *echoFlows) Handle(ctx context.Context, m *whatsapp.InboundMessage, rc RunContext) ([]Reply, error) {
 	e.runs.Add(1)
+	e.mu.Lock()
+	e.last = append(e.last, rc.LastMessageTime)
+	e.mu.Unlock()
 	text := whatsapp.Message{Type: "text", To: rc.To, Text: &whatsapp.Text{Body: "echo: " + m.Text}}
 	tmpl := whatsapp.Message{Type: "template", To: rc.To, Template: &whatsapp.Template{Name: "hello", Language: whatsapp.Language{Code: "en"}}}
 	switch m.Text {

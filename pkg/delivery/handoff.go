@@ -53,12 +53,15 @@ func (s *Service) Handoff(ctx context.Context, tenant, team, contact, queue, not
 	if s.provider(tenant, team) == nil {
 		return fmt.Errorf("hand off %s/%s: %w", tenant, team, ErrUnknownProvider)
 	}
-	ref := store.ContactRef{Tenant: tenant, Team: team, Key: ContactKeyOf(contact)}
+	ref, err := s.contactRef(ctx, tenant, team, contact)
+	if err != nil {
+		return err
+	}
 	owner := fmt.Sprintf("%s:handoff-%d", s.instance, s.starts.Add(1))
 	if err := s.leaseForStart(ctx, ref, owner); err != nil {
 		return err
 	}
-	err := s.handoffLeased(ctx, ref, queue, note, by)
+	err = s.handoffLeased(ctx, ref, queue, note, by)
 	if rerr := s.releaseAfterStart(context.WithoutCancel(ctx), ref, owner); rerr != nil && err == nil {
 		err = rerr
 	}
@@ -118,7 +121,10 @@ func (s *Service) Release(ctx context.Context, tenant, team, contact, node, by s
 	if s.stopping.Load() {
 		return ErrStopped
 	}
-	ref := store.ContactRef{Tenant: tenant, Team: team, Key: ContactKeyOf(contact)}
+	ref, err := s.contactRef(ctx, tenant, team, contact)
+	if err != nil {
+		return err
+	}
 	sc, err := s.st.ConversationOf(ctx, ref)
 	if err != nil {
 		return err
@@ -157,8 +163,21 @@ func (s *Service) AddNote(ctx context.Context, tenant, team, contact, author, te
 	if strings.TrimSpace(text) == "" {
 		return errors.New("the note is empty")
 	}
-	_, err := s.st.AddNote(ctx, store.ContactRef{Tenant: tenant, Team: team, Key: ContactKeyOf(contact)}, byOr(author), text)
+	ref, err := s.contactRef(ctx, tenant, team, contact)
+	if err != nil {
+		return err
+	}
+	_, err = s.st.AddNote(ctx, ref, byOr(author), text)
 	return err
+}
+
+// contactRef is the identity contact names (ResolveContact).
+func (s *Service) contactRef(ctx context.Context, tenant, team, contact string) (store.ContactRef, error) {
+	c, err := s.Contact(ctx, tenant, team, contact)
+	if err != nil {
+		return store.ContactRef{}, err
+	}
+	return store.ContactRef{Tenant: tenant, Team: team, Key: c.Key}, nil
 }
 
 // releaseInput is the step a release event makes for cs: the engine's ReleaseInput for a

@@ -61,6 +61,10 @@ func (s *Service) prepare(tenant, team string, ev *whatsapp.Event) (store.Inboun
 		m := ev.Message
 		ie.ContactKey, ie.MessageID, ie.MessageType = m.ContactKey(), m.ID, m.Type
 		ie.WaID, ie.UserID, ie.Name = m.From, m.FromUser, m.ContactName
+		ie.Aliases, ie.Lookup = messageAliases(m)
+		if sc := m.SystemChange; sc != nil && sc.Type == whatsapp.SystemUserChangedUserID && sc.UserID != "" {
+			ie.UserID = sc.UserID
+		}
 		ie.Timestamp = time.Unix(m.Timestamp, 0)
 		if m.Timestamp == 0 {
 			ie.Timestamp = s.now()
@@ -87,6 +91,13 @@ func (s *Service) prepare(tenant, team string, ev *whatsapp.Event) (store.Inboun
 			key = p.UserID
 		}
 		ie.Preference = &store.PreferenceUpdate{ContactKey: key, Value: p.Value, At: time.Unix(p.Timestamp, 0)}
+		if p.WaID != "" {
+			ie.Aliases = append(ie.Aliases, store.Alias{Value: p.WaID, Kind: store.AliasWaID})
+			ie.Lookup = whatsapp.NumberVariants(p.WaID)
+		}
+		if p.UserID != "" {
+			ie.Aliases = append(ie.Aliases, store.Alias{Value: p.UserID, Kind: store.AliasBSUID})
+		}
 	}
 	if ie.Kind == store.KindStatus && ie.Status == nil {
 		ie.Kind, ie.DedupeKey = store.KindUnknown, ""
@@ -119,4 +130,34 @@ func pricingOf(st *whatsapp.Status) *store.Pricing {
 		}
 	}
 	return p
+}
+
+// messageAliases are the names a message gives its sender, surest first (the store records
+// the message for the identity the first known one names, and all of them as its aliases):
+// the wa_id; a user_changed_number's new number; the business-scoped user id, or for a
+// user_changed_user_id the one changed from (kept as a previous id) and then the new one.
+// lookup are the wa_id's country variants, to find the identity by, not recorded.
+func messageAliases(m *whatsapp.InboundMessage) (aliases []store.Alias, lookup []string) {
+	if m.From != "" {
+		aliases = append(aliases, store.Alias{Value: m.From, Kind: store.AliasWaID})
+		lookup = whatsapp.NumberVariants(m.From)
+	}
+	sc := m.SystemChange
+	if sc != nil && sc.Type == whatsapp.SystemUserChangedNumber && sc.WaID != "" && sc.WaID != m.From {
+		aliases = append(aliases, store.Alias{Value: sc.WaID, Kind: store.AliasWaID})
+	}
+	if sc != nil && sc.Type == whatsapp.SystemUserChangedUserID && sc.UserID != "" {
+		old := sc.PreviousUserID
+		if old == "" && m.FromUser != sc.UserID {
+			old = m.FromUser
+		}
+		if old != "" {
+			aliases = append(aliases, store.Alias{Value: old, Kind: store.AliasPreviousBSUID})
+		}
+		return append(aliases, store.Alias{Value: sc.UserID, Kind: store.AliasBSUID}), lookup
+	}
+	if m.FromUser != "" {
+		aliases = append(aliases, store.Alias{Value: m.FromUser, Kind: store.AliasBSUID})
+	}
+	return aliases, lookup
 }

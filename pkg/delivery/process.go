@@ -114,13 +114,13 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 			}
 		}
 		c := contacts[ref]
-		optedOut := c.OptedOut
+		opt := optState{out: c.OptedOut, at: c.OptedOutAt}
 		held := false
 		for _, ev := range evs {
 			if held && ev.Kind == store.KindMessage {
 				continue // behind a message that waits for a call's result: keeps its order
 			}
-			pl := s.plan(ctx, w.p, c, w.conv, ev, &optedOut, now)
+			pl := s.plan(ctx, w.p, c, w.conv, ev, &opt, now)
 			if pl.held {
 				held = true
 				continue
@@ -250,7 +250,7 @@ func (s *Service) sendTakenOver(ctx context.Context, refs []store.ContactRef, co
 // each reply already judged against opt-out (in event order) and the window. cs (nil
 // without a flow set) is the contact's conversation, moved on by the step; the returned
 // timeouts are the jobs its waiting conversation needs.
-func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *convState, sev *store.StoredEvent, optedOut *bool, now time.Time) planned {
+func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *convState, sev *store.StoredEvent, opt *optState, now time.Time) planned {
 	comp := &store.Completion{Event: sev}
 	log := s.log.With("tenant", sev.Tenant, "team", sev.Team)
 	var prev *flow.Conversation
@@ -321,30 +321,36 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 		o := &store.Outbound{Tenant: sev.Tenant, Team: sev.Team, ContactKey: sev.ContactKey, Recipient: msg.To,
 			InboundSeq: sev.Seq, Origin: origin, Flow: flow, Node: node, MessageType: msg.Type, Request: raw,
 			RetryOnRateLimit: retryRL, State: store.OutPending}
-		plan = append(plan, plannedReply{out: o, refuse: Refusal(c, *optedOut, origin, &msg, now)})
+		plan = append(plan, plannedReply{out: o, refuse: Refusal(c, opt.out, origin, &msg, now)})
 	}
 	text := func(body string) whatsapp.Message {
 		return whatsapp.Message{RecipientType: "individual", Type: "text", Text: &whatsapp.Text{Body: body}}
 	}
 	var timeouts []timeoutArgs
 	var callJobs []callArgs
+	optOut := m != nil && m.Type == "text" && matchKeyword(m.Text, p.OptOutKeywords, defaultOptOut)
+	optIn := !optOut && m != nil && m.Type == "text" && matchKeyword(m.Text, p.OptInKeywords, defaultOptIn)
 	switch {
-	case m != nil && m.Type == "text" && matchKeyword(m.Text, p.OptOutKeywords, defaultOptOut):
-		comp.Opt = &store.OptChange{OptedOut: true, At: now}
-		*optedOut = true
+	case (optOut || optIn) && !store.Newer(sentAt(m, now), opt.at):
+		// Sent before the opt change already recorded (Meta delivered it late): it changes
+		// nothing and is not confirmed.
+		log.Info("opt change older than the recorded one ignored", "sent_at", sentAt(m, now), "recorded_at", opt.at, "opted_out", opt.out)
+	case optOut:
+		comp.Opt = &store.OptChange{OptedOut: true, At: sentAt(m, now)}
+		opt.out, opt.at = true, comp.Opt.At
 		add(store.OriginOptOut, "", "", text(s.cfg.OptOutConfirmation), false)
 		log.Info("contact opted out")
 		if cs != nil {
 			// STOP in the middle of a question ends it: nothing more is asked.
 			comp.Conversation = cs.end(EndOptedOut, now, log)
 		}
-	case m != nil && m.Type == "text" && matchKeyword(m.Text, p.OptInKeywords, defaultOptIn):
-		comp.Opt = &store.OptChange{OptedOut: false, At: now}
-		*optedOut = false
+	case optIn:
+		comp.Opt = &store.OptChange{OptedOut: false, At: sentAt(m, now)}
+		opt.out, opt.at = false, comp.Opt.At
 		add(store.OriginOptOut, "", "", text(s.cfg.OptInConfirmation), false)
 		log.Info("contact opted in")
 	case cs != nil:
-		rc := RunContext{Tenant: sev.Tenant, Team: sev.Team, To: to, Now: now.Unix(), LastMessageTime: LastMessageTime(c),
+		rc := RunContext{Tenant: sev.Tenant, Team: sev.Team, To: to, Now: now.Unix(), LastMessageTime: LastMessageTime(c, sev),
 			ConversationTimeout: p.ConversationTimeout, Vars: flowVars(p, nil), Secret: placeholderSecrets(p.Secret)}
 		var relEnd *store.ConversationEnd
 		in := flow.TimeoutInput(te.Deadline)
@@ -398,7 +404,7 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 		comp.Conversation, timeouts, callJobs = res.update, res.timeouts, res.calls
 	default:
 		rc := RunContext{Tenant: sev.Tenant, Team: sev.Team, To: to, ReplyTo: m.ID, Now: now.Unix(),
-			LastMessageTime: LastMessageTime(c)}
+			LastMessageTime: LastMessageTime(c, sev)}
 		out, err := s.cfg.Runner.Handle(ctx, m, rc)
 		if err != nil {
 			s.m.flowErrors.Inc()
@@ -413,6 +419,21 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 		comp.Events = flowEvents(ref, m, prev, comp, rel, sev.Kind == store.KindTimeout, now)
 	}
 	return planned{comp: comp, msgID: messageID(m), planned: plan, timeouts: timeouts, calls: callJobs}
+}
+
+// optState is a contact's opt-out as a job moves through its events: opted out or not, and
+// when the customer asked (the message's time).
+type optState struct {
+	out bool
+	at  time.Time
+}
+
+// sentAt is when the customer sent m (its webhook timestamp), now when Meta gave none.
+func sentAt(m *whatsapp.InboundMessage, now time.Time) time.Time {
+	if m == nil || m.Timestamp == 0 {
+		return now
+	}
+	return time.Unix(m.Timestamp, 0)
 }
 
 // planned is what plan decided for one event.

@@ -78,13 +78,22 @@ func LimitKey(c *store.Contact, msg *whatsapp.Message) string {
 	return ContactKeyOf(msg.To)
 }
 
-// LastMessageTime is a contact's last inbound time as a flow sees it (Unix seconds, 0 for
-// none or no contact).
-func LastMessageTime(c *store.Contact) int64 {
-	if c == nil || c.LastInboundAt.IsZero() {
+// LastMessageTime is a flow's last_message_time (Unix seconds, 0 for none): for a run by an
+// inbound message ev, the time of the contact's previous inbound message (ingest records
+// it with the message: 0 for a first message); otherwise (a start, a timeout, a call's
+// result; ev nil or not a message) the contact's last inbound time.
+func LastMessageTime(c *store.Contact, ev *store.StoredEvent) int64 {
+	var at time.Time
+	switch {
+	case ev != nil && ev.Kind == store.KindMessage:
+		at = ev.PrevInboundAt
+	case c != nil:
+		at = c.LastInboundAt
+	}
+	if at.IsZero() {
 		return 0
 	}
-	return c.LastInboundAt.Unix()
+	return at.Unix()
 }
 
 // Step runs one input of a contact's conversation (cur nil: none waits): the one place the

@@ -66,7 +66,7 @@ func (s *Service) SendOnce(ctx context.Context, tenant, team string, key *store.
 	news := make([]store.NewOutbound, 0, len(msgs))
 	for i, om := range msgs {
 		m := om.Message
-		if m.To == "" {
+		if m.RecipientKey() == "" {
 			return nil, fmt.Errorf("message %d: no recipient", i)
 		}
 		if m.MessagingProduct == "" {
@@ -83,7 +83,11 @@ func (s *Service) SendOnce(ctx context.Context, tenant, team string, key *store.
 		if om.Origin != "" {
 			origin = om.Origin
 		}
-		news = append(news, store.NewOutbound{ContactKey: ContactKeyOf(m.To), Recipient: m.To, Origin: origin,
+		c, err := s.Contact(ctx, tenant, team, m.RecipientKey())
+		if err != nil {
+			return nil, err
+		}
+		news = append(news, store.NewOutbound{ContactKey: c.Key, Recipient: m.RecipientKey(), Origin: origin,
 			Flow: om.Flow, Node: om.Node, MessageType: m.Type, Request: raw, RetryOnRateLimit: om.RetryOnRateLimit,
 			Sender: s.instance + requestSender})
 	}
@@ -135,7 +139,11 @@ func (s *Service) StartFlow(ctx context.Context, tenant, team string, req FlowSt
 	if p == nil {
 		return nil, fmt.Errorf("start flow for %s/%s: %w", tenant, team, ErrUnknownProvider)
 	}
-	ref := store.ContactRef{Tenant: tenant, Team: team, Key: ContactKeyOf(req.To)}
+	c, err := s.Contact(ctx, tenant, team, req.To)
+	if err != nil {
+		return nil, err
+	}
+	ref := store.ContactRef{Tenant: tenant, Team: team, Key: c.Key}
 	owner := fmt.Sprintf("%s:start-%d", s.instance, s.starts.Add(1))
 	if err := s.leaseForStart(ctx, ref, owner); err != nil {
 		return nil, err
@@ -203,7 +211,7 @@ func (s *Service) recordStart(ctx context.Context, p *Provider, ref store.Contac
 	}
 	log := s.log.With("tenant", ref.Tenant, "team", ref.Team)
 	cs := newConvState(ref, sc, log)
-	rc := RunContext{Tenant: ref.Tenant, Team: ref.Team, To: req.To, Now: s.now().Unix(), LastMessageTime: LastMessageTime(c),
+	rc := RunContext{Tenant: ref.Tenant, Team: ref.Team, To: req.To, Now: s.now().Unix(), LastMessageTime: LastMessageTime(c, nil),
 		Vars: flowVars(p, req.Vars), ConversationTimeout: p.ConversationTimeout, Secret: placeholderSecrets(p.Secret)}
 	res, err := s.step(s.cfg.Flows, cs, flow.StartInput(req.Flow, req.Node, req.Vars), rc, log)
 	if err != nil {
@@ -243,6 +251,27 @@ func Refused(rows []*store.Outbound) error {
 		}
 	}
 	return nil
+}
+
+// ResolveContact is the one place a recipient (a phone number in any form gtc accepts, a
+// wa_id, a business-scoped user id) becomes a contact: the identity one of its aliases names
+// (store.ContactByAlias), trying the number as given, then its country variants
+// (whatsapp.NumberVariants: an opt-out recorded under the wa_id 5215512345678 holds for
+// +52 55 1234 5678). Opt-out, the 24-hour window, the conversation and a handoff are the
+// identity's. An unknown recipient comes back with Known false and Key ContactKeyOf(to).
+// Every send path comes through here: the send API and starts (Service.Contact), handoffs
+// and notes, gtc send, the composer, gtc chat and gtc flow run.
+func ResolveContact(ctx context.Context, st *store.Store, tenant, team, to string) (*store.Contact, error) {
+	key := ContactKeyOf(to)
+	if key == "" {
+		return nil, fmt.Errorf("no recipient")
+	}
+	return st.ContactByAlias(ctx, tenant, team, append([]string{key}, whatsapp.NumberVariants(key)...)...)
+}
+
+// Contact is ResolveContact on the service's store.
+func (s *Service) Contact(ctx context.Context, tenant, team, to string) (*store.Contact, error) {
+	return ResolveContact(ctx, s.st, tenant, team, to)
 }
 
 // ContactKeyOf is the contact key for a recipient: the digits of a phone number ("+49 151…"

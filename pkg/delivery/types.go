@@ -16,6 +16,13 @@ type Sender interface {
 	MarkRead(ctx context.Context, wamid string) error
 }
 
+// ContactsSender is implemented by Senders that give Graph's answer's contacts: the
+// recipient as sent and the wa_id or business-scoped user id Graph resolved it to. gtc
+// records them as aliases of the recipient's contact, so an opt-out under one holds for all.
+type ContactsSender interface {
+	SendContacts(ctx context.Context, m *whatsapp.Message) (wamid string, contacts []whatsapp.SendContact, err error)
+}
+
 // Pacer is implemented by Senders that pace sends (whatsapp.Pacer): Delay is how long a
 // send to recipient would wait now. A send that would wait longer than
 // Config.MaxInlineWait is scheduled as a job instead of holding a worker.

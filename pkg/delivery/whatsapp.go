@@ -21,6 +21,14 @@ func (s clientSender) Send(ctx context.Context, m *whatsapp.Message) (string, er
 	return r.MessageID, nil
 }
 
+func (s clientSender) SendContacts(ctx context.Context, m *whatsapp.Message) (string, []whatsapp.SendContact, error) {
+	r, err := s.c.Send(ctx, m)
+	if err != nil {
+		return "", nil, err
+	}
+	return r.MessageID, r.Contacts, nil
+}
+
 func (s clientSender) MarkRead(ctx context.Context, wamid string) error {
 	return s.c.MarkRead(ctx, wamid, false)
 }

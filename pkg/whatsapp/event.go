@@ -144,6 +144,9 @@ type SystemChange struct {
 	Body   string `json:"body,omitempty"`
 	WaID   string `json:"wa_id,omitempty"`   // the new phone number (user_changed_number)
 	UserID string `json:"user_id,omitempty"` // the new BSUID (user_changed_user_id)
+	// PreviousUserID is the BSUID the user changed from (user_changed_user_id): Meta names it
+	// only in the body ("User … changed from US.1349… to US.9999…"), read from there.
+	PreviousUserID string `json:"previous_user_id,omitempty"`
 }
 
 // System message types.

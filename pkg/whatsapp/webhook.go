@@ -506,6 +506,9 @@ func parseMessage(raw json.RawMessage, at itemRef) (*InboundMessage, error) {
 			return nil, err
 		}
 		m.SystemChange = &SystemChange{Type: sc.Type, Body: sc.Body, WaID: cmp.Or(sc.WaID, sc.NewWaID), UserID: cmp.Or(sc.UserID, sc.NewUser)}
+		if sc.Type == SystemUserChangedUserID {
+			m.SystemChange.PreviousUserID = previousUserID(sc.Body, m.SystemChange.UserID)
+		}
 	}
 	if w.Button != nil {
 		m.Button = &ButtonReply{Kind: "quick_reply", ID: w.Button.Payload, Title: w.Button.Text}
@@ -737,4 +740,19 @@ func cloneRaws(rs []json.RawMessage) []json.RawMessage {
 		return nil
 	}
 	return rs
+}
+
+// previousUserID reads the BSUID a user changed from out of a user_changed_user_id body
+// ("User NAME changed from OLD to NEW"): "" when the body does not name one, or names the
+// new one.
+func previousUserID(body, newID string) string {
+	i := strings.LastIndex(body, " changed from ")
+	if i < 0 {
+		return ""
+	}
+	old, _, ok := strings.Cut(body[i+len(" changed from "):], " to ")
+	if !ok || !IsBSUID(old) || old == newID {
+		return ""
+	}
+	return old
 }

@@ -43,7 +43,8 @@ func TestParseWebhook2026Shapes(t *testing.T) {
 			evs[1].Message.FlowReply.Response["email"] == "ada@example.com" && evs[1].Message.FlowReply.Response["size"] == json.Number("2") &&
 			evs[1].Message.FlowReply.Body == "Sent" && len(evs[1].Message.NFMReply) > 0, evs[1].Message.FlowReply},
 		{"user_changed_user_id", evs[2].Message.SystemChange != nil && evs[2].Message.SystemChange.Type == SystemUserChangedUserID &&
-			evs[2].Message.SystemChange.UserID == "US.99999999999999999999", evs[2].Message.SystemChange},
+			evs[2].Message.SystemChange.UserID == "US.99999999999999999999" &&
+			evs[2].Message.SystemChange.PreviousUserID == "US.13491208655302741918", evs[2].Message.SystemChange},
 		{"status pricing", evs[3].Status.Pricing != nil && *evs[3].Status.Pricing == Pricing{Billable: true, PricingModel: "PMP", Category: "utility", Type: "regular"}, evs[3].Status.Pricing},
 		{"status conversation", evs[3].Status.Conversation != nil && *evs[3].Status.Conversation == Conversation{ID: "a34a10abd87c7badad4d1fc5bafadd71", ExpirationTimestamp: 1750086400, OriginType: "utility"}, evs[3].Status.Conversation},
 		{"status callback data", evs[3].Status.BizOpaqueCallbackData == "gtc:42:1" && evs[3].Status.RecipientUserID == "US.13491208655302741918", evs[3].Status},

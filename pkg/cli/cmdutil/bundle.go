@@ -12,6 +12,7 @@ import (
 
 	"github.com/greentic/gtc/pkg/app"
 	"github.com/greentic/gtc/pkg/bundle"
+	"github.com/greentic/gtc/pkg/delivery"
 	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/problem"
 	"github.com/greentic/gtc/pkg/store"
@@ -119,8 +120,9 @@ func OpenState(ctx context.Context, b *bundle.Bundle) (*store.Store, error) {
 	return st, nil
 }
 
-// ReadContact returns what the server recorded about the recipient to, or nil when the
-// bundle has no state yet. It never creates the database.
+// ReadContact returns what the server recorded about the recipient to (the identity any of
+// its aliases names: delivery.ResolveContact), or nil when the bundle has no state yet. It
+// never creates the database.
 func ReadContact(ctx context.Context, b *bundle.Bundle, p *bundle.Provider, to string) (*store.Contact, error) {
 	dsn := b.Database(nil)
 	path, ok := store.SQLitePath(dsn)
@@ -139,7 +141,7 @@ func ReadContact(ctx context.Context, b *bundle.Bundle, p *bundle.Provider, to s
 		return nil, fmt.Errorf("read state %s: %w", path, err)
 	}
 	defer st.Close()
-	c, err := st.Contact(ctx, p.Tenant, p.Team, strings.TrimPrefix(to, "+"))
+	c, err := delivery.ResolveContact(ctx, st, p.Tenant, p.Team, to)
 	if err != nil {
 		return nil, fmt.Errorf("read state %s: %w", path, err)
 	}

@@ -77,7 +77,7 @@ func (o *SendOptions) flowMessages(b *bundle.Bundle, p *bundle.Provider, contact
 		return nil, err
 	}
 	rc := delivery.RunContext{Tenant: p.Tenant, Team: p.Team, To: o.To, ReplyTo: o.ReplyTo, Now: o.Now().Unix(),
-		LastMessageTime: delivery.LastMessageTime(contact), Vars: vars}
+		LastMessageTime: delivery.LastMessageTime(contact, nil), Vars: vars}
 	replies, err := delivery.StartReplies(set, name, node, rc)
 	var none *delivery.NoRepliesError
 	if errors.As(err, &none) {
