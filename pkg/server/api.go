@@ -225,11 +225,11 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, t *Tenant, req *ap
 	to := contact
 	if to == "" {
 		if strings.TrimSpace(req.To) == "" {
-			badRequest(w, "to", "missing to: the recipient's phone number in international format, like +4915123456789")
+			badRequest(w, "to", "missing to: the recipient's phone number in international format, like +4915123456789, or their business-scoped user id, like US.13491208655302741918")
 			return 0, nil, false, false
 		}
 		var err error
-		if to, err = whatsapp.NormalizeE164(req.To); err != nil {
+		if to, err = whatsapp.NormalizeRecipient(req.To); err != nil {
 			badRequest(w, "to", "to: %v", err)
 			return 0, nil, false, false
 		}

@@ -121,3 +121,13 @@ func isAllDigits(s string) bool {
 	}
 	return s != ""
 }
+
+// NormalizeRecipient checks a recipient given as a phone number or a business-scoped user id
+// (BSUID, "US.13491208655302741918", for a user known without a number): a BSUID is returned
+// as given (trimmed), a number in E.164 form (NormalizeE164).
+func NormalizeRecipient(s string) (string, error) {
+	if t := strings.TrimSpace(s); IsBSUID(t) {
+		return t, nil
+	}
+	return NormalizeE164(s)
+}

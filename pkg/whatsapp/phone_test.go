@@ -105,3 +105,25 @@ func TestNumberVariants(t *testing.T) {
 		})
 	}
 }
+
+func TestNormalizeRecipient(t *testing.T) {
+	tests := []struct{ in, want, errContains string }{
+		{in: " US.13491208655302741918 ", want: "US.13491208655302741918"},
+		{in: "US.ENT.11815799212886844830", want: "US.ENT.11815799212886844830"},
+		{in: "+52 55 1234 5678", want: "+525512345678"},
+		{in: "US.", errContains: "unexpected character 'U'"},
+		{in: "5512345678", errContains: "no country code"},
+	}
+	for _, tt := range tests {
+		got, err := NormalizeRecipient(tt.in)
+		if tt.errContains != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.errContains) {
+				t.Errorf("NormalizeRecipient(%q) = %q, %v; want an error with %q", tt.in, got, err, tt.errContains)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("NormalizeRecipient(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}

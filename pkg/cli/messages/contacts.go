@@ -35,7 +35,8 @@ func NewCmdContacts(f *cmdutil.Factory, runF func(*ContactsOptions) error) *cobr
 	cmd := &cobra.Command{
 		Use:   "contacts BUNDLE",
 		Short: "Show each contact's 24-hour window, opt-out state and conversation",
-		Long: `Show the contacts the state database knows (most recently updated first): when they
+		Long: `Show the contacts the state database knows (most recently updated first), each one
+identity with its other names (ALSO: numbers as typed, the wa_id, business-scoped user ids): when they
 last wrote, whether their 24-hour customer-service window is open and until when, whether they
 opted out, their marketing preference and whether Meta said they cannot be reached; and their
 conversation: the flow and node a question waits at, since when and until when, how the last
@@ -68,15 +69,18 @@ conversation ended (completed, invalid, timeout, interrupted, replaced, flow_edi
 
 // Contact is one contact as gtc contacts prints it.
 type Contact struct {
-	Contact         string     `json:"contact"`
-	Name            string     `json:"name,omitempty"`
-	LastInboundAt   *time.Time `json:"last_inbound_at,omitempty"`
-	WindowOpen      bool       `json:"window_open"`
-	WindowClosesAt  *time.Time `json:"window_closes_at,omitempty"`
-	OptedOut        bool       `json:"opted_out"`
-	OptedOutAt      *time.Time `json:"opted_out_at,omitempty"`
-	Marketing       string     `json:"marketing,omitempty"`
-	UnreachableCode int        `json:"unreachable_code,omitempty"`
+	Contact string `json:"contact"`
+	// Aliases are the other names of the contact (numbers as typed, the wa_id, business-scoped
+	// user ids, previous ones): a message or a send under any of them is this contact's.
+	Aliases         []store.Alias `json:"aliases,omitempty"`
+	Name            string        `json:"name,omitempty"`
+	LastInboundAt   *time.Time    `json:"last_inbound_at,omitempty"`
+	WindowOpen      bool          `json:"window_open"`
+	WindowClosesAt  *time.Time    `json:"window_closes_at,omitempty"`
+	OptedOut        bool          `json:"opted_out"`
+	OptedOutAt      *time.Time    `json:"opted_out_at,omitempty"`
+	Marketing       string        `json:"marketing,omitempty"`
+	UnreachableCode int           `json:"unreachable_code,omitempty"`
 	// Conversation is the question the contact's conversation waits on (absent: none).
 	Conversation *Conversation `json:"conversation,omitempty"`
 	// LastConversation is how the last conversation ended (absent: none has).
@@ -136,6 +140,10 @@ func contactsRun(o *ContactsOptions) error {
 	if err != nil {
 		return err
 	}
+	aliases, err := st.Aliases(ctx, p.Tenant, p.Team)
+	if err != nil {
+		return err
+	}
 	byKey := make(map[string]*store.Conversation, len(convs))
 	for _, c := range convs {
 		byKey[c.ContactKey] = c
@@ -144,6 +152,11 @@ func contactsRun(o *ContactsOptions) error {
 	for _, c := range cs {
 		item := Contact{Contact: Phone(c.Key), Name: c.Name, LastInboundAt: timePtr(c.LastInboundAt), WindowOpen: c.WindowOpen(now),
 			OptedOut: c.OptedOut, Marketing: c.Marketing, UnreachableCode: c.UnreachableCode}
+		for _, a := range aliases[store.ContactRef{Tenant: c.Tenant, Team: c.Team, Key: c.Key}] {
+			if a.Value != c.Key {
+				item.Aliases = append(item.Aliases, store.Alias{Value: Phone(a.Value), Kind: a.Kind})
+			}
+		}
 		if c.OptedOut {
 			item.OptedOutAt = timePtr(c.OptedOutAt)
 		}
@@ -174,7 +187,7 @@ func contactsRun(o *ContactsOptions) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONTACT\tNAME\tLAST MESSAGE\tWINDOW\tOPTED OUT\tMARKETING\tUNREACHABLE\tCONVERSATION\tUSER")
+	fmt.Fprintln(tw, "CONTACT\tNAME\tLAST MESSAGE\tWINDOW\tOPTED OUT\tMARKETING\tUNREACHABLE\tCONVERSATION\tUSER\tALSO")
 	for _, c := range out {
 		window := "closed"
 		if c.WindowOpen {
@@ -197,8 +210,8 @@ func contactsRun(o *ContactsOptions) error {
 		if c.LastInboundAt != nil {
 			last = stamp(*c.LastInboundAt)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Contact, dash(c.Name), last, window, opted, dash(c.Marketing), unreach,
-			conversationText(c), userText(c.User))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Contact, dash(c.Name), last, window, opted, dash(c.Marketing), unreach,
+			conversationText(c), userText(c.User), aliasText(c.Aliases))
 	}
 	return tw.Flush()
 }
@@ -243,6 +256,19 @@ func userText(u map[string]any) string {
 	for i, k := range names {
 		v, _ := json.Marshal(u[k])
 		parts[i] = k + "=" + string(v)
+	}
+	return strings.Join(parts, " ")
+}
+
+// aliasText is the ALSO column: the contact's other names with their kind
+// ("+525512345678 (phone) US.1349… (bsuid)"), or "-".
+func aliasText(as []store.Alias) string {
+	if len(as) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(as))
+	for i, a := range as {
+		parts[i] = a.Value + " (" + a.Kind + ")"
 	}
 	return strings.Join(parts, " ")
 }

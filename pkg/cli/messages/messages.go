@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/delivery"
 	"github.com/greentic/gtc/pkg/store"
 	"github.com/greentic/gtc/pkg/tui"
 	"github.com/greentic/gtc/pkg/whatsapp"
@@ -85,7 +86,7 @@ runs.`,
 	}
 	cmd.Flags().StringVar(&opts.Tenant, "tenant", "", "tenant, when the bundle has several providers")
 	cmd.Flags().StringVar(&opts.Team, "team", "", "team, when the bundle has several providers")
-	cmd.Flags().StringVar(&opts.To, "to", "", "only this contact (E.164 number, like +4915123456789)")
+	cmd.Flags().StringVar(&opts.To, "to", "", "only this contact, by any of its numbers or its business-scoped user id (+4915123456789, US.1349…)")
 	cmd.Flags().StringVar(&opts.Status, "status", "", "only outbound messages in this state: "+strings.Join(States, ", "))
 	cmd.Flags().StringVar(&opts.Since, "since", "", `only what happened in this last period, like "30m", "1h" or "7d"`)
 	cmd.Flags().IntVar(&opts.Limit, "limit", 100, "at most this many outbound messages and inbound events")
@@ -183,7 +184,12 @@ func messagesRun(o *MessagesOptions) error {
 	f := store.LogFilter{Tenant: p.Tenant, Team: p.Team, Limit: o.Limit}
 	if o.To != "" {
 		to, _ := ParsePhone(o.To)
-		f.ContactKey = strings.TrimPrefix(to, "+")
+		// Any alias shows the identity's messages (a typed number, the wa_id, the BSUID).
+		c, err := delivery.ResolveContact(ctx, st, p.Tenant, p.Team, to)
+		if err != nil {
+			return err
+		}
+		f.ContactKey = c.Key
 	}
 	if o.Since != "" {
 		d, _ := ParseSince(o.Since)
@@ -356,7 +362,7 @@ func Phone(key string) string {
 // 00), or the international digits alone as gtc and Meta print them (4915123456789, a
 // wa_id). A national number (leading 0) is still refused.
 func ParsePhone(s string) (string, error) {
-	n, err := whatsapp.NormalizeE164(s)
+	n, err := whatsapp.NormalizeRecipient(s)
 	if err == nil {
 		return n, nil
 	}

@@ -92,6 +92,11 @@ func seed(t *testing.T, dir string) {
 	if err := st.SetOptOut(ctx, store.ContactRef{Tenant: "default", Team: "default", Key: "4915100000002"}, true, clock); err != nil {
 		t.Fatal(err)
 	}
+	// The second contact is also known by a BSUID and by a number as typed.
+	if _, err := st.LinkAliases(ctx, "default", "default", []store.Alias{{Value: "4915100000002", Kind: store.AliasWaID},
+		{Value: "US.13491208655302741918", Kind: store.AliasBSUID}, {Value: "4915100000022", Kind: store.AliasPhone}}); err != nil {
+		t.Fatal(err)
+	}
 	// One contact waits for an answer; the other's conversation ended when its flow changed.
 	waiting := &store.ConversationUpdate{State: []byte(`{"id":"c1","flow":"check_status","node":"ask_order","state":"waiting"}`),
 		Flow: "check_status", Node: "ask_order", Status: "waiting", WaitingSince: clock, Deadline: clock.Add(30 * time.Minute),

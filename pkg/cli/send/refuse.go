@@ -32,8 +32,11 @@ func refuse(contact *store.Contact, now time.Time, msgs ...*whatsapp.Message) er
 	if contact == nil {
 		return nil
 	}
-	to := "+" + contact.Key
 	for _, m := range msgs {
+		to := contactName(contact.Key)
+		if typed := m.RecipientKey(); typed != "" && delivery.ContactKeyOf(typed) != contact.Key {
+			to = fmt.Sprintf("%s (the same WhatsApp account as %s)", typed, to)
+		}
 		switch reason := delivery.Refusal(contact, contact.OptedOut, store.OriginSend, m, now); reason {
 		case delivery.ReasonOptedOut:
 			return &Refusal{Reason: reason, Msg: fmt.Sprintf("%s opted out on %s: gtc does not send to opted-out contacts (they must write START to opt in again)",
@@ -57,7 +60,7 @@ func (o *SendOptions) guard(ctx context.Context, b *bundle.Bundle, p *bundle.Pro
 		if err := m.Validate(); err != nil {
 			return err
 		}
-		to, err := whatsapp.NormalizeE164(m.To)
+		to, err := whatsapp.NormalizeRecipient(m.RecipientKey())
 		if err != nil {
 			return err
 		}
@@ -85,4 +88,13 @@ func (o *SendOptions) recipientGuard(ctx context.Context, b *bundle.Bundle, p *b
 		}
 		return refuse(contact, o.Now(), &whatsapp.Message{To: to, Type: "template"})
 	}
+}
+
+// contactName is how a refusal names a contact: its number with "+", or its business-scoped
+// user id.
+func contactName(key string) string {
+	if whatsapp.IsBSUID(key) {
+		return key
+	}
+	return "+" + key
 }

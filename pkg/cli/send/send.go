@@ -124,7 +124,7 @@ MARKETING template goes through Meta's Marketing Messages API.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.To, "to", "", "recipient number in international form, e.g. +4915123456789")
+	fl.StringVar(&opts.To, "to", "", "recipient number in international form, e.g. +4915123456789, or business-scoped user id (US.1349…)")
 	fl.StringVar(&opts.Tenant, "tenant", "", "tenant, when the bundle has several providers")
 	fl.StringVar(&opts.Team, "team", "", "team, when the bundle has several providers")
 	fl.StringVar(&opts.ReplyTo, "reply-to", "", "message id (wamid) to quote")
@@ -222,7 +222,7 @@ func (o *SendOptions) check() error {
 				return cmdutil.FlagErrorf("--dry-run and --json need a message flag: give one of --%s", strings.Join(messageFlags, ", --"))
 			}
 			if o.To != "" {
-				to, err := whatsapp.NormalizeE164(o.To)
+				to, err := whatsapp.NormalizeRecipient(o.To)
 				if err != nil {
 					return cmdutil.FlagErrorf("--to: %v", err)
 				}
@@ -233,9 +233,9 @@ func (o *SendOptions) check() error {
 		return cmdutil.FlagErrorf("a message is required when not running interactively: give one of --%s", strings.Join(messageFlags, ", --"))
 	}
 	if o.To == "" {
-		return cmdutil.FlagErrorf("--to is required: the recipient's number, e.g. --to +4915123456789")
+		return cmdutil.FlagErrorf("--to is required: the recipient's number, e.g. --to +4915123456789, or business-scoped user id")
 	}
-	to, err := whatsapp.NormalizeE164(o.To)
+	to, err := whatsapp.NormalizeRecipient(o.To)
 	if err != nil {
 		return cmdutil.FlagErrorf("--to: %v", err)
 	}
