@@ -31,6 +31,7 @@ var fakes, fakeClocks sync.Map
 //	graphfake start [--token T] [--phone-number-id ID] [--waba ID] [--display-phone N]
 //	                [--no-schema] [--webhook URL] [--app-secret S]
 //	                [--rate N] [--pair-interval D] [--pair-burst N] [--check-media-ids]
+//	                [--wa-id DIGITS=WA_ID]... (Graph resolves the number DIGITS to WA_ID)
 //	    starts it (closed when the script ends) and sets GRAPH_URL, GRAPH_TOKEN,
 //	    GRAPH_PHONE_NUMBER_ID and GRAPH_WABA. Meta's schema check is on when the spec is found.
 //	graphfake fail CODE [--times N] [--to NUMBER] [--status HTTP] [--endpoint E] [--async]
@@ -200,9 +201,20 @@ func graphfakeStart(ts *testscript.TestScript, args []string) {
 	fs.BoolVar(&o.CheckMediaIDs, "check-media-ids", false, "")
 	fs.BoolVar(&o.EscalationPartner, "escalation-partner", false, "")
 	noSchema := fs.Bool("no-schema", false, "")
+	fs.Func("wa-id", "", func(v string) error {
+		typed, waID, ok := strings.Cut(v, "=")
+		if !ok || typed == "" || waID == "" {
+			return fmt.Errorf("--wa-id %q: use DIGITS=WA_ID", v)
+		}
+		if o.WaIDs == nil {
+			o.WaIDs = map[string]string{}
+		}
+		o.WaIDs[typed] = waID
+		return nil
+	})
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		ts.Fatalf("usage: graphfake start [--token T] [--phone-number-id ID] [--waba ID] [--display-phone N] [--no-schema] [--webhook URL] [--app-secret S] [--rate N] [--pair-interval D] [--pair-burst N] [--check-media-ids] [--escalation-partner]")
+		ts.Fatalf("usage: graphfake start [--token T] [--phone-number-id ID] [--waba ID] [--display-phone N] [--no-schema] [--webhook URL] [--app-secret S] [--rate N] [--pair-interval D] [--pair-burst N] [--check-media-ids] [--escalation-partner] [--wa-id DIGITS=WA_ID]...")
 	}
 	if !*noSchema {
 		v, err := metaschema.Default()
