@@ -70,8 +70,9 @@ conversation ended (completed, invalid, timeout, interrupted, replaced, flow_edi
 // Contact is one contact as gtc contacts prints it.
 type Contact struct {
 	Contact string `json:"contact"`
-	// Aliases are the other names of the contact (numbers as typed, the wa_id, business-scoped
-	// user ids, previous ones): a message or a send under any of them is this contact's.
+	// Aliases are every name of the contact (numbers as typed, the wa_id, business-scoped user
+	// ids, previous ones), its own included: a message or a send under any of them is this
+	// contact's.
 	Aliases         []store.Alias `json:"aliases,omitempty"`
 	Name            string        `json:"name,omitempty"`
 	LastInboundAt   *time.Time    `json:"last_inbound_at,omitempty"`
@@ -153,9 +154,7 @@ func contactsRun(o *ContactsOptions) error {
 		item := Contact{Contact: Phone(c.Key), Name: c.Name, LastInboundAt: timePtr(c.LastInboundAt), WindowOpen: c.WindowOpen(now),
 			OptedOut: c.OptedOut, Marketing: c.Marketing, UnreachableCode: c.UnreachableCode}
 		for _, a := range aliases[store.ContactRef{Tenant: c.Tenant, Team: c.Team, Key: c.Key}] {
-			if a.Value != c.Key {
-				item.Aliases = append(item.Aliases, store.Alias{Value: Phone(a.Value), Kind: a.Kind})
-			}
+			item.Aliases = append(item.Aliases, store.Alias{Value: Phone(a.Value), Kind: a.Kind})
 		}
 		if c.OptedOut {
 			item.OptedOutAt = timePtr(c.OptedOutAt)
@@ -211,7 +210,7 @@ func contactsRun(o *ContactsOptions) error {
 			last = stamp(*c.LastInboundAt)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Contact, dash(c.Name), last, window, opted, dash(c.Marketing), unreach,
-			conversationText(c), userText(c.User), aliasText(c.Aliases))
+			conversationText(c), userText(c.User), aliasText(c.Contact, c.Aliases))
 	}
 	return tw.Flush()
 }
@@ -262,13 +261,15 @@ func userText(u map[string]any) string {
 
 // aliasText is the ALSO column: the contact's other names with their kind
 // ("+525512345678 (phone) US.1349… (bsuid)"), or "-".
-func aliasText(as []store.Alias) string {
-	if len(as) == 0 {
-		return "-"
+func aliasText(contact string, as []store.Alias) string {
+	var parts []string
+	for _, a := range as {
+		if a.Value != contact {
+			parts = append(parts, a.Value+" ("+a.Kind+")")
+		}
 	}
-	parts := make([]string, len(as))
-	for i, a := range as {
-		parts[i] = a.Value + " (" + a.Kind + ")"
+	if len(parts) == 0 {
+		return "-"
 	}
 	return strings.Join(parts, " ")
 }
