@@ -345,3 +345,43 @@ func TestGuardForComposer(t *testing.T) {
 		t.Errorf("template outside the window: Guard = %v, want nil", guardTemplate)
 	}
 }
+
+// TestComposerRefusesAnotherNameOfAnOptedOutContact: the wa_id opted out; the composer's
+// recipient check and its message check refuse the number as people type it (Mexico's 52
+// without the 1, Brazil's number with the ninth digit), as the flags do.
+func TestComposerRefusesAnotherNameOfAnOptedOutContact(t *testing.T) {
+	for _, tt := range []struct{ waID, typed string }{
+		{"5215512345678", "+525512345678"},
+		{"551187654321", "+5511987654321"},
+	} {
+		t.Run(tt.typed, func(t *testing.T) {
+			e := newEnv(t)
+			seedState(t, e, tt.waID, e.clock.Now().Add(-time.Hour), true)
+			var recipient, check error
+			f := &cmdutil.Factory{IO: &cmdutil.IOStreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}, InTTY: true, ErrTTY: true},
+				Now: e.clock.Now, LookupEnv: func(string) (string, bool) { return "", false }}
+			f.Composer = func(ctx context.Context, _ *cmdutil.IOStreams, req cmdutil.ComposeRequest) error {
+				recipient = req.CheckRecipient(tt.typed)
+				check = req.Check(&whatsapp.Message{To: tt.typed, Type: whatsapp.TypeTemplate,
+					Template: &whatsapp.Template{Name: "hello_world", Language: whatsapp.Language{Code: "en_US"}}})
+				return nil
+			}
+			cmd := NewCmdSend(f, nil)
+			cmd.SetArgs([]string{e.dir})
+			cmd.SetOut(&bytes.Buffer{})
+			cmd.SetErr(&bytes.Buffer{})
+			if err := cmd.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			for name, err := range map[string]error{"recipient check": recipient, "message check": check} {
+				var refused *delivery.RefusedError
+				if !errors.As(err, &refused) || refused.Reason != delivery.ReasonOptedOut || !strings.Contains(err.Error(), "+"+tt.waID) {
+					t.Errorf("%s = %v, want an opted_out refusal naming +%s", name, err, tt.waID)
+				}
+			}
+			if n := len(e.fake.Messages()); n != 0 {
+				t.Errorf("%d messages sent", n)
+			}
+		})
+	}
+}
