@@ -161,3 +161,84 @@ func TestConversationsService(t *testing.T) {
 		t.Fatalf("reply after the release: %v", err)
 	}
 }
+
+// TestConversationsFollowTheIdentity: a customer known only by a BSUID asks for a person;
+// their next message carries their Mexican wa_id too. The conversations API and the inbox
+// find the handoff by the BSUID, by the wa_id and by the number as people type it (52
+// without the 1), and a release by the typed number hands the same contact back.
+func TestConversationsFollowTheIdentity(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "human.ygtc"), []byte(humanFlow), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	flows, err := flow.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := graphfake.New(graphfake.Options{})
+	defer fake.Close()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "gtc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p := &bundle.Provider{Tenant: "acme", Team: "support", Enabled: true, PhoneNumberID: graphfake.DefaultPhoneNumberID,
+		APIBaseURL: fake.URL, APIVersion: "v26.0", AccessToken: secret.New(graphfake.DefaultToken)}
+	a, err := Start(ctx, Config{Providers: []*bundle.Provider{p}, Flows: flows, Store: st, NoAPI: true,
+		Tenants: []server.Tenant{{Tenant: "acme", Team: "support", PhoneNumberID: p.PhoneNumberID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop(ctx)
+	const bsuid, waID = "US.13491208655302741918", "5215512345678"
+	msg := func(id, from, user, text string) {
+		t.Helper()
+		ev := whatsapp.Event{Kind: whatsapp.EventMessage, Field: "messages", PhoneNumberID: p.PhoneNumberID,
+			Message: &whatsapp.InboundMessage{ID: id, Type: "text", From: from, FromUser: user, Timestamp: time.Now().Unix(), Text: text}}
+		if err := a.Delivery.Ingest(ctx, "acme", "support", []whatsapp.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs := a.Conversations
+	msg("m1", "", bsuid, "human")
+	msg("m2", waID, bsuid, "hello?")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		d, err := cs.GetConversation(ctx, "acme", "support", bsuid)
+		if err == nil && d.State == "handoff" && d.Unread == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the handoff with both messages: %+v, %v", d, err)
+		}
+	}
+	for _, name := range []string{bsuid, "+" + waID, "+52 55 1234 5678"} {
+		d, err := cs.GetConversation(ctx, "acme", "support", name)
+		if err != nil || d.State != "handoff" || d.Queue != "support" {
+			t.Errorf("GetConversation(%s) = %+v, %v; want the BSUID's handoff", name, d, err)
+		}
+		page, err := cs.ConversationMessages(ctx, "acme", "support", name, "", 10)
+		if err != nil || len(page.Items) < 3 {
+			t.Errorf("ConversationMessages(%s) = %d items, %v; want both messages and the reply", name, len(page.Items), err)
+		}
+	}
+	in := &Inbox{Conversations: cs.(*Conversations), Delivery: a.Delivery, Store: st, Tenant: "acme", Team: "support", Agent: "Ana", Flows: flows}
+	if err := in.MarkRead(ctx, "+525512345678"); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := cs.GetConversation(ctx, "acme", "support", bsuid); err != nil || d.Unread != 0 {
+		t.Errorf("after MarkRead by the typed number: %+v, %v; want unread 0", d, err)
+	}
+	if err := cs.Release(ctx, "acme", "support", "+525512345678", "", "Ana"); err != nil {
+		t.Fatalf("release by the typed number: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		d, err := cs.GetConversation(ctx, "acme", "support", bsuid)
+		if err == nil && d.State != "handoff" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the release: %+v, %v", d, err)
+		}
+	}
+}
