@@ -73,7 +73,7 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 	if err == nil {
 		s.m.sends.WithLabelValues("ok").Inc()
 		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutSent, WAMID: wamid, Attempted: true},
-			Aliases: answerAliases(contacts, o.ContactKey)}, time.Time{}
+			Aliases: AnswerAliases(contacts, o.ContactKey)}, time.Time{}
 	}
 	giveBack(err)
 	info := s.cfg.Classify(err)
@@ -99,10 +99,10 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 		Unreachable: info.Unreachable}, time.Time{}
 }
 
-// answerAliases are the aliases a send's answer names: the wa_id and business-scoped user id
+// AnswerAliases are the aliases a send's answer names: the wa_id and business-scoped user id
 // Graph resolved the recipient to, then the recipient as it was sent (a number as typed);
 // nil when they name nothing but the contact's key (the usual send, nothing to learn).
-func answerAliases(contacts []whatsapp.SendContact, key string) []store.Alias {
+func AnswerAliases(contacts []whatsapp.SendContact, key string) []store.Alias {
 	var out []store.Alias
 	for _, c := range contacts {
 		if c.WaID != "" {

@@ -293,13 +293,22 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 		log.Warn("no provider for this tenant/team: event recorded, no flow run")
 		return planned{comp: comp, msgID: messageID(m)}
 	}
-	to := "+" + sev.ContactKey
-	if m != nil {
-		to = m.ContactKey()
-		if m.From != "" {
-			to = "+" + m.From
-		}
-	} else if !isDigits(sev.ContactKey) {
+	// A reply goes to the message's sender as it wrote; a timeout's, a call result's or a
+	// release's to the contact's latest number, else its current BSUID (the identity's key
+	// may be a number as typed or a BSUID the user changed from).
+	var to string
+	switch {
+	case m != nil && m.From != "":
+		to = "+" + m.From
+	case m != nil:
+		to = m.FromUser
+	case c.WaID != "":
+		to = "+" + c.WaID
+	case c.UserID != "":
+		to = c.UserID
+	case isDigits(sev.ContactKey):
+		to = "+" + sev.ContactKey
+	default:
 		to = sev.ContactKey
 	}
 	var plan []plannedReply

@@ -135,23 +135,30 @@ func (r *recorder) record(ctx context.Context, m *whatsapp.Message, res *whatsap
 	if err != nil {
 		return fmt.Errorf("encode message: %w", err)
 	}
-	// Its sender marks the row as this process's for the moment between the two writes.
-	ids, err := r.st.RecordOutbound(ctx, r.tenant, r.team, []store.NewOutbound{{ContactKey: delivery.ContactKeyOf(m.To),
-		Recipient: m.To, Origin: store.OriginSend, MessageType: m.Type, Request: raw, Sender: r.sender}})
+	// The row is the identity's whichever name the message went to.
+	c, err := delivery.ResolveContact(ctx, r.st, r.tenant, r.team, m.RecipientKey())
 	if err != nil {
 		return fmt.Errorf("record the message in the state database: %w", err)
 	}
-	out := store.OutboundResult{State: store.OutSent, Attempted: true}
+	// Its sender marks the row as this process's for the moment between the two writes.
+	ids, err := r.st.RecordOutbound(ctx, r.tenant, r.team, []store.NewOutbound{{ContactKey: c.Key,
+		Recipient: m.RecipientKey(), Origin: store.OriginSend, MessageType: m.Type, Request: raw, Sender: r.sender}})
+	if err != nil {
+		return fmt.Errorf("record the message in the state database: %w", err)
+	}
+	f := store.Finish{ID: ids[0], Result: store.OutboundResult{State: store.OutSent, Attempted: true}}
 	switch {
 	case sendErr != nil:
-		out.State = store.OutFailed
-		out.ErrorClass = string(whatsapp.ClassOf(sendErr))
-		out.ErrorCode = whatsapp.CodeOf(sendErr)
-		out.ErrorMessage = sendErr.Error()
+		f.Result.State = store.OutFailed
+		f.Result.ErrorClass = string(whatsapp.ClassOf(sendErr))
+		f.Result.ErrorCode = whatsapp.CodeOf(sendErr)
+		f.Result.ErrorMessage = sendErr.Error()
 	case res != nil:
-		out.WAMID = res.MessageID
+		f.Result.WAMID = res.MessageID
+		// Graph's answer names the wa_id the number resolved to: an alias of the contact.
+		f.Aliases = delivery.AnswerAliases(res.Contacts, c.Key)
 	}
-	if err := r.st.FinishOutbound(ctx, ids[0], out); err != nil {
+	if err := r.st.FinishOutbounds(ctx, []store.Finish{f}, nil); err != nil {
 		return fmt.Errorf("record the send in the state database: %w", err)
 	}
 	return nil
