@@ -130,7 +130,7 @@ triggers:
 				}
 			}
 			round := func() {
-				if err := svc.processRound(ctx, []store.ContactRef{ref}, "bench"); err != nil {
+				if _, err := svc.processRound(ctx, []store.ContactRef{ref}, "bench"); err != nil {
 					b.Fatal(err)
 				}
 			}

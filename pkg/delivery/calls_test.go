@@ -97,7 +97,7 @@ const shopToken = "tok-9f8e7d6c5b4a-secret"
 
 // callHarness runs the lookup and hello flows against an order API double that wants
 // shopToken; logs go to the returned buffer.
-func callHarness(t *testing.T, dsn string, slowAfter time.Duration) (*harness, *orderapi.Server, *bytes.Buffer) {
+func callHarness(t *testing.T, dsn string, slowAfter time.Duration) (*harness, *orderapi.Server, *syncWriter) {
 	t.Helper()
 	api := orderapi.New(orderapi.Options{Token: shopToken})
 	t.Cleanup(api.Close)
@@ -108,8 +108,8 @@ func callHarness(t *testing.T, dsn string, slowAfter time.Duration) (*harness, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &syncWriter{w: &bytes.Buffer{}}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := newHarness(t, dsn, false)
 	h.svc.cfg.Runner, h.svc.cfg.Flows, h.svc.log, h.svc.activity = SetRunner(set), set, log, newActivityLog(log)
 	p := h.svc.provider("acme", "support")
@@ -124,7 +124,7 @@ func callHarness(t *testing.T, dsn string, slowAfter time.Duration) (*harness, *
 	if err := h.svc.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return h, api, &logs
+	return h, api, logs
 }
 
 type syncWriter struct {

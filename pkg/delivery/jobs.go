@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -31,8 +32,21 @@ type sendArgs struct {
 
 func (sendArgs) Kind() string { return "gtc_send" }
 
-// enqueueTx runs inside the store's Ingest transaction.
+// enqueueTx runs inside the store's Ingest transaction. On SQLite the jobs are written by
+// the store's prepared insert (store.InsertJobs), which costs a fraction of River's
+// InsertManyTx in the group commit; on PostgreSQL River inserts them.
 func (s *Service) enqueueTx(ctx context.Context, tx *sql.Tx, contacts []store.ContactRef) error {
+	if !s.shared {
+		jobs := make([]store.Job, 0, len(contacts)/contactsPerJob+1)
+		for c := range slices.Chunk(contacts, contactsPerJob) {
+			args, err := json.Marshal(inboundArgs{Contacts: c})
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, store.Job{Kind: inboundArgs{}.Kind(), Args: args, MaxAttempts: s.cfg.MaxAttempts})
+		}
+		return s.st.InsertJobs(ctx, tx, jobs)
+	}
 	params := make([]river.InsertManyParams, 0, len(contacts)/contactsPerJob+1)
 	for c := range slices.Chunk(contacts, contactsPerJob) {
 		params = append(params, river.InsertManyParams{Args: inboundArgs{Contacts: c}})
@@ -89,6 +103,17 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 // finish records send outcomes and, in the same transaction, inserts the jobs of the
 // scheduled retries: a retrying reply always has its job.
 func (s *Service) finish(ctx context.Context, fs []store.Finish, rs []retry) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	_, err := s.finishRelease(ctx, fs, rs, nil, "")
+	return err
+}
+
+// finishRelease is finish, and with refs the release of those contacts' leases in the same
+// transaction (store.FinishAndRelease); it returns the contacts that still have pending
+// events and stay claimed.
+func (s *Service) finishRelease(ctx context.Context, fs []store.Finish, rs []retry, refs []store.ContactRef, owner string) ([]store.ContactRef, error) {
 	var params []river.InsertManyParams
 	for _, r := range rs {
 		if !r.at.IsZero() {
@@ -119,11 +144,18 @@ func (s *Service) finish(ctx context.Context, fs []store.Finish, rs []retry) err
 			return nil
 		}
 	}
-	if err := s.st.FinishOutbounds(ctx, fs, inTx); err != nil {
-		return err
+	var more []store.ContactRef
+	var err error
+	if refs == nil {
+		err = s.st.FinishOutbounds(ctx, fs, inTx)
+	} else {
+		more, err = s.st.FinishAndRelease(ctx, fs, inTx, refs, owner)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if len(evs) > 0 {
 		s.wakeEvents()
 	}
-	return nil
+	return more, nil
 }

@@ -30,10 +30,7 @@ func (s *Service) processContacts(ctx context.Context, refs []store.ContactRef, 
 		return err
 	}
 	for len(claimed) > 0 {
-		if err := s.processRound(ctx, claimed, owner); err != nil {
-			return err
-		}
-		if claimed, err = s.st.ReleaseContacts(ctx, claimed, owner); err != nil {
+		if claimed, err = s.processRound(ctx, claimed, owner); err != nil {
 			return err
 		}
 	}
@@ -60,19 +57,21 @@ type retry struct {
 	at time.Time
 }
 
-// processRound handles up to eventsPerRound pending messages of each contact with three
-// commits in all: the flow results, the send outcomes, and (in ReleaseContacts) the leases.
-func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, owner string) error {
+// processRound handles up to eventsPerRound pending messages of each contact with two
+// commits in all: the flow results, then the send outcomes with the release of the leases
+// (store.FinishAndRelease). It returns the contacts that still have pending events: they
+// stay claimed for another round.
+func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, owner string) ([]store.ContactRef, error) {
 	contacts, err := s.st.ContactsFor(ctx, refs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.sendTakenOver(ctx, refs, contacts, owner); err != nil {
-		return err
+		return nil, err
 	}
 	pending, err := s.st.PendingEventsFor(ctx, refs, eventsPerRound)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var convs map[store.ContactRef]*store.Conversation
 	if _, ok := s.cfg.Runner.(setRunner); ok {
@@ -83,7 +82,7 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 			}
 		}
 		if convs, err = s.st.ConversationsFor(ctx, with); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	now := s.now()
@@ -106,7 +105,7 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 				if !slices.ContainsFunc(evs, func(e *store.StoredEvent) bool { return e.Kind == store.KindResult }) {
 					res, err := s.st.PendingEventsOfKind(ctx, ref, store.KindResult, 4)
 					if err != nil {
-						return err
+						return nil, err
 					}
 					evs = append(res, evs...)
 				}
@@ -142,7 +141,7 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 		}
 	}
 	if len(all) == 0 {
-		return nil
+		return s.st.ReleaseContacts(ctx, refs, owner)
 	}
 	// The replies are this job's to send: if the instance dies before recording the
 	// outcome, whoever reaps it resends them.
@@ -176,7 +175,7 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 		}
 	}
 	if err := s.st.CompleteEventsTx(ctx, all, inTx); err != nil {
-		return err
+		return nil, err
 	}
 	for _, c := range all {
 		if c.Done && len(c.Events) > 0 {
@@ -205,8 +204,9 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 	wg.Wait()
 	// Record what was sent even when the job is being cancelled: a lost record means a
 	// duplicate send after restart.
-	if err := s.finish(context.WithoutCancel(ctx), finishes, retries); err != nil {
-		return err
+	more, err := s.finishRelease(context.WithoutCancel(ctx), finishes, retries, refs, owner)
+	if err != nil {
+		return nil, err
 	}
 	for _, w := range works {
 		for i, c := range w.cs {
@@ -216,7 +216,7 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 			}
 		}
 	}
-	return nil
+	return more, nil
 }
 
 // sendTakenOver sends, first, the replies a dead instance left to any of these contacts

@@ -270,6 +270,9 @@ func New(cfg Config) (*Service, error) {
 		if _, err := migrator.Migrate(context.Background(), rivermigrate.DirectionUp, nil); err != nil {
 			return nil, fmt.Errorf("delivery: job migrations: %w", err)
 		}
+		if err := s.st.PrepareJobs(context.Background()); err != nil {
+			return nil, fmt.Errorf("delivery: %w", err)
+		}
 		rc, err := river.NewClient(driver, rcfg)
 		if err != nil {
 			return nil, fmt.Errorf("delivery: job client: %w", err)
