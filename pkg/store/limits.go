@@ -35,6 +35,7 @@ func (s *Store) OpenConversation(ctx context.Context, scope, contactKey string, 
 	g := LimitGrant{Limit: limit, at: ms(now)}
 	since := ms(now.Add(-LimitWindow))
 	err := s.limitTx(ctx, scope, func(tx *sql.Tx) error {
+		g = LimitGrant{Limit: limit, at: ms(now)} // a transaction run again starts afresh
 		var last int64
 		err := tx.QueryRowContext(ctx, `SELECT last_at FROM gtc_limit_contacts WHERE scope = $1 AND contact_key = $2`, scope, contactKey).Scan(&last)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -92,7 +93,7 @@ func (s *Store) LimitUse(ctx context.Context, scope string, now time.Time) (int,
 	return n, nil
 }
 
-// limitTx runs f in a transaction that holds the scope: PostgreSQL serializes the
+// limitTx runs f in a write transaction that holds the scope: PostgreSQL serializes the
 // transactions of one scope with an advisory lock; SQLite has one writer anyway.
 func (s *Store) limitTx(ctx context.Context, scope string, f func(*sql.Tx) error) error {
 	select {
@@ -100,18 +101,12 @@ func (s *Store) limitTx(ctx context.Context, scope string, f func(*sql.Tx) error
 		return ErrClosed
 	default:
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if s.Postgres() {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('gtc_limit:' || $1))`, scope); err != nil {
-			return err
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if s.Postgres() {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('gtc_limit:' || $1))`, scope); err != nil {
+				return err
+			}
 		}
-	}
-	if err := f(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+		return f(tx)
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -39,7 +40,7 @@ func (p Pruned) Total() int {
 
 // openOutboundStates are the outbound states of work not finished: retention never deletes
 // them, whatever their age.
-var openOutboundStates = []string{OutPending, OutRetrying, "sending", "ambiguous"}
+var openOutboundStates = []string{OutPending, OutRetrying, OutSending, OutAmbiguous}
 
 // Prune applies r at now and keeps what open work needs: a pending inbound event (not
 // processed yet), an outbound row still to be sent (pending, retrying or being sent), a
@@ -49,53 +50,70 @@ var openOutboundStates = []string{OutPending, OutRetrying, "sending", "ambiguous
 // 24-hour window go whatever r says.
 func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, error) {
 	var p Pruned
+	// Each statement deletes at most pruneBatch rows and runs again until it finds fewer,
+	// so a first run on a large database never holds the write lock for long (ingest waits
+	// for it on SQLite).
 	exec := func(n *int, q string, args ...any) error {
-		res, err := s.db.ExecContext(ctx, q, args...)
-		if err != nil {
-			return err
+		for {
+			res, err := s.db.ExecContext(ctx, q, args...)
+			if err != nil {
+				return err
+			}
+			k, _ := res.RowsAffected()
+			*n += int(k)
+			if k < pruneBatch {
+				return nil
+			}
 		}
-		k, _ := res.RowsAffected()
-		*n += int(k)
-		return nil
 	}
+	batch := ` LIMIT ` + strconv.Itoa(pruneBatch) + `)`
 	err := func() error {
 		if r.Messages > 0 {
 			cut := ms(now.Add(-r.Messages))
 			del := ms(now.Add(-max(r.Messages, DedupeWindow)))
-			if err := exec(&p.InboundEvents, `DELETE FROM gtc_inbound_events WHERE received_at < $1 AND state <> $2`, del, EventPending); err != nil {
+			if err := exec(&p.InboundEvents, `DELETE FROM gtc_inbound_events WHERE seq IN (SELECT seq FROM gtc_inbound_events
+				WHERE received_at < $1 AND state <> $2`+batch, del, EventPending); err != nil {
 				return err
 			}
-			if err := exec(&p.InboundCleared, `UPDATE gtc_inbound_events SET event = $1 WHERE received_at < $2 AND state <> $3 AND length(event) > 2`,
-				[]byte("{}"), cut, EventPending); err != nil {
+			if err := exec(&p.InboundCleared, `UPDATE gtc_inbound_events SET event = $1 WHERE seq IN (SELECT seq FROM gtc_inbound_events
+				WHERE received_at < $2 AND state <> $3 AND length(event) > 2`+batch, []byte("{}"), cut, EventPending); err != nil {
 				return err
 			}
 			args := []any{cut}
-			if err := exec(&p.Outbound, `DELETE FROM gtc_outbound_messages WHERE created_at < $1 AND sender = ''
-				AND state NOT IN (`+params(&args, openOutboundStates)+`)`, args...); err != nil {
+			if err := exec(&p.Outbound, `DELETE FROM gtc_outbound_messages WHERE id IN (SELECT id FROM gtc_outbound_messages
+				WHERE created_at < $1 AND sender = '' AND state NOT IN (`+params(&args, openOutboundStates)+`)`+batch, args...); err != nil {
 				return err
 			}
-			if err := exec(&p.Statuses, `DELETE FROM gtc_outbound_statuses WHERE at < $1`, cut); err != nil {
+			if err := exec(&p.Statuses, `DELETE FROM gtc_outbound_statuses WHERE (wamid, status) IN (SELECT wamid, status
+				FROM gtc_outbound_statuses WHERE at < $1`+batch, cut); err != nil {
 				return err
 			}
-			if err := exec(&p.Pricing, `DELETE FROM gtc_message_pricing WHERE at < $1`, cut); err != nil {
+			if err := exec(&p.Pricing, `DELETE FROM gtc_message_pricing WHERE (tenant, team, wamid) IN (SELECT tenant, team, wamid
+				FROM gtc_message_pricing WHERE at < $1`+batch, cut); err != nil {
 				return err
 			}
-			if err := exec(&p.Conversations, `DELETE FROM gtc_conversations WHERE updated_at < $1 AND conversation = '' AND state = ''`, cut); err != nil {
+			if err := exec(&p.Conversations, `DELETE FROM gtc_conversations WHERE (tenant, team, contact_key) IN (SELECT tenant, team, contact_key
+				FROM gtc_conversations WHERE updated_at < $1 AND conversation = '' AND state = ''`+batch, cut); err != nil {
 				return err
 			}
 		}
 		if r.IdempotencyKeys > 0 {
-			if err := exec(&p.IdempotencyKeys, `DELETE FROM gtc_idempotency_keys WHERE created_at < $1`, ms(now.Add(-r.IdempotencyKeys))); err != nil {
+			if err := exec(&p.IdempotencyKeys, `DELETE FROM gtc_idempotency_keys WHERE (tenant, team, idem_key) IN (SELECT tenant, team, idem_key
+				FROM gtc_idempotency_keys WHERE created_at < $1`+batch, ms(now.Add(-r.IdempotencyKeys))); err != nil {
 				return err
 			}
 		}
-		return exec(&p.LimitContacts, `DELETE FROM gtc_limit_contacts WHERE last_at <= $1`, ms(now.Add(-LimitWindow)))
+		return exec(&p.LimitContacts, `DELETE FROM gtc_limit_contacts WHERE (scope, contact_key) IN (SELECT scope, contact_key
+			FROM gtc_limit_contacts WHERE last_at <= $1`+batch, ms(now.Add(-LimitWindow)))
 	}()
 	if err != nil {
 		return p, fmt.Errorf("apply retention: %w", err)
 	}
 	return p, nil
 }
+
+// pruneBatch is how many rows one statement of Prune deletes at most.
+const pruneBatch = 1000
 
 // TableAge is how many rows a table holds and the time of its oldest.
 type TableAge struct {

@@ -157,3 +157,45 @@ func processed(t *testing.T, st *Store, key string) {
 		t.Fatal(err)
 	}
 }
+
+// A large backlog (a first run on an old database) goes in batches, all of it.
+func TestPruneBatches(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		st, _ := openTest(t, b, Options{})
+		ctx := context.Background()
+		const n = 2*pruneBatch + 500
+		old := ms(t0.Add(-100 * 24 * time.Hour))
+		if _, err := st.db.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
+			INSERT INTO gtc_outbound_messages (tenant, team, contact_key, recipient, origin, message_type, request, state, wamid, created_at, updated_at)
+			SELECT 't', 't', '1', '+1', 'flow', 'text', '', 'read', 'wamid.' || CAST(i AS TEXT), $2, $2 FROM n`, n, old); err != nil {
+			t.Fatal(err)
+		}
+		p, err := st.Prune(ctx, Retention{Messages: 90 * 24 * time.Hour}, t0)
+		if err != nil || p.Outbound != n {
+			t.Fatalf("pruned %+v %v, want %d outbound rows", p, err, n)
+		}
+		rs, err := st.RetentionStateOf(ctx)
+		if err != nil || rs.Outbound.Rows != 0 {
+			t.Fatalf("left %+v %v", rs, err)
+		}
+	})
+}
+
+// A reply whose send is under way or unclear (sending, ambiguous) is open work, however old.
+func TestPruneKeepsSendsInDoubt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		st, _ := openTest(t, b, Options{})
+		ctx := context.Background()
+		old := ms(t0.Add(-100 * 24 * time.Hour))
+		for _, state := range []string{OutSending, OutAmbiguous, OutSent} {
+			if _, err := st.db.ExecContext(ctx, `INSERT INTO gtc_outbound_messages (tenant, team, contact_key, recipient, origin, message_type,
+				request, state, created_at, updated_at) VALUES ('t', 't', '1', '+1', 'flow', 'text', '', $1, $2, $2)`, state, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, err := st.Prune(ctx, Retention{Messages: 90 * 24 * time.Hour}, t0)
+		if err != nil || p.Outbound != 1 {
+			t.Fatalf("pruned %+v %v, want the sent row only", p, err)
+		}
+	})
+}
