@@ -133,6 +133,15 @@ func (s *Store) LinkAliases(ctx context.Context, tenant, team string, aliases []
 // aliases) that are not recorded as aliases (a number's country variants). A message from a
 // known contact costs one read per alias and no write.
 func linkAliases(ctx context.Context, tx *sql.Tx, tenant, team string, aliases []Alias, lookup []string, now int64) (string, error) {
+	return linkAliasesWith(ctx, tx, nil, tenant, team, aliases, lookup, now)
+}
+
+// findAliasSQL reads an alias's contact and kind (args: tenant, team, alias).
+const findAliasSQL = `SELECT contact_key, kind FROM gtc_contact_aliases WHERE tenant = $1 AND team = $2 AND alias = $3`
+
+// linkAliasesWith is linkAliases reading aliases with find (findAliasSQL prepared in tx; the
+// ingest writer's, prepared once) when not nil.
+func linkAliasesWith(ctx context.Context, tx *sql.Tx, find *sql.Stmt, tenant, team string, aliases []Alias, lookup []string, now int64) (string, error) {
 	type known struct {
 		key, kind string
 		ok        bool
@@ -143,8 +152,13 @@ func linkAliases(ctx context.Context, tx *sql.Tx, tenant, team string, aliases [
 		if a.Value == "" {
 			continue
 		}
-		err := tx.QueryRowContext(ctx, `SELECT contact_key, kind FROM gtc_contact_aliases WHERE tenant = $1 AND team = $2 AND alias = $3`,
-			tenant, team, safeText(a.Value)).Scan(&have[i].key, &have[i].kind)
+		var row *sql.Row
+		if find != nil {
+			row = find.QueryRowContext(ctx, tenant, team, safeText(a.Value))
+		} else {
+			row = tx.QueryRowContext(ctx, findAliasSQL, tenant, team, safeText(a.Value))
+		}
+		err := row.Scan(&have[i].key, &have[i].kind)
 		switch {
 		case err == nil:
 			have[i].ok = true

@@ -306,8 +306,8 @@ func (s *Store) durableTx(ctx context.Context, f func(*sql.Tx) error) error {
 // PostgreSQL, on each pool connection as it is first used): SQLite would otherwise parse
 // and plan each of them again in every group commit.
 type ingestStmts struct {
-	insEvent, upContact, insStatus, upOutbound, upUnreach, upPref, upPricing, lastInbound *sql.Stmt
-	upTemplate, upThread, settle                                                          *sql.Stmt
+	insEvent, upContact, insStatus, upOutbound, upUnreach, upPref, upPricing *sql.Stmt
+	upTemplate, upThread, settle, findAlias                                  *sql.Stmt
 	// jobs is River's job insert (InsertJobs), prepared by PrepareJobs: River's tables are
 	// created after Open, by the delivery layer.
 	jobsMu sync.Mutex
@@ -325,9 +325,12 @@ func prepareIngest(ctx context.Context, db *sql.DB) (*ingestStmts, error) {
 		p, err = db.PrepareContext(ctx, q)
 		return p
 	}
+	// A message keeps its contact's last inbound time before it (read in the insert: the
+	// contact is updated after).
 	st.insEvent = prep(`INSERT INTO gtc_inbound_events (tenant, team, dedupe_key, kind, message_type, message_id, contact_key, event, received_at, state, processed_at, prev_inbound_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (tenant, team, dedupe_key) DO NOTHING`)
-	st.lastInbound = prep(`SELECT last_inbound_at FROM gtc_contacts WHERE tenant = $1 AND team = $2 AND contact_key = $3`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $4 = 'message' THEN COALESCE((SELECT c.last_inbound_at FROM gtc_contacts c
+			WHERE c.tenant = $1 AND c.team = $2 AND c.contact_key = $7), 0) ELSE 0 END) ON CONFLICT (tenant, team, dedupe_key) DO NOTHING`)
+	st.findAlias = prep(findAliasSQL)
 	st.upContact = prep(`INSERT INTO gtc_contacts (tenant, team, contact_key, wa_id, user_id, name, last_inbound_at, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (tenant, team, contact_key) DO UPDATE SET
@@ -366,7 +369,7 @@ func prepareIngest(ctx context.Context, db *sql.DB) (*ingestStmts, error) {
 }
 
 func (st *ingestStmts) close() {
-	for _, p := range []*sql.Stmt{st.insEvent, st.upContact, st.insStatus, st.upOutbound, st.upUnreach, st.upPref, st.upPricing, st.lastInbound, st.upTemplate, st.upThread, st.settle, st.jobs} {
+	for _, p := range []*sql.Stmt{st.insEvent, st.upContact, st.insStatus, st.upOutbound, st.upUnreach, st.upPref, st.upPricing, st.upTemplate, st.upThread, st.settle, st.findAlias, st.jobs} {
 		if p != nil {
 			p.Close()
 		}
@@ -378,9 +381,9 @@ func (st *ingestStmts) close() {
 type ingestWriter struct {
 	now                                                   int64
 	insEvent, upContact, insStatus, upOutbound, upUnreach *sql.Stmt
-	upPref, upPricing, lastInbound, upTemplate, upThread  *sql.Stmt
-	settle                                                *sql.Stmt
-	// tx and ctx are the transaction's, for the alias links (linkAliases).
+	upPref, upPricing, upTemplate, upThread               *sql.Stmt
+	settle, findAlias                                     *sql.Stmt
+	// tx and ctx are the transaction's, for the alias links (linkAliasesWith).
 	tx  *sql.Tx
 	ctx context.Context
 }
@@ -389,13 +392,13 @@ func newIngestWriter(ctx context.Context, tx *sql.Tx, st *ingestStmts, now int64
 	return &ingestWriter{now: now, insEvent: tx.StmtContext(ctx, st.insEvent), upContact: tx.StmtContext(ctx, st.upContact),
 		insStatus: tx.StmtContext(ctx, st.insStatus), upOutbound: tx.StmtContext(ctx, st.upOutbound),
 		upUnreach: tx.StmtContext(ctx, st.upUnreach), upPref: tx.StmtContext(ctx, st.upPref),
-		upPricing: tx.StmtContext(ctx, st.upPricing), lastInbound: tx.StmtContext(ctx, st.lastInbound),
+		upPricing:  tx.StmtContext(ctx, st.upPricing),
 		upTemplate: tx.StmtContext(ctx, st.upTemplate), upThread: tx.StmtContext(ctx, st.upThread),
-		settle: tx.StmtContext(ctx, st.settle), tx: tx, ctx: ctx}
+		settle: tx.StmtContext(ctx, st.settle), findAlias: tx.StmtContext(ctx, st.findAlias), tx: tx, ctx: ctx}
 }
 
 func (w *ingestWriter) close() {
-	for _, st := range []*sql.Stmt{w.insEvent, w.upContact, w.insStatus, w.upOutbound, w.upUnreach, w.upPref, w.upPricing, w.lastInbound, w.upTemplate, w.upThread, w.settle} {
+	for _, st := range []*sql.Stmt{w.insEvent, w.upContact, w.insStatus, w.upOutbound, w.upUnreach, w.upPref, w.upPricing, w.upTemplate, w.upThread, w.settle, w.findAlias} {
 		st.Close()
 	}
 }
@@ -494,22 +497,18 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 		}
 		state, processed = EventPending, 0
 	}
-	var prev int64
 	switch {
 	case ev.Kind == KindMessage:
-		// The identity the sender's aliases name, and its last inbound time before this one.
-		key, err := linkAliases(w.ctx, w.tx, tenant, team, eventAliases(ev), ev.Lookup, w.now)
+		// The identity the sender's aliases name.
+		key, err := linkAliasesWith(w.ctx, w.tx, w.findAlias, tenant, team, eventAliases(ev), ev.Lookup, w.now)
 		if err != nil {
 			return false, fmt.Errorf("record aliases: %w", err)
 		}
 		ev.ContactKey = key
-		if err := w.lastInbound.QueryRow(tenant, team, key).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return false, err
-		}
 	case (ev.Kind == KindStandby || ev.Thread != nil) && ev.ContactKey != "":
 		// A standby copy or a handover: the identity its user's aliases name, so the thread
 		// follows the contact whichever alias Meta sent.
-		key, err := linkAliases(w.ctx, w.tx, tenant, team, eventAliases(ev), ev.Lookup, w.now)
+		key, err := linkAliasesWith(w.ctx, w.tx, w.findAlias, tenant, team, eventAliases(ev), ev.Lookup, w.now)
 		if err != nil {
 			return false, fmt.Errorf("record aliases: %w", err)
 		}
@@ -522,14 +521,14 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 		if len(aliases) == 0 {
 			aliases = []Alias{{Value: safeText(ev.Preference.ContactKey)}}
 		}
-		key, err := linkAliases(w.ctx, w.tx, tenant, team, aliases, ev.Lookup, w.now)
+		key, err := linkAliasesWith(w.ctx, w.tx, w.findAlias, tenant, team, aliases, ev.Lookup, w.now)
 		if err != nil {
 			return false, fmt.Errorf("record aliases: %w", err)
 		}
 		ev.Preference.ContactKey = key
 	}
 	res, err := w.insEvent.Exec(tenant, team, safeText(ev.DedupeKey), ev.Kind, safeText(ev.MessageType), safeText(ev.MessageID),
-		safeText(ev.ContactKey), ev.Raw, w.now, state, processed, prev)
+		safeText(ev.ContactKey), ev.Raw, w.now, state, processed)
 	if err != nil {
 		return false, err
 	}
