@@ -24,11 +24,19 @@ func StartGraph() (*Graph, error) { return StartGraphNumbers(Numbers(1)) }
 
 // StartGraphNumbers starts one graphfake per number (all accepting LoadToken) behind one
 // local address.
-func StartGraphNumbers(numbers []Number) (*Graph, error) {
+func StartGraphNumbers(numbers []Number) (*Graph, error) { return StartGraphWith(numbers, nil) }
+
+// StartGraphWith is StartGraphNumbers with each fake's options changed by opt (nil: none),
+// e.g. to post status webhooks.
+func StartGraphWith(numbers []Number, opt func(*graphfake.Options)) (*Graph, error) {
 	g := &Graph{}
 	byID := map[string]http.Handler{}
 	for _, n := range numbers {
-		fake := graphfake.New(graphfake.Options{Token: LoadToken, PhoneNumberID: n.PhoneNumberID, BusinessAccountID: LoadWABAID})
+		o := graphfake.Options{Token: LoadToken, PhoneNumberID: n.PhoneNumberID, BusinessAccountID: LoadWABAID}
+		if opt != nil {
+			opt(&o)
+		}
+		fake := graphfake.New(o)
 		g.fakes = append(g.fakes, fake)
 		byID[n.PhoneNumberID] = fake.Handler()
 	}
@@ -65,6 +73,10 @@ func phoneIDOf(path string) string {
 	}
 	return parts[1]
 }
+
+// Fake is the double of the i-th number (0 for the load bundle's one), to slow it down
+// or make it fail.
+func (g *Graph) Fake(i int) *graphfake.Server { return g.fakes[i] }
 
 // Close stops the listener and the fakes.
 func (g *Graph) Close() {
