@@ -107,8 +107,8 @@ func DeliveryProviders(ps []*bundle.Provider, newClient func(*bundle.Provider) (
 		scope, limit := bp.MessagingLimitScope()
 		out = append(out, delivery.Provider{Tenant: bp.Tenant, Team: bp.Team, PhoneNumberID: bp.PhoneNumberID,
 			OptOutKeywords: bp.OptOutKeywords, OptInKeywords: bp.OptInKeywords, MarkRead: bp.MarkRead,
-			ConversationTimeout: bp.ConversationTimeout,
-			Sender:              delivery.ClientSender(c), LimitScope: scope, MessagingLimit: limit})
+			ConversationTimeout: bp.ConversationTimeout, ReconcileWindow: bp.ReconcileWindow,
+			Sender: delivery.ClientSender(c), LimitScope: scope, MessagingLimit: limit})
 	}
 	return out, nil
 }

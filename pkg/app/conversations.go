@@ -196,7 +196,8 @@ func historyItem(e store.HistoryEntry) server.HistoryItem {
 			it.Text = outboundText(&m)
 		}
 		it.Status, it.ErrorClass, it.ErrorCode = o.State, o.ErrorClass, o.ErrorCode
-		if o.State == store.OutPending || o.State == store.OutRetrying {
+		switch o.State {
+		case store.OutPending, store.OutRetrying, store.OutSending, store.OutAmbiguous:
 			it.Status = "queued"
 		}
 	case e.Note != nil:

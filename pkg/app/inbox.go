@@ -163,7 +163,7 @@ func (in *Inbox) History(ctx context.Context, contact, before string, limit int)
 				m.Out = &msg
 			}
 			switch o.State {
-			case store.OutPending, store.OutRetrying:
+			case store.OutPending, store.OutRetrying, store.OutSending, store.OutAmbiguous:
 				m.Status = "queued"
 			case store.OutRefused:
 				m.Status = "failed"

@@ -10,38 +10,62 @@ import (
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
-func (s *Service) refuse(o *store.Outbound, class string) store.Finish {
-	s.m.sends.WithLabelValues(class).Inc()
-	s.log.Info("reply not sent", "tenant", o.Tenant, "team", o.Team, "outbound_id", o.ID, "class", class)
-	return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutRefused, ErrorClass: class}}
+// What one attempt at a reply came to (outcome.kind).
+const (
+	sendDone    = iota // sent, failed or refused: the row is final
+	sendRetry          // a request failed clearly (nothing went out): retried at next
+	sendPaced          // no request: the pacer holds the recipient until next
+	sendUnclear        // a request may have gone out: ambiguous, settled by its status webhook
+	sendLost           // not taken: another sender has the row, or it is no longer open
+)
+
+// outcome is the result of one attempt: the record to make (fin) and, for a retry or a
+// pacing wait, when the row is due again.
+type outcome struct {
+	kind int
+	fin  store.Finish
+	next time.Time
 }
 
-// attempt makes one send of o (unless it must be refused) and returns the outcome to
-// record and, for a retry, when.
-func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool, c *store.Contact) (store.Finish, time.Time) {
+func (s *Service) refuse(o *store.Outbound, class, owner string) store.Finish {
+	s.m.sends.WithLabelValues(class).Inc()
+	s.log.Info("reply not sent", "tenant", o.Tenant, "team", o.Team, "outbound_id", o.ID, "class", class)
+	return store.Finish{ID: o.ID, Owner: owner, Result: store.OutboundResult{State: store.OutRefused, ErrorClass: class}}
+}
+
+// attempt makes one send of o for owner, unless it must be refused (optedOut as judged by
+// the caller, in event order) or wait for the pacer.
+// Before the request it marks the row sending with its attempt number, in one commit with
+// carry (the owner's outcomes not yet recorded, emptied here), so that a crash from then on
+// leaves the row ambiguous, never pending: a send is repeated only after its reconciliation
+// window without a status. The request carries CallbackData(id, attempt), which Meta echoes
+// in the status webhooks that settle an ambiguous row. The outcome is returned for the
+// caller to record (with its next mark, or at the end); an error is the store's.
+func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool, c *store.Contact, owner string, carry *[]store.Finish) (outcome, error) {
 	p := s.provider(o.Tenant, o.Team)
 	if p == nil {
-		return s.refuse(o, ReasonNoProvider), time.Time{}
+		return outcome{kind: sendDone, fin: s.refuse(o, ReasonNoProvider, owner)}, nil
 	}
 	var msg whatsapp.Message
 	if err := json.Unmarshal(o.Request, &msg); err != nil {
-		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutFailed, ErrorClass: "bad_request",
-			ErrorMessage: "stored request cannot be decoded"}}, time.Time{}
+		return outcome{kind: sendDone, fin: store.Finish{ID: o.ID, Owner: owner, Result: store.OutboundResult{State: store.OutFailed,
+			ErrorClass: "bad_request", ErrorMessage: "stored request cannot be decoded"}}}, nil
 	}
 	now := s.now()
 	if why := Refusal(c, optedOut, o.Origin, &msg, now); why != "" {
-		return s.refuse(o, why), time.Time{}
+		return outcome{kind: sendDone, fin: s.refuse(o, why, owner)}, nil
 	}
 	why, grant, err := CheckLimit(ctx, s.st, p.LimitScope, p.MessagingLimit, c, &msg, now)
 	if err != nil {
 		// The ledger could not be read: try again later, as after a transient error.
-		next := now.Add(s.cfg.Backoff(o.Attempts + 1))
+		next := now.Add(s.cfg.Backoff(o.Attempts+1, 0))
 		s.log.Warn("messaging limit not checked: send will be retried", "tenant", o.Tenant, "team", o.Team, "outbound_id", o.ID, "err", err)
-		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutRetrying, ErrorClass: "transient",
-			ErrorMessage: "messaging limit not checked: " + err.Error(), NextAttemptAt: next}}, next
+		return outcome{kind: sendRetry, next: next, fin: store.Finish{ID: o.ID, Owner: owner, Result: store.OutboundResult{
+			State: store.OutRetrying, ErrorClass: "transient", ErrorMessage: "messaging limit not checked: " + err.Error(),
+			NextAttemptAt: next}}}, nil
 	}
 	if why != "" {
-		return s.refuse(o, why), time.Time{}
+		return outcome{kind: sendDone, fin: s.refuse(o, why, owner)}, nil
 	}
 	// Graph's answer that it did not take the message (a 4xx) gives the booked place back;
 	// a timeout or a 5xx keeps it (the message may have gone).
@@ -57,11 +81,26 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 		if d := pc.Delay(msg.To); d > s.cfg.MaxInlineWait {
 			s.m.sends.WithLabelValues("paced").Inc()
 			next := now.Add(d)
-			return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutRetrying, ErrorClass: "paced",
-				NextAttemptAt: next}}, next
+			return outcome{kind: sendPaced, next: next, fin: store.Finish{ID: o.ID, Owner: owner, Result: store.OutboundResult{
+				State: store.OutRetrying, ErrorClass: "paced", NextAttemptAt: next}}}, nil
 		}
 	}
-	start := time.Now()
+	start := store.Start{ID: o.ID, Owner: owner}
+	if o.State == store.OutAmbiguous {
+		start.UnclearBefore = now.Add(-s.window(p) + time.Millisecond)
+	}
+	st, err := s.commitSends(ctx, *carry, &start)
+	if err != nil {
+		return outcome{}, err
+	}
+	*carry = (*carry)[:0]
+	if st.Attempt == 0 {
+		return outcome{kind: sendLost}, nil
+	}
+	attempt := st.Attempt
+	msg.BizOpaqueCallbackData = whatsapp.CallbackData(o.ID, attempt)
+	fin := store.Finish{ID: o.ID, Owner: owner, Attempt: attempt}
+	sent := time.Now()
 	var wamid string
 	var contacts []whatsapp.SendContact
 	if cs, ok := p.Sender.(ContactsSender); ok {
@@ -69,34 +108,57 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 	} else {
 		wamid, err = p.Sender.Send(ctx, &msg)
 	}
-	s.m.sendSeconds.Observe(time.Since(start).Seconds())
-	if err == nil {
+	s.m.sendSeconds.Observe(time.Since(sent).Seconds())
+	now = s.now()
+	log := s.log.With("tenant", o.Tenant, "team", o.Team, "outbound_id", o.ID, "attempt", attempt)
+	switch {
+	case err == nil:
 		s.m.sends.WithLabelValues("ok").Inc()
-		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutSent, WAMID: wamid, Attempted: true},
-			Aliases: AnswerAliases(contacts, o.ContactKey)}, time.Time{}
+		fin.Result = store.OutboundResult{State: store.OutSent, WAMID: wamid}
+		fin.Aliases = AnswerAliases(contacts, o.ContactKey)
+		return outcome{kind: sendDone, fin: fin}, nil
+	case whatsapp.Unclear(err):
+		// The request may have been carried out: sending it again now could send it twice.
+		// Its status webhook settles it; without one, it goes again after the window.
+		s.m.sends.WithLabelValues("unclear").Inc()
+		log.Warn("send outcome unclear: waiting for its status webhook", "window", s.window(p), "err", err)
+		fin.Result = store.OutboundResult{State: store.OutAmbiguous, ErrorClass: "unclear", ErrorMessage: err.Error(), NextAttemptAt: now}
+		return outcome{kind: sendUnclear, fin: fin, next: now.Add(s.window(p))}, nil
+	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		// Given up before the request was written (shutdown, the job's timeout): nothing
+		// went out, the row is due again at once.
+		fin.Result = store.OutboundResult{State: store.OutRetrying, ErrorClass: "cancelled", NextAttemptAt: now}
+		return outcome{kind: sendRetry, fin: fin, next: now}, nil
 	}
 	giveBack(err)
 	info := s.cfg.Classify(err)
 	s.m.sends.WithLabelValues(info.Class).Inc()
-	log := s.log.With("tenant", o.Tenant, "team", o.Team, "outbound_id", o.ID, "class", info.Class, "code", info.Code)
-	attempt := o.Attempts + 1
+	log = log.With("class", info.Class, "code", info.Code)
 	if (info.Transient || (info.RateLimited && o.RetryOnRateLimit)) && attempt < s.cfg.MaxAttempts {
-		wait := s.cfg.Backoff(attempt)
-		if info.Code == 131056 { // pair rate: 4^n s for this recipient only
-			wait = max(wait, whatsapp.PairRateBackoff(attempt))
+		wait := s.cfg.Backoff(attempt, info.Code)
+		if info.Code == whatsapp.CodePairRate {
 			if b, ok := p.Sender.(BackOffer); ok {
-				b.BackOff(msg.To, wait)
+				b.BackOff(msg.To, wait) // this recipient only
 			}
 		}
 		next := now.Add(wait)
-		log.Info("send will be retried", "attempt", attempt, "at", next)
-		return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutRetrying, ErrorClass: info.Class,
-			ErrorCode: info.Code, ErrorMessage: info.Message, NextAttemptAt: next, Attempted: true}}, next
+		log.Info("send will be retried", "at", next)
+		fin.Result = store.OutboundResult{State: store.OutRetrying, ErrorClass: info.Class, ErrorCode: info.Code,
+			ErrorMessage: info.Message, NextAttemptAt: next}
+		return outcome{kind: sendRetry, fin: fin, next: next}, nil
 	}
-	log.Warn("send failed", "attempt", attempt)
-	return store.Finish{ID: o.ID, Result: store.OutboundResult{State: store.OutFailed, ErrorClass: info.Class,
-		ErrorCode: info.Code, ErrorMessage: info.Message, Attempted: true},
-		Unreachable: info.Unreachable}, time.Time{}
+	log.Warn("send failed")
+	fin.Result = store.OutboundResult{State: store.OutFailed, ErrorClass: info.Class, ErrorCode: info.Code, ErrorMessage: info.Message}
+	fin.Unreachable = info.Unreachable
+	return outcome{kind: sendDone, fin: fin}, nil
+}
+
+// window is p's reconciliation window: how long an ambiguous send waits for its status.
+func (s *Service) window(p *Provider) time.Duration {
+	if p != nil && p.ReconcileWindow > 0 {
+		return p.ReconcileWindow
+	}
+	return s.cfg.ReconcileWindow
 }
 
 // AnswerAliases are the aliases a send's answer names: the wa_id and business-scoped user id

@@ -190,7 +190,7 @@ func (h *harness) open(start bool) {
 		Now:          h.clock,
 		Workers:      4,
 		PollInterval: 5 * time.Millisecond,
-		Backoff:      func(int) time.Duration { return 20 * time.Millisecond },
+		Backoff:      func(int, int) time.Duration { return 20 * time.Millisecond },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,12 @@ func graphHarness(t *testing.T, be storetest.Backend) (*harness, *graphfake.Serv
 
 func graphHarnessWith(t *testing.T, be storetest.Backend, opts graphfake.Options) (*harness, *graphfake.Server) {
 	t.Helper()
+	return graphHarnessTimeout(t, be, opts, 0)
+}
+
+// graphHarnessTimeout is graphHarnessWith with the clients' call timeout (0: the default).
+func graphHarnessTimeout(t *testing.T, be storetest.Backend, opts graphfake.Options, timeout time.Duration) (*harness, *graphfake.Server) {
+	t.Helper()
 	if v, err := metaschema.Default(); err == nil {
 		opts.Schema = v // every body the pipeline sends must match Meta's schema
 	}
@@ -38,9 +44,9 @@ func graphHarnessWith(t *testing.T, be storetest.Backend, opts graphfake.Options
 	svc, err := New(Config{
 		Providers: []Provider{{Tenant: "acme", Team: "support", PhoneNumberID: graphfake.DefaultPhoneNumberID, MarkRead: true,
 			Sender: ClientSender(whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: g.URL,
-				PhoneNumberID: graphfake.DefaultPhoneNumberID, Token: graphfake.DefaultToken}))}},
+				PhoneNumberID: graphfake.DefaultPhoneNumberID, Token: graphfake.DefaultToken, Timeout: timeout}))}},
 		Runner: h.flows, Store: st, Now: h.clock, Workers: 4, PollInterval: 5 * time.Millisecond,
-		Backoff: func(int) time.Duration { return 20 * time.Millisecond },
+		Backoff: func(int, int) time.Duration { return 20 * time.Millisecond },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -76,6 +76,9 @@ func (s *Service) prepare(tenant, team string, ev *whatsapp.Event) (store.Inboun
 	case ev.Status != nil && ev.Status.ID != "":
 		st := ev.Status
 		u := &store.StatusUpdate{WAMID: st.ID, Status: st.Status, At: time.Unix(st.Timestamp, 0), Pricing: pricingOf(st)}
+		if id, attempt, ok := whatsapp.ParseCallbackData(st.BizOpaqueCallbackData); ok {
+			u.OutboundID, u.Attempt = id, attempt // settles that send if its answer was lost
+		}
 		if len(st.Errors) > 0 {
 			info := s.cfg.ClassifyCode(st.Errors[0].Code)
 			u.ErrorCode, u.ErrorClass, u.Unreachable = st.Errors[0].Code, info.Class, info.Unreachable

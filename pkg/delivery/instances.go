@@ -101,17 +101,3 @@ func (s *Service) enqueueOrphansTx(ctx context.Context, tx *sql.Tx, o store.Orph
 	_, err := s.ins.InsertManyTx(ctx, tx, params)
 	return err
 }
-
-// sendParams is the job that sends outbound message id at its next attempt time next (zero:
-// now). The job carries next, so it only sends that attempt (store.ClaimOutbound).
-func (s *Service) sendParams(id int64, next time.Time) river.InsertManyParams {
-	at := time.Now() // River schedules on the wall clock; Config.Now may be a test clock.
-	if now := s.now(); next.After(now) {
-		at = at.Add(next.Sub(now))
-	}
-	var ms int64
-	if !next.IsZero() {
-		ms = next.UnixMilli()
-	}
-	return river.InsertManyParams{Args: sendArgs{OutboundID: id, At: ms}, InsertOpts: &river.InsertOpts{ScheduledAt: at}}
-}

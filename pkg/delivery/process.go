@@ -52,14 +52,10 @@ type contactWork struct {
 	replies [][]plannedReply // per completion
 }
 
-type retry struct {
-	id int64
-	at time.Time
-}
-
-// processRound handles up to eventsPerRound pending messages of each contact with two
-// commits in all: the flow results, then the send outcomes with the release of the leases
-// (store.FinishAndRelease). It returns the contacts that still have pending events: they
+// processRound handles up to eventsPerRound pending messages of each contact: one commit
+// for the flow results, one per send (its mark, with the outcome of the contact's previous
+// send; concurrent sends share commits), and one for the last outcomes with the release of
+// the leases (store.FinishAndRelease). It returns the contacts that still have pending events: they
 // stay claimed for another round.
 func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, owner string) ([]store.ContactRef, error) {
 	contacts, err := s.st.ContactsFor(ctx, refs)
@@ -185,8 +181,8 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 	}
 
 	var mu sync.Mutex
+	var errs []error
 	var finishes []store.Finish
-	var retries []retry
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, sendsInParallel)
 	for _, w := range works {
@@ -195,16 +191,22 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			fs, rs := s.sendContact(ctx, w, contacts[w.ref])
+			last, err := s.sendContact(ctx, w, contacts[w.ref], owner)
 			mu.Lock()
-			finishes, retries = append(finishes, fs...), append(retries, rs...)
+			finishes = append(finishes, last...)
+			if err != nil {
+				errs = append(errs, err)
+			}
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	// Record what was sent even when the job is being cancelled: a lost record means a
-	// duplicate send after restart.
-	more, err := s.finishRelease(context.WithoutCancel(ctx), finishes, retries, refs, owner)
+	if err := errors.Join(errs...); err != nil {
+		return nil, errors.Join(err, s.record(context.WithoutCancel(ctx), finishes))
+	}
+	// The last outcomes are recorded even when the job is being cancelled: a lost record
+	// leaves the reply ambiguous (it was marked sending).
+	more, err := s.finishRelease(context.WithoutCancel(ctx), finishes, refs, owner)
 	if err != nil {
 		return nil, err
 	}
@@ -222,8 +224,7 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 // sendTakenOver sends, first, the replies a dead instance left to any of these contacts
 // (store.TakeOverReplies), so they go before the replies to newer messages.
 func (s *Service) sendTakenOver(ctx context.Context, refs []store.ContactRef, contacts map[store.ContactRef]*store.Contact, owner string) error {
-	var fs []store.Finish
-	var rs []retry
+	var carry []store.Finish
 	for _, ref := range refs {
 		c := contacts[ref]
 		if !c.Takeover {
@@ -234,15 +235,18 @@ func (s *Service) sendTakenOver(ctx context.Context, refs []store.ContactRef, co
 			return err
 		}
 		for _, o := range outs {
-			f, at := s.attempt(ctx, o, c.OptedOut, c)
-			fs, rs = append(fs, f), append(rs, retry{o.ID, at})
+			oc, err := s.attempt(ctx, o, c.OptedOut, c, owner, &carry)
+			if err != nil {
+				return errors.Join(err, s.record(ctx, carry))
+			}
+			if oc.kind != sendLost {
+				s.logReply(o, oc.fin, time.Time{})
+				carry = append(carry, oc.fin)
+			}
 		}
 		c.Takeover = false
 	}
-	if len(fs) == 0 {
-		return nil
-	}
-	return s.finish(context.WithoutCancel(ctx), fs, rs)
+	return s.record(ctx, carry)
 }
 
 // plan decides what one event leads to: an opt-out/opt-in with its confirmation, or the
@@ -488,10 +492,11 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// sendContact marks the contact's messages read and sends its replies in order.
-func (s *Service) sendContact(ctx context.Context, w *contactWork, c *store.Contact) ([]store.Finish, []retry) {
-	var fs []store.Finish
-	var rs []retry
+// sendContact marks the contact's messages read and sends its replies in order, recording
+// each outcome with the next send's mark (attempt); it returns the outcomes left to record
+// (the last ones: processRound records them with the release of the leases).
+func (s *Service) sendContact(ctx context.Context, w *contactWork, c *store.Contact, owner string) ([]store.Finish, error) {
+	var carry []store.Finish
 	for i, comp := range w.cs {
 		if !comp.Done {
 			continue
@@ -505,19 +510,26 @@ func (s *Service) sendContact(ctx context.Context, w *contactWork, c *store.Cont
 		for j, pr := range w.replies[i] {
 			pr.out.ID = comp.IDs[j]
 			if pr.refuse != "" {
-				f := s.refuse(pr.out, pr.refuse)
+				f := s.refuse(pr.out, pr.refuse, owner)
 				s.logReply(pr.out, f, comp.Event.ReceivedAt)
-				fs = append(fs, f)
+				carry = append(carry, f)
 				continue
 			}
-			f, at := s.attempt(ctx, pr.out, false, c)
-			if ctx.Err() != nil && f.Result.State != store.OutSent {
-				return fs, rs // cancelled: left pending, resent by recovery on the next start
+			if ctx.Err() != nil {
+				// Cancelled (shutdown): the rest stay pending, this job's, handed over or
+				// recovered on the next start.
+				return carry, nil
 			}
-			s.logReply(pr.out, f, comp.Event.ReceivedAt)
-			fs = append(fs, f)
-			rs = append(rs, retry{pr.out.ID, at})
+			oc, err := s.attempt(ctx, pr.out, false, c, owner, &carry)
+			if err != nil {
+				return carry, err
+			}
+			if oc.kind == sendLost {
+				continue
+			}
+			s.logReply(pr.out, oc.fin, comp.Event.ReceivedAt)
+			carry = append(carry, oc.fin)
 		}
 	}
-	return fs, rs
+	return carry, nil
 }

@@ -111,9 +111,15 @@ func (s *Service) sendRecorded(ctx context.Context, tenant, team string, ids []i
 		if err != nil {
 			return nil, err
 		}
-		f, at := s.attempt(ctx, o, c.OptedOut, c)
-		if err := s.finish(context.WithoutCancel(ctx), []store.Finish{f}, []retry{{o.ID, at}}); err != nil {
+		var carry []store.Finish
+		oc, err := s.attempt(ctx, o, c.OptedOut, c, s.instance+requestSender, &carry)
+		if err != nil {
 			return nil, err
+		}
+		if oc.kind != sendLost {
+			if err := s.record(ctx, []store.Finish{oc.fin}); err != nil {
+				return nil, err
+			}
 		}
 		if o, err = s.st.OutboundByID(ctx, id); err != nil {
 			return nil, err

@@ -51,9 +51,12 @@ type Config struct {
 	Workers int
 	// MaxAttempts bounds the sends of one reply (default 8).
 	MaxAttempts int
-	// Backoff is the wait before retry n (1-based; default 1s·2^(n-1) capped at 5 min, with
-	// jitter left to the caller).
-	Backoff func(attempt int) time.Duration
+	// Backoff is the wait before retry n (1-based) of a send that failed with the Graph
+	// error code (0: none); default DefaultBackoff.
+	Backoff func(attempt, code int) time.Duration
+	// ReconcileWindow is how long a send whose outcome is unclear waits for its status
+	// webhook before it is sent again, for providers that set none (default 3m).
+	ReconcileWindow time.Duration
 	// MaxInlineWait is the longest pacing wait a job sits through; longer ones become a
 	// scheduled send (default 1s).
 	MaxInlineWait time.Duration
@@ -95,11 +98,15 @@ type Service struct {
 	jobs     jobRunner
 	instance string
 	shared   bool // PostgreSQL: other instances may share the database
-	m        *metrics
-	activity *activityLog
-	hbStop   chan struct{}
-	hbDone   chan struct{}
-	hbOnce   sync.Once
+	// steps group-commits the send path's records; minWindow is the shortest reconciliation
+	// window of all providers (when an ambiguous send's job first looks again).
+	steps     *stepper
+	minWindow time.Duration
+	m         *metrics
+	activity  *activityLog
+	hbStop    chan struct{}
+	hbDone    chan struct{}
+	hbOnce    sync.Once
 
 	starts   atomic.Int64 // names the leases of explicit starts
 	started  atomic.Bool
@@ -121,6 +128,9 @@ type Service struct {
 }
 
 const contactsPerJob = 32
+
+// DefaultReconcileWindow is Config.ReconcileWindow's default.
+const DefaultReconcileWindow = 3 * time.Minute
 
 // jobRunner is the part of a River client that runs workers, whatever its driver.
 type jobRunner interface {
@@ -165,6 +175,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Backoff == nil {
 		cfg.Backoff = DefaultBackoff
 	}
+	if cfg.ReconcileWindow <= 0 {
+		cfg.ReconcileWindow = DefaultReconcileWindow
+	}
 	if cfg.MaxInlineWait <= 0 {
 		cfg.MaxInlineWait = time.Second
 	}
@@ -190,7 +203,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("delivery: instance name %q must not contain ':'", cfg.Instance)
 	}
 	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, providers: map[string]*Provider{},
-		activity: newActivityLog(cfg.Logger)}
+		activity: newActivityLog(cfg.Logger), steps: &stepper{st: cfg.Store}, minWindow: cfg.ReconcileWindow}
 	for i := range cfg.Providers {
 		p := &cfg.Providers[i]
 		if p.Sender == nil {
@@ -201,6 +214,9 @@ func New(cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("delivery: provider %s listed twice", k)
 		}
 		s.providers[k] = p
+		if p.ReconcileWindow > 0 {
+			s.minWindow = min(s.minWindow, p.ReconcileWindow)
+		}
 	}
 	m, err := newMetrics(cfg.Registerer, s)
 	if err != nil {
@@ -231,10 +247,13 @@ func New(cfg Config) (*Service, error) {
 		Workers: workers,
 		Logger:  cfg.Logger.With("component", "jobs"),
 		// Below the contact lease (leaseFor), so a lease never outlives its job.
-		JobTimeout:        2 * time.Minute,
-		FetchPollInterval: cfg.PollInterval,
-		FetchCooldown:     min(cfg.PollInterval, 10*time.Millisecond),
-		MaxAttempts:       cfg.MaxAttempts,
+		JobTimeout: 2 * time.Minute,
+		// A job left running by a process that died goes again after this (River's default
+		// is an hour); start and the takeover of a dead instance rescue theirs at once.
+		RescueStuckJobsAfter: 3 * time.Minute,
+		FetchPollInterval:    cfg.PollInterval,
+		FetchCooldown:        min(cfg.PollInterval, 10*time.Millisecond),
+		MaxAttempts:          cfg.MaxAttempts,
 	}
 	quiet := &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)}
 	if s.shared {
@@ -335,19 +354,34 @@ func (s *Service) Start(ctx context.Context) error {
 
 // recover runs before the workers. With one process per SQLite database no lease or
 // send can be held by anyone alive: every pending event needs a job and every open reply a
-// send. On a shared database the leases and sends of live instances are theirs; the
+// send job. On a shared database the leases and sends of live instances are theirs; the
 // pending events of free contacts and the replies nobody is sending get jobs (a duplicate
-// of a job already queued is harmless: leases and ClaimOutbound let one of them work).
+// inbound job is harmless: the lease lets one of them work; send jobs are unique per reply).
+// Every job is inserted runnable now when its time has come.
 func (s *Service) recover(ctx context.Context) error {
 	if !s.shared {
+		// Sends a killed gtc serve had under way may have reached Graph: ambiguous, settled
+		// by their status webhooks (or sent again after the window), never resent at once.
+		unclear, err := s.st.UnclearSends(ctx, nil, "")
+		if err != nil {
+			return err
+		}
+		if len(unclear) > 0 {
+			s.log.Warn("sends under way when gtc serve stopped wait for their status webhooks", "replies", len(unclear))
+		}
 		if err := s.st.ClearLeases(ctx); err != nil {
 			return err
 		}
-		// Jobs a killed gtc serve left running (a call at a backend, a send) run again now.
+		// Jobs a killed gtc serve left running (a call at a backend, a send) run again now,
+		// and jobs whose time came while it was down too: not after River's rescuer or
+		// scheduler (which runs only once this process is elected leader).
 		if n, err := s.st.RescueRunningJobs(ctx, nil, ""); err != nil {
 			return err
 		} else if n > 0 {
 			s.log.Info("jobs left running by a stopped gtc serve run again", "jobs", n)
+		}
+		if _, err := s.st.WakeDueJobs(ctx); err != nil {
+			return err
 		}
 		// An event being delivered when the process died goes out again now, not after
 		// its lease (at least once).
@@ -377,7 +411,12 @@ func (s *Service) recover(ctx context.Context) error {
 		if o.Sender != "" {
 			continue // being sent by a live instance (only on a shared database)
 		}
-		params = append(params, s.sendParams(o.ID, o.NextAttemptAt))
+		next := o.NextAttemptAt
+		if o.State == store.OutAmbiguous {
+			next = next.Add(s.window(s.provider(o.Tenant, o.Team)))
+		}
+		// Unique per reply: a reply whose job is still queued keeps that one.
+		params = append(params, s.sendParams(o.ID, next))
 		n++
 	}
 	if len(params) == 0 {

@@ -62,7 +62,7 @@ func startInstanceWith(t *testing.T, dsn, name string, sender Sender, flows Flow
 		Now:          clock,
 		Workers:      workers,
 		PollInterval: 5 * time.Millisecond,
-		Backoff:      func(int) time.Duration { return 20 * time.Millisecond },
+		Backoff:      func(int, int) time.Duration { return 20 * time.Millisecond },
 		Instance:     name,
 		Heartbeat:    100 * time.Millisecond,
 		DeadAfter:    deadAfter,
@@ -173,8 +173,9 @@ func (b *blockingSender) Send(ctx context.Context, m *whatsapp.Message) (string,
 	return b.fakeSender.Send(ctx, m)
 }
 
-// An instance that stops heartbeating (dead) while holding a contact and an unsent reply:
-// the other instance takes both over after DeadAfter and sends, in order.
+// An instance that stops heartbeating (dead) while holding a contact and sending a reply:
+// the other instance takes the contact over after DeadAfter; the reply, which may have
+// reached Graph, waits as ambiguous until its status webhook settles it.
 func TestDeadInstanceWorkTakenOver(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	flows := &echoFlows{}
@@ -199,9 +200,23 @@ func TestDeadInstanceWorkTakenOver(t *testing.T) {
 	if err := b.svc.Ingest(context.Background(), "acme", "support", []whatsapp.Event{textEvent("d2", x, "second", tBase)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "b took over a's contact and reply", func() bool { return len(live.sentTo("+"+x)) == 2 })
-	if got := live.sentTo("+" + x); !slices.Equal(got, []string{"echo: first", "echo: second"}) {
+	// a's reply was on its way to Graph: b does not send it again (it may have gone out) but
+	// waits for its status webhook; the contact's next message is answered.
+	waitFor(t, "b took over a's contact", func() bool { return len(live.sentTo("+"+x)) == 1 })
+	if got := live.sentTo("+" + x); !slices.Equal(got, []string{"echo: second"}) {
 		t.Fatalf("b sent %q", got)
+	}
+	out, err := b.st.OutboundMessages(context.Background(), store.OutboundFilter{ContactKey: x, Limit: 10})
+	if err != nil || len(out) != 2 || out[1].State != store.OutAmbiguous || out[1].Attempts != 1 {
+		t.Fatalf("replies = %+v, %v; want the first ambiguous", out, err)
+	}
+	st := whatsapp.Event{Kind: whatsapp.EventStatus, Field: "messages", Status: &whatsapp.Status{ID: "wamid.by-a", Status: "delivered",
+		Timestamp: tBase.Unix(), RecipientID: x, BizOpaqueCallbackData: whatsapp.CallbackData(out[1].ID, 1)}}
+	if err := b.svc.Ingest(context.Background(), "acme", "support", []whatsapp.Event{st}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := b.st.OutboundByID(context.Background(), out[1].ID); err != nil || o.State != "delivered" || o.WAMID != "wamid.by-a" {
+		t.Fatalf("after its status: %+v, %v", o, err)
 	}
 	if ins, _ := b.st.Instances(context.Background()); len(ins) != 1 {
 		t.Fatalf("instances = %v, want only b", ins)

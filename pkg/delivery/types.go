@@ -47,7 +47,10 @@ type Provider struct {
 	MarkRead bool
 	// ConversationTimeout applies to asks without a timeout (0: 1h).
 	ConversationTimeout time.Duration
-	Sender              Sender
+	// ReconcileWindow is how long a send whose outcome is unclear waits for its status
+	// webhook before it is sent again (0: Config.ReconcileWindow).
+	ReconcileWindow time.Duration
+	Sender          Sender
 	// Calls runs the http and ai calls of this number's flows (nil: every call fails with
 	// "calls are not configured"). Its OnSlow is replaced per call (typing indicator).
 	Calls *calls.Runner

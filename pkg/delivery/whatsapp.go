@@ -76,9 +76,10 @@ func classInfo(class whatsapp.ErrorClass, code int) ErrorInfo {
 	return info
 }
 
-// DefaultBackoff is the wait before retry n (1-based) of a reply: whatsapp.Backoff's
-// exponential curve (1 s doubling, at most 5 min) at its ceiling, the same function gtc
-// send's client retries with. Jobs are spread by the pacer, not by jitter.
-func DefaultBackoff(n int) time.Duration {
-	return whatsapp.Backoff(n, time.Second, 5*time.Minute, func() float64 { return 1 })
+// DefaultBackoff is the wait before retry n (1-based) of a reply that failed with the Graph
+// error code (0: none): whatsapp.RetryDelay at its ceiling (1 s doubling, at most 5 min; at
+// least 4^n s after 131056), the function gtc send's client retries with. Jobs are spread by
+// the pacer, not by jitter.
+func DefaultBackoff(n, code int) time.Duration {
+	return whatsapp.RetryDelay(n, code, time.Second, 5*time.Minute, nil)
 }

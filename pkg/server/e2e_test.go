@@ -97,7 +97,7 @@ func startStackOn(t *testing.T, db string, g *graphfake.Server, flows *flow.Set,
 	svc, err := delivery.New(delivery.Config{
 		Providers: providers,
 		Flows:     flows, Store: st,
-		Backoff: func(int) time.Duration { return 20 * time.Millisecond },
+		Backoff: func(int, int) time.Duration { return 20 * time.Millisecond },
 	})
 	if err != nil {
 		t.Fatal(err)

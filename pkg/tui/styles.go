@@ -160,7 +160,7 @@ func (s *Styles) Status(status, text string) string {
 	switch status {
 	case "ok", "sent", "delivered", "read":
 		return s.OK.Render(text)
-	case "warning", "pending", "retrying":
+	case "warning", "pending", "retrying", "sending", "ambiguous":
 		return s.Warn.Render(text)
 	case "problem", "failed", "refused", "error":
 		return s.Error.Render(text)

@@ -529,7 +529,7 @@ func (s *Session) turnOver(ctx context.Context, min int, inbound string) (bool, 
 		return false, nil
 	}
 	unsent, err := s.store.OutboundMessages(ctx, store.OutboundFilter{Tenant: ref.Tenant, Team: ref.Team, ContactKey: ref.Key,
-		States: []string{store.OutPending}, Limit: 1})
+		States: []string{store.OutPending, store.OutSending}, Limit: 1})
 	if err != nil {
 		return false, fmt.Errorf("read the bot's progress: %w", err)
 	}

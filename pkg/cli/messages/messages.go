@@ -25,7 +25,7 @@ import (
 )
 
 // States are the values --status accepts.
-var States = []string{store.OutPending, store.OutRetrying, store.OutSent, "delivered", "read", "played", store.OutFailed, store.OutRefused}
+var States = []string{store.OutPending, store.OutRetrying, store.OutSending, store.OutAmbiguous, store.OutSent, "delivered", "read", "played", store.OutFailed, store.OutRefused}
 
 // MessagesOptions are gtc messages' inputs.
 type MessagesOptions struct {
@@ -50,7 +50,7 @@ func NewCmdMessages(f *cmdutil.Factory, runF func(*MessagesOptions) error) *cobr
 		Use:   "messages BUNDLE",
 		Short: "Show sent messages with their latest status and error class, and received events",
 		Long: `Show what the state database recorded: outbound messages (newest first) with their
-latest status (pending, retrying, sent, delivered, read, played, failed, refused) and error
+latest status (pending, retrying, sending, ambiguous, sent, delivered, read, played, failed, refused) and error
 class, then the inbound events (messages, statuses, errors). Read-only; works while gtc serve
 runs.`,
 		Example: `  gtc messages ./my-bundle

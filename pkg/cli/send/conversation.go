@@ -73,6 +73,10 @@ func (o *SendOptions) startConversation(ctx context.Context, b *bundle.Bundle, p
 		case store.OutRetrying, store.OutPending:
 			fmt.Fprintf(o.IO.ErrOut, "… %s/%s to %s is queued (%s): gtc serve sends it\n", r.Flow, r.Node, o.To, r.State)
 			continue
+		case store.OutAmbiguous:
+			fmt.Fprintf(o.IO.ErrOut, "… %s/%s to %s: Graph's answer was lost (%s); its status webhook settles it, else gtc serve sends it again after reconcile_window\n",
+				r.Flow, r.Node, o.To, r.ErrorMessage)
+			continue
 		}
 		if o.JSON {
 			if err := enc.Encode(result{MessageID: r.WAMID, To: o.To, Status: "accepted"}); err != nil {
