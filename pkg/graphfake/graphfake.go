@@ -66,7 +66,8 @@ type Options struct {
 	VerifiedName       string
 	// Templates the account has; nil means DefaultTemplates(). An empty non-nil slice means none.
 	Templates []Template
-	// Schema, when set, validates every message body against Meta's Message schema.
+	// Schema, when set, validates every message body against Meta's Message schema (a
+	// marketing_messages body against its MarketingMessageRequestPayload).
 	Schema *metaschema.Validator
 	// Clock gives the timestamps of status webhooks and calls; time.Now when nil.
 	Clock func() time.Time

@@ -74,7 +74,11 @@ func (s *Server) serveMessages(rec *recorder, r *http.Request, call *Call) {
 		}
 	}
 	if s.schema != nil {
-		if err := s.schema.ValidateMessage(body); err != nil {
+		validate := s.schema.ValidateMessage
+		if marketing {
+			validate = s.schema.ValidateMarketingMessage
+		}
+		if err := validate(body); err != nil {
 			s.fault(rec, call, schemaFault(err))
 			return
 		}
@@ -217,7 +221,7 @@ func schemaFault(err error) Fault {
 	var me *metaschema.Error
 	if errors.As(err, &me) {
 		v := me.First()
-		f := badParam(100, v.Path, v.Msg+" (Meta's Message schema)")
+		f := badParam(100, v.Path, v.Msg+" (Meta's schema)")
 		f.Details = me.Error()
 		return f
 	}

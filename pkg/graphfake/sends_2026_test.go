@@ -10,6 +10,7 @@ import (
 
 	"github.com/greentic/gtc/pkg/graphfake"
 	"github.com/greentic/gtc/pkg/whatsapp"
+	"github.com/greentic/gtc/pkg/whatsapp/metaschema"
 )
 
 // statusEvents sends m through a real client to a fake whose status webhooks go to a sink,
@@ -262,5 +263,31 @@ func TestSetStatusWebhook(t *testing.T) {
 		if w.HTTPStatus != 200 {
 			t.Errorf("%s answered %d", w.Status, w.HTTPStatus)
 		}
+	}
+}
+
+// With Meta's schema, a marketing_messages body is checked against the Marketing Messages
+// API's own payload: a reply context, which /messages takes, is refused there; what gtc
+// sends (with biz_opaque_callback_data, or a BSUID in recipient) passes.
+func TestMarketingMessagesSchema(t *testing.T) {
+	v := metaschema.Require(t)
+	s := graphfake.New(graphfake.Options{Schema: v})
+	defer s.Close()
+	c := whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: s.URL, PhoneNumberID: phone, Token: tok, MarketingMessages: true})
+	for _, to := range []string{"+4915112345678", "US.13491208655302741918"} {
+		m := &whatsapp.Message{To: to, Type: whatsapp.TypeTemplate, Marketing: true, BizOpaqueCallbackData: "gtc:7:1",
+			Template: &whatsapp.Template{Name: "follow_up", Language: whatsapp.Language{Code: "en"}}}
+		if _, err := c.Send(context.Background(), m); err != nil {
+			t.Fatalf("to %s: %v", to, err)
+		}
+	}
+	body := []byte(`{"messaging_product":"whatsapp","to":"4915112345678","type":"template","context":{"message_id":"wamid.X"},` +
+		`"template":{"name":"follow_up","language":{"code":"en"}}}`)
+	if st, b := do(t, "POST", s.URL+"/v23.0/"+phone+"/messages", tok, "application/json", body); st != 200 {
+		t.Fatalf("/messages with a context: %d %s", st, b)
+	}
+	st, b := do(t, "POST", s.URL+"/v23.0/"+phone+"/marketing_messages", tok, "application/json", body)
+	if st != 400 || !strings.Contains(string(b), "Meta's schema") || !strings.Contains(string(b), "context") {
+		t.Fatalf("marketing_messages with a context: %d %s", st, b)
 	}
 }

@@ -27,6 +27,11 @@
 //     parameters to ButtonParameterObject, so the action object itself is checked by
 //     whatsapp.Message.Validate, not here.)
 //
+// Bodies for POST /{phone_number_id}/marketing_messages (the Marketing Messages API) are
+// checked against the spec's MarketingMessageRequestPayload (ValidateMarketingMessage),
+// with the same fixes: recipient_type is not required, biz_opaque_callback_data and
+// recipient may be sent, to or recipient is required.
+//
 // A body is validated against the *Message schema its "type" selects through the spec's
 // discriminator mapping, so an error names the field that is wrong rather than eleven
 // failed oneOf branches.
@@ -62,11 +67,13 @@ var ErrNotFound = errors.New("meta openapi spec not found (set " + EnvVar +
 
 // Validator validates request bodies against Meta's Message schema.
 type Validator struct {
-	path     string
-	byType   map[string]*jsonschema.Schema
-	types    []string
-	examples map[string][]byte
-	requests map[string][]byte
+	path      string
+	byType    map[string]*jsonschema.Schema
+	marketing *jsonschema.Schema
+	types     []string
+	examples  map[string][]byte
+	requests  map[string][]byte
+	mrequests map[string][]byte
 }
 
 var (
@@ -169,6 +176,10 @@ func (v *Validator) WebhookExamples() map[string][]byte { return cloneMap(v.exam
 // as JSON (including ones that are not Message bodies, such as the read receipt).
 func (v *Validator) RequestExamples() map[string][]byte { return cloneMap(v.requests) }
 
+// MarketingRequestExamples returns the spec's named request examples for POST
+// /{phone}/marketing_messages as JSON.
+func (v *Validator) MarketingRequestExamples() map[string][]byte { return cloneMap(v.mrequests) }
+
 func cloneMap(m map[string][]byte) map[string][]byte {
 	out := make(map[string][]byte, len(m))
 	for k, b := range m {
@@ -233,7 +244,27 @@ func (v *Validator) ValidateMessage(body []byte) error {
 	if !ok {
 		return &Error{Violations: []Violation{{Path: "type", Msg: fmt.Sprintf("unknown message type %q; want one of %s", typ, strings.Join(v.types, ", "))}}}
 	}
-	err = sch.Validate(inst)
+	return validate(sch, typ, inst)
+}
+
+// ValidateMarketingMessage checks one request body for POST
+// /{phone_number_id}/marketing_messages against MarketingMessageRequestPayload (a template
+// only). The error is a *Error whose violations name JSON paths.
+func (v *Validator) ValidateMarketingMessage(body []byte) error {
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return &Error{Violations: []Violation{{Path: "$", Msg: "not valid JSON: " + err.Error()}}}
+	}
+	obj, ok := inst.(map[string]any)
+	if !ok {
+		return &Error{Violations: []Violation{{Path: "$", Msg: "want a JSON object"}}}
+	}
+	typ, _ := obj["type"].(string)
+	return validate(v.marketing, typ, inst)
+}
+
+func validate(sch *jsonschema.Schema, typ string, inst any) error {
+	err := sch.Validate(inst)
 	if err == nil {
 		return nil
 	}
@@ -384,6 +415,9 @@ func parse(data []byte) (*Validator, error) {
 		v.types = append(v.types, typ)
 	}
 	sort.Strings(v.types)
+	if v.marketing, err = c.Compile(resourceURL + "#/components/schemas/MarketingMessageRequestPayload"); err != nil {
+		return nil, fmt.Errorf("compile MarketingMessageRequestPayload: %w", err)
+	}
 
 	v.examples, err = examples(dig(doc, "paths", "/whatsapp/webhooks", "post", "requestBody",
 		"content", "application/json", "examples"))
@@ -394,6 +428,11 @@ func parse(data []byte) (*Validator, error) {
 		"requestBody", "content", "application/json", "examples"))
 	if err != nil {
 		return nil, fmt.Errorf("message examples: %w", err)
+	}
+	v.mrequests, err = examples(dig(doc, "paths", "/{Version}/{Phone-Number-ID}/marketing_messages", "post",
+		"requestBody", "content", "application/json", "examples"))
+	if err != nil {
+		return nil, fmt.Errorf("marketing message examples: %w", err)
 	}
 	return v, nil
 }
@@ -515,6 +554,17 @@ func patch(s map[string]any) error {
 		m["required"] = without(m["required"], "to")
 		m["anyOf"] = []any{map[string]any{"required": []any{"to"}}, map[string]any{"required": []any{"recipient"}}}
 	}
+
+	// 9. the Marketing Messages API's body: as 5 and 7.
+	mm, _ := s["MarketingMessageRequestPayload"].(map[string]any)
+	mprops, _ := mm["properties"].(map[string]any)
+	if mprops == nil || mprops["template"] == nil {
+		return errors.New("patch: no MarketingMessageRequestPayload.properties.template")
+	}
+	mprops["biz_opaque_callback_data"] = map[string]any{"type": "string", "maxLength": 512}
+	mprops["recipient"] = map[string]any{"type": "string", "pattern": `^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]+$`}
+	mm["required"] = without(without(mm["required"], "recipient_type"), "to")
+	mm["anyOf"] = []any{map[string]any{"required": []any{"to"}}, map[string]any{"required": []any{"recipient"}}}
 
 	// 6. interactive cta_url.
 	it, _ := dig(s, "InteractiveObject", "properties", "type").(map[string]any)

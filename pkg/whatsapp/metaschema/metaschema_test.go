@@ -238,3 +238,53 @@ func BenchmarkValidateMessage(b *testing.B) {
 		}
 	}
 }
+
+// The Marketing Messages API's bodies: Meta's three examples validate; what gtc sends (no
+// recipient_type, biz_opaque_callback_data, a BSUID in recipient) validates; anything but
+// a template, an unknown key, or no recipient at all does not.
+func TestValidateMarketingMessage(t *testing.T) {
+	v := metaschema.Require(t)
+	ex := v.MarketingRequestExamples()
+	if len(ex) < 3 {
+		t.Fatalf("spec has %d marketing_messages examples, want 3", len(ex))
+	}
+	for name, body := range ex {
+		if err := v.ValidateMarketingMessage(body); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	tmpl := `"template":{"name":"spring_sale","language":{"code":"en_US"}}`
+	for _, tt := range []struct {
+		name, body, path string // path "" means valid
+	}{
+		{"gtc's body", `{"messaging_product":"whatsapp","to":"4915112345678","type":"template",` + tmpl + `,"biz_opaque_callback_data":"gtc:1:1"}`, ""},
+		{"bsuid", `{"messaging_product":"whatsapp","recipient":"US.13491208655302741918","type":"template",` + tmpl + `}`, ""},
+		{"policy", `{"messaging_product":"whatsapp","to":"4915112345678","type":"template",` + tmpl + `,"product_policy":"STRICT"}`, ""},
+		{"text", `{"messaging_product":"whatsapp","to":"4915112345678","type":"text","text":{"body":"hi"}}`, "type"},
+		{"unknown key", `{"messaging_product":"whatsapp","to":"4915112345678","type":"template",` + tmpl + `,"preview_url":true}`, "$"},
+		{"no recipient", `{"messaging_product":"whatsapp","type":"template",` + tmpl + `}`, "$"},
+		{"bad policy", `{"messaging_product":"whatsapp","to":"4915112345678","type":"template",` + tmpl + `,"product_policy":"LOOSE"}`, "product_policy"},
+		{"long callback", `{"messaging_product":"whatsapp","to":"1","type":"template",` + tmpl + `,"biz_opaque_callback_data":"` + strings.Repeat("x", 513) + `"}`, "biz_opaque_callback_data"},
+		{"array", `[]`, "$"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := v.ValidateMarketingMessage([]byte(tt.body))
+			if tt.path == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var me *metaschema.Error
+			if !errors.As(err, &me) {
+				t.Fatalf("err = %v, want a *metaschema.Error at %s", err, tt.path)
+			}
+			for _, x := range me.Violations {
+				if x.Path == tt.path {
+					return
+				}
+			}
+			t.Fatalf("no violation at %s: %v", tt.path, err)
+		})
+	}
+}
