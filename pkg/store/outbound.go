@@ -249,21 +249,6 @@ func (s *Store) FinishOutbound(ctx context.Context, id int64, r OutboundResult) 
 	return s.FinishOutbounds(ctx, []Finish{{ID: id, Result: r}}, nil)
 }
 
-// ClaimOutbound makes owner the sender of outbound message id, if it is still open, its
-// next attempt is the one at (the scheduled time the caller's job was made for; zero for a
-// first send) and nobody else is sending it. A job that gets false has nothing to do:
-// the message was sent, rescheduled, or is being sent by someone else.
-func (s *Store) ClaimOutbound(ctx context.Context, id int64, at time.Time, owner string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE gtc_outbound_messages SET sender = $1
-		WHERE id = $2 AND state IN ('pending', 'retrying') AND next_attempt_at = $3 AND (sender = '' OR sender = $4)`,
-		owner, id, ms(at), owner)
-	if err != nil {
-		return false, fmt.Errorf("claim outbound message %d: %w", id, err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
-}
-
 // OpenOutbound lists the outbound messages still to send (pending, retrying) or to settle
 // (ambiguous), oldest first: at start each gets its job.
 func (s *Store) OpenOutbound(ctx context.Context) ([]*Outbound, error) {

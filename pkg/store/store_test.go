@@ -529,51 +529,6 @@ func TestSendSteps(t *testing.T) {
 	})
 }
 
-// ClaimOutbound lets one job send a reply: only while the reply is open, its next attempt is
-// the job's, and nobody else is sending it.
-func TestClaimOutbound(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		st, _ := openTest(t, b, Options{})
-		ids, err := st.RecordOutbound(ctx, "t", "t", []NewOutbound{
-			{ContactKey: "1", Recipient: "+1", Origin: OriginSend, MessageType: "text", Request: []byte(`{}`)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := ids[0]
-		later := t0.Add(time.Minute)
-		steps := []struct {
-			name  string
-			do    func() error
-			at    time.Time
-			owner string
-			want  bool
-		}{
-			{name: "first send", owner: "i1:send-1", want: true},
-			{name: "same job again", owner: "i1:send-1", want: true},
-			{name: "another job while held", owner: "i2:send-2", want: false},
-			{name: "a job for another attempt", at: later, owner: "i2:send-3", want: false},
-			{name: "retry scheduled: its job", do: func() error {
-				return st.FinishOutbound(ctx, id, OutboundResult{State: OutRetrying, NextAttemptAt: later, Attempted: true})
-			}, at: later, owner: "i2:send-4", want: true},
-			{name: "sent: nothing left", do: func() error {
-				return st.FinishOutbound(ctx, id, OutboundResult{State: OutSent, WAMID: "wamid.x", Attempted: true})
-			}, at: later, owner: "i2:send-4", want: false},
-		}
-		for _, s := range steps {
-			if s.do != nil {
-				if err := s.do(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			got, err := st.ClaimOutbound(ctx, id, s.at, s.owner)
-			if err != nil || got != s.want {
-				t.Fatalf("%s: claim = %v, %v; want %v", s.name, got, err, s.want)
-			}
-		}
-	})
-}
-
 // Instances are alive by the database's clock; a reap takes the dead one's leases and
 // replies once.
 func TestInstancesReap(t *testing.T) {
