@@ -107,6 +107,7 @@ func DeliveryProviders(ps []*bundle.Provider, newClient func(*bundle.Provider) (
 		scope, limit := bp.MessagingLimitScope()
 		out = append(out, delivery.Provider{Tenant: bp.Tenant, Team: bp.Team, PhoneNumberID: bp.PhoneNumberID,
 			OptOutKeywords: bp.OptOutKeywords, OptInKeywords: bp.OptInKeywords, MarkRead: bp.MarkRead,
+			MarketingMessages:   bp.MarketingMessages,
 			ConversationTimeout: bp.ConversationTimeout, ReconcileWindow: bp.ReconcileWindow,
 			Sender: delivery.ClientSender(c), LimitScope: scope, MessagingLimit: limit})
 	}

@@ -237,13 +237,17 @@ func (c *Conversations) Handoff(ctx context.Context, tenant, team, contact strin
 	return err
 }
 
-// Release hands the contact back to the bot at node ("" = on_release, or the end).
-func (c *Conversations) Release(ctx context.Context, tenant, team, contact, node, by string) error {
-	err := c.Delivery.Release(ctx, tenant, team, contact, node, by)
+// Release hands the contact back to the bot at req.Node ("" = on_release, or the end);
+// with req.ReleaseThread it then releases the thread to Meta's routing.
+func (c *Conversations) Release(ctx context.Context, tenant, team, contact string, req server.ReleaseRequest) error {
+	err := c.Delivery.Release(ctx, tenant, team, contact, req.Node, req.By)
 	if errors.Is(err, delivery.ErrNotWithPerson) {
 		return fmt.Errorf("%s: %w", contact, server.ErrNotHandedOff)
 	}
-	return err
+	if err != nil || !req.ReleaseThread {
+		return err
+	}
+	return c.Delivery.ThreadControl(ctx, tenant, team, contact, whatsapp.ThreadRelease, "")
 }
 
 // AddNote adds an internal note (never sent) to the contact's history.

@@ -146,14 +146,14 @@ func TestConversationsService(t *testing.T) {
 	if nodes := in.Nodes(); !slices.Contains(nodes, "human/back") {
 		t.Fatalf("nodes %q", nodes)
 	}
-	if err := cs.Release(ctx, "acme", "support", "+4915100891", "", "Ana"); err != nil {
+	if err := cs.Release(ctx, "acme", "support", "+4915100891", server.ReleaseRequest{By: "Ana"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor("the release", func() bool {
 		d, err := cs.GetConversation(ctx, "acme", "support", "+4915100891")
 		return err == nil && d.State == "none"
 	})
-	if err := cs.Release(ctx, "acme", "support", "+4915100891", "", "Ana"); !errors.Is(err, server.ErrNotHandedOff) {
+	if err := cs.Release(ctx, "acme", "support", "+4915100891", server.ReleaseRequest{By: "Ana"}); !errors.Is(err, server.ErrNotHandedOff) {
 		t.Fatalf("release twice: %v", err)
 	}
 	var ref *tui.InboxRefusal
@@ -229,7 +229,7 @@ func TestConversationsFollowTheIdentity(t *testing.T) {
 	if d, err := cs.GetConversation(ctx, "acme", "support", bsuid); err != nil || d.Unread != 0 {
 		t.Errorf("after MarkRead by the typed number: %+v, %v; want unread 0", d, err)
 	}
-	if err := cs.Release(ctx, "acme", "support", "+525512345678", "", "Ana"); err != nil {
+	if err := cs.Release(ctx, "acme", "support", "+525512345678", server.ReleaseRequest{By: "Ana"}); err != nil {
 		t.Fatalf("release by the typed number: %v", err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/greentic/gtc/pkg/store"
@@ -54,6 +55,11 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 	now := s.now()
 	if why := Refusal(c, optedOut, o.Origin, &msg, now); why != "" {
 		return outcome{kind: sendDone, fin: s.refuse(o, why, owner)}, nil
+	}
+	if tr := s.checkTemplate(ctx, p, &msg); tr != nil {
+		f := s.refuse(o, ReasonTemplateNotSendable, owner)
+		f.Result.ErrorMessage = strings.ReplaceAll(tr.Error(), "\n  ", "; ")
+		return outcome{kind: sendDone, fin: f}, nil
 	}
 	why, grant, err := CheckLimit(ctx, s.st, p.LimitScope, p.MessagingLimit, c, &msg, now)
 	if err != nil {

@@ -3,8 +3,10 @@ package delivery
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/greentic/gtc/pkg/flow"
+	"github.com/greentic/gtc/pkg/store"
 )
 
 // ErrStopped is returned by Ingest after Stop, and by Ready before Start.
@@ -65,15 +67,20 @@ func newRenderError(err error) *RenderError {
 	return &RenderError{Msg: err.Error(), Err: err}
 }
 
-// RefusedError is a message gtc would not send: Reason is ReasonOptedOut or
-// ReasonWindowClosed (or ReasonNoProvider); ID is its outbound row, 0 when none was
-// recorded.
+// RefusedError is a message gtc would not send: Reason is ReasonOptedOut,
+// ReasonWindowClosed, ReasonTemplateNotSendable (or ReasonNoProvider); ID is its outbound
+// row, 0 when none was recorded; Msg, when set, says it in full (a template's status, reason
+// and date).
 type RefusedError struct {
 	Reason string
 	ID     int64
+	Msg    string
 }
 
 func (e *RefusedError) Error() string {
+	if e.Msg != "" {
+		return e.Msg
+	}
 	switch e.Reason {
 	case ReasonOptedOut:
 		return "the contact opted out: gtc sends nothing to them until they opt in again"
@@ -83,4 +90,44 @@ func (e *RefusedError) Error() string {
 		return "the messaging limit is reached: this template would open a new business-initiated conversation, and the business portfolio (or number) reached its limit for the last 24 hours; retry when the 24 hours roll, or raise the limit with Meta and in the bundle (portfolio.messaging_limit or messaging_limit)"
 	}
 	return "gtc refused to send this message: " + e.Reason
+}
+
+// TemplateRefusedError is a template gtc refused because Meta paused, disabled or rejected
+// it (TemplateRefusal): its status as last seen, Meta's reason, and since when.
+type TemplateRefusedError struct {
+	Name, Language string
+	Status, Reason string
+	Since          time.Time
+	Source         string // store.TemplateSourceWebhook or store.TemplateSourceGraph
+}
+
+func (e *TemplateRefusedError) Error() string {
+	msg := fmt.Sprintf("template %s (%s) is %s", e.Name, e.Language, e.Status)
+	if !e.Since.IsZero() && e.Source != store.TemplateSourceGraph {
+		// A status read from Graph's list just now says nothing of since when.
+		msg += " since " + e.Since.UTC().Format(time.RFC3339)
+	}
+	if e.Reason != "" {
+		msg += " (reason: " + e.Reason + ")"
+	}
+	return msg + ": Meta refuses to send it; gtc did not try\n  " + templateAdvice(e.Status)
+}
+
+// Unwrap makes it a *RefusedError with ReasonTemplateNotSendable, as every refusal.
+func (e *TemplateRefusedError) Unwrap() error {
+	return &RefusedError{Reason: ReasonTemplateNotSendable, Msg: e.Error()}
+}
+
+func templateAdvice(status string) string {
+	switch status {
+	case "PAUSED":
+		return "Meta paused it after customers blocked or reported it: WhatsApp Manager → Message templates shows why and when it resumes; send another template meanwhile"
+	case "DISABLED":
+		return "Meta disabled it for repeated low quality: create a new template (gtc templates list shows the others)"
+	case "REJECTED":
+		return "read the rejection reason in WhatsApp Manager → Message templates, edit the template and submit it again"
+	case "PENDING", "IN_APPEAL":
+		return "wait for Meta's review (usually minutes to a day), then send again"
+	}
+	return "check the template in WhatsApp Manager → Message templates"
 }

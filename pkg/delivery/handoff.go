@@ -45,7 +45,9 @@ type releaseEvent struct {
 
 // Handoff gives contact to a person from outside a flow (an agent, the conversations API):
 // a waiting bot conversation ends (reason handed_off). It leases the contact, so it runs in
-// order with the contact's messages. ErrWithPerson when a person has it already.
+// order with the contact's messages. ErrWithPerson when a person has it already. When
+// another responder has the contact's thread (Conversation Routing), it takes the thread
+// first; Graph's refusal is a *ThreadControlError and nothing changes.
 func (s *Service) Handoff(ctx context.Context, tenant, team, contact, queue, note, by string) error {
 	if s.stopping.Load() {
 		return ErrStopped
@@ -55,6 +57,14 @@ func (s *Service) Handoff(ctx context.Context, tenant, team, contact, queue, not
 	}
 	ref, err := s.contactRef(ctx, tenant, team, contact)
 	if err != nil {
+		return err
+	}
+	if sc, err := s.st.ConversationOf(ctx, ref); err != nil {
+		return err
+	} else if sc.Status == store.StatusHandoff {
+		return ErrWithPerson
+	}
+	if err := s.takeThreadIfNeeded(ctx, ref, contact, by); err != nil {
 		return err
 	}
 	owner := fmt.Sprintf("%s:handoff-%d", s.instance, s.starts.Add(1))

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/greentic/gtc/pkg/store"
@@ -49,6 +51,86 @@ func (s *Service) Ingest(ctx context.Context, tenant, team string, events []what
 	return nil
 }
 
+// templateUpdate is what a template lifecycle webhook says, as the store records it: the
+// time is entry.time (when Meta sent it), so a late redelivery never undoes a newer change.
+func templateUpdate(ev *whatsapp.Event, now time.Time) *store.TemplateUpdate {
+	t := ev.Template
+	u := &store.TemplateUpdate{Name: t.Name, Language: t.Language, WABAID: ev.WABAID, ID: t.ID, At: now}
+	if ev.EntryTime > 0 {
+		u.At = time.Unix(ev.EntryTime, 0)
+	}
+	switch ev.Kind {
+	case whatsapp.EventTemplateStatus:
+		u.Status, u.Reason, u.Category = strings.ToUpper(t.Event), templateReason(t), strings.ToUpper(t.Category)
+	case whatsapp.EventTemplateCategory:
+		// An impending change (correct_category) is not the category yet.
+		u.Category = strings.ToUpper(t.NewCategory)
+		if t.PreviousCategory == "" && t.CorrectCategory != "" {
+			u.Category = ""
+		}
+	case whatsapp.EventTemplateQuality:
+		u.Quality = strings.ToUpper(t.NewQuality)
+	}
+	return u
+}
+
+// templateReason is Meta's reason for a status, with what other_info and disable_info add
+// ("" when Meta gave none).
+func templateReason(t *whatsapp.TemplateUpdate) string {
+	var parts []string
+	if t.Reason != "" && !strings.EqualFold(t.Reason, "NONE") {
+		parts = append(parts, t.Reason)
+	}
+	if t.OtherInfo != nil {
+		for _, s := range []string{t.OtherInfo.Title, t.OtherInfo.Description} {
+			if s != "" {
+				parts = append(parts, s)
+			}
+		}
+	}
+	if t.DisableDate != "" {
+		d := t.DisableDate
+		if n, err := strconv.ParseInt(d, 10, 64); err == nil {
+			d = time.Unix(n, 0).UTC().Format(time.RFC3339)
+		}
+		parts = append(parts, "disabled on "+d)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// handoverThread is who controls the thread after a messaging_handovers webhook:
+// control_passed is sent to the new owner (gtc), control_taken to the one that lost it.
+func handoverThread(h *whatsapp.Handover, now time.Time) *store.ThreadUpdate {
+	u := &store.ThreadUpdate{ContactKey: h.ContactKey(), Why: h.Type, Role: h.NewOwner, At: now}
+	if h.Timestamp > 0 {
+		u.At = time.Unix(h.Timestamp, 0)
+	}
+	switch h.Type {
+	case "control_passed":
+		u.Owner = store.ThreadGTC
+	case "control_taken":
+		u.Owner = store.ThreadOther
+	default:
+		return nil // a newer kind of handover: recorded as an event, the thread unchanged
+	}
+	return u
+}
+
+// standbyThread marks the thread of a standby copy's customer as another responder's.
+func standbyThread(ev *whatsapp.Event, now time.Time) *store.ThreadUpdate {
+	u := &store.ThreadUpdate{ContactKey: ev.ContactKey(), Owner: store.ThreadOther, Why: "standby", At: now}
+	switch {
+	case ev.Message != nil && ev.Message.Timestamp > 0:
+		u.At = time.Unix(ev.Message.Timestamp, 0)
+	case ev.Status != nil && ev.Status.Timestamp > 0:
+		u.At = time.Unix(ev.Status.Timestamp, 0)
+	}
+	if u.ContactKey == "" {
+		return nil
+	}
+	return u
+}
+
 // prepare turns a parsed webhook event into what the store records.
 func (s *Service) prepare(tenant, team string, ev *whatsapp.Event) (store.InboundEvent, error) {
 	raw, err := json.Marshal(ev)
@@ -73,6 +155,23 @@ func (s *Service) prepare(tenant, team string, ev *whatsapp.Event) (store.Inboun
 		// No sender or no id: nobody to answer and nothing to dedupe on. Kept as unknown
 		// rather than failing the POST, which Meta would retry for days.
 		ie.Kind, ie.DedupeKey = store.KindUnknown, ""
+	case ev.Kind == whatsapp.EventStandby:
+		// Another responder has the thread: recorded (a message also opens the window),
+		// never answered.
+		ie.Thread = standbyThread(ev, s.now())
+		if m := ev.Message; m != nil && m.ContactKey() != "" {
+			ie.ContactKey, ie.MessageID, ie.MessageType = m.ContactKey(), m.ID, m.Type
+			ie.WaID, ie.UserID, ie.Name = m.From, m.FromUser, m.ContactName
+			ie.Timestamp = time.Unix(m.Timestamp, 0)
+		} else if st := ev.Status; st != nil {
+			ie.ContactKey, ie.WaID, ie.UserID = ev.ContactKey(), st.RecipientID, st.RecipientUserID
+		}
+	case ev.Template != nil:
+		ie.Template = templateUpdate(ev, s.now())
+	case ev.Handover != nil:
+		h := ev.Handover
+		ie.Thread = handoverThread(h, s.now())
+		ie.ContactKey, ie.WaID, ie.UserID = h.ContactKey(), h.WaID, h.UserID
 	case ev.Status != nil && ev.Status.ID != "":
 		st := ev.Status
 		u := &store.StatusUpdate{WAMID: st.ID, Status: st.Status, At: time.Unix(st.Timestamp, 0), Pricing: pricingOf(st)}

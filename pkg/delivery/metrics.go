@@ -12,6 +12,7 @@ type metrics struct {
 	duplicates     prometheus.Counter
 	sends          *prometheus.CounterVec
 	flowErrors     prometheus.Counter
+	notOurThread   prometheus.Counter
 	ingestSeconds  prometheus.Histogram
 	processSeconds prometheus.Histogram
 	sendSeconds    prometheus.Histogram
@@ -27,6 +28,8 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			Help: "Send attempts and refusals, by class (ok, rate_limited, transient, window_closed, opted_out, …)."}, []string{"class"}),
 		flowErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "gtc_flow_errors_total",
 			Help: "Flow runs that failed."}),
+		notOurThread: prometheus.NewCounter(prometheus.CounterOpts{Name: "gtc_messages_other_thread_total",
+			Help: "Messages recorded without a flow run because another responder has the thread (Conversation Routing)."}),
 		ingestSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gtc_ingest_seconds",
 			Help: "Time to durably record one webhook's events.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		processSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gtc_event_to_reply_seconds",
@@ -45,7 +48,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			return float64(pick(depthPair{d.PendingEvents, d.OpenOutbound}))
 		}
 	}
-	cs := []prometheus.Collector{m.events, m.duplicates, m.sends, m.flowErrors, m.ingestSeconds, m.processSeconds, m.sendSeconds,
+	cs := []prometheus.Collector{m.events, m.duplicates, m.sends, m.flowErrors, m.notOurThread, m.ingestSeconds, m.processSeconds, m.sendSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gtc_queue_depth", Help: "Work waiting, by queue.",
 			ConstLabels: prometheus.Labels{"queue": "inbound"}}, depth(func(d depthPair) int { return d.events })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gtc_queue_depth", Help: "Work waiting, by queue.",

@@ -69,17 +69,21 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 	if err != nil {
 		return nil, err
 	}
+	var with []store.ContactRef
+	for _, ref := range refs {
+		if len(pending[ref]) > 0 {
+			with = append(with, ref)
+		}
+	}
 	var convs map[store.ContactRef]*store.Conversation
 	if _, ok := s.cfg.Runner.(setRunner); ok {
-		var with []store.ContactRef
-		for _, ref := range refs {
-			if len(pending[ref]) > 0 {
-				with = append(with, ref)
-			}
-		}
 		if convs, err = s.st.ConversationsFor(ctx, with); err != nil {
 			return nil, err
 		}
+	}
+	threads, err := s.st.ThreadsFor(ctx, with)
+	if err != nil {
+		return nil, err
 	}
 	now := s.now()
 	var works []*contactWork
@@ -115,7 +119,7 @@ func (s *Service) processRound(ctx context.Context, refs []store.ContactRef, own
 			if held && ev.Kind == store.KindMessage {
 				continue // behind a message that waits for a call's result: keeps its order
 			}
-			pl := s.plan(ctx, w.p, c, w.conv, ev, &opt, now)
+			pl := s.plan(ctx, w.p, c, w.conv, threads[ref], ev, &opt, now)
 			if pl.held {
 				held = true
 				continue
@@ -254,7 +258,7 @@ func (s *Service) sendTakenOver(ctx context.Context, refs []store.ContactRef, co
 // each reply already judged against opt-out (in event order) and the window. cs (nil
 // without a flow set) is the contact's conversation, moved on by the step; the returned
 // timeouts are the jobs its waiting conversation needs.
-func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *convState, sev *store.StoredEvent, opt *optState, now time.Time) planned {
+func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *convState, th *store.Thread, sev *store.StoredEvent, opt *optState, now time.Time) planned {
 	comp := &store.Completion{Event: sev}
 	log := s.log.With("tenant", sev.Tenant, "team", sev.Team)
 	var prev *flow.Conversation
@@ -343,6 +347,19 @@ func (s *Service) plan(ctx context.Context, p *Provider, c *store.Contact, cs *c
 	var callJobs []callArgs
 	optOut := m != nil && m.Type == "text" && matchKeyword(m.Text, p.OptOutKeywords, defaultOptOut)
 	optIn := !optOut && m != nil && m.Type == "text" && matchKeyword(m.Text, p.OptInKeywords, defaultOptIn)
+	if m != nil && !AnswersThread(th, now) {
+		// Another responder has the thread (Conversation Routing): the message is recorded,
+		// no flow runs and nothing is sent. An opt change still counts, silently.
+		switch {
+		case (optOut || optIn) && !store.Newer(sentAt(m, now), opt.at):
+		case optOut || optIn:
+			comp.Opt = &store.OptChange{OptedOut: optOut, At: sentAt(m, now)}
+			opt.out, opt.at = optOut, comp.Opt.At
+		}
+		s.m.notOurThread.Inc()
+		log.Info("another responder has the thread: message recorded, not answered", "message_id", m.ID, "why", th.Why, "since", th.At)
+		return planned{comp: comp}
+	}
 	switch {
 	case (optOut || optIn) && !store.Newer(sentAt(m, now), opt.at):
 		// Sent before the opt change already recorded (Meta delivered it late): it changes

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/greentic/gtc/pkg/flow"
@@ -21,6 +22,9 @@ const (
 	// ReasonMessagingLimit: a template that would open a business-initiated conversation
 	// beyond the messaging limit of its scope (the business portfolio, or the number).
 	ReasonMessagingLimit = "messaging_limit"
+	// ReasonTemplateNotSendable is a template Meta paused, disabled or rejected (or that
+	// is pending, in appeal, archived or being deleted), as gtc last saw it.
+	ReasonTemplateNotSendable = "template_not_sendable"
 )
 
 // Refusal says why msg must not be sent to contact c at now, or "" when it may go: nothing
@@ -36,6 +40,68 @@ func Refusal(c *store.Contact, optedOut bool, origin string, msg *whatsapp.Messa
 	}
 	return ""
 }
+
+// notSendable are the template statuses Meta refuses sends of. APPROVED and the events
+// that leave a template approved (FLAGGED, REINSTATED, UNARCHIVED, LOCKED, UNLOCKED) are
+// sendable; a status gtc does not know is left to Graph to judge.
+var notSendable = map[string]bool{"PAUSED": true, "DISABLED": true, "REJECTED": true, "PENDING": true,
+	"IN_APPEAL": true, "PENDING_DELETION": true, "DELETED": true, "ARCHIVED": true}
+
+// TemplateRefusal says why a template whose last seen state is t must not be sent, or nil
+// when it may go (nil t: gtc never heard of it, Graph judges). The one rule behind flow
+// replies, the send API, gtc send and the composer.
+func TemplateRefusal(t *store.TemplateState) *TemplateRefusedError {
+	if t == nil || !notSendable[strings.ToUpper(t.Status)] {
+		return nil
+	}
+	return &TemplateRefusedError{Name: t.Name, Language: t.Language, Status: strings.ToUpper(t.Status), Reason: t.Reason,
+		Since: t.StatusAt, Source: t.StatusSource}
+}
+
+// TemplateSeen merges what the store recorded about a template with Graph's template list
+// read now (live nil when the list has no such template or could not be read): the list,
+// being newer, decides the status; the webhook keeps its date and reason when both say the
+// same; quality and category fall back on whichever knows them.
+func TemplateSeen(recorded *store.TemplateState, live *whatsapp.TemplateInfo, now time.Time) *store.TemplateState {
+	if live == nil {
+		return recorded
+	}
+	t := &store.TemplateState{Name: live.Name, Language: live.Language, ID: live.ID, Status: strings.ToUpper(live.Status),
+		StatusAt: now, StatusSource: store.TemplateSourceGraph, Category: strings.ToUpper(live.Category), CategoryAt: now,
+		Quality: strings.ToUpper(live.Quality()), QualityAt: now}
+	if r := live.RejectedReason; r != "" && !strings.EqualFold(r, "NONE") {
+		t.Reason = r
+	}
+	if recorded == nil {
+		return t
+	}
+	t.Tenant, t.Team, t.WABAID = recorded.Tenant, recorded.Team, recorded.WABAID
+	if strings.EqualFold(recorded.Status, t.Status) {
+		t.StatusAt, t.StatusSource = recorded.StatusAt, recorded.StatusSource
+		if t.Reason == "" {
+			t.Reason = recorded.Reason
+		}
+	}
+	if t.Category == "" {
+		t.Category, t.CategoryAt = recorded.Category, recorded.CategoryAt
+	}
+	if t.Quality == "" {
+		t.Quality, t.QualityAt = recorded.Quality, recorded.QualityAt
+	}
+	return t
+}
+
+// AnswersThread reports whether gtc may answer a contact whose thread control is t at now:
+// not while another responder has the thread (a control_taken, a standby copy), until it
+// goes idle 24 hours after that was last seen, as Meta's routing makes it. A thread passed
+// to gtc, taken or released by it, or never routed, is answered.
+func AnswersThread(t *store.Thread, now time.Time) bool {
+	return t == nil || t.Owner != store.ThreadOther || now.Sub(t.At) >= ThreadIdleAfter
+}
+
+// ThreadIdleAfter is how long after its last activity a thread another responder had goes
+// back to routing (Meta's thread lifecycle).
+const ThreadIdleAfter = 24 * time.Hour
 
 // OpensConversation reports whether msg, sent to c at now, opens a business-initiated
 // conversation, which Meta's messaging limit counts: a template outside the contact's

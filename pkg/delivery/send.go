@@ -253,7 +253,7 @@ func (s *Service) recordStart(ctx context.Context, p *Provider, ref store.Contac
 func Refused(rows []*store.Outbound) error {
 	for _, o := range rows {
 		if o.State == store.OutRefused {
-			return &RefusedError{Reason: o.ErrorClass, ID: o.ID}
+			return &RefusedError{Reason: o.ErrorClass, ID: o.ID, Msg: o.ErrorMessage}
 		}
 	}
 	return nil

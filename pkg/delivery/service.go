@@ -108,6 +108,9 @@ type Service struct {
 	hbDone    chan struct{}
 	hbOnce    sync.Once
 
+	// tplLists throttles reading providers' template lists (templates.go).
+	tplLists templateLists
+
 	starts   atomic.Int64 // names the leases of explicit starts
 	started  atomic.Bool
 	stopping atomic.Bool

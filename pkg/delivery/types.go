@@ -45,6 +45,10 @@ type Provider struct {
 	OptOutKeywords, OptInKeywords []string
 	// MarkRead marks every inbound message read.
 	MarkRead bool
+	// MarketingMessages marks marketing-category templates (Message.Marketing) so the
+	// Sender sends them through the Marketing Messages API; the category comes from what
+	// the store recorded, else from the Sender's template list (TemplateLister).
+	MarketingMessages bool
 	// ConversationTimeout applies to asks without a timeout (0: 1h).
 	ConversationTimeout time.Duration
 	// ReconcileWindow is how long a send whose outcome is unclear waits for its status
@@ -68,6 +72,18 @@ type Provider struct {
 	// MessagingLimit its business-initiated conversations per 24 hours; "" or 0: no limit.
 	LimitScope     string
 	MessagingLimit int
+}
+
+// ThreadController is implemented by Senders that take or release a thread under
+// Conversation Routing (whatsapp.Client's ThreadControl).
+type ThreadController interface {
+	ThreadControl(ctx context.Context, action, user, metadata string) error
+}
+
+// TemplateLister is implemented by Senders that read the business account's templates
+// (whatsapp.Client): their categories decide which go through the Marketing Messages API.
+type TemplateLister interface {
+	ListTemplates(ctx context.Context) ([]whatsapp.TemplateInfo, error)
 }
 
 // Typer is implemented by Senders that can show the typing indicator: mark an inbound

@@ -50,6 +50,14 @@ func (s clientSender) BackOff(recipient string, d time.Duration) {
 	}
 }
 
+func (s clientSender) ThreadControl(ctx context.Context, action, user, metadata string) error {
+	return s.c.ThreadControl(ctx, action, user, metadata)
+}
+
+func (s clientSender) ListTemplates(ctx context.Context) ([]whatsapp.TemplateInfo, error) {
+	return s.c.ListTemplates(ctx)
+}
+
 // ClassifyError is the default Config.Classify: the Cloud API client's error classes.
 func ClassifyError(err error) ErrorInfo {
 	class := whatsapp.ClassOf(err)

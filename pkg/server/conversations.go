@@ -43,6 +43,8 @@ const (
 	CodeAlreadyHandedOff = "already_handed_off"
 	CodeUnknownNode      = "unknown_node"
 	CodeInvalid          = "invalid_request"
+	// CodeThreadControl is Meta refusing to take or release a thread (Conversation Routing).
+	CodeThreadControl = "thread_control"
 )
 
 // Conversation states a list may ask for.
@@ -185,7 +187,10 @@ func (s *Server) conversationRead(w http.ResponseWriter, r *http.Request, withCo
 // conversationFailed answers a ConversationService error by its type.
 func (s *Server) conversationFailed(w http.ResponseWriter, r *http.Request, contact, what string, err error) {
 	var notFound *delivery.NotFoundError
+	var threadErr *delivery.ThreadControlError
 	switch {
+	case errors.As(err, &threadErr):
+		writeJSON(w, http.StatusConflict, apiError{Error: threadErr.Error(), Code: CodeThreadControl, Reason: CodeThreadControl})
 	case errors.Is(err, ErrContactNotFound):
 		writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("gtc has no conversation with %s: check the number, or the tenant and team", contact),
 			Path: "contact", Code: CodeContactNotFound})
@@ -420,12 +425,13 @@ func (s *Server) conversationHandoff(w http.ResponseWriter, r *http.Request) {
 // conversationRelease handles POST /v1/conversations/{contact}/release.
 func (s *Server) conversationRelease(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		Node   string `json:"node"`
-		By     string `json:"by"`
-		Tenant string `json:"tenant"`
-		Team   string `json:"team"`
+		Node          string `json:"node"`
+		By            string `json:"by"`
+		ReleaseThread bool   `json:"release_thread"`
+		Tenant        string `json:"tenant"`
+		Team          string `json:"team"`
 	}
-	t, c, ok := s.conversationWrite(w, r, &body, &body.Tenant, &body.Team, "node", "by", "tenant", "team")
+	t, c, ok := s.conversationWrite(w, r, &body, &body.Tenant, &body.Team, "node", "by", "release_thread", "tenant", "team")
 	if !ok {
 		return
 	}
@@ -433,7 +439,13 @@ func (s *Server) conversationRelease(w http.ResponseWriter, r *http.Request) {
 	if strings.TrimSpace(by) == "" {
 		by = defaultBy
 	}
-	if err := s.cfg.Conversations.Release(r.Context(), t.Tenant, t.Team, c, strings.TrimSpace(body.Node), by); err != nil {
+	req := ReleaseRequest{Node: strings.TrimSpace(body.Node), By: by, ReleaseThread: body.ReleaseThread}
+	if req.ReleaseThread && req.Node != "" {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "release_thread gives the thread back to Meta's routing, so the bot cannot resume at a node: give node or release_thread, not both",
+			Path: "release_thread", Code: CodeInvalid})
+		return
+	}
+	if err := s.cfg.Conversations.Release(r.Context(), t.Tenant, t.Team, c, req); err != nil {
 		s.conversationFailed(w, r, c, "release", err)
 		return
 	}

@@ -19,10 +19,11 @@ type ConversationService interface {
 	ConversationMessages(ctx context.Context, tenant, team, contact, before string, limit int) (HistoryPage, error)
 	// Handoff takes the contact over from the bot (ErrAlreadyHandedOff when it is with a person).
 	Handoff(ctx context.Context, tenant, team, contact string, req HandoffRequest) error
-	// Release hands the contact back to the bot, resuming at node ("" = the conversation
-	// ends and the next message goes to the triggers). ErrNotHandedOff when it is not with a
-	// person; an unknown node is a *delivery.NotFoundError.
-	Release(ctx context.Context, tenant, team, contact, node, by string) error
+	// Release hands the contact back to the bot, resuming at req.Node ("" = the conversation
+	// ends and the next message goes to the triggers); with req.ReleaseThread it also gives
+	// the thread back to Meta's routing. ErrNotHandedOff when it is not with a person; an
+	// unknown node is a *delivery.NotFoundError; Graph's refusal a *delivery.ThreadControlError.
+	Release(ctx context.Context, tenant, team, contact string, req ReleaseRequest) error
 	// AddNote adds an internal note (never sent) to the contact's history.
 	AddNote(ctx context.Context, tenant, team, contact, author, text string) error
 }
@@ -81,6 +82,15 @@ type HistoryItem struct {
 type HistoryPage struct {
 	Items  []HistoryItem `json:"items"`
 	Before string        `json:"before,omitempty"` // "" when this is the oldest page
+}
+
+// ReleaseRequest is the body of POST /v1/conversations/{contact}/release.
+type ReleaseRequest struct {
+	Node string `json:"node,omitempty"`
+	By   string `json:"by,omitempty"`
+	// ReleaseThread releases the thread under Conversation Routing (Meta's thread control
+	// API), so entry-point routing picks the responder of the contact's next message.
+	ReleaseThread bool `json:"release_thread,omitempty"`
 }
 
 // HandoffRequest is the body of POST /v1/conversations/{contact}/handoff.

@@ -132,7 +132,8 @@ func (f *fakeConversations) Handoff(_ context.Context, tenant, team, contact str
 	return nil
 }
 
-func (f *fakeConversations) Release(_ context.Context, tenant, team, contact, node, by string) error {
+func (f *fakeConversations) Release(_ context.Context, tenant, team, contact string, req server.ReleaseRequest) error {
+	node, by := req.Node, req.By
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.convs[contact]
@@ -149,6 +150,10 @@ func (f *fakeConversations) Release(_ context.Context, tenant, team, contact, no
 	c.State, c.Node = "none", node
 	if node != "" {
 		c.State = "bot"
+	}
+	if req.ReleaseThread {
+		f.called("release %s/%s %s node=%s by=%s release_thread", tenant, team, contact, node, by)
+		return nil
 	}
 	f.called("release %s/%s %s node=%s by=%s", tenant, team, contact, node, by)
 	return nil
@@ -375,6 +380,9 @@ func TestConversationsAPI(t *testing.T) {
 		if last := fc.calls[len(fc.calls)-1]; last != "release acme/support "+ana+" node= by=api" {
 			t.Fatalf("call %q", last)
 		}
+		// release_thread gives the thread back to Meta's routing: no node with it.
+		e.conv(t, "POST", "/v1/conversations/"+ben+"/release", `{"node": "after_human", "release_thread": true}`).want(t, 400, server.CodeInvalid, "release_thread")
+		e.conv(t, "POST", "/v1/conversations/"+ben+"/release", `{"release_thread": "yes"}`).want(t, 400, server.CodeInvalid, "release_thread")
 	})
 
 	t.Run("notes", func(t *testing.T) {
@@ -575,7 +583,7 @@ func (b brokenConversations) ConversationMessages(context.Context, string, strin
 func (b brokenConversations) Handoff(context.Context, string, string, string, server.HandoffRequest) error {
 	return b.err
 }
-func (b brokenConversations) Release(context.Context, string, string, string, string, string) error {
+func (b brokenConversations) Release(context.Context, string, string, string, server.ReleaseRequest) error {
 	return b.err
 }
 func (b brokenConversations) AddNote(context.Context, string, string, string, string, string) error {
@@ -617,6 +625,14 @@ func TestConversationsServiceFailures(t *testing.T) {
 		code, body = serve(brokenConversations{err: delivery.ErrStopped}, tc.method, tc.path, tc.body)
 		if code != http.StatusServiceUnavailable {
 			t.Errorf("%s %s while stopping: %d %s, want 503", tc.method, tc.path, code, body)
+		}
+	}
+	// Meta refusing the thread control a handoff or a release needs: 409 thread_control.
+	refused := &delivery.ThreadControlError{Action: "take", Contact: ana, Err: errors.New("(#2494191) not permitted")}
+	for _, sub := range []string{"handoff", "release"} {
+		code, body := serve(brokenConversations{err: refused}, "POST", "/v1/conversations/"+ana+"/"+sub, "")
+		if code != http.StatusConflict || !strings.Contains(body, `"code":"thread_control"`) || !strings.Contains(body, "escalation partner") {
+			t.Errorf("%s refused by Meta: %d %s, want 409 thread_control", sub, code, body)
 		}
 	}
 	// No conversation and no error: a 404, and a handoff that cannot be read back still

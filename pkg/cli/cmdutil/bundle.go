@@ -124,28 +124,54 @@ func OpenState(ctx context.Context, b *bundle.Bundle) (*store.Store, error) {
 // its aliases names: delivery.ResolveContact), or nil when the bundle has no state yet. It
 // never creates the database.
 func ReadContact(ctx context.Context, b *bundle.Bundle, p *bundle.Provider, to string) (*store.Contact, error) {
+	st, where, err := openExisting(ctx, b)
+	if st == nil || err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	c, err := delivery.ResolveContact(ctx, st, p.Tenant, p.Team, to)
+	if err != nil {
+		return nil, fmt.Errorf("read state %s: %w", where, err)
+	}
+	return c, nil
+}
+
+// RecordedTemplates returns what the server recorded of the provider's templates (Meta's
+// template status, category and quality webhooks), or nil when the bundle has no state
+// yet. It never creates the database.
+func RecordedTemplates(ctx context.Context, b *bundle.Bundle, p *bundle.Provider) ([]*store.TemplateState, error) {
+	st, where, err := openExisting(ctx, b)
+	if st == nil || err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	ts, err := st.TemplateStates(ctx, p.Tenant, p.Team)
+	if err != nil {
+		return nil, fmt.Errorf("read state %s: %w", where, err)
+	}
+	return ts, nil
+}
+
+// openExisting opens the bundle's state database when it exists (nil when a SQLite file
+// was never made), and says where it is for errors.
+func openExisting(ctx context.Context, b *bundle.Bundle) (*store.Store, string, error) {
 	dsn := b.Database(nil)
 	path, ok := store.SQLitePath(dsn)
 	switch {
 	case store.IsPostgres(dsn):
 		path = store.Redact(dsn)
 	case !ok:
-		return nil, nil
+		return nil, "", nil
 	default:
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, nil
+			return nil, "", nil
 		}
 	}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("read state %s: %w", path, err)
+		return nil, path, fmt.Errorf("read state %s: %w", path, err)
 	}
-	defer st.Close()
-	c, err := delivery.ResolveContact(ctx, st, p.Tenant, p.Team, to)
-	if err != nil {
-		return nil, fmt.Errorf("read state %s: %w", path, err)
-	}
-	return c, nil
+	return st, path, nil
 }
 
 // FlowFiles lists the .ygtc files directly inside dir, sorted; a missing dir has none.

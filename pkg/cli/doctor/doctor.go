@@ -27,6 +27,7 @@ import (
 	"github.com/greentic/gtc/pkg/answers"
 	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/delivery"
 	"github.com/greentic/gtc/pkg/flow"
 	"github.com/greentic/gtc/pkg/problem"
 	"github.com/greentic/gtc/pkg/secret"
@@ -379,11 +380,17 @@ func (d *doctor) provider(ctx context.Context, b *bundle.Bundle, p *bundle.Provi
 		add(Check{Name: "api_base_url", Status: OK, Message: fmt.Sprintf("%s is a local Graph API double (gtc serve --fake-graph), not Meta: the token, phone number and template checks run against it; to reach WhatsApp set api_base_url to %s", p.APIBaseURL, answers.DefaultAPIBaseURL)})
 	}
 
-	// Token, phone number, templates.
+	// Token, phone number, templates (what Meta's template webhooks recorded joins
+	// Graph's list; offline, it is all there is).
+	recorded, rerr := cmdutil.RecordedTemplates(ctx, b, p)
+	if rerr != nil {
+		recorded = nil // the state check below says what is wrong with the state
+	}
 	if d.o.Offline {
 		add(Check{Name: "token", Status: OK, Message: "not checked (--offline)"})
+		d.recordedTemplates(used, recorded, add)
 	} else if token := resolved["access_token"]; token != "" {
-		d.graph(ctx, p, used, verify, add)
+		d.graph(ctx, p, used, recorded, verify, add)
 	} else {
 		add(Check{Name: "token", Status: Problem, Message: "no access token to check",
 			Fix: "set access_token (a System User token with whatsapp_business_messaging) and re-run gtc setup"})
@@ -510,7 +517,7 @@ func (d *doctor) publicURL(ctx context.Context, p *bundle.Provider, verify strin
 	}
 }
 
-func (d *doctor) graph(ctx context.Context, p *bundle.Provider, used []usedTemplate, verify string, add func(Check)) {
+func (d *doctor) graph(ctx context.Context, p *bundle.Provider, used []usedTemplate, recorded []*store.TemplateState, verify string, add func(Check)) {
 	client, err := cmdutil.ClientFor(p, d.o.LookupEnv, d.o.HTTPClient, nil)
 	if err != nil {
 		add(Check{Name: "token", Status: Problem, Message: err.Error(), Fix: "set access_token and re-run gtc setup"})
@@ -540,7 +547,7 @@ func (d *doctor) graph(ctx context.Context, p *bundle.Provider, used []usedTempl
 		add(messagingTier(info.MessagingLimit, p))
 	}
 	d.override(ctx, client, p, verify, add)
-	d.templates(ctx, client, p, used, add)
+	d.templates(ctx, client, p, used, recorded, add)
 }
 
 func orUnknown(s string) string {
@@ -565,7 +572,47 @@ func graphProblem(name, what string, err error) Check {
 	return c
 }
 
-func (d *doctor) templates(ctx context.Context, client *whatsapp.Client, p *bundle.Provider, used []usedTemplate, add func(Check)) {
+// recordedTemplates checks the templates the flows use against what Meta's template
+// webhooks recorded (gtc doctor --offline): one a flow would have refused is a problem.
+func (d *doctor) recordedTemplates(used []usedTemplate, recorded []*store.TemplateState, add func(Check)) {
+	if len(used) == 0 || len(recorded) == 0 {
+		return
+	}
+	bad := false
+	for _, u := range used {
+		if tr := delivery.TemplateRefusal(findRecorded(recorded, u.Name, u.Language)); tr != nil {
+			bad = true
+			add(Check{Name: "templates", Status: Problem, Message: fmt.Sprintf("template %s (%s), used by %s: %s (as Meta's webhook said): flows' sends of it are refused",
+				u.Name, u.Language, u.Where, statusWords(tr)), Fix: templateFix(tr.Status)})
+		}
+	}
+	if !bad {
+		add(Check{Name: "templates", Status: OK, Message: fmt.Sprintf("the %d template use(s) of the flows are sendable as Meta's webhooks last said (Graph not asked: --offline)", len(used))})
+	}
+}
+
+func findRecorded(recorded []*store.TemplateState, name, lang string) *store.TemplateState {
+	for _, r := range recorded {
+		if r.Name == name && r.Language == lang {
+			return r
+		}
+	}
+	return nil
+}
+
+// statusWords says a refused template's status, since when and why.
+func statusWords(tr *delivery.TemplateRefusedError) string {
+	w := "status " + tr.Status
+	if !tr.Since.IsZero() && tr.Source != store.TemplateSourceGraph {
+		w += " since " + tr.Since.UTC().Format(time.RFC3339)
+	}
+	if tr.Reason != "" {
+		w += " (reason: " + tr.Reason + ")"
+	}
+	return w
+}
+
+func (d *doctor) templates(ctx context.Context, client *whatsapp.Client, p *bundle.Provider, used []usedTemplate, recorded []*store.TemplateState, add func(Check)) {
 	if len(used) == 0 {
 		add(Check{Name: "templates", Status: OK, Message: "the flows send no template"})
 		return
@@ -599,6 +646,13 @@ func (d *doctor) templates(ctx context.Context, client *whatsapp.Client, p *bund
 			}
 		}
 		sort.Strings(others)
+		rec := findRecorded(recorded, u.Name, u.Language)
+		var tr *delivery.TemplateRefusedError
+		quality := ""
+		if match != nil {
+			tr = delivery.TemplateRefusal(delivery.TemplateSeen(rec, match, d.o.Now()))
+			quality = seenQuality(rec, match)
+		}
 		switch {
 		case len(have) == 0:
 			add(Check{Name: "templates", Status: Problem, Message: name + ": does not exist in business account " + p.BusinessAccountID,
@@ -606,20 +660,27 @@ func (d *doctor) templates(ctx context.Context, client *whatsapp.Client, p *bund
 		case match == nil:
 			add(Check{Name: "templates", Status: Problem, Message: fmt.Sprintf("%s: exists only in %s", name, strings.Join(others, ", ")),
 				Fix: fmt.Sprintf("add the %s translation in WhatsApp Manager, or set the flow's language to one of %s", u.Language, strings.Join(others, ", "))})
-		case match.Status != "APPROVED":
-			status := match.Status
-			if r := match.RejectedReason; r != "" && r != "NONE" {
-				status += " (reason: " + r + ")"
-			}
-			add(Check{Name: "templates", Status: Problem, Message: fmt.Sprintf("%s: status %s, Meta refuses to send it until it is APPROVED", name, status),
+		case tr != nil:
+			add(Check{Name: "templates", Status: Problem, Message: fmt.Sprintf("%s: %s, Meta refuses to send it until it is APPROVED", name, statusWords(tr)),
 				Fix: templateFix(match.Status)})
-		case match.Quality() == "RED" || match.Quality() == "YELLOW":
-			add(Check{Name: "templates", Status: Warning, Message: fmt.Sprintf("%s: APPROVED, quality %s: Meta pauses a template whose quality stays low", name, match.Quality()),
+		case match.Status != "APPROVED" && !strings.EqualFold(match.Status, "FLAGGED"):
+			add(Check{Name: "templates", Status: Warning, Message: fmt.Sprintf("%s: status %s", name, match.Status),
+				Fix: templateFix(match.Status)})
+		case quality == "RED" || quality == "YELLOW":
+			add(Check{Name: "templates", Status: Warning, Message: fmt.Sprintf("%s: APPROVED, quality %s: Meta pauses a template whose quality stays low", name, quality),
 				Fix: "customers block or report it: make it more relevant, send it less often or to fewer people (WhatsApp Manager → Message templates → Insights)"})
 		default:
 			add(Check{Name: "templates", Status: OK, Message: name + ": APPROVED"})
 		}
 	}
+}
+
+// seenQuality is the template's quality: Graph's, else the last quality webhook's.
+func seenQuality(rec *store.TemplateState, t *whatsapp.TemplateInfo) string {
+	if q := t.Quality(); q != "" || rec == nil {
+		return q
+	}
+	return rec.Quality
 }
 
 func templateFix(status string) string {

@@ -673,3 +673,35 @@ func TestMessagingTier(t *testing.T) {
 		})
 	}
 }
+
+// A template a flow uses that Meta's webhook paused is a problem, offline (the state says
+// so) and online when Graph's list agrees, with the date the webhook gave.
+func TestRecordedTemplateNotSendable(t *testing.T) {
+	e := setup(t, verifyToken, nil)
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(e.dir, "state", "gtc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paused := now.Add(-3 * time.Hour)
+	if err := st.RecordTemplates(ctx, "default", "default", []store.TemplateUpdate{
+		{Name: "order_confirmation", Language: "en", Status: "PAUSED", Reason: "FLAGGED_BY_CUSTOMERS", At: paused}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	const msg = "template order_confirmation (en), used by order/send_template: status PAUSED since 2026"
+	r, err := e.run(t, func(o *DoctorOptions) { o.Offline = true })
+	wantExit(t, err, 1)
+	wantCheck(t, r, "templates", Problem, msg)
+	// Graph's list says APPROVED now: newer than the webhook, so it is sendable.
+	r, _ = e.run(t, nil)
+	wantCheck(t, r, "templates", OK, "order_confirmation (en), used by order/send_template: APPROVED")
+	// Graph agrees it is paused: a problem with the webhook's date and reason.
+	if _, err := e.graph.TemplateStatus("order_confirmation", "en", "PAUSED", "FLAGGED_BY_CUSTOMERS", paused); err != nil {
+		t.Fatal(err)
+	}
+	r, err = e.run(t, nil)
+	wantExit(t, err, 1)
+	wantCheck(t, r, "templates", Problem, msg)
+	wantCheck(t, r, "templates", Problem, "(reason: FLAGGED_BY_CUSTOMERS), Meta refuses to send it")
+}

@@ -35,7 +35,7 @@ func (o *SendOptions) compose(ctx context.Context, b *bundle.Bundle, p *bundle.P
 			mu.Unlock()
 		}
 	}
-	book := &templateBook{client: client, warn: o.IO.ErrOut}
+	book := o.templateBook(b, p, client)
 	err = o.Composer(ctx, o.IO, cmdutil.ComposeRequest{To: o.To, Client: client,
 		Check: o.guard(ctx, b, p, book, rec), CheckRecipient: o.recipientGuard(ctx, b, p), Sent: sent})
 	mu.Lock()

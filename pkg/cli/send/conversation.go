@@ -67,7 +67,7 @@ func (o *SendOptions) startConversation(ctx context.Context, b *bundle.Bundle, p
 	for _, r := range rows {
 		switch r.State {
 		case store.OutRefused:
-			return &Refusal{Reason: r.ErrorClass, Msg: fmt.Sprintf("%s/%s to %s not sent: %s", r.Flow, r.Node, o.To, (&delivery.RefusedError{Reason: r.ErrorClass}).Error())}
+			return &Refusal{Reason: r.ErrorClass, Msg: fmt.Sprintf("%s/%s to %s not sent: %s", r.Flow, r.Node, o.To, (&delivery.RefusedError{Reason: r.ErrorClass, Msg: r.ErrorMessage}).Error())}
 		case store.OutFailed:
 			return &SendError{Err: fmt.Errorf("%s/%s to %s failed: %s (code %d)", r.Flow, r.Node, o.To, r.ErrorClass, r.ErrorCode)}
 		case store.OutRetrying, store.OutPending:

@@ -204,3 +204,43 @@ func TestGuardRefusesPausedTemplate(t *testing.T) {
 		t.Errorf("%d Graph calls, want 1 (the template list, read once)", n)
 	}
 }
+
+// Without Graph's list (a failing list, or no business account) the status Meta's webhooks
+// recorded in the state decides, with its date; Graph's list, read now, wins over an older
+// webhook; the recorded category marks a marketing template.
+func TestSendTemplateStateFromWebhooks(t *testing.T) {
+	e := newEnvWith(t, `"marketing_messages": true, `)
+	st := openState(t, e)
+	paused := e.clock.Now().Add(-2 * time.Hour)
+	if err := st.RecordTemplates(context.Background(), "default", "default", []store.TemplateUpdate{
+		{Name: "hello_world", Language: "en_US", Status: "PAUSED", Reason: "FLAGGED_BY_CUSTOMERS", Category: "MARKETING", At: paused},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Graph's list says APPROVED (it changed since): sent, through the Marketing Messages
+	// API only if the live category says marketing (it says utility).
+	if _, _, err := e.run(t, "--to +4915112345678 --template hello_world --lang en_US"); err != nil {
+		t.Fatalf("Graph's list says APPROVED: %v", err)
+	}
+	// The list cannot be read: the recorded PAUSED refuses it, with its date and reason.
+	e.fake.Inject(graphfake.Fault{Code: 131000, Endpoint: graphfake.EndpointTemplates, Times: 1})
+	_, stderr, err := e.run(t, "--to +4915112345678 --template hello_world --lang en_US")
+	var tr *TemplateRefusal
+	var refused *delivery.RefusedError
+	if !errors.As(err, &tr) || !errors.As(err, &refused) || refused.Reason != ReasonTemplateNotSendable ||
+		!strings.Contains(err.Error(), "template hello_world (en_US) is PAUSED since "+paused.Format(time.RFC3339)+" (reason: FLAGGED_BY_CUSTOMERS)") {
+		t.Fatalf("err = %v (stderr %s), want the recorded PAUSED", err, stderr)
+	}
+	if n := len(e.fake.Messages()); n != 1 {
+		t.Fatalf("%d messages sent, want 1", n)
+	}
+	var endpoints []string
+	for _, c := range e.fake.Calls() {
+		if c.MessageID != "" {
+			endpoints = append(endpoints, c.Endpoint)
+		}
+	}
+	if len(endpoints) != 1 || endpoints[0] != graphfake.EndpointMessages {
+		t.Fatalf("sent to %v, want messages (the live category is UTILITY)", endpoints)
+	}
+}

@@ -72,7 +72,7 @@ func sendRun(o *SendOptions) error {
 	if err := refuse(contact, o.Now(), msgs...); err != nil {
 		return err
 	}
-	book := &templateBook{client: client, warn: o.IO.ErrOut}
+	book := o.templateBook(b, p, client)
 	for _, m := range msgs {
 		if err := whatsapp.Prepare(m); err != nil {
 			return cmdutil.FlagErrorf("%v", err)

@@ -6,71 +6,94 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
+	"github.com/greentic/gtc/pkg/bundle"
+	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/delivery"
+	"github.com/greentic/gtc/pkg/store"
 	"github.com/greentic/gtc/pkg/whatsapp"
 )
 
-// ReasonTemplateNotSendable is the Refusal reason of a template Graph lists as PAUSED,
-// DISABLED, REJECTED or otherwise not APPROVED.
-const ReasonTemplateNotSendable = "template_not_sendable"
+// ReasonTemplateNotSendable is the refusal reason of a template Meta paused, disabled or
+// rejected (delivery's rule).
+const ReasonTemplateNotSendable = delivery.ReasonTemplateNotSendable
 
-// TemplateRefusal is a template gtc send refused before sending, because the business
-// account's template list says Meta would refuse it. Exit code 1.
-type TemplateRefusal struct {
-	Name, Language string
-	Status         string // PAUSED, DISABLED, REJECTED, PENDING, …
-	Reason         string // rejected_reason, "" or NONE when Graph gave none
-}
+// TemplateRefusal is a template gtc send refused before sending because Meta would refuse
+// it: delivery.TemplateRefusal's verdict on what Graph's template list says now and what
+// the state database recorded from Meta's webhooks. Exit code 1.
+type TemplateRefusal = delivery.TemplateRefusedError
 
-func (e *TemplateRefusal) Error() string {
-	msg := fmt.Sprintf("template %s (%s) is %s", e.Name, e.Language, e.Status)
-	if e.Reason != "" && e.Reason != "NONE" {
-		msg += " (reason: " + e.Reason + ")"
-	}
-	return msg + ": Meta refuses to send it; gtc did not try\n  " + templateAdvice(e.Status)
-}
-
-// Unwrap lets callers decide by type, as for the other refusals.
-func (e *TemplateRefusal) Unwrap() error {
-	return &Refusal{Reason: ReasonTemplateNotSendable, Msg: e.Error()}
-}
-
-func templateAdvice(status string) string {
-	switch status {
-	case "PAUSED":
-		return "Meta paused it after customers blocked or reported it: WhatsApp Manager → Message templates shows why and when it resumes; send another template meanwhile"
-	case "DISABLED":
-		return "Meta disabled it for repeated low quality: create a new template (gtc templates list shows the others)"
-	case "REJECTED":
-		return "read the rejection reason in WhatsApp Manager → Message templates, edit the template and submit it again"
-	case "PENDING", "IN_APPEAL":
-		return "wait for Meta's review (usually minutes to a day), then send again"
-	}
-	return "check the template in WhatsApp Manager → Message templates"
-}
-
-// templateBook looks the templates a send uses up in the business account's list, once,
-// and marks marketing ones (the Marketing Messages API takes them when the bundle says so).
+// templateBook looks the templates a send uses up, once: in the business account's list
+// on Graph and in what the state database recorded from template webhooks. It refuses
+// templates Meta would refuse (delivery.TemplateRefusal) and marks marketing ones (the
+// Marketing Messages API takes them when the bundle says so).
 type templateBook struct {
 	client *whatsapp.Client
 	warn   io.Writer
-	loaded bool
-	list   []whatsapp.TemplateInfo
+	now    func() time.Time
+	// recorded reads what the state database recorded (nil: the bundle has no state).
+	recorded func(ctx context.Context) ([]*store.TemplateState, error)
+	loaded   bool
+	list     []whatsapp.TemplateInfo
+	states   []*store.TemplateState
 }
 
-// check refuses m when it is a template the list says is not sendable, and marks a
-// marketing template. A template that is not in the list, or a list Graph did not give, is
-// left to Graph to judge (its error says what is wrong).
+// templateBook is the book of a send from provider p of bundle b.
+func (o *SendOptions) templateBook(b *bundle.Bundle, p *bundle.Provider, client *whatsapp.Client) *templateBook {
+	return &templateBook{client: client, warn: o.IO.ErrOut, now: o.Now,
+		recorded: func(ctx context.Context) ([]*store.TemplateState, error) { return cmdutil.RecordedTemplates(ctx, b, p) }}
+}
+
+// check refuses m when it is a template Meta would refuse, and marks a marketing template.
+// A template neither Graph's list nor the state knows is left to Graph to judge (its error
+// says what is wrong).
 func (tb *templateBook) check(ctx context.Context, m *whatsapp.Message) error {
-	if tb == nil || tb.client == nil || m.Type != whatsapp.TypeTemplate || m.Template == nil {
+	if tb == nil || m.Type != whatsapp.TypeTemplate || m.Template == nil {
 		return nil
 	}
 	if !tb.loaded {
 		tb.loaded = true
+		if err := tb.load(ctx); err != nil {
+			return err
+		}
+	}
+	name, lang := m.Template.Name, m.Template.Language.Code
+	var live *whatsapp.TemplateInfo
+	for i := range tb.list {
+		if tb.list[i].Name == name && tb.list[i].Language == lang {
+			live = &tb.list[i]
+			break
+		}
+	}
+	var rec *store.TemplateState
+	for _, t := range tb.states {
+		if t.Name == name && t.Language == lang {
+			rec = t
+			break
+		}
+	}
+	now := time.Now
+	if tb.now != nil {
+		now = tb.now
+	}
+	seen := delivery.TemplateSeen(rec, live, now())
+	if tr := delivery.TemplateRefusal(seen); tr != nil {
+		return tr
+	}
+	if seen != nil {
+		m.Marketing = strings.EqualFold(seen.Category, "MARKETING")
+	}
+	return nil
+}
+
+// load reads Graph's template list and the recorded states.
+func (tb *templateBook) load(ctx context.Context) error {
+	if tb.client != nil {
 		list, err := tb.client.ListTemplates(ctx)
 		switch {
 		case errors.Is(err, whatsapp.ErrNoBusinessAccount):
-			// no account to ask: Graph judges the send
+			// no account to ask: the state, else Graph, judges the send
 		case errors.Is(err, context.Canceled):
 			return err
 		case err != nil:
@@ -79,16 +102,12 @@ func (tb *templateBook) check(ctx context.Context, m *whatsapp.Message) error {
 			tb.list = list
 		}
 	}
-	for i := range tb.list {
-		t := &tb.list[i]
-		if t.Name != m.Template.Name || t.Language != m.Template.Language.Code {
-			continue
+	if tb.recorded != nil {
+		states, err := tb.recorded(ctx)
+		if err != nil {
+			fmt.Fprintf(tb.warn, "warning: could not read the templates' recorded status (%s)\n", firstLine(err.Error()))
 		}
-		if !t.Sendable() {
-			return &TemplateRefusal{Name: t.Name, Language: t.Language, Status: t.Status, Reason: t.RejectedReason}
-		}
-		m.Marketing = strings.EqualFold(t.Category, "MARKETING")
-		return nil
+		tb.states = states
 	}
 	return nil
 }

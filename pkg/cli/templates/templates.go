@@ -11,10 +11,13 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
+	"github.com/greentic/gtc/pkg/delivery"
+	"github.com/greentic/gtc/pkg/store"
 )
 
 // ListOptions are gtc templates list's inputs.
@@ -50,7 +53,10 @@ func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Comman
 		Long: `List the templates of the WhatsApp Business Account as Graph reports them now: name,
 language, status (with Meta's reason when it is rejected or paused), category, quality
 score (GREEN, YELLOW, RED, UNKNOWN; "-" when Meta has not rated it) and parameters.
-gtc send refuses a template whose status is not APPROVED before sending it.`,
+With a state database (gtc serve recorded Meta's template webhooks), each status says
+since when Meta's webhook has said it, a reason or quality Graph does not give comes from
+the webhooks, and templates only the webhooks know are listed too.
+gtc send, flows and the send API refuse a template Meta paused, disabled or rejected.`,
 		Example: `  gtc templates list ./my-bundle
   gtc templates list ./my-bundle --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -72,12 +78,17 @@ gtc send refuses a template whose status is not APPROVED before sending it.`,
 }
 
 type item struct {
-	Name       string   `json:"name"`
-	Language   string   `json:"language"`
-	Status     string   `json:"status"`
-	Category   string   `json:"category"`
-	Quality    string   `json:"quality,omitempty"`         // quality_score, when Graph gives one
-	Reason     string   `json:"rejected_reason,omitempty"` // why it is rejected or paused
+	Name     string `json:"name"`
+	Language string `json:"language"`
+	Status   string `json:"status"`
+	Category string `json:"category"`
+	Quality  string `json:"quality,omitempty"`         // quality_score, when Graph gives one
+	Reason   string `json:"rejected_reason,omitempty"` // why it is rejected or paused
+	// StatusSince is when Meta's webhook said the status (recorded in the state).
+	StatusSince string `json:"status_since,omitempty"`
+	// Source is where the status comes from: graph (the list, now) or webhook (the state
+	// only: Graph's list does not have the template).
+	Source     string   `json:"source"`
 	Parameters []string `json:"parameters"`
 }
 
@@ -86,7 +97,7 @@ func listRun(o *ListOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	_, p, err := cmdutil.LoadProvider(o.BundleDir, o.Tenant, o.Team, o.LookupEnv)
+	b, p, err := cmdutil.LoadProvider(o.BundleDir, o.Tenant, o.Team, o.LookupEnv)
 	if err != nil {
 		return err
 	}
@@ -104,15 +115,32 @@ func listRun(o *ListOptions) error {
 		}
 		return &cmdutil.SendError{Err: err}
 	}
-	items := make([]item, len(ts))
+	recorded, err := cmdutil.RecordedTemplates(ctx, b, p)
+	if err != nil {
+		fmt.Fprintf(o.IO.ErrOut, "warning: the templates' recorded status is not shown: %v\n", err)
+	}
+	now := time.Now()
+	items := make([]item, 0, len(ts)+len(recorded))
+	listed := map[string]bool{}
 	for i := range ts {
-		items[i] = item{Name: ts[i].Name, Language: ts[i].Language, Status: ts[i].Status, Category: ts[i].Category,
-			Quality: ts[i].Quality(), Parameters: ts[i].Parameters()}
-		if r := ts[i].RejectedReason; r != "NONE" {
-			items[i].Reason = r
+		key := ts[i].Name + "\x00" + ts[i].Language
+		listed[key] = true
+		var rec *store.TemplateState
+		for _, r := range recorded {
+			if r.Name == ts[i].Name && r.Language == ts[i].Language {
+				rec = r
+			}
 		}
-		if items[i].Parameters == nil {
-			items[i].Parameters = []string{}
+		it := itemOf(delivery.TemplateSeen(rec, &ts[i], now))
+		it.Parameters = ts[i].Parameters()
+		if it.Parameters == nil {
+			it.Parameters = []string{}
+		}
+		items = append(items, it)
+	}
+	for _, r := range recorded {
+		if !listed[r.Name+"\x00"+r.Language] && r.Status != "" {
+			items = append(items, itemOf(r))
 		}
 	}
 	sort.SliceStable(items, func(i, j int) bool {
@@ -138,12 +166,28 @@ func listRun(o *ListOptions) error {
 			params = "-"
 		}
 		status := it.Status
+		if it.StatusSince != "" {
+			status += " since " + it.StatusSince
+		}
 		if it.Reason != "" {
 			status += " (" + it.Reason + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.Name, it.Language, status, it.Category, dash(it.Quality), params)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.Name, it.Language, status, dash(it.Category), dash(it.Quality), params)
 	}
 	return tw.Flush()
+}
+
+// itemOf is a template as listed, from what gtc saw of it.
+func itemOf(t *store.TemplateState) item {
+	it := item{Name: t.Name, Language: t.Language, Status: t.Status, Category: t.Category, Quality: t.Quality,
+		Reason: t.Reason, Source: t.StatusSource, Parameters: []string{}}
+	if t.StatusSource == store.TemplateSourceWebhook && !t.StatusAt.IsZero() {
+		it.StatusSince = t.StatusAt.UTC().Format(time.RFC3339)
+	}
+	if it.Source == "" {
+		it.Source = store.TemplateSourceWebhook
+	}
+	return it
 }
 
 func dash(s string) string {

@@ -2,17 +2,20 @@ package templates
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/greentic/gtc/pkg/answers"
 	"github.com/greentic/gtc/pkg/bundle"
 	"github.com/greentic/gtc/pkg/cli/cmdutil"
 	"github.com/greentic/gtc/pkg/graphfake"
+	"github.com/greentic/gtc/pkg/store"
 )
 
 func writeBundle(t *testing.T, url, waba string) string {
@@ -115,5 +118,58 @@ func TestList(t *testing.T) {
 				t.Errorf("stderr = %q", stderr)
 			}
 		})
+	}
+}
+
+// With a state database, what Meta's webhooks recorded joins Graph's list: the date of a
+// status both agree on, a quality only the webhooks gave, and a template only they know.
+func TestListWithRecordedState(t *testing.T) {
+	fake := graphfake.New(graphfake.Options{Token: "tok-tpl", PhoneNumberID: "1111", BusinessAccountID: "2222", Templates: []graphfake.Template{
+		{ID: "1", Name: "promo", Language: "en", Status: "PAUSED", Category: "MARKETING"},
+		{ID: "3", Name: "receipt", Language: "en", Status: "APPROVED", Category: "UTILITY"}}})
+	t.Cleanup(fake.Close)
+	dir := writeBundle(t, fake.URL, "2222")
+	b, err := bundle.Load(dir, bundle.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), b.Serve.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 30, 4, 0, 0, 0, time.UTC)
+	err = st.RecordTemplates(context.Background(), "default", "default", []store.TemplateUpdate{
+		{Name: "promo", Language: "en", Status: "PAUSED", Reason: "FLAGGED_BY_CUSTOMERS", Quality: "RED", At: at},
+		// Graph's list says APPROVED now: the older webhook's PAUSED is not shown.
+		{Name: "receipt", Language: "en", Status: "PAUSED", At: at},
+		{Name: "gone", Language: "de", Status: "DISABLED", Category: "MARKETING", At: at},
+	})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := run(t, "list", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`(?m)^promo +en +PAUSED since 2026-11-30T04:00:00Z \(FLAGGED_BY_CUSTOMERS\) +MARKETING +RED +-$`,
+		`(?m)^receipt +en +APPROVED +UTILITY +- +-$`,
+		`(?m)^gone +de +DISABLED since 2026-11-30T04:00:00Z +MARKETING +- +-$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+	out, _, err = run(t, "list", dir, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []item
+	if err := json.Unmarshal([]byte(out), &items); err != nil || len(items) != 3 {
+		t.Fatalf("%s: %v", out, err)
+	}
+	if items[0].Name != "gone" || items[0].Source != "webhook" || items[1].StatusSince != "2026-11-30T04:00:00Z" || items[1].Source != "webhook" || items[2].Source != "graph" {
+		t.Fatalf("json: %+v", items)
 	}
 }
