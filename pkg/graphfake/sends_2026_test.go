@@ -275,10 +275,20 @@ func TestMarketingMessagesSchema(t *testing.T) {
 	defer s.Close()
 	c := whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: s.URL, PhoneNumberID: phone, Token: tok, MarketingMessages: true})
 	for _, to := range []string{"+4915112345678", "US.13491208655302741918"} {
+		// A flow's reply carries the customer's message as context: the client leaves it out.
 		m := &whatsapp.Message{To: to, Type: whatsapp.TypeTemplate, Marketing: true, BizOpaqueCallbackData: "gtc:7:1",
+			Context:  &whatsapp.Context{MessageID: "wamid.IN"},
 			Template: &whatsapp.Template{Name: "follow_up", Language: whatsapp.Language{Code: "en"}}}
 		if _, err := c.Send(context.Background(), m); err != nil {
 			t.Fatalf("to %s: %v", to, err)
+		}
+		if m.Context == nil {
+			t.Fatal("Send changed the caller's message")
+		}
+	}
+	for _, call := range s.Calls() {
+		if call.Endpoint != graphfake.EndpointMarketing || strings.Contains(string(call.Body), "context") {
+			t.Fatalf("call %s %s", call.Endpoint, call.Body)
 		}
 	}
 	body := []byte(`{"messaging_product":"whatsapp","to":"4915112345678","type":"template","context":{"message_id":"wamid.X"},` +

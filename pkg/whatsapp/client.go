@@ -148,11 +148,19 @@ func (c *Client) NewSendRequest(ctx context.Context, m *Message) (*http.Request,
 	if err := Prepare(m); err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(m.Wire())
+	w, ep := m.Wire(), c.endpoint(m)
+	if ep == EndpointMarketingMessages && w.Context != nil {
+		// The Marketing Messages API takes no reply context (Meta's
+		// MarketingMessageRequestPayload): a flow's marketing template goes without it.
+		cp := *w
+		cp.Context = nil
+		w = &cp
+	}
+	body, err := json.Marshal(w)
 	if err != nil {
 		return nil, fmt.Errorf("encode message: %w", err)
 	}
-	return c.newRequest(ctx, http.MethodPost, c.url(c.cfg.PhoneNumberID, c.endpoint(m)), "application/json", bytes.NewReader(body))
+	return c.newRequest(ctx, http.MethodPost, c.url(c.cfg.PhoneNumberID, ep), "application/json", bytes.NewReader(body))
 }
 
 // Endpoints a message can be sent to.
