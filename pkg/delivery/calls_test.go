@@ -205,8 +205,16 @@ func TestMessagesWaitForTheCall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(evs) != 1 || evs[0].MessageID != "w3" {
-			t.Fatalf("while calling, pending = %+v, want the hello message", evs)
+		// The call's result may already be recorded and waiting for its job (on a loaded
+		// machine the 700 ms pass before this look): it is not a message.
+		var msgs []string
+		for _, e := range evs {
+			if e.Kind != store.KindResult {
+				msgs = append(msgs, e.MessageID)
+			}
+		}
+		if !slices.Equal(msgs, []string{"w3"}) {
+			t.Fatalf("while calling, pending messages = %q, want the hello message", msgs)
 		}
 	}
 	got := h.waitBodies(a, 3)
