@@ -16,6 +16,7 @@ type metrics struct {
 	ingestSeconds  prometheus.Histogram
 	processSeconds prometheus.Histogram
 	sendSeconds    prometheus.Histogram
+	ackFirstWaits  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
@@ -36,6 +37,8 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			Help: "Time from recording a message to its replies being sent.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
 		sendSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gtc_send_seconds",
 			Help: "Duration of one Graph send.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		ackFirstWaits: prometheus.NewCounter(prometheus.CounterOpts{Name: "gtc_ack_first_waits_total",
+			Help: "Worker rounds held back while a burst of webhooks waited for its commit."}),
 	}
 	depth := func(pick func(d depthPair) int) func() float64 {
 		return func() float64 {
@@ -48,7 +51,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			return float64(pick(depthPair{d.PendingEvents, d.OpenOutbound}))
 		}
 	}
-	cs := []prometheus.Collector{m.events, m.duplicates, m.sends, m.flowErrors, m.notOurThread, m.ingestSeconds, m.processSeconds, m.sendSeconds,
+	cs := []prometheus.Collector{m.events, m.duplicates, m.sends, m.flowErrors, m.notOurThread, m.ingestSeconds, m.processSeconds, m.sendSeconds, m.ackFirstWaits,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gtc_queue_depth", Help: "Work waiting, by queue.",
 			ConstLabels: prometheus.Labels{"queue": "inbound"}}, depth(func(d depthPair) int { return d.events })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gtc_queue_depth", Help: "Work waiting, by queue.",

@@ -30,6 +30,7 @@ func (s *Service) processContacts(ctx context.Context, refs []store.ContactRef, 
 		return err
 	}
 	for len(claimed) > 0 {
+		s.ackFirst(ctx)
 		if claimed, err = s.processRound(ctx, claimed, owner); err != nil {
 			return err
 		}

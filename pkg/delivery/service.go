@@ -62,6 +62,9 @@ type Config struct {
 	MaxInlineWait time.Duration
 	// PollInterval is how often idle workers look for jobs (default 50ms).
 	PollInterval time.Duration
+	// AckBurst is how many webhooks waiting for their commit make a burst, during which
+	// workers hold their next round back (ackFirst; default 16, negative: never).
+	AckBurst int
 	// OptOutConfirmation and OptInConfirmation are the texts sent on STOP and START.
 	OptOutConfirmation, OptInConfirmation string
 	// Instance names this process among the instances sharing a PostgreSQL database
@@ -90,6 +93,8 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	providers map[string]*Provider
+	// backlog replaces st.IngestBacklog in tests of ackFirst.
+	backlog func() int
 	// ins inserts jobs, also inside the store's transactions; jobs runs the workers. On
 	// SQLite they are one client (riversqlite); on PostgreSQL jobs uses River's pgx driver
 	// and ins its database/sql driver over the same pgx pool, because the store's

@@ -18,8 +18,7 @@ func (s *Store) ClaimContacts(ctx context.Context, refs []ContactRef, owner stri
 	now := s.now()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		got = got[:0]
-		st, err := tx.PrepareContext(ctx, `UPDATE gtc_contacts SET lease_owner = $1, lease_until = $2
-			WHERE tenant = $3 AND team = $4 AND contact_key = $5 AND (lease_owner = '' OR lease_owner = $6 OR lease_until < $7)`)
+		st, err := s.prepTx(ctx, tx, claimSQL)
 		if err != nil {
 			return err
 		}
@@ -63,24 +62,17 @@ func (s *Store) ReleaseContacts(ctx context.Context, refs []ContactRef, owner st
 // wait with no job (PostgreSQL runs each statement on its own snapshot).
 func (s *Store) releaseContacts(ctx context.Context, tx *sql.Tx, refs []ContactRef, owner string) ([]ContactRef, error) {
 	var more []ContactRef
-	// A message waits while the conversation waits for a call's result: it is not work
-	// until the result (another queued event) is processed.
-	has, err := tx.PrepareContext(ctx, `SELECT CASE WHEN EXISTS (SELECT 1 FROM gtc_inbound_events e
-		WHERE e.tenant = $1 AND e.team = $2 AND e.contact_key = $3 AND e.state = 'pending'
-		AND (e.kind <> 'message' OR NOT EXISTS (SELECT 1 FROM gtc_conversations c
-			WHERE c.tenant = e.tenant AND c.team = e.team AND c.contact_key = e.contact_key AND c.state = 'calling')))
-		THEN 1 ELSE 0 END`)
+	has, err := s.prepTx(ctx, tx, hasWorkSQL)
 	if err != nil {
 		return nil, err
 	}
 	defer has.Close()
-	lock, err := tx.PrepareContext(ctx, lockLeaseSQL)
+	lock, err := s.prepTx(ctx, tx, lockLeaseSQL)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Close()
-	rel, err := tx.PrepareContext(ctx, `UPDATE gtc_contacts SET lease_owner = '', lease_until = 0
-		WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND lease_owner = $4`)
+	rel, err := s.prepTx(ctx, tx, releaseSQL)
 	if err != nil {
 		return nil, err
 	}
@@ -135,12 +127,12 @@ func (s *Store) CompleteEvents(ctx context.Context, cs []*Completion) error {
 func (s *Store) CompleteEventsTx(ctx context.Context, cs []*Completion, inTx func(context.Context, *sql.Tx) error) error {
 	now := s.now()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		mark, err := tx.PrepareContext(ctx, `UPDATE gtc_inbound_events SET state = 'processed', processed_at = $1 WHERE seq = $2 AND state = 'pending'`)
+		mark, err := s.prepTx(ctx, tx, markProcessedSQL)
 		if err != nil {
 			return err
 		}
 		defer mark.Close()
-		ins, err := tx.PrepareContext(ctx, insertOutboundSQL)
+		ins, err := s.prepTx(ctx, tx, insertOutboundSQL)
 		if err != nil {
 			return err
 		}
@@ -236,7 +228,7 @@ func (s *Store) FinishAndRelease(ctx context.Context, fs []Finish, inTx func(con
 // finishOutbounds records fs, then runs inTx, in tx.
 func (s *Store) finishOutbounds(ctx context.Context, tx *sql.Tx, fs []Finish, inTx func(context.Context, *sql.Tx) error) error {
 	if len(fs) > 0 {
-		f, err := newFinisher(ctx, tx)
+		f, err := s.newFinisher(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -262,11 +254,11 @@ const lockLeaseSQL = `UPDATE gtc_contacts SET lease_owner = lease_owner
 // ContactsFor reads several contacts; unknown ones come back with Known false.
 func (s *Store) ContactsFor(ctx context.Context, refs []ContactRef) (map[ContactRef]*Contact, error) {
 	out := make(map[ContactRef]*Contact, len(refs))
-	st, err := s.rdb.PrepareContext(ctx, `SELECT `+contactCols+` FROM gtc_contacts WHERE tenant = $1 AND team = $2 AND contact_key = $3`)
+	st, done, err := s.prepRead(ctx, contactSQL)
 	if err != nil {
 		return nil, fmt.Errorf("read contacts: %w", err)
 	}
-	defer st.Close()
+	defer done()
 	for _, r := range refs {
 		c, err := scanContact(st.QueryRowContext(ctx, r.Tenant, r.Team, r.Key))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -284,12 +276,11 @@ func (s *Store) ContactsFor(ctx context.Context, refs []ContactRef) (map[Contact
 // order (see PendingEvents).
 func (s *Store) PendingEventsFor(ctx context.Context, refs []ContactRef, limit int) (map[ContactRef][]*StoredEvent, error) {
 	out := make(map[ContactRef][]*StoredEvent, len(refs))
-	st, err := s.rdb.PrepareContext(ctx, `SELECT `+eventCols+` FROM gtc_inbound_events
-		WHERE tenant = $1 AND team = $2 AND contact_key = $3 AND state = 'pending' ORDER BY seq LIMIT $4`)
+	st, done, err := s.prepRead(ctx, pendingSQL)
 	if err != nil {
 		return nil, fmt.Errorf("read pending events: %w", err)
 	}
-	defer st.Close()
+	defer done()
 	for _, r := range refs {
 		rows, err := st.QueryContext(ctx, r.Tenant, r.Team, r.Key, limit)
 		if err != nil {

@@ -126,6 +126,8 @@ func (s *Store) Ingest(ctx context.Context, tenant, team string, events []Inboun
 		return IngestResult{}, nil
 	}
 	req := &ingestReq{ctx: ctx, tenant: tenant, team: team, events: events, done: make(chan struct{})}
+	s.ingesting.Add(1)
+	defer s.ingesting.Add(-1)
 	select {
 	case <-s.closed:
 		return IngestResult{}, ErrClosed
@@ -154,6 +156,10 @@ func (s *Store) Ingest(ctx context.Context, tenant, team string, events []Inboun
 		return IngestResult{}, ctx.Err()
 	}
 }
+
+// IngestBacklog is the number of Ingest calls waiting for their group commit: about the
+// number of webhooks being acknowledged at this moment.
+func (s *Store) IngestBacklog() int { return int(s.ingesting.Load()) }
 
 // committer is the one goroutine that writes Ingest batches: it takes every request queued
 // while the previous transaction ran, so load turns into bigger transactions, not more.

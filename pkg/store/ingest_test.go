@@ -272,3 +272,42 @@ func TestIngestNULText(t *testing.T) {
 		}
 	})
 }
+
+// IngestBacklog counts the Ingest calls waiting for their group commit (the delivery
+// workers hold back while it is high): the one being committed and the ones queued behind
+// it, and none once they are answered.
+func TestIngestBacklog(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		st, err := Open(context.Background(), b.DSN(t), Options{Now: func() time.Time { return t0 }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if n := st.IngestBacklog(); n != 0 {
+			t.Fatalf("IngestBacklog = %d before any webhook, want 0", n)
+		}
+		release := holdCommitter(t, st)
+		var wg sync.WaitGroup
+		for i := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				key := fmt.Sprint("c", i)
+				if _, err := st.Ingest(context.Background(), "t", "t", []InboundEvent{msg("m"+key, key, t0)}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		for deadline := time.Now().Add(10 * time.Second); len(st.ingestCh) < 3 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		if n := st.IngestBacklog(); n != 4 {
+			t.Errorf("IngestBacklog = %d with one group committing and 3 webhooks queued, want 4", n)
+		}
+		release(3)
+		wg.Wait()
+		if n := st.IngestBacklog(); n != 0 {
+			t.Errorf("IngestBacklog = %d after every webhook was answered, want 0", n)
+		}
+	})
+}

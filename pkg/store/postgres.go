@@ -62,6 +62,12 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (*Store, error)
 		pool.Close()
 		return nil, fmt.Errorf("open store %s: %w", name, err)
 	}
+	if err := s.prepareHot(ctx); err != nil {
+		s.ing.close()
+		db.Close()
+		pool.Close()
+		return nil, fmt.Errorf("open store %s: %w", name, err)
+	}
 	go s.committer()
 	return s, nil
 }

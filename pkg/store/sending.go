@@ -38,12 +38,12 @@ type SendStep struct {
 func (s *Store) SendSteps(ctx context.Context, steps []*SendStep) error {
 	now := s.now()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		f, err := newFinisher(ctx, tx)
+		f, err := s.newFinisher(ctx, tx)
 		if err != nil {
 			return err
 		}
 		defer f.close()
-		mark, err := tx.PrepareContext(ctx, markSendingSQL)
+		mark, err := s.prepTx(ctx, tx, markSendingSQL)
 		if err != nil {
 			return err
 		}
@@ -125,14 +125,14 @@ type finisher struct {
 	marked, open, early *sql.Stmt
 }
 
-func newFinisher(ctx context.Context, tx *sql.Tx) (*finisher, error) {
+func (s *Store) newFinisher(ctx context.Context, tx *sql.Tx) (*finisher, error) {
 	f := &finisher{}
 	var err error
 	for _, p := range []struct {
 		st **sql.Stmt
 		q  string
 	}{{&f.marked, finishMarkedSQL}, {&f.open, finishSQL}, {&f.early, earlyStatusesSQL}} {
-		if *p.st, err = tx.PrepareContext(ctx, p.q); err != nil {
+		if *p.st, err = s.prepTx(ctx, tx, p.q); err != nil {
 			f.close()
 			return nil, err
 		}

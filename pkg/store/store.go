@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -62,17 +63,21 @@ type Store struct {
 	// connection and before BEGIN IMMEDIATE: the two connections' writers wait for each other
 	// here, woken at once, instead of in SQLite's busy handler, which sleeps 1 to 100 ms.
 	wmu sync.Mutex
-	// ing holds the ingest writer's statements, prepared once on idb.
+	// ing holds the ingest writer's statements, prepared once on idb; hot the workers'
+	// (stmts.go), prepared once on db.
+	hot  map[string]*sql.Stmt
 	ing  *ingestStmts
 	pool *pgxpool.Pool
 	dsn  string // for messages: without the password
 	opts Options
 
 	ingestCh chan *ingestReq
-	stop     chan struct{}
-	done     chan struct{}
-	closeMu  sync.Once
-	closed   chan struct{}
+	// ingesting counts the Ingest calls in progress (IngestBacklog).
+	ingesting atomic.Int64
+	stop      chan struct{}
+	done      chan struct{}
+	closeMu   sync.Once
+	closed    chan struct{}
 
 	// Test hooks on the committer: grouped runs after each group's transaction committed or
 	// failed, answered before each request's caller is woken.
@@ -170,6 +175,12 @@ func Open(ctx context.Context, dsn string, options ...Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if err := s.prepareHot(ctx); err != nil {
+		s.ing.close()
+		s.idb.Close()
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	go s.committer()
 	return s, nil
 }
@@ -236,8 +247,9 @@ func (s *Store) Close() error {
 		if s.ing != nil {
 			s.ing.close()
 		}
+		err = s.closeHot()
 		if s.idb != s.db {
-			err = s.idb.Close()
+			err = errors.Join(err, s.idb.Close())
 		}
 		err = errors.Join(err, s.db.Close())
 		if s.pool != nil {

@@ -115,8 +115,22 @@ gtc templates list and gtc doctor there while gtc serve runs.`,
 	return cmd
 }
 
-func serveRun(ctx context.Context, opts *ServeOptions) error {
+func serveRun(ctx context.Context, opts *ServeOptions) (err error) {
 	log := opts.Logger
+	if path, ok := opts.LookupEnv("GTC_CPUPROFILE"); ok && path != "" {
+		// A CPU profile of the whole run, for docs/benchmarks.md (go tool pprof PATH).
+		var limit time.Duration
+		if v, ok := opts.LookupEnv("GTC_CPUPROFILE_FOR"); ok {
+			if limit, err = time.ParseDuration(v); err != nil || limit <= 0 {
+				return fmt.Errorf("GTC_CPUPROFILE_FOR=%q: want a positive duration such as 5s", v)
+			}
+		}
+		stop, err := startCPUProfile(path, limit)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	b, err := bundle.Load(opts.Dir, bundle.LoadOptions{LookupEnv: opts.LookupEnv})
 	if err != nil {
 		return fmt.Errorf("load bundle: %w", err)
