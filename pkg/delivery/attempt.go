@@ -61,6 +61,17 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 		f.Result.ErrorMessage = strings.ReplaceAll(tr.Error(), "\n  ", "; ")
 		return outcome{kind: sendDone, fin: f}, nil
 	}
+	// The pacer first: a reply that waits books no place in the messaging limit until the
+	// attempt that sends it (booked and then refused by Graph at a later attempt, the place
+	// would not be given back).
+	if pc, ok := p.Sender.(Pacer); ok {
+		if d := pc.Delay(msg.To); d > s.cfg.MaxInlineWait {
+			s.m.sends.WithLabelValues("paced").Inc()
+			next := now.Add(d)
+			return outcome{kind: sendPaced, next: next, fin: store.Finish{ID: o.ID, Owner: owner, Result: store.OutboundResult{
+				State: store.OutRetrying, ErrorClass: "paced", NextAttemptAt: next}}}, nil
+		}
+	}
 	why, grant, err := CheckLimit(ctx, s.st, p.LimitScope, p.MessagingLimit, c, &msg, now)
 	if err != nil {
 		// The ledger could not be read: try again later, as after a transient error.
@@ -81,14 +92,6 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 			if uerr := s.st.UndoConversation(context.WithoutCancel(ctx), p.LimitScope, LimitKey(c, &msg), grant); uerr != nil {
 				s.log.Warn("messaging limit: place not given back", "err", uerr)
 			}
-		}
-	}
-	if pc, ok := p.Sender.(Pacer); ok {
-		if d := pc.Delay(msg.To); d > s.cfg.MaxInlineWait {
-			s.m.sends.WithLabelValues("paced").Inc()
-			next := now.Add(d)
-			return outcome{kind: sendPaced, next: next, fin: store.Finish{ID: o.ID, Owner: owner, Result: store.OutboundResult{
-				State: store.OutRetrying, ErrorClass: "paced", NextAttemptAt: next}}}, nil
 		}
 	}
 	start := store.Start{ID: o.ID, Owner: owner}

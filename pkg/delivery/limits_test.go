@@ -187,3 +187,44 @@ func TestStatusPricingRecorded(t *testing.T) {
 		t.Fatalf("summary %+v %v", rows, err)
 	}
 }
+
+// A reply the pacer holds books no place in the messaging limit while it waits: the
+// attempt that sends books it, so Graph's refusal of that send gives it back (booked at the
+// paced attempt, the place stayed taken).
+func TestPacedSendBooksItsPlaceWhenSent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, be storetest.Backend) {
+		sender := newFakeSender()
+		ps := &pacedSender{fakeSender: sender, slow: "+4915100000001"}
+		ps.delay.Store(int64(1500 * time.Millisecond)) // over MaxInlineWait: a scheduled send
+		in := startInstanceWith(t, be.DSN(t), "a", ps, &echoFlows{}, time.Now, 2, time.Minute, func(c *Config) {
+			c.Providers[0].LimitScope, c.Providers[0].MessagingLimit = "phone:123", 1
+			c.Classify = ClassifyError
+		})
+		ctx := context.Background()
+		tmpl := func(to string) []OutboundMessage {
+			return []OutboundMessage{{Message: whatsapp.Message{Type: "template", To: to,
+				Template: &whatsapp.Template{Name: "hello", Language: whatsapp.Language{Code: "en"}}}}}
+		}
+		sender.mu.Lock()
+		sender.fails["+4915100000001"] = []error{&whatsapp.GraphError{HTTPStatus: 400, Code: 132001, Message: "template does not exist", Class: whatsapp.ClassOfCode(132001)}}
+		sender.mu.Unlock()
+		out, err := in.svc.Send(ctx, "acme", "support", tmpl("+4915100000001"))
+		if err != nil || out[0].State != store.OutRetrying || out[0].ErrorClass != "paced" {
+			t.Fatalf("held by the pacer: %+v %v", out, err)
+		}
+		if n, err := in.st.LimitUse(ctx, "phone:123", time.Now()); err != nil || n != 0 {
+			t.Errorf("a paced reply booked %d place(s) while it waits (%v), want 0", n, err)
+		}
+		id := out[0].ID
+		waitFor(t, "the paced send, refused by Graph", func() bool {
+			o, err := in.st.OutboundByID(ctx, id)
+			return err == nil && o.State == store.OutFailed
+		})
+		if n, err := in.st.LimitUse(ctx, "phone:123", time.Now()); err != nil || n != 0 {
+			t.Errorf("after Graph refused the send: %d place(s) used (%v), want 0", n, err)
+		}
+		if out, err := in.svc.Send(ctx, "acme", "support", tmpl("+4915100000002")); err != nil || out[0].State != store.OutSent {
+			t.Fatalf("the place Graph's refusal gave back: %+v %v", out, err)
+		}
+	})
+}
