@@ -34,8 +34,9 @@ var fakes, fakeClocks sync.Map
 //	                [--wa-id DIGITS=WA_ID]... (Graph resolves the number DIGITS to WA_ID)
 //	    starts it (closed when the script ends) and sets GRAPH_URL, GRAPH_TOKEN,
 //	    GRAPH_PHONE_NUMBER_ID and GRAPH_WABA. Meta's schema check is on when the spec is found.
-//	graphfake fail CODE [--times N] [--to NUMBER] [--status HTTP] [--endpoint E] [--async]
-//	    injects a Graph error (every matching send until "graphfake clear" when --times is 0).
+//	graphfake fail CODE [--times N] [--to NUMBER] [--status HTTP] [--endpoint E] [--async] [--gateway]
+//	    injects a Graph error (every matching send until "graphfake clear" when --times is 0);
+//	    --gateway answers a proxy's HTML page instead (an unclear outcome).
 //	graphfake clear                 removes every fault
 //	graphfake delay DURATION        delays every answer (0 turns it off)
 //	graphfake calls                 recorded calls as JSON lines on stdout
@@ -281,7 +282,8 @@ func graphfakeFail(ts *testscript.TestScript, s *graphfake.Server, args []string
 	fs.StringVar(&f.Endpoint, "endpoint", "", "")
 	fs.BoolVar(&f.Async, "async", false, "")
 	fs.StringVar(&f.Details, "details", "", "")
-	const usage = "usage: graphfake fail CODE [--times N] [--to NUMBER] [--status HTTP] [--endpoint E] [--async] [--details TEXT]"
+	fs.BoolVar(&f.Gateway, "gateway", false, "")
+	const usage = "usage: graphfake fail CODE [--times N] [--to NUMBER] [--status HTTP] [--endpoint E] [--async] [--details TEXT] [--gateway]"
 	if len(args) == 0 {
 		ts.Fatalf(usage)
 	}

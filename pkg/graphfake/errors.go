@@ -26,6 +26,10 @@ type Fault struct {
 	// Async accepts the send (200 with a wamid) and reports the error in a "failed" status
 	// webhook instead, the way Meta reports undeliverable messages. Sends only.
 	Async bool
+	// Gateway answers HTTPStatus (default 502) with an HTML page instead of a Graph error,
+	// as a proxy in front of Graph does: the caller cannot tell whether the call was
+	// carried out (whatsapp.Unclear). Code is ignored.
+	Gateway bool
 }
 
 // Endpoints, as recorded in Call.Endpoint and matched by Fault.Endpoint.
@@ -157,6 +161,17 @@ func (f Fault) body() graphError {
 }
 
 func writeFault(w http.ResponseWriter, f Fault) []byte {
+	if f.Gateway {
+		status := f.HTTPStatus
+		if status == 0 {
+			status = http.StatusBadGateway
+		}
+		b := []byte("<html><body><h1>" + http.StatusText(status) + "</h1></body></html>\n")
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(status)
+		_, _ = w.Write(b)
+		return b
+	}
 	b, _ := json.Marshal(map[string]graphError{"error": f.body()})
 	writeJSON(w, f.status(), b)
 	return b

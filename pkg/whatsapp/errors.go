@@ -305,6 +305,10 @@ func CodeOf(err error) int {
 
 // AdviceOf returns what the user should do about err ("" when there is nothing to add).
 func AdviceOf(err error) string {
+	if Unclear(err) {
+		return "the request may have reached the Cloud API: gtc did not send it again, so the customer gets it at most once; " +
+			"look for it in the chat or its status webhook (gtc messages) before sending it again"
+	}
 	var ge *GraphError
 	if errors.As(err, &ge) {
 		return ge.Advice()

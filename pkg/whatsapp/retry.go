@@ -60,7 +60,8 @@ func (e *RetryError) Unwrap() error { return e.Err }
 // SendWithRetry sends m, retrying transient errors (and rate limits when the policy says
 // RetryOnRateLimit) with exponential backoff and full jitter, bounded by MaxAttempts and
 // MaxElapsed. 131056 (pair rate) backs off 4^n s for that recipient only, through the pacer.
-// Every other class fails at once. Waiting uses the client's Clock.
+// Every other class fails at once, and so does an unclear outcome (Unclear: the request may
+// have been carried out). Waiting uses the client's Clock.
 func (c *Client) SendWithRetry(ctx context.Context, m *Message, pol RetryPolicy) (*SendResult, error) {
 	pol = pol.withDefaults()
 	clock := c.cfg.Clock
@@ -72,7 +73,10 @@ func (c *Client) SendWithRetry(ctx context.Context, m *Message, pol RetryPolicy)
 			return res, nil
 		}
 		class := ClassOf(err)
-		if !class.Retryable(pol.RetryOnRateLimit) || ctx.Err() != nil {
+		// An unclear outcome (the request went out, no Graph answer says what became of
+		// it) is not sent again: Graph has no idempotency key, so the customer could get
+		// it twice. The caller says so and leaves the decision to its user.
+		if !class.Retryable(pol.RetryOnRateLimit) || Unclear(err) || ctx.Err() != nil {
 			return nil, err
 		}
 		if attempt >= pol.MaxAttempts {

@@ -16,6 +16,12 @@ func errAnswer(code int) stubAnswer {
 	return stubAnswer{status, `{"error":{"message":"x","type":"OAuthException","code":` + itoa(code) + `,"fbtrace_id":"T"}}`}
 }
 
+// graph5xx is Graph's own answer that it failed (code 2, "service temporarily
+// unavailable"): clear, nothing was sent.
+func graph5xx() stubAnswer {
+	return stubAnswer{503, `{"error":{"message":"Service temporarily unavailable","type":"OAuthException","code":2,"fbtrace_id":"T"}}`}
+}
+
 func itoa(n int) string {
 	b := []byte{}
 	for n > 0 {
@@ -40,14 +46,17 @@ func TestSendWithRetry(t *testing.T) {
 		sleeps   []time.Duration
 	}{
 		{"ok", nil, pol, ClassNone, 1, nil},
-		{"5xx then ok", []stubAnswer{errAnswer(0), errAnswer(0)}, pol, ClassNone, 3, []time.Duration{500 * time.Millisecond, time.Second}},
+		{"Graph 5xx then ok", []stubAnswer{graph5xx(), graph5xx()}, pol, ClassNone, 3, []time.Duration{500 * time.Millisecond, time.Second}},
+		// A 5xx without a Graph error body may have been carried out: sent again, the
+		// customer could get it twice (Unclear).
+		{"5xx without a Graph answer not retried", []stubAnswer{errAnswer(0)}, pol, ClassTransient, 1, nil},
 		{"131000 transient then ok", []stubAnswer{errAnswer(131000)}, pol, ClassNone, 2, []time.Duration{500 * time.Millisecond}},
 		{"130429 not retried without policy", []stubAnswer{errAnswer(130429)}, pol, ClassRateLimited, 1, nil},
 		{"130429 retried with policy", []stubAnswer{errAnswer(130429)}, polRL, ClassNone, 2, []time.Duration{500 * time.Millisecond}},
 		{"131047 never retried", []stubAnswer{errAnswer(131047)}, polRL, ClassWindowClosed, 1, nil},
 		{"190 never retried", []stubAnswer{errAnswer(190)}, polRL, ClassAuth, 1, nil},
 		{"131048 never retried", []stubAnswer{errAnswer(131048)}, polRL, ClassSpamLimit, 1, nil},
-		{"attempts bounded", []stubAnswer{errAnswer(0), errAnswer(0), errAnswer(0), errAnswer(0)}, pol, ClassTransient, 4,
+		{"attempts bounded", []stubAnswer{graph5xx(), graph5xx(), graph5xx(), graph5xx()}, pol, ClassTransient, 4,
 			[]time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}},
 		{"131056 backs off 4^n s", []stubAnswer{errAnswer(131056), errAnswer(131056)}, polRL, ClassNone, 3,
 			[]time.Duration{4 * time.Second, 16 * time.Second}},
@@ -95,7 +104,7 @@ func TestSendWithRetryPairRateUsesPacer(t *testing.T) {
 func TestSendWithRetryTotalTimeBound(t *testing.T) {
 	answers := make([]stubAnswer, 2)
 	for i := range answers {
-		answers[i] = errAnswer(0)
+		answers[i] = graph5xx()
 	}
 	g := newGraphStub(t, answers...)
 	clk := newFakeClock()

@@ -151,6 +151,11 @@ func (r *recorder) record(ctx context.Context, m *whatsapp.Message, res *whatsap
 	case sendErr != nil:
 		f.Result.State = store.OutFailed
 		f.Result.ErrorClass = string(whatsapp.ClassOf(sendErr))
+		if whatsapp.Unclear(sendErr) {
+			// It may have gone: not sent again (SendWithRetry), recorded as failed with
+			// the reason, never resent by gtc serve.
+			f.Result.ErrorClass = "unclear"
+		}
 		f.Result.ErrorCode = whatsapp.CodeOf(sendErr)
 		f.Result.ErrorMessage = sendErr.Error()
 	case res != nil:
