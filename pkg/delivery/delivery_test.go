@@ -236,9 +236,18 @@ func (h *harness) eventually(what string, cond func() bool) {
 	}
 }
 
+// idle reports no work left: no pending event, no open reply, and no contact leased (a job
+// that processed the last event may still be releasing its contacts; a test that moves the
+// clock on then would expire that lease under it and let a second job take the contact,
+// which a running clock never does: leases last 5 minutes, jobs 2).
 func (h *harness) idle() bool {
 	d, err := h.st.QueueDepth(context.Background())
-	return err == nil && d.PendingEvents == 0 && d.OpenOutbound == 0
+	if err != nil || d.PendingEvents != 0 || d.OpenOutbound != 0 {
+		return false
+	}
+	var leased int
+	err = h.st.DB().QueryRow(`SELECT COUNT(*) FROM gtc_contacts WHERE lease_owner <> ''`).Scan(&leased)
+	return err == nil && leased == 0
 }
 
 func (h *harness) outbound(contact string) []*store.Outbound {
