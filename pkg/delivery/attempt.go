@@ -39,7 +39,8 @@ func (s *Service) refuse(o *store.Outbound, class, owner string) store.Finish {
 // Before the request it marks the row sending with its attempt number, in one commit with
 // carry (the owner's outcomes not yet recorded, emptied here), so that a crash from then on
 // leaves the row ambiguous, never pending: a send is repeated only after its reconciliation
-// window without a status. The request carries CallbackData(id, attempt), which Meta echoes
+// window without a status. The request carries a whatsapp.Callback (id, attempt, the row's
+// creation time), which Meta echoes
 // in the status webhooks that settle an ambiguous row. The outcome is returned for the
 // caller to record (with its next mark, or at the end); an error is the store's.
 func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool, c *store.Contact, owner string, carry *[]store.Finish) (outcome, error) {
@@ -107,7 +108,7 @@ func (s *Service) attempt(ctx context.Context, o *store.Outbound, optedOut bool,
 		return outcome{kind: sendLost}, nil
 	}
 	attempt := st.Attempt
-	msg.BizOpaqueCallbackData = whatsapp.CallbackData(o.ID, attempt)
+	msg.BizOpaqueCallbackData = whatsapp.Callback{OutboundID: o.ID, Attempt: attempt, Created: o.CreatedAt.UnixMilli()}.String()
 	fin := store.Finish{ID: o.ID, Owner: owner, Attempt: attempt}
 	sent := time.Now()
 	var wamid string

@@ -175,8 +175,9 @@ func (s *Service) prepare(tenant, team string, ev *whatsapp.Event) (store.Inboun
 	case ev.Status != nil && ev.Status.ID != "":
 		st := ev.Status
 		u := &store.StatusUpdate{WAMID: st.ID, Status: st.Status, At: time.Unix(st.Timestamp, 0), Pricing: pricingOf(st)}
-		if id, attempt, ok := whatsapp.ParseCallbackData(st.BizOpaqueCallbackData); ok {
-			u.OutboundID, u.Attempt = id, attempt // settles that send if its answer was lost
+		if c, ok := whatsapp.ParseCallback(st.BizOpaqueCallbackData); ok {
+			// Settles that send if its answer was lost (and the row is this database's).
+			u.OutboundID, u.Attempt, u.OutboundCreated = c.OutboundID, c.Attempt, c.Created
 		}
 		if len(st.Errors) > 0 {
 			info := s.cfg.ClassifyCode(st.Errors[0].Code)

@@ -526,7 +526,7 @@ func (s *Service) sendContact(ctx context.Context, w *contactWork, c *store.Cont
 			}
 		}
 		for j, pr := range w.replies[i] {
-			pr.out.ID = comp.IDs[j]
+			pr.out.ID, pr.out.CreatedAt = comp.IDs[j], comp.Created
 			if pr.refuse != "" {
 				f := s.refuse(pr.out, pr.refuse, owner)
 				s.logReply(pr.out, f, comp.Event.ReceivedAt)

@@ -137,13 +137,19 @@ func TestUnclearSendWaitsForItsStatus(t *testing.T) {
 			t.Fatalf("ambiguous reply = %+v", ra)
 		}
 		// The status of a's send arrives: settled, never sent again.
-		h.ingest(statusFor("wamid.graph.a", whatsapp.CallbackData(ra.ID, 1), tBase))
+		cb := func(o *store.Outbound, attempt int) string {
+			return whatsapp.Callback{OutboundID: o.ID, Attempt: attempt, Created: o.CreatedAt.UnixMilli()}.String()
+		}
+		h.ingest(statusFor("wamid.graph.a", cb(ra, 1), tBase))
 		if o := h.outbound(a)[0]; o.State != store.OutSent || o.WAMID != "wamid.graph.a" {
 			t.Fatalf("after its status: %+v", o)
 		}
-		// A status for another attempt, or another app's callback data, settles nothing.
-		h.ingest(statusFor("wamid.graph.x", whatsapp.CallbackData(rb.ID, 2), tBase),
-			statusFor("wamid.graph.y", "order-77", tBase))
+		// A status for another attempt, or another app's callback data, or the same row id
+		// and attempt of another database (a reset one, a copy on the same number: its row
+		// was created at another time), settles nothing.
+		other := whatsapp.Callback{OutboundID: rb.ID, Attempt: 1, Created: rb.CreatedAt.UnixMilli() + 1}.String()
+		h.ingest(statusFor("wamid.graph.x", cb(rb, 2), tBase),
+			statusFor("wamid.graph.y", "order-77", tBase), statusFor("wamid.graph.z", other, tBase))
 		if o := h.outbound(b)[0]; o.State != store.OutAmbiguous {
 			t.Fatalf("settled by a stranger's status: %+v", o)
 		}
@@ -157,13 +163,13 @@ func TestUnclearSendWaitsForItsStatus(t *testing.T) {
 			t.Fatalf("a was sent again after its status settled it: %q", got)
 		}
 		h.sender.mu.Lock()
-		var cb []string
+		var sent []string
 		for _, m := range h.sender.sent {
-			cb = append(cb, m.BizOpaqueCallbackData)
+			sent = append(sent, m.BizOpaqueCallbackData)
 		}
 		h.sender.mu.Unlock()
-		if want := whatsapp.CallbackData(rb.ID, 2); len(cb) != 1 || cb[0] != want {
-			t.Fatalf("callback data sent = %q, want [%s]", cb, want)
+		if want := cb(rb, 2); len(sent) != 1 || sent[0] != want {
+			t.Fatalf("callback data sent = %q, want [%s]", sent, want)
 		}
 	})
 }

@@ -211,7 +211,7 @@ func TestDeadInstanceWorkTakenOver(t *testing.T) {
 		t.Fatalf("replies = %+v, %v; want the first ambiguous", out, err)
 	}
 	st := whatsapp.Event{Kind: whatsapp.EventStatus, Field: "messages", Status: &whatsapp.Status{ID: "wamid.by-a", Status: "delivered",
-		Timestamp: tBase.Unix(), RecipientID: x, BizOpaqueCallbackData: whatsapp.CallbackData(out[1].ID, 1)}}
+		Timestamp: tBase.Unix(), RecipientID: x, BizOpaqueCallbackData: whatsapp.Callback{OutboundID: out[1].ID, Attempt: 1, Created: out[1].CreatedAt.UnixMilli()}.String()}}
 	if err := b.svc.Ingest(context.Background(), "acme", "support", []whatsapp.Event{st}); err != nil {
 		t.Fatal(err)
 	}

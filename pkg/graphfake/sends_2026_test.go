@@ -46,15 +46,15 @@ func statusEvents(t *testing.T, opts graphfake.Options, m *whatsapp.Message) (*w
 }
 
 func TestCallbackDataEchoedInStatuses(t *testing.T) {
-	data := whatsapp.CallbackData(42, 2)
+	data := whatsapp.Callback{OutboundID: 42, Attempt: 2, Created: 1764489600123}.String()
 	_, evs := statusEvents(t, graphfake.Options{}, &whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeText,
 		Text: &whatsapp.Text{Body: "hi"}, BizOpaqueCallbackData: data})
 	for _, e := range evs {
 		if e.Kind != whatsapp.EventStatus || e.Status.BizOpaqueCallbackData != data {
 			t.Errorf("%s status: callback data %q, want %q", e.Status.Status, e.Status.BizOpaqueCallbackData, data)
 		}
-		if id, att, ok := whatsapp.ParseCallbackData(e.Status.BizOpaqueCallbackData); !ok || id != 42 || att != 2 {
-			t.Errorf("ParseCallbackData: %d %d %v", id, att, ok)
+		if c, ok := whatsapp.ParseCallback(e.Status.BizOpaqueCallbackData); !ok || c.OutboundID != 42 || c.Attempt != 2 || c.Created != 1764489600123 {
+			t.Errorf("ParseCallback: %+v %v", c, ok)
 		}
 	}
 }
@@ -130,7 +130,7 @@ func TestSlowAnswers(t *testing.T) {
 	s.SlowAnswers(time.Minute)
 	c := whatsapp.NewClient(whatsapp.ClientConfig{BaseURL: s.URL, PhoneNumberID: phone, Token: tok, Timeout: 100 * time.Millisecond})
 	_, err := c.Send(context.Background(), &whatsapp.Message{To: "+4915112345678", Type: whatsapp.TypeText,
-		Text: &whatsapp.Text{Body: "hi"}, BizOpaqueCallbackData: whatsapp.CallbackData(9, 1)})
+		Text: &whatsapp.Text{Body: "hi"}, BizOpaqueCallbackData: whatsapp.Callback{OutboundID: 9, Attempt: 1, Created: 1764489600123}.String()})
 	if whatsapp.ClassOf(err) != whatsapp.ClassTransient {
 		t.Fatalf("err = %v (class %s), want a transient timeout", err, whatsapp.ClassOf(err))
 	}

@@ -110,10 +110,12 @@ type Completion struct {
 	// Events are the event webhooks this event makes, recorded with it (only when it is
 	// processed here).
 	Events []OutboxEvent
-	// Done and IDs are set by CompleteEvents: Done is false when the event had already
-	// been processed (nothing recorded); IDs are the replies' outbound ids.
-	Done bool
-	IDs  []int64
+	// Done, IDs and Created are set by CompleteEvents: Done is false when the event had
+	// already been processed (nothing recorded); IDs are the replies' outbound ids, Created
+	// their rows' creation time.
+	Done    bool
+	IDs     []int64
+	Created time.Time
 }
 
 // CompleteEvents records many completions (see CompleteEvent) in one transaction.
@@ -156,6 +158,7 @@ func (s *Store) CompleteEventsTx(ctx context.Context, cs []*Completion, inTx fun
 			if c.IDs, err = insertOutbound(ctx, tx, ins, ev.Tenant, ev.Team, ev.Seq, c.Replies, now); err != nil {
 				return err
 			}
+			c.Created = fromMS(now)
 			if c.Conversation != nil {
 				if err := saveConversation(ctx, tx, ContactRef{ev.Tenant, ev.Team, ev.ContactKey}, c.Conversation, now); err != nil {
 					return err

@@ -89,6 +89,10 @@ type StatusUpdate struct {
 	// its row is still sending or ambiguous (the answer with the wamid was lost).
 	OutboundID int64
 	Attempt    int
+	// OutboundCreated is the row's creation time (Unix ms) from the same data: the row is
+	// settled only when it matches (another database's row with the same id does not); 0
+	// (the older callback data) does not check it.
+	OutboundCreated int64
 }
 
 // PreferenceUpdate is a marketing preference (user_preferences webhook), recorded on the
@@ -363,8 +367,11 @@ func prepareIngest(ctx context.Context, db *sql.DB) (*ingestStmts, error) {
 	st.upPricing = prep(upsertPricingSQL)
 	// A status for a send whose answer was lost settles it (tenant and team must match: the
 	// callback data is the sender's word, not proof).
+	// The row's creation time, when the callback data carries it, tells this database's row
+	// from another's with the same id (0: the older form without it).
 	st.settle = prep(`UPDATE gtc_outbound_messages SET state = 'sent', wamid = $1, sender = '', next_attempt_at = 0, updated_at = $2
-		WHERE id = $3 AND tenant = $4 AND team = $5 AND attempts = $6 AND state IN ('sending', 'ambiguous')`)
+		WHERE id = $3 AND tenant = $4 AND team = $5 AND attempts = $6 AND state IN ('sending', 'ambiguous')
+		AND (CAST($7 AS BIGINT) = 0 OR created_at = $7)`)
 	st.upTemplate = prep(upsertTemplateSQL)
 	st.upThread = prep(upsertThreadSQL)
 	if err != nil {
@@ -557,7 +564,7 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 			return false, err
 		}
 		if st.OutboundID > 0 && (stateRank(st.Status) > 0 || st.Status == "failed") {
-			if _, err := w.settle.Exec(safeText(st.WAMID), w.now, st.OutboundID, tenant, team, st.Attempt); err != nil {
+			if _, err := w.settle.Exec(safeText(st.WAMID), w.now, st.OutboundID, tenant, team, st.Attempt, st.OutboundCreated); err != nil {
 				return false, err
 			}
 		}

@@ -19,28 +19,51 @@ func IsBSUID(s string) bool { return bsuidRe.MatchString(s) }
 // callbackPrefix marks biz_opaque_callback_data written by gtc.
 const callbackPrefix = "gtc:"
 
-// CallbackData is the biz_opaque_callback_data gtc puts on a send: "gtc:<outbound id>:<attempt>".
-// Meta echoes it in the message's status webhooks, so a status can be tied to the exact
-// attempt even when the send's answer was lost (a timeout, a crash).
-func CallbackData(outboundID int64, attempt int) string {
-	return callbackPrefix + strconv.FormatInt(outboundID, 10) + ":" + strconv.Itoa(attempt)
+// Callback is what gtc's biz_opaque_callback_data names: the outbound row and the attempt
+// that sent it. Meta echoes the data in the message's status webhooks, so a status can be
+// tied to the exact attempt even when the send's answer was lost (a timeout, a crash).
+// Created is the row's creation time (Unix ms): row ids start again in a new database, and
+// a status for row 5 of another one (a reset database, a copy serving the same number) must
+// not settle this one's row 5. It is 0 in the form gtc wrote before it was added
+// ("gtc:<id>:<attempt>").
+type Callback struct {
+	OutboundID int64
+	Attempt    int
+	Created    int64
 }
 
-// ParseCallbackData reads what CallbackData wrote; ok is false for anything else (another
-// app's data, or none).
-func ParseCallbackData(s string) (outboundID int64, attempt int, ok bool) {
+// String is the callback data: "gtc:<outbound id>:<attempt>:<created ms>".
+func (c Callback) String() string {
+	s := callbackPrefix + strconv.FormatInt(c.OutboundID, 10) + ":" + strconv.Itoa(c.Attempt)
+	if c.Created > 0 {
+		s += ":" + strconv.FormatInt(c.Created, 10)
+	}
+	return s
+}
+
+// ParseCallback reads what Callback.String wrote, or the older form without the creation
+// time; ok is false for anything else (another app's data, or none).
+func ParseCallback(s string) (Callback, bool) {
 	rest, found := strings.CutPrefix(s, callbackPrefix)
 	if !found {
-		return 0, 0, false
+		return Callback{}, false
 	}
-	idText, attText, found := strings.Cut(rest, ":")
-	if !found {
-		return 0, 0, false
+	parts := strings.Split(rest, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return Callback{}, false
 	}
-	id, err1 := strconv.ParseInt(idText, 10, 64)
-	att, err2 := strconv.Atoi(attText)
+	id, err1 := strconv.ParseInt(parts[0], 10, 64)
+	att, err2 := strconv.Atoi(parts[1])
 	if err1 != nil || err2 != nil || id <= 0 || att < 0 {
-		return 0, 0, false
+		return Callback{}, false
 	}
-	return id, att, true
+	c := Callback{OutboundID: id, Attempt: att}
+	if len(parts) == 3 {
+		created, err := strconv.ParseInt(parts[2], 10, 64)
+		if err != nil || created <= 0 {
+			return Callback{}, false
+		}
+		c.Created = created
+	}
+	return c, true
 }

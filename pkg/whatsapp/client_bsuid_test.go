@@ -23,7 +23,7 @@ func TestSendAddressing(t *testing.T) {
 		wantKey       string
 		want          SendResult
 	}{
-		{"Mexican number resolved to its wa_id", &Message{To: "+525512345678", Type: TypeText, Text: &Text{Body: "hi"}, BizOpaqueCallbackData: CallbackData(7, 1)},
+		{"Mexican number resolved to its wa_id", &Message{To: "+525512345678", Type: TypeText, Text: &Text{Body: "hi"}, BizOpaqueCallbackData: Callback{OutboundID: 7, Attempt: 1, Created: 1764489600123}.String()},
 			`{"messaging_product":"whatsapp","contacts":[{"input":"+525512345678","wa_id":"5215512345678"}],"messages":[{"id":"wamid.MX"}]}`,
 			"+525512345678", "", "+525512345678",
 			SendResult{MessageID: "wamid.MX", WaID: "5215512345678", Input: "+525512345678", Contacts: []SendContact{{Input: "+525512345678", WaID: "5215512345678"}}}},

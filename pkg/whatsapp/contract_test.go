@@ -47,7 +47,7 @@ func TestContractEveryKindValidatesAgainstMetaSchema(t *testing.T) {
 		"contacts":      {To: to, Type: whatsapp.TypeContacts, Contacts: []whatsapp.Contact{{Name: whatsapp.ContactName{FormattedName: "Ada L", FirstName: "Ada"}, Phones: []whatsapp.ContactPhone{{Phone: "+4915123456789", Type: "WORK"}}}}},
 		"reaction":      {To: to, Type: whatsapp.TypeReaction, Reaction: &whatsapp.Reaction{MessageID: "wamid.IN", Emoji: "👍"}},
 		"unreaction":    {To: to, Type: whatsapp.TypeReaction, Reaction: &whatsapp.Reaction{MessageID: "wamid.IN"}},
-		"callback data": {To: to, Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "hi"}, BizOpaqueCallbackData: whatsapp.CallbackData(42, 1)},
+		"callback data": {To: to, Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "hi"}, BizOpaqueCallbackData: whatsapp.Callback{OutboundID: 42, Attempt: 1, Created: 1764489600123}.String()},
 		"to a BSUID":    {To: "US.13491208655302741918", Type: whatsapp.TypeText, Text: &whatsapp.Text{Body: "hi"}},
 		"flow navigate by id": {To: to, Type: whatsapp.TypeInteractive, Interactive: &whatsapp.Interactive{Type: "flow",
 			Header: &whatsapp.InteractiveHeader{Type: "text", Text: "Booking"}, Body: &whatsapp.InteractiveText{Text: "Book a table"},

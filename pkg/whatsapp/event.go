@@ -217,7 +217,7 @@ type Status struct {
 	RecipientParentUserID string        `json:"recipient_parent_user_id,omitempty"`
 	Errors                []ErrorDetail `json:"errors,omitempty"`
 	// BizOpaqueCallbackData is what the send carried in biz_opaque_callback_data (see
-	// CallbackData and ParseCallbackData).
+	// Callback and ParseCallback).
 	BizOpaqueCallbackData string `json:"biz_opaque_callback_data,omitempty"`
 	// Pricing and Conversation are what Meta bills for the message, when it says.
 	Pricing      *Pricing      `json:"pricing,omitempty"`

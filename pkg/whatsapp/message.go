@@ -70,7 +70,7 @@ type Message struct {
 	Context   *Context `json:"context,omitempty"`
 	// BizOpaqueCallbackData is an arbitrary string (at most 512 characters) Meta does not
 	// process but echoes in this message's status webhooks (Status.BizOpaqueCallbackData);
-	// gtc puts CallbackData(outbound id, attempt) there to tie statuses to sends.
+	// gtc puts a Callback (outbound id, attempt, creation time) there to tie statuses to sends.
 	BizOpaqueCallbackData string `json:"biz_opaque_callback_data,omitempty"`
 	// Marketing marks a marketing-category template: a client with
 	// ClientConfig.MarketingMessages sends it through the Marketing Messages API. Not sent.

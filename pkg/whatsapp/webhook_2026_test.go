@@ -104,17 +104,36 @@ func TestParseFlowReplyOddResponse(t *testing.T) {
 	}
 }
 
-func TestCallbackData(t *testing.T) {
-	s := CallbackData(42, 3)
-	if s != "gtc:42:3" {
-		t.Fatalf("CallbackData = %q", s)
+func TestCallback(t *testing.T) {
+	c := Callback{OutboundID: 42, Attempt: 3, Created: 1764489600123}
+	s := c.String()
+	if s != "gtc:42:3:1764489600123" {
+		t.Fatalf("Callback.String = %q", s)
 	}
-	if id, att, ok := ParseCallbackData(s); !ok || id != 42 || att != 3 {
-		t.Errorf("ParseCallbackData(%q) = %d %d %v", s, id, att, ok)
+	tests := []struct {
+		in   string
+		want Callback
+		ok   bool
+	}{
+		{s, c, true},
+		{"gtc:42:3", Callback{OutboundID: 42, Attempt: 3}, true}, // the form before the creation time
+		{"gtc:42:0:5", Callback{OutboundID: 42, Created: 5}, true},
+		{"", Callback{}, false},
+		{"gtc:", Callback{}, false},
+		{"gtc:x:1", Callback{}, false},
+		{"gtc:1", Callback{}, false},
+		{"other:1:2", Callback{}, false},
+		{"gtc:-1:2", Callback{}, false},
+		{"gtc:1:-2", Callback{}, false},
+		{"gtc:1:2:x", Callback{}, false},
+		{"gtc:1:2:-3", Callback{}, false},
+		{"gtc:1:2:0", Callback{}, false},
+		{"gtc:1:2:3:4", Callback{}, false},
 	}
-	for _, bad := range []string{"", "gtc:", "gtc:x:1", "gtc:1", "other:1:2", "gtc:-1:2", "gtc:1:-2", "gtc:1:2:3"} {
-		if _, _, ok := ParseCallbackData(bad); ok {
-			t.Errorf("ParseCallbackData(%q) ok", bad)
+	for _, tt := range tests {
+		got, ok := ParseCallback(tt.in)
+		if ok != tt.ok || got != tt.want {
+			t.Errorf("ParseCallback(%q) = %+v %v, want %+v %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
 }
@@ -149,4 +168,24 @@ func TestEventContactKey(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}
+}
+
+// ParseCallback reads biz_opaque_callback_data from status webhooks (outside input): it
+// never panics, and what it accepts writes back the same.
+func FuzzParseCallback(f *testing.F) {
+	for _, s := range []string{"gtc:42:3:1764489600123", "gtc:42:3", "gtc:1:2:3:4", "order-77", "gtc::", "gtc:9223372036854775807:0:1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, ok := ParseCallback(s)
+		if !ok {
+			return
+		}
+		if c.OutboundID <= 0 || c.Attempt < 0 || c.Created < 0 {
+			t.Fatalf("ParseCallback(%q) accepted %+v", s, c)
+		}
+		if again, ok := ParseCallback(c.String()); !ok || again != c {
+			t.Fatalf("ParseCallback(%q) = %+v, but its String %q reads back as %+v %v", s, c, c.String(), again, ok)
+		}
+	})
 }
