@@ -120,7 +120,7 @@ func (s *Store) LinkAliases(ctx context.Context, tenant, team string, aliases []
 	var key string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		key, err = linkAliases(ctx, tx, tenant, team, aliases, nil, s.now())
+		key, err = linkAliases(ctx, tx, !s.Postgres(), tenant, team, aliases, nil, s.now())
 		return err
 	})
 	if err != nil {
@@ -132,16 +132,17 @@ func (s *Store) LinkAliases(ctx context.Context, tenant, team string, aliases []
 // linkAliases is LinkAliases in tx; lookup are more keys to find the identity by (after the
 // aliases) that are not recorded as aliases (a number's country variants). A message from a
 // known contact costs one read per alias and no write.
-func linkAliases(ctx context.Context, tx *sql.Tx, tenant, team string, aliases []Alias, lookup []string, now int64) (string, error) {
-	return linkAliasesWith(ctx, tx, nil, tenant, team, aliases, lookup, now)
+// On SQLite a write moves the alias generation (see aliasCache).
+func linkAliases(ctx context.Context, tx *sql.Tx, sqlite bool, tenant, team string, aliases []Alias, lookup []string, now int64) (string, error) {
+	return linkAliasesWith(ctx, tx, nil, &aliasUse{sqlite: sqlite}, tenant, team, aliases, lookup, now)
 }
 
 // findAliasSQL reads an alias's contact and kind (args: tenant, team, alias).
 const findAliasSQL = `SELECT contact_key, kind FROM gtc_contact_aliases WHERE tenant = $1 AND team = $2 AND alias = $3`
 
 // linkAliasesWith is linkAliases reading aliases with find (findAliasSQL prepared in tx; the
-// ingest writer's, prepared once) when not nil.
-func linkAliasesWith(ctx context.Context, tx *sql.Tx, find *sql.Stmt, tenant, team string, aliases []Alias, lookup []string, now int64) (string, error) {
+// ingest writer's, prepared once) when not nil, and through u's cache (see aliasCache).
+func linkAliasesWith(ctx context.Context, tx *sql.Tx, find *sql.Stmt, u *aliasUse, tenant, team string, aliases []Alias, lookup []string, now int64) (string, error) {
 	type known struct {
 		key, kind string
 		ok        bool
@@ -150,6 +151,14 @@ func linkAliasesWith(ctx context.Context, tx *sql.Tx, find *sql.Stmt, tenant, te
 	target := ""
 	for i, a := range aliases {
 		if a.Value == "" {
+			continue
+		}
+		ck := aliasKey{tenant, team, safeText(a.Value)}
+		if h, ok := u.lookup(ck); ok {
+			have[i] = known{key: h.key, kind: h.kind, ok: true}
+			if target == "" {
+				target = h.key
+			}
 			continue
 		}
 		var row *sql.Row
@@ -162,6 +171,7 @@ func linkAliasesWith(ctx context.Context, tx *sql.Tx, find *sql.Stmt, tenant, te
 		switch {
 		case err == nil:
 			have[i].ok = true
+			u.saw(ck, aliasHit{key: have[i].key, kind: have[i].kind})
 			if target == "" {
 				target = have[i].key
 			}
@@ -215,6 +225,9 @@ func linkAliasesWith(ctx context.Context, tx *sql.Tx, find *sql.Stmt, tenant, te
 			} else if !found {
 				other = target
 			}
+		}
+		if err := u.write(ctx, tx); err != nil {
+			return "", err
 		}
 		if other != target {
 			if err := mergeContact(ctx, tx, tenant, team, other, target, now); err != nil {

@@ -242,12 +242,20 @@ func (s *Store) answer(r *ingestReq, res IngestResult, err error) {
 // commitGroup records the events of batch in one transaction.
 func (s *Store) commitGroup(ctx context.Context, batch []*ingestReq) ([]IngestResult, error) {
 	results := make([]IngestResult, len(batch))
+	var use *aliasUse
 	err := s.durableTx(ctx, func(tx *sql.Tx) error {
 		for i := range results {
 			results[i] = IngestResult{}
 		}
 		w := newIngestWriter(ctx, tx, s.ing, s.now())
 		defer w.close()
+		use = &aliasUse{sqlite: !s.Postgres(), cache: s.aliasMem}
+		if s.aliasMem != nil {
+			if err := s.aliasMem.begin(ctx, tx); err != nil {
+				return err
+			}
+		}
+		w.aliases = use
 		var work []ContactRef
 		seen := map[ContactRef]bool{}
 		for i, r := range batch {
@@ -284,6 +292,9 @@ func (s *Store) commitGroup(ctx context.Context, batch []*ingestReq) ([]IngestRe
 		}
 		return nil
 	})
+	if err == nil && s.aliasMem != nil && use != nil {
+		s.aliasMem.commit(use)
+	}
 	if s.grouped != nil {
 		s.grouped(len(batch), err)
 	}
@@ -396,9 +407,11 @@ type ingestWriter struct {
 	insEvent, upContact, insStatus, upOutbound, upUnreach *sql.Stmt
 	upPref, upPricing, upTemplate, upThread               *sql.Stmt
 	settle, findAlias                                     *sql.Stmt
-	// tx and ctx are the transaction's, for the alias links (linkAliasesWith).
-	tx  *sql.Tx
-	ctx context.Context
+	// tx and ctx are the transaction's, for the alias links (linkAliasesWith), and aliases
+	// its use of them (the cache on SQLite).
+	tx      *sql.Tx
+	ctx     context.Context
+	aliases *aliasUse
 }
 
 func newIngestWriter(ctx context.Context, tx *sql.Tx, st *ingestStmts, now int64) *ingestWriter {
@@ -513,7 +526,7 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 	switch {
 	case ev.Kind == KindMessage:
 		// The identity the sender's aliases name.
-		key, err := linkAliasesWith(w.ctx, w.tx, w.findAlias, tenant, team, eventAliases(ev), ev.Lookup, w.now)
+		key, err := linkAliasesWith(w.ctx, w.tx, w.findAlias, w.aliases, tenant, team, eventAliases(ev), ev.Lookup, w.now)
 		if err != nil {
 			return false, fmt.Errorf("record aliases: %w", err)
 		}
@@ -521,7 +534,7 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 	case (ev.Kind == KindStandby || ev.Thread != nil) && ev.ContactKey != "":
 		// A standby copy or a handover: the identity its user's aliases name, so the thread
 		// follows the contact whichever alias Meta sent.
-		key, err := linkAliasesWith(w.ctx, w.tx, w.findAlias, tenant, team, eventAliases(ev), ev.Lookup, w.now)
+		key, err := linkAliasesWith(w.ctx, w.tx, w.findAlias, w.aliases, tenant, team, eventAliases(ev), ev.Lookup, w.now)
 		if err != nil {
 			return false, fmt.Errorf("record aliases: %w", err)
 		}
@@ -534,7 +547,7 @@ func (w *ingestWriter) write(tenant, team string, ev *InboundEvent) (bool, error
 		if len(aliases) == 0 {
 			aliases = []Alias{{Value: safeText(ev.Preference.ContactKey)}}
 		}
-		key, err := linkAliasesWith(w.ctx, w.tx, w.findAlias, tenant, team, aliases, ev.Lookup, w.now)
+		key, err := linkAliasesWith(w.ctx, w.tx, w.findAlias, w.aliases, tenant, team, aliases, ev.Lookup, w.now)
 		if err != nil {
 			return false, fmt.Errorf("record aliases: %w", err)
 		}

@@ -123,10 +123,11 @@ func (s *Store) UnclearSends(ctx context.Context, tx *sql.Tx, prefix string) ([]
 // finisher records send outcomes inside a transaction.
 type finisher struct {
 	marked, open, early *sql.Stmt
+	sqlite              bool // an alias learned moves the alias generation (aliasCache)
 }
 
 func (s *Store) newFinisher(ctx context.Context, tx *sql.Tx) (*finisher, error) {
-	f := &finisher{}
+	f := &finisher{sqlite: !s.Postgres()}
 	var err error
 	for _, p := range []struct {
 		st **sql.Stmt
@@ -182,7 +183,7 @@ func (f *finisher) finish(ctx context.Context, tx *sql.Tx, fin Finish, now int64
 			return err
 		}
 		aliases := append(append([]Alias(nil), fin.Aliases...), Alias{Value: key})
-		if _, err := linkAliases(ctx, tx, tenant, team, aliases, nil, now); err != nil {
+		if _, err := linkAliases(ctx, tx, f.sqlite, tenant, team, aliases, nil, now); err != nil {
 			return err
 		}
 	}

@@ -65,11 +65,14 @@ type Store struct {
 	wmu sync.Mutex
 	// ing holds the ingest writer's statements, prepared once on idb; hot the workers'
 	// (stmts.go), prepared once on db.
-	hot  map[string]*sql.Stmt
-	ing  *ingestStmts
-	pool *pgxpool.Pool
-	dsn  string // for messages: without the password
-	opts Options
+	hot map[string]*sql.Stmt
+	// aliasMem is the ingest writer's alias cache on SQLite (aliascache.go); nil on
+	// PostgreSQL. Only the committer goroutine uses it.
+	aliasMem *aliasCache
+	ing      *ingestStmts
+	pool     *pgxpool.Pool
+	dsn      string // for messages: without the password
+	opts     Options
 
 	ingestCh chan *ingestReq
 	// ingesting counts the Ingest calls in progress (IngestBacklog).
@@ -181,6 +184,7 @@ func Open(ctx context.Context, dsn string, options ...Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	s.aliasMem = newAliasCache()
 	go s.committer()
 	return s, nil
 }
