@@ -27,17 +27,13 @@ func TestMessagingLimitSharedByPortfolio(t *testing.T) {
 			}
 		})
 		ctx := context.Background()
-		tmpl := func(to string) []OutboundMessage {
-			return []OutboundMessage{{Message: whatsapp.Message{Type: "template", To: to,
-				Template: &whatsapp.Template{Name: "hello", Language: whatsapp.Language{Code: "en"}}}}}
-		}
 		send := func(team, to string) *store.Outbound {
 			t.Helper()
 			tenant := "acme"
 			if team == "x" {
 				tenant = "other"
 			}
-			out, err := in.svc.Send(ctx, tenant, team, tmpl(to))
+			out, err := in.svc.Send(ctx, tenant, team, helloTo(to))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,14 +78,8 @@ func TestMessagingLimitGivenBack(t *testing.T) {
 			c.Classify = ClassifyError
 		})
 		ctx := context.Background()
-		tmpl := func(to string) []OutboundMessage {
-			return []OutboundMessage{{Message: whatsapp.Message{Type: "template", To: to,
-				Template: &whatsapp.Template{Name: "hello", Language: whatsapp.Language{Code: "en"}}}}}
-		}
-		sender.mu.Lock()
-		sender.fails["+4915100000001"] = []error{&whatsapp.GraphError{HTTPStatus: 400, Code: 132001, Message: "template does not exist", Class: whatsapp.ClassOfCode(132001)}}
-		sender.mu.Unlock()
-		out, err := in.svc.Send(ctx, "acme", "support", tmpl("+4915100000001"))
+		refuseOnce(sender, "+4915100000001")
+		out, err := in.svc.Send(ctx, "acme", "support", helloTo("+4915100000001"))
 		if err != nil || out[0].State != store.OutFailed {
 			t.Fatalf("refused by Graph: %+v %v", out, err)
 		}
@@ -101,18 +91,18 @@ func TestMessagingLimitGivenBack(t *testing.T) {
 			c, _ := in.st.Contact(ctx, "acme", "support", "4915100000009")
 			return c != nil && c.WindowOpen(tBase)
 		})
-		if out, _ := in.svc.Send(ctx, "acme", "support", tmpl("+4915100000009")); out[0].State != store.OutSent {
+		if out, _ := in.svc.Send(ctx, "acme", "support", helloTo("+4915100000009")); out[0].State != store.OutSent {
 			t.Fatalf("inside the window: %s/%s", out[0].State, out[0].ErrorClass)
 		}
-		if out, _ := in.svc.Send(ctx, "acme", "support", tmpl("+4915100000002")); out[0].State != store.OutSent {
+		if out, _ := in.svc.Send(ctx, "acme", "support", helloTo("+4915100000002")); out[0].State != store.OutSent {
 			t.Fatalf("the place Graph's refusal gave back: %s/%s", out[0].State, out[0].ErrorClass)
 		}
-		if out, _ := in.svc.Send(ctx, "acme", "support", tmpl("+4915100000003")); out[0].State != store.OutRefused {
+		if out, _ := in.svc.Send(ctx, "acme", "support", helloTo("+4915100000003")); out[0].State != store.OutRefused {
 			t.Fatalf("over the limit: %s/%s", out[0].State, out[0].ErrorClass)
 		}
 		// A day later the window rolled: room again.
 		now.Store(tBase.Add(25 * time.Hour).UnixMilli())
-		if out, _ := in.svc.Send(ctx, "acme", "support", tmpl("+4915100000003")); out[0].State != store.OutSent {
+		if out, _ := in.svc.Send(ctx, "acme", "support", helloTo("+4915100000003")); out[0].State != store.OutSent {
 			t.Fatalf("a day later: %s/%s", out[0].State, out[0].ErrorClass)
 		}
 	})
@@ -201,14 +191,8 @@ func TestPacedSendBooksItsPlaceWhenSent(t *testing.T) {
 			c.Classify = ClassifyError
 		})
 		ctx := context.Background()
-		tmpl := func(to string) []OutboundMessage {
-			return []OutboundMessage{{Message: whatsapp.Message{Type: "template", To: to,
-				Template: &whatsapp.Template{Name: "hello", Language: whatsapp.Language{Code: "en"}}}}}
-		}
-		sender.mu.Lock()
-		sender.fails["+4915100000001"] = []error{&whatsapp.GraphError{HTTPStatus: 400, Code: 132001, Message: "template does not exist", Class: whatsapp.ClassOfCode(132001)}}
-		sender.mu.Unlock()
-		out, err := in.svc.Send(ctx, "acme", "support", tmpl("+4915100000001"))
+		refuseOnce(sender, "+4915100000001")
+		out, err := in.svc.Send(ctx, "acme", "support", helloTo("+4915100000001"))
 		if err != nil || out[0].State != store.OutRetrying || out[0].ErrorClass != "paced" {
 			t.Fatalf("held by the pacer: %+v %v", out, err)
 		}
@@ -223,8 +207,21 @@ func TestPacedSendBooksItsPlaceWhenSent(t *testing.T) {
 		if n, err := in.st.LimitUse(ctx, "phone:123", time.Now()); err != nil || n != 0 {
 			t.Errorf("after Graph refused the send: %d place(s) used (%v), want 0", n, err)
 		}
-		if out, err := in.svc.Send(ctx, "acme", "support", tmpl("+4915100000002")); err != nil || out[0].State != store.OutSent {
+		if out, err := in.svc.Send(ctx, "acme", "support", helloTo("+4915100000002")); err != nil || out[0].State != store.OutSent {
 			t.Fatalf("the place Graph's refusal gave back: %+v %v", out, err)
 		}
 	})
+}
+
+// helloTo is a send API request of the template hello to to.
+func helloTo(to string) []OutboundMessage {
+	return []OutboundMessage{{Message: whatsapp.Message{Type: "template", To: to,
+		Template: &whatsapp.Template{Name: "hello", Language: whatsapp.Language{Code: "en"}}}}}
+}
+
+// refuseOnce makes Graph refuse the next send to to (132001, a 400: nothing went out).
+func refuseOnce(sender *fakeSender, to string) {
+	sender.mu.Lock()
+	defer sender.mu.Unlock()
+	sender.fails[to] = []error{&whatsapp.GraphError{HTTPStatus: 400, Code: 132001, Message: "template does not exist", Class: whatsapp.ClassOfCode(132001)}}
 }
