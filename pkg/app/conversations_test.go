@@ -39,10 +39,10 @@ triggers:
     target: escalate
 `
 
-// The conversations API's service over a running app: a handoff node shows in the list
-// with its queue and note, the history has both directions and notes, release resumes the
-// bot, and the errors map to the server's.
-func TestConversationsService(t *testing.T) {
+// startHumanApp runs an app on humanFlow with a SQLite store and a Graph double, stopped
+// when t ends; it returns the app, its one provider, the store and the flows.
+func startHumanApp(t *testing.T) (*App, *bundle.Provider, *store.Store, *flow.Set) {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "human.ygtc"), []byte(humanFlow), 0o600); err != nil {
@@ -53,12 +53,12 @@ func TestConversationsService(t *testing.T) {
 		t.Fatal(err)
 	}
 	fake := graphfake.New(graphfake.Options{})
-	defer fake.Close()
+	t.Cleanup(fake.Close)
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "gtc.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	p := &bundle.Provider{Tenant: "acme", Team: "support", Enabled: true, PhoneNumberID: graphfake.DefaultPhoneNumberID,
 		APIBaseURL: fake.URL, APIVersion: "v26.0", AccessToken: secret.New(graphfake.DefaultToken)}
 	a, err := Start(ctx, Config{Providers: []*bundle.Provider{p}, Flows: flows, Store: st, NoAPI: true,
@@ -66,7 +66,17 @@ func TestConversationsService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Stop(ctx)
+	t.Cleanup(func() { a.Stop(ctx) })
+	return a, p, st, flows
+}
+
+// The conversations API's service over a running app: a handoff node shows in the list
+// with its queue and note, the history has both directions and notes, release resumes the
+// bot, and the errors map to the server's.
+func TestConversationsService(t *testing.T) {
+	ctx := context.Background()
+	a, p, st, flows := startHumanApp(t)
+	var err error
 	cs := a.Conversations
 	msg := func(id, text string) {
 		t.Helper()
@@ -168,29 +178,7 @@ func TestConversationsService(t *testing.T) {
 // without the 1), and a release by the typed number hands the same contact back.
 func TestConversationsFollowTheIdentity(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "human.ygtc"), []byte(humanFlow), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	flows, err := flow.LoadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fake := graphfake.New(graphfake.Options{})
-	defer fake.Close()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "gtc.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	p := &bundle.Provider{Tenant: "acme", Team: "support", Enabled: true, PhoneNumberID: graphfake.DefaultPhoneNumberID,
-		APIBaseURL: fake.URL, APIVersion: "v26.0", AccessToken: secret.New(graphfake.DefaultToken)}
-	a, err := Start(ctx, Config{Providers: []*bundle.Provider{p}, Flows: flows, Store: st, NoAPI: true,
-		Tenants: []server.Tenant{{Tenant: "acme", Team: "support", PhoneNumberID: p.PhoneNumberID}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Stop(ctx)
+	a, p, st, flows := startHumanApp(t)
 	const bsuid, waID = "US.13491208655302741918", "5215512345678"
 	msg := func(id, from, user, text string) {
 		t.Helper()
